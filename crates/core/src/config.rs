@@ -1,0 +1,774 @@
+//! Issuer configuration: which tokens an issuer accepts and where its keys come from.
+//!
+//! Three kinds, as DESIGN.md §3 lays out: a Cognito user pool id (the normal case), a Cognito
+//! issuer given as an exact string (emulators), and a generic OIDC issuer. Every builder returns
+//! `Result`: a configuration that would admit more than the user asked for (no `token_use`, no
+//! client ids) is an error, never an open door.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::claims::TokenUse;
+use crate::error::ConfigError;
+
+/// Which `token_use` values a Cognito issuer accepts (required; there is no default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AcceptedTokenUse {
+    /// Only id tokens.
+    Id,
+    /// Only access tokens.
+    Access,
+    /// Both.
+    Any,
+}
+
+impl AcceptedTokenUse {
+    /// Whether a token of `token_use` is accepted.
+    pub fn accepts(self, token_use: TokenUse) -> bool {
+        matches!(
+            (self, token_use),
+            (AcceptedTokenUse::Any, _)
+                | (AcceptedTokenUse::Id, TokenUse::Id)
+                | (AcceptedTokenUse::Access, TokenUse::Access)
+        )
+    }
+
+    /// `"id"`, `"access"` or `"any"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AcceptedTokenUse::Id => "id",
+            AcceptedTokenUse::Access => "access",
+            AcceptedTokenUse::Any => "any",
+        }
+    }
+}
+
+impl std::str::FromStr for AcceptedTokenUse {
+    type Err = ConfigError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "id" => Ok(AcceptedTokenUse::Id),
+            "access" => Ok(AcceptedTokenUse::Access),
+            "any" => Ok(AcceptedTokenUse::Any),
+            other => Err(ConfigError::new(format!(
+                "token_use must be \"id\", \"access\" or \"any\", not {other:?}"
+            ))),
+        }
+    }
+}
+
+/// A signature algorithm the verifier can accept. Only RSA PKCS#1 v1.5 (what Cognito signs with).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Algorithm {
+    /// RSASSA-PKCS1-v1_5 with SHA-256 (Cognito's algorithm; the default).
+    RS256,
+    /// RSASSA-PKCS1-v1_5 with SHA-384.
+    RS384,
+    /// RSASSA-PKCS1-v1_5 with SHA-512.
+    RS512,
+}
+
+impl Algorithm {
+    /// The JOSE name, e.g. `"RS256"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Algorithm::RS256 => "RS256",
+            Algorithm::RS384 => "RS384",
+            Algorithm::RS512 => "RS512",
+        }
+    }
+
+    /// Parses a JOSE name, case-sensitively.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "RS256" => Some(Algorithm::RS256),
+            "RS384" => Some(Algorithm::RS384),
+            "RS512" => Some(Algorithm::RS512),
+            _ => None,
+        }
+    }
+
+    pub(crate) const fn index(self) -> usize {
+        match self {
+            Algorithm::RS256 => 0,
+            Algorithm::RS384 => 1,
+            Algorithm::RS512 => 2,
+        }
+    }
+}
+
+/// Which clients a Cognito issuer accepts (check 14).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ClientRule {
+    /// `aud` (id) or `client_id` (access) must be one of these.
+    Only(Vec<String>),
+    /// Any client of the pool: an explicit opt-out.
+    Any,
+}
+
+/// What kind of issuer this is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum IssuerKind {
+    /// A Cognito user pool: issuers derived from the pool id and regions.
+    UserPool {
+        pool_id: String,
+        region: String,
+        replica_regions: Vec<String>,
+    },
+    /// Cognito rules with an exact issuer string (cognito-local, LocalStack, moto).
+    CognitoIssuer(String),
+    /// A generic OIDC issuer: no `token_use` rule, `aud` checked against audiences.
+    Oidc(String),
+}
+
+/// Where an issuer's keys come from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct KeyLocation {
+    pub(crate) url: Option<String>,
+    pub(crate) file: Option<PathBuf>,
+    pub(crate) json: Option<Arc<str>>,
+}
+
+/// How the JWKS of an issuer is fetched and refreshed (DESIGN.md §4 defaults).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchSettings {
+    /// At most one refresh per issuer in this interval (default 30 s).
+    pub min_refresh_interval: Duration,
+    /// Total time allowed for one fetch, connection included (default 3 s).
+    pub timeout: Duration,
+    /// Largest accepted key-set body (default 256 KiB).
+    pub max_body_bytes: usize,
+    /// Allow `http://` to non-loopback hosts (default false: HTTPS, or plain HTTP to loopback).
+    pub allow_insecure_http: bool,
+    /// First back-off after a failed fetch (default 1 s), doubled per failure.
+    pub backoff_initial: Duration,
+    /// Largest back-off (default 60 s).
+    pub backoff_max: Duration,
+    /// Refresh in the background on this interval (default: off).
+    pub background_refresh: Option<Duration>,
+}
+
+impl Default for FetchSettings {
+    fn default() -> Self {
+        Self {
+            min_refresh_interval: Duration::from_secs(30),
+            timeout: Duration::from_secs(3),
+            max_body_bytes: 256 * 1024,
+            allow_insecure_http: false,
+            backoff_initial: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(60),
+            background_refresh: None,
+        }
+    }
+}
+
+/// A validated issuer configuration. Build one with [`IssuerConfig::user_pool`],
+/// [`IssuerConfig::cognito_issuer`] or [`IssuerConfig::oidc`].
+///
+/// # Example
+///
+/// ```
+/// use cognito_authz_core::{AcceptedTokenUse, IssuerConfig};
+/// let issuer = IssuerConfig::user_pool("us-east-1_Example1")
+///     .client_ids(["1example23456789"])
+///     .token_use(AcceptedTokenUse::Access)
+///     .build()
+///     .unwrap();
+/// assert_eq!(
+///     issuer.issuers(),
+///     [
+///         "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example1",
+///         "https://issuer-cognito-idp.us-east-1.amazonaws.com/us-east-1_Example1",
+///     ]
+/// );
+/// // Without token_use or client ids, building fails instead of accepting everything:
+/// assert!(IssuerConfig::user_pool("us-east-1_Example1").build().is_err());
+/// ```
+#[derive(Debug, Clone)]
+pub struct IssuerConfig {
+    pub(crate) name: Arc<str>,
+    pub(crate) kind: IssuerKind,
+    pub(crate) token_use: Option<AcceptedTokenUse>,
+    pub(crate) clients: ClientRule,
+    pub(crate) leeway: Duration,
+    pub(crate) algorithms: Vec<Algorithm>,
+    pub(crate) keys: KeyLocation,
+    pub(crate) fetch: FetchSettings,
+}
+
+impl IssuerConfig {
+    /// A Cognito user pool, by id (`us-east-1_Example1`): the issuer and JWKS URL are derived.
+    pub fn user_pool(pool_id: impl Into<String>) -> IssuerBuilder {
+        IssuerBuilder::new(BuilderKind::UserPool(pool_id.into()))
+    }
+
+    /// Cognito rules with an exact issuer string, for emulators whose `iss` is not an AWS URL.
+    pub fn cognito_issuer(issuer: impl Into<String>) -> IssuerBuilder {
+        IssuerBuilder::new(BuilderKind::CognitoIssuer(issuer.into()))
+    }
+
+    /// A generic OIDC issuer: `aud` checked against [`IssuerBuilder::audiences`], no `token_use`.
+    pub fn oidc(issuer: impl Into<String>) -> IssuerBuilder {
+        IssuerBuilder::new(BuilderKind::Oidc(issuer.into()))
+    }
+
+    /// The name used in logs and by the `issuer:` policy atom.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Every exact `iss` value this configuration accepts.
+    pub fn issuers(&self) -> Vec<String> {
+        match &self.kind {
+            IssuerKind::UserPool {
+                pool_id,
+                region,
+                replica_regions,
+            } => std::iter::once(region)
+                .chain(replica_regions)
+                .flat_map(|region| cognito_issuers(region, pool_id))
+                .collect(),
+            IssuerKind::CognitoIssuer(issuer) | IssuerKind::Oidc(issuer) => vec![issuer.clone()],
+        }
+    }
+
+    /// Whether this issuer follows Cognito rules (checks 13–14 on `token_use`/`client_id`).
+    pub fn is_cognito(&self) -> bool {
+        !matches!(self.kind, IssuerKind::Oidc(_))
+    }
+
+    /// The configured leeway for `exp`/`nbf`/`iat`.
+    pub fn leeway(&self) -> Duration {
+        self.leeway
+    }
+
+    /// The JWKS fetch settings.
+    pub fn fetch_settings(&self) -> &FetchSettings {
+        &self.fetch
+    }
+
+    /// Replaces the key location with a static key-set file (the CLI's `--jwks-file`).
+    pub fn set_jwks_file(&mut self, path: impl Into<PathBuf>) {
+        self.keys = KeyLocation {
+            url: None,
+            file: Some(path.into()),
+            json: None,
+        };
+    }
+
+    /// The key sets this issuer needs, each with the issuers it serves and its location.
+    pub(crate) fn key_sources(&self) -> Vec<(Vec<String>, KeyLocation)> {
+        let overridden =
+            self.keys.url.is_some() || self.keys.file.is_some() || self.keys.json.is_some();
+        match &self.kind {
+            IssuerKind::UserPool {
+                pool_id,
+                region,
+                replica_regions,
+            } if !overridden => std::iter::once(region)
+                .chain(replica_regions)
+                .map(|region| {
+                    let issuers = cognito_issuers(region, pool_id);
+                    let url = format!("{}/.well-known/jwks.json", issuers[0]);
+                    let location = KeyLocation {
+                        url: Some(url),
+                        ..KeyLocation::default()
+                    };
+                    (issuers.to_vec(), location)
+                })
+                .collect(),
+            IssuerKind::CognitoIssuer(issuer) | IssuerKind::Oidc(issuer) if !overridden => {
+                let url = format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/'));
+                let location = KeyLocation {
+                    url: Some(url),
+                    ..KeyLocation::default()
+                };
+                vec![(self.issuers(), location)]
+            }
+            _ => vec![(self.issuers(), self.keys.clone())],
+        }
+    }
+}
+
+fn cognito_issuers(region: &str, pool_id: &str) -> [String; 2] {
+    [
+        format!("https://cognito-idp.{region}.amazonaws.com/{pool_id}"),
+        format!("https://issuer-cognito-idp.{region}.amazonaws.com/{pool_id}"),
+    ]
+}
+
+/// Checks an AWS region name such as `us-east-1` or `us-gov-west-1`.
+pub(crate) fn is_region(region: &str) -> bool {
+    let parts: Vec<&str> = region.split('-').collect();
+    parts.len() >= 3
+        && parts.iter().all(|part| !part.is_empty())
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|part| part.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Splits and checks a user pool id (`{region}_{id}`), returning the region.
+///
+/// # Errors
+/// The id is not of Cognito's form.
+pub fn parse_user_pool_id(pool_id: &str) -> Result<&str, ConfigError> {
+    let bad = || {
+        ConfigError::new(format!(
+            "{pool_id:?} is not a Cognito user pool id (expected REGION_ID, e.g. us-east-1_Example1)"
+        ))
+    };
+    let (region, id) = pool_id.split_once('_').ok_or_else(bad)?;
+    if pool_id.len() > 55
+        || !is_region(region)
+        || id.is_empty()
+        || !id.bytes().all(|b| b.is_ascii_alphanumeric())
+    {
+        return Err(bad());
+    }
+    Ok(region)
+}
+
+#[derive(Debug, Clone)]
+enum BuilderKind {
+    UserPool(String),
+    CognitoIssuer(String),
+    Oidc(String),
+}
+
+/// Builds an [`IssuerConfig`]; every method consumes and returns the builder.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct IssuerBuilder {
+    kind: BuilderKind,
+    name: Option<String>,
+    token_use: Option<AcceptedTokenUse>,
+    client_ids: Option<Vec<String>>,
+    any_client: bool,
+    audiences: Option<Vec<String>>,
+    replica_regions: Vec<String>,
+    leeway: Duration,
+    algorithms: Vec<Algorithm>,
+    keys: KeyLocation,
+    fetch: FetchSettings,
+}
+
+impl IssuerBuilder {
+    fn new(kind: BuilderKind) -> Self {
+        Self {
+            kind,
+            name: None,
+            token_use: None,
+            client_ids: None,
+            any_client: false,
+            audiences: None,
+            replica_regions: Vec::new(),
+            leeway: Duration::ZERO,
+            algorithms: vec![Algorithm::RS256],
+            keys: KeyLocation::default(),
+            fetch: FetchSettings::default(),
+        }
+    }
+
+    /// Names the issuer (logs, `issuer:` atom). Default: the pool id or the issuer URL.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Which `token_use` is accepted (required for Cognito issuers).
+    pub fn token_use(mut self, token_use: AcceptedTokenUse) -> Self {
+        self.token_use = Some(token_use);
+        self
+    }
+
+    /// The app client ids accepted (`aud` of id tokens, `client_id` of access tokens).
+    pub fn client_ids<I, S>(mut self, ids: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.client_ids
+            .get_or_insert_with(Vec::new)
+            .extend(ids.into_iter().map(Into::into));
+        self
+    }
+
+    /// Accept tokens of any app client of the pool: an explicit opt-out of check 14.
+    pub fn any_client(mut self) -> Self {
+        self.any_client = true;
+        self
+    }
+
+    /// The audiences a generic OIDC issuer's `aud` must contain one of.
+    pub fn audiences<I, S>(mut self, audiences: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.audiences
+            .get_or_insert_with(Vec::new)
+            .extend(audiences.into_iter().map(Into::into));
+        self
+    }
+
+    /// Regions the pool is replicated to: their issuers are accepted too.
+    pub fn replica_regions<I, S>(mut self, regions: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.replica_regions
+            .extend(regions.into_iter().map(Into::into));
+        self
+    }
+
+    /// Clock-skew leeway for `exp`, `nbf` and `iat` (default 0).
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Allowed signature algorithms (default `[RS256]`).
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.algorithms = algorithms.into_iter().collect();
+        self
+    }
+
+    /// Fetch the key set from this URL instead of `{issuer}/.well-known/jwks.json`.
+    pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
+        self.keys.url = Some(url.into());
+        self
+    }
+
+    /// Load the key set from a file. Alone, the set is static (never fetched); with
+    /// [`IssuerBuilder::jwks_url`] it is a preload that fetches refresh.
+    pub fn jwks_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.keys.file = Some(path.into());
+        self
+    }
+
+    /// Load the key set from a JSON string; like [`IssuerBuilder::jwks_file`].
+    pub fn jwks_json(mut self, json: impl Into<String>) -> Self {
+        self.keys.json = Some(Arc::from(json.into()));
+        self
+    }
+
+    /// Replaces all JWKS fetch settings.
+    pub fn fetch_settings(mut self, settings: FetchSettings) -> Self {
+        self.fetch = settings;
+        self
+    }
+
+    /// At most one refresh per this interval (default 30 s).
+    pub fn min_refresh_interval(mut self, interval: Duration) -> Self {
+        self.fetch.min_refresh_interval = interval;
+        self
+    }
+
+    /// Total time for one JWKS fetch (default 3 s).
+    pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
+        self.fetch.timeout = timeout;
+        self
+    }
+
+    /// Largest accepted JWKS body (default 256 KiB).
+    pub fn max_jwks_bytes(mut self, bytes: usize) -> Self {
+        self.fetch.max_body_bytes = bytes;
+        self
+    }
+
+    /// Allow plain `http://` key URLs on non-loopback hosts (default false).
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.fetch.allow_insecure_http = allow;
+        self
+    }
+
+    /// Refresh the key set in the background on this interval (default off).
+    pub fn background_refresh(mut self, interval: Duration) -> Self {
+        self.fetch.background_refresh = Some(interval);
+        self
+    }
+
+    /// Validates and builds the configuration.
+    ///
+    /// # Errors
+    /// A malformed pool id or region, a missing `token_use` (Cognito) or client rule, both
+    /// client ids and `any_client`, an empty algorithm list, or a plain-HTTP key URL to a
+    /// non-loopback host without `allow_insecure_http`.
+    pub fn build(self) -> Result<IssuerConfig, ConfigError> {
+        let (kind, default_name) = match self.kind {
+            BuilderKind::UserPool(pool_id) => {
+                let region = parse_user_pool_id(&pool_id)?.to_owned();
+                for replica in &self.replica_regions {
+                    if !is_region(replica) {
+                        return Err(ConfigError::new(format!(
+                            "replica region {replica:?} is not an AWS region name"
+                        )));
+                    }
+                }
+                let name = pool_id.clone();
+                (
+                    IssuerKind::UserPool {
+                        pool_id,
+                        region,
+                        replica_regions: self.replica_regions,
+                    },
+                    name,
+                )
+            }
+            BuilderKind::CognitoIssuer(issuer) => {
+                check_issuer_url(&issuer)?;
+                reject_replicas(&self.replica_regions)?;
+                (IssuerKind::CognitoIssuer(issuer.clone()), issuer)
+            }
+            BuilderKind::Oidc(issuer) => {
+                check_issuer_url(&issuer)?;
+                reject_replicas(&self.replica_regions)?;
+                (IssuerKind::Oidc(issuer.clone()), issuer)
+            }
+        };
+        let cognito = !matches!(kind, IssuerKind::Oidc(_));
+        let clients = if cognito {
+            if self.audiences.is_some() {
+                return Err(ConfigError::new(
+                    "audiences apply to generic OIDC issuers; a Cognito issuer takes client_ids",
+                ));
+            }
+            client_rule(self.client_ids, self.any_client, "client_ids")?
+        } else {
+            if self.token_use.is_some() {
+                return Err(ConfigError::new(
+                    "token_use applies to Cognito issuers; a generic OIDC issuer has no token_use rule",
+                ));
+            }
+            let audiences = match (self.audiences, self.client_ids) {
+                (Some(_), Some(_)) => {
+                    return Err(ConfigError::new(
+                        "give a generic OIDC issuer audiences or client_ids, not both",
+                    ));
+                }
+                (audiences, ids) => audiences.or(ids),
+            };
+            client_rule(audiences, self.any_client, "audiences")?
+        };
+        if cognito && self.token_use.is_none() {
+            return Err(ConfigError::new(
+                "token_use is required for a Cognito issuer: \"id\", \"access\" or \"any\"",
+            ));
+        }
+        if self.algorithms.is_empty() {
+            return Err(ConfigError::new(
+                "algorithms must list at least one algorithm",
+            ));
+        }
+        if let Some(url) = &self.keys.url {
+            check_key_url(url, self.fetch.allow_insecure_http)?;
+        }
+        if self.fetch.max_body_bytes == 0 || self.fetch.timeout.is_zero() {
+            return Err(ConfigError::new(
+                "JWKS timeout and body cap must be positive",
+            ));
+        }
+        Ok(IssuerConfig {
+            name: Arc::from(self.name.unwrap_or(default_name)),
+            kind,
+            token_use: self.token_use,
+            clients,
+            leeway: self.leeway,
+            algorithms: self.algorithms,
+            keys: self.keys,
+            fetch: self.fetch,
+        })
+    }
+}
+
+fn client_rule(
+    ids: Option<Vec<String>>,
+    any: bool,
+    field: &str,
+) -> Result<ClientRule, ConfigError> {
+    match (ids, any) {
+        (Some(_), true) => Err(ConfigError::new(format!(
+            "{field} and any_client together are ambiguous: choose one"
+        ))),
+        (Some(ids), false) if ids.is_empty() || ids.iter().any(String::is_empty) => Err(
+            ConfigError::new(format!("{field} must list at least one non-empty id")),
+        ),
+        (Some(ids), false) => Ok(ClientRule::Only(ids)),
+        (None, true) => Ok(ClientRule::Any),
+        (None, false) => Err(ConfigError::new(format!(
+            "{field} is required (or any_client = true to accept every client explicitly)"
+        ))),
+    }
+}
+
+fn reject_replicas(replicas: &[String]) -> Result<(), ConfigError> {
+    if replicas.is_empty() {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            "replica_regions apply to user_pool_id issuers only",
+        ))
+    }
+}
+
+fn check_issuer_url(issuer: &str) -> Result<(), ConfigError> {
+    if issuer.starts_with("https://") || issuer.starts_with("http://") {
+        Ok(())
+    } else {
+        Err(ConfigError::new(format!(
+            "issuer {issuer:?} must be an http(s) URL"
+        )))
+    }
+}
+
+/// Whether a URL's host is a loopback address (`127.0.0.0/8`, `[::1]`, `localhost`).
+pub(crate) fn is_loopback_url(url: &str) -> bool {
+    let Some(rest) = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit('@').next().unwrap_or_default();
+    let host = if let Some(bracketed) = host_port.strip_prefix('[') {
+        bracketed.split(']').next().unwrap_or_default()
+    } else {
+        host_port.split(':').next().unwrap_or_default()
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+fn check_key_url(url: &str, allow_insecure_http: bool) -> Result<(), ConfigError> {
+    if url.starts_with("https://") {
+        return Ok(());
+    }
+    if url.starts_with("http://") {
+        if allow_insecure_http || is_loopback_url(url) {
+            return Ok(());
+        }
+        return Err(ConfigError::new(format!(
+            "jwks_url {url:?} is plain HTTP to a non-loopback host; use HTTPS or set allow_insecure_http"
+        )));
+    }
+    Err(ConfigError::new(format!(
+        "jwks_url {url:?} must be an http(s) URL"
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_ids_are_checked() {
+        for good in ["us-east-1_Example1", "us-gov-west-1_abc", "eu-central-2_Z9"] {
+            assert!(parse_user_pool_id(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "us-east-1",
+            "_abc",
+            "us-east-1_",
+            "useast1_abc",
+            "us-east-1_a-b",
+            "US-EAST-1_abc",
+            "us-east-x_abc",
+        ] {
+            assert!(parse_user_pool_id(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn replica_regions_add_both_issuer_forms() {
+        let config = IssuerConfig::user_pool("us-east-1_Abc")
+            .replica_regions(["eu-west-1"])
+            .any_client()
+            .token_use(AcceptedTokenUse::Any)
+            .build()
+            .expect("valid");
+        assert_eq!(config.issuers().len(), 4);
+        assert!(config.issuers().contains(
+            &"https://issuer-cognito-idp.eu-west-1.amazonaws.com/us-east-1_Abc".to_owned()
+        ));
+        assert_eq!(config.key_sources().len(), 2);
+    }
+
+    #[test]
+    fn open_doors_are_configuration_errors() {
+        let pool = || IssuerConfig::user_pool("us-east-1_Abc");
+        assert!(pool().client_ids(["a"]).build().is_err(), "no token_use");
+        assert!(
+            pool().token_use(AcceptedTokenUse::Id).build().is_err(),
+            "no clients"
+        );
+        assert!(
+            pool()
+                .token_use(AcceptedTokenUse::Id)
+                .client_ids(["a"])
+                .any_client()
+                .build()
+                .is_err()
+        );
+        assert!(
+            pool()
+                .token_use(AcceptedTokenUse::Id)
+                .client_ids(Vec::<String>::new())
+                .build()
+                .is_err()
+        );
+        assert!(
+            pool()
+                .token_use(AcceptedTokenUse::Id)
+                .client_ids(["a"])
+                .algorithms([])
+                .build()
+                .is_err()
+        );
+        assert!(
+            IssuerConfig::oidc("https://idp.example").build().is_err(),
+            "no audiences"
+        );
+        assert!(
+            IssuerConfig::oidc("https://idp.example")
+                .audiences(["x"])
+                .token_use(AcceptedTokenUse::Id)
+                .build()
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn plain_http_key_urls_only_for_loopback() {
+        let pool = || {
+            IssuerConfig::user_pool("us-east-1_Abc")
+                .token_use(AcceptedTokenUse::Id)
+                .any_client()
+        };
+        assert!(pool().jwks_url("http://127.0.0.1:9/keys").build().is_ok());
+        assert!(pool().jwks_url("http://[::1]:9/keys").build().is_ok());
+        assert!(pool().jwks_url("http://localhost/keys").build().is_ok());
+        assert!(pool().jwks_url("http://keys.example/keys").build().is_err());
+        assert!(
+            pool()
+                .jwks_url("http://127.0.0.1.evil.example/keys")
+                .build()
+                .is_err()
+        );
+        assert!(
+            pool()
+                .jwks_url("http://keys.example/keys")
+                .allow_insecure_http(true)
+                .build()
+                .is_ok()
+        );
+        assert!(pool().jwks_url("ftp://keys.example/keys").build().is_err());
+    }
+}

@@ -1,0 +1,247 @@
+//! One error model: every way a request can fail authentication or authorization is an
+//! [`ErrorKind`] that knows its code string, its HTTP status and its RFC 6750 challenge.
+
+use std::fmt;
+
+/// Why a request was not admitted.
+///
+/// The code strings ([`ErrorKind::code`]) are the contract: they appear in logs, in the CLI's JSON
+/// and in `WWW-Authenticate` descriptions, and never change meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// No token was found in any configured place (401, plain `Bearer` challenge).
+    MissingToken,
+    /// The request itself is ambiguous: two `Authorization` headers, or a token in two places (400).
+    InvalidRequest,
+    /// Check 1: the token is longer than `max_token_bytes`.
+    TokenTooLarge,
+    /// Checks 2–3: not three canonical base64url segments of JSON objects, duplicate members, or
+    /// a registered claim of the wrong type.
+    MalformedToken,
+    /// Check 4: `alg` not allowed for the issuer, or a `crit` header is present.
+    UnsupportedAlg,
+    /// Check 5: `iss` absent or not a configured issuer.
+    InvalidIssuer,
+    /// Check 6: no `kid` in the header.
+    MissingKid,
+    /// Check 7: no key with that `kid` in the issuer's key set, even after a refresh.
+    UnknownKid,
+    /// Check 7b: the issuer's key set could not be obtained (503).
+    JwksUnavailable,
+    /// Check 8: the selected key does not fit the token's algorithm or is too weak.
+    InvalidKey,
+    /// Check 9: the signature does not verify.
+    InvalidSignature,
+    /// Check 10: `exp` absent or passed.
+    Expired,
+    /// Check 11: `nbf` is in the future.
+    NotYetValid,
+    /// Check 12: `iat` is in the future.
+    IssuedInFuture,
+    /// Check 13: `token_use` is not one the issuer accepts.
+    InvalidTokenUse,
+    /// Check 14: the token's client (`aud` or `client_id`) is not configured.
+    InvalidClient,
+    /// Policy denial that granting scopes would fix (403).
+    InsufficientScope,
+    /// Policy denial for any other reason (403).
+    Forbidden,
+}
+
+impl ErrorKind {
+    /// Every kind, in the order of DESIGN.md §3 followed by the policy denials.
+    pub const ALL: [ErrorKind; 18] = [
+        ErrorKind::MissingToken,
+        ErrorKind::InvalidRequest,
+        ErrorKind::TokenTooLarge,
+        ErrorKind::MalformedToken,
+        ErrorKind::UnsupportedAlg,
+        ErrorKind::InvalidIssuer,
+        ErrorKind::MissingKid,
+        ErrorKind::UnknownKid,
+        ErrorKind::JwksUnavailable,
+        ErrorKind::InvalidKey,
+        ErrorKind::InvalidSignature,
+        ErrorKind::Expired,
+        ErrorKind::NotYetValid,
+        ErrorKind::IssuedInFuture,
+        ErrorKind::InvalidTokenUse,
+        ErrorKind::InvalidClient,
+        ErrorKind::InsufficientScope,
+        ErrorKind::Forbidden,
+    ];
+
+    /// The stable snake_case code, e.g. `"unknown_kid"`.
+    pub const fn code(self) -> &'static str {
+        match self {
+            ErrorKind::MissingToken => "missing_token",
+            ErrorKind::InvalidRequest => "invalid_request",
+            ErrorKind::TokenTooLarge => "token_too_large",
+            ErrorKind::MalformedToken => "malformed_token",
+            ErrorKind::UnsupportedAlg => "unsupported_alg",
+            ErrorKind::InvalidIssuer => "invalid_issuer",
+            ErrorKind::MissingKid => "missing_kid",
+            ErrorKind::UnknownKid => "unknown_kid",
+            ErrorKind::JwksUnavailable => "jwks_unavailable",
+            ErrorKind::InvalidKey => "invalid_key",
+            ErrorKind::InvalidSignature => "invalid_signature",
+            ErrorKind::Expired => "expired",
+            ErrorKind::NotYetValid => "not_yet_valid",
+            ErrorKind::IssuedInFuture => "issued_in_future",
+            ErrorKind::InvalidTokenUse => "invalid_token_use",
+            ErrorKind::InvalidClient => "invalid_client",
+            ErrorKind::InsufficientScope => "insufficient_scope",
+            ErrorKind::Forbidden => "forbidden",
+        }
+    }
+
+    /// Looks a kind up by its code string.
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.code() == code)
+    }
+
+    /// The HTTP status this kind answers with.
+    pub const fn status(self) -> u16 {
+        match self {
+            ErrorKind::InvalidRequest => 400,
+            ErrorKind::JwksUnavailable => 503,
+            ErrorKind::InsufficientScope | ErrorKind::Forbidden => 403,
+            _ => 401,
+        }
+    }
+
+    /// A short, fixed description for `error_description`; never derived from the token.
+    pub const fn description(self) -> &'static str {
+        match self {
+            ErrorKind::MissingToken => "no bearer token",
+            ErrorKind::InvalidRequest => "ambiguous credentials",
+            ErrorKind::TokenTooLarge => "token too large",
+            ErrorKind::MalformedToken => "malformed token",
+            ErrorKind::UnsupportedAlg => "unsupported algorithm",
+            ErrorKind::InvalidIssuer => "untrusted issuer",
+            ErrorKind::MissingKid => "missing key id",
+            ErrorKind::UnknownKid => "unknown key id",
+            ErrorKind::JwksUnavailable => "signing keys unavailable",
+            ErrorKind::InvalidKey => "unusable signing key",
+            ErrorKind::InvalidSignature => "invalid signature",
+            ErrorKind::Expired => "token expired",
+            ErrorKind::NotYetValid => "token not yet valid",
+            ErrorKind::IssuedInFuture => "token issued in the future",
+            ErrorKind::InvalidTokenUse => "wrong token use",
+            ErrorKind::InvalidClient => "wrong client",
+            ErrorKind::InsufficientScope => "insufficient scope",
+            ErrorKind::Forbidden => "forbidden",
+        }
+    }
+
+    /// Whether this kind is a verification failure of an offered token (steps 1–14, not 7b).
+    pub const fn is_invalid_token(self) -> bool {
+        self.status() == 401 && !matches!(self, ErrorKind::MissingToken)
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// An authentication or authorization failure: a kind plus an internal detail for logs.
+///
+/// The detail is for operators (it says which check failed and why, never the token); clients
+/// only ever see the kind's code and fixed description.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind}: {detail}")]
+pub struct Error {
+    kind: ErrorKind,
+    detail: &'static str,
+}
+
+impl Error {
+    /// An error of `kind` with a fixed detail text for logs.
+    pub const fn new(kind: ErrorKind, detail: &'static str) -> Self {
+        Self { kind, detail }
+    }
+
+    /// The kind of failure.
+    pub const fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The stable code string of the kind.
+    pub const fn code(&self) -> &'static str {
+        self.kind.code()
+    }
+
+    /// The HTTP status of the kind.
+    pub const fn status(&self) -> u16 {
+        self.kind.status()
+    }
+
+    /// The internal detail (for logs; never sent to clients).
+    pub const fn detail(&self) -> &'static str {
+        self.detail
+    }
+}
+
+impl From<ErrorKind> for Error {
+    fn from(kind: ErrorKind) -> Self {
+        Self::new(kind, kind.description())
+    }
+}
+
+/// A configuration mistake found at start-up (bad pool id, missing `token_use`, bad policy, …).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ConfigError {
+    message: String,
+}
+
+impl ConfigError {
+    /// A configuration error with a message for the operator.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+        }
+    }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_and_are_unique() {
+        for kind in ErrorKind::ALL {
+            assert_eq!(ErrorKind::from_code(kind.code()), Some(kind));
+        }
+        let mut codes: Vec<_> = ErrorKind::ALL.iter().map(|k| k.code()).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), ErrorKind::ALL.len());
+    }
+
+    #[test]
+    fn statuses_follow_the_contract() {
+        assert_eq!(ErrorKind::MissingToken.status(), 401);
+        assert_eq!(ErrorKind::InvalidRequest.status(), 400);
+        assert_eq!(ErrorKind::JwksUnavailable.status(), 503);
+        assert_eq!(ErrorKind::InsufficientScope.status(), 403);
+        assert_eq!(ErrorKind::Forbidden.status(), 403);
+        assert_eq!(ErrorKind::InvalidClient.status(), 401);
+    }
+
+    #[test]
+    fn descriptions_are_safe_header_text() {
+        for kind in ErrorKind::ALL {
+            let text = kind.description();
+            assert!(text.bytes().all(|b| b == b' ' || b.is_ascii_alphanumeric()));
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! One JWKS fetch over HTTP(S): status 200 only, no redirects, a total timeout, a body cap, and
+//! one retry on connection errors.
+
+use std::time::Duration;
+
+use crate::config::FetchSettings;
+
+use super::set::KeySet;
+
+/// Why a fetch failed (for logs; the verifier maps every failure to the same rules).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    /// Could not connect or the connection broke.
+    #[error("connection failed")]
+    Connect,
+    /// The fetch took longer than the timeout.
+    #[error("timed out")]
+    Timeout,
+    /// Any status other than 200 (redirects included).
+    #[error("HTTP status {0}")]
+    Status(u16),
+    /// The body exceeded the cap.
+    #[error("body larger than {0} bytes")]
+    TooLarge(usize),
+    /// The body is not a key set.
+    #[error("body is not a JSON key set: {0}")]
+    NotAKeySet(super::set::KeySetError),
+    /// Another transport error.
+    #[error("transport error")]
+    Transport,
+}
+
+/// Builds the HTTP client used for every fetch: no redirects, no proxies, TLS via rustls.
+pub(crate) fn client() -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .connect_timeout(Duration::from_secs(3))
+        .user_agent(concat!("cognito-authz/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// Fetches and parses a key set, retrying once when the connection itself failed.
+pub(crate) async fn fetch(
+    client: &reqwest::Client,
+    url: &str,
+    settings: &FetchSettings,
+) -> Result<KeySet, FetchError> {
+    match fetch_once(client, url, settings).await {
+        Err(FetchError::Connect) => fetch_once(client, url, settings).await,
+        other => other,
+    }
+}
+
+async fn fetch_once(
+    client: &reqwest::Client,
+    url: &str,
+    settings: &FetchSettings,
+) -> Result<KeySet, FetchError> {
+    let request = async {
+        let mut response = client
+            .get(url)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(classify)?;
+        let status = response.status().as_u16();
+        if status != 200 {
+            return Err(FetchError::Status(status));
+        }
+        let cap = settings.max_body_bytes;
+        if response
+            .content_length()
+            .is_some_and(|length| length > cap as u64)
+        {
+            return Err(FetchError::TooLarge(cap));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(classify)? {
+            if body.len() + chunk.len() > cap {
+                return Err(FetchError::TooLarge(cap));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        KeySet::from_json(&body).map_err(FetchError::NotAKeySet)
+    };
+    // The timeout covers connecting, headers and the whole body.
+    tokio::time::timeout(settings.timeout, request)
+        .await
+        .unwrap_or(Err(FetchError::Timeout))
+}
+
+fn classify(error: reqwest::Error) -> FetchError {
+    if error.is_timeout() {
+        FetchError::Timeout
+    } else if error.is_connect() {
+        FetchError::Connect
+    } else {
+        FetchError::Transport
+    }
+}

@@ -1,0 +1,278 @@
+//! The JWKS cache of DESIGN.md §4: one key source per issuer (per region for replicated pools),
+//! read lock-free, refreshed single-flight with a cooldown and back-off, stale-if-error.
+//!
+//! Reads never take a lock: the current [`KeySet`] sits behind an [`ArcSwap`]. A miss may start a
+//! refresh; concurrent misses share one fetch (a [`Shared`] future, so any waiter drives it and a
+//! cancelled request does not strand the others). The small state mutex is held only to decide,
+//! never across an await.
+
+mod fetch;
+mod set;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use futures_util::FutureExt as _;
+use futures_util::future::{BoxFuture, Shared};
+
+pub use fetch::FetchError;
+pub use set::{KeyEntry, KeySet, KeySetError, MAX_KEYS, MAX_RSA_BITS, MIN_RSA_BITS};
+
+use crate::clock::SharedClock;
+use crate::config::FetchSettings;
+use crate::error::{Error, ErrorKind};
+
+pub(crate) use fetch::client as http_client;
+
+/// How a refresh was asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RefreshReason {
+    /// A token named a kid the set does not have: cooldown and back-off apply.
+    UnknownKid,
+    /// The periodic background refresh: back-off applies, cooldown does not.
+    Background,
+    /// `warm_up()`: fetch now unless a fetch is already under way.
+    WarmUp,
+}
+
+/// Counters of one key source, for tests and metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KeySourceStats {
+    /// Fetches started.
+    pub fetches: u64,
+    /// Fetches that failed.
+    pub failures: u64,
+    /// Misses refused because of the cooldown.
+    pub cooldown_hits: u64,
+    /// Misses refused because of the back-off after a failure.
+    pub backoff_hits: u64,
+}
+
+#[derive(Default)]
+struct RefreshState {
+    in_flight: Option<Shared<BoxFuture<'static, bool>>>,
+    last_attempt: Option<Duration>,
+    failures: u32,
+    retry_at: Option<Duration>,
+}
+
+/// The keys of one issuer (or one region of a replicated pool).
+pub(crate) struct KeySource {
+    label: Arc<str>,
+    url: Option<String>,
+    settings: FetchSettings,
+    client: Option<reqwest::Client>,
+    clock: SharedClock,
+    set: ArcSwap<KeySet>,
+    loaded: AtomicBool,
+    state: Mutex<RefreshState>,
+    fetches: AtomicU64,
+    failures: AtomicU64,
+    cooldown_hits: AtomicU64,
+    backoff_hits: AtomicU64,
+}
+
+impl std::fmt::Debug for KeySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeySource")
+            .field("label", &self.label)
+            .field("keys", &self.set.load().len())
+            .field("loaded", &self.is_loaded())
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeySource {
+    /// A source with an optional preloaded set and an optional URL to refresh from.
+    pub(crate) fn new(
+        label: Arc<str>,
+        url: Option<String>,
+        preload: Option<KeySet>,
+        settings: FetchSettings,
+        client: Option<reqwest::Client>,
+        clock: SharedClock,
+    ) -> Self {
+        let loaded = preload.is_some();
+        Self {
+            label,
+            url,
+            settings,
+            client,
+            clock,
+            set: ArcSwap::from_pointee(preload.unwrap_or_default()),
+            loaded: AtomicBool::new(loaded),
+            state: Mutex::new(RefreshState::default()),
+            fetches: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            cooldown_hits: AtomicU64::new(0),
+            backoff_hits: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether a set was ever loaded (from a file, a string, or a successful fetch).
+    pub(crate) fn is_loaded(&self) -> bool {
+        self.loaded.load(Ordering::Acquire)
+    }
+
+    /// The current set (lock-free).
+    pub(crate) fn current(&self) -> Arc<KeySet> {
+        self.set.load_full()
+    }
+
+    /// Whether `key` is still the entry the current set holds for its kid.
+    pub(crate) fn still_current(&self, key: &Arc<KeyEntry>) -> bool {
+        self.set
+            .load()
+            .get(key.kid())
+            .is_some_and(|current| Arc::ptr_eq(current, key))
+    }
+
+    pub(crate) fn stats(&self) -> KeySourceStats {
+        KeySourceStats {
+            fetches: self.fetches.load(Ordering::Relaxed),
+            failures: self.failures.load(Ordering::Relaxed),
+            cooldown_hits: self.cooldown_hits.load(Ordering::Relaxed),
+            backoff_hits: self.backoff_hits.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Whether this source is fetched over HTTP (not a static file or string).
+    pub(crate) fn has_url(&self) -> bool {
+        self.url.is_some()
+    }
+
+    /// The URL, file or name that identifies this source in logs.
+    pub(crate) fn label(&self) -> &str {
+        &self.label
+    }
+
+    pub(crate) fn background_interval(&self) -> Option<Duration> {
+        self.url.as_ref().and(self.settings.background_refresh)
+    }
+
+    /// Check 7/7b: the key for `kid`, refreshing once on a miss when the rules allow.
+    pub(crate) async fn key(self: &Arc<Self>, kid: &str) -> Result<Arc<KeyEntry>, Error> {
+        if let Some(key) = self.set.load().get(kid) {
+            return Ok(Arc::clone(key));
+        }
+        self.refresh(RefreshReason::UnknownKid).await;
+        if let Some(key) = self.set.load().get(kid) {
+            return Ok(Arc::clone(key));
+        }
+        if self.is_loaded() {
+            Err(Error::new(
+                ErrorKind::UnknownKid,
+                "kid not in the issuer's key set",
+            ))
+        } else {
+            Err(Error::new(
+                ErrorKind::JwksUnavailable,
+                "key set never fetched successfully",
+            ))
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, RefreshState> {
+        // The state is a few plain fields updated together; a panic elsewhere cannot leave it
+        // half-written in a way that matters, so a poisoned lock is still usable.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Joins the fetch under way, or starts one if the rules allow; returns whether a fetch
+    /// this call waited for succeeded.
+    pub(crate) async fn refresh(self: &Arc<Self>, reason: RefreshReason) -> bool {
+        let fetch = {
+            let mut state = self.lock();
+            if let Some(in_flight) = &state.in_flight {
+                in_flight.clone()
+            } else {
+                let Some(url) = self.url.clone() else {
+                    return false;
+                };
+                let now = self.clock.now();
+                if reason != RefreshReason::WarmUp
+                    && state.retry_at.is_some_and(|retry_at| now < retry_at)
+                {
+                    self.backoff_hits.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(source = %self.label, ?reason, "jwks refresh skipped: backing off after a failed fetch");
+                    return false;
+                }
+                if reason == RefreshReason::UnknownKid
+                    && self.is_loaded()
+                    && state
+                        .last_attempt
+                        .is_some_and(|last| now < last + self.settings.min_refresh_interval)
+                {
+                    self.cooldown_hits.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(source = %self.label, "jwks refresh skipped: unknown kid inside the refresh cooldown");
+                    return false;
+                }
+                state.last_attempt = Some(now);
+                let fetch = Arc::clone(self).run_fetch(url).boxed().shared();
+                state.in_flight = Some(fetch.clone());
+                fetch
+            }
+        };
+        fetch.await
+    }
+
+    async fn run_fetch(self: Arc<Self>, url: String) -> bool {
+        self.fetches.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(source = %self.label, url = %url, "jwks fetch started");
+        let result = match &self.client {
+            Some(client) => fetch::fetch(client, &url, &self.settings).await,
+            None => Err(FetchError::Transport),
+        };
+        let mut state = self.lock();
+        state.in_flight = None;
+        match result {
+            Ok(set) => {
+                tracing::info!(source = %self.label, keys = set.len(), "jwks fetched");
+                self.set.store(Arc::new(set));
+                self.loaded.store(true, Ordering::Release);
+                state.failures = 0;
+                state.retry_at = None;
+                true
+            }
+            Err(error) => {
+                self.failures.fetch_add(1, Ordering::Relaxed);
+                state.failures = state.failures.saturating_add(1);
+                let backoff = backoff(&self.settings, state.failures);
+                state.retry_at = Some(self.clock.now() + backoff);
+                tracing::warn!(
+                    source = %self.label,
+                    %error,
+                    stale_keys = self.set.load().len(),
+                    backoff_ms = backoff.as_millis() as u64,
+                    "jwks fetch failed; keeping the last good key set"
+                );
+                false
+            }
+        }
+    }
+}
+
+/// Exponential back-off: `initial × 2^(failures−1)`, capped.
+fn backoff(settings: &FetchSettings, failures: u32) -> Duration {
+    let factor = 1u32 << failures.saturating_sub(1).min(16);
+    settings
+        .backoff_initial
+        .saturating_mul(factor)
+        .min(settings.backoff_max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let settings = FetchSettings::default();
+        assert_eq!(backoff(&settings, 1), Duration::from_secs(1));
+        assert_eq!(backoff(&settings, 2), Duration::from_secs(2));
+        assert_eq!(backoff(&settings, 4), Duration::from_secs(8));
+        assert_eq!(backoff(&settings, 40), Duration::from_secs(60));
+    }
+}

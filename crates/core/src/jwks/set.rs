@@ -1,0 +1,289 @@
+//! A parsed key set: every readable JWK kept under its kid, RSA keys parsed once.
+//!
+//! DESIGN.md §3 "Which keys exist": an entry is skipped only when it cannot be read as a key at
+//! all; every other entry is kept, and if it does not fit the token it fails check 8.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use aws_lc_rs::signature::{
+    ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_2048_8192_SHA384,
+    RSA_PKCS1_2048_8192_SHA512, RsaParameters, RsaPublicKeyComponents,
+};
+use serde_json::Value;
+
+use crate::config::Algorithm;
+use crate::error::{Error, ErrorKind};
+use crate::jwt;
+
+/// The smallest RSA modulus accepted (bits).
+pub const MIN_RSA_BITS: usize = 2048;
+/// The largest RSA modulus accepted (bits): bounds the cost of one verification.
+pub const MAX_RSA_BITS: usize = 8192;
+/// The most keys one set may hold; a larger set is a failed fetch (bounded memory).
+pub const MAX_KEYS: usize = 256;
+
+const RSA_PARAMETERS: [&RsaParameters; 3] = [
+    &RSA_PKCS1_2048_8192_SHA256,
+    &RSA_PKCS1_2048_8192_SHA384,
+    &RSA_PKCS1_2048_8192_SHA512,
+];
+
+/// One key of a set, with the facts check 8 needs precomputed.
+pub struct KeyEntry {
+    kid: String,
+    kty: String,
+    use_ok: bool,
+    alg: Option<String>,
+    alg_ok: bool,
+    key_ops_ok: bool,
+    rsa: Option<RsaKey>,
+}
+
+struct RsaKey {
+    bits: usize,
+    /// One parsed key per RS* algorithm; `None` when the material is not a usable RSA key.
+    parsed: Option<[ParsedPublicKey; 3]>,
+}
+
+impl KeyEntry {
+    /// The key id.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// Check 8: the parsed key for `alg`, or `invalid_key` saying why the key does not fit.
+    pub(crate) fn fit_for(&self, alg: Algorithm) -> Result<&ParsedPublicKey, Error> {
+        let unfit = |detail| Err(Error::new(ErrorKind::InvalidKey, detail));
+        let Some(rsa) = self.rsa.as_ref().filter(|_| self.kty == "RSA") else {
+            return unfit("key type is not RSA");
+        };
+        if !self.use_ok {
+            return unfit("key use is not sig");
+        }
+        if !self.alg_ok
+            || self
+                .alg
+                .as_deref()
+                .is_some_and(|key_alg| key_alg != alg.as_str())
+        {
+            return unfit("key alg does not match the token alg");
+        }
+        if !self.key_ops_ok {
+            return unfit("key_ops does not allow verify");
+        }
+        if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&rsa.bits) {
+            return unfit("RSA modulus size out of bounds");
+        }
+        match &rsa.parsed {
+            Some(parsed) => Ok(&parsed[alg.index()]),
+            None => unfit("RSA key material rejected"),
+        }
+    }
+}
+
+impl fmt::Debug for KeyEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyEntry")
+            .field("kid", &self.kid)
+            .field("kty", &self.kty)
+            .field("alg", &self.alg)
+            .field("bits", &self.rsa.as_ref().map(|rsa| rsa.bits))
+            .finish_non_exhaustive()
+    }
+}
+
+/// A key set: kid → key, pre-parsed. Cheap to look up, replaced whole on refresh.
+#[derive(Debug, Default)]
+pub struct KeySet {
+    keys: HashMap<String, Arc<KeyEntry>>,
+}
+
+/// Why a key-set document was rejected as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum KeySetError {
+    /// Not a JSON object with a `keys` array.
+    #[error("not a JSON key set ({{\"keys\": [...]}})")]
+    NotAKeySet,
+    /// More than [`MAX_KEYS`] entries.
+    #[error("key set has more than {MAX_KEYS} keys")]
+    TooManyKeys,
+}
+
+impl KeySet {
+    /// Parses a JWKS document (`{"keys": [...]}`).
+    ///
+    /// # Errors
+    /// The document is not a key set, or holds more than [`MAX_KEYS`] entries. Unreadable
+    /// entries are skipped, not errors.
+    pub fn from_json(json: &[u8]) -> Result<Self, KeySetError> {
+        let document: Value = serde_json::from_slice(json).map_err(|_| KeySetError::NotAKeySet)?;
+        let entries = document
+            .get("keys")
+            .and_then(Value::as_array)
+            .ok_or(KeySetError::NotAKeySet)?;
+        if entries.len() > MAX_KEYS {
+            return Err(KeySetError::TooManyKeys);
+        }
+        let mut keys = HashMap::with_capacity(entries.len());
+        for entry in entries {
+            if let Some(key) = read_entry(entry) {
+                // The first readable entry of a kid wins.
+                keys.entry(key.kid.clone()).or_insert_with(|| Arc::new(key));
+            }
+        }
+        Ok(Self { keys })
+    }
+
+    /// The key with this kid.
+    pub fn get(&self, kid: &str) -> Option<&Arc<KeyEntry>> {
+        self.keys.get(kid)
+    }
+
+    /// Number of keys kept.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether no key was kept.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The kids kept, in no particular order.
+    pub fn kids(&self) -> impl Iterator<Item = &str> {
+        self.keys.keys().map(String::as_str)
+    }
+}
+
+fn read_entry(entry: &Value) -> Option<KeyEntry> {
+    let object = entry.as_object()?;
+    let kid = object.get("kid")?.as_str()?.to_owned();
+    let kty = object.get("kty")?.as_str()?.to_owned();
+    let rsa = if kty == "RSA" {
+        let n = jwt::decode_segment(object.get("n")?.as_str()?).ok()?;
+        let e = jwt::decode_segment(object.get("e")?.as_str()?).ok()?;
+        Some(rsa_key(&n, &e))
+    } else {
+        None
+    };
+    let use_ok = match object.get("use") {
+        None => true,
+        Some(value) => value.as_str() == Some("sig"),
+    };
+    let (alg, alg_ok) = match object.get("alg") {
+        None => (None, true),
+        Some(Value::String(alg)) => (Some(alg.clone()), true),
+        Some(_) => (None, false),
+    };
+    let key_ops_ok = match object.get("key_ops") {
+        None => true,
+        Some(Value::Array(ops)) => ops.iter().any(|op| op.as_str() == Some("verify")),
+        Some(_) => false,
+    };
+    Some(KeyEntry {
+        kid,
+        kty,
+        use_ok,
+        alg,
+        alg_ok,
+        key_ops_ok,
+        rsa,
+    })
+}
+
+fn rsa_key(n: &[u8], e: &[u8]) -> RsaKey {
+    let n = strip_leading_zeros(n);
+    let e = strip_leading_zeros(e);
+    let bits = n.first().map_or(0, |&top| {
+        (n.len() - 1) * 8 + (8 - top.leading_zeros() as usize)
+    });
+    let parsed = if (MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
+        let components = RsaPublicKeyComponents { n, e };
+        let parse = |params| components.to_parsed_public_key(params).ok();
+        match (
+            parse(RSA_PARAMETERS[0]),
+            parse(RSA_PARAMETERS[1]),
+            parse(RSA_PARAMETERS[2]),
+        ) {
+            (Some(a), Some(b), Some(c)) => Some([a, b, c]),
+            _ => None,
+        }
+    } else {
+        None
+    };
+    RsaKey { bits, parsed }
+}
+
+fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
+    let first = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
+    &bytes[first..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unreadable_entries_are_skipped_and_unfit_ones_kept() {
+        let json = br#"{"keys":[
+            "not an object",
+            {"kty":"RSA","n":"AQAB","e":"AQAB"},
+            {"kid":1,"kty":"RSA"},
+            {"kid":"no-kty"},
+            {"kid":"no-n","kty":"RSA","e":"AQAB"},
+            {"kid":"padded","kty":"RSA","n":"AQAB=","e":"AQAB"},
+            {"kid":"std-alphabet","kty":"RSA","n":"+/+/","e":"AQAB"},
+            {"kid":"ec","kty":"EC","crv":"P-256","x":"AA","y":"AA"},
+            {"kid":"weird","kty":"frob"},
+            {"kid":"small","kty":"RSA","n":"AQAB","e":"AQAB"}
+        ]}"#;
+        let set = KeySet::from_json(json).expect("a key set");
+        let mut kids: Vec<_> = set.kids().collect();
+        kids.sort_unstable();
+        assert_eq!(kids, ["ec", "small", "weird"]);
+        for kid in kids {
+            let error = set
+                .get(kid)
+                .expect("kept")
+                .fit_for(Algorithm::RS256)
+                .expect_err("unfit");
+            assert_eq!(error.kind(), ErrorKind::InvalidKey, "{kid}");
+        }
+    }
+
+    #[test]
+    fn documents_that_are_not_key_sets_fail_whole() {
+        for json in [&b"[]"[..], b"{}", b"{\"keys\":{}}", b"<html>", b""] {
+            assert_eq!(
+                KeySet::from_json(json).expect_err("not a set"),
+                KeySetError::NotAKeySet
+            );
+        }
+        let many = format!(
+            "{{\"keys\":[{}]}}",
+            vec!["{\"kid\":\"x\",\"kty\":\"EC\"}"; MAX_KEYS + 1].join(",")
+        );
+        assert_eq!(
+            KeySet::from_json(many.as_bytes()).expect_err("too many"),
+            KeySetError::TooManyKeys
+        );
+        assert!(
+            KeySet::from_json(b"{\"keys\":[]}")
+                .expect("empty is fine")
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn duplicate_kids_keep_the_first_readable_entry() {
+        let json = br#"{"keys":[
+            {"kid":"a","kty":"RSA","e":"AQAB"},
+            {"kid":"a","kty":"EC"},
+            {"kid":"a","kty":"oct"}
+        ]}"#;
+        let set = KeySet::from_json(json).expect("set");
+        assert_eq!(set.get("a").expect("kept").kty, "EC");
+    }
+}

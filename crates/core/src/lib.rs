@@ -1,0 +1,47 @@
+//! Core of cognito-authz: strict verification of AWS Cognito user-pool JWTs against the pool's
+//! JWKS, a JWKS cache that holds under load and faults, typed claims, and a policy language over
+//! groups, scopes, `token_use`, client and claims.
+//!
+//! This crate knows no web framework; the adapters (`cognito-authz-tower`, `-axum`, `-actix`)
+//! read the request, call [`Verifier::verify`] or the authorizer, and map the outcome to a
+//! response.
+//!
+//! ```
+//! use cognito_authz_core::{AcceptedTokenUse, ErrorKind, IssuerConfig, Verifier};
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let verifier = Verifier::builder()
+//!     .issuer(
+//!         IssuerConfig::user_pool("us-east-1_Example1")
+//!             .client_ids(["1example23456789"])
+//!             .token_use(AcceptedTokenUse::Access)
+//!             .build()?,
+//!     )
+//!     .verified_token_cache(10_000)
+//!     .build()?;
+//! // A token with padding is rejected before any key is looked up (no network needed):
+//! let error = verifier.verify("eyJ9.e30=.c2ln").await.unwrap_err();
+//! assert_eq!(error.code(), "malformed_token");
+//! assert_eq!(error.status(), 401);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+#![forbid(unsafe_code)]
+
+mod claims;
+mod clock;
+mod config;
+mod error;
+pub mod jwks;
+mod jwt;
+mod token_cache;
+mod verify;
+
+pub use claims::{CognitoClaims, TokenUse, VerifiedToken};
+pub use clock::{Clock, FixedClock, SharedClock, SystemClock};
+pub use config::{
+    AcceptedTokenUse, Algorithm, FetchSettings, IssuerBuilder, IssuerConfig, parse_user_pool_id,
+};
+pub use error::{ConfigError, Error, ErrorKind};
+pub use verify::{
+    BackgroundRefresh, DEFAULT_MAX_TOKEN_BYTES, Verifier, VerifierBuilder, WarmUpError,
+};

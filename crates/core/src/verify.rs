@@ -1,0 +1,543 @@
+//! The verifier: the ordered checks of DESIGN.md §3 over a token string, the configured issuers
+//! and the clock. The first failing check is the result.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::claims::{TokenUse, VerifiedToken};
+use crate::clock::{Clock, SharedClock};
+use crate::config::{Algorithm, ClientRule, IssuerConfig, IssuerKind, KeyLocation};
+use crate::error::{ConfigError, Error, ErrorKind};
+use crate::jwks::{KeySet, KeySource, KeySourceStats, RefreshReason};
+use crate::jwt;
+use crate::token_cache::{CachedToken, TokenCache};
+
+/// Default cap on the token length (check 1): 16 KiB.
+pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
+
+/// Verifies Cognito (and generic OIDC) JWTs against the configured issuers.
+///
+/// Cheap to clone (one `Arc`). Verification on a cached key never awaits; a miss may fetch the
+/// issuer's key set once (single-flight, with a cooldown).
+///
+/// # Example
+///
+/// ```
+/// use cognito_authz_core::{AcceptedTokenUse, ErrorKind, IssuerConfig, Verifier};
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let verifier = Verifier::builder()
+///     .issuer(
+///         IssuerConfig::user_pool("us-east-1_Example1")
+///             .client_ids(["1example23456789"])
+///             .token_use(AcceptedTokenUse::Access)
+///             .jwks_json(r#"{"keys":[]}"#)
+///             .build()?,
+///     )
+///     .build()?;
+/// let error = verifier.verify("not-a-token").await.unwrap_err();
+/// assert_eq!(error.kind(), ErrorKind::MalformedToken);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Verifier {
+    inner: Arc<Inner>,
+}
+
+struct Issuer {
+    config: IssuerConfig,
+}
+
+struct Inner {
+    issuers: Vec<Issuer>,
+    /// Exact `iss` → (issuer index, key source index).
+    by_iss: HashMap<String, (usize, usize)>,
+    sources: Vec<Arc<KeySource>>,
+    /// Union of every issuer's algorithms, for check 4 when `iss` names no configured issuer.
+    any_algorithms: Vec<Algorithm>,
+    clock: SharedClock,
+    max_token_bytes: usize,
+    cache: Option<TokenCache>,
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verifier")
+            .field(
+                "issuers",
+                &self
+                    .inner
+                    .issuers
+                    .iter()
+                    .map(|i| i.config.name())
+                    .collect::<Vec<_>>(),
+            )
+            .field("max_token_bytes", &self.inner.max_token_bytes)
+            .field("cache", &self.inner.cache)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Verifier`].
+#[derive(Debug, Default)]
+#[must_use]
+pub struct VerifierBuilder {
+    issuers: Vec<IssuerConfig>,
+    clock: Option<SharedClock>,
+    max_token_bytes: Option<usize>,
+    cache_capacity: Option<usize>,
+}
+
+impl VerifierBuilder {
+    /// Adds an issuer. Several may be configured; a token selects one by its exact `iss`.
+    pub fn issuer(mut self, issuer: IssuerConfig) -> Self {
+        self.issuers.push(issuer);
+        self
+    }
+
+    /// Adds several issuers.
+    pub fn issuers(mut self, issuers: impl IntoIterator<Item = IssuerConfig>) -> Self {
+        self.issuers.extend(issuers);
+        self
+    }
+
+    /// The clock for `exp`/`nbf`/`iat` and JWKS cooldowns (default: the system clock).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Some(SharedClock::new(clock));
+        self
+    }
+
+    /// A shared clock.
+    pub fn shared_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Longest token accepted, in bytes (default 16 KiB).
+    pub fn max_token_bytes(mut self, bytes: usize) -> Self {
+        self.max_token_bytes = Some(bytes);
+        self
+    }
+
+    /// Keep up to `capacity` verified tokens so a repeated token skips the signature check
+    /// (default: off). Decisions are unchanged: expiry is re-checked on every hit, and a key
+    /// set that drops or replaces the kid invalidates its entries.
+    pub fn verified_token_cache(mut self, capacity: usize) -> Self {
+        self.cache_capacity = Some(capacity);
+        self
+    }
+
+    /// Validates the configuration, loads static key sets, and builds the verifier.
+    ///
+    /// Does not fetch anything: call [`Verifier::warm_up`] to fetch before serving.
+    ///
+    /// # Errors
+    /// No issuers, two issuers accepting the same `iss`, an unreadable `jwks_file`, a key-set
+    /// file or string that is not a JSON key set, or an HTTP client that cannot be built.
+    pub fn build(self) -> Result<Verifier, ConfigError> {
+        if self.issuers.is_empty() {
+            return Err(ConfigError::new("at least one issuer is required"));
+        }
+        if self.max_token_bytes == Some(0) {
+            return Err(ConfigError::new("max_token_bytes must be positive"));
+        }
+        let clock = self.clock.unwrap_or_default();
+        let needs_client = self
+            .issuers
+            .iter()
+            .flat_map(IssuerConfig::key_sources)
+            .any(|(_, location)| location.url.is_some());
+        let client = if needs_client {
+            Some(crate::jwks::http_client().map_err(|error| {
+                ConfigError::new(format!("cannot build the JWKS HTTP client: {error}"))
+            })?)
+        } else {
+            None
+        };
+        let mut by_iss = HashMap::new();
+        let mut sources = Vec::new();
+        let mut names = std::collections::HashSet::new();
+        let mut any_algorithms = Vec::new();
+        for (index, config) in self.issuers.iter().enumerate() {
+            if !names.insert(config.name().to_owned()) {
+                return Err(ConfigError::new(format!(
+                    "two issuers are named {:?}",
+                    config.name()
+                )));
+            }
+            for algorithm in &config.algorithms {
+                if !any_algorithms.contains(algorithm) {
+                    any_algorithms.push(*algorithm);
+                }
+            }
+            for (issuers, location) in config.key_sources() {
+                let preload = preload(&location, config.name())?;
+                let label: Arc<str> = Arc::from(
+                    location
+                        .url
+                        .clone()
+                        .or_else(|| {
+                            location
+                                .file
+                                .as_ref()
+                                .map(|path| path.display().to_string())
+                        })
+                        .unwrap_or_else(|| format!("{} (inline keys)", config.name())),
+                );
+                let source = KeySource::new(
+                    label,
+                    location.url.clone(),
+                    preload,
+                    config.fetch.clone(),
+                    client.clone(),
+                    clock.clone(),
+                );
+                sources.push(Arc::new(source));
+                for iss in issuers {
+                    if by_iss
+                        .insert(iss.clone(), (index, sources.len() - 1))
+                        .is_some()
+                    {
+                        return Err(ConfigError::new(format!(
+                            "two issuers accept the same iss {iss:?}"
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(Verifier {
+            inner: Arc::new(Inner {
+                issuers: self
+                    .issuers
+                    .into_iter()
+                    .map(|config| Issuer { config })
+                    .collect(),
+                by_iss,
+                sources,
+                any_algorithms,
+                clock,
+                max_token_bytes: self.max_token_bytes.unwrap_or(DEFAULT_MAX_TOKEN_BYTES),
+                cache: self.cache_capacity.map(TokenCache::new),
+            }),
+        })
+    }
+}
+
+fn preload(location: &KeyLocation, name: &str) -> Result<Option<KeySet>, ConfigError> {
+    let document: Option<Vec<u8>> = if let Some(json) = &location.json {
+        Some(json.as_bytes().to_vec())
+    } else if let Some(path) = &location.file {
+        Some(std::fs::read(path).map_err(|error| {
+            ConfigError::new(format!(
+                "issuer {name:?}: cannot read jwks_file {}: {error}",
+                path.display()
+            ))
+        })?)
+    } else {
+        None
+    };
+    document
+        .map(|bytes| {
+            KeySet::from_json(&bytes)
+                .map_err(|error| ConfigError::new(format!("issuer {name:?}: jwks: {error}")))
+        })
+        .transpose()
+}
+
+impl Verifier {
+    /// Starts building a verifier.
+    pub fn builder() -> VerifierBuilder {
+        VerifierBuilder::default()
+    }
+
+    /// The configured issuers, in order.
+    pub fn issuers(&self) -> impl Iterator<Item = &IssuerConfig> {
+        self.inner.issuers.iter().map(|issuer| &issuer.config)
+    }
+
+    /// The verifier's clock.
+    pub fn clock(&self) -> &SharedClock {
+        &self.inner.clock
+    }
+
+    /// Fetch counters of every key source, in configuration order.
+    pub fn key_source_stats(&self) -> Vec<KeySourceStats> {
+        self.inner
+            .sources
+            .iter()
+            .map(|source| source.stats())
+            .collect()
+    }
+
+    /// Number of tokens in the verified-token cache (0 when off).
+    pub fn cached_tokens(&self) -> usize {
+        self.inner.cache.as_ref().map_or(0, TokenCache::len)
+    }
+
+    /// Fetches every URL-backed key set now (ignoring the cooldown), so the first request does
+    /// not pay for it.
+    ///
+    /// # Errors
+    /// The labels of the key sources whose fetch failed; static sets always succeed.
+    pub async fn warm_up(&self) -> Result<(), WarmUpError> {
+        let mut failed = Vec::new();
+        for source in &self.inner.sources {
+            if source.has_url() && !source.refresh(RefreshReason::WarmUp).await {
+                failed.push(source.label().to_owned());
+            }
+        }
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(WarmUpError { failed })
+        }
+    }
+
+    /// Spawns one task per URL-backed key source with `background_refresh` configured. The tasks
+    /// stop when the returned guard is dropped.
+    ///
+    /// # Errors
+    /// Called outside a tokio runtime.
+    pub fn spawn_background_refresh(&self) -> Result<BackgroundRefresh, ConfigError> {
+        let handle = tokio::runtime::Handle::try_current().map_err(|_| {
+            ConfigError::new("spawn_background_refresh must be called inside a tokio runtime")
+        })?;
+        let tasks = self
+            .inner
+            .sources
+            .iter()
+            .filter_map(|source| {
+                let interval = source.background_interval()?;
+                let source = Arc::clone(source);
+                Some(handle.spawn(async move {
+                    let mut ticker = tokio::time::interval(interval);
+                    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    ticker.tick().await;
+                    loop {
+                        ticker.tick().await;
+                        source.refresh(RefreshReason::Background).await;
+                    }
+                }))
+            })
+            .collect();
+        Ok(BackgroundRefresh { tasks })
+    }
+
+    /// Verifies a token (already stripped of any `Bearer ` prefix).
+    ///
+    /// # Errors
+    /// The first failing check of DESIGN.md §3, as an [`Error`] whose kind carries the code.
+    pub async fn verify(&self, token: &str) -> Result<Arc<VerifiedToken>, Error> {
+        let inner = &*self.inner;
+        if let Some(cache) = &inner.cache
+            && let Some(hit) = cache.get(token)
+        {
+            if inner.sources[hit.source].still_current(&hit.key) {
+                let issuer = &inner.issuers[hit.issuer].config;
+                let result = self.check_times(issuer, hit.token.exp, hit.token.nbf, hit.token.iat);
+                if result.is_err() {
+                    cache.remove(token);
+                }
+                return result.map(|()| hit.token);
+            }
+            cache.remove(token);
+        }
+        self.verify_uncached(token).await
+    }
+
+    async fn verify_uncached(&self, token: &str) -> Result<Arc<VerifiedToken>, Error> {
+        let inner = &*self.inner;
+        // 1. size, before any decoding
+        if token.len() > inner.max_token_bytes {
+            return Err(Error::new(
+                ErrorKind::TokenTooLarge,
+                "token longer than max_token_bytes",
+            ));
+        }
+        // 2. structure
+        let parsed = jwt::parse(token)?;
+        let iss = parsed.payload.get("iss").and_then(Value::as_str);
+        let selected = iss.and_then(|iss| inner.by_iss.get(iss)).copied();
+        let generic = selected.is_some_and(|(index, _)| !inner.issuers[index].config.is_cognito());
+        // 3. types
+        jwt::check_types(&parsed.header, &parsed.payload, generic)?;
+        // 4. algorithm
+        if parsed.header.contains_key("crit") {
+            return Err(Error::new(ErrorKind::UnsupportedAlg, "crit header present"));
+        }
+        let allowed = match selected {
+            Some((index, _)) => &inner.issuers[index].config.algorithms,
+            None => &inner.any_algorithms,
+        };
+        let algorithm = parsed
+            .header
+            .get("alg")
+            .and_then(Value::as_str)
+            .and_then(Algorithm::parse)
+            .filter(|algorithm| allowed.contains(algorithm))
+            .ok_or(Error::new(
+                ErrorKind::UnsupportedAlg,
+                "alg missing or not allowed",
+            ))?;
+        // 5. issuer
+        let (issuer_index, source_index) = selected.ok_or(Error::new(
+            ErrorKind::InvalidIssuer,
+            "iss missing or not configured",
+        ))?;
+        let issuer = &inner.issuers[issuer_index].config;
+        // 6. kid
+        let kid = parsed
+            .header
+            .get("kid")
+            .and_then(Value::as_str)
+            .ok_or(Error::new(ErrorKind::MissingKid, "no kid in header"))?;
+        // 7. key (7b: key set unavailable)
+        let source = &inner.sources[source_index];
+        let key = source.key(kid).await?;
+        // 8. key fits
+        let public_key = key.fit_for(algorithm)?;
+        // 9. signature
+        public_key
+            .verify_sig(parsed.signing_input, &parsed.signature)
+            .map_err(|_| Error::new(ErrorKind::InvalidSignature, "signature does not verify"))?;
+        // 10–12. times
+        let number = |name| parsed.payload.get(name).and_then(Value::as_f64);
+        let exp = number("exp").ok_or(Error::new(ErrorKind::Expired, "exp missing"))?;
+        self.check_times(issuer, exp, number("nbf"), number("iat"))?;
+        // 13. token_use
+        let token_use = parsed
+            .payload
+            .get("token_use")
+            .and_then(Value::as_str)
+            .and_then(TokenUse::parse);
+        if let Some(accepted) = issuer.token_use {
+            let token_use = token_use.ok_or(Error::new(
+                ErrorKind::InvalidTokenUse,
+                "token_use missing or unknown",
+            ))?;
+            if !accepted.accepts(token_use) {
+                return Err(Error::new(
+                    ErrorKind::InvalidTokenUse,
+                    "token_use not accepted by the issuer",
+                ));
+            }
+        }
+        // 14. client
+        check_client(issuer, token_use, &parsed.payload)?;
+
+        let verified = Arc::new(VerifiedToken::from_payload(
+            Arc::clone(&issuer.name),
+            kid.to_owned(),
+            parsed.payload,
+            &parsed.payload_json,
+        ));
+        if let Some(cache) = &inner.cache {
+            cache.insert(
+                token,
+                CachedToken {
+                    token: Arc::clone(&verified),
+                    key,
+                    issuer: issuer_index,
+                    source: source_index,
+                },
+            );
+        }
+        Ok(verified)
+    }
+
+    /// Checks 10–12 with the issuer's leeway.
+    fn check_times(
+        &self,
+        issuer: &IssuerConfig,
+        exp: f64,
+        nbf: Option<f64>,
+        iat: Option<f64>,
+    ) -> Result<(), Error> {
+        let now = self.inner.clock.now().as_secs_f64();
+        let leeway = issuer.leeway.as_secs_f64();
+        if now >= exp + leeway {
+            return Err(Error::new(ErrorKind::Expired, "now is at or past exp"));
+        }
+        if nbf.is_some_and(|nbf| now < nbf - leeway) {
+            return Err(Error::new(ErrorKind::NotYetValid, "now is before nbf"));
+        }
+        if iat.is_some_and(|iat| iat > now + leeway) {
+            return Err(Error::new(
+                ErrorKind::IssuedInFuture,
+                "iat is in the future",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Check 14 for Cognito issuers (`aud` of id tokens, `client_id` of access tokens) and the
+/// audience check of generic OIDC issuers.
+fn check_client(
+    issuer: &IssuerConfig,
+    token_use: Option<TokenUse>,
+    payload: &serde_json::Map<String, Value>,
+) -> Result<(), Error> {
+    let ClientRule::Only(allowed) = &issuer.clients else {
+        return Ok(());
+    };
+    let wrong = Error::new(
+        ErrorKind::InvalidClient,
+        "client not configured for the issuer",
+    );
+    let accepted = |value: &str| allowed.iter().any(|id| id == value);
+    let ok = match (&issuer.kind, token_use) {
+        (IssuerKind::Oidc(_), _) => match payload.get("aud") {
+            Some(Value::String(aud)) => accepted(aud),
+            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).any(accepted),
+            _ => false,
+        },
+        (_, Some(TokenUse::Id)) => payload
+            .get("aud")
+            .and_then(Value::as_str)
+            .is_some_and(accepted),
+        (_, Some(TokenUse::Access)) => payload
+            .get("client_id")
+            .and_then(Value::as_str)
+            .is_some_and(accepted),
+        (_, None) => false,
+    };
+    if ok { Ok(()) } else { Err(wrong) }
+}
+
+/// Key sources whose warm-up fetch failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("JWKS warm-up failed for: {}", failed.join(", "))]
+pub struct WarmUpError {
+    /// The failed sources, as labels.
+    pub failed: Vec<String>,
+}
+
+/// Background refresh tasks; dropping this stops them.
+#[derive(Debug)]
+pub struct BackgroundRefresh {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl BackgroundRefresh {
+    /// Number of tasks running (one per key source with `background_refresh`).
+    pub fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// Whether no task was started.
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+}
+
+impl Drop for BackgroundRefresh {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
