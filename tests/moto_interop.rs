@@ -1,0 +1,1 @@
+//! Interop with moto's Cognito server.
