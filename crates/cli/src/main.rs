@@ -1,1 +1,76 @@
-fn main() {}
+//! The `cognito-authz` command: verify Cognito tokens, explain policy decisions, decode tokens,
+//! and mint local test tokens.
+//!
+//! Exit codes: 0 accepted/allowed, 1 rejected/denied, 2 usage or configuration error.
+#![forbid(unsafe_code)]
+
+mod decode;
+mod input;
+mod mint;
+mod verify;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Verify AWS Cognito user-pool tokens and explain authorization decisions.
+#[derive(Debug, Parser)]
+#[command(name = "cognito-authz", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Verify a token: signature, issuer, times, token_use and client (exit 0 valid, 1 invalid).
+    Verify(verify::VerifyArgs),
+    /// Print a token's header and payload WITHOUT verifying anything.
+    Decode(decode::DecodeArgs),
+    /// Mint a Cognito-shaped token signed by a local test key (for development only).
+    Mint(mint::MintArgs),
+}
+
+/// What a subcommand concluded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// Accepted or allowed.
+    Accepted,
+    /// Rejected or denied.
+    Rejected,
+}
+
+/// A usage or configuration error (exit 2).
+#[derive(Debug)]
+struct UsageError(String);
+
+impl<E: std::fmt::Display> From<E> for UsageError {
+    fn from(error: E) -> Self {
+        UsageError(error.to_string())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Verify(args) => verify::run(args),
+        Command::Decode(args) => decode::run(&args),
+        Command::Mint(args) => mint::run(&args),
+    };
+    match result {
+        Ok(Outcome::Accepted) => ExitCode::SUCCESS,
+        Ok(Outcome::Rejected) => ExitCode::from(1),
+        Err(UsageError(message)) => {
+            eprintln!("cognito-authz: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// A current-thread tokio runtime for the one async call a subcommand makes.
+fn runtime() -> Result<tokio::runtime::Runtime, UsageError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| UsageError(format!("cannot start the async runtime: {error}")))
+}

@@ -62,6 +62,25 @@ pub(crate) fn parse(token: &str) -> Result<ParsedToken<'_>, Error> {
     })
 }
 
+/// Decodes a token's header and payload **without verifying anything** (the CLI's `decode`).
+///
+/// Applies the structural rules of check 2, so what it shows is what the verifier would read.
+///
+/// # Errors
+/// `malformed_token` when check 2 fails.
+///
+/// # Example
+///
+/// ```
+/// let (header, payload) = cognito_authz_core::decode_unverified("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln").unwrap();
+/// assert_eq!(header["alg"], "RS256");
+/// assert_eq!(payload["sub"], "a");
+/// ```
+pub fn decode_unverified(token: &str) -> Result<(Map<String, Value>, Map<String, Value>), Error> {
+    let parsed = parse(token)?;
+    Ok((parsed.header, parsed.payload))
+}
+
 /// Decodes one segment: base64url alphabet only, no padding, no non-zero trailing bits.
 pub(crate) fn decode_segment(segment: &str) -> Result<Vec<u8>, Error> {
     URL_SAFE_NO_PAD

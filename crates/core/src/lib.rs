@@ -42,6 +42,7 @@ pub use config::{
     AcceptedTokenUse, Algorithm, FetchSettings, IssuerBuilder, IssuerConfig, parse_user_pool_id,
 };
 pub use error::{ConfigError, Error, ErrorKind};
+pub use jwt::decode_unverified;
 pub use verify::{
     BackgroundRefresh, DEFAULT_MAX_TOKEN_BYTES, Verifier, VerifierBuilder, WarmUpError,
 };

@@ -541,3 +541,76 @@ impl Drop for BackgroundRefresh {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::config::AcceptedTokenUse;
+
+    const ISS: &str = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Prop1";
+
+    fn verifier() -> Verifier {
+        let issuer = IssuerConfig::user_pool("us-east-1_Prop1")
+            .client_ids(["client"])
+            .token_use(AcceptedTokenUse::Any)
+            .jwks_json(
+                r#"{"keys":[{"kid":"k","kty":"RSA","n":"AQAB","e":"AQAB"},{"kid":"ec","kty":"EC"}]}"#,
+            )
+            .build()
+            .expect("valid config");
+        Verifier::builder()
+            .issuer(issuer)
+            .verified_token_cache(16)
+            .build()
+            .expect("valid verifier")
+    }
+
+    fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(future)
+    }
+
+    fn b64(bytes: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn no_string_panics_the_verifier(token in ".{0,600}") {
+            let verifier = verifier();
+            let error = block_on(verifier.verify(&token)).expect_err("nothing random verifies");
+            prop_assert!(error.kind().is_invalid_token());
+        }
+
+        #[test]
+        fn no_three_segment_token_panics_the_verifier(
+            header in prop_oneof![
+                Just(r#"{"alg":"RS256","kid":"k"}"#.to_owned()),
+                Just(r#"{"alg":"RS256","kid":"ec"}"#.to_owned()),
+                Just(r#"{"alg":"none"}"#.to_owned()),
+                "\\{.{0,40}\\}",
+            ],
+            payload in prop_oneof![
+                Just(format!(r#"{{"iss":"{ISS}","exp":1e300}}"#)),
+                Just(format!(r#"{{"iss":"{ISS}","exp":-1e300,"cognito:groups":[]}}"#)),
+                "\\{.{0,80}\\}",
+                ".{0,40}",
+            ],
+            signature in proptest::collection::vec(any::<u8>(), 0..300),
+        ) {
+            let token = format!("{}.{}.{}", b64(header.as_bytes()), b64(payload.as_bytes()), b64(&signature));
+            let verifier = verifier();
+            let error = block_on(verifier.verify(&token)).expect_err("unsigned input never verifies");
+            prop_assert!(error.kind().is_invalid_token(), "{error}");
+        }
+    }
+}

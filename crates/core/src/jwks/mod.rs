@@ -116,11 +116,6 @@ impl KeySource {
         self.loaded.load(Ordering::Acquire)
     }
 
-    /// The current set (lock-free).
-    pub(crate) fn current(&self) -> Arc<KeySet> {
-        self.set.load_full()
-    }
-
     /// Whether `key` is still the entry the current set holds for its kid.
     pub(crate) fn still_current(&self, key: &Arc<KeyEntry>) -> bool {
         self.set

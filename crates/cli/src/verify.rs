@@ -1,0 +1,162 @@
+//! `cognito-authz verify`: run every check of DESIGN.md §3 on one token.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::ArgGroup;
+use cognito_authz_core::jwks::KeySet;
+use cognito_authz_core::{AcceptedTokenUse, FixedClock, IssuerConfig, Verifier};
+use serde_json::json;
+
+use crate::input::TokenInput;
+use crate::{Outcome, UsageError};
+
+/// Arguments of `verify`.
+#[derive(Debug, clap::Args)]
+#[command(group(ArgGroup::new("issuer_kind").required(true).args(["user_pool_id", "cognito_issuer", "issuer"])))]
+#[command(group(ArgGroup::new("clients").required(true).args(["client_id", "any_client"])))]
+pub(crate) struct VerifyArgs {
+    #[command(flatten)]
+    input: TokenInput,
+    /// The Cognito user pool id, e.g. us-east-1_Example1.
+    #[arg(long, value_name = "ID")]
+    user_pool_id: Option<String>,
+    /// A region the pool is replicated to (repeatable).
+    #[arg(long = "replica-region", value_name = "R", requires = "user_pool_id")]
+    replica_regions: Vec<String>,
+    /// An exact issuer with Cognito rules (emulators such as cognito-local).
+    #[arg(long, value_name = "URL")]
+    cognito_issuer: Option<String>,
+    /// A generic OIDC issuer; --client-id values are then the accepted audiences.
+    #[arg(long, value_name = "URL")]
+    issuer: Option<String>,
+    /// An accepted app client id (repeatable).
+    #[arg(long = "client-id", value_name = "ID")]
+    client_id: Vec<String>,
+    /// Accept any app client of the pool.
+    #[arg(long)]
+    any_client: bool,
+    /// Which token_use to accept (Cognito issuers).
+    #[arg(long, value_name = "id|access|any")]
+    token_use: Option<String>,
+    /// Use this key-set file; nothing is fetched.
+    #[arg(long, value_name = "F", conflicts_with = "jwks_url")]
+    jwks_file: Option<PathBuf>,
+    /// Fetch keys from this URL instead of the issuer's.
+    #[arg(long, value_name = "URL")]
+    jwks_url: Option<String>,
+    /// Clock-skew leeway in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    leeway: u64,
+    /// Verify as if the time were this (seconds since the epoch).
+    #[arg(long, value_name = "UNIX_SECS")]
+    now: Option<u64>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run(args: VerifyArgs) -> Result<Outcome, UsageError> {
+    let token = args.input.read()?;
+    let verifier = build_verifier(&args)?;
+    let runtime = crate::runtime()?;
+    let result = runtime.block_on(verifier.verify(&token));
+    match result {
+        Ok(verified) => {
+            if args.json {
+                let document = json!({
+                    "valid": true,
+                    "token_use": verified.token_use().map(|use_| use_.as_str()),
+                    "issuer": verified.issuer(),
+                    "kid": verified.kid(),
+                    "claims": verified.payload(),
+                });
+                println!("{document}");
+            } else {
+                let kind = verified.token_use().map_or("", |use_| use_.as_str());
+                println!("valid {kind} token");
+                println!("  issuer:   {}", verified.issuer());
+                println!("  kid:      {}", verified.kid());
+                if let Some(sub) = verified.sub() {
+                    println!("  sub:      {sub}");
+                }
+                if let Some(username) = verified.username() {
+                    println!("  username: {username}");
+                }
+                if let Some(client) = verified.client_id() {
+                    println!("  client:   {client}");
+                }
+                if !verified.groups().is_empty() {
+                    println!("  groups:   {}", verified.groups().join(", "));
+                }
+                if !verified.scopes().is_empty() {
+                    println!("  scopes:   {}", verified.scopes().join(" "));
+                }
+                println!(
+                    "claims:\n{}",
+                    serde_json::to_string_pretty(verified.payload())?
+                );
+            }
+            Ok(Outcome::Accepted)
+        }
+        Err(error) => {
+            if args.json {
+                println!(
+                    "{}",
+                    json!({"valid": false, "error": error.code(), "status": error.status()})
+                );
+            } else {
+                println!("invalid: {} ({})", error.code(), error.status());
+                println!("  reason: {}", error.detail());
+            }
+            Ok(Outcome::Rejected)
+        }
+    }
+}
+
+fn build_verifier(args: &VerifyArgs) -> Result<Verifier, UsageError> {
+    let mut builder = match (&args.user_pool_id, &args.cognito_issuer, &args.issuer) {
+        (Some(pool), None, None) => {
+            IssuerConfig::user_pool(pool).replica_regions(args.replica_regions.clone())
+        }
+        (None, Some(issuer), None) => IssuerConfig::cognito_issuer(issuer),
+        (None, None, Some(issuer)) => IssuerConfig::oidc(issuer),
+        _ => {
+            return Err(UsageError(
+                "give exactly one of --user-pool-id, --cognito-issuer, --issuer".into(),
+            ));
+        }
+    };
+    let generic = args.issuer.is_some();
+    if args.any_client {
+        builder = builder.any_client();
+    } else if generic {
+        builder = builder.audiences(args.client_id.clone());
+    } else {
+        builder = builder.client_ids(args.client_id.clone());
+    }
+    match (&args.token_use, generic) {
+        (Some(token_use), _) => builder = builder.token_use(token_use.parse::<AcceptedTokenUse>()?),
+        (None, false) => builder = builder.token_use(AcceptedTokenUse::Any),
+        (None, true) => {}
+    }
+    if let Some(path) = &args.jwks_file {
+        let bytes = std::fs::read(path).map_err(|error| {
+            UsageError(format!(
+                "cannot read --jwks-file {}: {error}",
+                path.display()
+            ))
+        })?;
+        KeySet::from_json(&bytes)
+            .map_err(|error| UsageError(format!("--jwks-file {}: {error}", path.display())))?;
+        builder = builder.jwks_file(path);
+    } else if let Some(url) = &args.jwks_url {
+        builder = builder.jwks_url(url);
+    }
+    builder = builder.leeway(Duration::from_secs(args.leeway));
+    let mut verifier = Verifier::builder().issuer(builder.build()?);
+    if let Some(now) = args.now {
+        verifier = verifier.clock(FixedClock(Duration::from_secs(now)));
+    }
+    Ok(verifier.build()?)
+}
