@@ -1,2 +1,30 @@
-//! x
+//! cognito-authz: AWS Cognito user-pool authorization inside your Rust service.
+//!
+//! It verifies Cognito id and access tokens (RS256, against the pool's JWKS) exactly by
+//! Cognito's rules, evaluates per-route policies over `cognito:groups`, OAuth scopes,
+//! `token_use`, client and claims, and answers with standard 401/403/503 responses.
+//!
+//! This facade re-exports [`cognito_authz_core`]; features pull in the framework adapters and
+//! the `testkit` (a local issuer for tests).
+//!
+//! ```
+//! use cognito_authz::{AcceptedTokenUse, IssuerConfig, Verifier};
+//! # fn main() -> Result<(), cognito_authz::ConfigError> {
+//! let verifier = Verifier::builder()
+//!     .issuer(
+//!         IssuerConfig::user_pool("us-east-1_Example1")
+//!             .client_ids(["1example23456789"])
+//!             .token_use(AcceptedTokenUse::Access)
+//!             .build()?,
+//!     )
+//!     .build()?;
+//! # let _ = verifier;
+//! # Ok(()) }
+//! ```
 #![forbid(unsafe_code)]
+
+pub use cognito_authz_core::*;
+
+/// A local Cognito-shaped issuer for tests (feature `testkit`).
+#[cfg(feature = "testkit")]
+pub use cognito_authz_testkit as testkit;

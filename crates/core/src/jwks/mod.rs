@@ -48,6 +48,8 @@ pub struct KeySourceStats {
     pub cooldown_hits: u64,
     /// Misses refused because of the back-off after a failure.
     pub backoff_hits: u64,
+    /// Keys in the current set.
+    pub keys: usize,
 }
 
 #[derive(Default)]
@@ -130,6 +132,7 @@ impl KeySource {
             failures: self.failures.load(Ordering::Relaxed),
             cooldown_hits: self.cooldown_hits.load(Ordering::Relaxed),
             backoff_hits: self.backoff_hits.load(Ordering::Relaxed),
+            keys: self.set.load().len(),
         }
     }
 
