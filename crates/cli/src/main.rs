@@ -53,7 +53,7 @@ impl<E: std::fmt::Display> From<E> for UsageError {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Verify(args) => verify::run(args),
+        Command::Verify(args) => verify::run(&args),
         Command::Decode(args) => decode::run(&args),
         Command::Mint(args) => mint::run(&args),
     };

@@ -56,9 +56,9 @@ pub(crate) struct VerifyArgs {
     json: bool,
 }
 
-pub(crate) fn run(args: VerifyArgs) -> Result<Outcome, UsageError> {
+pub(crate) fn run(args: &VerifyArgs) -> Result<Outcome, UsageError> {
     let token = args.input.read()?;
-    let verifier = build_verifier(&args)?;
+    let verifier = build_verifier(args)?;
     let runtime = crate::runtime()?;
     let result = runtime.block_on(verifier.verify(&token));
     match result {

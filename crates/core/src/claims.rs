@@ -1,11 +1,14 @@
 //! The verified token handed to policies and handlers: Cognito's standard claims parsed once,
 //! plus the raw payload for typed deserialization into the user's own struct.
 
+use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
+
+use crate::registered::{Audience, Claims};
 
 /// Which kind of Cognito token this is (`token_use`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -79,50 +82,40 @@ pub struct VerifiedToken {
     pub(crate) jti: Option<String>,
     pub(crate) origin_jti: Option<String>,
     pub(crate) email: Option<String>,
-    pub(crate) payload: Map<String, Value>,
+    pub(crate) payload: OnceLock<Map<String, Value>>,
     pub(crate) payload_json: Box<str>,
 }
 
 impl VerifiedToken {
-    /// Builds the view from a payload that already passed the type checks of step 3.
-    pub(crate) fn from_payload(
+    /// Builds the view from claims that passed checks 2–3; keeps the payload text for typed
+    /// deserialization and builds the generic object only when asked.
+    pub(crate) fn from_claims(
         issuer_name: Arc<str>,
         kid: String,
-        payload: Map<String, Value>,
+        claims: Claims<'_>,
         payload_json: &str,
     ) -> Self {
-        let string = |name: &str| payload.get(name).and_then(Value::as_str).map(str::to_owned);
-        let number = |name: &str| payload.get(name).and_then(Value::as_f64);
-        let token_use = payload
-            .get("token_use")
-            .and_then(Value::as_str)
-            .and_then(TokenUse::parse);
-        let audiences: Vec<String> = match payload.get("aud") {
-            Some(Value::String(aud)) => vec![aud.clone()],
-            Some(Value::Array(items)) => items
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect(),
-            _ => Vec::new(),
+        let owned = |text: Option<Cow<'_, str>>| text.map(Cow::into_owned);
+        let token_use = claims.token_use.as_deref().and_then(TokenUse::parse);
+        let audiences: Vec<String> = match claims.aud {
+            Audience::Absent => Vec::new(),
+            Audience::One(aud) => vec![aud.into_owned()],
+            Audience::Many(items) => items.into_iter().map(Cow::into_owned).collect(),
         };
+        let client_id = owned(claims.client_id);
         let client = match token_use {
-            Some(TokenUse::Access) => string("client_id"),
+            Some(TokenUse::Access) => client_id,
             Some(TokenUse::Id) => audiences.first().cloned(),
-            None => string("client_id").or_else(|| audiences.first().cloned()),
+            None => client_id.or_else(|| audiences.first().cloned()),
         };
-        let username = string("cognito:username").or_else(|| string("username"));
-        let groups = match payload.get("cognito:groups") {
-            Some(Value::Array(items)) => items
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect(),
-            _ => Vec::new(),
-        };
-        let mut scopes: Vec<String> = payload
-            .get("scope")
-            .and_then(Value::as_str)
+        let username = owned(claims.cognito_username).or_else(|| owned(claims.username));
+        let groups = claims
+            .groups
+            .map(|groups| groups.into_iter().map(Cow::into_owned).collect())
+            .unwrap_or_default();
+        let mut scopes: Vec<String> = claims
+            .scope
+            .as_deref()
             .map(|scope| {
                 scope
                     .split(' ')
@@ -134,15 +127,15 @@ impl VerifiedToken {
         scopes.sort_unstable();
         scopes.dedup();
         Self {
-            issuer: string("iss").unwrap_or_default(),
-            sub: string("sub"),
-            exp: number("exp").unwrap_or(0.0),
-            nbf: number("nbf"),
-            iat: number("iat"),
-            auth_time: number("auth_time"),
-            jti: string("jti"),
-            origin_jti: string("origin_jti"),
-            email: string("email"),
+            issuer: owned(claims.iss).unwrap_or_default(),
+            sub: owned(claims.sub),
+            exp: claims.exp.unwrap_or(0.0),
+            nbf: claims.nbf,
+            iat: claims.iat,
+            auth_time: claims.auth_time,
+            jti: owned(claims.jti),
+            origin_jti: owned(claims.origin_jti),
+            email: owned(claims.email),
             issuer_name,
             kid,
             token_use,
@@ -151,8 +144,8 @@ impl VerifiedToken {
             audiences,
             groups,
             scopes,
+            payload: OnceLock::new(),
             payload_json: payload_json.into(),
-            payload,
         }
     }
 
@@ -256,12 +249,20 @@ impl VerifiedToken {
 
     /// Any claim by name, e.g. `claim("custom:tenant")`.
     pub fn claim(&self, name: &str) -> Option<&Value> {
-        self.payload.get(name)
+        self.payload().get(name)
     }
 
-    /// The whole payload as a JSON object.
+    /// The whole payload as a JSON object (built on first use, then kept).
     pub fn payload(&self) -> &Map<String, Value> {
-        &self.payload
+        // The text already parsed as a JSON object during verification, so this cannot fail;
+        // an empty object is the fail-closed answer if it somehow did.
+        self.payload
+            .get_or_init(|| serde_json::from_str(&self.payload_json).unwrap_or_default())
+    }
+
+    /// The payload exactly as signed (decoded JSON text).
+    pub fn payload_json(&self) -> &str {
+        &self.payload_json
     }
 
     /// Deserializes the whole payload into `T`.

@@ -33,6 +33,7 @@ mod config;
 mod error;
 pub mod jwks;
 mod jwt;
+mod registered;
 mod token_cache;
 mod verify;
 
@@ -42,7 +43,7 @@ pub use config::{
     AcceptedTokenUse, Algorithm, FetchSettings, IssuerBuilder, IssuerConfig, parse_user_pool_id,
 };
 pub use error::{ConfigError, Error, ErrorKind};
-pub use jwt::decode_unverified;
+pub use jwt::{JsonObject, decode_unverified};
 pub use verify::{
     BackgroundRefresh, DEFAULT_MAX_TOKEN_BYTES, Verifier, VerifierBuilder, WarmUpError,
 };

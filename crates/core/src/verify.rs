@@ -5,14 +5,13 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use serde_json::Value;
-
 use crate::claims::{TokenUse, VerifiedToken};
 use crate::clock::{Clock, SharedClock};
 use crate::config::{Algorithm, ClientRule, IssuerConfig, IssuerKind, KeyLocation};
 use crate::error::{ConfigError, Error, ErrorKind};
 use crate::jwks::{KeySet, KeySource, KeySourceStats, RefreshReason};
 use crate::jwt;
+use crate::registered::{Audience, Claims, Header};
 use crate::token_cache::{CachedToken, TokenCache};
 
 /// Default cap on the token length (check 1): 16 KiB.
@@ -357,25 +356,33 @@ impl Verifier {
                 "token longer than max_token_bytes",
             ));
         }
-        // 2. structure
-        let parsed = jwt::parse(token)?;
-        let iss = parsed.payload.get("iss").and_then(Value::as_str);
-        let selected = iss.and_then(|iss| inner.by_iss.get(iss)).copied();
+        // 2–3. structure and types, in one pass (both answer malformed_token)
+        let segments = jwt::split(token)?;
+        let header = Header::parse(&segments.header_json)?;
+        let claims = Claims::parse(&segments.payload_json)?;
+        let selected = claims
+            .iss
+            .as_deref()
+            .and_then(|iss| inner.by_iss.get(iss))
+            .copied();
         let generic = selected.is_some_and(|(index, _)| !inner.issuers[index].config.is_cognito());
-        // 3. types
-        jwt::check_types(&parsed.header, &parsed.payload, generic)?;
+        if matches!(claims.aud, Audience::Many(_)) && !generic {
+            return Err(Error::new(
+                ErrorKind::MalformedToken,
+                "aud is an array, allowed only for generic OIDC issuers",
+            ));
+        }
         // 4. algorithm
-        if parsed.header.contains_key("crit") {
+        if header.crit {
             return Err(Error::new(ErrorKind::UnsupportedAlg, "crit header present"));
         }
         let allowed = match selected {
             Some((index, _)) => &inner.issuers[index].config.algorithms,
             None => &inner.any_algorithms,
         };
-        let algorithm = parsed
-            .header
-            .get("alg")
-            .and_then(Value::as_str)
+        let algorithm = header
+            .alg
+            .as_deref()
             .and_then(Algorithm::parse)
             .filter(|algorithm| allowed.contains(algorithm))
             .ok_or(Error::new(
@@ -389,10 +396,9 @@ impl Verifier {
         ))?;
         let issuer = &inner.issuers[issuer_index].config;
         // 6. kid
-        let kid = parsed
-            .header
-            .get("kid")
-            .and_then(Value::as_str)
+        let kid = header
+            .kid
+            .as_deref()
             .ok_or(Error::new(ErrorKind::MissingKid, "no kid in header"))?;
         // 7. key (7b: key set unavailable)
         let source = &inner.sources[source_index];
@@ -401,18 +407,15 @@ impl Verifier {
         let public_key = key.fit_for(algorithm)?;
         // 9. signature
         public_key
-            .verify_sig(parsed.signing_input, &parsed.signature)
+            .verify_sig(segments.signing_input, &segments.signature)
             .map_err(|_| Error::new(ErrorKind::InvalidSignature, "signature does not verify"))?;
         // 10–12. times
-        let number = |name| parsed.payload.get(name).and_then(Value::as_f64);
-        let exp = number("exp").ok_or(Error::new(ErrorKind::Expired, "exp missing"))?;
-        self.check_times(issuer, exp, number("nbf"), number("iat"))?;
+        let exp = claims
+            .exp
+            .ok_or(Error::new(ErrorKind::Expired, "exp missing"))?;
+        self.check_times(issuer, exp, claims.nbf, claims.iat)?;
         // 13. token_use
-        let token_use = parsed
-            .payload
-            .get("token_use")
-            .and_then(Value::as_str)
-            .and_then(TokenUse::parse);
+        let token_use = claims.token_use.as_deref().and_then(TokenUse::parse);
         if let Some(accepted) = issuer.token_use {
             let token_use = token_use.ok_or(Error::new(
                 ErrorKind::InvalidTokenUse,
@@ -426,13 +429,14 @@ impl Verifier {
             }
         }
         // 14. client
-        check_client(issuer, token_use, &parsed.payload)?;
+        check_client(issuer, token_use, &claims)?;
 
-        let verified = Arc::new(VerifiedToken::from_payload(
+        let kid = kid.to_owned();
+        let verified = Arc::new(VerifiedToken::from_claims(
             Arc::clone(&issuer.name),
-            kid.to_owned(),
-            parsed.payload,
-            &parsed.payload_json,
+            kid,
+            claims,
+            &segments.payload_json,
         ));
         if let Some(cache) = &inner.cache {
             cache.insert(
@@ -479,33 +483,28 @@ impl Verifier {
 fn check_client(
     issuer: &IssuerConfig,
     token_use: Option<TokenUse>,
-    payload: &serde_json::Map<String, Value>,
+    claims: &Claims<'_>,
 ) -> Result<(), Error> {
     let ClientRule::Only(allowed) = &issuer.clients else {
         return Ok(());
     };
-    let wrong = Error::new(
-        ErrorKind::InvalidClient,
-        "client not configured for the issuer",
-    );
     let accepted = |value: &str| allowed.iter().any(|id| id == value);
-    let ok = match (&issuer.kind, token_use) {
-        (IssuerKind::Oidc(_), _) => match payload.get("aud") {
-            Some(Value::String(aud)) => accepted(aud),
-            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).any(accepted),
-            _ => false,
-        },
-        (_, Some(TokenUse::Id)) => payload
-            .get("aud")
-            .and_then(Value::as_str)
-            .is_some_and(accepted),
-        (_, Some(TokenUse::Access)) => payload
-            .get("client_id")
-            .and_then(Value::as_str)
-            .is_some_and(accepted),
-        (_, None) => false,
+    let ok = match (&issuer.kind, token_use, &claims.aud) {
+        (IssuerKind::Oidc(_), _, Audience::One(aud)) => accepted(aud),
+        (IssuerKind::Oidc(_), _, Audience::Many(items)) => items.iter().any(|aud| accepted(aud)),
+        (IssuerKind::Oidc(_), _, Audience::Absent) => false,
+        (_, Some(TokenUse::Id), Audience::One(aud)) => accepted(aud),
+        (_, Some(TokenUse::Access), _) => claims.client_id.as_deref().is_some_and(accepted),
+        _ => false,
     };
-    if ok { Ok(()) } else { Err(wrong) }
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::new(
+            ErrorKind::InvalidClient,
+            "client not configured for the issuer",
+        ))
+    }
 }
 
 /// Key sources whose warm-up fetch failed.

@@ -63,7 +63,7 @@ async fn fetch_once(
             .header(reqwest::header::ACCEPT, "application/json")
             .send()
             .await
-            .map_err(classify)?;
+            .map_err(|error| classify(&error))?;
         let status = response.status().as_u16();
         if status != 200 {
             return Err(FetchError::Status(status));
@@ -76,7 +76,7 @@ async fn fetch_once(
             return Err(FetchError::TooLarge(cap));
         }
         let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(classify)? {
+        while let Some(chunk) = response.chunk().await.map_err(|error| classify(&error))? {
             if body.len() + chunk.len() > cap {
                 return Err(FetchError::TooLarge(cap));
             }
@@ -90,7 +90,7 @@ async fn fetch_once(
         .unwrap_or(Err(FetchError::Timeout))
 }
 
-fn classify(error: reqwest::Error) -> FetchError {
+fn classify(error: &reqwest::Error) -> FetchError {
     if error.is_timeout() {
         FetchError::Timeout
     } else if error.is_connect() {

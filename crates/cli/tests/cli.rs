@@ -1,0 +1,399 @@
+//! The `cognito-authz` binary end to end: exit codes, JSON shapes and messages of DESIGN.md §10.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+const NOW: &str = "1700000000";
+const POOL: &str = "us-east-1_LocalTest1";
+const CLIENT: &str = "localclient123";
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_cognito-authz"))
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("binary runs")
+}
+
+fn run_with_stdin(args: &[&str], stdin: &str) -> Output {
+    use std::io::Write as _;
+    let mut child = bin()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawns");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("writes");
+    child.wait_with_output().expect("finishes")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A scratch folder per test under Cargo's test temp dir.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+/// Mints a token with a fresh key in `dir`, returning (token, jwks path).
+fn mint(dir: &Path, extra: &[&str]) -> (String, String) {
+    let key = dir.join("dev.key");
+    let jwks = dir.join("jwks.json");
+    let mut args = vec![
+        "mint",
+        "--now",
+        NOW,
+        "--key-file",
+        key.to_str().expect("utf8"),
+        "--jwks-out",
+        jwks.to_str().expect("utf8"),
+    ];
+    args.extend_from_slice(extra);
+    let output = run(&args);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stderr(&output).contains("NOT valid for a real pool"));
+    (
+        stdout(&output).trim().to_owned(),
+        jwks.to_str().expect("utf8").to_owned(),
+    )
+}
+
+fn verify_json(token: &str, jwks: &str, extra: &[&str]) -> (Option<i32>, Value) {
+    let mut args = vec![
+        "verify",
+        token,
+        "--user-pool-id",
+        POOL,
+        "--jwks-file",
+        jwks,
+        "--now",
+        NOW,
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    let output = run(&args);
+    let json = serde_json::from_str(stdout(&output).trim()).unwrap_or(Value::Null);
+    (output.status.code(), json)
+}
+
+#[test]
+fn minted_token_verifies_offline_with_json_output() {
+    let dir = scratch("verify-ok");
+    let (token, jwks) = mint(
+        &dir,
+        &[
+            "--group",
+            "admin",
+            "--scope",
+            "api/read",
+            "--username",
+            "alice",
+        ],
+    );
+    let (code, json) = verify_json(&token, &jwks, &["--client-id", CLIENT]);
+    assert_eq!(code, Some(0), "{json}");
+    assert_eq!(json["valid"], true);
+    assert_eq!(json["token_use"], "access");
+    assert_eq!(
+        json["issuer"],
+        format!("https://cognito-idp.us-east-1.amazonaws.com/{POOL}")
+    );
+    assert_eq!(json["kid"], "local-dev-key");
+    assert_eq!(json["claims"]["cognito:groups"][0], "admin");
+    assert_eq!(json["claims"]["username"], "alice");
+}
+
+#[test]
+fn rejected_tokens_exit_1_with_the_code() {
+    let dir = scratch("verify-rejected");
+    let (token, jwks) = mint(&dir, &[]);
+    let (code, json) = verify_json(&token, &jwks, &["--client-id", "someone-else"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        json,
+        serde_json::json!({"valid": false, "error": "invalid_client", "status": 401})
+    );
+
+    let (code, json) = verify_json(&token, &jwks, &["--client-id", CLIENT, "--token-use", "id"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(json["error"], "invalid_token_use");
+
+    let later = "1700003600";
+    let output = run(&[
+        "verify",
+        &token,
+        "--user-pool-id",
+        POOL,
+        "--client-id",
+        CLIENT,
+        "--jwks-file",
+        &jwks,
+        "--now",
+        later,
+        "--json",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout(&output).contains("\"error\":\"expired\""));
+    // With leeway the same instant passes.
+    let output = run(&[
+        "verify",
+        &token,
+        "--user-pool-id",
+        POOL,
+        "--client-id",
+        CLIENT,
+        "--jwks-file",
+        &jwks,
+        "--now",
+        later,
+        "--leeway",
+        "1",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert!(stdout(&output).starts_with("valid access token"));
+}
+
+#[test]
+fn token_is_read_from_stdin_or_a_file_and_trimmed() {
+    let dir = scratch("verify-inputs");
+    let (token, jwks) = mint(&dir, &["--kind", "id"]);
+    let args = [
+        "verify",
+        "-",
+        "--user-pool-id",
+        POOL,
+        "--any-client",
+        "--jwks-file",
+        &jwks,
+        "--now",
+        NOW,
+    ];
+    let output = run_with_stdin(&args, &format!("\n  {token}  \n"));
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    let file = dir.join("token.txt");
+    std::fs::write(&file, format!("{token}\n")).expect("write");
+    let output = run(&[
+        "verify",
+        "--token-file",
+        file.to_str().expect("utf8"),
+        "--user-pool-id",
+        POOL,
+        "--any-client",
+        "--jwks-file",
+        &jwks,
+        "--now",
+        NOW,
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    // No Bearer stripping: that is the adapters' job.
+    let output = run(&[
+        "verify",
+        &format!("Bearer {token}"),
+        "--user-pool-id",
+        POOL,
+        "--any-client",
+        "--jwks-file",
+        &jwks,
+        "--now",
+        NOW,
+        "--json",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout(&output).contains("malformed_token"));
+}
+
+#[test]
+fn configuration_errors_exit_2_with_a_message() {
+    let dir = scratch("verify-config");
+    let (token, jwks) = mint(&dir, &[]);
+    let not_a_set = dir.join("not-a-set.json");
+    std::fs::write(&not_a_set, "[1,2,3]").expect("write");
+    let missing = dir.join("missing.json");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec![
+                "verify",
+                &token,
+                "--user-pool-id",
+                POOL,
+                "--jwks-file",
+                &jwks,
+            ],
+            "client",
+        ),
+        (
+            vec![
+                "verify",
+                &token,
+                "--user-pool-id",
+                "not-a-pool",
+                "--any-client",
+                "--jwks-file",
+                &jwks,
+            ],
+            "user pool id",
+        ),
+        (
+            vec![
+                "verify",
+                &token,
+                "--user-pool-id",
+                POOL,
+                "--any-client",
+                "--jwks-file",
+                missing.to_str().expect("utf8"),
+            ],
+            "cannot read --jwks-file",
+        ),
+        (
+            vec![
+                "verify",
+                &token,
+                "--user-pool-id",
+                POOL,
+                "--any-client",
+                "--jwks-file",
+                not_a_set.to_str().expect("utf8"),
+            ],
+            "key set",
+        ),
+        (vec!["verify", &token, "--any-client"], "user-pool-id"),
+        (
+            vec![
+                "verify",
+                "--user-pool-id",
+                POOL,
+                "--any-client",
+                "--jwks-file",
+                &jwks,
+            ],
+            "no token",
+        ),
+        (
+            vec![
+                "verify",
+                &token,
+                "--user-pool-id",
+                POOL,
+                "--any-client",
+                "--token-use",
+                "refresh",
+            ],
+            "token_use",
+        ),
+    ];
+    for (args, message) in cases {
+        let output = run(&args);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains(message),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+    // An empty key set is a valid key set: the token is then rejected, not a usage error.
+    let empty = dir.join("empty.json");
+    std::fs::write(&empty, r#"{"keys":[]}"#).expect("write");
+    let (code, json) = verify_json(&token, empty.to_str().expect("utf8"), &["--any-client"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(json["error"], "unknown_kid");
+}
+
+#[test]
+fn generic_oidc_issuer_takes_client_ids_as_audiences() {
+    let dir = scratch("verify-oidc");
+    let iss = "https://idp.example.com";
+    let (token, jwks) = mint(
+        &dir,
+        &[
+            "--kind",
+            "id",
+            "--claim",
+            &format!("iss=\"{iss}\""),
+            "--claim",
+            "aud=[\"api://orders\"]",
+        ],
+    );
+    let output = run(&[
+        "verify",
+        &token,
+        "--issuer",
+        iss,
+        "--client-id",
+        "api://orders",
+        "--jwks-file",
+        &jwks,
+        "--now",
+        NOW,
+        "--json",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    let output = run(&[
+        "verify",
+        &token,
+        "--issuer",
+        iss,
+        "--client-id",
+        "api://other",
+        "--jwks-file",
+        &jwks,
+        "--now",
+        NOW,
+        "--json",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout(&output).contains("invalid_client"));
+}
+
+#[test]
+fn decode_shows_header_and_payload_and_warns() {
+    let dir = scratch("decode");
+    let (token, _) = mint(&dir, &["--username", "bob"]);
+    let output = run(&["decode", &token]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(stderr(&output).contains("WITHOUT verification"));
+    let json: Value = serde_json::from_str(&stdout(&output)).expect("json");
+    assert_eq!(json["header"]["alg"], "RS256");
+    assert_eq!(json["payload"]["username"], "bob");
+
+    let output = run(&["decode", "not.a.token="]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("malformed_token"));
+}
+
+#[test]
+fn mint_reuses_its_key_file_across_runs() {
+    let dir = scratch("mint-key");
+    let (first, jwks_first) = mint(&dir, &[]);
+    let jwks_first = std::fs::read_to_string(jwks_first).expect("jwks");
+    let (second, jwks_second) = mint(&dir, &["--kind", "machine", "--scope", "svc/run"]);
+    assert_eq!(
+        jwks_first,
+        std::fs::read_to_string(&jwks_second).expect("jwks")
+    );
+    for token in [first, second] {
+        let (code, json) = verify_json(&token, &jwks_second, &["--client-id", CLIENT]);
+        assert_eq!(code, Some(0), "{json}");
+    }
+}
