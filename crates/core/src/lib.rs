@@ -33,6 +33,7 @@ mod config;
 mod error;
 pub mod jwks;
 mod jwt;
+mod policy;
 mod token_cache;
 mod verify;
 
@@ -42,6 +43,10 @@ pub use config::{
     AcceptedTokenUse, Algorithm, FetchSettings, IssuerBuilder, IssuerConfig, parse_user_pool_id,
 };
 pub use error::{ConfigError, Error, ErrorKind};
+pub use policy::routes::{Route, RouteError, RouteMatch, RouteTable, RouteTableBuilder};
+pub use policy::{
+    CompiledPolicy, Evaluation, Explanation, Policy, PolicyError, PolicyParseError, PolicySet,
+};
 pub use verify::{
     BackgroundRefresh, DEFAULT_MAX_TOKEN_BYTES, Verifier, VerifierBuilder, WarmUpError,
 };
