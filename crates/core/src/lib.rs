@@ -27,6 +27,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod authorizer;
 mod claims;
 mod clock;
 mod config;
@@ -34,9 +35,15 @@ mod error;
 pub mod jwks;
 mod jwt;
 mod policy;
+mod policy_file;
+mod response;
+#[cfg(test)]
+mod test_tokens;
 mod token_cache;
+mod token_source;
 mod verify;
 
+pub use authorizer::{Authorizer, AuthorizerBuilder, AuthorizerOptions, Decision, Denial};
 pub use claims::{CognitoClaims, TokenUse, VerifiedToken};
 pub use clock::{Clock, FixedClock, SharedClock, SystemClock};
 pub use config::{
@@ -47,6 +54,9 @@ pub use policy::routes::{Route, RouteError, RouteMatch, RouteTable, RouteTableBu
 pub use policy::{
     CompiledPolicy, Evaluation, Explanation, Policy, PolicyError, PolicyParseError, PolicySet,
 };
+pub use policy_file::{PolicyFile, PolicyFileError};
+pub use response::{DenialResponse, RETRY_AFTER_SECS, validate_realm};
+pub use token_source::{TokenSource, TokenSourceBuilder};
 pub use verify::{
     BackgroundRefresh, DEFAULT_MAX_TOKEN_BYTES, Verifier, VerifierBuilder, WarmUpError,
 };

@@ -51,6 +51,14 @@ use crate::claims::TokenUse;
 pub use eval::{CompiledPolicy, Evaluation, Explanation, PolicyError, PolicySet};
 pub use parse::PolicyParseError;
 
+/// The 1-based column of the first `policy:NAME` reference in `expression`, for error messages.
+pub(crate) fn named_reference_column(expression: &str, name: &str) -> Option<usize> {
+    parse::named_references(expression)
+        .into_iter()
+        .find(|(candidate, _)| candidate == name)
+        .map(|(_, column)| column)
+}
+
 /// A policy expression (DESIGN.md §6), as a syntax tree.
 ///
 /// Built from text with [`str::parse`] or with the builder functions; `and`/`or` chains are
