@@ -724,6 +724,91 @@ require = 'claim:custom:tenant=acme and not group:banned'
         ("authorization", format!("Bearer {token}"))
     }
 
+    /// Records every event's fields as `name=value` text.
+    struct Recorder(std::sync::Mutex<Vec<String>>);
+
+    impl tracing::Subscriber for Recorder {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, event: &tracing::Event<'_>) {
+            struct Fields(String);
+            impl tracing::field::Visit for Fields {
+                fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
+                    self.0.push_str(&format!("{}={value:?} ", field.name()));
+                }
+            }
+            let mut fields = Fields(format!("{} ", event.metadata().level()));
+            event.record(&mut fields);
+            if let Ok(mut events) = self.0.lock() {
+                events.push(fields.0);
+            }
+        }
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    #[test]
+    fn denials_are_logged_at_debug_with_code_and_route_but_never_the_token() {
+        let authorizer = authorizer(AuthorizerOptions::new());
+        let expired = issuer().access_token("", &[], json!({"exp": NOW - 1}));
+        let user = issuer().access_token("openid", &[], json!({}));
+        let recorder = Arc::new(Recorder(std::sync::Mutex::new(Vec::new())));
+        tracing::subscriber::with_default(Arc::clone(&recorder), || {
+            for token in [&expired, &user] {
+                let mut headers = HeaderMap::new();
+                headers.insert(
+                    "authorization",
+                    HeaderValue::from_str(&format!("Bearer {token}")).expect("value"),
+                );
+                let decision = authorizer
+                    .authorize(&Method::GET, "/reports/9", &headers)
+                    .now_or_never()
+                    .expect("ready");
+                assert!(!decision.is_allowed());
+            }
+        });
+        let events = recorder.0.lock().expect("events").clone();
+        let denials: Vec<&String> = events
+            .iter()
+            .filter(|e| e.contains("request denied"))
+            .collect();
+        assert_eq!(denials.len(), 2, "{events:?}");
+        assert!(denials[0].starts_with("DEBUG "), "{}", denials[0]);
+        assert!(denials[0].contains("code=\"expired\""), "{}", denials[0]);
+        assert!(
+            denials[1].contains("code=\"insufficient_scope\""),
+            "{}",
+            denials[1]
+        );
+        for event in &events {
+            assert!(event.contains("route=\"/reports/{id}\"") || !event.contains("request denied"));
+            assert!(
+                !event.contains(&expired) && !event.contains(&user),
+                "token in {event}"
+            );
+            assert!(!event.contains("eyJ"), "token content in {event}");
+        }
+    }
+
+    #[test]
+    fn authorizers_and_their_futures_cross_threads() {
+        fn send_sync<T: Send + Sync>(_: &T) {}
+        fn send<T: Send>(_: &T) {}
+        let authorizer = authorizer(AuthorizerOptions::new());
+        send_sync(&authorizer);
+        let headers = HeaderMap::new();
+        let future = authorizer.authorize(&Method::GET, "/", &headers);
+        send(&future);
+        let decision = future.now_or_never().expect("ready");
+        send_sync(&decision);
+    }
+
     #[test]
     fn requests_are_decided_per_the_contract() {
         let keys = issuer();

@@ -6,6 +6,13 @@
 //! read the request, call [`Verifier::verify`] or the authorizer, and map the outcome to a
 //! response.
 //!
+//! The pieces, in the order a request meets them: [`TokenSource`] finds the token in the
+//! headers, [`Verifier`] runs the ordered checks, [`RouteTable`] picks the route's
+//! [`CompiledPolicy`] (the [`Policy`] language of DESIGN.md §6), and [`Authorizer::authorize`]
+//! does all of it in one call, answering a [`Decision`]; a [`Denial`] turns into the
+//! [`DenialResponse`] both adapters send. [`Authorizer::from_file`] loads all of it from a
+//! TOML [`PolicyFile`].
+//!
 //! ```
 //! use cognito_authz_core::{AcceptedTokenUse, ErrorKind, IssuerConfig, Verifier};
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {

@@ -75,6 +75,16 @@ impl<'a> RouteMatch<'a> {
 
 /// Method + path → policy, built once at start-up.
 ///
+/// Patterns use matchit 0.8 (axum) syntax; the most specific pattern among the routes allowing
+/// the request's method wins (static > parameter > catch-all), and `{*rest}` needs at least one
+/// segment (`/admin/{*rest}` does not match `/admin` or `/admin/`). Paths are matched as sent
+/// (no percent-decoding or trailing-slash folding, like axum's router). `HEAD` requests also
+/// match `GET` routes, since frameworks serve `HEAD` with the `GET` handler; a route naming
+/// `HEAD` wins over a `GET` route with the same pattern. For one method, the same pattern twice
+/// (parameter names ignored) or a parameter and a catch-all at the same position is a build
+/// error; the same path with disjoint methods is fine. Lookup does not grow with the number of
+/// routes: one router per named method plus one for the rest.
+///
 /// # Example
 ///
 /// ```
