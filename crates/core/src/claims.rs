@@ -149,6 +149,18 @@ impl VerifiedToken {
         }
     }
 
+    /// Builds a token from a payload object, for tests of the code that reads tokens.
+    #[cfg(test)]
+    pub(crate) fn from_payload(
+        issuer_name: Arc<str>,
+        kid: String,
+        _payload: Map<String, Value>,
+        payload_json: &str,
+    ) -> Self {
+        let claims = Claims::parse(payload_json).expect("test payloads are well-formed");
+        Self::from_claims(issuer_name, kid, claims, payload_json)
+    }
+
     /// The configured name of the issuer that accepted the token (policy atom `issuer:`).
     pub fn issuer_name(&self) -> &str {
         &self.issuer_name

@@ -6,6 +6,13 @@
 //! read the request, call [`Verifier::verify`] or the authorizer, and map the outcome to a
 //! response.
 //!
+//! The pieces, in the order a request meets them: [`TokenSource`] finds the token in the
+//! headers, [`Verifier`] runs the ordered checks, [`RouteTable`] picks the route's
+//! [`CompiledPolicy`] (the [`Policy`] language of DESIGN.md §6), and [`Authorizer::authorize`]
+//! does all of it in one call, answering a [`Decision`]; a [`Denial`] turns into the
+//! [`DenialResponse`] both adapters send. [`Authorizer::from_file`] loads all of it from a
+//! TOML [`PolicyFile`].
+//!
 //! ```
 //! use cognito_authz_core::{AcceptedTokenUse, ErrorKind, IssuerConfig, Verifier};
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -27,16 +34,24 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod authorizer;
 mod claims;
 mod clock;
 mod config;
 mod error;
 pub mod jwks;
 mod jwt;
+mod policy;
+mod policy_file;
 mod registered;
+mod response;
+#[cfg(test)]
+mod test_tokens;
 mod token_cache;
+mod token_source;
 mod verify;
 
+pub use authorizer::{Authorizer, AuthorizerBuilder, AuthorizerOptions, Decision, Denial};
 pub use claims::{CognitoClaims, TokenUse, VerifiedToken};
 pub use clock::{Clock, FixedClock, SharedClock, SystemClock};
 pub use config::{
@@ -44,6 +59,13 @@ pub use config::{
 };
 pub use error::{ConfigError, Error, ErrorKind};
 pub use jwt::{JsonObject, decode_unverified};
+pub use policy::routes::{Route, RouteError, RouteMatch, RouteTable, RouteTableBuilder};
+pub use policy::{
+    CompiledPolicy, Evaluation, Explanation, Policy, PolicyError, PolicyParseError, PolicySet,
+};
+pub use policy_file::{PolicyFile, PolicyFileError};
+pub use response::{DenialResponse, RETRY_AFTER_SECS, validate_realm};
+pub use token_source::{TokenSource, TokenSourceBuilder};
 pub use verify::{
     BackgroundRefresh, DEFAULT_MAX_TOKEN_BYTES, Verifier, VerifierBuilder, WarmUpError,
 };

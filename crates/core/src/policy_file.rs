@@ -1,0 +1,767 @@
+//! The TOML policy file of DESIGN.md §6: issuers, where tokens are read from, the default for
+//! unmatched requests, named policies and routes. Unknown keys are errors, and every error
+//! names the file, line and column (for a policy expression: where its string starts, plus the
+//! column inside the expression).
+//!
+//! ```toml
+//! [[issuer]]
+//! name = "main"
+//! user_pool_id = "us-east-1_Example1"   # or cognito_issuer = "…" or issuer = "…" (+ audiences)
+//! client_ids = ["1example23456789"]      # or any_client = true
+//! token_use = "access"                   # "id" | "access" | "any", required for Cognito
+//! # replica_regions, jwks_url, jwks_file (relative to this file), leeway_secs, algorithms
+//!
+//! [token]
+//! header = "authorization"               # default
+//! # cookie = "id_token"
+//!
+//! [defaults]
+//! unmatched = "authenticated"            # default
+//!
+//! [policies]
+//! admin = "group:admin"
+//!
+//! [[route]]
+//! path = "/admin/{*rest}"
+//! methods = ["GET", "POST"]              # optional: all methods when absent
+//! require = "policy:admin"
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::ops::Range;
+use std::path::Path;
+use std::time::Duration;
+
+use http::Method;
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::config::{AcceptedTokenUse, Algorithm, IssuerConfig};
+use crate::jwks::KeySet;
+use crate::policy::routes::{RouteError, RouteTable};
+use crate::policy::{Policy, PolicyError, PolicyParseError};
+use crate::token_source::TokenSource;
+
+/// A policy-file error: where (file, 1-based line and column) and what.
+///
+/// Displays as `FILE:LINE:COLUMN: MESSAGE`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}:{column}: {message}")]
+pub struct PolicyFileError {
+    /// The file as given (or `<string>` for text without a file).
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub column: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// A loaded and validated policy file: issuer configurations, token source and route table.
+///
+/// Key files are not read here; [`Authorizer::from_policy_file`](crate::Authorizer::from_policy_file)
+/// reads them (after any `--jwks-file` override) and reports problems at the issuer's line.
+#[derive(Debug, Clone)]
+pub struct PolicyFile {
+    label: String,
+    text: String,
+    issuers: Vec<IssuerConfig>,
+    issuer_spans: Vec<IssuerSpans>,
+    token_source: TokenSource,
+    routes: RouteTable,
+}
+
+#[derive(Debug, Clone)]
+struct IssuerSpans {
+    table: Range<usize>,
+    jwks_file: Option<Range<usize>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Document {
+    #[serde(default)]
+    issuer: Vec<Spanned<IssuerEntry>>,
+    #[serde(default)]
+    token: Option<TokenEntry>,
+    #[serde(default)]
+    defaults: Option<DefaultsEntry>,
+    #[serde(default)]
+    policies: BTreeMap<Spanned<String>, Spanned<String>>,
+    #[serde(default)]
+    route: Vec<Spanned<RouteEntry>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IssuerEntry {
+    name: Option<Spanned<String>>,
+    user_pool_id: Option<Spanned<String>>,
+    cognito_issuer: Option<Spanned<String>>,
+    issuer: Option<Spanned<String>>,
+    client_ids: Option<Vec<String>>,
+    any_client: Option<bool>,
+    audiences: Option<Vec<String>>,
+    token_use: Option<Spanned<String>>,
+    replica_regions: Option<Vec<String>>,
+    jwks_url: Option<String>,
+    jwks_file: Option<Spanned<String>>,
+    leeway_secs: Option<u64>,
+    algorithms: Option<Vec<Spanned<String>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenEntry {
+    header: Option<Spanned<String>>,
+    cookie: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DefaultsEntry {
+    unmatched: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteEntry {
+    path: Spanned<String>,
+    methods: Option<Spanned<Vec<Spanned<String>>>>,
+    require: Spanned<String>,
+}
+
+impl PolicyFile {
+    /// Reads and validates a policy file; relative `jwks_file` paths resolve against its folder.
+    ///
+    /// # Errors
+    /// The file cannot be read, is not valid TOML, has unknown keys, or any issuer, policy or
+    /// route is invalid.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, PolicyFileError> {
+        let path = path.as_ref();
+        let label = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|error| PolicyFileError {
+            file: label.clone(),
+            line: 1,
+            column: 1,
+            message: format!("cannot read the policy file: {error}"),
+        })?;
+        let base_dir = path.parent().unwrap_or_else(|| Path::new("."));
+        Self::parse(&text, base_dir, label)
+    }
+
+    /// Validates policy-file text; `base_dir` resolves relative `jwks_file` paths and `label`
+    /// names the text in errors.
+    ///
+    /// # Errors
+    /// As [`PolicyFile::load`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use cognito_authz_core::PolicyFile;
+    /// let text = r#"
+    /// [[issuer]]
+    /// user_pool_id = "us-east-1_Example1"
+    /// client_ids = ["1example23456789"]
+    /// token_use = "access"
+    ///
+    /// [[route]]
+    /// path = "/reports/{id}"
+    /// require = "scope:reports/read and"
+    /// "#;
+    /// let error = PolicyFile::parse(text, ".", "policy.toml").unwrap_err();
+    /// assert_eq!(
+    ///     error.to_string(),
+    ///     "policy.toml:9:11: route \"/reports/{id}\" require: column 23: expected an atom after 'and'"
+    /// );
+    /// ```
+    pub fn parse(
+        text: &str,
+        base_dir: impl AsRef<Path>,
+        label: impl Into<String>,
+    ) -> Result<Self, PolicyFileError> {
+        let label = label.into();
+        let at = |span: Range<usize>, message: String| locate(&label, text, span.start, message);
+        let document: Document = toml::from_str(text).map_err(|error| {
+            let start = error.span().map_or(0, |span| span.start);
+            locate(&label, text, start, error.message().to_owned())
+        })?;
+
+        let (issuers, issuer_spans) = issuers(&document.issuer, base_dir.as_ref(), &at)?;
+        let token_source = token_source(document.token.as_ref(), &at)?;
+
+        let mut policies: Vec<(&Spanned<String>, &Spanned<String>)> =
+            document.policies.iter().collect();
+        policies.sort_by_key(|(name, _)| name.span().start);
+        let mut builder = RouteTable::builder();
+        for (name, expression) in &policies {
+            let policy =
+                parse_expression(expression, &format!("policy {:?}", name.get_ref()), &at)?;
+            builder = builder.policy(name.get_ref().clone(), policy);
+        }
+        let unmatched = document
+            .defaults
+            .as_ref()
+            .and_then(|d| d.unmatched.as_ref());
+        if let Some(unmatched) = unmatched {
+            builder = builder.unmatched(parse_expression(unmatched, "defaults.unmatched", &at)?);
+        }
+        for entry in &document.route {
+            let route = entry.get_ref();
+            let pattern = route.path.get_ref().clone();
+            let policy =
+                parse_expression(&route.require, &format!("route {pattern:?} require"), &at)?;
+            builder = match &route.methods {
+                None => builder.route(pattern, policy),
+                Some(methods) => {
+                    let mut parsed = Vec::new();
+                    for method in methods.get_ref() {
+                        parsed.push(parse_method(method.get_ref()).ok_or_else(|| {
+                            at(
+                                method.span(),
+                                format!("{:?} is not an HTTP method", method.get_ref()),
+                            )
+                        })?);
+                    }
+                    builder.route_methods(parsed, pattern, policy)
+                }
+            };
+        }
+        let routes = builder
+            .build()
+            .map_err(|error| route_error_location(&error, &document, &policies, unmatched, &at))?;
+        Ok(Self {
+            label,
+            text: text.to_owned(),
+            issuers,
+            issuer_spans,
+            token_source,
+            routes,
+        })
+    }
+
+    /// The file name used in errors.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// The issuer configurations, in file order.
+    pub fn issuers(&self) -> &[IssuerConfig] {
+        &self.issuers
+    }
+
+    /// Where tokens are read from.
+    pub fn token_source(&self) -> &TokenSource {
+        &self.token_source
+    }
+
+    /// The compiled route table (with the `unmatched` default and named policies).
+    pub fn routes(&self) -> &RouteTable {
+        &self.routes
+    }
+
+    /// An error located at the `index`-th issuer (or its `jwks_file` when `at_jwks_file`).
+    pub(crate) fn issuer_error(
+        &self,
+        index: usize,
+        at_jwks_file: bool,
+        message: String,
+    ) -> PolicyFileError {
+        let start = self.issuer_spans.get(index).map_or(0, |spans| {
+            spans
+                .jwks_file
+                .as_ref()
+                .filter(|_| at_jwks_file)
+                .unwrap_or(&spans.table)
+                .start
+        });
+        locate(&self.label, &self.text, start, message)
+    }
+
+    /// An error about the file as a whole (line 1, column 1).
+    pub(crate) fn file_error(&self, message: String) -> PolicyFileError {
+        locate(&self.label, &self.text, 0, message)
+    }
+
+    pub(crate) fn into_parts(self) -> (Vec<IssuerConfig>, TokenSource, RouteTable) {
+        (self.issuers, self.token_source, self.routes)
+    }
+
+    /// Reads and checks each issuer's static key file, so a bad one is reported at its line.
+    pub(crate) fn check_key_files(
+        &self,
+        override_file: Option<&Path>,
+    ) -> Result<(), PolicyFileError> {
+        for (index, issuer) in self.issuers.iter().enumerate() {
+            let (path, overridden) = match override_file {
+                Some(path) => (path.to_path_buf(), true),
+                None => match issuer.keys.file.clone() {
+                    Some(path) => (path, false),
+                    None => continue,
+                },
+            };
+            let what = if overridden {
+                "jwks file override"
+            } else {
+                "jwks_file"
+            };
+            let fail = |message: String| self.issuer_error(index, !overridden, message);
+            let bytes = std::fs::read(&path)
+                .map_err(|error| fail(format!("cannot read {what} {}: {error}", path.display())))?;
+            KeySet::from_json(&bytes).map_err(|error| {
+                fail(format!(
+                    "{what} {} is not a JSON key set: {error}",
+                    path.display()
+                ))
+            })?;
+        }
+        Ok(())
+    }
+}
+
+type At<'a> = dyn Fn(Range<usize>, String) -> PolicyFileError + 'a;
+
+fn locate(file: &str, text: &str, offset: usize, message: String) -> PolicyFileError {
+    let offset = (0..=offset.min(text.len()))
+        .rev()
+        .find(|index| text.is_char_boundary(*index))
+        .unwrap_or(0);
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |index| index + 1);
+    PolicyFileError {
+        file: file.to_owned(),
+        line,
+        column: before[line_start..].chars().count() + 1,
+        message,
+    }
+}
+
+fn parse_expression(
+    expression: &Spanned<String>,
+    what: &str,
+    at: &At<'_>,
+) -> Result<Policy, PolicyFileError> {
+    expression
+        .get_ref()
+        .parse()
+        .map_err(|error: PolicyParseError| at(expression.span(), format!("{what}: {error}")))
+}
+
+/// Accepts method names case-insensitively (`get` = `GET`).
+fn parse_method(name: &str) -> Option<Method> {
+    Method::from_bytes(name.to_ascii_uppercase().as_bytes()).ok()
+}
+
+fn issuers(
+    entries: &[Spanned<IssuerEntry>],
+    base_dir: &Path,
+    at: &At<'_>,
+) -> Result<(Vec<IssuerConfig>, Vec<IssuerSpans>), PolicyFileError> {
+    if entries.is_empty() {
+        return Err(at(0..0, "at least one [[issuer]] is required".to_owned()));
+    }
+    let mut configs: Vec<IssuerConfig> = Vec::new();
+    let mut spans = Vec::new();
+    let mut accepted: HashMap<String, String> = HashMap::new();
+    for entry in entries {
+        let config = issuer(entry, base_dir, at)?;
+        let name_span = entry
+            .get_ref()
+            .name
+            .as_ref()
+            .map_or(entry.span(), Spanned::span);
+        if configs.iter().any(|other| other.name() == config.name()) {
+            return Err(at(
+                name_span,
+                format!("two issuers are named {:?}", config.name()),
+            ));
+        }
+        for iss in config.issuers() {
+            if let Some(other) = accepted.insert(iss.clone(), config.name().to_owned()) {
+                return Err(at(
+                    entry.span(),
+                    format!(
+                        "issuer {:?} accepts {iss:?}, as issuer {other:?} does",
+                        config.name()
+                    ),
+                ));
+            }
+        }
+        spans.push(IssuerSpans {
+            table: entry.span(),
+            jwks_file: entry.get_ref().jwks_file.as_ref().map(Spanned::span),
+        });
+        configs.push(config);
+    }
+    Ok((configs, spans))
+}
+
+fn issuer(
+    entry: &Spanned<IssuerEntry>,
+    base_dir: &Path,
+    at: &At<'_>,
+) -> Result<IssuerConfig, PolicyFileError> {
+    let table = entry.span();
+    let entry = entry.get_ref();
+    let mut builder = match (&entry.user_pool_id, &entry.cognito_issuer, &entry.issuer) {
+        (Some(pool), None, None) => IssuerConfig::user_pool(pool.get_ref()),
+        (None, Some(issuer), None) => IssuerConfig::cognito_issuer(issuer.get_ref()),
+        (None, None, Some(issuer)) => IssuerConfig::oidc(issuer.get_ref()),
+        _ => {
+            return Err(at(
+                table,
+                "an [[issuer]] needs exactly one of user_pool_id, cognito_issuer or issuer"
+                    .to_owned(),
+            ));
+        }
+    };
+    if let Some(name) = &entry.name {
+        if name.get_ref().is_empty() {
+            return Err(at(name.span(), "an issuer name cannot be empty".to_owned()));
+        }
+        builder = builder.name(name.get_ref());
+    }
+    if let Some(token_use) = &entry.token_use {
+        let parsed: AcceptedTokenUse = token_use
+            .get_ref()
+            .parse()
+            .map_err(|error: crate::ConfigError| at(token_use.span(), error.to_string()))?;
+        builder = builder.token_use(parsed);
+    }
+    if let Some(ids) = &entry.client_ids {
+        builder = builder.client_ids(ids.iter().cloned());
+    }
+    if entry.any_client == Some(true) {
+        builder = builder.any_client();
+    }
+    if let Some(audiences) = &entry.audiences {
+        builder = builder.audiences(audiences.iter().cloned());
+    }
+    if let Some(regions) = &entry.replica_regions {
+        builder = builder.replica_regions(regions.iter().cloned());
+    }
+    if let Some(url) = &entry.jwks_url {
+        builder = builder.jwks_url(url);
+    }
+    if let Some(file) = &entry.jwks_file {
+        builder = builder.jwks_file(base_dir.join(file.get_ref()));
+    }
+    if let Some(leeway) = entry.leeway_secs {
+        builder = builder.leeway(Duration::from_secs(leeway));
+    }
+    if let Some(names) = &entry.algorithms {
+        let mut algorithms = Vec::new();
+        for name in names {
+            algorithms.push(Algorithm::parse(name.get_ref()).ok_or_else(|| {
+                at(
+                    name.span(),
+                    format!(
+                        "algorithm {:?} is not supported (RS256, RS384 or RS512)",
+                        name.get_ref()
+                    ),
+                )
+            })?);
+        }
+        builder = builder.algorithms(algorithms);
+    }
+    builder
+        .build()
+        .map_err(|error| at(table, format!("issuer: {error}")))
+}
+
+fn token_source(entry: Option<&TokenEntry>, at: &At<'_>) -> Result<TokenSource, PolicyFileError> {
+    let Some(entry) = entry else {
+        return Ok(TokenSource::default());
+    };
+    let mut builder = TokenSource::builder();
+    if let Some(header) = &entry.header {
+        builder = builder.header(header.get_ref());
+        builder
+            .clone()
+            .build()
+            .map_err(|error| at(header.span(), error.to_string()))?;
+    }
+    if let Some(cookie) = &entry.cookie {
+        builder = builder.cookie(cookie.get_ref());
+        return builder
+            .build()
+            .map_err(|error| at(cookie.span(), error.to_string()));
+    }
+    builder.build().map_err(|error| at(0..0, error.to_string()))
+}
+
+/// Puts a route-table error at the string it is about, and for a reference inside a named
+/// policy, adds the column of that reference.
+fn route_error_location(
+    error: &RouteError,
+    document: &Document,
+    policies: &[(&Spanned<String>, &Spanned<String>)],
+    unmatched: Option<&Spanned<String>>,
+    at: &At<'_>,
+) -> PolicyFileError {
+    let route = |index: usize| document.route.get(index).map(Spanned::get_ref);
+    match error {
+        RouteError::Policies(policy_error) => {
+            let name = policy_error.policy_name().unwrap_or_default();
+            let Some((_, expression)) = policies.iter().find(|(n, _)| n.get_ref() == name) else {
+                return at(0..0, error.to_string());
+            };
+            let inner = match policy_error {
+                PolicyError::InNamed { source, .. } => source.as_ref(),
+                other => other,
+            };
+            let message = match reference_column(inner, expression.get_ref()) {
+                Some(column) => format!("policy {name:?}: column {column}: {inner}"),
+                None => format!("policy {name:?}: {inner}"),
+            };
+            at(expression.span(), message)
+        }
+        RouteError::Unmatched(policy_error) => {
+            let span = unmatched.map_or(0..0, Spanned::span);
+            at(span, format!("defaults.unmatched: {policy_error}"))
+        }
+        RouteError::Policy { index, source, .. } => match route(*index) {
+            Some(route) => {
+                let message = match reference_column(source, route.require.get_ref()) {
+                    Some(column) => format!("column {column}: {source}"),
+                    None => source.to_string(),
+                };
+                at(
+                    route.require.span(),
+                    format!("route {:?} require: {message}", route.path.get_ref()),
+                )
+            }
+            None => at(0..0, error.to_string()),
+        },
+        RouteError::NoMethods { index, .. } => match route(*index) {
+            Some(RouteEntry {
+                methods: Some(methods),
+                ..
+            }) => at(methods.span(), error.to_string()),
+            _ => at(0..0, error.to_string()),
+        },
+        _ => match error.route_index().and_then(route) {
+            Some(route) => at(route.path.span(), error.to_string()),
+            None => at(0..0, error.to_string()),
+        },
+    }
+}
+
+/// The column of the `policy:` reference a policy error is about, when it is one.
+fn reference_column(error: &PolicyError, expression: &str) -> Option<usize> {
+    let name = match error {
+        PolicyError::UnknownPolicy { name } => name,
+        PolicyError::Cycle { path } => path.last()?,
+        _ => return None,
+    };
+    crate::policy::named_reference_column(expression, name)
+}
+
+impl fmt::Display for PolicyFile {
+    /// Lists the routes, one a line: `METHODS PATTERN -> POLICY`, then the default.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for route in self.routes.routes() {
+            let methods = route.methods().map_or_else(
+                || "*".to_owned(),
+                |methods| {
+                    methods
+                        .iter()
+                        .map(Method::as_str)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                },
+            );
+            writeln!(f, "{methods} {} -> {}", route.pattern(), route.policy())?;
+        }
+        writeln!(f, "(unmatched) -> {}", self.routes.unmatched())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ISSUER: &str = "[[issuer]]\nname = \"main\"\nuser_pool_id = \"us-east-1_Example1\"\nclient_ids = [\"client\"]\ntoken_use = \"access\"\njwks_json_placeholder = 1\n";
+
+    fn with_issuer(rest: &str) -> String {
+        format!(
+            "[[issuer]]\nname = \"main\"\nuser_pool_id = \"us-east-1_Example1\"\nclient_ids = [\"client\"]\ntoken_use = \"access\"\n\n{rest}"
+        )
+    }
+
+    #[test]
+    fn a_complete_file_loads() {
+        let text = with_issuer(
+            r#"
+[token]
+header = "authorization"
+cookie = "id_token"
+
+[defaults]
+unmatched = "authenticated"
+
+[policies]
+admin = "group:admin"
+reader = "scope:api/read or policy:admin"
+
+[[route]]
+path = "/health"
+require = "public"
+
+[[route]]
+path = "/reports/{id}"
+methods = ["GET", "head"]
+require = "policy:reader"
+
+[[route]]
+path = "/admin/{*rest}"
+require = "policy:admin and token_use:id"
+"#,
+        );
+        let file = PolicyFile::parse(&text, "/srv", "policy.toml").expect("valid");
+        assert_eq!(file.issuers().len(), 1);
+        assert_eq!(file.issuers()[0].name(), "main");
+        assert_eq!(file.token_source().cookie_name(), Some("id_token"));
+        assert_eq!(file.routes().routes().len(), 3);
+        assert_eq!(
+            file.to_string(),
+            "* /health -> public\nGET,HEAD /reports/{id} -> policy:reader\n* /admin/{*rest} -> policy:admin and token_use:id\n(unmatched) -> authenticated\n"
+        );
+        let found = file.routes().lookup(&Method::GET, "/reports/1");
+        assert_eq!(found.policy().required_scopes(), ["api/read"]);
+    }
+
+    #[test]
+    fn errors_name_the_line_and_column() {
+        // (file text, expected error)
+        let cases: Vec<(String, &str)> = vec![
+            (
+                ISSUER.to_owned(),
+                "f.toml:6:1: unknown field `jwks_json_placeholder`, expected one of `name`, `user_pool_id`, `cognito_issuer`, `issuer`, `client_ids`, `any_client`, `audiences`, `token_use`, `replica_regions`, `jwks_url`, `jwks_file`, `leeway_secs`, `algorithms`",
+            ),
+            ("".to_owned(), "f.toml:1:1: at least one [[issuer]] is required"),
+            (
+                with_issuer("[route]\npath = \"/x\"\n"),
+                "f.toml:7:1: invalid type: map, expected a sequence",
+            ),
+            (
+                with_issuer("[[route]]\npath = \"/x\"\nrequire = \"group:a and\"\n"),
+                "f.toml:9:11: route \"/x\" require: column 12: expected an atom after 'and'",
+            ),
+            (
+                with_issuer("[[route]]\npath = \"/x\"\n"),
+                "f.toml:7:1: missing field `require`",
+            ),
+            (
+                with_issuer("[[route]]\npath = \"/x\"\nrequire = \"public\"\nverb = 1\n"),
+                "f.toml:10:1: unknown field `verb`, expected one of `path`, `methods`, `require`",
+            ),
+            (
+                with_issuer("[policies]\nadmin = \"group:\"\n"),
+                "f.toml:8:9: policy \"admin\": column 7: expected a name after 'group:'",
+            ),
+            (
+                with_issuer("[policies]\na = \"group:x\"\nb = \"group:y or policy:c\"\n"),
+                "f.toml:9:5: policy \"b\": column 12: unknown policy \"c\" (referenced as policy:c)",
+            ),
+            (
+                with_issuer("[policies]\na = \"policy:b\"\nb = \"group:y or policy:a\"\n"),
+                "f.toml:9:5: policy \"b\": column 12: policies refer to each other in a cycle: a -> b -> a",
+            ),
+            (
+                with_issuer("[[route]]\npath = \"/x\"\nrequire = \"group:y or policy:nope\"\n"),
+                "f.toml:9:11: route \"/x\" require: column 12: unknown policy \"nope\" (referenced as policy:nope)",
+            ),
+            (
+                with_issuer("[defaults]\nunmatched = \"policy:x\"\n"),
+                "f.toml:8:13: defaults.unmatched: unknown policy \"x\" (referenced as policy:x)",
+            ),
+            (
+                with_issuer("[defaults]\nunmatched = \"(\"\n"),
+                "f.toml:8:13: defaults.unmatched: column 2: expected an atom after '('",
+            ),
+            (
+                with_issuer("[[route]]\npath = \"/a/{x}\"\nrequire = \"public\"\n\n[[route]]\npath = \"/a/{y}\"\nrequire = \"public\"\n"),
+                "f.toml:12:8: route \"/a/{y}\" conflicts with route \"/a/{x}\" for all methods: the same pattern twice (parameter names are ignored) or a parameter and a catch-all at the same position",
+            ),
+            (
+                with_issuer("[[route]]\npath = \"/x\"\nmethods = [\"GET\", \"NOT A METHOD\"]\nrequire = \"public\"\n"),
+                "f.toml:9:19: \"NOT A METHOD\" is not an HTTP method",
+            ),
+            (
+                with_issuer("[[route]]\npath = \"/x\"\nmethods = []\nrequire = \"public\"\n"),
+                "f.toml:9:11: route \"/x\": methods must list at least one method (omit it for all methods)",
+            ),
+            (
+                with_issuer("[[route]]\npath = \"x\"\nrequire = \"public\"\n"),
+                "f.toml:8:8: route \"x\": a path pattern must start with '/'",
+            ),
+            (
+                with_issuer("[token]\ncookie = \"bad cookie\"\n"),
+                "f.toml:8:10: token cookie \"bad cookie\" is not a cookie name (RFC 6265 token)",
+            ),
+            (
+                with_issuer("[token]\nheader = \"bad header\"\n"),
+                "f.toml:8:10: token header \"bad header\" is not a header name",
+            ),
+            (
+                "[[issuer]]\nuser_pool_id = \"us-east-1_X\"\nclient_ids = [\"c\"]\n".to_owned(),
+                "f.toml:1:1: issuer: token_use is required for a Cognito issuer: \"id\", \"access\" or \"any\"",
+            ),
+            (
+                "[[issuer]]\nuser_pool_id = \"us-east-1_X\"\nclient_ids = [\"c\"]\ntoken_use = \"both\"\n".to_owned(),
+                "f.toml:4:13: token_use must be \"id\", \"access\" or \"any\", not \"both\"",
+            ),
+            (
+                "[[issuer]]\nuser_pool_id = \"us-east-1_X\"\nissuer = \"https://x\"\n".to_owned(),
+                "f.toml:1:1: an [[issuer]] needs exactly one of user_pool_id, cognito_issuer or issuer",
+            ),
+            (
+                "[[issuer]]\nuser_pool_id = \"us-east-1_X\"\nany_client = true\ntoken_use = \"id\"\nalgorithms = [\"RS256\", \"HS256\"]\n".to_owned(),
+                "f.toml:5:24: algorithm \"HS256\" is not supported (RS256, RS384 or RS512)",
+            ),
+            (
+                "[[issuer]]\nuser_pool_id = \"us-east-1_X\"\nany_client = true\ntoken_use = \"id\"\n\n[[issuer]]\nname = \"us-east-1_X\"\nissuer = \"https://x\"\naudiences = [\"a\"]\n".to_owned(),
+                "f.toml:7:8: two issuers are named \"us-east-1_X\"",
+            ),
+            (
+                "[[issuer]]\nname = \"a\"\nuser_pool_id = \"us-east-1_X\"\nany_client = true\ntoken_use = \"id\"\n\n[[issuer]]\nname = \"b\"\nuser_pool_id = \"us-east-1_X\"\nany_client = true\ntoken_use = \"access\"\n".to_owned(),
+                "f.toml:7:1: issuer \"b\" accepts \"https://cognito-idp.us-east-1.amazonaws.com/us-east-1_X\", as issuer \"a\" does",
+            ),
+            (
+                "x = [\n".to_owned(),
+                "f.toml:1:6: unclosed array, expected `]`",
+            ),
+        ];
+        for (text, expected) in cases {
+            let error = PolicyFile::parse(&text, ".", "f.toml").expect_err(&text);
+            assert_eq!(error.to_string(), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn columns_count_characters_and_relative_key_files_resolve() {
+        let text = "[[issuer]]\nname = \"é\"\nuser_pool_id = \"us-east-1_X\"\nany_client = true\ntoken_use = \"id\"\njwks_file = \"keys/jwks.json\"\n\n[[route]]\npath = \"/ü\"  ; require = \"group:a and\"\n";
+        // `;` is not TOML: the parser error points past the multi-byte character correctly.
+        let error = PolicyFile::parse(text, "/etc/app", "f.toml").expect_err("bad toml");
+        assert_eq!((error.line, error.column), (9, 14), "{error}");
+
+        let text = "[[issuer]]\nname = \"é\"\nuser_pool_id = \"us-east-1_X\"\nany_client = true\ntoken_use = \"id\"\njwks_file = \"keys/jwks.json\"\n";
+        let file = PolicyFile::parse(text, "/etc/app", "f.toml").expect("valid");
+        assert_eq!(
+            file.issuers()[0].keys.file.as_deref(),
+            Some(Path::new("/etc/app/keys/jwks.json"))
+        );
+        let error = file.check_key_files(None).expect_err("missing file");
+        assert_eq!((error.line, error.column), (6, 13), "{error}");
+        assert!(
+            error
+                .message
+                .starts_with("cannot read jwks_file /etc/app/keys/jwks.json")
+        );
+    }
+}

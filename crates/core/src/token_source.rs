@@ -1,0 +1,448 @@
+//! Where a request carries its token: a header (`Authorization: Bearer <t>` or the raw token,
+//! as API Gateway accepts both) and optionally a cookie.
+//!
+//! The rules, in the words of DESIGN.md §3 "token source errors":
+//! - no token anywhere → `missing_token` (401, plain `Bearer` challenge);
+//! - the header twice, or a token in the header *and* the cookie → `invalid_request` (400).
+//!
+//! Choices where the design is silent: a header with another scheme (`Basic …`) or an empty
+//! value carries no bearer token (so `missing_token`); a header value that is not UTF-8 cannot
+//! hold a JWT and is `malformed_token` (401); the same cookie sent twice with the same value is
+//! one token, with different values it is `invalid_request`. Nothing here panics on any bytes.
+
+use http::header::{COOKIE, HeaderMap, HeaderName};
+
+use crate::error::{ConfigError, Error, ErrorKind};
+
+/// Reads the token from request headers.
+///
+/// # Example
+///
+/// ```
+/// use cognito_authz_core::{ErrorKind, TokenSource};
+/// use http::{HeaderMap, HeaderValue, header::AUTHORIZATION};
+///
+/// let source = TokenSource::builder().cookie("id_token").build()?;
+/// let mut headers = HeaderMap::new();
+/// headers.insert(AUTHORIZATION, HeaderValue::from_static("bearer abc.def.ghi"));
+/// assert_eq!(source.extract(&headers), Ok("abc.def.ghi"));
+///
+/// headers.insert("cookie", HeaderValue::from_static("theme=dark; id_token=abc.def.ghi"));
+/// assert_eq!(source.extract(&headers).unwrap_err().kind(), ErrorKind::InvalidRequest);
+///
+/// assert_eq!(
+///     source.extract(&HeaderMap::new()).unwrap_err().kind(),
+///     ErrorKind::MissingToken
+/// );
+/// # Ok::<(), cognito_authz_core::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenSource {
+    header: HeaderName,
+    cookie: Option<Box<str>>,
+}
+
+impl Default for TokenSource {
+    /// The `Authorization` header, no cookie.
+    fn default() -> Self {
+        Self {
+            header: http::header::AUTHORIZATION,
+            cookie: None,
+        }
+    }
+}
+
+/// Builds a [`TokenSource`].
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct TokenSourceBuilder {
+    header: Option<String>,
+    cookie: Option<String>,
+}
+
+impl TokenSourceBuilder {
+    /// The header to read (default `authorization`), e.g. `dev-auth-token`. It accepts
+    /// `Bearer <token>` (scheme case-insensitive) or the raw token.
+    pub fn header(mut self, name: impl Into<String>) -> Self {
+        self.header = Some(name.into());
+        self
+    }
+
+    /// Also read the token from this cookie (default: no cookie).
+    pub fn cookie(mut self, name: impl Into<String>) -> Self {
+        self.cookie = Some(name.into());
+        self
+    }
+
+    /// Validates the names.
+    ///
+    /// # Errors
+    /// A header name that is not a valid HTTP header name (or is `cookie`), or a cookie name
+    /// that is not an RFC 6265 token.
+    pub fn build(self) -> Result<TokenSource, ConfigError> {
+        let header = match self.header {
+            None => http::header::AUTHORIZATION,
+            Some(name) => {
+                let parsed =
+                    HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()).map_err(|_| {
+                        ConfigError::new(format!("token header {name:?} is not a header name"))
+                    })?;
+                if parsed == COOKIE {
+                    return Err(ConfigError::new(
+                        "the token header cannot be `cookie`: set the cookie name instead",
+                    ));
+                }
+                parsed
+            }
+        };
+        let cookie = match self.cookie {
+            None => None,
+            Some(name) if is_cookie_name(&name) => Some(name.into_boxed_str()),
+            Some(name) => {
+                return Err(ConfigError::new(format!(
+                    "token cookie {name:?} is not a cookie name (RFC 6265 token)"
+                )));
+            }
+        };
+        Ok(TokenSource { header, cookie })
+    }
+}
+
+/// RFC 7230 `token` (which RFC 6265 uses for cookie names).
+fn is_cookie_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+impl TokenSource {
+    /// Starts building a token source.
+    pub fn builder() -> TokenSourceBuilder {
+        TokenSourceBuilder::default()
+    }
+
+    /// The header read.
+    pub fn header_name(&self) -> &HeaderName {
+        &self.header
+    }
+
+    /// The cookie read, if any.
+    pub fn cookie_name(&self) -> Option<&str> {
+        self.cookie.as_deref()
+    }
+
+    /// The token of a request, borrowed from its headers (without any `Bearer ` prefix).
+    ///
+    /// # Errors
+    /// `missing_token` when no configured place holds one; `invalid_request` for two headers,
+    /// or a token in the header and the cookie at once; `malformed_token` for a token that is
+    /// not UTF-8.
+    pub fn extract<'a>(&self, headers: &'a HeaderMap) -> Result<&'a str, Error> {
+        let from_header = self.header_token(headers)?;
+        let from_cookie = match &self.cookie {
+            Some(name) => cookie_token(headers, name)?,
+            None => None,
+        };
+        match (from_header, from_cookie) {
+            (Some(token), None) | (None, Some(token)) => Ok(token),
+            (Some(_), Some(_)) => Err(Error::new(
+                ErrorKind::InvalidRequest,
+                "token in both the header and the cookie",
+            )),
+            (None, None) => Err(Error::new(
+                ErrorKind::MissingToken,
+                "no token in the request",
+            )),
+        }
+    }
+
+    fn header_token<'a>(&self, headers: &'a HeaderMap) -> Result<Option<&'a str>, Error> {
+        let mut values = headers.get_all(&self.header).iter();
+        let Some(value) = values.next() else {
+            return Ok(None);
+        };
+        if values.next().is_some() {
+            return Err(Error::new(
+                ErrorKind::InvalidRequest,
+                "the token header appears more than once",
+            ));
+        }
+        let text = std::str::from_utf8(value.as_bytes())
+            .map_err(|_| Error::new(ErrorKind::MalformedToken, "token header is not UTF-8"))?;
+        let text = text.trim_matches([' ', '\t']);
+        match text.split_once([' ', '\t']) {
+            Some((scheme, credentials)) => {
+                if !scheme.eq_ignore_ascii_case("bearer") {
+                    // Another scheme (Basic, Negotiate, …) carries no bearer token.
+                    return Ok(None);
+                }
+                let token = credentials.trim_start_matches([' ', '\t']);
+                Ok((!token.is_empty()).then_some(token))
+            }
+            None if text.is_empty() || text.eq_ignore_ascii_case("bearer") => Ok(None),
+            None => Ok(Some(text)),
+        }
+    }
+}
+
+/// The named cookie's value across every `Cookie` header (HTTP/2 may split them).
+fn cookie_token<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, Error> {
+    let mut found: Option<&'a [u8]> = None;
+    for header in headers.get_all(COOKIE) {
+        for pair in header.as_bytes().split(|b| *b == b';') {
+            let pair = pair.trim_ascii();
+            let Some(equals) = pair.iter().position(|b| *b == b'=') else {
+                continue;
+            };
+            if pair[..equals].trim_ascii() != name.as_bytes() {
+                continue;
+            }
+            let mut value = pair[equals + 1..].trim_ascii();
+            if let [b'"', inner @ .., b'"'] = value {
+                value = inner;
+            }
+            if value.is_empty() {
+                continue;
+            }
+            match found {
+                Some(previous) if previous != value => {
+                    return Err(Error::new(
+                        ErrorKind::InvalidRequest,
+                        "the token cookie appears twice with different values",
+                    ));
+                }
+                _ => found = Some(value),
+            }
+        }
+    }
+    found
+        .map(|value| {
+            std::str::from_utf8(value)
+                .map_err(|_| Error::new(ErrorKind::MalformedToken, "token cookie is not UTF-8"))
+        })
+        .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn headers(pairs: &[(&str, &[u8])]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(
+                HeaderName::from_bytes(name.as_bytes()).expect("name"),
+                HeaderValue::from_bytes(value).expect("value"),
+            );
+        }
+        map
+    }
+
+    #[test]
+    fn tokens_are_found_or_refused_per_the_contract() {
+        let authorization = TokenSource::default();
+        let with_cookie = TokenSource::builder()
+            .cookie("id_token")
+            .build()
+            .expect("valid");
+        let custom = TokenSource::builder()
+            .header("Dev-Auth-Token")
+            .build()
+            .expect("valid");
+        let huge = "a".repeat(100_000);
+        // (source, headers, expected token or error code)
+        type Case<'a> = (
+            &'a TokenSource,
+            Vec<(&'a str, &'a [u8])>,
+            Result<&'a str, &'a str>,
+        );
+        let cases: Vec<Case<'_>> = vec![
+            (
+                &authorization,
+                vec![("authorization", b"Bearer t.t.t")],
+                Ok("t.t.t"),
+            ),
+            (
+                &authorization,
+                vec![("authorization", b"bearer t.t.t")],
+                Ok("t.t.t"),
+            ),
+            (
+                &authorization,
+                vec![("authorization", b"BEARER   t.t.t ")],
+                Ok("t.t.t"),
+            ),
+            (
+                &authorization,
+                vec![("authorization", b"t.t.t")],
+                Ok("t.t.t"),
+            ),
+            (
+                &authorization,
+                vec![("authorization", b"Basic dXNlcjpwdw==")],
+                Err("missing_token"),
+            ),
+            (
+                &authorization,
+                vec![("authorization", b"Bearer")],
+                Err("missing_token"),
+            ),
+            (
+                &authorization,
+                vec![("authorization", b"Bearer   ")],
+                Err("missing_token"),
+            ),
+            (
+                &authorization,
+                vec![("authorization", b"")],
+                Err("missing_token"),
+            ),
+            (&authorization, vec![], Err("missing_token")),
+            (
+                &authorization,
+                vec![
+                    ("authorization", b"Bearer a"),
+                    ("authorization", b"Bearer a"),
+                ],
+                Err("invalid_request"),
+            ),
+            (
+                &authorization,
+                vec![("authorization", b"Bearer \xff\xfe")],
+                Err("malformed_token"),
+            ),
+            (
+                &authorization,
+                vec![("authorization", huge.as_bytes())],
+                Ok(huge.as_str()),
+            ),
+            (
+                &authorization,
+                vec![("cookie", b"id_token=t.t.t")],
+                Err("missing_token"),
+            ),
+            (
+                &authorization,
+                vec![("dev-auth-token", b"t.t.t")],
+                Err("missing_token"),
+            ),
+            (&custom, vec![("dev-auth-token", b"t.t.t")], Ok("t.t.t")),
+            (
+                &custom,
+                vec![("dev-auth-token", b"Bearer t.t.t")],
+                Ok("t.t.t"),
+            ),
+            (
+                &custom,
+                vec![("authorization", b"Bearer t.t.t")],
+                Err("missing_token"),
+            ),
+            (
+                &custom,
+                vec![("dev-auth-token", b"a"), ("dev-auth-token", b"b")],
+                Err("invalid_request"),
+            ),
+            (
+                &with_cookie,
+                vec![("cookie", b"id_token=c.c.c")],
+                Ok("c.c.c"),
+            ),
+            (
+                &with_cookie,
+                vec![("cookie", b"a=1; id_token=c.c.c; b=2")],
+                Ok("c.c.c"),
+            ),
+            (
+                &with_cookie,
+                vec![("cookie", b"id_token=\"c.c.c\"")],
+                Ok("c.c.c"),
+            ),
+            (
+                &with_cookie,
+                vec![("cookie", b"a=1"), ("cookie", b"id_token=c.c.c")],
+                Ok("c.c.c"),
+            ),
+            (
+                &with_cookie,
+                vec![("cookie", b"xid_token=c.c.c; id_token_x=d")],
+                Err("missing_token"),
+            ),
+            (
+                &with_cookie,
+                vec![("cookie", b"id_token=")],
+                Err("missing_token"),
+            ),
+            (
+                &with_cookie,
+                vec![("cookie", b"id_token")],
+                Err("missing_token"),
+            ),
+            (
+                &with_cookie,
+                vec![("cookie", b";;;=;")],
+                Err("missing_token"),
+            ),
+            (
+                &with_cookie,
+                vec![("cookie", b"id_token=c.c.c; id_token=c.c.c")],
+                Ok("c.c.c"),
+            ),
+            (
+                &with_cookie,
+                vec![("cookie", b"id_token=c.c.c; id_token=d.d.d")],
+                Err("invalid_request"),
+            ),
+            (
+                &with_cookie,
+                vec![("cookie", b"junk=\xff; id_token=c.c.c")],
+                Ok("c.c.c"),
+            ),
+            (
+                &with_cookie,
+                vec![("cookie", b"id_token=\xff")],
+                Err("malformed_token"),
+            ),
+            (
+                &with_cookie,
+                vec![
+                    ("authorization", b"Bearer h.h.h"),
+                    ("cookie", b"id_token=c.c.c"),
+                ],
+                Err("invalid_request"),
+            ),
+            (
+                &with_cookie,
+                vec![("authorization", b"Bearer h.h.h"), ("cookie", b"other=1")],
+                Ok("h.h.h"),
+            ),
+            (
+                &with_cookie,
+                vec![("authorization", b"Basic x"), ("cookie", b"id_token=c.c.c")],
+                Ok("c.c.c"),
+            ),
+        ];
+        for (source, pairs, expected) in cases {
+            let description = format!("{pairs:?}");
+            let map = headers(&pairs);
+            let got = source.extract(&map).map_err(|error| error.code());
+            assert_eq!(got, expected, "{description}");
+        }
+    }
+
+    #[test]
+    fn names_are_validated() {
+        assert!(TokenSource::builder().header("bad header").build().is_err());
+        assert!(TokenSource::builder().header("cookie").build().is_err());
+        assert!(TokenSource::builder().cookie("id token").build().is_err());
+        assert!(TokenSource::builder().cookie("").build().is_err());
+        let source = TokenSource::builder()
+            .header("X-Token")
+            .cookie("__Host-id")
+            .build()
+            .expect("valid");
+        assert_eq!(source.header_name().as_str(), "x-token");
+        assert_eq!(source.cookie_name(), Some("__Host-id"));
+    }
+}
