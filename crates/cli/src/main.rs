@@ -4,8 +4,10 @@
 //! Exit codes: 0 accepted/allowed, 1 rejected/denied, 2 usage or configuration error.
 #![forbid(unsafe_code)]
 
+mod check;
 mod decode;
 mod input;
+mod lint;
 mod mint;
 mod verify;
 
@@ -25,10 +27,22 @@ struct Cli {
 enum Command {
     /// Verify a token: signature, issuer, times, token_use and client (exit 0 valid, 1 invalid).
     Verify(verify::VerifyArgs),
+    /// Decide one request against a policy file (exit 0 allow, 1 deny).
+    Check(check::CheckArgs),
+    /// Policy-file tools.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Print a token's header and payload WITHOUT verifying anything.
     Decode(decode::DecodeArgs),
     /// Mint a Cognito-shaped token signed by a local test key (for development only).
     Mint(mint::MintArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCommand {
+    /// Load a policy file, report its first error with line and column, list its routes in
+    /// match order (exit 0 ok, 1 errors).
+    Lint(lint::LintArgs),
 }
 
 /// What a subcommand concluded.
@@ -54,6 +68,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Verify(args) => verify::run(&args),
+        Command::Check(args) => check::run(&args),
+        Command::Policy(PolicyCommand::Lint(args)) => lint::run(&args),
         Command::Decode(args) => decode::run(&args),
         Command::Mint(args) => mint::run(&args),
     };

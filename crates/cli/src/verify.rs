@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::ArgGroup;
 use cognito_authz_core::jwks::KeySet;
-use cognito_authz_core::{AcceptedTokenUse, FixedClock, IssuerConfig, Verifier};
+use cognito_authz_core::{AcceptedTokenUse, FixedClock, IssuerConfig, PolicyFile, Verifier};
 use serde_json::json;
 
 use crate::input::TokenInput;
@@ -13,11 +13,14 @@ use crate::{Outcome, UsageError};
 
 /// Arguments of `verify`.
 #[derive(Debug, clap::Args)]
-#[command(group(ArgGroup::new("issuer_kind").required(true).args(["user_pool_id", "cognito_issuer", "issuer"])))]
-#[command(group(ArgGroup::new("clients").required(true).args(["client_id", "any_client"])))]
+#[command(group(ArgGroup::new("issuer_kind").required(true).args(["config", "user_pool_id", "cognito_issuer", "issuer"])))]
+#[command(group(ArgGroup::new("clients").args(["client_id", "any_client"])))]
 pub(crate) struct VerifyArgs {
     #[command(flatten)]
     input: TokenInput,
+    /// Take the issuers from a policy file (TOML) instead of the flags below.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["client_id", "any_client", "token_use", "replica_regions", "jwks_url", "leeway"])]
+    config: Option<PathBuf>,
     /// The Cognito user pool id, e.g. us-east-1_Example1.
     #[arg(long, value_name = "ID")]
     user_pool_id: Option<String>,
@@ -45,9 +48,9 @@ pub(crate) struct VerifyArgs {
     /// Fetch keys from this URL instead of the issuer's.
     #[arg(long, value_name = "URL")]
     jwks_url: Option<String>,
-    /// Clock-skew leeway in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 0)]
-    leeway: u64,
+    /// Clock-skew leeway in seconds (default 0).
+    #[arg(long, value_name = "SECS")]
+    leeway: Option<u64>,
     /// Verify as if the time were this (seconds since the epoch).
     #[arg(long, value_name = "UNIX_SECS")]
     now: Option<u64>,
@@ -115,6 +118,32 @@ pub(crate) fn run(args: &VerifyArgs) -> Result<Outcome, UsageError> {
 }
 
 fn build_verifier(args: &VerifyArgs) -> Result<Verifier, UsageError> {
+    let mut verifier = Verifier::builder().issuers(issuers(args)?);
+    if let Some(now) = args.now {
+        verifier = verifier.clock(FixedClock(Duration::from_secs(now)));
+    }
+    Ok(verifier.build()?)
+}
+
+/// The issuers: from `--config`, or one built from the flags.
+fn issuers(args: &VerifyArgs) -> Result<Vec<IssuerConfig>, UsageError> {
+    if let Some(path) = &args.config {
+        let file = PolicyFile::load(path)?;
+        file.check_key_files(args.jwks_file.as_deref())?;
+        let mut issuers = file.issuers().to_vec();
+        if let Some(jwks) = &args.jwks_file {
+            for issuer in &mut issuers {
+                issuer.set_jwks_file(jwks);
+            }
+        }
+        return Ok(issuers);
+    }
+    if args.client_id.is_empty() && !args.any_client {
+        return Err(UsageError(
+            "give --client-id ID (repeatable) or --any-client to accept every client explicitly"
+                .into(),
+        ));
+    }
     let mut builder = match (&args.user_pool_id, &args.cognito_issuer, &args.issuer) {
         (Some(pool), None, None) => {
             IssuerConfig::user_pool(pool).replica_regions(args.replica_regions.clone())
@@ -153,10 +182,6 @@ fn build_verifier(args: &VerifyArgs) -> Result<Verifier, UsageError> {
     } else if let Some(url) = &args.jwks_url {
         builder = builder.jwks_url(url);
     }
-    builder = builder.leeway(Duration::from_secs(args.leeway));
-    let mut verifier = Verifier::builder().issuer(builder.build()?);
-    if let Some(now) = args.now {
-        verifier = verifier.clock(FixedClock(Duration::from_secs(now)));
-    }
-    Ok(verifier.build()?)
+    builder = builder.leeway(Duration::from_secs(args.leeway.unwrap_or(0)));
+    Ok(vec![builder.build()?])
 }

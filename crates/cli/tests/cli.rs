@@ -397,3 +397,206 @@ fn mint_reuses_its_key_file_across_runs() {
         assert_eq!(code, Some(0), "{json}");
     }
 }
+
+/// A policy file beside a key set minted in `dir`, for `check`, `policy lint` and
+/// `verify --config`.
+fn policy_file(dir: &Path) -> String {
+    let path = dir.join("policy.toml");
+    let text = format!(
+        r#"[[issuer]]
+name = "local"
+user_pool_id = "{POOL}"
+client_ids = ["{CLIENT}"]
+token_use = "access"
+jwks_file = "jwks.json"
+
+[policies]
+admin = "group:admin"
+reader = "scope:reports/read or policy:admin"
+
+[[route]]
+path = "/health"
+require = "public"
+
+[[route]]
+path = "/reports/{{id}}"
+methods = ["GET"]
+require = "policy:reader"
+
+[[route]]
+path = "/admin/{{*rest}}"
+require = "policy:admin"
+"#
+    );
+    std::fs::write(&path, text).expect("write policy");
+    path.to_str().expect("utf8").to_owned()
+}
+
+fn check_json(config: &str, method: &str, path: &str, token: Option<&str>) -> (Option<i32>, Value) {
+    let mut args = vec![
+        "check", "--config", config, "--method", method, "--path", path, "--now", NOW, "--json",
+    ];
+    if let Some(token) = token {
+        args.push(token);
+    }
+    let output = run(&args);
+    let json = serde_json::from_str(stdout(&output).trim()).unwrap_or(Value::Null);
+    (output.status.code(), json)
+}
+
+#[test]
+fn check_explains_each_kind_of_decision() {
+    let dir = scratch("check");
+    let (user, _) = mint(&dir, &["--username", "carol"]);
+    let (admin, _) = mint(&dir, &["--group", "admin"]);
+    let (reader, _) = mint(&dir, &["--scope", "reports/read"]);
+    let config = policy_file(&dir);
+
+    let (code, json) = check_json(&config, "GET", "/health", None);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        json,
+        serde_json::json!({"decision": "allow", "status": 200, "error": null, "route": "/health", "policy": "public", "reason": "public route"})
+    );
+
+    let (code, json) = check_json(&config, "GET", "/reports/7", None);
+    assert_eq!(
+        (code, json["status"].clone(), json["error"].clone()),
+        (Some(1), 401.into(), "missing_token".into())
+    );
+
+    let (code, json) = check_json(&config, "GET", "/reports/7", Some(&user));
+    assert_eq!(code, Some(1));
+    assert_eq!(json["status"], 403);
+    assert_eq!(json["error"], "insufficient_scope");
+    assert_eq!(json["route"], "/reports/{id}");
+    assert_eq!(json["policy"], "policy:reader");
+
+    let (code, json) = check_json(&config, "GET", "/reports/7", Some(&reader));
+    assert_eq!((code, json["decision"].clone()), (Some(0), "allow".into()));
+    let (code, _) = check_json(&config, "get", "/reports/7", Some(&admin));
+    assert_eq!(code, Some(0));
+
+    let (code, json) = check_json(&config, "POST", "/admin/users", Some(&user));
+    assert_eq!((code, json["error"].clone()), (Some(1), "forbidden".into()));
+    // A method without a route falls to defaults.unmatched (authenticated).
+    let (code, json) = check_json(&config, "POST", "/reports/7", Some(&user));
+    assert_eq!(
+        (code, json["route"].clone(), json["policy"].clone()),
+        (Some(0), Value::Null, "authenticated".into())
+    );
+
+    let (code, json) = check_json(&config, "GET", "/reports/7", Some("garbage"));
+    assert_eq!(
+        (code, json["status"].clone(), json["error"].clone()),
+        (Some(1), 401.into(), "malformed_token".into())
+    );
+
+    let output = run(&[
+        "check",
+        "--config",
+        &config,
+        "--method",
+        "GET",
+        "--path",
+        "/reports/7",
+        "--now",
+        NOW,
+        &reader,
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(
+        stdout(&output).starts_with("allow (200) GET /reports/7"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn check_with_a_bad_file_or_method_exits_2() {
+    let dir = scratch("check-bad");
+    let config = dir.join("bad.toml");
+    std::fs::write(&config, "[[route]]\npath = \"/x\"\nrequire = \"group:\"\n").expect("write");
+    let output = run(&[
+        "check",
+        "--config",
+        config.to_str().expect("utf8"),
+        "--method",
+        "GET",
+        "--path",
+        "/x",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("bad.toml:"), "{}", stderr(&output));
+    let good = policy_file(&dir);
+    let _ = mint(&dir, &[]);
+    let output = run(&[
+        "check", "--config", &good, "--method", "GE T", "--path", "/x",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn lint_lists_routes_in_match_order_or_reports_the_error_position() {
+    let dir = scratch("lint");
+    let _ = mint(&dir, &[]);
+    let config = policy_file(&dir);
+    let output = run(&["policy", "lint", &config]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    let order: Vec<usize> = ["/health", "/reports/{id}", "/admin/{*rest}", "(unmatched)"]
+        .iter()
+        .map(|pattern| {
+            text.find(pattern)
+                .unwrap_or_else(|| panic!("{pattern} listed: {text}"))
+        })
+        .collect();
+    assert!(order.windows(2).all(|pair| pair[0] < pair[1]), "{text}");
+    assert!(
+        text.contains("scope:reports/read or group:admin"),
+        "effective policy shown: {text}"
+    );
+
+    let broken = dir.join("broken.toml");
+    let issuer = format!(
+        "[[issuer]]\nuser_pool_id = \"{POOL}\"\nany_client = true\ntoken_use = \"any\"\n\n"
+    );
+    std::fs::write(
+        &broken,
+        issuer + "[[route]]\npath = \"/a\"\nrequire = \"group:admin and\"\n",
+    )
+    .expect("write");
+    let output = run(&["policy", "lint", broken.to_str().expect("utf8")]);
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(
+        message.contains("broken.toml:8:"),
+        "line and column: {message}"
+    );
+    assert!(message.contains("and"), "says what was expected: {message}");
+}
+
+#[test]
+fn verify_takes_issuers_from_a_policy_file() {
+    let dir = scratch("verify-config");
+    let (token, _) = mint(&dir, &[]);
+    let config = policy_file(&dir);
+    let output = run(&[
+        "verify", &token, "--config", &config, "--now", NOW, "--json",
+    ]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    let json: Value = serde_json::from_str(stdout(&output).trim()).expect("json");
+    assert_eq!(json["valid"], true);
+    let output = run(&["verify", &token, "--config", &config, "--client-id", "x"]);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "--config and --client-id conflict"
+    );
+}

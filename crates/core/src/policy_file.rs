@@ -290,11 +290,12 @@ impl PolicyFile {
         (self.issuers, self.token_source, self.routes)
     }
 
-    /// Reads and checks each issuer's static key file, so a bad one is reported at its line.
-    pub(crate) fn check_key_files(
-        &self,
-        override_file: Option<&Path>,
-    ) -> Result<(), PolicyFileError> {
+    /// Reads and checks each issuer's static key file (or `override_file` for every issuer),
+    /// so a bad one is reported at its issuer's line.
+    ///
+    /// # Errors
+    /// A key file that cannot be read or is not a JSON key set.
+    pub fn check_key_files(&self, override_file: Option<&Path>) -> Result<(), PolicyFileError> {
         for (index, issuer) in self.issuers.iter().enumerate() {
             let (path, overridden) = match override_file {
                 Some(path) => (path.to_path_buf(), true),

@@ -417,6 +417,18 @@ impl CompiledPolicy {
         &self.inner.text
     }
 
+    /// The policy with every `policy:` reference inlined, in canonical form: what is actually
+    /// evaluated (`policy lint` shows it).
+    pub fn effective(&self) -> String {
+        if self.inner.public {
+            return Policy::public().to_string();
+        }
+        Policy {
+            node: self.inner.root.to_node(),
+        }
+        .to_string()
+    }
+
     pub(crate) fn shared_text(&self) -> Arc<str> {
         Arc::clone(&self.inner.text)
     }
@@ -472,6 +484,25 @@ impl fmt::Debug for CompiledPolicy {
 }
 
 impl CNode {
+    /// Back to a syntax tree (references are already inlined), for printing an atom or the
+    /// whole effective policy.
+    fn to_node(&self) -> Node {
+        let text = |name: &str| name.to_owned();
+        match self {
+            CNode::True => Node::Authenticated,
+            CNode::Group(name) => Node::Group(text(name)),
+            CNode::Scope { name, .. } => Node::Scope(text(name)),
+            CNode::TokenUse(token_use) => Node::TokenUse(*token_use),
+            CNode::Client(id) => Node::Client(text(id)),
+            CNode::Issuer(name) => Node::Issuer(text(name)),
+            CNode::ClaimPresent(name) => Node::ClaimPresent(text(name)),
+            CNode::ClaimEquals(name, value) => Node::ClaimEquals(text(name), text(value)),
+            CNode::Not(inner) => Node::Not(Box::new(inner.to_node())),
+            CNode::And(items) => Node::And(items.iter().map(CNode::to_node).collect()),
+            CNode::Or(items) => Node::Or(items.iter().map(CNode::to_node).collect()),
+        }
+    }
+
     /// Evaluates; with `assume_scopes`, every positive scope atom counts as satisfied.
     fn eval(&self, token: &VerifiedToken, assume_scopes: bool) -> bool {
         match self {
@@ -518,21 +549,6 @@ impl CNode {
                     out.push(text);
                 }
             }
-        }
-    }
-
-    /// The atom as a syntax node, for printing.
-    fn to_node(&self) -> Node {
-        let owned = |text: &str| text.to_owned();
-        match self {
-            CNode::Group(name) => Node::Group(owned(name)),
-            CNode::Scope { name, .. } => Node::Scope(owned(name)),
-            CNode::TokenUse(token_use) => Node::TokenUse(*token_use),
-            CNode::Client(id) => Node::Client(owned(id)),
-            CNode::Issuer(name) => Node::Issuer(owned(name)),
-            CNode::ClaimPresent(name) => Node::ClaimPresent(owned(name)),
-            CNode::ClaimEquals(name, value) => Node::ClaimEquals(owned(name), owned(value)),
-            CNode::True | CNode::Not(_) | CNode::And(_) | CNode::Or(_) => Node::Authenticated,
         }
     }
 }
@@ -699,6 +715,41 @@ mod tests {
         ];
         for (policy, allowed) in cases {
             assert_eq!(eval(policy, &user).is_allowed(), allowed, "{policy}");
+        }
+    }
+
+    #[test]
+    fn effective_policy_inlines_references() {
+        let set = PolicySet::from_policies([
+            ("admin", Policy::group("admin")),
+            (
+                "reader",
+                "scope:api/read or policy:admin".parse().expect("parses"),
+            ),
+        ])
+        .expect("valid set");
+        let cases = [
+            (
+                "policy:reader and token_use:id",
+                "(scope:api/read or group:admin) and token_use:id",
+            ),
+            ("not policy:admin", "not group:admin"),
+            ("authenticated", "authenticated"),
+            ("public", "public"),
+            (
+                r#"claim:custom:team="blue green""#,
+                r#"claim:custom:team="blue green""#,
+            ),
+        ];
+        for (text, expected) in cases {
+            let compiled = set
+                .compile(&text.parse().expect("parses"))
+                .expect("compiles");
+            assert_eq!(compiled.effective(), expected, "{text}");
+            assert_eq!(
+                compiled.text(),
+                text.parse::<Policy>().expect("parses").to_string()
+            );
         }
     }
 
