@@ -28,3 +28,15 @@ pub use cognito_authz_core::*;
 /// A local Cognito-shaped issuer for tests (feature `testkit`).
 #[cfg(feature = "testkit")]
 pub use cognito_authz_testkit as testkit;
+
+/// The tower layer: `AuthzLayer` over any `http::Request` service (feature `tower`).
+#[cfg(feature = "tower")]
+pub use cognito_authz_tower as tower;
+
+/// axum extractors, policy guards and per-route layers (feature `axum`).
+#[cfg(feature = "axum")]
+pub use cognito_authz_axum as axum;
+
+/// actix-web middleware, extractors and policy guards (feature `actix`).
+#[cfg(feature = "actix")]
+pub use cognito_authz_actix as actix;

@@ -13,12 +13,13 @@ use http::{HeaderMap, Method};
 
 use crate::claims::VerifiedToken;
 use crate::clock::{Clock, SharedClock};
+use crate::config::IssuerConfig;
 use crate::error::{ConfigError, ErrorKind};
 use crate::policy::routes::{RouteMatch, RouteTable, RouteTableBuilder};
 use crate::policy::{Evaluation, Policy, PolicyError};
 use crate::policy_file::{PolicyFile, PolicyFileError};
 use crate::response::{DenialResponse, validate_realm};
-use crate::token_source::TokenSource;
+use crate::token_source::{HeaderLookup, TokenSource};
 use crate::verify::Verifier;
 
 /// Verifier + route table + token source: decides requests. Cheap to clone (one `Arc`).
@@ -190,6 +191,7 @@ pub struct AuthorizerOptions {
     jwks_file: Option<PathBuf>,
     realm: Option<String>,
     cors_preflight_passthrough: Option<bool>,
+    issuers: Option<Vec<IssuerConfig>>,
 }
 
 impl AuthorizerOptions {
@@ -231,6 +233,15 @@ impl AuthorizerOptions {
     /// Let CORS preflights through untouched (default true).
     pub fn cors_preflight_passthrough(mut self, enabled: bool) -> Self {
         self.cors_preflight_passthrough = Some(enabled);
+        self
+    }
+
+    /// Use these issuers instead of the file's `[[issuer]]` tables (whose key files are then
+    /// not read), keeping the file's routes, policies and token source: e.g. a local test
+    /// issuer in development, or a pool chosen at deploy time. `issuer:` atoms match the
+    /// replacements' names.
+    pub fn issuers(mut self, issuers: impl IntoIterator<Item = IssuerConfig>) -> Self {
+        self.issuers = Some(issuers.into_iter().collect());
         self
     }
 }
@@ -457,7 +468,9 @@ impl Authorizer {
         file: PolicyFile,
         options: AuthorizerOptions,
     ) -> Result<Self, PolicyFileError> {
-        file.check_key_files(options.jwks_file.as_deref())?;
+        if options.issuers.is_none() || options.jwks_file.is_some() {
+            file.check_key_files(options.jwks_file.as_deref())?;
+        }
         if let Some(realm) = &options.realm {
             validate_realm(realm).map_err(|error| file.file_error(error.to_string()))?;
         }
@@ -465,6 +478,9 @@ impl Authorizer {
         // still refuse (e.g. an HTTP client that cannot be built) concerns the whole file.
         let file_level = file.file_error(String::new());
         let (mut issuers, token_source, routes) = file.into_parts();
+        if let Some(replacements) = options.issuers {
+            issuers = replacements;
+        }
         if let Some(path) = &options.jwks_file {
             for issuer in &mut issuers {
                 issuer.set_jwks_file(path.clone());
@@ -519,23 +535,34 @@ impl Authorizer {
     /// one is ignored). On a token in the verified-token cache nothing is awaited. Every
     /// denial is logged at `debug` with its code and route, never the token.
     pub async fn authorize(&self, method: &Method, path: &str, headers: &HeaderMap) -> Decision {
+        self.authorize_with(method, path, headers).await
+    }
+
+    /// [`Authorizer::authorize`] over any [`HeaderLookup`], for frameworks with their own
+    /// header map (actix-web): only the headers the token source reads are looked at.
+    pub async fn authorize_with<H: HeaderLookup + ?Sized>(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &H,
+    ) -> Decision {
         let inner = &*self.inner;
         if inner.cors_preflight_passthrough
             && method == Method::OPTIONS
-            && headers.contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD)
+            && headers.contains(&http::header::ACCESS_CONTROL_REQUEST_METHOD)
         {
             return Decision::Allow { token: None };
         }
         let found = inner.routes.lookup(method, path);
         let policy = found.policy();
         if policy.is_public() {
-            let token = match inner.token_source.extract(headers) {
+            let token = match inner.token_source.extract_from(headers) {
                 Ok(raw) => inner.verifier.verify(raw).await.ok(),
                 Err(_) => None,
             };
             return Decision::Allow { token };
         }
-        let raw = match inner.token_source.extract(headers) {
+        let raw = match inner.token_source.extract_from(headers) {
             Ok(raw) => raw,
             Err(error) => {
                 return self.deny(
@@ -793,6 +820,64 @@ require = 'claim:custom:tenant=acme and not group:banned'
                 "token in {event}"
             );
             assert!(!event.contains("eyJ"), "token content in {event}");
+        }
+    }
+
+    #[test]
+    fn authorize_with_any_header_lookup_decides_like_authorize() {
+        /// A header store that is not an `http::HeaderMap` (as actix-web's is not).
+        struct Pairs(Vec<(&'static str, String)>);
+        impl HeaderLookup for Pairs {
+            fn values<'a>(&'a self, name: &http::HeaderName) -> impl Iterator<Item = &'a [u8]> {
+                let name = name.as_str();
+                self.0
+                    .iter()
+                    .filter(move |(candidate, _)| *candidate == name)
+                    .map(|(_, value)| value.as_bytes())
+            }
+        }
+        let authorizer = authorizer(AuthorizerOptions::new());
+        let keys = issuer();
+        let user = keys.access_token("openid", &["staff"], json!({}));
+        let admin = keys.access_token("openid", &["admin"], json!({}));
+        let cases = [
+            ("GET", "/admin/users", vec![bearer(&admin)]),
+            ("GET", "/admin/users", vec![bearer(&user)]),
+            ("GET", "/reports/1", vec![bearer(&user)]),
+            ("GET", "/health", vec![bearer(&user)]),
+            ("GET", "/me", vec![]),
+            ("GET", "/me", vec![bearer(&user), bearer(&user)]),
+            ("GET", "/me", vec![("cookie", format!("id_token={user}"))]),
+            (
+                "OPTIONS",
+                "/admin/users",
+                vec![("access-control-request-method", "GET".to_owned())],
+            ),
+        ];
+        for (method, path, pairs) in cases {
+            let method = Method::from_bytes(method.as_bytes()).expect("method");
+            let mut headers = HeaderMap::new();
+            for (name, value) in &pairs {
+                headers.append(*name, HeaderValue::from_str(value).expect("header value"));
+            }
+            let expected = authorizer
+                .authorize(&method, path, &headers)
+                .now_or_never()
+                .expect("ready");
+            let got = authorizer
+                .authorize_with(&method, path, &Pairs(pairs))
+                .now_or_never()
+                .expect("ready");
+            assert_eq!(
+                got.denial().map(Denial::code),
+                expected.denial().map(Denial::code),
+                "{method} {path}"
+            );
+            assert_eq!(
+                got.token().map(|token| token.sub()),
+                expected.token().map(|token| token.sub()),
+                "{method} {path}"
+            );
         }
     }
 
@@ -1253,6 +1338,46 @@ require = 'claim:custom:tenant=acme and not group:banned'
             AuthorizerOptions::new().jwks_file(issuer().jwks_path()),
         );
         assert!(overridden.is_ok(), "{:?}", overridden.err());
+    }
+
+    #[test]
+    fn replacement_issuers_take_the_place_of_the_files() {
+        // The file names a pool and a key file that does not exist; the replacement is used
+        // instead, so the key file is never read and the file's pool no longer verifies.
+        let text = "[[issuer]]\nname = \"file\"\nuser_pool_id = \"us-east-1_Other1\"\nany_client = true\ntoken_use = \"id\"\njwks_file = \"missing.json\"\n\n[[route]]\npath = \"/who\"\nrequire = \"issuer:local\"\n";
+        let replacement = IssuerConfig::user_pool(crate::test_tokens::POOL_ID)
+            .name("local")
+            .client_ids([crate::test_tokens::CLIENT_ID])
+            .token_use(crate::AcceptedTokenUse::Access)
+            .jwks_json(issuer().jwks_json())
+            .build()
+            .expect("issuer");
+        let authorizer = Authorizer::from_toml_str_with(
+            text,
+            "/nonexistent-folder",
+            AuthorizerOptions::new()
+                .issuers([replacement])
+                .clock(FixedClock(Duration::from_secs(NOW))),
+        )
+        .unwrap_or_else(|error| panic!("{error}"));
+        let token = issuer().access_token("openid", &[], json!({}));
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "authorization",
+            HeaderValue::from_str(&format!("Bearer {token}")).expect("value"),
+        );
+        let decision = authorizer
+            .authorize(&Method::GET, "/who", &headers)
+            .now_or_never()
+            .expect("ready");
+        assert!(decision.is_allowed(), "{:?}", decision.denial());
+        // Without the replacement, the missing key file is reported at load time.
+        let missing = Authorizer::from_toml_str(text, "/nonexistent-folder")
+            .expect_err("the file's key file is missing");
+        assert!(
+            missing.message.contains("cannot read jwks_file"),
+            "{missing}"
+        );
     }
 
     #[test]

@@ -12,6 +12,51 @@
 
 use http::header::{COOKIE, HeaderMap, HeaderName};
 
+/// Read access to request headers, so adapters whose framework has another header map type
+/// (actix-web's) can hand theirs to [`TokenSource::extract_from`] and
+/// [`Authorizer::authorize_with`](crate::Authorizer::authorize_with) without copying it.
+///
+/// Implemented for [`http::HeaderMap`].
+///
+/// # Example
+///
+/// ```
+/// use cognito_authz_core::{HeaderLookup, TokenSource};
+/// use http::HeaderName;
+///
+/// /// Headers as a list of pairs (names lowercase).
+/// struct Pairs<'a>(&'a [(&'a str, &'a str)]);
+///
+/// impl HeaderLookup for Pairs<'_> {
+///     fn values<'a>(&'a self, name: &HeaderName) -> impl Iterator<Item = &'a [u8]> {
+///         let name = name.as_str();
+///         self.0.iter().filter(move |(n, _)| *n == name).map(|(_, v)| v.as_bytes())
+///     }
+/// }
+///
+/// let pairs = [("authorization", "Bearer a.b.c")];
+/// assert_eq!(TokenSource::default().extract_from(&Pairs(&pairs)), Ok("a.b.c"));
+/// ```
+pub trait HeaderLookup {
+    /// Every value of the header `name`, in the order received (none when absent).
+    fn values<'a>(&'a self, name: &HeaderName) -> impl Iterator<Item = &'a [u8]>;
+
+    /// Whether the header `name` is present.
+    fn contains(&self, name: &HeaderName) -> bool {
+        self.values(name).next().is_some()
+    }
+}
+
+impl HeaderLookup for HeaderMap {
+    fn values<'a>(&'a self, name: &HeaderName) -> impl Iterator<Item = &'a [u8]> {
+        self.get_all(name).iter().map(http::HeaderValue::as_bytes)
+    }
+
+    fn contains(&self, name: &HeaderName) -> bool {
+        self.contains_key(name)
+    }
+}
+
 use crate::error::{ConfigError, Error, ErrorKind};
 
 /// Reads the token from request headers.
@@ -139,6 +184,17 @@ impl TokenSource {
     /// or a token in the header and the cookie at once; `malformed_token` for a token that is
     /// not UTF-8.
     pub fn extract<'a>(&self, headers: &'a HeaderMap) -> Result<&'a str, Error> {
+        self.extract_from(headers)
+    }
+
+    /// [`TokenSource::extract`] over any [`HeaderLookup`] (another framework's header map).
+    ///
+    /// # Errors
+    /// As [`TokenSource::extract`].
+    pub fn extract_from<'a, H: HeaderLookup + ?Sized>(
+        &self,
+        headers: &'a H,
+    ) -> Result<&'a str, Error> {
         let from_header = self.header_token(headers)?;
         let from_cookie = match &self.cookie {
             Some(name) => cookie_token(headers, name)?,
@@ -157,8 +213,11 @@ impl TokenSource {
         }
     }
 
-    fn header_token<'a>(&self, headers: &'a HeaderMap) -> Result<Option<&'a str>, Error> {
-        let mut values = headers.get_all(&self.header).iter();
+    fn header_token<'a, H: HeaderLookup + ?Sized>(
+        &self,
+        headers: &'a H,
+    ) -> Result<Option<&'a str>, Error> {
+        let mut values = headers.values(&self.header);
         let Some(value) = values.next() else {
             return Ok(None);
         };
@@ -168,7 +227,7 @@ impl TokenSource {
                 "the token header appears more than once",
             ));
         }
-        let text = std::str::from_utf8(value.as_bytes())
+        let text = std::str::from_utf8(value)
             .map_err(|_| Error::new(ErrorKind::MalformedToken, "token header is not UTF-8"))?;
         let text = text.trim_matches([' ', '\t']);
         match text.split_once([' ', '\t']) {
@@ -187,10 +246,13 @@ impl TokenSource {
 }
 
 /// The named cookie's value across every `Cookie` header (HTTP/2 may split them).
-fn cookie_token<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, Error> {
+fn cookie_token<'a, H: HeaderLookup + ?Sized>(
+    headers: &'a H,
+    name: &str,
+) -> Result<Option<&'a str>, Error> {
     let mut found: Option<&'a [u8]> = None;
-    for header in headers.get_all(COOKIE) {
-        for pair in header.as_bytes().split(|b| *b == b';') {
+    for header in headers.values(&COOKIE) {
+        for pair in header.split(|b| *b == b';') {
             let pair = pair.trim_ascii();
             let Some(equals) = pair.iter().position(|b| *b == b'=') else {
                 continue;
@@ -228,6 +290,19 @@ fn cookie_token<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str
 mod tests {
     use super::*;
     use http::HeaderValue;
+
+    /// Headers as a list of pairs, like a framework with its own header map.
+    struct Pairs<'p>(&'p [(&'p str, &'p [u8])]);
+
+    impl HeaderLookup for Pairs<'_> {
+        fn values<'a>(&'a self, name: &HeaderName) -> impl Iterator<Item = &'a [u8]> {
+            let name = name.as_str();
+            self.0
+                .iter()
+                .filter(move |(candidate, _)| candidate.eq_ignore_ascii_case(name))
+                .map(|(_, value)| *value)
+        }
+    }
 
     fn headers(pairs: &[(&str, &[u8])]) -> HeaderMap {
         let mut map = HeaderMap::new();
@@ -428,6 +503,10 @@ mod tests {
             let map = headers(&pairs);
             let got = source.extract(&map).map_err(|error| error.code());
             assert_eq!(got, expected, "{description}");
+            // Any other header store gives the same answers through `HeaderLookup`.
+            let lookup = Pairs(&pairs);
+            let other = source.extract_from(&lookup).map_err(|error| error.code());
+            assert_eq!(other, expected, "{description} (HeaderLookup)");
         }
     }
 

@@ -1,0 +1,156 @@
+//! actix-web adapter of cognito-authz: AWS Cognito user-pool JWTs verified and authorized per
+//! route by a middleware, with extractors that hand typed claims to handlers.
+//!
+//! ```
+//! use actix_web::{App, HttpResponse, test, web};
+//! use cognito_authz_actix::{Claims, CognitoAuth, OptionalClaims, Require, policy};
+//! use cognito_authz_core::{AcceptedTokenUse, Authorizer, Policy};
+//! use cognito_authz_testkit::LocalIssuer;
+//!
+//! policy! {
+//!     struct Writer = "scope:api/write";
+//! }
+//!
+//! async fn me(Claims(claims): Claims) -> HttpResponse {
+//!     HttpResponse::Ok().body(claims.username.unwrap_or_default())
+//! }
+//!
+//! async fn hello(OptionalClaims(claims): OptionalClaims) -> HttpResponse {
+//!     let who = claims.and_then(|claims| claims.username);
+//!     HttpResponse::Ok().body(format!("hello {}", who.as_deref().unwrap_or("stranger")))
+//! }
+//!
+//! async fn write(_: Require<Writer>) -> HttpResponse {
+//!     HttpResponse::NoContent().finish()
+//! }
+//!
+//! # actix_web::rt::System::new().block_on(async {
+//! // A local user pool (tests and development); in production, Authorizer::from_file.
+//! let issuer = LocalIssuer::offline();
+//! let authorizer = Authorizer::builder()
+//!     .verifier(issuer.verifier_builder(AcceptedTokenUse::Access).build()?)
+//!     .route("/hello", Policy::public())
+//!     .route("/admin/{*rest}", "group:admin".parse()?)
+//!     .unmatched(Policy::authenticated())
+//!     .build()?;
+//! Require::<Writer>::check()?; // a typo in a guard fails here, before serving
+//!
+//! let app = test::init_service(
+//!     App::new()
+//!         .wrap(CognitoAuth::new(authorizer.clone()))
+//!         .route("/hello", web::get().to(hello))
+//!         .route("/me", web::get().to(me))
+//!         .route("/write", web::post().to(write))
+//!         .service(
+//!             web::scope("/admin")
+//!                 .route("/users", web::get().to(HttpResponse::Ok)),
+//!         ),
+//! )
+//! .await;
+//!
+//! let alice = issuer.access_token().username("alice").scopes(["api/write"]).sign();
+//! let bob = issuer.access_token().username("bob").sign();
+//! let call = |method: &str, uri: &str, token: Option<&str>| {
+//!     let mut request = match method {
+//!         "POST" => test::TestRequest::post(),
+//!         _ => test::TestRequest::get(),
+//!     }
+//!     .uri(uri);
+//!     if let Some(token) = token {
+//!         request = request.insert_header(("authorization", format!("Bearer {token}")));
+//!     }
+//!     test::call_service(&app, request.to_request())
+//! };
+//!
+//! // Public route, with or without a token:
+//! let response = call("GET", "/hello", None).await;
+//! assert_eq!(response.status(), 200);
+//! assert_eq!(test::read_body(response).await, "hello stranger");
+//! let response = call("GET", "/hello", Some(&bob)).await;
+//! assert_eq!(test::read_body(response).await, "hello bob");
+//!
+//! // Authenticated routes (the `unmatched` default):
+//! let response = call("GET", "/me", None).await;
+//! assert_eq!(response.status(), 401);
+//! assert_eq!(response.headers().get("www-authenticate").unwrap(), "Bearer");
+//! assert_eq!(test::read_body(call("GET", "/me", Some(&alice)).await).await, "alice");
+//!
+//! // The policy guard: scopes missing → 403 insufficient_scope with the scope list.
+//! assert_eq!(call("POST", "/write", Some(&alice)).await.status(), 204);
+//! let response = call("POST", "/write", Some(&bob)).await;
+//! assert_eq!(response.status(), 403);
+//! assert_eq!(
+//!     response.headers().get("www-authenticate").unwrap(),
+//!     r#"Bearer error="insufficient_scope", scope="api/write""#
+//! );
+//!
+//! // The route table: /admin/{*rest} needs group:admin.
+//! assert_eq!(call("GET", "/admin/users", Some(&bob)).await.status(), 403);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
+//! # The middleware
+//!
+//! [`CognitoAuth`] wraps an app, a `scope` or a `resource`:
+//!
+//! - `App::new().wrap(CognitoAuth::new(authorizer))` applies an [`Authorizer`]'s whole route
+//!   table, usually a policy file ([`Authorizer::from_file`]);
+//! - `web::scope("/admin").wrap(CognitoAuth::require(&authorizer, "group:admin")?)` applies one
+//!   policy to everything inside (`policy:NAME` resolves against the authorizer's named
+//!   policies).
+//!
+//! Building it is where configuration fails ([`RequireError`] with the position of a syntax
+//! error); nothing fails in `new_transform` or on a request, and no request can make it panic.
+//! It answers refused requests itself, byte for byte as DESIGN.md §7 and the tower adapter do
+//! ([`http_response`] copies the core's [`DenialResponse`]); give it another
+//! [`DenialResponder`] with [`CognitoAuth::responder`]. Allowed requests carry the verified
+//! token in their extensions as `Arc<VerifiedToken>`. CORS preflights (`OPTIONS` with
+//! `Access-Control-Request-Method`) pass through untouched by default.
+//!
+//! actix-web 4 is built on `http` 0.2 and the core on `http` 1.x: the method is converted
+//! (free for the standard ones) and the headers are not copied at all, the core reads the few
+//! it needs through [`HeaderLookup`](cognito_authz_core::HeaderLookup).
+//!
+//! # Extractors
+//!
+//! | extractor | gives | no token | other rejections |
+//! |---|---|---|---|
+//! | [`Claims<T>`] | the payload as `T` (default [`CognitoClaims`]) | 401 | 403 `forbidden` when the claims do not fit `T` |
+//! | `Option<Claims<T>>` | `None` instead of any rejection (actix-web's rule) | `None` | `None`, even without the middleware |
+//! | [`OptionalClaims<T>`] | `None` without a token | `None` | 403 as `Claims`; 500 without the middleware |
+//! | [`IdToken`] / [`AccessToken`] | the token, of that kind | 401 | 403 `forbidden` for the other kind |
+//! | [`Groups`] / [`Scopes`] | `cognito:groups` / the scopes | 401 | |
+//! | [`Token`] | the [`VerifiedToken`] | 401 | |
+//! | [`Require<P>`] | the token, if it satisfies `P` (see [`policy!`]) | 401 | 403 `insufficient_scope` / `forbidden` |
+//!
+//! Every extractor answers 500, with a body naming the middleware to add, when no
+//! [`CognitoAuth`] ran for the request (a wiring bug). "No token" happens on public routes and
+//! for CORS preflights: there, take `Option<Claims>` or [`OptionalClaims`]. Extractor
+//! rejections are [`Rejection`]s with the same §7 responses as the middleware (they do not go
+//! through a custom [`DenialResponder`]).
+//!
+//! No actix-web `Guard` is offered: guards only choose routes and can never answer 401 or 403,
+//! so authorization always comes from the middleware or an extractor.
+//!
+//! [`Authorizer`]: cognito_authz_core::Authorizer
+//! [`Authorizer::from_file`]: cognito_authz_core::Authorizer::from_file
+//! [`DenialResponse`]: cognito_authz_core::DenialResponse
+//! [`CognitoClaims`]: cognito_authz_core::CognitoClaims
+//! [`VerifiedToken`]: cognito_authz_core::VerifiedToken
+#![forbid(unsafe_code)]
+
+mod extract;
+mod guard;
+mod middleware;
+mod rejection;
+mod response;
+
+pub use extract::{AccessToken, Claims, Groups, IdToken, OptionalClaims, Scopes, Token};
+pub use guard::{PolicyCell, PolicyExpression, Require};
+pub use middleware::{CognitoAuth, CognitoAuthMiddleware, RequireError};
+pub use rejection::{Denied, InvalidPolicy, MissingMiddleware, Rejection};
+pub use response::{DefaultResponder, DenialResponder, http_response};
+
+/// The core crate, so `cognito_authz_actix::core::Authorizer` needs no second dependency.
+pub use cognito_authz_core as core;

@@ -1,0 +1,393 @@
+//! The [`CognitoAuth`] middleware: reads the token, verifies it, applies the route's policy
+//! (a whole route table at `App::wrap`, or one policy on a `scope`/`resource`), and puts the
+//! verified token into the request extensions for the extractors.
+
+use std::future::{Ready, ready};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::http::header::{HeaderMap, HeaderName as ActixHeaderName};
+use actix_web::{Error, HttpMessage as _};
+use cognito_authz_core::{
+    Authorizer, Decision, DenialResponse, ErrorKind, HeaderLookup, Policy, PolicyError,
+    PolicyParseError,
+};
+use futures_util::future::LocalBoxFuture;
+
+use crate::response::{DefaultResponder, DenialResponder, ResponderName, http_response};
+
+/// actix-web middleware that authorizes every request it wraps with an [`Authorizer`].
+///
+/// - At the root, `App::new().wrap(CognitoAuth::new(authorizer))` applies the authorizer's
+///   whole route table (usually loaded from a policy file with [`Authorizer::from_file`]).
+/// - On a `scope` or `resource`, `.wrap(CognitoAuth::require(&authorizer, "scope:api/write")?)`
+///   applies one policy to everything inside, whatever the path.
+///
+/// Allowed requests reach the handler with the verified token in the request extensions (as
+/// `Arc<VerifiedToken>`, read by the [extractors](crate#extractors)); refused ones are answered
+/// by the [`DenialResponder`] (by default exactly DESIGN.md §7) without calling the handler.
+/// CORS preflights (`OPTIONS` with `Access-Control-Request-Method`) pass through untouched
+/// unless the authorizer was built with `cors_preflight_passthrough(false)`.
+///
+/// Everything that can be wrong is found when the middleware is built (a bad expression, an
+/// unknown `policy:` name): nothing fails in `new_transform` or on a request.
+///
+/// # Example
+///
+/// ```
+/// use actix_web::{App, HttpResponse, test, web};
+/// use cognito_authz_actix::CognitoAuth;
+/// use cognito_authz_core::{AcceptedTokenUse, Authorizer, Policy};
+/// use cognito_authz_testkit::LocalIssuer;
+/// # actix_web::rt::System::new().block_on(async {
+/// let issuer = LocalIssuer::offline();
+/// let authorizer = Authorizer::single(
+///     issuer.verifier_builder(AcceptedTokenUse::Access).build()?,
+///     &Policy::authenticated(),
+/// )?;
+/// let app = test::init_service(
+///     App::new()
+///         .route("/health", web::get().to(HttpResponse::Ok))
+///         .service(
+///             web::scope("/admin")
+///                 .wrap(CognitoAuth::require(&authorizer, "group:admin")?)
+///                 .route("/users", web::get().to(HttpResponse::Ok)),
+///         ),
+/// )
+/// .await;
+///
+/// let admin = issuer.access_token().groups(["admin"]).sign();
+/// let user = issuer.access_token().sign();
+/// let get = |token: &str| {
+///     test::TestRequest::get()
+///         .uri("/admin/users")
+///         .insert_header(("authorization", format!("Bearer {token}")))
+///         .to_request()
+/// };
+/// assert_eq!(test::call_service(&app, get(&admin)).await.status(), 200);
+/// assert_eq!(test::call_service(&app, get(&user)).await.status(), 403);
+/// let health = test::TestRequest::get().uri("/health").to_request();
+/// assert_eq!(test::call_service(&app, health).await.status(), 200);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone)]
+#[must_use]
+pub struct CognitoAuth {
+    authorizer: Authorizer,
+    responder: Arc<dyn DenialResponder>,
+    responder_name: &'static str,
+}
+
+impl CognitoAuth {
+    /// Applies `authorizer` as it is: its route table decides (the whole policy file at the
+    /// app root).
+    pub fn new(authorizer: Authorizer) -> Self {
+        Self {
+            authorizer,
+            responder: Arc::new(DefaultResponder),
+            responder_name: std::any::type_name::<DefaultResponder>(),
+        }
+    }
+
+    /// Applies one policy expression to every request wrapped (a `scope` or `resource`),
+    /// with `authorizer`'s verifier, token source and settings; `policy:NAME` resolves
+    /// against its named policies.
+    ///
+    /// # Errors
+    /// The expression does not parse (the error gives the position) or does not compile
+    /// (an unknown `policy:` name, `public` combined with other atoms, an invalid scope).
+    pub fn require(authorizer: &Authorizer, expression: &str) -> Result<Self, RequireError> {
+        let policy: Policy = expression.parse().map_err(|error| RequireError::Parse {
+            expression: expression.to_owned(),
+            error,
+        })?;
+        Self::require_policy(authorizer, &policy).map_err(|error| RequireError::Compile {
+            expression: expression.to_owned(),
+            error,
+        })
+    }
+
+    /// [`CognitoAuth::require`] with a [`Policy`] built in code.
+    ///
+    /// # Errors
+    /// The policy does not compile against `authorizer`'s named policies.
+    pub fn require_policy(authorizer: &Authorizer, policy: &Policy) -> Result<Self, PolicyError> {
+        Ok(Self::new(authorizer.with_policy(policy)?))
+    }
+
+    /// Answers denials with `responder` instead of [`DefaultResponder`].
+    pub fn responder(mut self, responder: impl DenialResponder) -> Self {
+        self.responder_name = std::any::type_name_of_val(&responder);
+        self.responder = Arc::new(responder);
+        self
+    }
+
+    /// The authorizer applied.
+    pub fn authorizer(&self) -> &Authorizer {
+        &self.authorizer
+    }
+}
+
+impl std::fmt::Debug for CognitoAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CognitoAuth")
+            .field("authorizer", &self.authorizer)
+            .field("responder", &ResponderName(self.responder_name))
+            .finish()
+    }
+}
+
+/// A policy expression given to [`CognitoAuth::require`] that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RequireError {
+    /// The expression is not valid policy syntax.
+    #[error("policy `{expression}`: {error}")]
+    Parse {
+        /// The expression as given.
+        expression: String,
+        /// Where and why parsing failed.
+        error: PolicyParseError,
+    },
+    /// The expression parses but does not compile.
+    #[error("policy `{expression}`: {error}")]
+    Compile {
+        /// The expression as given.
+        expression: String,
+        /// Why it does not compile.
+        error: PolicyError,
+    },
+}
+
+impl<S, B> Transform<S, ServiceRequest> for CognitoAuth
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = Error;
+    type Transform = CognitoAuthMiddleware<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        let token_header = self.authorizer.token_source().header_name().clone();
+        let actix_token_header = ActixHeaderName::from_bytes(token_header.as_str().as_bytes()).ok();
+        ready(Ok(CognitoAuthMiddleware {
+            service: Rc::new(service),
+            state: Rc::new(State {
+                context: Rc::new(AuthContext {
+                    realm: self.authorizer.realm().map(Arc::from),
+                }),
+                authorizer: self.authorizer.clone(),
+                responder: Arc::clone(&self.responder),
+                token_header,
+                actix_token_header,
+            }),
+        }))
+    }
+}
+
+/// The [`Service`] made by [`CognitoAuth`]; not used directly.
+pub struct CognitoAuthMiddleware<S> {
+    service: Rc<S>,
+    state: Rc<State>,
+}
+
+impl<S> std::fmt::Debug for CognitoAuthMiddleware<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CognitoAuthMiddleware")
+            .field("authorizer", &self.state.authorizer)
+            .finish_non_exhaustive()
+    }
+}
+
+struct State {
+    authorizer: Authorizer,
+    responder: Arc<dyn DenialResponder>,
+    context: Rc<AuthContext>,
+    /// The token source's header in both `http` versions, so looking it up costs no parsing.
+    token_header: http::HeaderName,
+    actix_token_header: Option<ActixHeaderName>,
+}
+
+/// Put into the extensions of every request the middleware let through, so extractors tell
+/// "no token" (401) from "no middleware" (500), and answer with the configured realm.
+#[derive(Debug)]
+pub(crate) struct AuthContext {
+    pub(crate) realm: Option<Arc<str>>,
+}
+
+impl AuthContext {
+    /// The §7 response for `kind` with this middleware's realm.
+    pub(crate) fn response(&self, kind: ErrorKind, scopes: &[String]) -> DenialResponse {
+        DenialResponse::new(kind, scopes, self.realm.as_deref())
+    }
+}
+
+impl<S, B> Service<ServiceRequest> for CognitoAuthMiddleware<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = Error;
+    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    forward_ready!(service);
+
+    fn call(&self, request: ServiceRequest) -> Self::Future {
+        let service = Rc::clone(&self.service);
+        let state = Rc::clone(&self.state);
+        Box::pin(async move {
+            let decision = match http::Method::from_bytes(request.method().as_str().as_bytes()) {
+                Ok(method) => {
+                    let headers = ActixHeaders {
+                        map: request.headers(),
+                        state: &state,
+                    };
+                    state
+                        .authorizer
+                        .authorize_with(&method, request.path(), &headers)
+                        .await
+                }
+                // Both `http` versions accept the same method tokens, so this cannot happen;
+                // if it did, the request is refused, never let through.
+                Err(_) => {
+                    let response = state.context.response(ErrorKind::InvalidRequest, &[]);
+                    return Ok(request
+                        .into_response(http_response(&response))
+                        .map_into_right_body());
+                }
+            };
+            match decision {
+                Decision::Allow { token } => {
+                    {
+                        let mut extensions = request.extensions_mut();
+                        extensions.insert(Rc::clone(&state.context));
+                        if let Some(token) = token {
+                            extensions.insert(token);
+                        }
+                    }
+                    service
+                        .call(request)
+                        .await
+                        .map(ServiceResponse::map_into_left_body)
+                }
+                Decision::Deny(denial) => {
+                    let response = state.responder.respond(&denial, request.request());
+                    Ok(request.into_response(response).map_into_right_body())
+                }
+            }
+        })
+    }
+}
+
+/// actix-web's header map seen through the core's [`HeaderLookup`]: nothing is copied, and
+/// only the headers the token source asks for are looked up.
+struct ActixHeaders<'a> {
+    map: &'a HeaderMap,
+    state: &'a State,
+}
+
+impl HeaderLookup for ActixHeaders<'_> {
+    fn values<'a>(&'a self, name: &http::HeaderName) -> impl Iterator<Item = &'a [u8]> {
+        let values = match &self.state.actix_token_header {
+            Some(token_header) if *name == self.state.token_header => {
+                self.map.get_all(token_header)
+            }
+            _ => self.map.get_all(name.as_str()),
+        };
+        values.map(actix_web::http::header::HeaderValue::as_bytes)
+    }
+
+    fn contains(&self, name: &http::HeaderName) -> bool {
+        self.map.contains_key(name.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::header::HeaderValue;
+    use cognito_authz_core::{AcceptedTokenUse, IssuerConfig, TokenSource, Verifier};
+
+    use super::*;
+
+    fn state(token_source: TokenSource) -> State {
+        let verifier = Verifier::builder()
+            .issuer(
+                IssuerConfig::user_pool("us-east-1_Example1")
+                    .any_client()
+                    .token_use(AcceptedTokenUse::Access)
+                    .jwks_json(r#"{"keys":[]}"#)
+                    .build()
+                    .expect("issuer"),
+            )
+            .build()
+            .expect("verifier");
+        let authorizer = Authorizer::builder()
+            .verifier(verifier)
+            .token_source(token_source)
+            .build()
+            .expect("authorizer");
+        let token_header = authorizer.token_source().header_name().clone();
+        State {
+            actix_token_header: ActixHeaderName::from_bytes(token_header.as_str().as_bytes()).ok(),
+            token_header,
+            context: Rc::new(AuthContext { realm: None }),
+            responder: Arc::new(DefaultResponder),
+            authorizer,
+        }
+    }
+
+    #[test]
+    fn actix_headers_are_read_in_place_with_every_value() {
+        let custom = TokenSource::builder()
+            .header("Dev-Auth-Token")
+            .cookie("id_token")
+            .build()
+            .expect("source");
+        let state = state(custom);
+        let mut map = HeaderMap::new();
+        for (name, value) in [
+            ("dev-auth-token", "a.b.c"),
+            ("cookie", "x=1"),
+            ("cookie", "id_token=d.e.f"),
+        ] {
+            map.append(
+                ActixHeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
+        let headers = ActixHeaders {
+            map: &map,
+            state: &state,
+        };
+        let token_header = http::HeaderName::from_static("dev-auth-token");
+        let values: Vec<&[u8]> = headers.values(&token_header).collect();
+        assert_eq!(values, [b"a.b.c".as_slice()]);
+        let cookies: Vec<&[u8]> = headers.values(&http::header::COOKIE).collect();
+        assert_eq!(cookies, [b"x=1".as_slice(), b"id_token=d.e.f".as_slice()]);
+        assert!(headers.contains(&http::header::COOKIE));
+        assert!(!headers.contains(&http::header::AUTHORIZATION));
+        assert_eq!(headers.values(&http::header::AUTHORIZATION).count(), 0);
+        // The core reads the same tokens through them as from an `http::HeaderMap`.
+        let error = state
+            .authorizer
+            .token_source()
+            .extract_from(&headers)
+            .expect_err("header and cookie at once");
+        assert_eq!(error.kind(), ErrorKind::InvalidRequest);
+    }
+
+    #[test]
+    fn a_bad_expression_is_refused_before_serving() {
+        let authorizer = state(TokenSource::default()).authorizer;
+        let error = CognitoAuth::require(&authorizer, "(group:admin").expect_err("unbalanced");
+        assert!(matches!(error, RequireError::Parse { .. }), "{error}");
+        assert!(CognitoAuth::require(&authorizer, "group:admin or scope:x").is_ok());
+    }
+}

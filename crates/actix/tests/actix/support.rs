@@ -1,0 +1,308 @@
+//! The harness: one table of requests, sent to an app in process (`test::init_service`) and
+//! over a real socket on 127.0.0.1 (`HttpServer` + reqwest), each answer compared with what the
+//! core says, byte for byte.
+
+use std::fmt::Write as _;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Service, ServiceResponse};
+use actix_web::test;
+use cognito_authz_core::{Authorizer, Decision, DenialResponse};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+
+/// A request of a table.
+#[derive(Debug, Clone)]
+pub(crate) struct Row {
+    pub(crate) method: Method,
+    pub(crate) path: &'static str,
+    pub(crate) headers: HeaderMap,
+    pub(crate) expect: Expect,
+}
+
+/// What a row expects.
+#[derive(Debug, Clone)]
+pub(crate) enum Expect {
+    /// Reaches the handler (or actix's router): this status and, if given, exactly this body.
+    Status(u16, Option<String>),
+    /// Refused by the middleware: `by` (the core) denies the same request with `code`, and the
+    /// response is its `Denial::response()`, byte for byte.
+    Denied { code: &'static str, by: Authorizer },
+    /// Refused by an extractor with exactly this core response.
+    Response(DenialResponse),
+    /// 500 whose body contains every one of these texts.
+    ServerError(Vec<&'static str>),
+}
+
+/// Starts a row.
+pub(crate) fn row(method: &str, path: &'static str) -> RowBuilder {
+    RowBuilder {
+        method: Method::from_bytes(method.as_bytes()).expect("method"),
+        path,
+        headers: HeaderMap::new(),
+    }
+}
+
+/// Builds a [`Row`].
+#[derive(Debug)]
+pub(crate) struct RowBuilder {
+    method: Method,
+    path: &'static str,
+    headers: HeaderMap,
+}
+
+impl RowBuilder {
+    /// Adds a header (appending: the same name twice is two headers).
+    pub(crate) fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.append(
+            HeaderName::from_bytes(name.as_bytes()).expect("name"),
+            HeaderValue::from_str(value).expect("value"),
+        );
+        self
+    }
+
+    /// `Authorization: Bearer <token>`.
+    pub(crate) fn bearer(self, token: &str) -> Self {
+        self.header("authorization", &format!("Bearer {token}"))
+    }
+
+    /// Expects the handler's answer.
+    pub(crate) fn status(self, status: u16, body: Option<&str>) -> Row {
+        self.expect(Expect::Status(status, body.map(str::to_owned)))
+    }
+
+    /// Expects the middleware's denial, as `by` decides it.
+    pub(crate) fn denied(self, code: &'static str, by: &Authorizer) -> Row {
+        self.expect(Expect::Denied {
+            code,
+            by: by.clone(),
+        })
+    }
+
+    /// Expects an extractor's denial with this response.
+    pub(crate) fn response(self, response: DenialResponse) -> Row {
+        self.expect(Expect::Response(response))
+    }
+
+    /// Expects a 500 naming these texts.
+    pub(crate) fn server_error(self, texts: &[&'static str]) -> Row {
+        self.expect(Expect::ServerError(texts.to_vec()))
+    }
+
+    fn expect(self, expect: Expect) -> Row {
+        Row {
+            method: self.method,
+            path: self.path,
+            headers: self.headers,
+            expect,
+        }
+    }
+}
+
+/// An answer, from either transport.
+#[derive(Debug)]
+pub(crate) struct Got {
+    pub(crate) status: u16,
+    /// Lowercase names; `date` and `content-length` (added by the server) left out.
+    pub(crate) headers: Vec<(String, Vec<u8>)>,
+    pub(crate) body: Vec<u8>,
+}
+
+/// Sends `row` to an app made by `test::init_service`; `to_request` is
+/// `test::TestRequest::to_request` (it names actix-http's request type for us).
+pub(crate) async fn in_process<S, R, B>(
+    app: &S,
+    to_request: fn(test::TestRequest) -> R,
+    row: &Row,
+) -> Got
+where
+    S: Service<R, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let method =
+        actix_web::http::Method::from_bytes(row.method.as_str().as_bytes()).expect("method");
+    let mut request = test::TestRequest::default().method(method).uri(row.path);
+    for (name, value) in &row.headers {
+        request = request.append_header((name.as_str(), value.as_bytes()));
+    }
+    let response = test::call_service(app, to_request(request)).await;
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
+        .collect();
+    let body = test::read_body(response).await.to_vec();
+    Got {
+        status,
+        headers: normalize(headers),
+        body,
+    }
+}
+
+/// Sends `row` to `base` over a real socket.
+pub(crate) async fn over_socket(client: &reqwest::Client, base: &str, row: &Row) -> Got {
+    let response = client
+        .request(row.method.clone(), format!("{base}{}", row.path))
+        .headers(row.headers.clone())
+        .send()
+        .await
+        .expect("request sent");
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
+        .collect();
+    let body = response.bytes().await.expect("body").to_vec();
+    Got {
+        status,
+        headers: normalize(headers),
+        body,
+    }
+}
+
+fn normalize(mut headers: Vec<(String, Vec<u8>)>) -> Vec<(String, Vec<u8>)> {
+    headers.retain(|(name, _)| name != "date" && name != "content-length");
+    headers.sort();
+    headers
+}
+
+/// A client that never uses a proxy (only 127.0.0.1 is reached).
+pub(crate) fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client")
+}
+
+/// Checks an answer against a row's expectation; `label` says which row and transport.
+pub(crate) async fn check(label: &str, row: &Row, got: &Got) {
+    match &row.expect {
+        Expect::Status(status, body) => {
+            assert_eq!(
+                got.status,
+                *status,
+                "{label}: status; body {:?}",
+                text(&got.body)
+            );
+            if let Some(body) = body {
+                assert_eq!(text(&got.body), *body, "{label}: body");
+            }
+            assert!(
+                !got.headers
+                    .iter()
+                    .any(|(name, _)| name == "www-authenticate"),
+                "{label}: a let-through answer has no challenge"
+            );
+        }
+        Expect::Denied { code, by } => {
+            let decision = by.authorize(&row.method, row.path, &row.headers).await;
+            let Decision::Deny(denial) = decision else {
+                panic!("{label}: the core allows this request");
+            };
+            assert_eq!(denial.code(), *code, "{label}: the core's code");
+            assert_same(label, got, &denial.response());
+        }
+        Expect::Response(response) => assert_same(label, got, response),
+        Expect::ServerError(texts) => {
+            assert_eq!(got.status, 500, "{label}: status");
+            let body = text(&got.body);
+            for expected in texts {
+                assert!(
+                    body.contains(expected),
+                    "{label}: {body:?} names {expected:?}"
+                );
+            }
+        }
+    }
+}
+
+/// Status, every header and the body equal the core's response.
+pub(crate) fn assert_same(label: &str, got: &Got, expected: &DenialResponse) {
+    assert_eq!(
+        got.status,
+        expected.status().as_u16(),
+        "{label}: status; body {:?}",
+        text(&got.body)
+    );
+    let mut wanted: Vec<(String, Vec<u8>)> = expected
+        .headers()
+        .iter()
+        .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
+        .collect();
+    wanted.sort();
+    assert_eq!(
+        printable(&got.headers),
+        printable(&wanted),
+        "{label}: headers"
+    );
+    assert_eq!(text(&got.body), expected.body(), "{label}: body");
+}
+
+fn printable(headers: &[(String, Vec<u8>)]) -> String {
+    let mut out = String::new();
+    for (name, value) in headers {
+        let _ = writeln!(out, "{name}: {}", String::from_utf8_lossy(value));
+    }
+    out
+}
+
+pub(crate) fn text(body: &[u8]) -> String {
+    String::from_utf8_lossy(body).into_owned()
+}
+
+/// A server on 127.0.0.1:0 with one worker; stop it with [`Running::stop`].
+pub(crate) struct Running {
+    pub(crate) base: String,
+    pub(crate) handle: actix_web::dev::ServerHandle,
+}
+
+impl Running {
+    pub(crate) async fn stop(self) {
+        self.handle.stop(true).await;
+    }
+}
+
+/// Serves the app factory on 127.0.0.1:0 (one worker, no signal handling).
+macro_rules! serve {
+    ($factory:expr) => {{
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local address");
+        let server = actix_web::HttpServer::new($factory)
+            .workers(1)
+            .disable_signals()
+            .shutdown_timeout(1)
+            .listen(listener)
+            .expect("listen")
+            .run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        $crate::support::Running {
+            base: format!("http://{addr}"),
+            handle,
+        }
+    }};
+}
+pub(crate) use serve;
+
+/// Runs every row in process and over the socket.
+macro_rules! run_table {
+    ($name:expr, $app:expr, $server:expr, $rows:expr) => {{
+        let app = actix_web::test::init_service($app).await;
+        let client = $crate::support::client();
+        for (index, row) in $rows.iter().enumerate() {
+            let label = format!(
+                "{} #{index} {} {} (in process)",
+                $name, row.method, row.path
+            );
+            let got =
+                $crate::support::in_process(&app, actix_web::test::TestRequest::to_request, row)
+                    .await;
+            $crate::support::check(&label, row, &got).await;
+            let label = format!("{} #{index} {} {} (socket)", $name, row.method, row.path);
+            let got = $crate::support::over_socket(&client, &$server.base, row).await;
+            $crate::support::check(&label, row, &got).await;
+        }
+    }};
+}
+pub(crate) use run_table;

@@ -1,0 +1,177 @@
+//! [`AuthzLayer`]: the tower `Layer` that puts an [`Authorizer`] in front of a service.
+
+use std::error::Error;
+use std::fmt;
+use std::path::Path;
+
+use cognito_authz_core::{Authorizer, Policy, PolicyFileError};
+use tower_layer::Layer;
+
+use crate::extensions::Realm;
+use crate::responder::DefaultResponder;
+use crate::service::Authz;
+
+/// Applies an [`Authorizer`] (a whole route table, or one policy) to every request of the
+/// wrapped service; see the [crate docs](crate) for an example.
+///
+/// Cheap to clone (the authorizer is one `Arc`).
+#[derive(Clone)]
+#[must_use]
+pub struct AuthzLayer<R = DefaultResponder> {
+    authorizer: Authorizer,
+    responder: R,
+    realm: Option<Realm>,
+}
+
+impl AuthzLayer {
+    /// A layer deciding with `authorizer` and answering denials with the [`DefaultResponder`].
+    pub fn new(authorizer: Authorizer) -> Self {
+        let realm = authorizer.realm().map(Realm::new);
+        Self {
+            authorizer,
+            responder: DefaultResponder,
+            realm,
+        }
+    }
+
+    /// Loads a policy file (issuers, token source, routes) with default options.
+    ///
+    /// # Errors
+    /// Any problem in the file or its key files, with file, line and column.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, PolicyFileError> {
+        Authorizer::from_file(path).map(Self::new)
+    }
+}
+
+impl From<Authorizer> for AuthzLayer {
+    fn from(authorizer: Authorizer) -> Self {
+        Self::new(authorizer)
+    }
+}
+
+impl<R> AuthzLayer<R> {
+    /// Answers denials with `responder` instead (status, challenge and body are then yours).
+    pub fn responder<R2>(self, responder: R2) -> AuthzLayer<R2> {
+        AuthzLayer {
+            authorizer: self.authorizer,
+            responder,
+            realm: self.realm,
+        }
+    }
+
+    /// The authorizer deciding requests.
+    pub fn authorizer(&self) -> &Authorizer {
+        &self.authorizer
+    }
+
+    /// A layer that applies the policy `expression` to every request it sees, with this
+    /// layer's verifier, token source, realm and responder: for one route
+    /// (`route_layer`), a sub-router, or a tonic service. `policy:NAME` refers to the named
+    /// policies of this layer's authorizer (its policy file's `[policies]`).
+    ///
+    /// ```
+    /// # use cognito_authz_core::{AcceptedTokenUse, Authorizer, Policy};
+    /// # use cognito_authz_tower::AuthzLayer;
+    /// # let issuer = cognito_authz_testkit::LocalIssuer::offline();
+    /// # let verifier = issuer.verifier_builder(AcceptedTokenUse::Any).build().unwrap();
+    /// let layer = AuthzLayer::new(Authorizer::single(verifier, &Policy::authenticated())?);
+    /// let admins = layer.require("group:admin and token_use:id")?;
+    /// // Mistakes are found here, at start-up, with their position:
+    /// let error = layer.require("group:admin and").unwrap_err();
+    /// assert_eq!(
+    ///     error.to_string(),
+    ///     "invalid policy `group:admin and`: column 16: expected an atom after 'and'"
+    /// );
+    /// # let _ = admins;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// The expression does not parse, or does not compile (`public` combined with other
+    /// atoms, an unknown `policy:` name, an invalid scope).
+    pub fn require(&self, expression: &str) -> Result<Self, RequireError>
+    where
+        R: Clone,
+    {
+        let policy: Policy = expression
+            .parse()
+            .map_err(|error| RequireError::new(expression, &error))?;
+        self.require_policy(&policy)
+    }
+
+    /// [`AuthzLayer::require`] with a [`Policy`] built in code.
+    ///
+    /// # Errors
+    /// The policy does not compile (see [`AuthzLayer::require`]).
+    pub fn require_policy(&self, policy: &Policy) -> Result<Self, RequireError>
+    where
+        R: Clone,
+    {
+        let authorizer = self
+            .authorizer
+            .with_policy(policy)
+            .map_err(|error| RequireError::new(&policy.to_string(), &error))?;
+        Ok(Self {
+            authorizer,
+            responder: self.responder.clone(),
+            realm: self.realm.clone(),
+        })
+    }
+}
+
+impl<S, R: Clone> Layer<S> for AuthzLayer<R> {
+    type Service = Authz<S, R>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Authz::new(
+            inner,
+            self.authorizer.clone(),
+            self.responder.clone(),
+            self.realm.clone(),
+        )
+    }
+}
+
+impl<R> fmt::Debug for AuthzLayer<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthzLayer")
+            .field("authorizer", &self.authorizer)
+            .field("responder", &std::any::type_name::<R>())
+            .finish()
+    }
+}
+
+/// A per-route policy that cannot be used: it does not parse or does not compile. Returned at
+/// start-up by [`AuthzLayer::require`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequireError {
+    expression: String,
+    message: String,
+}
+
+impl RequireError {
+    fn new(expression: &str, error: &dyn fmt::Display) -> Self {
+        Self {
+            expression: expression.to_owned(),
+            message: error.to_string(),
+        }
+    }
+
+    /// The expression as given.
+    pub fn expression(&self) -> &str {
+        &self.expression
+    }
+
+    /// What is wrong with it (with the column, for parse errors).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for RequireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid policy `{}`: {}", self.expression, self.message)
+    }
+}
+
+impl Error for RequireError {}

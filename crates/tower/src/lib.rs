@@ -1,0 +1,119 @@
+//! A tower layer that authorizes every request against AWS Cognito user-pool tokens and a
+//! route table, before the inner service sees it.
+//!
+//! [`AuthzLayer`] wraps any service over [`http::Request<B>`]: axum routers, tonic servers,
+//! hyper services, `lambda_http` handlers. For each request it calls
+//! [`Authorizer::authorize`](cognito_authz_core::Authorizer::authorize) with the method, path and
+//! headers, then:
+//!
+//! - **allowed**: inserts the verified token into the request extensions as
+//!   `Arc<VerifiedToken>` (or [`NoToken`] when the request passed without one: a public route
+//!   or a CORS preflight) and calls the inner service;
+//! - **denied**: answers the denial's response (DESIGN.md §7: 400/401/403/503 with the exact
+//!   `WWW-Authenticate` challenge and a small JSON body) without calling the inner service.
+//!   Replace the body with your own [`Responder`].
+//!
+//! A denial is a response, not an error: `Authz<S>` keeps `type Error = S::Error`.
+//!
+//! ```
+//! use std::convert::Infallible;
+//! use std::sync::Arc;
+//!
+//! use cognito_authz_core::{AcceptedTokenUse, Authorizer, Policy, VerifiedToken};
+//! use cognito_authz_testkit::LocalIssuer;
+//! use cognito_authz_tower::AuthzLayer;
+//! use http::{Request, Response, StatusCode};
+//! use tower::{ServiceBuilder, ServiceExt};
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! // A local Cognito-shaped issuer (offline: its keys go into the configuration).
+//! let issuer = LocalIssuer::offline();
+//! let authorizer = Authorizer::builder()
+//!     .verifier(issuer.verifier_builder(AcceptedTokenUse::Access).build()?)
+//!     .route("/health", Policy::public())
+//!     .route("/admin/{*rest}", "group:admin".parse()?)
+//!     .build()?;
+//!
+//! // Any service over http::Request works; here a plain function over String bodies.
+//! let service = ServiceBuilder::new()
+//!     .layer(AuthzLayer::new(authorizer))
+//!     .service_fn(|request: Request<String>| async move {
+//!         let user = request
+//!             .extensions()
+//!             .get::<Arc<VerifiedToken>>()
+//!             .and_then(|token| token.username())
+//!             .unwrap_or("anonymous")
+//!             .to_owned();
+//!         Ok::<_, Infallible>(Response::new(format!("hello {user}")))
+//!     });
+//!
+//! // Public route, no token: the service runs.
+//! let response = service.clone().oneshot(Request::get("/health").body(String::new())?).await?;
+//! assert_eq!(response.status(), StatusCode::OK);
+//! assert_eq!(response.body(), "hello anonymous");
+//!
+//! // No token on a protected route: 401 with a plain Bearer challenge.
+//! let response = service.clone().oneshot(Request::get("/admin/users").body(String::new())?).await?;
+//! assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+//! assert_eq!(response.headers()["www-authenticate"], "Bearer");
+//! assert_eq!(response.body(), r#"{"message":"Unauthorized"}"#);
+//!
+//! // A valid token without the group: 403.
+//! let bob = issuer.access_token().username("bob").sign();
+//! let request = Request::get("/admin/users")
+//!     .header("authorization", format!("Bearer {bob}"))
+//!     .body(String::new())?;
+//! let response = service.clone().oneshot(request).await?;
+//! assert_eq!(response.status(), StatusCode::FORBIDDEN);
+//! assert_eq!(response.headers()["www-authenticate"], r#"Bearer error="insufficient_scope""#);
+//!
+//! // An admin: the service runs and sees the verified token.
+//! let alice = issuer.access_token().username("alice").groups(["admin"]).sign();
+//! let request = Request::get("/admin/users")
+//!     .header("authorization", format!("Bearer {alice}"))
+//!     .body(String::new())?;
+//! let response = service.oneshot(request).await?;
+//! assert_eq!(response.status(), StatusCode::OK);
+//! assert_eq!(response.body(), "hello alice");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
+//! # Per-route policies
+//!
+//! [`AuthzLayer::require`] derives a layer that applies one policy expression to every request
+//! it sees, with the same verifier, token source and realm; the expression is parsed when the
+//! layer is built, so a bad one fails at start-up. Put it on a route (axum's `route_layer`),
+//! a tonic service, or a sub-router.
+//!
+//! # What it costs
+//!
+//! On a token in the verifier's verified-token cache the decision is ready on the first poll:
+//! the layer polls it inline in `call` and allocates nothing for it. Only a decision that has
+//! to wait (the issuer's key set is being fetched) is boxed and the request moved into it,
+//! with the inner service cloned and swapped the way tower requires. Responses built by the
+//! default responder copy a static body.
+//!
+//! # Requirements
+//!
+//! The inner service must be `Clone + Send + 'static` with a `Send` future, and request and
+//! response bodies `Send + 'static` (true of axum, tonic, hyper and `lambda_http`). The default
+//! responder needs a response body that can be made from a `&'static str` (axum's `Body`,
+//! `String`, `http_body_util::Full<Bytes>`, …); for any other body, plug in a [`Responder`].
+//! Nothing the layer logs contains token content: denials are logged by the core at `debug`
+//! with their code and route.
+#![forbid(unsafe_code)]
+
+mod extensions;
+mod future;
+mod layer;
+mod responder;
+mod service;
+
+pub use extensions::{NoToken, Realm};
+pub use future::ResponseFuture;
+pub use layer::{AuthzLayer, RequireError};
+pub use responder::{DefaultResponder, Responder};
+pub use service::Authz;
+
+pub use cognito_authz_core::{Authorizer, Decision, Denial, DenialResponse, VerifiedToken};
