@@ -626,21 +626,19 @@ fn check_issuer_url(issuer: &str) -> Result<(), ConfigError> {
 }
 
 /// Whether a URL's host is a loopback address (`127.0.0.0/8`, `[::1]`, `localhost`).
+///
+/// The host is read by the same URL parser the HTTP client uses, so no spelling (`\`, `@`,
+/// userinfo, percent-encoding) can make the check and the connection see different hosts.
 pub(crate) fn is_loopback_url(url: &str) -> bool {
-    let Some(rest) = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))
-    else {
+    let Ok(parsed) = reqwest::Url::parse(url) else {
         return false;
     };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host_port = authority.rsplit('@').next().unwrap_or_default();
-    let host = if let Some(bracketed) = host_port.strip_prefix('[') {
-        bracketed.split(']').next().unwrap_or_default()
-    } else {
-        host_port.split(':').next().unwrap_or_default()
+    let Some(host) = parsed.host_str() else {
+        return false;
     };
-    host == "localhost"
+    // IPv6 hosts come bracketed: `[::1]`.
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
         || host
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
@@ -770,5 +768,21 @@ mod tests {
                 .is_ok()
         );
         assert!(pool().jwks_url("ftp://keys.example/keys").build().is_err());
+        // Spellings where a naive split and the HTTP client would see different hosts.
+        for tricky in [
+            "http://evil.example\\@127.0.0.1/jwks.json",
+            "http://127.0.0.1@evil.example/jwks.json",
+            "http://127.0.0.1:80@evil.example/jwks.json",
+            "http://evil.example#@127.0.0.1/",
+            "http://evil.example?@127.0.0.1/",
+        ] {
+            assert!(pool().jwks_url(tricky).build().is_err(), "{tricky}");
+        }
+        assert!(
+            pool()
+                .jwks_url("http://user@127.0.0.1:9/keys")
+                .build()
+                .is_ok()
+        );
     }
 }

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::error::{Error, ErrorKind};
 
@@ -41,6 +41,54 @@ impl<'de> de::Deserialize<'de> for Text<'de> {
             }
         }
         deserializer.deserialize_str(TextVisitor)
+    }
+}
+
+/// A value the verifier does not read, consumed with exactly the checks `serde_json::Value`
+/// applies (number range, string escapes, nesting depth) but without building anything.
+///
+/// `serde::de::IgnoredAny` would be cheaper but serde_json only checks its syntax: a signed
+/// token with `1e999` or 200 nested arrays in a user claim would verify here and then fail to
+/// parse as a JSON object for `claim:` policies and typed claims. Going through
+/// `deserialize_any` makes both parsers accept exactly the same documents.
+struct Skip;
+
+impl<'de> de::Deserialize<'de> for Skip {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SkipVisitor;
+        impl<'de> Visitor<'de> for SkipVisitor {
+            type Value = Skip;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
+                while seq.next_element::<Skip>()?.is_some() {}
+                Ok(Skip)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
+                while map.next_entry::<Skip, Skip>()?.is_some() {}
+                Ok(Skip)
+            }
+        }
+        deserializer.deserialize_any(SkipVisitor)
     }
 }
 
@@ -77,11 +125,11 @@ impl<'de> de::Deserialize<'de> for AnyText<'de> {
                 Ok(AnyText(None))
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<AnyText<'de>, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                while seq.next_element::<Skip>()?.is_some() {}
                 Ok(AnyText(None))
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<AnyText<'de>, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                while map.next_entry::<Skip, Skip>()?.is_some() {}
                 Ok(AnyText(None))
             }
         }
@@ -227,11 +275,11 @@ impl<'de> Visitor<'de> for HeaderSeed {
                 "alg" => header.alg = Some(map.next_value::<Text<'de>>()?.0),
                 "kid" => header.kid = Some(map.next_value::<Text<'de>>()?.0),
                 "crit" => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value::<Skip>()?;
                     header.crit = true;
                 }
                 _ => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value::<Skip>()?;
                 }
             }
         }
@@ -280,7 +328,7 @@ impl<'de> Visitor<'de> for ClaimsSeed {
                 "cognito:groups" => claims.groups = Some(map.next_value::<Strings<'de>>()?.0),
                 "email" => claims.email = map.next_value::<AnyText<'de>>()?.0,
                 _ => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value::<Skip>()?;
                 }
             }
         }
@@ -348,6 +396,38 @@ mod tests {
         ] {
             assert!(Claims::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    /// Whatever the one-pass parser accepts, the generic object parser must accept too: the
+    /// generic object is what `claim:` policies and typed claims read.
+    #[test]
+    fn unread_members_get_the_same_checks_as_a_generic_parse() {
+        let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+        let cases = [
+            r#"{"custom:x":1e999}"#.to_owned(),
+            r#"{"custom:x":[-1e400]}"#.to_owned(),
+            r#"{"custom:x":{"y":"\ud800"}}"#.to_owned(),
+            format!(r#"{{"custom:x":{deep}}}"#),
+            r#"{"email":[1e999]}"#.to_owned(),
+        ];
+        for json in &cases {
+            assert!(
+                serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(json).is_err(),
+                "generic parse rejects {json:.40}"
+            );
+            assert!(
+                Claims::parse(json).is_err(),
+                "claims parse rejects {json:.40}"
+            );
+            assert!(
+                Header::parse(json).is_err(),
+                "header parse rejects {json:.40}"
+            );
+        }
+        let fine = format!("{}1{}", "[".repeat(100), "]".repeat(100));
+        let json = format!(r#"{{"custom:x":{fine},"n":1e300,"s":"\u00e9"}}"#);
+        assert!(Claims::parse(&json).is_ok());
+        assert!(serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&json).is_ok());
     }
 
     #[test]
