@@ -16,7 +16,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 # Keep in step with the [[bin]] targets of fuzz/Cargo.toml.
-targets=(verify verify_structured keyset)
+targets=(verify verify_structured keyset policy_expr policy_file token_source)
 
 replay() {
     echo "==> fuzz corpus replay on stable: every committed input of ${targets[*]} through the fuzz harness (no fuzzing)"

@@ -5,7 +5,9 @@
 fn main() {
     let mut args = std::env::args().skip(1);
     let (Some(target), Some(path)) = (args.next(), args.next()) else {
-        eprintln!("usage: explain verify|verify_structured|keyset FILE");
+        eprintln!(
+            "usage: explain verify|verify_structured|keyset|policy_expr|policy_file|token_source FILE"
+        );
         std::process::exit(2);
     };
     let data = std::fs::read(&path).expect("readable input file");

@@ -15,6 +15,18 @@
 //! - `keyset`: any bytes as a JWKS document. `KeySet::from_json` never panics, never keeps more
 //!   than `MAX_KEYS`, and a verifier over the document accepts a real token only when the first
 //!   readable entry for its kid is exactly the real public key.
+//! - `policy_expr`: any bytes (lossy UTF-8) as a policy expression. Errors point inside the
+//!   text, print -> parse is the identity, and compiling (against [`POLICY_SET`] and alone) and
+//!   evaluating against two real tokens never panic, answer `insufficient_scope` only with the
+//!   required scopes, and decide as the effective (inlined) form does.
+//! - `policy_file`: any bytes (lossy UTF-8) as a TOML policy file. Errors name a line and column
+//!   inside the text; every loaded policy re-parses and recompiles to the same thing, and a
+//!   static route is found by a lookup of its own path.
+//! - `token_source`: a request (headers from a small set of names, a prefix such as `Bearer `
+//!   or `id_token=` plus any bytes) and a token source configuration, built with [`arbitrary`].
+//!   Extraction follows DESIGN.md §3 (the header twice or a token in two places:
+//!   `invalid_request`; nothing there: `missing_token`), a token is a substring of a header the
+//!   source reads, and neither unread headers nor the `HeaderLookup` implementation matter.
 //!
 //! The signing key is committed (`keys/fuzz-signing-key.pk8`, RSA-2048, used for nothing else) so
 //! corpora stay meaningful across runs. The clock is fixed at [`NOW_SECS`].
@@ -30,10 +42,13 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use cognito_authz_core::jwks::{KeySet, MAX_KEYS};
 use cognito_authz_core::{
-    AcceptedTokenUse, Algorithm, ConfigError, Error, ErrorKind, FixedClock, IssuerConfig,
+    AcceptedTokenUse, Algorithm, CompiledPolicy, ConfigError, Error, ErrorKind, Evaluation,
+    FixedClock, HeaderLookup, IssuerConfig, Policy, PolicyFile, PolicySet, TokenSource,
     VerifiedToken, Verifier, decode_unverified,
 };
 use cognito_authz_testkit::{SigningKey, base64url};
+use http::header::COOKIE;
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use serde_json::{Value, json};
 
 /// The fixed time of every verifier here (2023-11-14T22:13:20Z).
@@ -1167,6 +1182,680 @@ pub fn verify_structured(spec: &TokenSpec) {
     }
 }
 
+// --- target: policy_expr -----------------------------------------------------------------------
+
+/// The named policies `policy_expr` compiles against: a reference chain, a public one (and an
+/// alias of it), a negative scope and quoted names.
+pub const POLICY_SET: [(&str, &str); 7] = [
+    ("admin", "group:admin"),
+    ("reader", "scope:api/read or policy:admin"),
+    ("open", "public"),
+    ("open_alias", "policy:open"),
+    ("no_banned", "not scope:api/banned"),
+    ("team", r#"group:"team blue" and claim:custom:tenant=acme"#),
+    (
+        "careful",
+        "policy:reader and policy:no_banned and not token_use:id",
+    ),
+];
+
+fn policy_set() -> &'static PolicySet {
+    static SET: OnceLock<PolicySet> = OnceLock::new();
+    SET.get_or_init(|| {
+        PolicySet::from_policies(POLICY_SET.iter().map(|(name, text)| {
+            let policy: Policy = text.parse().expect("a valid named policy");
+            (*name, policy)
+        }))
+        .expect("a valid policy set")
+    })
+}
+
+/// Verified tokens the compiled policies are evaluated against: an access token with scopes,
+/// groups (one with a space) and custom claims of every JSON type, and an id token.
+fn policy_tokens() -> &'static [Arc<VerifiedToken>] {
+    static TOKENS: OnceLock<Vec<Arc<VerifiedToken>>> = OnceLock::new();
+    TOKENS.get_or_init(|| {
+        let extend = |payload: String, extra: Value| {
+            let mut value: Value = serde_json::from_str(&payload).expect("json");
+            let map = value.as_object_mut().expect("object");
+            for (name, member) in extra.as_object().expect("object") {
+                map.insert(name.clone(), member.clone());
+            }
+            value.to_string()
+        };
+        let access = extend(
+            valid_access_payload(),
+            json!({
+                "scope": "api/read openid",
+                "cognito:groups": ["admin", "team blue"],
+                "custom:tenant": "acme",
+                "custom:n": 42,
+                "custom:f": 1.5,
+                "custom:flag": true,
+                "custom:none": null,
+                "custom:list": ["a", 1, false, null, {"x": 1}],
+                "custom:obj": {"k": "v"},
+            }),
+        );
+        let id = extend(
+            valid_id_payload(),
+            json!({"cognito:groups": ["team blue"], "custom:tenant": "other"}),
+        );
+        [access, id]
+            .iter()
+            .map(|payload| {
+                complete(
+                    verifiers()
+                        .uncached
+                        .verify(&sign(&valid_header(KID), payload)),
+                )
+                .expect("a valid token of the fuzz pool")
+            })
+            .collect()
+    })
+}
+
+/// Target `policy_expr`: the bytes (lossy UTF-8) as a policy expression.
+pub fn policy_expr_bytes(data: &[u8]) {
+    policy_expr(&String::from_utf8_lossy(data));
+}
+
+/// Parses `text` and checks the parser's and the compiler's promises:
+/// - an error's column lies within `1..=chars + 1` and its text is `column N: MESSAGE`;
+/// - a parsed policy prints to text that parses to an equal policy and prints identically;
+/// - compiling against [`POLICY_SET`] (and against an empty set) never panics; a compiled policy
+///   keeps the printed text, evaluates every token without panicking, with `insufficient_scope`
+///   only when it has required scopes (and listing exactly those), a public one allows all,
+///   `explain` agrees with `evaluate`, and the effective (inlined) form, when it parses, compiles
+///   without the set to a policy that decides every token the same way;
+/// - a policy that compiles without the set compiles with it, to the same decisions.
+pub fn policy_expr(text: &str) {
+    let policy = match text.parse::<Policy>() {
+        Ok(policy) => policy,
+        Err(error) => {
+            let chars = text.chars().count();
+            assert!(
+                (1..=chars + 1).contains(&error.column),
+                "error column {} outside 1..={} for {text:?}: {error}",
+                error.column,
+                chars + 1
+            );
+            assert!(!error.message.is_empty(), "an error without a message");
+            assert_eq!(
+                error.to_string(),
+                format!("column {}: {}", error.column, error.message)
+            );
+            return;
+        }
+    };
+    let printed = policy.to_string();
+    let reparsed: Policy = printed
+        .parse()
+        .unwrap_or_else(|error| panic!("printed form {printed:?} does not parse: {error}"));
+    assert_eq!(reparsed, policy, "print -> parse changed the policy");
+    assert_eq!(reparsed.to_string(), printed, "print -> parse -> print");
+
+    let with_set = policy_set().compile(&policy);
+    if let Ok(compiled) = &with_set {
+        check_compiled(compiled, &printed);
+        if policy.is_public() {
+            assert!(
+                compiled.is_public(),
+                "`public` compiled to a non-public policy"
+            );
+        }
+    }
+    if let Ok(alone) = policy.compile() {
+        check_compiled(&alone, &printed);
+        let Ok(compiled) = &with_set else {
+            panic!("compiles without the set but not with it: {with_set:?}");
+        };
+        assert_eq!(alone.is_public(), compiled.is_public());
+        assert_eq!(alone.required_scopes(), compiled.required_scopes());
+        for token in policy_tokens() {
+            assert_eq!(alone.evaluate(token), compiled.evaluate(token));
+        }
+    }
+}
+
+/// The promises of a compiled policy (see [`policy_expr`]).
+fn check_compiled(compiled: &CompiledPolicy, printed: &str) {
+    assert_eq!(
+        compiled.text(),
+        printed,
+        "compiled text is not the printed form"
+    );
+    let scopes = compiled.required_scopes();
+    for (index, scope) in scopes.iter().enumerate() {
+        assert!(
+            !scopes[..index].contains(scope),
+            "required scopes repeat {scope:?}"
+        );
+    }
+    let decisions: Vec<Evaluation> = policy_tokens()
+        .iter()
+        .map(|token| {
+            let evaluation = compiled.evaluate(token);
+            if compiled.is_public() {
+                assert_eq!(evaluation, Evaluation::Allow, "a public policy denied");
+            }
+            if let Evaluation::InsufficientScope(listed) = &evaluation {
+                assert!(!listed.is_empty(), "insufficient_scope without scopes");
+                assert_eq!(&listed[..], scopes, "challenge scopes differ from required");
+            }
+            assert_eq!(
+                compiled.explain(token).allowed,
+                evaluation.is_allowed(),
+                "explain and evaluate disagree"
+            );
+            evaluation
+        })
+        .collect();
+    let effective = compiled.effective();
+    if let Ok(inlined) = effective.parse::<Policy>() {
+        let inlined = inlined.compile().unwrap_or_else(|error| {
+            panic!("effective form {effective:?} does not compile on its own: {error}")
+        });
+        assert_eq!(inlined.is_public(), compiled.is_public());
+        assert_eq!(
+            inlined.required_scopes(),
+            scopes,
+            "inlining changed the scopes"
+        );
+        for (token, decision) in policy_tokens().iter().zip(&decisions) {
+            assert_eq!(
+                &inlined.evaluate(token),
+                decision,
+                "the effective form {effective:?} decides otherwise"
+            );
+        }
+    }
+}
+
+// --- target: policy_file -----------------------------------------------------------------------
+
+/// The folder relative `jwks_file` paths resolve against. Never read: `PolicyFile::parse` only
+/// joins paths (key files are read by `check_key_files`, which the target does not call).
+pub const POLICY_FILE_BASE_DIR: &str = "/nonexistent/cognito-authz-fuzz";
+/// The label errors name.
+pub const POLICY_FILE_LABEL: &str = "fuzz.toml";
+
+/// Target `policy_file`: the bytes (lossy UTF-8) as a policy file.
+pub fn policy_file_bytes(data: &[u8]) {
+    policy_file(&String::from_utf8_lossy(data));
+}
+
+/// Loads `text` as a policy file and checks:
+/// - an error names [`POLICY_FILE_LABEL`], a line within the text and a column within that line
+///   (both 1-based; the column may be one past the line's last character);
+/// - a loaded file has issuers with distinct names, and every route's policy, the unmatched
+///   default and every named policy prints to text that parses back to the same text and
+///   compiles against the file's named policies to the same scopes, publicness and effective
+///   form;
+/// - a route with a plain static pattern is what a lookup of that very path finds, for the
+///   route's first method (GET when it has none).
+pub fn policy_file(text: &str) {
+    let file = match PolicyFile::parse(text, POLICY_FILE_BASE_DIR, POLICY_FILE_LABEL) {
+        Ok(file) => file,
+        Err(error) => {
+            assert_eq!(error.file, POLICY_FILE_LABEL);
+            let lines: Vec<&str> = text.split('\n').collect();
+            assert!(
+                (1..=lines.len()).contains(&error.line),
+                "error line {} outside 1..={}: {error}",
+                error.line,
+                lines.len()
+            );
+            let width = lines[error.line - 1].chars().count();
+            assert!(
+                (1..=width + 1).contains(&error.column),
+                "error column {} outside 1..={} of line {}: {error}",
+                error.column,
+                width + 1,
+                error.line
+            );
+            assert!(!error.message.is_empty(), "an error without a message");
+            return;
+        }
+    };
+    assert_eq!(file.label(), POLICY_FILE_LABEL);
+    let issuers = file.issuers();
+    assert!(!issuers.is_empty(), "a file without issuers loaded");
+    for (index, issuer) in issuers.iter().enumerate() {
+        assert!(!issuer.name().is_empty(), "an issuer with an empty name");
+        assert!(
+            issuers[..index]
+                .iter()
+                .all(|other| other.name() != issuer.name()),
+            "two issuers named {:?}",
+            issuer.name()
+        );
+    }
+    let table = file.routes();
+    let set = table.policies();
+    let reparse = |what: &str, compiled: &CompiledPolicy| {
+        let text = compiled.text();
+        let policy: Policy = text
+            .parse()
+            .unwrap_or_else(|error| panic!("{what}: policy {text:?} does not re-parse: {error}"));
+        assert_eq!(policy.to_string(), text, "{what}: print -> parse -> print");
+        let again = set
+            .compile(&policy)
+            .unwrap_or_else(|error| panic!("{what}: {text:?} does not compile again: {error}"));
+        assert_eq!(again.is_public(), compiled.is_public(), "{what}");
+        assert_eq!(
+            again.required_scopes(),
+            compiled.required_scopes(),
+            "{what}"
+        );
+        assert_eq!(again.effective(), compiled.effective(), "{what}");
+    };
+    for route in table.routes() {
+        reparse(&format!("route {:?}", route.pattern()), route.policy());
+        let pattern = route.pattern();
+        if !pattern.contains(['{', '}', '*', ':']) {
+            let method = route
+                .methods()
+                .and_then(<[Method]>::first)
+                .unwrap_or(&Method::GET);
+            let found = table.lookup(method, pattern);
+            assert_eq!(
+                found.pattern(),
+                Some(pattern),
+                "{method} {pattern} does not find its own static route"
+            );
+        }
+    }
+    reparse("defaults.unmatched", table.unmatched());
+    for name in set.names() {
+        let policy = set.get(name).expect("a listed name is defined");
+        let text = policy.to_string();
+        let reparsed: Policy = text
+            .parse()
+            .unwrap_or_else(|error| panic!("policy {name:?}: {text:?} does not re-parse: {error}"));
+        assert_eq!(&reparsed, policy, "policy {name:?}: print -> parse");
+    }
+    let _ = file.to_string();
+    let _ = file.token_source().header_name();
+}
+
+// --- target: token_source ----------------------------------------------------------------------
+
+/// A request header's name, spelled as a client might.
+#[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderChoice {
+    /// `authorization`
+    Authorization,
+    /// `Authorization`
+    AuthorizationTitle,
+    /// `cookie`
+    Cookie,
+    /// `Cookie`
+    CookieTitle,
+    /// `dev-auth-token`
+    DevAuthToken,
+    /// `x-other`
+    XOther,
+}
+
+impl HeaderChoice {
+    /// The name as sent.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Authorization => "authorization",
+            Self::AuthorizationTitle => "Authorization",
+            Self::Cookie => "cookie",
+            Self::CookieTitle => "Cookie",
+            Self::DevAuthToken => "dev-auth-token",
+            Self::XOther => "x-other",
+        }
+    }
+}
+
+/// What a header value starts with (then the raw bytes follow), so the interesting shapes are
+/// one choice away.
+#[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValuePrefix {
+    /// nothing: the raw bytes only
+    None,
+    /// `Bearer `
+    Bearer,
+    /// `bearer\t`
+    BearerLowerTab,
+    /// `  BEARER   ` (padded, several spaces)
+    BearerPadded,
+    /// `Basic `
+    Basic,
+    /// `id_token=`
+    IdTokenCookie,
+    /// `theme=dark; id_token=`
+    SecondIdTokenCookie,
+    /// `id_token="`
+    QuotedIdTokenCookie,
+    /// `token=`
+    TokenCookie,
+    /// `a.b.c` (a token-shaped value)
+    Token,
+}
+
+impl ValuePrefix {
+    /// The prefix bytes.
+    pub fn bytes(self) -> &'static [u8] {
+        match self {
+            Self::None => b"",
+            Self::Bearer => b"Bearer ",
+            Self::BearerLowerTab => b"bearer\t",
+            Self::BearerPadded => b"  BEARER   ",
+            Self::Basic => b"Basic ",
+            Self::IdTokenCookie => b"id_token=",
+            Self::SecondIdTokenCookie => b"theme=dark; id_token=",
+            Self::QuotedIdTokenCookie => b"id_token=\"",
+            Self::TokenCookie => b"token=",
+            Self::Token => b"a.b.c",
+        }
+    }
+}
+
+/// One header of the request.
+#[derive(Arbitrary, Debug, Clone, PartialEq, Eq)]
+pub struct HeaderSpec {
+    /// Its name.
+    pub name: HeaderChoice,
+    /// The start of its value.
+    pub prefix: ValuePrefix,
+    /// The rest of its value.
+    pub value: Vec<u8>,
+}
+
+/// The header a token source reads, when not the default.
+#[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CustomHeader {
+    /// `dev-auth-token`
+    DevAuthToken,
+    /// `Dev-Auth-Token` (the builder lowercases)
+    DevAuthTokenTitle,
+    /// `Authorization` (the default, spelled differently)
+    AuthorizationTitle,
+    /// `x-other`
+    XOther,
+}
+
+/// The cookie a token source reads.
+#[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CookieChoice {
+    /// `id_token`
+    IdToken,
+    /// `token`
+    Token,
+    /// `access_token`
+    AccessToken,
+}
+
+/// A token source configuration.
+#[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceSpec {
+    /// `TokenSource::default()` (the `Authorization` header, no cookie).
+    Default,
+    /// Another header, no cookie.
+    Header(CustomHeader),
+    /// The `Authorization` header and a cookie.
+    Cookie(CookieChoice),
+    /// Another header and a cookie.
+    HeaderAndCookie(CustomHeader, CookieChoice),
+}
+
+/// A request's headers and the token source reading them.
+#[derive(Arbitrary, Debug, Clone, PartialEq, Eq)]
+pub struct SourceInput {
+    /// The configuration.
+    pub source: SourceSpec,
+    /// The headers, in order (repeated names are appended, not replaced).
+    pub headers: Vec<HeaderSpec>,
+}
+
+impl SourceSpec {
+    /// The token source it describes.
+    pub fn build(self) -> TokenSource {
+        let header = |custom: CustomHeader| match custom {
+            CustomHeader::DevAuthToken => "dev-auth-token",
+            CustomHeader::DevAuthTokenTitle => "Dev-Auth-Token",
+            CustomHeader::AuthorizationTitle => "Authorization",
+            CustomHeader::XOther => "x-other",
+        };
+        let cookie = |choice: CookieChoice| match choice {
+            CookieChoice::IdToken => "id_token",
+            CookieChoice::Token => "token",
+            CookieChoice::AccessToken => "access_token",
+        };
+        let builder = TokenSource::builder();
+        let builder = match self {
+            Self::Default => return TokenSource::default(),
+            Self::Header(custom) => builder.header(header(custom)),
+            Self::Cookie(choice) => builder.cookie(cookie(choice)),
+            Self::HeaderAndCookie(custom, choice) => {
+                builder.header(header(custom)).cookie(cookie(choice))
+            }
+        };
+        builder.build().expect("valid token source names")
+    }
+}
+
+/// Encodes `input` as the bytes `arbitrary` 1.x decodes back to it (for writing seeds; the
+/// round trip is checked where seeds are written).
+pub fn encode_source_input(input: &SourceInput) -> Vec<u8> {
+    fn variant(out: &mut Vec<u8>, index: u32, count: u32) {
+        // derive(Arbitrary) picks variant `(u64::from(u32) * count) >> 32`.
+        let x = ((u64::from(index) << 32).div_ceil(u64::from(count))) as u32;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    fn custom(out: &mut Vec<u8>, custom: CustomHeader) {
+        variant(out, custom as u32, 4);
+    }
+    fn cookie(out: &mut Vec<u8>, choice: CookieChoice) {
+        variant(out, choice as u32, 3);
+    }
+    let mut out = Vec::new();
+    match input.source {
+        SourceSpec::Default => variant(&mut out, 0, 4),
+        SourceSpec::Header(c) => {
+            variant(&mut out, 1, 4);
+            custom(&mut out, c);
+        }
+        SourceSpec::Cookie(k) => {
+            variant(&mut out, 2, 4);
+            cookie(&mut out, k);
+        }
+        SourceSpec::HeaderAndCookie(c, k) => {
+            variant(&mut out, 3, 4);
+            custom(&mut out, c);
+            cookie(&mut out, k);
+        }
+    }
+    for header in &input.headers {
+        out.push(1);
+        variant(&mut out, header.name as u32, 6);
+        variant(&mut out, header.prefix as u32, 10);
+        for byte in &header.value {
+            out.extend([1, *byte]);
+        }
+        out.push(0);
+    }
+    out.push(0);
+    out
+}
+
+/// Target `token_source`: decodes a [`SourceInput`] from the bytes as `fuzz_target!` would,
+/// then checks it.
+pub fn token_source_bytes(data: &[u8]) {
+    if let Ok(input) = SourceInput::arbitrary_take_rest(Unstructured::new(data)) {
+        token_source(&input);
+    }
+}
+
+/// Headers as a list of pairs, looked up case-insensitively: a second [`HeaderLookup`] the
+/// result must not depend on.
+struct Pairs<'p>(&'p [(HeaderName, Vec<u8>)]);
+
+impl HeaderLookup for Pairs<'_> {
+    fn values<'a>(&'a self, name: &HeaderName) -> impl Iterator<Item = &'a [u8]> {
+        let name = name.clone();
+        self.0
+            .iter()
+            .filter(move |(candidate, _)| *candidate == name)
+            .map(|(_, value)| value.as_slice())
+    }
+}
+
+/// Bytes that are plainly one token: `[A-Za-z0-9._-]+`.
+fn plain_token(bytes: &[u8]) -> bool {
+    !bytes.is_empty()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+fn outcome(result: Result<&str, Error>) -> Result<String, ErrorKind> {
+    result.map(str::to_owned).map_err(|error| error.kind())
+}
+
+/// Builds the `HeaderMap` (skipping values `HeaderValue` rejects), extracts, and checks:
+/// - the same answer from a second header-lookup implementation, and from a map holding only
+///   the headers the source reads (the configured header, and `Cookie` when a cookie is set);
+/// - errors are `missing_token`, `invalid_request` or `malformed_token`, the last only when a
+///   header the source reads is not UTF-8;
+/// - a token is non-empty and a substring of a value of a header the source reads;
+/// - DESIGN.md §3: the configured header twice → `invalid_request`; no configured header and
+///   no cookie header naming the cookie → `missing_token`; exactly one header holding
+///   `Bearer <t>` (or plain `<t>`) with a plain `t` → `t`, unless a cookie header holds
+///   `NAME=<u>` with a plain `u` (a token in two places) → `invalid_request`.
+pub fn token_source(input: &SourceInput) {
+    let source = input.source.build();
+    let mut kept: Vec<(HeaderName, Vec<u8>)> = Vec::new();
+    let mut map = HeaderMap::new();
+    for header in &input.headers {
+        let name = HeaderName::from_bytes(header.name.name().as_bytes()).expect("a header name");
+        let mut value = header.prefix.bytes().to_vec();
+        value.extend_from_slice(&header.value);
+        let Ok(header_value) = HeaderValue::from_bytes(&value) else {
+            continue;
+        };
+        map.append(name.clone(), header_value);
+        kept.push((name, value));
+    }
+    let result = outcome(source.extract(&map));
+    assert_eq!(
+        outcome(source.extract_from(&Pairs(&kept))),
+        result,
+        "another header lookup changed the answer"
+    );
+
+    let configured = source.header_name();
+    let cookie = source.cookie_name();
+    let read = |name: &HeaderName| name == configured || (cookie.is_some() && *name == COOKIE);
+    let relevant: Vec<(HeaderName, Vec<u8>)> = kept
+        .iter()
+        .filter(|(name, _)| read(name))
+        .cloned()
+        .collect();
+    let mut only_relevant = HeaderMap::new();
+    for (name, value) in &relevant {
+        only_relevant.append(name.clone(), HeaderValue::from_bytes(value).expect("kept"));
+    }
+    assert_eq!(
+        outcome(source.extract(&only_relevant)),
+        result,
+        "a header the source does not read changed the answer"
+    );
+
+    let header_values: Vec<&[u8]> = relevant
+        .iter()
+        .filter(|(name, _)| name == configured)
+        .map(|(_, value)| value.as_slice())
+        .collect();
+    let cookie_values: Vec<&[u8]> = relevant
+        .iter()
+        .filter(|(name, _)| *name == COOKIE && name != configured)
+        .map(|(_, value)| value.as_slice())
+        .collect();
+    let names_cookie = |name: &str| {
+        cookie_values.iter().any(|value| {
+            value
+                .windows(name.len())
+                .any(|window| window == name.as_bytes())
+        })
+    };
+    let cookie_possible = cookie.is_some_and(names_cookie);
+    let plain_cookie = cookie.is_some_and(|name| {
+        cookie_values.iter().any(|value| {
+            value
+                .strip_prefix(name.as_bytes())
+                .and_then(|rest| rest.strip_prefix(b"="))
+                .is_some_and(plain_token)
+        })
+    });
+
+    match &result {
+        Ok(token) => {
+            assert!(!token.is_empty(), "an empty token");
+            assert!(
+                relevant.iter().any(|(_, value)| value
+                    .windows(token.len())
+                    .any(|window| window == token.as_bytes())),
+                "token {token:?} is in no header the source reads"
+            );
+        }
+        Err(kind) => {
+            assert!(
+                matches!(
+                    kind,
+                    ErrorKind::MissingToken | ErrorKind::InvalidRequest | ErrorKind::MalformedToken
+                ),
+                "token extraction answered {kind:?}"
+            );
+            if *kind == ErrorKind::MalformedToken {
+                assert!(
+                    relevant
+                        .iter()
+                        .any(|(_, value)| std::str::from_utf8(value).is_err()),
+                    "malformed_token without a non-UTF-8 value"
+                );
+            }
+        }
+    }
+    if header_values.len() >= 2 {
+        assert_eq!(
+            result,
+            Err(ErrorKind::InvalidRequest),
+            "the token header twice must be invalid_request"
+        );
+    }
+    if header_values.is_empty() && !cookie_possible {
+        assert_eq!(
+            result,
+            Err(ErrorKind::MissingToken),
+            "no configured header or cookie must be missing_token"
+        );
+    }
+    if let [value] = header_values[..] {
+        let text = value.strip_prefix(b"Bearer ").unwrap_or(value);
+        if plain_token(text) && !text.eq_ignore_ascii_case(b"bearer") {
+            if plain_cookie {
+                assert_eq!(
+                    result,
+                    Err(ErrorKind::InvalidRequest),
+                    "a token in the header and the cookie must be invalid_request"
+                );
+            } else if !cookie_possible {
+                assert_eq!(
+                    result.as_ref().ok().map(String::as_bytes),
+                    Some(text),
+                    "the header's token"
+                );
+            }
+        }
+    }
+}
+
 /// Describes what an input means to a target and what the verifier decides (the `explain`
 /// example; for triage, not used by the targets).
 pub fn explain(target: &str, data: &[u8]) -> String {
@@ -1229,6 +1918,96 @@ pub fn explain(target: &str, data: &[u8]) -> String {
                     .map(|set| set.kids().map(str::to_owned).collect::<Vec<_>>())
             );
         }
+        "policy_expr" => {
+            let text = String::from_utf8_lossy(data);
+            let _ = writeln!(out, "text: {text:?}");
+            match text.parse::<Policy>() {
+                Ok(policy) => {
+                    let _ = writeln!(out, "parsed: {policy:?}\nprinted: {policy}");
+                    let _ = writeln!(out, "reparsed: {:?}", policy.to_string().parse::<Policy>());
+                    match policy_set().compile(&policy) {
+                        Ok(compiled) => {
+                            let _ = writeln!(
+                                out,
+                                "compiled: {compiled:?}\neffective: {}",
+                                compiled.effective()
+                            );
+                            for token in policy_tokens() {
+                                let _ = writeln!(
+                                    out,
+                                    "{:?} token: {:?} ({})",
+                                    token.token_use(),
+                                    compiled.evaluate(token),
+                                    compiled.explain(token)
+                                );
+                            }
+                        }
+                        Err(error) => {
+                            let _ = writeln!(out, "compile: {error}");
+                        }
+                    }
+                }
+                Err(error) => {
+                    let _ = writeln!(
+                        out,
+                        "error: {error} (text has {} chars)",
+                        text.chars().count()
+                    );
+                }
+            }
+        }
+        "policy_file" => {
+            let text = String::from_utf8_lossy(data);
+            let _ = writeln!(out, "text: {text:?}");
+            match PolicyFile::parse(&text, POLICY_FILE_BASE_DIR, POLICY_FILE_LABEL) {
+                Ok(file) => {
+                    let _ = writeln!(
+                        out,
+                        "loaded, issuers: {:?}",
+                        file.issuers()
+                            .iter()
+                            .map(IssuerConfig::name)
+                            .collect::<Vec<_>>()
+                    );
+                    let _ = write!(out, "{file}");
+                }
+                Err(error) => {
+                    let _ = writeln!(out, "error: {error}");
+                }
+            }
+        }
+        "token_source" => match SourceInput::arbitrary_take_rest(Unstructured::new(data)) {
+            Ok(input) => {
+                let _ = writeln!(out, "input: {input:#?}");
+                let source = input.source.build();
+                let _ = writeln!(out, "source: {source:?}");
+                let mut map = HeaderMap::new();
+                for header in &input.headers {
+                    let mut value = header.prefix.bytes().to_vec();
+                    value.extend_from_slice(&header.value);
+                    match HeaderValue::from_bytes(&value) {
+                        Ok(header_value) => {
+                            if let Ok(name) = HeaderName::from_bytes(header.name.name().as_bytes())
+                            {
+                                map.append(name, header_value);
+                            }
+                        }
+                        Err(_) => {
+                            let _ = writeln!(
+                                out,
+                                "skipped (not a header value): {:?}",
+                                String::from_utf8_lossy(&value)
+                            );
+                        }
+                    }
+                }
+                let _ = writeln!(out, "headers: {map:?}");
+                let _ = writeln!(out, "extract: {:?}", outcome(source.extract(&map)));
+            }
+            Err(error) => {
+                let _ = writeln!(out, "not an input: {error}");
+            }
+        },
         other => {
             let _ = writeln!(out, "unknown target {other:?}");
         }
@@ -1270,6 +2049,43 @@ mod tests {
         let text = escaped_string("fuzz-key-1");
         let value: Value = serde_json::from_str(&text).expect("json");
         assert_eq!(value, "fuzz-key-1");
+    }
+
+    #[test]
+    fn source_inputs_encode_to_what_arbitrary_decodes() {
+        let header = |name, prefix, value: &[u8]| HeaderSpec {
+            name,
+            prefix,
+            value: value.to_vec(),
+        };
+        let inputs = [
+            SourceInput {
+                source: SourceSpec::Default,
+                headers: Vec::new(),
+            },
+            SourceInput {
+                source: SourceSpec::HeaderAndCookie(
+                    CustomHeader::XOther,
+                    CookieChoice::AccessToken,
+                ),
+                headers: vec![
+                    header(HeaderChoice::XOther, ValuePrefix::Token, b"\x00\xff"),
+                    header(HeaderChoice::CookieTitle, ValuePrefix::TokenCookie, b""),
+                ],
+            },
+        ];
+        for input in inputs {
+            let bytes = encode_source_input(&input);
+            let decoded = SourceInput::arbitrary_take_rest(Unstructured::new(&bytes));
+            assert_eq!(decoded.ok(), Some(input));
+        }
+    }
+
+    #[test]
+    fn the_policy_set_compiles_and_the_policy_tokens_verify() {
+        assert_eq!(policy_set().len(), POLICY_SET.len());
+        assert_eq!(policy_tokens().len(), 2);
+        policy_expr("policy:careful or policy:team");
     }
 
     #[test]

@@ -8,9 +8,12 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use arbitrary::{Arbitrary, Unstructured};
 use cognito_authz_fuzz::{
-    KID, NOW_SECS, UPDATED_ISS, key_set_json, keyset_bytes, sign, signing_key,
-    valid_access_payload, valid_header, valid_id_payload, verify_bytes, verify_structured_bytes,
+    CookieChoice, CustomHeader, HeaderChoice, HeaderSpec, KID, NOW_SECS, SourceInput, SourceSpec,
+    UPDATED_ISS, ValuePrefix, encode_source_input, key_set_json, keyset_bytes, policy_expr_bytes,
+    policy_file_bytes, sign, signing_key, token_source_bytes, valid_access_payload, valid_header,
+    valid_id_payload, verify_bytes, verify_structured_bytes,
 };
 use cognito_authz_testkit::base64url;
 use serde_json::{Value, json};
@@ -61,6 +64,21 @@ fn verify_structured_corpus_replays_without_panics() {
 #[test]
 fn keyset_corpus_replays_without_panics() {
     replay("keyset", keyset_bytes);
+}
+
+#[test]
+fn policy_expr_corpus_replays_without_panics() {
+    replay("policy_expr", policy_expr_bytes);
+}
+
+#[test]
+fn policy_file_corpus_replays_without_panics() {
+    replay("policy_file", policy_file_bytes);
+}
+
+#[test]
+fn token_source_corpus_replays_without_panics() {
+    replay("token_source", token_source_bytes);
 }
 
 fn write_seeds_if_asked() {
@@ -230,4 +248,286 @@ fn write_seeds() {
         (0..=255u8).chain(0..=255u8).collect::<Vec<_>>(),
     );
     write("verify_structured", "ff-300", [0xffu8; 300]);
+
+    write_policy_seeds();
+}
+
+/// The policy expression and policy file seeds (text), and the token-source seeds (encoded for
+/// `arbitrary`, each checked to decode back to the request it describes).
+fn write_policy_seeds() {
+    let expressions: [(&str, String); 28] = [
+        ("example-admin", "group:admin".into()),
+        ("example-public", "public".into()),
+        ("example-authenticated", "authenticated".into()),
+        ("example-named", "policy:admin".into()),
+        ("example-scope", "scope:reports/read".into()),
+        ("design-reader", "scope:api/read or policy:admin".into()),
+        ("design-admin-id", "policy:admin and token_use:id".into()),
+        ("design-nested", "group:admin and (scope:api/read or token_use:id)".into()),
+        ("design-quoted", r#"group:"team blue" or claim:custom:team="blue green""#.into()),
+        ("not-reader", "not policy:reader".into()),
+        ("every-atom", "claim:custom:tenant=acme and issuer:us-east-1_FuzzPool1 and client:fuzzclient123 and claim:email and token_use:access".into()),
+        ("claim-values", r#"claim:custom:n=42 or claim:custom:f=1.5 or claim:custom:flag=true or claim:custom:list=a or claim:x="""#.into()),
+        ("escapes", r#"group:"say \"hi\"" or group:"back\\slash" or claim:"a=b"=c=d"#.into()),
+        ("not-not", "not not group:a and (group:b or not (group:c and scope:x))".into()),
+        ("named-chain", "policy:careful or policy:team or not policy:no_banned".into()),
+        ("open-alias", "policy:open_alias".into()),
+        ("err-trailing-and", "group:a and ".into()),
+        ("err-unclosed-paren", "(group:a".into()),
+        ("err-unclosed-quote", "group:\"team blue".into()),
+        ("err-unknown-atom", "groups:admin".into()),
+        ("err-token-use", "token_use:both".into()),
+        ("err-claim-name", "claim:=x".into()),
+        ("err-escape", r#"group:"a\nb""#.into()),
+        ("err-deep", format!("{}group:a{}", "(".repeat(70), ")".repeat(70))),
+        ("err-multibyte", "group:\u{e9}\u{1f600} and".into()),
+        ("compile-public-combined", "public or group:x".into()),
+        ("compile-invalid-scope", r#"scope:"a b" and not scope:"q\"""#.into()),
+        ("compile-unknown", "policy:nope or group:a".into()),
+    ];
+    for (name, text) in &expressions {
+        write("policy_expr", name, text);
+    }
+
+    let example =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/policy.toml"))
+            .expect("examples/policy.toml");
+    write("policy_file", "example.toml", example);
+    write(
+        "policy_file",
+        "every-section.toml",
+        r#"[[issuer]]
+name = "main"
+user_pool_id = "us-east-1_Example1"
+client_ids = ["1example23456789", "2example"]
+token_use = "access"
+replica_regions = ["us-west-2"]
+jwks_url = "https://keys.example.com/jwks.json"
+jwks_file = "keys/jwks.json"
+leeway_secs = 5
+algorithms = ["RS256", "RS512"]
+
+[[issuer]]
+name = "local"
+cognito_issuer = "http://127.0.0.1:9229/local_pool"
+any_client = true
+token_use = "any"
+jwks_url = "http://127.0.0.1:9229/local_pool/.well-known/jwks.json"
+
+[[issuer]]
+issuer = "https://login.example.com"
+audiences = ["api://x"]
+jwks_file = "/etc/keys.json"
+
+[token]
+header = "Dev-Auth-Token"
+cookie = "id_token"
+
+[defaults]
+unmatched = "not authenticated"
+
+[policies]
+admin = "group:admin"
+reader = "scope:api/read or policy:admin"
+team = 'group:"team blue" and claim:custom:team="blue green"'
+
+[[route]]
+path = "/health"
+require = "public"
+
+[[route]]
+path = "/reports/{id}"
+methods = ["GET", "head"]
+require = "policy:reader"
+
+[[route]]
+path = "/reports/{id}"
+methods = ["DELETE"]
+require = "policy:admin and token_use:id"
+
+[[route]]
+path = "/admin/{*rest}"
+require = "policy:admin"
+
+[[route]]
+path = "/admin/public"
+methods = ["GET"]
+require = "public"
+
+[[route]]
+path = "/teams/{team}/members"
+methods = ["post", "PUT", "PATCH"]
+require = "policy:team or issuer:local"
+"#,
+    );
+    let issuer = "[[issuer]]\nname = \"main\"\nuser_pool_id = \"us-east-1_Example1\"\nclient_ids = [\"client\"]\ntoken_use = \"access\"\n\n";
+    let errors: [(&str, String); 10] = [
+        ("err-empty.toml", String::new()),
+        ("err-unclosed-array.toml", "x = [\n".into()),
+        ("err-unknown-field.toml", format!("{issuer}[token]\nheadr = \"x\"\n")),
+        ("err-expression.toml", format!("{issuer}[[route]]\npath = \"/x\"\nrequire = \"group:a and\"\n")),
+        ("err-cycle.toml", format!("{issuer}[policies]\na = \"policy:b\"\nb = \"group:y or policy:a\"\n")),
+        ("err-conflict.toml", format!("{issuer}[[route]]\npath = \"/a/{{x}}\"\nrequire = \"public\"\n\n[[route]]\npath = \"/a/{{y}}\"\nrequire = \"public\"\n")),
+        ("err-method.toml", format!("{issuer}[[route]]\npath = \"/x\"\nmethods = [\"GET\", \"NOT A METHOD\"]\nrequire = \"public\"\n")),
+        ("err-multibyte.toml", "[[issuer]]\nname = \"\u{e9}\"\nuser_pool_id = \"us-east-1_X\"\nany_client = true\ntoken_use = \"id\"\n\n[[route]]\npath = \"/\u{fc}\"  ; require = \"group:a and\"\n".into()),
+        ("err-public-combined.toml", format!("{issuer}[defaults]\nunmatched = \"public or group:a\"\n")),
+        ("err-crlf.toml", format!("{issuer}[[route]]\npath = \"/x\"\nrequire = \"(\"\n").replace('\n', "\r\n")),
+    ];
+    for (name, text) in &errors {
+        write("policy_file", name, text);
+    }
+
+    let header = |name: HeaderChoice, prefix: ValuePrefix, value: &[u8]| HeaderSpec {
+        name,
+        prefix,
+        value: value.to_vec(),
+    };
+    let token = b"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln";
+    let requests: Vec<(&str, SourceInput)> = vec![
+        (
+            "empty",
+            SourceInput {
+                source: SourceSpec::Default,
+                headers: vec![],
+            },
+        ),
+        (
+            "bearer",
+            SourceInput {
+                source: SourceSpec::Default,
+                headers: vec![header(
+                    HeaderChoice::AuthorizationTitle,
+                    ValuePrefix::Bearer,
+                    token,
+                )],
+            },
+        ),
+        (
+            "raw-token-and-other",
+            SourceInput {
+                source: SourceSpec::Default,
+                headers: vec![
+                    header(HeaderChoice::XOther, ValuePrefix::Bearer, b"x"),
+                    header(HeaderChoice::Authorization, ValuePrefix::None, token),
+                ],
+            },
+        ),
+        (
+            "two-authorization",
+            SourceInput {
+                source: SourceSpec::Default,
+                headers: vec![
+                    header(HeaderChoice::Authorization, ValuePrefix::Bearer, token),
+                    header(HeaderChoice::AuthorizationTitle, ValuePrefix::Bearer, token),
+                ],
+            },
+        ),
+        (
+            "basic-scheme",
+            SourceInput {
+                source: SourceSpec::Default,
+                headers: vec![header(
+                    HeaderChoice::Authorization,
+                    ValuePrefix::Basic,
+                    b"dXNlcjpwdw==",
+                )],
+            },
+        ),
+        (
+            "padded-bearer",
+            SourceInput {
+                source: SourceSpec::Default,
+                headers: vec![header(
+                    HeaderChoice::Authorization,
+                    ValuePrefix::BearerPadded,
+                    b"a.b.c \t",
+                )],
+            },
+        ),
+        (
+            "not-utf8",
+            SourceInput {
+                source: SourceSpec::Default,
+                headers: vec![header(
+                    HeaderChoice::Authorization,
+                    ValuePrefix::Bearer,
+                    b"a.\xff.c",
+                )],
+            },
+        ),
+        (
+            "cookie-only",
+            SourceInput {
+                source: SourceSpec::Cookie(CookieChoice::IdToken),
+                headers: vec![header(
+                    HeaderChoice::CookieTitle,
+                    ValuePrefix::SecondIdTokenCookie,
+                    token,
+                )],
+            },
+        ),
+        (
+            "header-and-cookie",
+            SourceInput {
+                source: SourceSpec::Cookie(CookieChoice::IdToken),
+                headers: vec![
+                    header(
+                        HeaderChoice::Authorization,
+                        ValuePrefix::BearerLowerTab,
+                        token,
+                    ),
+                    header(HeaderChoice::Cookie, ValuePrefix::IdTokenCookie, token),
+                ],
+            },
+        ),
+        (
+            "cookie-twice-different",
+            SourceInput {
+                source: SourceSpec::Cookie(CookieChoice::IdToken),
+                headers: vec![
+                    header(HeaderChoice::Cookie, ValuePrefix::IdTokenCookie, b"a.b.c"),
+                    header(
+                        HeaderChoice::Cookie,
+                        ValuePrefix::QuotedIdTokenCookie,
+                        b"a.b.d\"",
+                    ),
+                ],
+            },
+        ),
+        (
+            "custom-header-and-cookie",
+            SourceInput {
+                source: SourceSpec::HeaderAndCookie(
+                    CustomHeader::DevAuthTokenTitle,
+                    CookieChoice::Token,
+                ),
+                headers: vec![
+                    header(HeaderChoice::Authorization, ValuePrefix::Bearer, token),
+                    header(HeaderChoice::DevAuthToken, ValuePrefix::Token, b""),
+                    header(HeaderChoice::Cookie, ValuePrefix::TokenCookie, b""),
+                ],
+            },
+        ),
+        (
+            "custom-header-twice",
+            SourceInput {
+                source: SourceSpec::Header(CustomHeader::XOther),
+                headers: vec![
+                    header(HeaderChoice::XOther, ValuePrefix::Token, b""),
+                    header(HeaderChoice::XOther, ValuePrefix::None, b"\x00"),
+                    header(HeaderChoice::XOther, ValuePrefix::None, b""),
+                ],
+            },
+        ),
+    ];
+    for (name, input) in &requests {
+        let bytes = encode_source_input(input);
+        let decoded = SourceInput::arbitrary_take_rest(Unstructured::new(&bytes))
+            .expect("an encoded seed decodes");
+        assert_eq!(
+            &decoded, input,
+            "{name}: the seed encoding no longer matches arbitrary"
+        );
+        write("token_source", name, bytes);
+    }
 }
