@@ -13,19 +13,42 @@
 //!   (target: `authz_cold` faster than this). `jwt-authorizer` 0.15, the other peer, still
 //!   depends on axum 0.7 and so cannot wrap an axum 0.8 router.
 //!
+//! The same request through actix-web, in-process (`test::init_service` + `call`, many
+//! requests per `block_on` of an actix `System`, so the runtime's entry is not measured):
+//!
+//! - `actix/no_auth`: the app with no middleware (the floor);
+//! - `actix/authz`: `CognitoAuth` + the `Claims` extractor, token in the verified-token cache
+//!   (target ≤ 1.5× `no_auth`);
+//! - `actix/authz_cold`: as `authz` without the verified-token cache (an RSA verify per request);
+//! - `actix/peer`: actix-web-httpauth 0.8's `HttpAuthentication::bearer` middleware with a
+//!   validator that runs jsonwebtoken 11's `decode` (aws-lc-rs) with a `DecodingKey` built once
+//!   from the same RSA key, checking `iss` and `exp`, its claims put in the request extensions
+//!   and read with `ReqData` (target: `authz` faster than this; `authz_cold` close to it).
+//!
 //! Every request is `GET /reports/42` with the same access token (scope `reports/read`);
 //! each iteration asserts the status, so a misconfigured group cannot look fast.
 //!
-//! Run: `cargo bench --bench http -- --warm-up-time 1 --measurement-time 3`.
+//! Run: `cargo bench --bench http -- --warm-up-time 1 --measurement-time 3` (add `actix` or
+//! `axum` to run one framework).
 
 use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Instant;
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{Service as ActixService, ServiceRequest, ServiceResponse};
+use actix_web::rt::SystemRunner;
+use actix_web::test::TestRequest;
+use actix_web::{App, HttpMessage as _, web};
+use actix_web_httpauth::extractors::bearer::BearerAuth;
+use actix_web_httpauth::middleware::HttpAuthentication;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Extension, Path};
 use axum::response::Response;
 use axum::routing::get;
 use cognito_authz::{AcceptedTokenUse, Authorizer, CognitoClaims, Policy};
+use cognito_authz_actix::CognitoAuth;
 use cognito_authz_axum::{AuthzLayer, Claims};
 use cognito_authz_testkit::LocalIssuer;
 use criterion::measurement::WallTime;
@@ -165,5 +188,167 @@ fn http(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, http);
+async fn actix_plain(id: web::Path<u32>) -> String {
+    format!("report {id}")
+}
+
+async fn actix_with_claims(
+    id: web::Path<u32>,
+    cognito_authz_actix::Claims(claims): cognito_authz_actix::Claims,
+) -> String {
+    black_box(&claims);
+    format!("report {id}")
+}
+
+async fn actix_with_peer_claims(id: web::Path<u32>, claims: web::ReqData<CognitoClaims>) -> String {
+    black_box(&*claims);
+    format!("report {id}")
+}
+
+/// What the peer's validator needs, built once: jsonwebtoken's key and rules.
+struct PeerKeys {
+    key: jsonwebtoken::DecodingKey,
+    validation: jsonwebtoken::Validation,
+}
+
+/// Runs `iters` requests inside one `block_on` and returns their time; `to_request` is
+/// `TestRequest::to_request` (it names actix-http's request type for us).
+fn bench_actix<S, R, B>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    system: &SystemRunner,
+    name: &str,
+    app: &S,
+    to_request: fn(TestRequest) -> R,
+    token: &str,
+) where
+    S: ActixService<R, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let authorization = format!("Bearer {token}");
+    group.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            system.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let request =
+                        to_request(TestRequest::get().uri("/reports/42").insert_header((
+                            actix_web::http::header::AUTHORIZATION,
+                            black_box(authorization.as_str()),
+                        )));
+                    let response = app.call(request).await.expect("no service error");
+                    assert_eq!(
+                        response.status(),
+                        actix_web::http::StatusCode::OK,
+                        "{name}: {:?}",
+                        response.headers()
+                    );
+                }
+                start.elapsed()
+            })
+        });
+    });
+}
+
+fn actix(c: &mut Criterion) {
+    let system = actix_web::rt::System::new();
+    // System clock: the peer checks `exp` against it.
+    let issuer = LocalIssuer::builder()
+        .system_clock()
+        .offline()
+        .expect("issuer");
+    let token = issuer
+        .access_token()
+        .username("alice")
+        .groups(["staff"])
+        .scopes(["openid", "reports/read"])
+        .sign();
+
+    let no_auth = system.block_on(actix_web::test::init_service(
+        App::new().route("/reports/{id}", web::get().to(actix_plain)),
+    ));
+    let authz = system.block_on(actix_web::test::init_service(
+        App::new()
+            .wrap(CognitoAuth::new(authorizer(&issuer, true)))
+            .route("/reports/{id}", web::get().to(actix_with_claims)),
+    ));
+    let authz_cold = system.block_on(actix_web::test::init_service(
+        App::new()
+            .wrap(CognitoAuth::new(authorizer(&issuer, false)))
+            .route("/reports/{id}", web::get().to(actix_with_claims)),
+    ));
+
+    let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+    let signing_key = issuer.signing_key();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_issuer(&[issuer.iss()]);
+    let keys = Arc::new(PeerKeys {
+        key: jsonwebtoken::DecodingKey::from_rsa_components(
+            &signing_key.modulus_base64url(),
+            &signing_key.exponent_base64url(),
+        )
+        .expect("peer key"),
+        validation,
+    });
+    let validator = move |request: ServiceRequest, credentials: BearerAuth| {
+        let keys = Arc::clone(&keys);
+        async move {
+            match jsonwebtoken::decode::<CognitoClaims>(
+                credentials.token(),
+                &keys.key,
+                &keys.validation,
+            ) {
+                Ok(data) => {
+                    request.extensions_mut().insert(data.claims);
+                    Ok(request)
+                }
+                Err(_) => Err((
+                    actix_web::error::ErrorUnauthorized("invalid token"),
+                    request,
+                )),
+            }
+        }
+    };
+    let peer = system.block_on(actix_web::test::init_service(
+        App::new()
+            .wrap(HttpAuthentication::bearer(validator))
+            .route("/reports/{id}", web::get().to(actix_with_peer_claims)),
+    ));
+
+    let mut group = c.benchmark_group("actix");
+    bench_actix(
+        &mut group,
+        &system,
+        "no_auth",
+        &no_auth,
+        TestRequest::to_request,
+        &token,
+    );
+    bench_actix(
+        &mut group,
+        &system,
+        "authz",
+        &authz,
+        TestRequest::to_request,
+        &token,
+    );
+    bench_actix(
+        &mut group,
+        &system,
+        "authz_cold",
+        &authz_cold,
+        TestRequest::to_request,
+        &token,
+    );
+    bench_actix(
+        &mut group,
+        &system,
+        "peer",
+        &peer,
+        TestRequest::to_request,
+        &token,
+    );
+    group.finish();
+}
+
+criterion_group!(benches, http, actix);
 criterion_main!(benches);

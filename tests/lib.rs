@@ -4,4 +4,5 @@ mod attack_drills;
 mod jwks_cache;
 mod jwks_faults;
 mod moto_interop;
+mod parity;
 mod verify_checks;

@@ -114,15 +114,28 @@ pub fn cognito_issuer(
         .build()?)
 }
 
-/// Loads `examples/policy.toml` with `issuer` in place of the file's issuers and a
+/// The quickstart's settings: `issuer` in place of the policy file's issuers, and a
 /// verified-token cache.
+pub fn authorizer_options(issuer: IssuerConfig) -> AuthorizerOptions {
+    AuthorizerOptions::new()
+        .issuers([issuer])
+        .verified_token_cache(VERIFIED_TOKEN_CACHE)
+}
+
+/// Loads `examples/policy.toml` with [`authorizer_options`].
 ///
 /// # Errors
 /// The policy file does not load.
 pub fn load_authorizer(issuer: IssuerConfig) -> Result<Authorizer, BoxError> {
-    let options = AuthorizerOptions::new()
-        .issuers([issuer])
-        .verified_token_cache(VERIFIED_TOKEN_CACHE);
+    load_authorizer_with(authorizer_options(issuer))
+}
+
+/// Loads `examples/policy.toml` with these options (the parity test adds its manual clock
+/// to [`authorizer_options`]).
+///
+/// # Errors
+/// The policy file does not load.
+pub fn load_authorizer_with(options: AuthorizerOptions) -> Result<Authorizer, BoxError> {
     Ok(Authorizer::from_file_with(policy_path(), options)?)
 }
 

@@ -73,6 +73,8 @@ pub(crate) fn deny(
     Rejection::Denied(Denied::new(kind, context.response(kind, scopes), reason))
 }
 
+/// [`VerifiedToken::claims`] (from the parsed payload object, kept with the cached token), with
+/// a rejection that logs only the type and the error's place, never claim values.
 fn deserialize<T: DeserializeOwned>(
     request: &HttpRequest,
     context: &AuthContext,

@@ -2,9 +2,11 @@
 //! (a whole route table at `App::wrap`, or one policy on a `scope`/`resource`), and puts the
 //! verified token into the request extensions for the extractors.
 
-use std::future::{Ready, ready};
+use std::future::{Future as _, Ready, ready};
+use std::pin::pin;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
@@ -14,7 +16,8 @@ use cognito_authz_core::{
     Authorizer, Decision, DenialResponse, ErrorKind, HeaderLookup, Policy, PolicyError,
     PolicyParseError,
 };
-use futures_util::future::LocalBoxFuture;
+use futures_util::TryFutureExt as _;
+use futures_util::future::{Either, LocalBoxFuture, MapOk};
 
 use crate::response::{DefaultResponder, DenialResponder, ResponderName, http_response};
 
@@ -228,6 +231,13 @@ impl AuthContext {
     }
 }
 
+/// The answer of [`CognitoAuthMiddleware`].
+type Answer<B> = Result<ServiceResponse<EitherBody<B>>, Error>;
+
+/// The future of a decided request: the inner service's (allowed) or a ready denial.
+type Decided<F, B> =
+    Either<MapOk<F, fn(ServiceResponse<B>) -> ServiceResponse<EitherBody<B>>>, Ready<Answer<B>>>;
+
 impl<S, B> Service<ServiceRequest> for CognitoAuthMiddleware<S>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
@@ -235,54 +245,107 @@ where
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = Error;
-    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
+    /// Decided at once (no allocation) unless a key set has to be fetched (boxed).
+    type Future = Either<Decided<S::Future, B>, LocalBoxFuture<'static, Answer<B>>>;
 
     forward_ready!(service);
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
+        let Ok(method) = http::Method::from_bytes(request.method().as_str().as_bytes()) else {
+            // Both `http` versions accept the same method tokens, so this cannot happen; if it
+            // did, the request is refused, never let through.
+            let response = self.state.context.response(ErrorKind::InvalidRequest, &[]);
+            let response = request
+                .into_response(http_response(&response))
+                .map_into_right_body();
+            return Either::Left(Either::Right(ready(Ok(response))));
+        };
+        // The decision is ready on the first poll unless a key set has to be fetched (a token
+        // in the verified-token cache, or any token whose key is cached). Poll it once here,
+        // on the stack, so the common case neither boxes a future nor clones the service.
+        let decided = {
+            let headers = ActixHeaders {
+                map: request.headers(),
+                state: &self.state,
+            };
+            let deciding = pin!(self.state.authorizer.authorize_with(
+                &method,
+                request.path(),
+                &headers
+            ));
+            match deciding.poll(&mut Context::from_waker(Waker::noop())) {
+                Poll::Ready(decision) => Some(decision),
+                Poll::Pending => None,
+            }
+        };
+        match decided {
+            Some(decision) => Either::Left(finish(&self.service, &self.state, request, decision)),
+            None => Either::Right(self.decide_later(request, method)),
+        }
+    }
+}
+
+impl<S> CognitoAuthMiddleware<S> {
+    /// The slow path: a key set is being fetched. The pending first attempt was dropped (it
+    /// only joined or started the single-flight fetch, which lives on in the key cache), and
+    /// the request is decided again in a boxed future that owns what it needs.
+    fn decide_later<B>(
+        &self,
+        request: ServiceRequest,
+        method: http::Method,
+    ) -> LocalBoxFuture<'static, Answer<B>>
+    where
+        S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+        B: MessageBody + 'static,
+    {
         let service = Rc::clone(&self.service);
         let state = Rc::clone(&self.state);
         Box::pin(async move {
-            let decision = match http::Method::from_bytes(request.method().as_str().as_bytes()) {
-                Ok(method) => {
-                    let headers = ActixHeaders {
-                        map: request.headers(),
-                        state: &state,
-                    };
-                    state
-                        .authorizer
-                        .authorize_with(&method, request.path(), &headers)
-                        .await
-                }
-                // Both `http` versions accept the same method tokens, so this cannot happen;
-                // if it did, the request is refused, never let through.
-                Err(_) => {
-                    let response = state.context.response(ErrorKind::InvalidRequest, &[]);
-                    return Ok(request
-                        .into_response(http_response(&response))
-                        .map_into_right_body());
-                }
+            let decision = {
+                let headers = ActixHeaders {
+                    map: request.headers(),
+                    state: &state,
+                };
+                state
+                    .authorizer
+                    .authorize_with(&method, request.path(), &headers)
+                    .await
             };
-            match decision {
-                Decision::Allow { token } => {
-                    {
-                        let mut extensions = request.extensions_mut();
-                        extensions.insert(Rc::clone(&state.context));
-                        if let Some(token) = token {
-                            extensions.insert(token);
-                        }
-                    }
-                    service
-                        .call(request)
-                        .await
-                        .map(ServiceResponse::map_into_left_body)
-                }
-                Decision::Deny(denial) => {
-                    let response = state.responder.respond(&denial, request.request());
-                    Ok(request.into_response(response).map_into_right_body())
+            finish(&*service, &state, request, decision).await
+        })
+    }
+}
+
+/// Lets an allowed request through (the verified token and this middleware's context in its
+/// extensions) or answers a denial with the responder.
+fn finish<S, B>(
+    service: &S,
+    state: &State,
+    request: ServiceRequest,
+    decision: Decision,
+) -> Decided<S::Future, B>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+{
+    match decision {
+        Decision::Allow { token } => {
+            {
+                let mut extensions = request.extensions_mut();
+                extensions.insert(Rc::clone(&state.context));
+                if let Some(token) = token {
+                    extensions.insert(token);
                 }
             }
-        })
+            let into_left: fn(ServiceResponse<B>) -> ServiceResponse<EitherBody<B>> =
+                ServiceResponse::map_into_left_body;
+            Either::Left(service.call(request).map_ok(into_left))
+        }
+        Decision::Deny(denial) => {
+            let response = state.responder.respond(&denial, request.request());
+            Either::Right(ready(Ok(request
+                .into_response(response)
+                .map_into_right_body())))
+        }
     }
 }
 
