@@ -418,6 +418,34 @@ async fn verified_token_cache_rechecks_expiry_and_drops_replaced_keys() {
 }
 
 #[tokio::test]
+async fn a_refresh_that_keeps_a_key_keeps_its_cached_tokens() {
+    let issuer = pool().await;
+    let verifier = verifier_with(&issuer, |b| b);
+    let old_token = issuer.access_token().sign();
+    verifier
+        .verify(&old_token)
+        .await
+        .expect("verified and cached");
+    verifier.verify(&old_token).await.expect("cache hit");
+    assert_eq!(verifier.cached_token_hits(), 1);
+
+    // A rotation publishes a second key; the refresh it triggers leaves the first unchanged.
+    let new_key = issuer.rotate();
+    advance(&issuer, COOLDOWN);
+    verifier
+        .verify(&issuer.access_token().signed_by(&new_key).sign())
+        .await
+        .expect("refresh brings the new key");
+    assert_eq!(server(&issuer).fetch_count(), 2);
+    verifier.verify(&old_token).await.expect("still verifies");
+    assert_eq!(
+        verifier.cached_token_hits(),
+        2,
+        "served from the cache, not re-verified"
+    );
+}
+
+#[tokio::test]
 async fn verified_token_cache_is_bounded() {
     let issuer = pool().await;
     let verifier = verifier_with(&issuer, |b| b);

@@ -276,6 +276,12 @@ impl Verifier {
         self.inner.cache.as_ref().map_or(0, TokenCache::len)
     }
 
+    /// How many verifications the verified-token cache answered (0 when off): for metrics, and
+    /// for tests that a refresh which keeps a key keeps its cached tokens.
+    pub fn cached_token_hits(&self) -> u64 {
+        self.inner.cache.as_ref().map_or(0, TokenCache::hits)
+    }
+
     /// Fetches every URL-backed key set now (ignoring the cooldown), so the first request does
     /// not pay for it.
     ///
@@ -335,6 +341,7 @@ impl Verifier {
             && let Some(hit) = cache.get(token)
         {
             if inner.sources[hit.source].still_current(&hit.key) {
+                cache.count_hit();
                 let issuer = &inner.issuers[hit.issuer].config;
                 let result = self.check_times(issuer, hit.token.exp, hit.token.nbf, hit.token.iat);
                 if result.is_err() {

@@ -226,8 +226,9 @@ impl KeySource {
         let mut state = self.lock();
         state.in_flight = None;
         match result {
-            Ok(set) => {
+            Ok(mut set) => {
                 tracing::info!(source = %self.label, keys = set.len(), "jwks fetched");
+                set.reuse_unchanged(&self.set.load());
                 self.set.store(Arc::new(set));
                 self.loaded.store(true, Ordering::Release);
                 state.failures = 0;

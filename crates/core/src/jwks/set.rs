@@ -32,6 +32,8 @@ const RSA_PARAMETERS: [&RsaParameters; 3] = [
 
 /// One key of a set, with the facts check 8 needs precomputed.
 pub struct KeyEntry {
+    /// The JWK as served (canonical JSON), to recognise an unchanged key across fetches.
+    source: Box<str>,
     kid: String,
     kty: String,
     use_ok: bool,
@@ -136,6 +138,19 @@ impl KeySet {
         Ok(Self { keys })
     }
 
+    /// Keeps the previous set's entry wherever a kid's JWK is unchanged, so what was verified
+    /// with that key (the verified-token cache checks key identity) stays valid across a
+    /// refresh that did not change it.
+    pub(crate) fn reuse_unchanged(&mut self, previous: &KeySet) {
+        for (kid, entry) in &mut self.keys {
+            if let Some(old) = previous.keys.get(kid)
+                && old.source == entry.source
+            {
+                *entry = Arc::clone(old);
+            }
+        }
+    }
+
     /// The key with this kid.
     pub fn get(&self, kid: &str) -> Option<&Arc<KeyEntry>> {
         self.keys.get(kid)
@@ -183,6 +198,7 @@ fn read_entry(entry: &Value) -> Option<KeyEntry> {
         Some(_) => false,
     };
     Some(KeyEntry {
+        source: entry.to_string().into_boxed_str(),
         kid,
         kty,
         use_ok,
@@ -274,6 +290,27 @@ mod tests {
                 .expect("empty is fine")
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn unchanged_keys_keep_their_identity_across_sets() {
+        let first =
+            KeySet::from_json(br#"{"keys":[{"kid":"a","kty":"EC"},{"kid":"b","kty":"EC"}]}"#)
+                .expect("set");
+        let mut second = KeySet::from_json(
+            br#"{"keys":[{"kty":"EC","kid":"a"},{"kid":"b","kty":"EC","use":"enc"},{"kid":"c","kty":"EC"}]}"#,
+        )
+        .expect("set");
+        second.reuse_unchanged(&first);
+        let same = |kid| {
+            Arc::ptr_eq(
+                first.get(kid).expect("first"),
+                second.get(kid).expect("second"),
+            )
+        };
+        assert!(same("a"), "member order does not matter");
+        assert!(!same("b"), "a changed JWK is a new key");
+        assert!(second.get("c").is_some());
     }
 
     #[test]
