@@ -149,14 +149,9 @@ impl VerifiedToken {
         }
     }
 
-    /// Builds a token from a payload object, for tests of the code that reads tokens.
+    /// Builds a token from payload JSON text, for tests of the code that reads tokens.
     #[cfg(test)]
-    pub(crate) fn from_payload(
-        issuer_name: Arc<str>,
-        kid: String,
-        _payload: Map<String, Value>,
-        payload_json: &str,
-    ) -> Self {
+    pub(crate) fn from_payload(issuer_name: Arc<str>, kid: String, payload_json: &str) -> Self {
         let claims = Claims::parse(payload_json).expect("test payloads are well-formed");
         Self::from_claims(issuer_name, kid, claims, payload_json)
     }

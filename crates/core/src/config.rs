@@ -131,6 +131,19 @@ pub(crate) struct KeyLocation {
     pub(crate) json: Option<Arc<str>>,
 }
 
+impl KeyLocation {
+    /// The issuer's own key set: `{issuer}/.well-known/jwks.json`.
+    fn well_known(issuer: &str) -> Self {
+        Self {
+            url: Some(format!(
+                "{}/.well-known/jwks.json",
+                issuer.trim_end_matches('/')
+            )),
+            ..Self::default()
+        }
+    }
+}
+
 /// How the JWKS of an issuer is fetched and refreshed (DESIGN.md §4 defaults).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchSettings {
@@ -271,21 +284,12 @@ impl IssuerConfig {
                 .chain(replica_regions)
                 .map(|region| {
                     let issuers = cognito_issuers(region, pool_id);
-                    let url = format!("{}/.well-known/jwks.json", issuers[0]);
-                    let location = KeyLocation {
-                        url: Some(url),
-                        ..KeyLocation::default()
-                    };
+                    let location = KeyLocation::well_known(&issuers[0]);
                     (issuers.to_vec(), location)
                 })
                 .collect(),
             IssuerKind::CognitoIssuer(issuer) | IssuerKind::Oidc(issuer) if !overridden => {
-                let url = format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/'));
-                let location = KeyLocation {
-                    url: Some(url),
-                    ..KeyLocation::default()
-                };
-                vec![(self.issuers(), location)]
+                vec![(self.issuers(), KeyLocation::well_known(issuer))]
             }
             _ => vec![(self.issuers(), self.keys.clone())],
         }

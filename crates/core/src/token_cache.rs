@@ -181,7 +181,6 @@ mod tests {
             token: Arc::new(VerifiedToken::from_payload(
                 Arc::from("main"),
                 "k".to_owned(),
-                serde_json::Map::new(),
                 "{}",
             )),
             key: Arc::clone(keys.get("k").expect("key")),

@@ -46,12 +46,8 @@ pub struct Verifier {
     inner: Arc<Inner>,
 }
 
-struct Issuer {
-    config: IssuerConfig,
-}
-
 struct Inner {
-    issuers: Vec<Issuer>,
+    issuers: Vec<IssuerConfig>,
     /// Exact `iss` → (issuer index, key source index).
     by_iss: HashMap<String, (usize, usize)>,
     sources: Vec<Arc<KeySource>>,
@@ -71,7 +67,7 @@ impl fmt::Debug for Verifier {
                     .inner
                     .issuers
                     .iter()
-                    .map(|i| i.config.name())
+                    .map(IssuerConfig::name)
                     .collect::<Vec<_>>(),
             )
             .field("max_token_bytes", &self.inner.max_token_bytes)
@@ -144,10 +140,11 @@ impl VerifierBuilder {
             return Err(ConfigError::new("max_token_bytes must be positive"));
         }
         let clock = self.clock.unwrap_or_default();
-        let needs_client = self
-            .issuers
+        // Each issuer's key sets (one per region of a replicated pool), planned once.
+        let planned: Vec<_> = self.issuers.iter().map(IssuerConfig::key_sources).collect();
+        let needs_client = planned
             .iter()
-            .flat_map(IssuerConfig::key_sources)
+            .flatten()
             .any(|(_, location)| location.url.is_some());
         let client = if needs_client {
             Some(crate::jwks::http_client().map_err(|error| {
@@ -160,7 +157,7 @@ impl VerifierBuilder {
         let mut sources = Vec::new();
         let mut names = std::collections::HashSet::new();
         let mut any_algorithms = Vec::new();
-        for (index, config) in self.issuers.iter().enumerate() {
+        for (index, (config, key_sources)) in self.issuers.iter().zip(planned).enumerate() {
             if !names.insert(config.name().to_owned()) {
                 return Err(ConfigError::new(format!(
                     "two issuers are named {:?}",
@@ -172,7 +169,7 @@ impl VerifierBuilder {
                     any_algorithms.push(*algorithm);
                 }
             }
-            for (issuers, location) in config.key_sources() {
+            for (issuers, location) in key_sources {
                 let preload = preload(&location, config.name())?;
                 let label: Arc<str> = Arc::from(
                     location
@@ -209,11 +206,7 @@ impl VerifierBuilder {
         }
         Ok(Verifier {
             inner: Arc::new(Inner {
-                issuers: self
-                    .issuers
-                    .into_iter()
-                    .map(|config| Issuer { config })
-                    .collect(),
+                issuers: self.issuers,
                 by_iss,
                 sources,
                 any_algorithms,
@@ -254,7 +247,7 @@ impl Verifier {
 
     /// The configured issuers, in order.
     pub fn issuers(&self) -> impl Iterator<Item = &IssuerConfig> {
-        self.inner.issuers.iter().map(|issuer| &issuer.config)
+        self.inner.issuers.iter()
     }
 
     /// The verifier's clock.
@@ -342,7 +335,7 @@ impl Verifier {
         {
             if inner.sources[hit.source].still_current(&hit.key) {
                 cache.count_hit();
-                let issuer = &inner.issuers[hit.issuer].config;
+                let issuer = &inner.issuers[hit.issuer];
                 let result = self.check_times(issuer, hit.token.exp, hit.token.nbf, hit.token.iat);
                 if result.is_err() {
                     cache.remove(token);
@@ -372,7 +365,7 @@ impl Verifier {
             .as_deref()
             .and_then(|iss| inner.by_iss.get(iss))
             .copied();
-        let generic = selected.is_some_and(|(index, _)| !inner.issuers[index].config.is_cognito());
+        let generic = selected.is_some_and(|(index, _)| !inner.issuers[index].is_cognito());
         if matches!(claims.aud, Audience::Many(_)) && !generic {
             return Err(Error::new(
                 ErrorKind::MalformedToken,
@@ -384,7 +377,7 @@ impl Verifier {
             return Err(Error::new(ErrorKind::UnsupportedAlg, "crit header present"));
         }
         let allowed = match selected {
-            Some((index, _)) => &inner.issuers[index].config.algorithms,
+            Some((index, _)) => &inner.issuers[index].algorithms,
             None => &inner.any_algorithms,
         };
         let algorithm = header
@@ -401,7 +394,7 @@ impl Verifier {
             ErrorKind::InvalidIssuer,
             "iss missing or not configured",
         ))?;
-        let issuer = &inner.issuers[issuer_index].config;
+        let issuer = &inner.issuers[issuer_index];
         // 6. kid
         let kid = header
             .kid

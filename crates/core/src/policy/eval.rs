@@ -599,8 +599,8 @@ mod tests {
         let Value::Object(map) = payload else {
             panic!("payload must be an object")
         };
-        let json = Value::Object(map.clone()).to_string();
-        VerifiedToken::from_payload(Arc::from("main"), "kid".to_owned(), map, &json)
+        let json = Value::Object(map).to_string();
+        VerifiedToken::from_payload(Arc::from("main"), "kid".to_owned(), &json)
     }
 
     fn access(scope: &str, groups: &[&str]) -> VerifiedToken {
