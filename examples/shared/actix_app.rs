@@ -45,7 +45,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
 }
 
 async fn health(OptionalClaims(caller): OptionalClaims<AppClaims>) -> HttpResponse {
-    HttpResponse::Ok().json(health_json(caller.as_ref()))
+    HttpResponse::Ok().json(health_json(caller.as_deref()))
 }
 
 async fn me(Claims(claims): Claims<AppClaims>) -> HttpResponse {

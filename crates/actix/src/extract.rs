@@ -2,7 +2,7 @@
 //! access token views, groups, scopes and the raw token.
 //!
 //! Each reads what [`CognitoAuth`](crate::CognitoAuth) put into the request extensions, so it
-//! costs a lookup (typed claims also deserialize the payload). Without the middleware they
+//! costs a lookup (typed claims are deserialized once per token and type, then shared). Without the middleware they
 //! answer 500 naming what to add; without a token (a public route) 401 `missing_token`.
 
 use std::future::{Ready, ready};
@@ -73,14 +73,17 @@ pub(crate) fn deny(
     Rejection::Denied(Denied::new(kind, context.response(kind, scopes), reason))
 }
 
-/// [`VerifiedToken::claims`] (from the parsed payload object, kept with the cached token), with
-/// a rejection that logs only the type and the error's place, never claim values.
-fn deserialize<T: DeserializeOwned>(
+/// [`VerifiedToken::shared_claims`] (deserialized once per token and type, kept with the cached
+/// token), with a rejection that logs only the type and the error's place, never claim values.
+fn deserialize<T>(
     request: &HttpRequest,
     context: &AuthContext,
     token: &VerifiedToken,
-) -> Result<T, Rejection> {
-    token.claims::<T>().map_err(|error| {
+) -> Result<Arc<T>, Rejection>
+where
+    T: DeserializeOwned + Send + Sync + 'static,
+{
+    token.shared_claims::<T>().map_err(|error| {
         // The serde message may quote claim values; the log gets the kind and place only.
         deny(
             request,
@@ -105,6 +108,11 @@ fn deserialize<T: DeserializeOwned>(
 /// handler can serve). Use `Option<Claims<T>>` on public routes (actix-web turns any
 /// rejection into `None`) or [`OptionalClaims`] (which still answers 500 without middleware).
 ///
+/// The value is shared: it is deserialized once per token and type and kept with the verified
+/// token ([`VerifiedToken::shared_claims`]), so with the verifier's verified-token cache a
+/// repeated token's claims cost a reference count, not a parse. Read fields through the `Arc`
+/// (`claims.sub`), clone what you keep, or take `T` with [`Claims::into_inner`].
+///
 /// ```
 /// use actix_web::Responder;
 /// use cognito_authz_actix::Claims;
@@ -121,12 +129,13 @@ fn deserialize<T: DeserializeOwned>(
 /// }
 /// ```
 #[derive(Debug, Clone)]
-pub struct Claims<T = CognitoClaims>(pub T);
+pub struct Claims<T = CognitoClaims>(pub Arc<T>);
 
-impl<T> Claims<T> {
-    /// The claims.
+impl<T: Clone> Claims<T> {
+    /// The claims as an owned `T`: moved out when no one else holds them, cloned otherwise
+    /// (as they are while the token sits in the verified-token cache).
     pub fn into_inner(self) -> T {
-        self.0
+        Arc::unwrap_or_clone(self.0)
     }
 }
 
@@ -138,7 +147,7 @@ impl<T> Deref for Claims<T> {
     }
 }
 
-impl<T: DeserializeOwned> FromRequest for Claims<T> {
+impl<T: DeserializeOwned + Send + Sync + 'static> FromRequest for Claims<T> {
     type Error = Rejection;
     type Future = Ready<Result<Self, Rejection>>;
 
@@ -156,16 +165,16 @@ impl<T: DeserializeOwned> FromRequest for Claims<T> {
 /// Unlike `Option<Claims<T>>`, which actix-web turns into `None` on any rejection, this still
 /// answers 500 without the middleware and 403 when a token's claims do not fit `T`.
 #[derive(Debug, Clone)]
-pub struct OptionalClaims<T = CognitoClaims>(pub Option<T>);
+pub struct OptionalClaims<T = CognitoClaims>(pub Option<Arc<T>>);
 
-impl<T> OptionalClaims<T> {
-    /// The claims, if any.
+impl<T: Clone> OptionalClaims<T> {
+    /// The claims, if any, as an owned `T` (see [`Claims::into_inner`]).
     pub fn into_inner(self) -> Option<T> {
-        self.0
+        self.0.map(Arc::unwrap_or_clone)
     }
 }
 
-impl<T: DeserializeOwned> FromRequest for OptionalClaims<T> {
+impl<T: DeserializeOwned + Send + Sync + 'static> FromRequest for OptionalClaims<T> {
     type Error = Rejection;
     type Future = Ready<Result<Self, Rejection>>;
 

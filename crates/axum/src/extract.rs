@@ -17,9 +17,9 @@ use serde::de::DeserializeOwned;
 use crate::rejection::{AuthzRejection, InvalidClaims, MissingLayer, MissingToken, WrongTokenUse};
 
 /// The verified token the layer left, `None` for [`NoToken`], or [`MissingLayer`].
-pub(crate) fn lookup(parts: &Parts) -> Result<Option<Arc<VerifiedToken>>, AuthzRejection> {
+pub(crate) fn lookup(parts: &Parts) -> Result<Option<&Arc<VerifiedToken>>, AuthzRejection> {
     if let Some(token) = parts.extensions.get::<Arc<VerifiedToken>>() {
-        return Ok(Some(Arc::clone(token)));
+        return Ok(Some(token));
     }
     if parts.extensions.get::<NoToken>().is_some() {
         return Ok(None);
@@ -32,7 +32,7 @@ pub(crate) fn realm(parts: &Parts) -> Option<Realm> {
 }
 
 /// The verified token, or a rejection when there is none.
-pub(crate) fn required(parts: &Parts) -> Result<Arc<VerifiedToken>, AuthzRejection> {
+pub(crate) fn required(parts: &Parts) -> Result<&Arc<VerifiedToken>, AuthzRejection> {
     lookup(parts)?.ok_or_else(|| {
         MissingToken {
             realm: realm(parts),
@@ -54,7 +54,7 @@ macro_rules! extractor {
                 parts: &mut Parts,
                 _state: &S,
             ) -> impl Future<Output = Result<Self, Self::Rejection>> + Send {
-                let convert = |$parts: &Parts, $token: Arc<VerifiedToken>| -> Result<Self, AuthzRejection> { $convert };
+                let convert = |$parts: &Parts, $token: &Arc<VerifiedToken>| -> Result<Self, AuthzRejection> { $convert };
                 ready(required(parts).and_then(|token| convert(parts, token)))
             }
         }
@@ -69,7 +69,7 @@ macro_rules! extractor {
                 parts: &mut Parts,
                 _state: &S,
             ) -> impl Future<Output = Result<Option<Self>, Self::Rejection>> + Send {
-                let convert = |$parts: &Parts, $token: Arc<VerifiedToken>| -> Result<Self, AuthzRejection> { $convert };
+                let convert = |$parts: &Parts, $token: &Arc<VerifiedToken>| -> Result<Self, AuthzRejection> { $convert };
                 ready(lookup(parts).and_then(|token| token.map(|token| convert(parts, token)).transpose()))
             }
         }
@@ -78,6 +78,11 @@ macro_rules! extractor {
 
 /// The verified token's payload deserialized into `T` (default: [`CognitoClaims`]), `custom:*`
 /// attributes included.
+///
+/// The value is shared: it is deserialized once per token and type and kept with the verified
+/// token ([`VerifiedToken::shared_claims`]), so with the verifier's verified-token cache a
+/// repeated token's claims cost a reference count, not a parse. Read fields through the `Arc`
+/// (`claims.username`), clone what you keep, or take `T` with [`Claims::into_inner`].
 ///
 /// ```
 /// use cognito_authz_axum::Claims;
@@ -95,7 +100,7 @@ macro_rules! extractor {
 ///
 /// // Optional on public routes: `None` without a (valid) token.
 /// async fn home(claims: Option<Claims>) -> String {
-///     match claims.and_then(|Claims(claims)| claims.username) {
+///     match claims.as_ref().and_then(|claims| claims.username.as_deref()) {
 ///         Some(name) => format!("welcome back, {name}"),
 ///         None => "welcome".to_owned(),
 ///     }
@@ -108,7 +113,15 @@ macro_rules! extractor {
 /// Rejections: see [the crate docs](crate#optional-claims); a payload that does not fit `T`
 /// is 403 [`InvalidClaims`].
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Claims<T = CognitoClaims>(pub T);
+pub struct Claims<T = CognitoClaims>(pub Arc<T>);
+
+impl<T: Clone> Claims<T> {
+    /// The claims as an owned `T`: moved out when no one else holds them, cloned otherwise
+    /// (as they are while the token sits in the verified-token cache).
+    pub fn into_inner(self) -> T {
+        Arc::unwrap_or_clone(self.0)
+    }
+}
 
 impl<T> Deref for Claims<T> {
     type Target = T;
@@ -118,10 +131,13 @@ impl<T> Deref for Claims<T> {
     }
 }
 
-/// [`VerifiedToken::claims`] (from the parsed payload object, kept with the cached token), with
-/// a rejection that logs only the type and the error category, never claim values.
-fn decode<T: DeserializeOwned>(parts: &Parts, token: &VerifiedToken) -> Result<T, AuthzRejection> {
-    token.claims::<T>().map_err(|error| {
+/// [`VerifiedToken::shared_claims`] (deserialized once per token and type, kept with the cached
+/// token), with a rejection that logs only the type and the error category, never claim values.
+fn decode<T>(parts: &Parts, token: &VerifiedToken) -> Result<Arc<T>, AuthzRejection>
+where
+    T: DeserializeOwned + Send + Sync + 'static,
+{
+    token.shared_claims::<T>().map_err(|error| {
         let category = match error.classify() {
             serde_json::error::Category::Io => "io",
             serde_json::error::Category::Syntax => "syntax",
@@ -143,7 +159,7 @@ fn decode<T: DeserializeOwned>(parts: &Parts, token: &VerifiedToken) -> Result<T
     })
 }
 
-extractor!([T: DeserializeOwned + Send] Claims<T>, |parts, token| decode(parts, &token).map(Claims));
+extractor!([T: DeserializeOwned + Send + Sync + 'static] Claims<T>, |parts, token| decode(parts, token).map(Claims));
 
 /// The verified token itself, shared: every standard claim parsed
 /// ([`VerifiedToken::username`], [`VerifiedToken::groups`], …) and the raw payload.
@@ -158,7 +174,7 @@ impl Deref for Verified {
     }
 }
 
-extractor!([] Verified, |_parts, token| Ok(Verified(token)));
+extractor!([] Verified, |_parts, token| Ok(Verified(Arc::clone(token))));
 
 /// A verified **id** token (`token_use = "id"`); an access token is refused with 403
 /// [`WrongTokenUse`].
@@ -175,11 +191,11 @@ impl Deref for IdToken {
 
 fn of_kind(
     parts: &Parts,
-    token: Arc<VerifiedToken>,
+    token: &Arc<VerifiedToken>,
     expected: TokenUse,
 ) -> Result<Arc<VerifiedToken>, AuthzRejection> {
     if token.token_use() == Some(expected) {
-        Ok(token)
+        Ok(Arc::clone(token))
     } else {
         Err(WrongTokenUse {
             expected,
@@ -225,7 +241,7 @@ impl Deref for Groups {
     }
 }
 
-extractor!([] Groups, |_parts, token| Ok(Groups(token)));
+extractor!([] Groups, |_parts, token| Ok(Groups(Arc::clone(token))));
 
 /// The token's scopes (`scope` split on spaces, sorted, deduplicated), as a slice.
 #[derive(Debug, Clone)]
@@ -246,4 +262,4 @@ impl Deref for Scopes {
     }
 }
 
-extractor!([] Scopes, |_parts, token| Ok(Scopes(token)));
+extractor!([] Scopes, |_parts, token| Ok(Scopes(Arc::clone(token))));

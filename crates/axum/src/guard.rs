@@ -43,7 +43,7 @@ pub trait PolicyGuard {
             .into());
         };
         let guard = std::any::type_name::<Self>();
-        let (kind, scopes) = match policy.evaluate(&token) {
+        let (kind, scopes) = match policy.evaluate(token) {
             Evaluation::Allow => return Ok(()),
             Evaluation::InsufficientScope(scopes) => (ErrorKind::InsufficientScope, scopes),
             Evaluation::Forbidden => (ErrorKind::Forbidden, Vec::new().into()),
@@ -52,7 +52,7 @@ pub trait PolicyGuard {
             code = kind.code(),
             guard,
             policy = policy.text(),
-            reason = %policy.explain(&token),
+            reason = %policy.explain(token),
             "request denied by a policy guard"
         );
         Err(PolicyDenied {

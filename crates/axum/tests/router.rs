@@ -92,7 +92,7 @@ struct Strict {
 }
 
 async fn health(caller: Option<Claims<AppClaims>>) -> Json<Value> {
-    Json(json!({ "user": caller.and_then(|Claims(c)| c.username) }))
+    Json(json!({ "user": caller.and_then(|Claims(c)| c.username.clone()) }))
 }
 
 async fn me(Claims(claims): Claims<AppClaims>) -> Json<Value> {

@@ -556,13 +556,13 @@ impl Authorizer {
         let found = inner.routes.lookup(method, path);
         let policy = found.policy();
         if policy.is_public() {
-            let token = match inner.token_source.extract_from(headers) {
-                Ok(raw) => inner.verifier.verify(raw).await.ok(),
+            let token = match inner.token_source.extract_raw(headers) {
+                Ok(raw) => inner.verifier.verify_raw(raw).await.ok(),
                 Err(_) => None,
             };
             return Decision::Allow { token };
         }
-        let raw = match inner.token_source.extract_from(headers) {
+        let raw = match inner.token_source.extract_raw(headers) {
             Ok(raw) => raw,
             Err(error) => {
                 return self.deny(
@@ -574,7 +574,7 @@ impl Authorizer {
                 );
             }
         };
-        let token = match inner.verifier.verify(raw).await {
+        let token = match inner.verifier.verify_raw(raw).await {
             Ok(token) => token,
             Err(error) => {
                 return self.deny(

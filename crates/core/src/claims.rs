@@ -1,6 +1,7 @@
 //! The verified token handed to policies and handlers: Cognito's standard claims parsed once,
 //! plus the raw payload for typed deserialization into the user's own struct.
 
+use std::any::{Any, TypeId};
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
@@ -84,7 +85,16 @@ pub struct VerifiedToken {
     pub(crate) email: Option<String>,
     pub(crate) payload: OnceLock<Map<String, Value>>,
     pub(crate) payload_json: Box<str>,
+    typed: [OnceLock<Typed>; TYPED_SLOTS],
 }
+
+/// How many claim types one token keeps deserialized ([`VerifiedToken::shared_claims`]): a
+/// service reads its tokens into one or two types, so four bounds the memory a cached token
+/// can grow by without ever missing in practice.
+const TYPED_SLOTS: usize = 4;
+
+/// One deserialized claims value and its type.
+type Typed = (TypeId, Arc<dyn Any + Send + Sync>);
 
 impl VerifiedToken {
     /// Builds the view from claims that passed checks 2–3; keeps the payload text for typed
@@ -146,6 +156,7 @@ impl VerifiedToken {
             scopes,
             payload: OnceLock::new(),
             payload_json: payload_json.into(),
+            typed: Default::default(),
         }
     }
 
@@ -281,6 +292,53 @@ impl VerifiedToken {
     /// The payload does not fit `T`.
     pub fn claims<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
         T::deserialize(self.payload())
+    }
+
+    /// The payload deserialized into `T` once per token and type, then shared.
+    ///
+    /// What the adapters' `Claims<T>` extractors hand to handlers: a token served from the
+    /// verified-token cache yields the same `Arc<T>` on every request, so reading typed claims
+    /// costs a reference count, not a deserialization. A token keeps values of up to four
+    /// types; a fifth type is deserialized on each call. A payload that does not fit `T` is not
+    /// kept (each call reports the error).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use cognito_authz_core::{CognitoClaims, VerifiedToken};
+    /// fn user(token: &VerifiedToken) -> Option<String> {
+    ///     let claims: Arc<CognitoClaims> = token.shared_claims().ok()?;
+    ///     claims.username.clone()
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    /// The payload does not fit `T`.
+    pub fn shared_claims<T>(&self) -> Result<Arc<T>, serde_json::Error>
+    where
+        T: DeserializeOwned + Send + Sync + 'static,
+    {
+        let id = TypeId::of::<T>();
+        let mut fresh: Option<Arc<T>> = None;
+        for slot in &self.typed {
+            if slot.get().is_none() {
+                let value = match &fresh {
+                    Some(value) => Arc::clone(value),
+                    None => Arc::clone(fresh.insert(Arc::new(self.claims::<T>()?))),
+                };
+                // Losing the race to another thread is fine: it stored this type or another.
+                let _ = slot.set((id, value));
+            }
+            if let Some((slot_id, value)) = slot.get()
+                && *slot_id == id
+                && let Ok(value) = Arc::clone(value).downcast::<T>()
+            {
+                return Ok(value);
+            }
+        }
+        match fresh {
+            Some(value) => Ok(value),
+            None => self.claims::<T>().map(Arc::new),
+        }
     }
 }
 

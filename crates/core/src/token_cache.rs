@@ -7,43 +7,81 @@
 
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
-use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::claims::VerifiedToken;
 use crate::jwks::KeyEntry;
 
-/// What a hit hands back: the token, the key that verified it, and where it came from.
-#[derive(Clone)]
+/// What the cache keeps per token: the token, the key that verified it, and the issuer that
+/// accepted it.
 pub(crate) struct CachedToken {
     pub(crate) token: Arc<VerifiedToken>,
     pub(crate) key: Arc<KeyEntry>,
     pub(crate) issuer: usize,
-    pub(crate) source: usize,
+}
+
+/// A hit whose key is still current: what the verifier needs to re-check the time rules.
+pub(crate) struct Hit {
+    pub(crate) token: Arc<VerifiedToken>,
+    pub(crate) issuer: usize,
+}
+
+/// The answer to [`TokenCache::get`].
+pub(crate) enum Lookup {
+    /// Cached, verified by a key its issuer still holds.
+    Current(Hit),
+    /// Cached, but a refresh has since dropped or changed the key that verified it.
+    Stale,
+    /// Not cached.
+    Miss,
 }
 
 /// One cached token: its exact bytes, what a hit returns, and its insertion number.
 struct Entry {
-    token: Box<str>,
+    token: Box<[u8]>,
     cached: CachedToken,
     id: u64,
 }
 
+/// The buckets' keys are already keyed hashes of the tokens: hashing them again would only
+/// cost time.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used (the keys are `u64`); fold anything else in anyway.
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
+}
+
 struct Inner {
     /// Hash of the token → entries with that hash (almost always one).
-    buckets: HashMap<u64, Vec<Entry>>,
+    buckets: HashMap<u64, Vec<Entry>, BuildHasherDefault<PassThrough>>,
     /// Insertion order as (hash, insertion number), for FIFO eviction. It holds no token
     /// bytes, so a slot left behind by an early removal costs 16 bytes, not a token.
     order: VecDeque<(u64, u64)>,
     len: usize,
     next_id: u64,
+    /// Lookups answered with a current entry (counted under the lock: no extra atomic).
+    hits: u64,
 }
 
 pub(crate) struct TokenCache {
     capacity: usize,
-    hits: AtomicU64,
-    hasher: RandomState,
+    /// Per-process random keys of [`TokenCache::hash`].
+    keys: [u64; 2],
     inner: Mutex<Inner>,
 }
 
@@ -60,54 +98,77 @@ impl TokenCache {
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
             capacity,
-            hits: AtomicU64::new(0),
-            hasher: RandomState::new(),
+            keys: {
+                let seed = RandomState::new();
+                [seed.hash_one(0_u8), seed.hash_one(1_u8)]
+            },
             inner: Mutex::new(Inner {
-                buckets: HashMap::with_capacity(capacity.min(4096)),
+                buckets: HashMap::with_capacity_and_hasher(
+                    capacity.min(4096),
+                    BuildHasherDefault::default(),
+                ),
                 order: VecDeque::with_capacity(capacity.min(4096)),
                 len: 0,
                 next_id: 0,
+                hits: 0,
             }),
         }
     }
 
-    /// Hashes the token's length and last 32 bytes: the tail is signature, uniformly random, so
-    /// it spreads entries as well as the whole token in a fraction of the time. Equality is
-    /// still checked on the whole token.
-    fn hash(&self, token: &str) -> u64 {
-        let bytes = token.as_bytes();
-        self.hasher
-            .hash_one((bytes.len(), &bytes[bytes.len().saturating_sub(32)..]))
+    /// Mixes the token's length and last 16 bytes with the random keys (one folded multiply).
+    ///
+    /// Only verified tokens are stored, and a verified token ends in its signature: bytes the
+    /// issuer's key produced, uniformly spread, that no one without that key can steer. So the
+    /// tail spreads entries as well as the whole token would, in a fraction of the time, and
+    /// with per-process keys an outsider cannot aim lookups at one bucket. Equality is still
+    /// checked on the whole token.
+    fn hash(&self, bytes: &[u8]) -> u64 {
+        let tail = &bytes[bytes.len().saturating_sub(16)..];
+        let mut word = [0_u8; 16];
+        word[16 - tail.len()..].copy_from_slice(tail);
+        let word = u128::from_le_bytes(word);
+        let [low, high] = [word, word >> 64].map(|half| half as u64);
+        let product =
+            u128::from(low ^ self.keys[0] ^ bytes.len() as u64) * u128::from(high ^ self.keys[1]);
+        (product as u64) ^ ((product >> 64) as u64)
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub(crate) fn count_hit(&self) {
-        self.hits.fetch_add(1, Ordering::Relaxed);
-    }
-
     pub(crate) fn hits(&self) -> u64 {
-        self.hits.load(Ordering::Relaxed)
+        self.lock().hits
     }
 
     pub(crate) fn len(&self) -> usize {
         self.lock().len
     }
 
-    pub(crate) fn get(&self, token: &str) -> Option<CachedToken> {
+    /// The entry for exactly these token bytes, checked against its key's current status.
+    pub(crate) fn get(&self, token: &[u8]) -> Lookup {
         let hash = self.hash(token);
-        let inner = self.lock();
-        inner
+        let mut inner = self.lock();
+        let Some(cached) = inner
             .buckets
-            .get(&hash)?
-            .iter()
-            .find(|entry| *entry.token == *token)
-            .map(|entry| entry.cached.clone())
+            .get(&hash)
+            .and_then(|bucket| bucket.iter().find(|entry| *entry.token == *token))
+            .map(|entry| &entry.cached)
+        else {
+            return Lookup::Miss;
+        };
+        if !cached.key.is_current() {
+            return Lookup::Stale;
+        }
+        let hit = Hit {
+            token: Arc::clone(&cached.token),
+            issuer: cached.issuer,
+        };
+        inner.hits += 1;
+        Lookup::Current(hit)
     }
 
-    pub(crate) fn remove(&self, token: &str) {
+    pub(crate) fn remove(&self, token: &[u8]) {
         let hash = self.hash(token);
         let mut guard = self.lock();
         guard.remove_where(hash, |entry| *entry.token == *token);
@@ -117,6 +178,7 @@ impl TokenCache {
         if self.capacity == 0 {
             return;
         }
+        let token = token.as_bytes();
         let hash = self.hash(token);
         let mut guard = self.lock();
         let inner = &mut *guard;
@@ -185,7 +247,6 @@ mod tests {
             )),
             key: Arc::clone(keys.get("k").expect("key")),
             issuer: 0,
-            source: 0,
         }
     }
 
@@ -196,17 +257,20 @@ mod tests {
             cache.insert(token, entry());
         }
         assert_eq!(cache.len(), 3);
-        assert!(cache.get("a").is_none());
+        assert!(matches!(cache.get(b"a"), Lookup::Miss));
         assert!(
             ["b", "c", "d"]
                 .iter()
-                .all(|token| cache.get(token).is_some())
+                .all(|token| matches!(cache.get(token.as_bytes()), Lookup::Current(_)))
         );
         // Re-inserting a cached token replaces it in place: no second slot.
         cache.insert("b", entry());
         cache.insert("e", entry());
         assert_eq!(cache.len(), 3);
-        assert!(cache.get("b").is_none(), "b was still the oldest");
+        assert!(
+            matches!(cache.get(b"b"), Lookup::Miss),
+            "b was still the oldest"
+        );
     }
 
     #[test]
@@ -215,7 +279,7 @@ mod tests {
         for round in 0..100 {
             let token = format!("token-{round}");
             cache.insert(&token, entry());
-            cache.remove(&token);
+            cache.remove(token.as_bytes());
         }
         assert_eq!(cache.len(), 0);
         let inner = cache.lock();
@@ -233,11 +297,41 @@ mod tests {
         let tail = "x".repeat(40);
         let (first, second) = (format!("a{tail}"), format!("b{tail}"));
         cache.insert(&first, entry());
-        assert!(cache.get(&second).is_none(), "same hash, different token");
+        assert!(
+            matches!(cache.get(second.as_bytes()), Lookup::Miss),
+            "same hash, different token"
+        );
         cache.insert(&second, entry());
-        cache.remove(&first);
-        assert!(cache.get(&first).is_none());
-        assert!(cache.get(&second).is_some());
+        cache.remove(first.as_bytes());
+        assert!(matches!(cache.get(first.as_bytes()), Lookup::Miss));
+        assert!(matches!(cache.get(second.as_bytes()), Lookup::Current(_)));
+    }
+
+    #[test]
+    fn a_retired_key_makes_its_entries_stale() {
+        let keys = KeySet::from_json(br#"{"keys":[{"kid":"k","kty":"EC"}]}"#).expect("set");
+        let cache = TokenCache::new(4);
+        cache.insert(
+            "t",
+            CachedToken {
+                key: Arc::clone(keys.get("k").expect("key")),
+                ..entry()
+            },
+        );
+        assert!(matches!(cache.get(b"t"), Lookup::Current(_)));
+        assert_eq!(cache.hits(), 1);
+        keys.retire_replaced(&KeySet::default());
+        assert!(matches!(cache.get(b"t"), Lookup::Stale));
+        assert_eq!(cache.hits(), 1, "a stale entry is not a hit");
+    }
+
+    #[test]
+    fn distinct_signatures_spread_over_distinct_hashes() {
+        let cache = TokenCache::new(0);
+        let hashes: std::collections::HashSet<u64> = (0..10_000_u32)
+            .map(|n| cache.hash(format!("header.payload.sig{n:08}").as_bytes()))
+            .collect();
+        assert_eq!(hashes.len(), 10_000);
     }
 
     #[test]

@@ -195,6 +195,16 @@ impl TokenSource {
         &self,
         headers: &'a H,
     ) -> Result<&'a str, Error> {
+        self.extract_raw(headers).and_then(token_text)
+    }
+
+    /// [`TokenSource::extract_from`] without the final UTF-8 check of the token itself, so the
+    /// verified-token cache can answer a repeated token on its bytes alone (a cached token is
+    /// ASCII, so equal bytes are a valid token). Every other error is the same.
+    pub(crate) fn extract_raw<'a, H: HeaderLookup + ?Sized>(
+        &self,
+        headers: &'a H,
+    ) -> Result<&'a [u8], Error> {
         let from_header = self.header_token(headers)?;
         let from_cookie = match &self.cookie {
             Some(name) => cookie_token(headers, name)?,
@@ -216,7 +226,7 @@ impl TokenSource {
     fn header_token<'a, H: HeaderLookup + ?Sized>(
         &self,
         headers: &'a H,
-    ) -> Result<Option<&'a str>, Error> {
+    ) -> Result<Option<&'a [u8]>, Error> {
         let mut values = headers.values(&self.header);
         let Some(value) = values.next() else {
             return Ok(None);
@@ -227,29 +237,57 @@ impl TokenSource {
                 "the token header appears more than once",
             ));
         }
-        let text = std::str::from_utf8(value)
-            .map_err(|_| Error::new(ErrorKind::MalformedToken, "token header is not UTF-8"))?;
-        let text = text.trim_matches([' ', '\t']);
-        match text.split_once([' ', '\t']) {
-            Some((scheme, credentials)) => {
-                if !scheme.eq_ignore_ascii_case("bearer") {
-                    // Another scheme (Basic, Negotiate, …) carries no bearer token.
-                    return Ok(None);
+        let text = trim_blanks(value);
+        match text.iter().position(|b| is_blank(*b)) {
+            Some(end) => {
+                if !text[..end].eq_ignore_ascii_case(b"bearer") {
+                    // Another scheme (Basic, Negotiate, …) carries no bearer token; a value
+                    // that is not UTF-8 cannot be a well-formed header of any scheme.
+                    return match std::str::from_utf8(value) {
+                        Ok(_) => Ok(None),
+                        Err(_) => Err(not_utf8()),
+                    };
                 }
-                let token = credentials.trim_start_matches([' ', '\t']);
+                let token = trim_blanks(&text[end + 1..]);
                 Ok((!token.is_empty()).then_some(token))
             }
-            None if text.is_empty() || text.eq_ignore_ascii_case("bearer") => Ok(None),
+            None if text.is_empty() || text.eq_ignore_ascii_case(b"bearer") => Ok(None),
             None => Ok(Some(text)),
         }
     }
+}
+
+/// A token's bytes as text: `malformed_token` when they are not UTF-8 (no JWT can be).
+pub(crate) fn token_text(raw: &[u8]) -> Result<&str, Error> {
+    std::str::from_utf8(raw).map_err(|_| not_utf8())
+}
+
+fn not_utf8() -> Error {
+    Error::new(ErrorKind::MalformedToken, "token is not UTF-8")
+}
+
+fn is_blank(byte: u8) -> bool {
+    byte == b' ' || byte == b'\t'
+}
+
+/// `value` without leading and trailing spaces and tabs.
+fn trim_blanks(value: &[u8]) -> &[u8] {
+    let start = value
+        .iter()
+        .position(|b| !is_blank(*b))
+        .unwrap_or(value.len());
+    let end = value
+        .iter()
+        .rposition(|b| !is_blank(*b))
+        .map_or(start, |last| last + 1);
+    &value[start..end]
 }
 
 /// The named cookie's value across every `Cookie` header (HTTP/2 may split them).
 fn cookie_token<'a, H: HeaderLookup + ?Sized>(
     headers: &'a H,
     name: &str,
-) -> Result<Option<&'a str>, Error> {
+) -> Result<Option<&'a [u8]>, Error> {
     let mut found: Option<&'a [u8]> = None;
     for header in headers.values(&COOKIE) {
         for pair in header.split(|b| *b == b';') {
@@ -278,12 +316,7 @@ fn cookie_token<'a, H: HeaderLookup + ?Sized>(
             }
         }
     }
-    found
-        .map(|value| {
-            std::str::from_utf8(value)
-                .map_err(|_| Error::new(ErrorKind::MalformedToken, "token cookie is not UTF-8"))
-        })
-        .transpose()
+    Ok(found)
 }
 
 #[cfg(test)]

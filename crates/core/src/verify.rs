@@ -12,7 +12,8 @@ use crate::error::{ConfigError, Error, ErrorKind};
 use crate::jwks::{KeySet, KeySource, KeySourceStats, RefreshReason};
 use crate::jwt;
 use crate::registered::{Audience, Claims, Header};
-use crate::token_cache::{CachedToken, TokenCache};
+use crate::token_cache::{CachedToken, Lookup, TokenCache};
+use crate::token_source::token_text;
 
 /// Default cap on the token length (check 1): 16 KiB.
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
@@ -329,22 +330,30 @@ impl Verifier {
     /// # Errors
     /// The first failing check of DESIGN.md §3, as an [`Error`] whose kind carries the code.
     pub async fn verify(&self, token: &str) -> Result<Arc<VerifiedToken>, Error> {
+        self.verify_raw(token.as_bytes()).await
+    }
+
+    /// [`Verifier::verify`] on the token's bytes as the request carried them: the
+    /// verified-token cache is asked first (a cached token is ASCII, so equal bytes need no
+    /// UTF-8 check); anything else must be UTF-8 (`malformed_token`) and is verified in full.
+    pub(crate) async fn verify_raw(&self, raw: &[u8]) -> Result<Arc<VerifiedToken>, Error> {
         let inner = &*self.inner;
-        if let Some(cache) = &inner.cache
-            && let Some(hit) = cache.get(token)
-        {
-            if inner.sources[hit.source].still_current(&hit.key) {
-                cache.count_hit();
-                let issuer = &inner.issuers[hit.issuer];
-                let result = self.check_times(issuer, hit.token.exp, hit.token.nbf, hit.token.iat);
-                if result.is_err() {
-                    cache.remove(token);
+        if let Some(cache) = &inner.cache {
+            match cache.get(raw) {
+                Lookup::Current(hit) => {
+                    let issuer = &inner.issuers[hit.issuer];
+                    let result =
+                        self.check_times(issuer, hit.token.exp, hit.token.nbf, hit.token.iat);
+                    if result.is_err() {
+                        cache.remove(raw);
+                    }
+                    return result.map(|()| hit.token);
                 }
-                return result.map(|()| hit.token);
+                Lookup::Stale => cache.remove(raw),
+                Lookup::Miss => {}
             }
-            cache.remove(token);
         }
-        self.verify_uncached(token).await
+        self.verify_uncached(token_text(raw)?).await
     }
 
     async fn verify_uncached(&self, token: &str) -> Result<Arc<VerifiedToken>, Error> {
@@ -445,7 +454,6 @@ impl Verifier {
                     token: Arc::clone(&verified),
                     key,
                     issuer: issuer_index,
-                    source: source_index,
                 },
             );
         }

@@ -82,7 +82,7 @@ fn scoped_app(
 }
 
 async fn who(Claims(claims): Claims) -> String {
-    format!("who:{}", claims.username.unwrap_or_default())
+    format!("who:{}", claims.username.as_deref().unwrap_or_default())
 }
 
 #[actix_web::test]

@@ -63,12 +63,12 @@ pub(crate) fn app(
 }
 
 async fn health(OptionalClaims(claims): OptionalClaims) -> String {
-    let who = claims.and_then(|claims| claims.username);
+    let who = claims.and_then(|claims| claims.username.clone());
     format!("health:{}", who.as_deref().unwrap_or("-"))
 }
 
 async fn me(Claims(claims): Claims) -> String {
-    format!("me:{}", claims.username.unwrap_or_default())
+    format!("me:{}", claims.username.as_deref().unwrap_or_default())
 }
 
 /// No extractor: a CORS preflight reaches it without a token.
@@ -77,7 +77,7 @@ async fn admin(rest: web::Path<String>) -> String {
 }
 
 async fn report(id: web::Path<String>, Claims(claims): Claims) -> String {
-    format!("report:{id}:{}", claims.username.unwrap_or_default())
+    format!("report:{id}:{}", claims.username.as_deref().unwrap_or_default())
 }
 
 fn now(issuer: &LocalIssuer) -> u64 {

@@ -152,7 +152,7 @@ async fn broken(_: Require<Broken>) -> &'static str {
 async fn optional(OptionalClaims(claims): OptionalClaims) -> String {
     format!(
         "optional:{}",
-        claims.and_then(|c| c.username).unwrap_or("-".to_owned())
+        claims.and_then(|c| c.username.clone()).unwrap_or("-".to_owned())
     )
 }
 
@@ -167,7 +167,7 @@ async fn option(claims: Option<Claims>) -> String {
 
 async fn result(claims: Result<Claims, Rejection>) -> String {
     match claims {
-        Ok(claims) => format!("result:{}", claims.0.username.unwrap_or_default()),
+        Ok(claims) => format!("result:{}", claims.username.as_deref().unwrap_or_default()),
         Err(rejection) => format!("result:{}:{}", rejection.status().as_u16(), rejection),
     }
 }

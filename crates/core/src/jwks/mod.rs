@@ -119,13 +119,6 @@ impl KeySource {
     }
 
     /// Whether `key` is still the entry the current set holds for its kid.
-    pub(crate) fn still_current(&self, key: &Arc<KeyEntry>) -> bool {
-        self.set
-            .load()
-            .get(key.kid())
-            .is_some_and(|current| Arc::ptr_eq(current, key))
-    }
-
     pub(crate) fn stats(&self) -> KeySourceStats {
         KeySourceStats {
             fetches: self.fetches.load(Ordering::Relaxed),
@@ -228,8 +221,11 @@ impl KeySource {
         match result {
             Ok(mut set) => {
                 tracing::info!(source = %self.label, keys = set.len(), "jwks fetched");
-                set.reuse_unchanged(&self.set.load());
-                self.set.store(Arc::new(set));
+                let previous = self.set.load_full();
+                set.reuse_unchanged(&previous);
+                let set = Arc::new(set);
+                self.set.store(Arc::clone(&set));
+                previous.retire_replaced(&set);
                 self.loaded.store(true, Ordering::Release);
                 state.failures = 0;
                 state.retry_at = None;

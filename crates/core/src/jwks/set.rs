@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use aws_lc_rs::signature::{
     ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_2048_8192_SHA384,
@@ -41,6 +42,9 @@ pub struct KeyEntry {
     alg_ok: bool,
     key_ops_ok: bool,
     rsa: Option<RsaKey>,
+    /// Set once a refresh replaced the set without keeping this entry: what it verified is no
+    /// longer current (the verified-token cache reads this on every hit).
+    retired: AtomicBool,
 }
 
 struct RsaKey {
@@ -53,6 +57,12 @@ impl KeyEntry {
     /// The key id.
     pub fn kid(&self) -> &str {
         &self.kid
+    }
+
+    /// Whether the issuer's current key set still holds this very entry (no refresh dropped or
+    /// changed its kid since).
+    pub(crate) fn is_current(&self) -> bool {
+        !self.retired.load(Ordering::Acquire)
     }
 
     /// Check 8: the parsed key for `alg`, or `invalid_key` saying why the key does not fit.
@@ -151,6 +161,19 @@ impl KeySet {
         }
     }
 
+    /// Retires every entry of this outgoing set that `next` (its replacement) does not keep.
+    pub(crate) fn retire_replaced(&self, next: &KeySet) {
+        for (kid, entry) in &self.keys {
+            if !next
+                .keys
+                .get(kid)
+                .is_some_and(|kept| Arc::ptr_eq(kept, entry))
+            {
+                entry.retired.store(true, Ordering::Release);
+            }
+        }
+    }
+
     /// The key with this kid.
     pub fn get(&self, kid: &str) -> Option<&Arc<KeyEntry>> {
         self.keys.get(kid)
@@ -206,6 +229,7 @@ fn read_entry(entry: &Value) -> Option<KeyEntry> {
         alg_ok,
         key_ops_ok,
         rsa,
+        retired: AtomicBool::new(false),
     })
 }
 
@@ -311,6 +335,19 @@ mod tests {
         assert!(same("a"), "member order does not matter");
         assert!(!same("b"), "a changed JWK is a new key");
         assert!(second.get("c").is_some());
+
+        let third = KeySet::from_json(br#"{"keys":[{"kid":"a","kty":"EC"}]}"#).expect("set");
+        first.retire_replaced(&second);
+        let current = |set: &KeySet, kid| set.get(kid).expect("kid").is_current();
+        assert!(current(&first, "a"), "kept by the replacement");
+        assert!(!current(&first, "b"), "changed by the replacement");
+        assert!(current(&second, "b") && current(&second, "c"));
+        second.retire_replaced(&third);
+        assert!(
+            !current(&second, "a"),
+            "the replacement has its own entry for a"
+        );
+        assert!(!current(&second, "b") && !current(&second, "c"), "dropped");
     }
 
     #[test]
