@@ -40,3 +40,8 @@ pub use cognito_authz_axum as axum;
 /// actix-web middleware, extractors and policy guards (feature `actix`).
 #[cfg(feature = "actix")]
 pub use cognito_authz_actix as actix;
+
+/// The README's Rust examples, compiled with the doctests (all features) so they stay true.
+#[cfg(all(doctest, feature = "axum", feature = "actix", feature = "testkit"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;

@@ -12,12 +12,12 @@
 //! }
 //!
 //! async fn me(Claims(claims): Claims) -> HttpResponse {
-//!     HttpResponse::Ok().body(claims.username.unwrap_or_default())
+//!     HttpResponse::Ok().body(claims.username.clone().unwrap_or_default())
 //! }
 //!
 //! async fn hello(OptionalClaims(claims): OptionalClaims) -> HttpResponse {
-//!     let who = claims.and_then(|claims| claims.username);
-//!     HttpResponse::Ok().body(format!("hello {}", who.as_deref().unwrap_or("stranger")))
+//!     let who = claims.as_ref().and_then(|claims| claims.username.as_deref());
+//!     HttpResponse::Ok().body(format!("hello {}", who.unwrap_or("stranger")))
 //! }
 //!
 //! async fn write(_: Require<Writer>) -> HttpResponse {

@@ -34,7 +34,7 @@
 //!     .build()?; // every other route: `authenticated`
 //!
 //! async fn me(Claims(claims): Claims, groups: Groups) -> String {
-//!     format!("{} in {:?}", claims.username.unwrap_or_default(), &*groups)
+//!     format!("{} in {:?}", claims.username.as_deref().unwrap_or_default(), &*groups)
 //! }
 //!
 //! let app = Router::new()

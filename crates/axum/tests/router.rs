@@ -773,6 +773,37 @@ async fn cached_tokens_expire_on_the_injected_clock() {
 }
 
 #[tokio::test]
+async fn a_cached_token_hands_every_request_the_same_typed_claims() {
+    let (issuer, authorizer) = fixture(AuthorizerOptions::new().verified_token_cache(100)).await;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = std::sync::Arc::clone(&seen);
+    let app = Router::new()
+        .route(
+            "/me",
+            get(move |Claims(claims): Claims<AppClaims>| async move {
+                let name = claims.username.clone().unwrap_or_default();
+                record.lock().expect("lock").push(claims);
+                name
+            }),
+        )
+        .layer(AuthzLayer::new(authorizer));
+    let token = issuer.access_token().username("carol").sign();
+    let other = issuer.access_token().username("dave").sign();
+    for (token, name) in [(&token, "carol"), (&token, "carol"), (&other, "dave")] {
+        assert_eq!(
+            in_process(&app, "GET", "/me", &bearer(token)).await,
+            text(name)
+        );
+    }
+    let seen = seen.lock().expect("lock");
+    assert!(
+        std::sync::Arc::ptr_eq(&seen[0], &seen[1]),
+        "the second request reused the first one's claims"
+    );
+    assert!(!std::sync::Arc::ptr_eq(&seen[1], &seen[2]), "another token");
+}
+
+#[tokio::test]
 async fn an_access_only_pool_refuses_id_tokens_as_wrong_token_use() {
     let issuer = LocalIssuer::start().await.expect("issuer");
     let authorizer = Authorizer::from_toml_str_with(

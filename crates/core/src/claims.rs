@@ -409,3 +409,97 @@ pub struct CognitoClaims {
     #[serde(default)]
     pub origin_jti: Option<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Name {
+        username: String,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Tenant {
+        #[serde(rename = "custom:tenant")]
+        tenant: String,
+    }
+
+    fn token(payload: &str) -> VerifiedToken {
+        VerifiedToken::from_payload(Arc::from("main"), "k".to_owned(), payload)
+    }
+
+    #[test]
+    fn shared_claims_are_deserialized_once_per_type() {
+        let token = token(r#"{"username":"ann","custom:tenant":"acme"}"#);
+        let first = token.shared_claims::<Name>().expect("fits");
+        let again = token.shared_claims::<Name>().expect("fits");
+        assert!(Arc::ptr_eq(&first, &again));
+        assert_eq!(again.username, "ann");
+        let tenant = token.shared_claims::<Tenant>().expect("fits");
+        assert_eq!(tenant.tenant, "acme");
+        assert!(Arc::ptr_eq(
+            &tenant,
+            &token.shared_claims::<Tenant>().expect("fits")
+        ));
+        let standard = token.shared_claims::<CognitoClaims>().expect("fits");
+        assert_eq!(standard.username.as_deref(), Some("ann"));
+    }
+
+    #[test]
+    fn a_payload_that_does_not_fit_is_an_error_every_time_and_takes_no_slot() {
+        let token = token(r#"{"username":"ann"}"#);
+        for _ in 0..(TYPED_SLOTS + 1) {
+            assert!(token.shared_claims::<Tenant>().is_err());
+        }
+        assert!(token.typed.iter().all(|slot| slot.get().is_none()));
+        assert!(token.shared_claims::<Name>().is_ok());
+    }
+
+    #[test]
+    fn types_beyond_the_slots_are_deserialized_on_each_call() {
+        #[derive(serde::Deserialize)]
+        struct A {}
+        #[derive(serde::Deserialize)]
+        struct B {}
+        #[derive(serde::Deserialize)]
+        struct C {}
+        #[derive(serde::Deserialize)]
+        struct D {}
+        let token = token(r#"{"username":"ann"}"#);
+        token.shared_claims::<A>().expect("fits");
+        token.shared_claims::<B>().expect("fits");
+        token.shared_claims::<C>().expect("fits");
+        token.shared_claims::<D>().expect("fits");
+        let fifth = token.shared_claims::<Name>().expect("fits");
+        let again = token.shared_claims::<Name>().expect("fits");
+        assert!(!Arc::ptr_eq(&fifth, &again), "no slot left to keep it");
+        assert_eq!(again.username, "ann");
+    }
+
+    #[test]
+    fn threads_racing_for_slots_each_get_their_own_type() {
+        let token = token(r#"{"username":"ann","custom:tenant":"acme"}"#);
+        std::thread::scope(|scope| {
+            for round in 0..8 {
+                let token = &token;
+                scope.spawn(move || {
+                    if round % 2 == 0 {
+                        assert_eq!(token.shared_claims::<Name>().expect("fits").username, "ann");
+                    } else {
+                        assert_eq!(
+                            token.shared_claims::<Tenant>().expect("fits").tenant,
+                            "acme"
+                        );
+                    }
+                });
+            }
+        });
+        let kept = token
+            .typed
+            .iter()
+            .filter(|slot| slot.get().is_some())
+            .count();
+        assert!((2..=TYPED_SLOTS).contains(&kept), "{kept} slots used");
+    }
+}

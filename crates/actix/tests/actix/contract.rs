@@ -77,7 +77,10 @@ async fn admin(rest: web::Path<String>) -> String {
 }
 
 async fn report(id: web::Path<String>, Claims(claims): Claims) -> String {
-    format!("report:{id}:{}", claims.username.as_deref().unwrap_or_default())
+    format!(
+        "report:{id}:{}",
+        claims.username.as_deref().unwrap_or_default()
+    )
 }
 
 fn now(issuer: &LocalIssuer) -> u64 {

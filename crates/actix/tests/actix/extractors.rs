@@ -152,7 +152,9 @@ async fn broken(_: Require<Broken>) -> &'static str {
 async fn optional(OptionalClaims(claims): OptionalClaims) -> String {
     format!(
         "optional:{}",
-        claims.and_then(|c| c.username.clone()).unwrap_or("-".to_owned())
+        claims
+            .and_then(|c| c.username.clone())
+            .unwrap_or("-".to_owned())
     )
 }
 
