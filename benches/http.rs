@@ -25,15 +25,23 @@
 //!   from the same RSA key, checking `iss` and `exp`, its claims put in the request extensions
 //!   and read with `ReqData` (target: `authz` faster than this; `authz_cold` close to it).
 //!
+//! The two targets that are ratios to a no-auth floor are also measured as ratios directly,
+//! because on a shared machine the floor and the layered app, timed seconds apart, can catch
+//! different bursts of other work (±15 % between runs here):
+//!
+//! - `ratio/axum_authz_per_no_auth` and `ratio/actix_authz_per_no_auth`: each iteration times
+//!   32 requests through the no-auth app, then 32 through the `authz` app, back to back, and
+//!   reports the quotient (shown as `×`, not as a time), so both sides share every disturbance.
+//!
 //! Every request is `GET /reports/42` with the same access token (scope `reports/read`);
 //! each iteration asserts the status, so a misconfigured group cannot look fast.
 //!
-//! Run: `cargo bench --bench http -- --warm-up-time 1 --measurement-time 3` (add `actix` or
-//! `axum` to run one framework).
+//! Run: `cargo bench --bench http -- --warm-up-time 1 --measurement-time 3` (add `actix`,
+//! `axum` or `ratio` to run one part).
 
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Service as ActixService, ServiceRequest, ServiceResponse};
@@ -51,8 +59,8 @@ use cognito_authz::{AcceptedTokenUse, Authorizer, CognitoClaims, Policy};
 use cognito_authz_actix::CognitoAuth;
 use cognito_authz_axum::{AuthzLayer, Claims};
 use cognito_authz_testkit::LocalIssuer;
-use criterion::measurement::WallTime;
-use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use http::{Method, Request, StatusCode};
 use std::convert::Infallible;
 use tokio::runtime::Runtime;
@@ -96,6 +104,32 @@ fn authorizer(issuer: &LocalIssuer, cache: bool) -> Authorizer {
         .expect("authorizer")
 }
 
+/// The local issuer (system clock: the peers check `exp` against it) and the token every request
+/// carries.
+fn fixture() -> (LocalIssuer, String) {
+    let issuer = LocalIssuer::builder()
+        .system_clock()
+        .offline()
+        .expect("issuer");
+    let token = issuer
+        .access_token()
+        .username("alice")
+        .groups(["staff"])
+        .scopes(["openid", "reports/read"])
+        .sign();
+    (issuer, token)
+}
+
+fn axum_no_auth() -> Router {
+    Router::new().route("/reports/{id}", get(plain))
+}
+
+fn axum_authz(issuer: &LocalIssuer, cache: bool) -> Router {
+    Router::new()
+        .route("/reports/{id}", get(with_claims))
+        .layer(AuthzLayer::new(authorizer(issuer, cache)))
+}
+
 fn request(token: &str) -> Request<Body> {
     Request::get("/reports/42")
         .header("authorization", format!("Bearer {token}"))
@@ -127,32 +161,22 @@ fn bench_router<S>(
     });
 }
 
-fn http(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .expect("runtime");
-    // System clock: the peer checks `exp` against it.
-    let issuer = LocalIssuer::builder()
-        .system_clock()
-        .offline()
-        .expect("issuer");
-    let token = issuer
-        .access_token()
-        .username("alice")
-        .groups(["staff"])
-        .scopes(["openid", "reports/read"])
-        .sign();
+        .expect("runtime")
+}
 
-    let no_auth = Router::new().route("/reports/{id}", get(plain));
-    let authz = Router::new()
-        .route("/reports/{id}", get(with_claims))
-        .layer(AuthzLayer::new(authorizer(&issuer, true)));
+fn http(c: &mut Criterion) {
+    let runtime = runtime();
+    let (issuer, token) = fixture();
+
+    let no_auth = axum_no_auth();
+    let authz = axum_authz(&issuer, true);
     let authz_wrapped = AuthzLayer::new(authorizer(&issuer, true))
         .layer(Router::new().route("/reports/{id}", get(with_claims)));
-    let authz_cold = Router::new()
-        .route("/reports/{id}", get(with_claims))
-        .layer(AuthzLayer::new(authorizer(&issuer, false)));
+    let authz_cold = axum_authz(&issuer, false);
 
     let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
     let iss = issuer.iss();
@@ -227,41 +251,43 @@ fn bench_actix<S, R, B>(
     let authorization = format!("Bearer {token}");
     group.bench_function(name, |b| {
         b.iter_custom(|iters| {
-            system.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    let request =
-                        to_request(TestRequest::get().uri("/reports/42").insert_header((
-                            actix_web::http::header::AUTHORIZATION,
-                            black_box(authorization.as_str()),
-                        )));
-                    let response = app.call(request).await.expect("no service error");
-                    assert_eq!(
-                        response.status(),
-                        actix_web::http::StatusCode::OK,
-                        "{name}: {:?}",
-                        response.headers()
-                    );
-                }
-                start.elapsed()
-            })
+            system.block_on(actix_requests(name, app, to_request, &authorization, iters))
         });
     });
 }
 
+/// Times `count` requests through an actix service (inside the caller's `block_on`).
+async fn actix_requests<S, R, B>(
+    name: &str,
+    app: &S,
+    to_request: fn(TestRequest) -> R,
+    authorization: &str,
+    count: u64,
+) -> Duration
+where
+    S: ActixService<R, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let start = Instant::now();
+    for _ in 0..count {
+        let request = to_request(TestRequest::get().uri("/reports/42").insert_header((
+            actix_web::http::header::AUTHORIZATION,
+            black_box(authorization),
+        )));
+        let response = app.call(request).await.expect("no service error");
+        assert_eq!(
+            response.status(),
+            actix_web::http::StatusCode::OK,
+            "{name}: {:?}",
+            response.headers()
+        );
+    }
+    start.elapsed()
+}
+
 fn actix(c: &mut Criterion) {
     let system = actix_web::rt::System::new();
-    // System clock: the peer checks `exp` against it.
-    let issuer = LocalIssuer::builder()
-        .system_clock()
-        .offline()
-        .expect("issuer");
-    let token = issuer
-        .access_token()
-        .username("alice")
-        .groups(["staff"])
-        .scopes(["openid", "reports/read"])
-        .sign();
+    let (issuer, token) = fixture();
 
     let no_auth = system.block_on(actix_web::test::init_service(
         App::new().route("/reports/{id}", web::get().to(actix_plain)),
@@ -350,5 +376,129 @@ fn actix(c: &mut Criterion) {
     group.finish();
 }
 
+/// A measurement whose value is a quotient of two times taken back to back, shown as `×`.
+///
+/// Only `iter_custom` produces values: each iteration adds its quotient, so criterion's
+/// per-iteration estimate is the mean quotient. (Warm-up and sampling still run on wall time.)
+struct Ratio;
+
+impl Measurement for Ratio {
+    type Intermediate = ();
+    type Value = f64;
+
+    fn start(&self) {}
+
+    fn end(&self, (): ()) -> f64 {
+        0.0
+    }
+
+    fn add(&self, v1: &f64, v2: &f64) -> f64 {
+        v1 + v2
+    }
+
+    fn zero(&self) -> f64 {
+        0.0
+    }
+
+    fn to_f64(&self, value: &f64) -> f64 {
+        *value
+    }
+
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &Times
+    }
+}
+
+/// Shows a quotient as `1.32 ×`.
+struct Times;
+
+impl ValueFormatter for Times {
+    fn scale_values(&self, _typical: f64, _values: &mut [f64]) -> &'static str {
+        "×"
+    }
+
+    fn scale_throughputs(
+        &self,
+        _typical: f64,
+        _: &Throughput,
+        _values: &mut [f64],
+    ) -> &'static str {
+        "×"
+    }
+
+    fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
+        "×"
+    }
+}
+
+/// Requests per side per iteration of a ratio bench: enough that the clock reads vanish.
+const CHUNK: u64 = 32;
+
+/// The sum over `iters` iterations of (time of `CHUNK` layered requests) ÷ (time of `CHUNK`
+/// no-auth requests), each pair timed back to back.
+fn interleaved(iters: u64, mut pair: impl FnMut() -> (Duration, Duration)) -> f64 {
+    (0..iters)
+        .map(|_| {
+            let (floor, layered) = pair();
+            layered.as_secs_f64() / floor.as_secs_f64()
+        })
+        .sum()
+}
+
+fn ratios(c: &mut Criterion<Ratio>) {
+    let (issuer, token) = fixture();
+    let mut group = c.benchmark_group("ratio");
+
+    let runtime = runtime();
+    let (no_auth, authz) = (axum_no_auth(), axum_authz(&issuer, true));
+    // One `block_on` per request, as in `axum/no_auth` and `axum/authz`.
+    let axum_chunk = |app: &Router| {
+        let start = Instant::now();
+        for _ in 0..CHUNK {
+            let response = runtime
+                .block_on(app.clone().oneshot(request(black_box(&token))))
+                .expect("infallible");
+            assert_eq!(response.status(), StatusCode::OK);
+        }
+        start.elapsed()
+    };
+    group.bench_function("axum_authz_per_no_auth", |b| {
+        b.iter_custom(|iters| interleaved(iters, || (axum_chunk(&no_auth), axum_chunk(&authz))));
+    });
+
+    // Many requests per `block_on`, as in `actix/no_auth` and `actix/authz`.
+    let system = actix_web::rt::System::new();
+    let no_auth = system.block_on(actix_web::test::init_service(
+        App::new().route("/reports/{id}", web::get().to(actix_plain)),
+    ));
+    let authz = system.block_on(actix_web::test::init_service(
+        App::new()
+            .wrap(CognitoAuth::new(authorizer(&issuer, true)))
+            .route("/reports/{id}", web::get().to(actix_with_claims)),
+    ));
+    let authorization = format!("Bearer {token}");
+    group.bench_function("actix_authz_per_no_auth", |b| {
+        b.iter_custom(|iters| {
+            interleaved(iters, || {
+                system.block_on(async {
+                    let to_request = TestRequest::to_request;
+                    let floor =
+                        actix_requests("no_auth", &no_auth, to_request, &authorization, CHUNK)
+                            .await;
+                    let layered =
+                        actix_requests("authz", &authz, to_request, &authorization, CHUNK).await;
+                    (floor, layered)
+                })
+            })
+        });
+    });
+    group.finish();
+}
+
 criterion_group!(benches, http, actix);
-criterion_main!(benches);
+criterion_group! {
+    name = ratio_benches;
+    config = Criterion::default().with_measurement(Ratio);
+    targets = ratios
+}
+criterion_main!(benches, ratio_benches);
