@@ -31,7 +31,10 @@
 //!
 //! - `ratio/axum_authz_per_no_auth` and `ratio/actix_authz_per_no_auth`: each iteration times
 //!   32 requests through the no-auth app, then 32 through the `authz` app, back to back, and
-//!   reports the quotient (shown as `×`, not as a time), so both sides share every disturbance.
+//!   reports the quotient (shown as `×`, not as a time), so both sides share every disturbance
+//!   (`benches/support`);
+//! - `ratio/axum_authz_cold_per_peer` and `ratio/actix_authz_cold_per_peer`: likewise, 4
+//!   requests through the peer, then 4 through `authz_cold` (target: below 1×).
 //!
 //! Every request is `GET /reports/42` with the same access token (scope `reports/read`);
 //! each iteration asserts the status, so a misconfigured group cannot look fast.
@@ -59,8 +62,8 @@ use cognito_authz::{AcceptedTokenUse, Authorizer, CognitoClaims, Policy};
 use cognito_authz_actix::CognitoAuth;
 use cognito_authz_axum::{AuthzLayer, Claims};
 use cognito_authz_testkit::LocalIssuer;
-use criterion::measurement::{Measurement, ValueFormatter, WallTime};
-use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use http::{Method, Request, StatusCode};
 use std::convert::Infallible;
 use tokio::runtime::Runtime;
@@ -68,6 +71,14 @@ use tower::{Layer as _, Service, ServiceExt as _};
 use tower_oauth2_resource_server::server::OAuth2ResourceServer;
 use tower_oauth2_resource_server::tenant::TenantConfiguration;
 use tower_oauth2_resource_server::validation::ClaimsValidationSpec;
+
+mod support;
+use support::{Ratio, interleaved};
+
+/// Requests per side per iteration of a ratio bench: enough that the clock reads vanish.
+const CHUNK: u64 = 32;
+/// The same for requests that each verify a signature (~30 µs).
+const CHUNK_COLD: u64 = 4;
 
 async fn plain(Path(id): Path<u32>) -> String {
     format!("report {id}")
@@ -161,6 +172,28 @@ fn bench_router<S>(
     });
 }
 
+/// The same route behind tower-oauth2-resource-server, configured for the same issuer and key.
+fn axum_peer(runtime: &Runtime, issuer: &LocalIssuer) -> Router {
+    let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+    let iss = issuer.iss();
+    let tenant = TenantConfiguration::static_builder(issuer.jwks_json())
+        .identifier(&iss)
+        // Cognito tokens carry no `nbf`, so it is not required here.
+        .claims_validation(ClaimsValidationSpec::new().iss(&iss).exp(true))
+        .build()
+        .expect("peer tenant");
+    let peer_server = runtime
+        .block_on(
+            OAuth2ResourceServer::<CognitoClaims>::builder()
+                .add_tenant(tenant)
+                .build(),
+        )
+        .expect("peer server");
+    Router::new()
+        .route("/reports/{id}", get(with_peer_claims))
+        .layer(peer_server.into_layer())
+}
+
 fn runtime() -> Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -178,24 +211,7 @@ fn http(c: &mut Criterion) {
         .layer(Router::new().route("/reports/{id}", get(with_claims)));
     let authz_cold = axum_authz(&issuer, false);
 
-    let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
-    let iss = issuer.iss();
-    let tenant = TenantConfiguration::static_builder(issuer.jwks_json())
-        .identifier(&iss)
-        // Cognito tokens carry no `nbf`, so it is not required here.
-        .claims_validation(ClaimsValidationSpec::new().iss(&iss).exp(true))
-        .build()
-        .expect("peer tenant");
-    let peer_server = runtime
-        .block_on(
-            OAuth2ResourceServer::<CognitoClaims>::builder()
-                .add_tenant(tenant)
-                .build(),
-        )
-        .expect("peer server");
-    let peer = Router::new()
-        .route("/reports/{id}", get(with_peer_claims))
-        .layer(peer_server.into_layer());
+    let peer = axum_peer(&runtime, &issuer);
 
     let mut group = c.benchmark_group("axum");
     bench_router(&mut group, &runtime, "no_auth", &no_auth, &token);
@@ -233,6 +249,50 @@ async fn actix_with_peer_claims(id: web::Path<u32>, claims: web::ReqData<Cognito
 struct PeerKeys {
     key: jsonwebtoken::DecodingKey,
     validation: jsonwebtoken::Validation,
+}
+
+/// The same route behind actix-web-httpauth's bearer middleware, whose validator runs
+/// jsonwebtoken's `decode` with a key built once from the issuer's (a macro: the service type
+/// `init_service` returns cannot be named).
+macro_rules! actix_peer {
+    ($system:expr, $issuer:expr) => {{
+        let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+        let signing_key = $issuer.signing_key();
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        validation.set_issuer(&[$issuer.iss()]);
+        let keys = Arc::new(PeerKeys {
+            key: jsonwebtoken::DecodingKey::from_rsa_components(
+                &signing_key.modulus_base64url(),
+                &signing_key.exponent_base64url(),
+            )
+            .expect("peer key"),
+            validation,
+        });
+        let validator = move |request: ServiceRequest, credentials: BearerAuth| {
+            let keys = Arc::clone(&keys);
+            async move {
+                match jsonwebtoken::decode::<CognitoClaims>(
+                    credentials.token(),
+                    &keys.key,
+                    &keys.validation,
+                ) {
+                    Ok(data) => {
+                        request.extensions_mut().insert(data.claims);
+                        Ok(request)
+                    }
+                    Err(_) => Err((
+                        actix_web::error::ErrorUnauthorized("invalid token"),
+                        request,
+                    )),
+                }
+            }
+        };
+        $system.block_on(actix_web::test::init_service(
+            App::new()
+                .wrap(HttpAuthentication::bearer(validator))
+                .route("/reports/{id}", web::get().to(actix_with_peer_claims)),
+        ))
+    }};
 }
 
 /// Runs `iters` requests inside one `block_on` and returns their time; `to_request` is
@@ -303,42 +363,7 @@ fn actix(c: &mut Criterion) {
             .route("/reports/{id}", web::get().to(actix_with_claims)),
     ));
 
-    let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
-    let signing_key = issuer.signing_key();
-    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
-    validation.set_issuer(&[issuer.iss()]);
-    let keys = Arc::new(PeerKeys {
-        key: jsonwebtoken::DecodingKey::from_rsa_components(
-            &signing_key.modulus_base64url(),
-            &signing_key.exponent_base64url(),
-        )
-        .expect("peer key"),
-        validation,
-    });
-    let validator = move |request: ServiceRequest, credentials: BearerAuth| {
-        let keys = Arc::clone(&keys);
-        async move {
-            match jsonwebtoken::decode::<CognitoClaims>(
-                credentials.token(),
-                &keys.key,
-                &keys.validation,
-            ) {
-                Ok(data) => {
-                    request.extensions_mut().insert(data.claims);
-                    Ok(request)
-                }
-                Err(_) => Err((
-                    actix_web::error::ErrorUnauthorized("invalid token"),
-                    request,
-                )),
-            }
-        }
-    };
-    let peer = system.block_on(actix_web::test::init_service(
-        App::new()
-            .wrap(HttpAuthentication::bearer(validator))
-            .route("/reports/{id}", web::get().to(actix_with_peer_claims)),
-    ));
+    let peer = actix_peer!(system, issuer);
 
     let mut group = c.benchmark_group("actix");
     bench_actix(
@@ -376,75 +401,6 @@ fn actix(c: &mut Criterion) {
     group.finish();
 }
 
-/// A measurement whose value is a quotient of two times taken back to back, shown as `×`.
-///
-/// Only `iter_custom` produces values: each iteration adds its quotient, so criterion's
-/// per-iteration estimate is the mean quotient. (Warm-up and sampling still run on wall time.)
-struct Ratio;
-
-impl Measurement for Ratio {
-    type Intermediate = ();
-    type Value = f64;
-
-    fn start(&self) {}
-
-    fn end(&self, (): ()) -> f64 {
-        0.0
-    }
-
-    fn add(&self, v1: &f64, v2: &f64) -> f64 {
-        v1 + v2
-    }
-
-    fn zero(&self) -> f64 {
-        0.0
-    }
-
-    fn to_f64(&self, value: &f64) -> f64 {
-        *value
-    }
-
-    fn formatter(&self) -> &dyn ValueFormatter {
-        &Times
-    }
-}
-
-/// Shows a quotient as `1.32 ×`.
-struct Times;
-
-impl ValueFormatter for Times {
-    fn scale_values(&self, _typical: f64, _values: &mut [f64]) -> &'static str {
-        "×"
-    }
-
-    fn scale_throughputs(
-        &self,
-        _typical: f64,
-        _: &Throughput,
-        _values: &mut [f64],
-    ) -> &'static str {
-        "×"
-    }
-
-    fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
-        "×"
-    }
-}
-
-/// Requests per side per iteration of a ratio bench: enough that the clock reads vanish.
-const CHUNK: u64 = 32;
-
-/// The sum over `iters` iterations of (time of `CHUNK` layered requests) ÷ (time of `CHUNK`
-/// no-auth requests), each pair timed back to back.
-fn interleaved(iters: u64, mut pair: impl FnMut() -> (Duration, Duration)) -> f64 {
-    (0..iters)
-        .map(|_| {
-            let (floor, layered) = pair();
-            layered.as_secs_f64() / floor.as_secs_f64()
-        })
-        .sum()
-}
-
 fn ratios(c: &mut Criterion<Ratio>) {
     let (issuer, token) = fixture();
     let mut group = c.benchmark_group("ratio");
@@ -452,9 +408,9 @@ fn ratios(c: &mut Criterion<Ratio>) {
     let runtime = runtime();
     let (no_auth, authz) = (axum_no_auth(), axum_authz(&issuer, true));
     // One `block_on` per request, as in `axum/no_auth` and `axum/authz`.
-    let axum_chunk = |app: &Router| {
+    let axum_chunk = |app: &Router, count: u64| {
         let start = Instant::now();
-        for _ in 0..CHUNK {
+        for _ in 0..count {
             let response = runtime
                 .block_on(app.clone().oneshot(request(black_box(&token))))
                 .expect("infallible");
@@ -463,7 +419,19 @@ fn ratios(c: &mut Criterion<Ratio>) {
         start.elapsed()
     };
     group.bench_function("axum_authz_per_no_auth", |b| {
-        b.iter_custom(|iters| interleaved(iters, || (axum_chunk(&no_auth), axum_chunk(&authz))));
+        b.iter_custom(|iters| {
+            interleaved(iters, || {
+                (axum_chunk(&no_auth, CHUNK), axum_chunk(&authz, CHUNK))
+            })
+        });
+    });
+    let (cold, peer) = (axum_authz(&issuer, false), axum_peer(&runtime, &issuer));
+    group.bench_function("axum_authz_cold_per_peer", |b| {
+        b.iter_custom(|iters| {
+            interleaved(iters, || {
+                (axum_chunk(&peer, CHUNK_COLD), axum_chunk(&cold, CHUNK_COLD))
+            })
+        });
     });
 
     // Many requests per `block_on`, as in `actix/no_auth` and `actix/authz`.
@@ -488,6 +456,27 @@ fn ratios(c: &mut Criterion<Ratio>) {
                     let layered =
                         actix_requests("authz", &authz, to_request, &authorization, CHUNK).await;
                     (floor, layered)
+                })
+            })
+        });
+    });
+    let cold = system.block_on(actix_web::test::init_service(
+        App::new()
+            .wrap(CognitoAuth::new(authorizer(&issuer, false)))
+            .route("/reports/{id}", web::get().to(actix_with_claims)),
+    ));
+    let peer = actix_peer!(system, issuer);
+    group.bench_function("actix_authz_cold_per_peer", |b| {
+        b.iter_custom(|iters| {
+            interleaved(iters, || {
+                system.block_on(async {
+                    let to_request = TestRequest::to_request;
+                    let peer =
+                        actix_requests("peer", &peer, to_request, &authorization, CHUNK_COLD).await;
+                    let cold =
+                        actix_requests("authz_cold", &cold, to_request, &authorization, CHUNK_COLD)
+                            .await;
+                    (peer, cold)
                 })
             })
         });

@@ -330,30 +330,43 @@ impl Verifier {
     /// # Errors
     /// The first failing check of DESIGN.md §3, as an [`Error`] whose kind carries the code.
     pub async fn verify(&self, token: &str) -> Result<Arc<VerifiedToken>, Error> {
-        self.verify_raw(token.as_bytes()).await
+        match self.cached(token.as_bytes()) {
+            Some(answer) => answer,
+            None => self.verify_uncached(token).await,
+        }
     }
 
     /// [`Verifier::verify`] on the token's bytes as the request carried them: the
     /// verified-token cache is asked first (a cached token is ASCII, so equal bytes need no
     /// UTF-8 check); anything else must be UTF-8 (`malformed_token`) and is verified in full.
     pub(crate) async fn verify_raw(&self, raw: &[u8]) -> Result<Arc<VerifiedToken>, Error> {
-        let inner = &*self.inner;
-        if let Some(cache) = &inner.cache {
-            match cache.get(raw) {
-                Lookup::Current(hit) => {
-                    let issuer = &inner.issuers[hit.issuer];
-                    let result =
-                        self.check_times(issuer, hit.token.exp, hit.token.nbf, hit.token.iat);
-                    if result.is_err() {
-                        cache.remove(raw);
-                    }
-                    return result.map(|()| hit.token);
-                }
-                Lookup::Stale => cache.remove(raw),
-                Lookup::Miss => {}
-            }
+        match self.cached(raw) {
+            Some(answer) => answer,
+            None => self.verify_uncached(token_text(raw)?).await,
         }
-        self.verify_uncached(token_text(raw)?).await
+    }
+
+    /// The answer of the verified-token cache, if it has one: a current entry re-checked
+    /// against the time rules (and dropped once they fail). `None` sends the token through
+    /// every check.
+    fn cached(&self, raw: &[u8]) -> Option<Result<Arc<VerifiedToken>, Error>> {
+        let inner = &*self.inner;
+        let cache = inner.cache.as_ref()?;
+        match cache.get(raw) {
+            Lookup::Current(hit) => {
+                let issuer = &inner.issuers[hit.issuer];
+                let result = self.check_times(issuer, hit.token.exp, hit.token.nbf, hit.token.iat);
+                if result.is_err() {
+                    cache.remove(raw);
+                }
+                Some(result.map(|()| hit.token))
+            }
+            Lookup::Stale => {
+                cache.remove(raw);
+                None
+            }
+            Lookup::Miss => None,
+        }
     }
 
     async fn verify_uncached(&self, token: &str) -> Result<Arc<VerifiedToken>, Error> {
