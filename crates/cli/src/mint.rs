@@ -40,7 +40,7 @@ pub(crate) struct MintArgs {
     /// Mint as if the time were this (seconds since the epoch).
     #[arg(long, value_name = "UNIX_SECS")]
     now: Option<u64>,
-    /// The signing key (PKCS#8 DER); created if missing.
+    /// The signing key (RSA, PKCS#8 or PKCS#1 DER); created (PKCS#8) if missing.
     #[arg(long, value_name = "F", default_value = "cognito-authz-dev.key")]
     key_file: PathBuf,
     /// The kid of a newly created key.
@@ -108,7 +108,7 @@ pub(crate) fn run(args: &MintArgs) -> Result<Outcome, UsageError> {
 
 fn load_or_create_key(args: &MintArgs) -> Result<SigningKey, UsageError> {
     match std::fs::read(&args.key_file) {
-        Ok(der) => SigningKey::from_pkcs8_der(&args.kid, &der).map_err(|error| {
+        Ok(der) => SigningKey::from_der(&args.kid, &der).map_err(|error| {
             UsageError(format!("--key-file {}: {error}", args.key_file.display()))
         }),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {

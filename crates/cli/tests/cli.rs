@@ -398,6 +398,29 @@ fn mint_reuses_its_key_file_across_runs() {
     }
 }
 
+#[test]
+fn mint_signs_with_an_openssl_made_pkcs1_key() {
+    // `tests/data/openssl-genpkey-rsa2048.der` was made by `openssl genpkey -algorithm RSA
+    // -pkeyopt rsa_keygen_bits:2048 -outform DER` (OpenSSL 3.0, which writes PKCS#1
+    // `RSAPrivateKey`); it is a test key with no other use.
+    let dir = scratch("mint-pkcs1");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/openssl-genpkey-rsa2048.der"),
+        dir.join("dev.key"),
+    )
+    .expect("copy key");
+    let (token, jwks) = mint(&dir, &[]);
+    let (code, json) = verify_json(&token, &jwks, &["--client-id", CLIENT]);
+    assert_eq!(code, Some(0), "{json}");
+    // The key set written by a second run still verifies the first token: the key file was
+    // read, not replaced.
+    let _ = mint(&dir, &[]);
+    assert_eq!(
+        verify_json(&token, &jwks, &["--client-id", CLIENT]).0,
+        Some(0)
+    );
+}
+
 /// A policy file beside a key set minted in `dir`, for `check`, `policy lint` and
 /// `verify --config`.
 fn policy_file(dir: &Path) -> String {

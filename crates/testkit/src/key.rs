@@ -95,6 +95,25 @@ impl SigningKey {
         })
     }
 
+    /// Loads an RSA private key in either DER form: PKCS#8 `PrivateKeyInfo` (what
+    /// [`SigningKey::to_pkcs8_der`] and `openssl pkcs8 -topk8` write) or PKCS#1 `RSAPrivateKey`
+    /// (what `openssl genrsa` and, on OpenSSL 3, `openssl genpkey -outform DER` write).
+    ///
+    /// # Errors
+    /// The bytes are neither form of an RSA private key of 2048 to 8192 bits.
+    pub fn from_der(kid: impl Into<String>, der: &[u8]) -> Result<Self, InvalidKeyMaterial> {
+        let pair = KeyPair::from_pkcs8(der)
+            .or_else(|_| KeyPair::from_der(der))
+            .map_err(|error| InvalidKeyMaterial {
+                reason: error.to_string(),
+            })?;
+        Ok(Self {
+            kid: kid.into(),
+            algorithm: Algorithm::RS256,
+            pair: Arc::new(pair),
+        })
+    }
+
     /// The private key as PKCS#8 DER, to keep a key across runs.
     pub fn to_pkcs8_der(&self) -> Vec<u8> {
         self.pair
@@ -275,6 +294,49 @@ mod tests {
         assert_eq!(loaded.modulus_base64url(), key.modulus_base64url());
         assert_eq!(loaded.kid(), "k2");
         assert!(SigningKey::from_pkcs8_der("x", b"not a key").is_err());
+    }
+
+    /// The PKCS#1 `RSAPrivateKey` inside a PKCS#8 `PrivateKeyInfo`: the contents of its
+    /// closing OCTET STRING (`SEQUENCE { INTEGER 0, AlgorithmIdentifier, OCTET STRING }`).
+    fn pkcs1_inside(pkcs8: &[u8]) -> &[u8] {
+        /// (tag, header length, content length) of the element at the start of `der`.
+        fn element(der: &[u8]) -> (u8, usize, usize) {
+            match der[1] {
+                short @ 0..=0x7f => (der[0], 2, usize::from(short)),
+                long => {
+                    let count = usize::from(long & 0x7f);
+                    let length = der[2..2 + count]
+                        .iter()
+                        .fold(0, |length, byte| length << 8 | usize::from(*byte));
+                    (der[0], 2 + count, length)
+                }
+            }
+        }
+        let (_, header, _) = element(pkcs8);
+        let mut rest = &pkcs8[header..];
+        loop {
+            let (tag, header, length) = element(rest);
+            if tag == 0x04 {
+                return &rest[header..header + length];
+            }
+            rest = &rest[header + length..];
+        }
+    }
+
+    #[test]
+    fn pkcs1_and_pkcs8_der_both_load() {
+        let key = SigningKey::generate("k1");
+        let pkcs8 = key.to_pkcs8_der();
+        let pkcs1 = pkcs1_inside(&pkcs8);
+        assert!(
+            SigningKey::from_pkcs8_der("x", pkcs1).is_err(),
+            "PKCS#1 is not PKCS#8"
+        );
+        for der in [&pkcs8[..], pkcs1] {
+            let loaded = SigningKey::from_der("k2", der).expect("loads");
+            assert_eq!(loaded.modulus_base64url(), key.modulus_base64url());
+        }
+        assert!(SigningKey::from_der("x", b"not a key").is_err());
     }
 
     #[test]
