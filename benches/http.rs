@@ -251,9 +251,29 @@ struct PeerKeys {
     validation: jsonwebtoken::Validation,
 }
 
-/// The same route behind actix-web-httpauth's bearer middleware, whose validator runs
-/// jsonwebtoken's `decode` with a key built once from the issuer's (a macro: the service type
+/// The route with no middleware (a macro, as is every actix app here: the service type
 /// `init_service` returns cannot be named).
+macro_rules! actix_no_auth {
+    ($system:expr) => {
+        $system.block_on(actix_web::test::init_service(
+            App::new().route("/reports/{id}", web::get().to(actix_plain)),
+        ))
+    };
+}
+
+/// The route behind `CognitoAuth`, with or without the verified-token cache.
+macro_rules! actix_authz {
+    ($system:expr, $issuer:expr, $cache:expr) => {
+        $system.block_on(actix_web::test::init_service(
+            App::new()
+                .wrap(CognitoAuth::new(authorizer(&$issuer, $cache)))
+                .route("/reports/{id}", web::get().to(actix_with_claims)),
+        ))
+    };
+}
+
+/// The same route behind actix-web-httpauth's bearer middleware, whose validator runs
+/// jsonwebtoken's `decode` with a key built once from the issuer's.
 macro_rules! actix_peer {
     ($system:expr, $issuer:expr) => {{
         let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
@@ -349,19 +369,9 @@ fn actix(c: &mut Criterion) {
     let system = actix_web::rt::System::new();
     let (issuer, token) = fixture();
 
-    let no_auth = system.block_on(actix_web::test::init_service(
-        App::new().route("/reports/{id}", web::get().to(actix_plain)),
-    ));
-    let authz = system.block_on(actix_web::test::init_service(
-        App::new()
-            .wrap(CognitoAuth::new(authorizer(&issuer, true)))
-            .route("/reports/{id}", web::get().to(actix_with_claims)),
-    ));
-    let authz_cold = system.block_on(actix_web::test::init_service(
-        App::new()
-            .wrap(CognitoAuth::new(authorizer(&issuer, false)))
-            .route("/reports/{id}", web::get().to(actix_with_claims)),
-    ));
+    let no_auth = actix_no_auth!(system);
+    let authz = actix_authz!(system, issuer, true);
+    let authz_cold = actix_authz!(system, issuer, false);
 
     let peer = actix_peer!(system, issuer);
 
@@ -436,14 +446,8 @@ fn ratios(c: &mut Criterion<Ratio>) {
 
     // Many requests per `block_on`, as in `actix/no_auth` and `actix/authz`.
     let system = actix_web::rt::System::new();
-    let no_auth = system.block_on(actix_web::test::init_service(
-        App::new().route("/reports/{id}", web::get().to(actix_plain)),
-    ));
-    let authz = system.block_on(actix_web::test::init_service(
-        App::new()
-            .wrap(CognitoAuth::new(authorizer(&issuer, true)))
-            .route("/reports/{id}", web::get().to(actix_with_claims)),
-    ));
+    let no_auth = actix_no_auth!(system);
+    let authz = actix_authz!(system, issuer, true);
     let authorization = format!("Bearer {token}");
     group.bench_function("actix_authz_per_no_auth", |b| {
         b.iter_custom(|iters| {
@@ -460,11 +464,7 @@ fn ratios(c: &mut Criterion<Ratio>) {
             })
         });
     });
-    let cold = system.block_on(actix_web::test::init_service(
-        App::new()
-            .wrap(CognitoAuth::new(authorizer(&issuer, false)))
-            .route("/reports/{id}", web::get().to(actix_with_claims)),
-    ));
+    let cold = actix_authz!(system, issuer, false);
     let peer = actix_peer!(system, issuer);
     group.bench_function("actix_authz_cold_per_peer", |b| {
         b.iter_custom(|iters| {

@@ -85,14 +85,7 @@ impl SigningKey {
     /// # Errors
     /// The bytes are not an RSA private key of 2048 to 8192 bits.
     pub fn from_pkcs8_der(kid: impl Into<String>, der: &[u8]) -> Result<Self, InvalidKeyMaterial> {
-        let pair = KeyPair::from_pkcs8(der).map_err(|error| InvalidKeyMaterial {
-            reason: error.to_string(),
-        })?;
-        Ok(Self {
-            kid: kid.into(),
-            algorithm: Algorithm::RS256,
-            pair: Arc::new(pair),
-        })
+        Self::loaded(kid, KeyPair::from_pkcs8(der))
     }
 
     /// Loads an RSA private key in either DER form: PKCS#8 `PrivateKeyInfo` (what
@@ -102,11 +95,20 @@ impl SigningKey {
     /// # Errors
     /// The bytes are neither form of an RSA private key of 2048 to 8192 bits.
     pub fn from_der(kid: impl Into<String>, der: &[u8]) -> Result<Self, InvalidKeyMaterial> {
-        let pair = KeyPair::from_pkcs8(der)
-            .or_else(|_| KeyPair::from_der(der))
-            .map_err(|error| InvalidKeyMaterial {
-                reason: error.to_string(),
-            })?;
+        Self::loaded(
+            kid,
+            KeyPair::from_pkcs8(der).or_else(|_| KeyPair::from_der(der)),
+        )
+    }
+
+    /// An RS256 key from a parsed (or rejected) key pair.
+    fn loaded(
+        kid: impl Into<String>,
+        pair: Result<KeyPair, aws_lc_rs::error::KeyRejected>,
+    ) -> Result<Self, InvalidKeyMaterial> {
+        let pair = pair.map_err(|error| InvalidKeyMaterial {
+            reason: error.to_string(),
+        })?;
         Ok(Self {
             kid: kid.into(),
             algorithm: Algorithm::RS256,
