@@ -116,7 +116,7 @@
 //!
 //! | extractor | gives | no token | other rejections |
 //! |---|---|---|---|
-//! | [`Claims<T>`] | the payload as `T` (default [`CognitoClaims`]) | 401 | 403 `forbidden` when the claims do not fit `T` |
+//! | [`Claims<T>`] | the payload as `T` (default [`CognitoClaims`]), a shared `Arc<T>` parsed once per token | 401 | 403 `forbidden` when the claims do not fit `T` |
 //! | `Option<Claims<T>>` | `None` instead of any rejection (actix-web's rule) | `None` | `None`, even without the middleware |
 //! | [`OptionalClaims<T>`] | `None` without a token | `None` | 403 as `Claims`; 500 without the middleware |
 //! | [`IdToken`] / [`AccessToken`] | the token, of that kind | 401 | 403 `forbidden` for the other kind |

@@ -6,7 +6,7 @@
 //!
 //! | extractor | gives | refuses with |
 //! |---|---|---|
-//! | [`Claims<T>`] | the payload as your type (default [`CognitoClaims`]), `custom:*` included | 403 if it does not fit `T` |
+//! | [`Claims<T>`] | the payload as your type (default [`CognitoClaims`]), `custom:*` included, as a shared `Arc<T>` parsed once per token | 403 if it does not fit `T` |
 //! | `Option<Claims<T>>` | `None` when the request passed without a token (public routes) | as above |
 //! | [`Verified`] | the shared [`VerifiedToken`] (standard claims parsed) | |
 //! | [`IdToken`] / [`AccessToken`] | the token, if it is of that kind | 403 for the other kind |
