@@ -15,8 +15,9 @@ use crate::claims::VerifiedToken;
 use crate::clock::{Clock, SharedClock};
 use crate::config::IssuerConfig;
 use crate::error::{ConfigError, ErrorKind};
+use crate::policy::paths::RequestTarget;
 use crate::policy::routes::{RouteMatch, RouteTable, RouteTableBuilder};
-use crate::policy::{Evaluation, Policy, PolicyError};
+use crate::policy::{Evaluation, Policy, PolicyError, PolicySet};
 use crate::policy_file::{PolicyFile, PolicyFileError};
 use crate::response::{DenialResponse, validate_realm};
 use crate::token_source::{HeaderLookup, TokenSource};
@@ -73,7 +74,6 @@ struct Inner {
     routes: RouteTable,
     token_source: TokenSource,
     realm: Option<Arc<str>>,
-    cors_preflight_passthrough: bool,
 }
 
 /// The outcome of [`Authorizer::authorize`].
@@ -81,7 +81,7 @@ struct Inner {
 pub enum Decision {
     /// Let the request through. `token` is the verified token: always present for non-public
     /// policies; on public routes, present when a valid token was sent (invalid ones are
-    /// ignored); absent for CORS preflights.
+    /// ignored).
     Allow {
         /// The verified token, if any.
         token: Option<Arc<VerifiedToken>>,
@@ -190,7 +190,6 @@ pub struct AuthorizerOptions {
     max_token_bytes: Option<usize>,
     jwks_file: Option<PathBuf>,
     realm: Option<String>,
-    cors_preflight_passthrough: Option<bool>,
     issuers: Option<Vec<IssuerConfig>>,
 }
 
@@ -230,12 +229,6 @@ impl AuthorizerOptions {
         self
     }
 
-    /// Let CORS preflights through untouched (default true).
-    pub fn cors_preflight_passthrough(mut self, enabled: bool) -> Self {
-        self.cors_preflight_passthrough = Some(enabled);
-        self
-    }
-
     /// Use these issuers instead of the file's `[[issuer]]` tables (whose key files are then
     /// not read), keeping the file's routes, policies and token source: e.g. a local test
     /// issuer in development, or a pool chosen at deploy time. `issuer:` atoms match the
@@ -255,7 +248,6 @@ pub struct AuthorizerBuilder {
     table: Option<RouteTable>,
     token_source: TokenSource,
     realm: Option<String>,
-    cors_preflight_passthrough: bool,
 }
 
 impl Default for AuthorizerBuilder {
@@ -266,7 +258,6 @@ impl Default for AuthorizerBuilder {
             table: None,
             token_source: TokenSource::default(),
             realm: None,
-            cors_preflight_passthrough: true,
         }
     }
 }
@@ -287,13 +278,6 @@ impl AuthorizerBuilder {
     /// The `realm` of every challenge (default: none).
     pub fn realm(mut self, realm: impl Into<String>) -> Self {
         self.realm = Some(realm.into());
-        self
-    }
-
-    /// Let `OPTIONS` requests with `Access-Control-Request-Method` through untouched
-    /// (default true), so CORS preflights reach the CORS layer.
-    pub fn cors_preflight_passthrough(mut self, enabled: bool) -> Self {
-        self.cors_preflight_passthrough = enabled;
         self
     }
 
@@ -320,7 +304,7 @@ impl AuthorizerBuilder {
         self
     }
 
-    /// The policy for requests no route matches (default `authenticated`).
+    /// The policy for requests no route matches (default `deny`: 403 `forbidden`).
     pub fn unmatched(mut self, policy: Policy) -> Self {
         self.routes = self.routes.unmatched(policy);
         self
@@ -347,15 +331,16 @@ impl AuthorizerBuilder {
             Some(table) => table,
             None => self
                 .routes
+                .issuers(verifier.issuers().map(|issuer| issuer.name().to_owned()))
                 .build()
                 .map_err(|error| ConfigError::new(error.to_string()))?,
         };
+        check_issuer_names(&verifier, &routes).map_err(ConfigError::new)?;
         Ok(Authorizer::from_parts(
             verifier,
             routes,
             self.token_source,
             self.realm,
-            self.cors_preflight_passthrough,
         ))
     }
 }
@@ -371,7 +356,6 @@ impl Authorizer {
         routes: RouteTable,
         token_source: TokenSource,
         realm: Option<String>,
-        cors_preflight_passthrough: bool,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -379,7 +363,6 @@ impl Authorizer {
                 routes,
                 token_source,
                 realm: realm.map(Arc::from),
-                cors_preflight_passthrough,
             }),
         }
     }
@@ -389,15 +372,15 @@ impl Authorizer {
     /// # Errors
     /// The policy has `policy:` references or does not compile.
     pub fn single(verifier: Verifier, policy: &Policy) -> Result<Self, ConfigError> {
-        let compiled = policy
-            .compile()
+        let compiled = PolicySet::new()
+            .with_issuers(verifier.issuers().map(|issuer| issuer.name().to_owned()))
+            .and_then(|set| set.compile(policy))
             .map_err(|error| ConfigError::new(error.to_string()))?;
         Ok(Self::from_parts(
             verifier,
             RouteTable::single(compiled),
             TokenSource::default(),
             None,
-            true,
         ))
     }
 
@@ -415,7 +398,6 @@ impl Authorizer {
                 routes: RouteTable::single(compiled),
                 token_source: inner.token_source.clone(),
                 realm: inner.realm.clone(),
-                cors_preflight_passthrough: inner.cors_preflight_passthrough,
             }),
         })
     }
@@ -498,6 +480,12 @@ impl Authorizer {
         }
         let verifier = builder.build().map_err(|error| PolicyFileError {
             message: error.to_string(),
+            ..file_level.clone()
+        })?;
+        // The file's own issuers were checked with positions when it was parsed; this catches
+        // `issuer:` atoms that no replacement issuer is named after.
+        check_issuer_names(&verifier, &routes).map_err(|message| PolicyFileError {
+            message,
             ..file_level
         })?;
         Ok(Self::from_parts(
@@ -505,7 +493,6 @@ impl Authorizer {
             routes,
             token_source,
             options.realm,
-            options.cors_preflight_passthrough.unwrap_or(true),
         ))
     }
 
@@ -531,42 +518,50 @@ impl Authorizer {
 
     /// Decides a request: route lookup, token extraction, verification, policy.
     ///
-    /// Public routes skip verification (a valid token, if sent, is still returned; an invalid
-    /// one is ignored). On a token in the verified-token cache nothing is awaited. Every
-    /// denial is logged at `debug` with its code and route, never the token.
-    pub async fn authorize(&self, method: &Method, path: &str, headers: &HeaderMap) -> Decision {
-        self.authorize_with(method, path, headers).await
+    /// `target` is the request path (a `&str`: the path as sent, routed most specific
+    /// first, as tower and axum do) or a [`RequestTarget`] saying how the framework routes.
+    /// Every route that guards the request ([`RouteTable::matches`]: the routes of the path
+    /// as routed, as sent, decoded and normalized) must allow it; `deny` refuses before any
+    /// token is read, and only when every guarding route is `public` is verification skipped
+    /// (a valid token, if sent, is still returned; an invalid one is ignored). On a token in
+    /// the verified-token cache nothing is awaited. Every denial is logged at `debug` with its
+    /// code and route, never the token.
+    pub async fn authorize<'a>(
+        &self,
+        method: &Method,
+        target: impl Into<RequestTarget<'a>>,
+        headers: &HeaderMap,
+    ) -> Decision {
+        self.authorize_with(method, target, headers).await
     }
 
     /// [`Authorizer::authorize`] over any [`HeaderLookup`], for frameworks with their own
     /// header map (actix-web): only the headers the token source reads are looked at.
-    pub async fn authorize_with<H: HeaderLookup + ?Sized>(
+    pub async fn authorize_with<'a, H: HeaderLookup + ?Sized>(
         &self,
         method: &Method,
-        path: &str,
+        target: impl Into<RequestTarget<'a>>,
         headers: &H,
     ) -> Decision {
         let inner = &*self.inner;
-        if inner.cors_preflight_passthrough
-            && method == Method::OPTIONS
-            && headers.contains(&http::header::ACCESS_CONTROL_REQUEST_METHOD)
-        {
-            return Decision::Allow { token: None };
+        let guards = inner.routes.matches(method, target.into());
+        if let Some(denied) = guards.iter().find(|found| found.policy().is_deny()) {
+            let reason = "the route denies every request".to_owned();
+            return self.deny(&denied, method, ErrorKind::Forbidden, reason, None);
         }
-        let found = inner.routes.lookup(method, path);
-        let policy = found.policy();
-        if policy.is_public() {
+        if guards.iter().all(|found| found.policy().is_public()) {
             let token = match inner.token_source.extract_raw(headers) {
                 Ok(raw) => inner.verifier.verify_raw(raw).await.ok(),
                 Err(_) => None,
             };
             return Decision::Allow { token };
         }
+        let first = guards.primary();
         let raw = match inner.token_source.extract_raw(headers) {
             Ok(raw) => raw,
             Err(error) => {
                 return self.deny(
-                    &found,
+                    &first,
                     method,
                     error.kind(),
                     error.detail().to_owned(),
@@ -578,7 +573,7 @@ impl Authorizer {
             Ok(token) => token,
             Err(error) => {
                 return self.deny(
-                    &found,
+                    &first,
                     method,
                     error.kind(),
                     error.detail().to_owned(),
@@ -586,23 +581,27 @@ impl Authorizer {
                 );
             }
         };
-        match policy.evaluate(&token) {
-            Evaluation::Allow => Decision::Allow { token: Some(token) },
-            Evaluation::InsufficientScope(scopes) => {
-                let reason = policy.explain(&token).to_string();
-                self.deny(
-                    &found,
-                    method,
-                    ErrorKind::InsufficientScope,
-                    reason,
-                    Some(scopes),
-                )
-            }
-            Evaluation::Forbidden => {
-                let reason = policy.explain(&token).to_string();
-                self.deny(&found, method, ErrorKind::Forbidden, reason, None)
+        for found in guards.iter() {
+            let policy = found.policy();
+            match policy.evaluate(&token) {
+                Evaluation::Allow => {}
+                Evaluation::InsufficientScope(scopes) => {
+                    let reason = policy.explain(&token).to_string();
+                    return self.deny(
+                        &found,
+                        method,
+                        ErrorKind::InsufficientScope,
+                        reason,
+                        Some(scopes),
+                    );
+                }
+                Evaluation::Forbidden => {
+                    let reason = policy.explain(&token).to_string();
+                    return self.deny(&found, method, ErrorKind::Forbidden, reason, None);
+                }
             }
         }
+        Decision::Allow { token: Some(token) }
     }
 
     fn deny(
@@ -635,6 +634,29 @@ impl Authorizer {
     }
 }
 
+/// Every `issuer:` atom of `routes` names one of `verifier`'s issuers.
+fn check_issuer_names(verifier: &Verifier, routes: &RouteTable) -> Result<(), String> {
+    let configured: Vec<&str> = verifier.issuers().map(IssuerConfig::name).collect();
+    let policies = routes
+        .routes()
+        .iter()
+        .map(|route| route.policy())
+        .chain([routes.unmatched()]);
+    for policy in policies {
+        if let Some(name) = policy
+            .issuer_names()
+            .find(|name| !configured.contains(name))
+        {
+            return Err(PolicyError::UnknownIssuer {
+                name: name.to_owned(),
+                configured: configured.join(", "),
+            }
+            .to_string());
+        }
+    }
+    Ok(())
+}
+
 impl fmt::Debug for Authorizer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Authorizer")
@@ -642,10 +664,6 @@ impl fmt::Debug for Authorizer {
             .field("routes", &self.inner.routes)
             .field("token_source", &self.inner.token_source)
             .field("realm", &self.inner.realm)
-            .field(
-                "cors_preflight_passthrough",
-                &self.inner.cors_preflight_passthrough,
-            )
             .finish()
     }
 }
@@ -1107,12 +1125,12 @@ require = 'claim:custom:tenant=acme and not group:banned'
                 vec![bearer(&user)],
                 deny("forbidden", Some("/tenant"), forbidden),
             ),
-            // CORS preflight passes through; a bare OPTIONS does not
+            // A CORS preflight is decided like any request: no token, no handler
             (
                 "OPTIONS",
                 "/admin/users",
                 vec![("access-control-request-method", "DELETE".to_owned())],
-                allow(false),
+                deny("missing_token", Some("/admin/{*rest}"), "Bearer"),
             ),
             (
                 "OPTIONS",
@@ -1293,8 +1311,8 @@ require = 'claim:custom:tenant=acme and not group:banned'
         );
         let built = Authorizer::builder()
             .verifier(issuer().verifier())
-            .cors_preflight_passthrough(false)
             .route_methods([Method::GET], "/x", Policy::public())
+            .unmatched(Policy::authenticated())
             .build()
             .expect("valid");
         let mut headers = HeaderMap::new();
@@ -1307,6 +1325,17 @@ require = 'claim:custom:tenant=acme and not group:banned'
             .now_or_never()
             .expect("ready");
         assert_eq!(preflight.denial().map(Denial::code), Some("missing_token"));
+        let unknown_issuer = Authorizer::builder()
+            .verifier(issuer().verifier())
+            .route("/x", "not issuer:partnr".parse().expect("parses"))
+            .build()
+            .expect_err("issuer:partnr names no issuer");
+        assert!(
+            unknown_issuer
+                .to_string()
+                .contains("issuer:partnr names no configured issuer"),
+            "{unknown_issuer}"
+        );
     }
 
     #[test]
@@ -1344,7 +1373,7 @@ require = 'claim:custom:tenant=acme and not group:banned'
     fn replacement_issuers_take_the_place_of_the_files() {
         // The file names a pool and a key file that does not exist; the replacement is used
         // instead, so the key file is never read and the file's pool no longer verifies.
-        let text = "[[issuer]]\nname = \"file\"\nuser_pool_id = \"us-east-1_Other1\"\nany_client = true\ntoken_use = \"id\"\njwks_file = \"missing.json\"\n\n[[route]]\npath = \"/who\"\nrequire = \"issuer:local\"\n";
+        let text = "[[issuer]]\nname = \"local\"\nuser_pool_id = \"us-east-1_Other1\"\nany_client = true\ntoken_use = \"id\"\njwks_file = \"missing.json\"\n\n[[route]]\npath = \"/who\"\nrequire = \"issuer:local\"\n";
         let replacement = IssuerConfig::user_pool(crate::test_tokens::POOL_ID)
             .name("local")
             .client_ids([crate::test_tokens::CLIENT_ID])

@@ -59,7 +59,10 @@ pub use config::{
 };
 pub use error::{ConfigError, Error, ErrorKind};
 pub use jwt::{JsonObject, decode_unverified};
-pub use policy::routes::{Route, RouteError, RouteMatch, RouteTable, RouteTableBuilder};
+pub use policy::paths::{Dispatch, RequestTarget};
+pub use policy::routes::{
+    Route, RouteError, RouteMatch, RouteMatches, RouteTable, RouteTableBuilder,
+};
 pub use policy::{
     CompiledPolicy, Evaluation, Explanation, Policy, PolicyError, PolicyParseError, PolicySet,
 };

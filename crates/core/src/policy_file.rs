@@ -1,4 +1,4 @@
-//! The TOML policy file of DESIGN.md §6: issuers, where tokens are read from, the default for
+//! The TOML policy file: issuers, where tokens are read from, the default for
 //! unmatched requests, named policies and routes. Unknown keys are errors, and every error
 //! names the file, line and column (for a policy expression: where its string starts, plus the
 //! column inside the expression).
@@ -16,7 +16,8 @@
 //! # cookie = "id_token"
 //!
 //! [defaults]
-//! unmatched = "authenticated"            # default
+//! unmatched = "deny"                     # default: 403 for requests no route matches
+//! # extension_methods = ["PURGE"]        # non-standard methods routes may name
 //!
 //! [policies]
 //! admin = "group:admin"
@@ -39,7 +40,7 @@ use toml::Spanned;
 
 use crate::config::{AcceptedTokenUse, Algorithm, IssuerConfig};
 use crate::jwks::KeySet;
-use crate::policy::routes::{RouteError, RouteTable};
+use crate::policy::routes::{RouteError, RouteTable, STANDARD_METHODS};
 use crate::policy::{Policy, PolicyError, PolicyParseError};
 use crate::token_source::TokenSource;
 
@@ -123,6 +124,7 @@ struct TokenEntry {
 #[serde(deny_unknown_fields)]
 struct DefaultsEntry {
     unmatched: Option<Spanned<String>>,
+    extension_methods: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -196,7 +198,10 @@ impl PolicyFile {
         let mut policies: Vec<(&Spanned<String>, &Spanned<String>)> =
             document.policies.iter().collect();
         policies.sort_by_key(|(name, _)| name.span().start);
-        let mut builder = RouteTable::builder();
+        let mut builder =
+            RouteTable::builder().issuers(issuers.iter().map(|issuer| issuer.name().to_owned()));
+        let extension_methods = extension_methods(document.defaults.as_ref(), &at)?;
+        builder = builder.extension_methods(extension_methods.iter().cloned());
         for (name, expression) in &policies {
             let policy =
                 parse_expression(expression, &format!("policy {:?}", name.get_ref()), &at)?;
@@ -219,12 +224,10 @@ impl PolicyFile {
                 Some(methods) => {
                     let mut parsed = Vec::new();
                     for method in methods.get_ref() {
-                        parsed.push(parse_method(method.get_ref()).ok_or_else(|| {
-                            at(
-                                method.span(),
-                                format!("{:?} is not an HTTP method", method.get_ref()),
-                            )
-                        })?);
+                        parsed.push(
+                            parse_method(method.get_ref(), &extension_methods)
+                                .map_err(|message| at(method.span(), message))?,
+                        );
                     }
                     builder.route_methods(parsed, pattern, policy)
                 }
@@ -352,9 +355,50 @@ fn parse_expression(
         .map_err(|error: PolicyParseError| at(expression.span(), format!("{what}: {error}")))
 }
 
-/// Accepts method names case-insensitively (`get` = `GET`).
-fn parse_method(name: &str) -> Option<Method> {
-    Method::from_bytes(name.to_ascii_uppercase().as_bytes()).ok()
+/// A standard method, case-insensitively (`get` = `GET`), or one of `extensions` exactly.
+fn parse_method(name: &str, extensions: &[Method]) -> Result<Method, String> {
+    let upper = Method::from_bytes(name.to_ascii_uppercase().as_bytes())
+        .map_err(|_| format!("{name:?} is not an HTTP method"))?;
+    if STANDARD_METHODS.contains(&upper) {
+        return Ok(upper);
+    }
+    match extensions.iter().find(|method| method.as_str() == name) {
+        Some(method) => Ok(method.clone()),
+        None => Err(format!(
+            "{name:?} is not a standard HTTP method (GET, HEAD, POST, PUT, DELETE, CONNECT, OPTIONS, TRACE, PATCH); if your service really serves it, list it in [defaults] extension_methods"
+        )),
+    }
+}
+
+/// `[defaults] extension_methods`: method tokens (case-sensitive, as sent) routes may name.
+fn extension_methods(
+    defaults: Option<&DefaultsEntry>,
+    at: &At<'_>,
+) -> Result<Vec<Method>, PolicyFileError> {
+    let mut methods = Vec::new();
+    for name in defaults
+        .and_then(|d| d.extension_methods.as_ref())
+        .into_iter()
+        .flatten()
+    {
+        let method = Method::from_bytes(name.get_ref().as_bytes()).map_err(|_| {
+            at(
+                name.span(),
+                format!("{:?} is not an HTTP method token", name.get_ref()),
+            )
+        })?;
+        if STANDARD_METHODS.contains(&method) {
+            return Err(at(
+                name.span(),
+                format!(
+                    "{:?} is a standard method; extension_methods lists others",
+                    name.get_ref()
+                ),
+            ));
+        }
+        methods.push(method);
+    }
+    Ok(methods)
 }
 
 fn issuers(
@@ -554,12 +598,13 @@ fn route_error_location(
 
 /// The column of the `policy:` reference a policy error is about, when it is one.
 fn reference_column(error: &PolicyError, expression: &str) -> Option<usize> {
-    let name = match error {
-        PolicyError::UnknownPolicy { name } => name,
-        PolicyError::Cycle { path } => path.last()?,
+    let (prefix, name) = match error {
+        PolicyError::UnknownPolicy { name } => ("policy:", name),
+        PolicyError::Cycle { path } => ("policy:", path.last()?),
+        PolicyError::UnknownIssuer { name, .. } => ("issuer:", name),
         _ => return None,
     };
-    crate::policy::named_reference_column(expression, name)
+    crate::policy::reference_column(expression, prefix, name)
 }
 
 impl fmt::Display for PolicyFile {

@@ -51,6 +51,15 @@ pub enum PolicyError {
         /// The scope as written.
         scope: String,
     },
+    /// `issuer:NAME` names no configured issuer (such an atom could never hold, so
+    /// `not issuer:NAME` would admit every issuer).
+    #[error("issuer:{name} names no configured issuer (configured: {configured})")]
+    UnknownIssuer {
+        /// The name as written.
+        name: String,
+        /// The configured issuer names, comma-separated.
+        configured: String,
+    },
     /// Inlining produced a tree too deep or too large to evaluate safely.
     #[error(
         "policy is too large after inlining policy: references (limit {MAX_COMPILED_NODES} atoms, {MAX_COMPILED_DEPTH} levels)"
@@ -113,6 +122,9 @@ impl PolicyError {
 pub struct PolicySet {
     policies: Vec<(String, Policy)>,
     index: HashMap<String, usize>,
+    /// The configured issuer names `issuer:` atoms are checked against; `None` until the
+    /// issuers are known (a route table built before its authorizer).
+    issuers: Option<Arc<[String]>>,
 }
 
 impl PolicySet {
@@ -146,6 +158,27 @@ impl PolicySet {
         Ok(set)
     }
 
+    /// Checks `issuer:` atoms against `names` from now on: compiling a policy (this set's own
+    /// included) that names another issuer fails with [`PolicyError::UnknownIssuer`].
+    ///
+    /// # Errors
+    /// A named policy of the set names an unknown issuer.
+    pub fn with_issuers<N: Into<String>>(
+        mut self,
+        names: impl IntoIterator<Item = N>,
+    ) -> Result<Self, PolicyError> {
+        self.issuers = Some(names.into_iter().map(Into::into).collect());
+        for (name, _) in &self.policies {
+            self.compile(&Policy::named(name.clone()))?;
+        }
+        Ok(self)
+    }
+
+    /// The issuer names `issuer:` atoms are checked against, once known.
+    pub fn issuer_names(&self) -> Option<&[String]> {
+        self.issuers.as_deref()
+    }
+
     /// The named policy, if defined.
     pub fn get(&self, name: &str) -> Option<&Policy> {
         self.index.get(name).map(|&index| &self.policies[index].1)
@@ -172,15 +205,30 @@ impl PolicySet {
     /// See [`PolicyError`].
     pub fn compile(&self, policy: &Policy) -> Result<CompiledPolicy, PolicyError> {
         let text: Arc<str> = Arc::from(policy.to_string());
-        if self.resolves_to_public(&policy.node) {
-            return Ok(CompiledPolicy {
-                inner: Arc::new(Compiled {
-                    root: CNode::True,
-                    public: true,
-                    text,
-                    scopes: Arc::from(Vec::new()),
-                }),
-            });
+        match self.resolves_to_whole(&policy.node) {
+            Some(Node::Public) => {
+                return Ok(CompiledPolicy {
+                    inner: Arc::new(Compiled {
+                        root: CNode::True,
+                        public: true,
+                        deny: false,
+                        text,
+                        scopes: Arc::from(Vec::new()),
+                    }),
+                });
+            }
+            Some(Node::Deny) => {
+                return Ok(CompiledPolicy {
+                    inner: Arc::new(Compiled {
+                        root: CNode::False,
+                        public: false,
+                        deny: true,
+                        text,
+                        scopes: Arc::from(Vec::new()),
+                    }),
+                });
+            }
+            _ => {}
         }
         let mut lowering = Lowering {
             set: self,
@@ -193,26 +241,25 @@ impl PolicySet {
             inner: Arc::new(Compiled {
                 root,
                 public: false,
+                deny: false,
                 text,
                 scopes: Arc::from(lowering.scopes),
             }),
         })
     }
 
-    /// Whether `node` is `public`, directly or through a chain of `policy:` references.
-    /// Unknown names and cycles answer `false`; lowering reports them with their context.
-    fn resolves_to_public<'a>(&'a self, mut node: &'a Node) -> bool {
+    /// `public` or `deny` when `node` is one of them, directly or through a chain of
+    /// `policy:` references. Unknown names and cycles answer `None`; lowering reports them
+    /// with their context.
+    fn resolves_to_whole<'a>(&'a self, mut node: &'a Node) -> Option<&'a Node> {
         for _ in 0..=self.policies.len() {
             match node {
-                Node::Public => return true,
-                Node::Named(name) => match self.get(name) {
-                    Some(policy) => node = &policy.node,
-                    None => return false,
-                },
-                _ => return false,
+                Node::Public | Node::Deny => return Some(node),
+                Node::Named(name) => node = &self.get(name)?.node,
+                _ => return None,
             }
         }
-        false
+        None
     }
 }
 
@@ -237,6 +284,7 @@ impl<'a> Lowering<'a> {
         let boxed = |text: &str| -> Box<str> { Box::from(text) };
         Ok(match node {
             Node::Public => return Err(PolicyError::PublicCombined),
+            Node::Deny => CNode::False,
             Node::Authenticated => CNode::True,
             Node::Group(name) => CNode::Group(boxed(name)),
             Node::Scope(name) => {
@@ -255,7 +303,17 @@ impl<'a> Lowering<'a> {
             }
             Node::TokenUse(token_use) => CNode::TokenUse(*token_use),
             Node::Client(id) => CNode::Client(boxed(id)),
-            Node::Issuer(name) => CNode::Issuer(boxed(name)),
+            Node::Issuer(name) => {
+                if let Some(issuers) = &self.set.issuers
+                    && !issuers.iter().any(|issuer| issuer == name)
+                {
+                    return Err(PolicyError::UnknownIssuer {
+                        name: name.clone(),
+                        configured: issuers.join(", "),
+                    });
+                }
+                CNode::Issuer(boxed(name))
+            }
             Node::ClaimPresent(name) => CNode::ClaimPresent(boxed(name)),
             Node::ClaimEquals(name, value) => CNode::ClaimEquals(boxed(name), boxed(value)),
             Node::Named(name) => {
@@ -269,7 +327,7 @@ impl<'a> Lowering<'a> {
                     .set
                     .get(name)
                     .ok_or_else(|| PolicyError::UnknownPolicy { name: name.clone() })?;
-                if self.set.resolves_to_public(&target.node) {
+                if matches!(self.set.resolves_to_whole(&target.node), Some(Node::Public)) {
                     // The fault is the reference (public inside a larger expression), not
                     // the named policy, which is fine on its own.
                     return Err(PolicyError::PublicCombined);
@@ -327,6 +385,8 @@ pub struct CompiledPolicy {
 struct Compiled {
     root: CNode,
     public: bool,
+    /// The whole policy is `deny` (through references): refused before any token is read.
+    deny: bool,
     text: Arc<str>,
     /// Positive scope atoms, deduplicated, in order of appearance.
     scopes: Arc<[String]>,
@@ -336,6 +396,7 @@ struct Compiled {
 /// inlined, and each scope atom marked positive (under an even number of `not`s) or not.
 enum CNode {
     True,
+    False,
     Group(Box<str>),
     Scope { name: Box<str>, positive: bool },
     TokenUse(TokenUse),
@@ -410,6 +471,18 @@ impl CompiledPolicy {
     /// Whether the policy is `public` (the route skips verification).
     pub fn is_public(&self) -> bool {
         self.inner.public
+    }
+
+    /// The names of the issuers its `issuer:` atoms name (references inlined).
+    pub fn issuer_names(&self) -> impl Iterator<Item = &str> {
+        let mut names = Vec::new();
+        self.inner.root.collect_issuers(&mut names);
+        names.into_iter()
+    }
+
+    /// Whether the policy is `deny` (the request is refused before any token is read).
+    pub fn is_deny(&self) -> bool {
+        self.inner.deny
     }
 
     /// The policy as written, in canonical form (references not inlined).
@@ -490,6 +563,7 @@ impl CNode {
         let text = |name: &str| name.to_owned();
         match self {
             CNode::True => Node::Authenticated,
+            CNode::False => Node::Deny,
             CNode::Group(name) => Node::Group(text(name)),
             CNode::Scope { name, .. } => Node::Scope(text(name)),
             CNode::TokenUse(token_use) => Node::TokenUse(*token_use),
@@ -500,6 +574,19 @@ impl CNode {
             CNode::Not(inner) => Node::Not(Box::new(inner.to_node())),
             CNode::And(items) => Node::And(items.iter().map(CNode::to_node).collect()),
             CNode::Or(items) => Node::Or(items.iter().map(CNode::to_node).collect()),
+        }
+    }
+
+    fn collect_issuers<'a>(&'a self, out: &mut Vec<&'a str>) {
+        match self {
+            CNode::Issuer(name) => out.push(name),
+            CNode::Not(inner) => inner.collect_issuers(out),
+            CNode::And(items) | CNode::Or(items) => {
+                for item in items {
+                    item.collect_issuers(out);
+                }
+            }
+            _ => {}
         }
     }
 
@@ -517,6 +604,7 @@ impl CNode {
     fn atom_holds(&self, token: &VerifiedToken) -> bool {
         match self {
             CNode::True => true,
+            CNode::False => false,
             CNode::Group(name) => token.in_group(name),
             CNode::Scope { name, .. } => token.has_scope(name),
             CNode::TokenUse(token_use) => token.token_use() == Some(*token_use),

@@ -41,6 +41,7 @@
 
 mod eval;
 mod parse;
+pub(crate) mod paths;
 pub(crate) mod routes;
 
 use std::fmt;
@@ -51,9 +52,10 @@ use crate::claims::TokenUse;
 pub use eval::{CompiledPolicy, Evaluation, Explanation, PolicyError, PolicySet};
 pub use parse::PolicyParseError;
 
-/// The 1-based column of the first `policy:NAME` reference in `expression`, for error messages.
-pub(crate) fn named_reference_column(expression: &str, name: &str) -> Option<usize> {
-    parse::named_references(expression)
+/// The 1-based column of the first `prefix` atom (`policy:` or `issuer:`) naming `name` in
+/// `expression`, for error messages.
+pub(crate) fn reference_column(expression: &str, prefix: &str, name: &str) -> Option<usize> {
+    parse::references(expression, prefix)
         .into_iter()
         .find(|(candidate, _)| candidate == name)
         .map(|(_, column)| column)
@@ -63,7 +65,7 @@ pub(crate) fn named_reference_column(expression: &str, name: &str) -> Option<usi
 ///
 /// Built from text with [`str::parse`] or with the builder functions; `and`/`or` chains are
 /// flattened so both ways give equal trees. [`Policy::default`] denies every request: it is
-/// `not authenticated`, which no verified token satisfies.
+/// `deny`.
 ///
 /// # Example
 ///
@@ -79,7 +81,7 @@ pub(crate) fn named_reference_column(expression: &str, name: &str) -> Option<usi
 /// );
 /// // Parse → print → parse is the identity:
 /// assert_eq!(policy.to_string().parse::<Policy>()?, policy);
-/// assert_eq!(Policy::default().to_string(), "not authenticated");
+/// assert_eq!(Policy::default().to_string(), "deny");
 /// # Ok::<(), cognito_authz_core::PolicyParseError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -91,6 +93,7 @@ pub struct Policy {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum Node {
     Public,
+    Deny,
     Authenticated,
     Group(String),
     Scope(String),
@@ -114,6 +117,13 @@ impl Policy {
     #[must_use]
     pub fn public() -> Self {
         Self::from_node(Node::Public)
+    }
+
+    /// `deny`: refuses every request with 403 `forbidden`, without reading a token. The
+    /// default for requests no route matches.
+    #[must_use]
+    pub fn deny() -> Self {
+        Self::from_node(Node::Deny)
     }
 
     /// `authenticated`: any verified token.
@@ -242,9 +252,9 @@ impl Policy {
 }
 
 impl Default for Policy {
-    /// Denies every request (`not authenticated`), so a forgotten policy fails closed.
+    /// Denies every request (`deny`), so a forgotten policy fails closed.
     fn default() -> Self {
-        Self::any([])
+        Self::deny()
     }
 }
 
@@ -323,6 +333,7 @@ fn write_chain(
 pub(crate) fn write_atom(f: &mut impl fmt::Write, node: &Node) -> fmt::Result {
     match node {
         Node::Public => f.write_str("public"),
+        Node::Deny => f.write_str("deny"),
         Node::Authenticated => f.write_str("authenticated"),
         Node::Group(name) => write_prefixed(f, "group:", name),
         Node::Scope(name) => write_prefixed(f, "scope:", name),
@@ -492,7 +503,8 @@ mod tests {
 
     #[test]
     fn default_policy_denies() {
-        assert_eq!(Policy::default(), Policy::authenticated().not());
+        assert_eq!(Policy::default(), Policy::deny());
+        assert_eq!("deny".parse::<Policy>().ok(), Some(Policy::deny()));
     }
 
     fn name() -> impl Strategy<Value = String> {

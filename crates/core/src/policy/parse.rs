@@ -8,7 +8,7 @@ use crate::claims::TokenUse;
 const MAX_DEPTH: usize = 64;
 
 const ATOMS: &str =
-    "public, authenticated, group:, scope:, token_use:, client:, issuer:, claim: or policy:";
+    "public, deny, authenticated, group:, scope:, token_use:, client:, issuer:, claim: or policy:";
 
 /// A policy expression that does not parse: the 1-based column (in characters) and what was
 /// expected there.
@@ -52,13 +52,15 @@ pub(super) fn parse(text: &str) -> Result<Node, PolicyParseError> {
 }
 
 /// The `policy:` references of an expression with the column of each, for error positions.
-pub(crate) fn named_references(text: &str) -> Vec<(String, usize)> {
+/// The names of the atoms with `prefix` (`policy:` or `issuer:`) in `text`, each with the
+/// 1-based column where its prefix starts.
+pub(crate) fn references(text: &str, prefix: &str) -> Vec<(String, usize)> {
     let mut references = Vec::new();
     if let Ok(node) = parse(text) {
-        collect_named(&node, &mut references);
+        collect_references(&node, prefix, &mut references);
     }
     let chars: Vec<char> = text.chars().collect();
-    let prefix: Vec<char> = "policy:".chars().collect();
+    let prefix: Vec<char> = prefix.chars().collect();
     let mut columns = (0..chars.len()).filter(|&start| {
         chars[start..].starts_with(&prefix)
             && (start == 0 || chars[start - 1].is_whitespace() || chars[start - 1] == '(')
@@ -69,13 +71,15 @@ pub(crate) fn named_references(text: &str) -> Vec<(String, usize)> {
         .collect()
 }
 
-fn collect_named(node: &Node, out: &mut Vec<String>) {
-    match node {
-        Node::Named(name) => out.push(name.clone()),
-        Node::Not(inner) => collect_named(inner, out),
-        Node::And(items) | Node::Or(items) => {
+fn collect_references(node: &Node, prefix: &str, out: &mut Vec<String>) {
+    match (node, prefix) {
+        (Node::Named(name), "policy:") | (Node::Issuer(name), "issuer:") => {
+            out.push(name.clone());
+        }
+        (Node::Not(inner), _) => collect_references(inner, prefix, out),
+        (Node::And(items) | Node::Or(items), _) => {
             for item in items {
-                collect_named(item, out);
+                collect_references(item, prefix, out);
             }
         }
         _ => {}
@@ -259,6 +263,10 @@ impl Parser {
                         self.position = word_end;
                         return Ok(Node::Public);
                     }
+                    "deny" => {
+                        self.position = word_end;
+                        return Ok(Node::Deny);
+                    }
                     "authenticated" => {
                         self.position = word_end;
                         return Ok(Node::Authenticated);
@@ -441,12 +449,12 @@ mod tests {
             (
                 "admin",
                 1,
-                "expected an atom (public, authenticated, group:, scope:, token_use:, client:, issuer:, claim: or policy:), found 'admin'",
+                "expected an atom (public, deny, authenticated, group:, scope:, token_use:, client:, issuer:, claim: or policy:), found 'admin'",
             ),
             (
                 "groups:admin",
                 1,
-                "unknown atom 'groups:' (expected public, authenticated, group:, scope:, token_use:, client:, issuer:, claim: or policy:)",
+                "unknown atom 'groups:' (expected public, deny, authenticated, group:, scope:, token_use:, client:, issuer:, claim: or policy:)",
             ),
             ("group:", 7, "expected a name after 'group:'"),
             ("group: admin", 7, "expected a name after 'group:'"),
@@ -512,7 +520,7 @@ mod tests {
     #[test]
     fn named_references_have_columns() {
         assert_eq!(
-            named_references("group:a or policy:admin and not policy:\"x y\""),
+            references("group:a or policy:admin and not policy:\"x y\"", "policy:"),
             vec![("admin".to_owned(), 12), ("x y".to_owned(), 33)]
         );
     }

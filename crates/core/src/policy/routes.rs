@@ -1,16 +1,22 @@
 //! The route table: method + path pattern → compiled policy, with the most specific pattern
-//! winning and a default for requests no route matches (DESIGN.md §6).
+//! winning and a default for requests no route matches.
 //!
 //! Patterns use matchit 0.8 syntax (the same as axum): `/users/{id}`, `/files/{*rest}`; static
 //! segments beat parameters, which beat catch-alls. A request is matched only against the
 //! routes that allow its method. Lookup costs one small scan over the *methods* named in the
-//! table plus one radix-tree walk, so it does not grow with the number of routes: the table
-//! keeps one router per explicitly named method (holding that method's routes and the
-//! all-method routes) and one router of the all-method routes for every other method.
+//! table plus one radix-tree walk per path interpretation, so it does not grow with the number
+//! of routes: the table keeps one router per explicitly named method (holding that method's
+//! routes and the all-method routes) and one router of the all-method routes for every other
+//! method.
 //!
 //! `HEAD` requests also match `GET` routes (axum and actix serve `HEAD` with the `GET`
 //! handler, so the `GET` policy must guard it); a route that names `HEAD` itself wins over a
 //! `GET` route with the same pattern.
+//!
+//! A catch-all `/p/{*rest}` also guards its bare prefix `/p` and `/p/` (frameworks serve those
+//! from a scope or a nested router too) unless another route names that pattern for the
+//! method. The paths a request is looked up on are those of [`RequestTarget`]: every one's
+//! policy must allow.
 
 use std::fmt;
 use std::sync::Arc;
@@ -18,6 +24,7 @@ use std::sync::Arc;
 use http::Method;
 use matchit::{InsertError, Router};
 
+use super::paths::{Dispatch, RequestTarget};
 use super::{CompiledPolicy, Policy, PolicyError, PolicySet};
 
 /// One route of a [`RouteTable`]: a pattern, the methods it applies to, and its policy.
@@ -71,19 +78,67 @@ impl<'a> RouteMatch<'a> {
     pub fn policy(&self) -> &'a CompiledPolicy {
         self.policy
     }
+
+    fn same(&self, other: &RouteMatch<'_>) -> bool {
+        match (self.route, other.route) {
+            (Some(a), Some(b)) => std::ptr::eq(a, b),
+            (None, None) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Every route that guards a request ([`RouteTable::matches`]): all of their policies must
+/// allow it. The first is the route of the path as routed.
+#[derive(Debug, Clone)]
+pub struct RouteMatches<'a> {
+    first: RouteMatch<'a>,
+    more: Vec<RouteMatch<'a>>,
+}
+
+impl<'a> RouteMatches<'a> {
+    fn push(&mut self, found: RouteMatch<'a>) {
+        if !self.first.same(&found) && !self.more.iter().any(|seen| seen.same(&found)) {
+            self.more.push(found);
+        }
+    }
+
+    /// The route of the path as routed (or the `unmatched` default).
+    pub fn primary(&self) -> RouteMatch<'a> {
+        self.first
+    }
+
+    /// Every guarding route, the primary first, each once.
+    pub fn iter(&self) -> impl Iterator<Item = RouteMatch<'a>> + '_ {
+        std::iter::once(self.first).chain(self.more.iter().copied())
+    }
+
+    /// How many routes guard the request.
+    pub fn len(&self) -> usize {
+        1 + self.more.len()
+    }
+
+    /// Always `false`: at least the `unmatched` default guards a request.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
 }
 
 /// Method + path → policy, built once at start-up.
 ///
 /// Patterns use matchit 0.8 (axum) syntax; the most specific pattern among the routes allowing
 /// the request's method wins (static > parameter > catch-all), and `{*rest}` needs at least one
-/// segment (`/admin/{*rest}` does not match `/admin` or `/admin/`). Paths are matched as sent
-/// (no percent-decoding or trailing-slash folding, like axum's router). `HEAD` requests also
-/// match `GET` routes, since frameworks serve `HEAD` with the `GET` handler; a route naming
-/// `HEAD` wins over a `GET` route with the same pattern. For one method, the same pattern twice
+/// segment — but a catch-all route also guards its bare prefix (`/admin` and `/admin/` for
+/// `/admin/{*rest}`) unless another route names that pattern for the method. Paths are
+/// matched as sent (no percent-decoding or trailing-slash folding, like axum's router);
+/// [`RouteTable::matches`] adds the decoded and normalized forms. `HEAD` requests also match
+/// `GET` routes, since frameworks serve `HEAD` with the `GET` handler; a route naming `HEAD`
+/// wins over a `GET` route with the same pattern. For one method, the same pattern twice
 /// (parameter names ignored) or a parameter and a catch-all at the same position is a build
-/// error; the same path with disjoint methods is fine. Lookup does not grow with the number of
-/// routes: one router per named method plus one for the rest.
+/// error; the same path with disjoint methods is fine. So are segments in another router's
+/// syntax (`:id`, `*rest`, `<id>`) and methods that are not standard HTTP methods unless
+/// allowed with [`RouteTableBuilder::extension_methods`]. Requests no route matches get the
+/// `unmatched` policy, `deny` unless set. Lookup does not grow with the number of routes.
 ///
 /// # Example
 ///
@@ -95,7 +150,6 @@ impl<'a> RouteMatch<'a> {
 ///     .route("/health", Policy::public())
 ///     .route("/admin/{*rest}", Policy::named("admin"))
 ///     .route_methods([Method::GET], "/admin/public", Policy::public())
-///     .unmatched(Policy::authenticated())
 ///     .build()?;
 /// let get = table.lookup(&Method::GET, "/admin/public");
 /// assert_eq!(get.pattern(), Some("/admin/public"));
@@ -104,19 +158,46 @@ impl<'a> RouteMatch<'a> {
 /// let post = table.lookup(&Method::POST, "/admin/public");
 /// assert_eq!(post.pattern(), Some("/admin/{*rest}"));
 /// assert_eq!(post.policy().text(), "policy:admin");
-/// // Nothing matches: the default.
+/// // The catch-all guards its bare prefix too:
+/// assert_eq!(table.lookup(&Method::GET, "/admin/").pattern(), Some("/admin/{*rest}"));
+/// // Nothing matches: the default, which denies.
 /// let other = table.lookup(&Method::GET, "/elsewhere");
 /// assert_eq!(other.pattern(), None);
-/// assert_eq!(other.policy().text(), "authenticated");
+/// assert_eq!(other.policy().text(), "deny");
+/// // An encoded spelling is guarded by the route of its decoded form as well:
+/// let sneaky = table.matches(&Method::GET, "/%61dmin/users".into());
+/// assert!(sneaky.iter().any(|found| found.pattern() == Some("/admin/{*rest}")));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]
 pub struct RouteTable {
     routes: Vec<Route>,
-    by_method: Vec<(Method, Router<usize>)>,
-    any_method: Router<usize>,
+    /// Matchers for the routes (one per route, same index) and then the implied bare
+    /// prefixes of catch-alls.
+    entries: Vec<Entry>,
+    by_method: Vec<(Method, MethodRoutes)>,
+    any_method: MethodRoutes,
     unmatched: CompiledPolicy,
     policies: PolicySet,
+}
+
+/// A pattern registered for a route: its own, or a bare prefix a catch-all implies.
+#[derive(Clone)]
+struct Entry {
+    route: usize,
+    implied: bool,
+    pattern: Box<str>,
+    /// This entry alone, to test whether it matches a path.
+    matcher: Router<()>,
+}
+
+/// The routes one method is matched against.
+#[derive(Clone, Default)]
+struct MethodRoutes {
+    router: Router<usize>,
+    /// For each entry in `router` (by entry index), the other entries of `router` whose
+    /// patterns may match a path it matches.
+    overlaps: Vec<Box<[usize]>>,
 }
 
 /// Why a route table cannot be built. Every variant names the route (by index in declaration
@@ -140,7 +221,8 @@ pub enum RouteError {
         /// The problem.
         source: PolicyError,
     },
-    /// A pattern matchit cannot register (bad parameter syntax, no leading `/`, …).
+    /// A pattern matchit cannot register (bad parameter syntax, no leading `/`, another
+    /// router's syntax, …).
     #[error("route {pattern:?}: {message}")]
     Pattern {
         /// Index of the route.
@@ -157,6 +239,18 @@ pub enum RouteError {
         index: usize,
         /// The route's pattern.
         pattern: String,
+    },
+    /// A method that is not a standard HTTP method and was not allowed as an extension.
+    #[error(
+        "route {pattern:?}: {method:?} is not a standard HTTP method (GET, HEAD, POST, PUT, DELETE, CONNECT, OPTIONS, TRACE, PATCH); list it in extension_methods if your service really serves it"
+    )]
+    UnknownMethod {
+        /// Index of the route.
+        index: usize,
+        /// The route's pattern.
+        pattern: String,
+        /// The method as given.
+        method: String,
     },
     /// Two routes overlap for one method.
     #[error(
@@ -181,6 +275,7 @@ impl RouteError {
             RouteError::Policy { index, .. }
             | RouteError::Pattern { index, .. }
             | RouteError::NoMethods { index, .. }
+            | RouteError::UnknownMethod { index, .. }
             | RouteError::Conflict { index, .. } => Some(*index),
             RouteError::Policies(_) | RouteError::Unmatched(_) => None,
         }
@@ -194,6 +289,8 @@ pub struct RouteTableBuilder {
     policies: Vec<(String, Policy)>,
     routes: Vec<RouteSpec>,
     unmatched: Option<Policy>,
+    issuers: Option<Vec<String>>,
+    extension_methods: Vec<Method>,
 }
 
 #[derive(Debug)]
@@ -202,6 +299,19 @@ struct RouteSpec {
     methods: Option<Vec<Method>>,
     policy: Policy,
 }
+
+/// The methods of RFC 9110 and RFC 5789 (`PATCH`).
+pub(crate) const STANDARD_METHODS: [Method; 9] = [
+    Method::GET,
+    Method::HEAD,
+    Method::POST,
+    Method::PUT,
+    Method::DELETE,
+    Method::CONNECT,
+    Method::OPTIONS,
+    Method::TRACE,
+    Method::PATCH,
+];
 
 impl RouteTableBuilder {
     /// Defines a named policy, referenced as `policy:NAME`.
@@ -220,8 +330,8 @@ impl RouteTableBuilder {
         self
     }
 
-    /// A route for the listed methods only (duplicates are ignored; an empty list is an error
-    /// at build).
+    /// A route for the listed methods only (duplicates are ignored; an empty list, or a
+    /// method that is neither standard nor an allowed extension, is an error at build).
     pub fn route_methods(
         mut self,
         methods: impl IntoIterator<Item = Method>,
@@ -242,9 +352,21 @@ impl RouteTableBuilder {
         self
     }
 
-    /// The policy for requests no route matches (default: `authenticated`).
+    /// The policy for requests no route matches (default: `deny`, 403 `forbidden`).
     pub fn unmatched(mut self, policy: Policy) -> Self {
         self.unmatched = Some(policy);
+        self
+    }
+
+    /// The configured issuer names: an `issuer:NAME` atom naming another is a build error.
+    pub fn issuers<N: Into<String>>(mut self, names: impl IntoIterator<Item = N>) -> Self {
+        self.issuers = Some(names.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Methods beyond the standard ones that routes may name (e.g. `PURGE`).
+    pub fn extension_methods(mut self, methods: impl IntoIterator<Item = Method>) -> Self {
+        self.extension_methods.extend(methods);
         self
     }
 
@@ -253,24 +375,42 @@ impl RouteTableBuilder {
     /// # Errors
     /// See [`RouteError`]; the error about the earliest-declared route is reported.
     pub fn build(self) -> Result<RouteTable, RouteError> {
-        let policies = PolicySet::from_policies(self.policies).map_err(RouteError::Policies)?;
+        let mut policies = PolicySet::from_policies(self.policies).map_err(RouteError::Policies)?;
+        if let Some(issuers) = self.issuers {
+            policies = policies
+                .with_issuers(issuers)
+                .map_err(RouteError::Policies)?;
+        }
         let unmatched = policies
-            .compile(&self.unmatched.unwrap_or_else(Policy::authenticated))
+            .compile(&self.unmatched.unwrap_or_else(Policy::deny))
             .map_err(RouteError::Unmatched)?;
         let mut routes = Vec::with_capacity(self.routes.len());
         for (index, spec) in self.routes.into_iter().enumerate() {
-            if !spec.pattern.starts_with('/') {
-                return Err(RouteError::Pattern {
-                    index,
-                    pattern: spec.pattern,
-                    message: "a path pattern must start with '/'".to_owned(),
-                });
-            }
-            if spec.methods.as_ref().is_some_and(Vec::is_empty) {
-                return Err(RouteError::NoMethods {
-                    index,
-                    pattern: spec.pattern,
-                });
+            check_pattern(&spec.pattern).map_err(|message| RouteError::Pattern {
+                index,
+                pattern: spec.pattern.clone(),
+                message,
+            })?;
+            match &spec.methods {
+                Some(methods) if methods.is_empty() => {
+                    return Err(RouteError::NoMethods {
+                        index,
+                        pattern: spec.pattern,
+                    });
+                }
+                Some(methods) => {
+                    if let Some(method) = methods.iter().find(|method| {
+                        !STANDARD_METHODS.contains(method)
+                            && !self.extension_methods.contains(method)
+                    }) {
+                        return Err(RouteError::UnknownMethod {
+                            index,
+                            method: method.to_string(),
+                            pattern: spec.pattern,
+                        });
+                    }
+                }
+                None => {}
             }
             let policy = policies
                 .compile(&spec.policy)
@@ -294,6 +434,7 @@ impl RouteTableBuilder {
                 policy,
             });
         }
+        let entries = entries(&routes);
 
         let mut methods: Vec<Method> = Vec::new();
         for method in routes
@@ -305,26 +446,48 @@ impl RouteTableBuilder {
                 methods.push(method.clone());
             }
         }
+        if methods.contains(&Method::GET) && !methods.contains(&Method::HEAD) {
+            methods.push(Method::HEAD);
+        }
+        let names = |route: &Route, method: &Method| {
+            route.methods.as_ref().is_some_and(|m| m.contains(method))
+        };
         let mut errors = Vec::new();
-        let any_method = build_router(&routes, |route| route.methods.is_none(), None, &mut errors);
-        let mut by_method: Vec<(Method, Router<usize>)> = methods
+        let any_method = method_routes(
+            &routes,
+            &entries,
+            |route| route.methods.is_none(),
+            |_| false,
+            None,
+            &mut errors,
+        );
+        let by_method: Vec<(Method, MethodRoutes)> = methods
             .iter()
             .map(|method| {
-                let router = build_router(
+                // HEAD is served by GET handlers, so it must meet the GET policy: the HEAD
+                // router also gets every GET route whose pattern no HEAD route claims.
+                let get_for_head = |route: &Route| {
+                    *method == Method::HEAD
+                        && names(route, &Method::GET)
+                        && !names(route, &Method::HEAD)
+                };
+                let routes = method_routes(
                     &routes,
-                    |route| route.methods.as_ref().is_none_or(|m| m.contains(method)),
+                    &entries,
+                    |route| route.methods.is_none() || names(route, method),
+                    get_for_head,
                     Some(method),
                     &mut errors,
                 );
-                (method.clone(), router)
+                (method.clone(), routes)
             })
             .collect();
-        if let Some(error) = errors.into_iter().min_by_key(|error| error.route_index()) {
+        if let Some(error) = errors.into_iter().min_by_key(RouteError::route_index) {
             return Err(error);
         }
-        add_get_routes_to_head(&routes, &mut by_method, &any_method);
         Ok(RouteTable {
             routes,
+            entries,
             by_method,
             any_method,
             unmatched,
@@ -333,22 +496,165 @@ impl RouteTableBuilder {
     }
 }
 
-/// A router of the routes `include` selects, in declaration order; the first conflict goes to
-/// `errors`.
-fn build_router(
-    routes: &[Route],
-    include: impl Fn(&Route) -> bool,
-    method: Option<&Method>,
-    errors: &mut Vec<RouteError>,
-) -> Router<usize> {
-    let mut router = Router::new();
-    for (index, route) in routes.iter().enumerate().filter(|(_, r)| include(r)) {
-        if let Err(error) = router.insert(route.pattern(), index) {
-            errors.push(insert_error(index, route, method, error));
-            break;
+/// Refuses what matchit would take literally but the author meant as a parameter in another
+/// router's syntax (`:id`, `*rest`, `<id>`), so such a route cannot silently never match.
+fn check_pattern(pattern: &str) -> Result<(), String> {
+    if !pattern.starts_with('/') {
+        return Err("a path pattern must start with '/'".to_owned());
+    }
+    for segment in pattern.split('/') {
+        if segment.starts_with(':') || segment.starts_with('*') {
+            let name = segment.trim_start_matches([':', '*']);
+            let written = if segment.starts_with('*') {
+                format!("{{*{name}}}")
+            } else {
+                format!("{{{name}}}")
+            };
+            return Err(format!(
+                "segment {segment:?} is another router's parameter syntax; write {written}"
+            ));
+        }
+        if segment.contains(['<', '>']) {
+            return Err(format!(
+                "segment {segment:?} is another router's parameter syntax; write parameters as {{name}} and catch-alls as {{*name}}"
+            ));
         }
     }
-    router
+    Ok(())
+}
+
+/// The matchers: one per route (same index), then the bare prefixes `/p` and `/p/` of each
+/// catch-all `/p/{*rest}` (just `/` for `/{*rest}`).
+fn entries(routes: &[Route]) -> Vec<Entry> {
+    let matcher = |pattern: &str| {
+        let mut router = Router::new();
+        // Each pattern was registered alone already, and a bare prefix of a valid pattern is
+        // valid; a failure would only leave this matcher empty (matching nothing).
+        let _ = router.insert(pattern, ());
+        router
+    };
+    let mut entries: Vec<Entry> = routes
+        .iter()
+        .enumerate()
+        .map(|(route, r)| Entry {
+            route,
+            implied: false,
+            pattern: Box::from(r.pattern()),
+            matcher: matcher(r.pattern()),
+        })
+        .collect();
+    for (route, r) in routes.iter().enumerate() {
+        if let Some(prefix) = catch_all_prefix(r.pattern()) {
+            let mut implied = vec![format!("{prefix}/")];
+            if !prefix.is_empty() {
+                implied.push(prefix.to_owned());
+            }
+            for pattern in implied {
+                entries.push(Entry {
+                    route,
+                    implied: true,
+                    matcher: matcher(&pattern),
+                    pattern: pattern.into_boxed_str(),
+                });
+            }
+        }
+    }
+    entries
+}
+
+/// `/p` for a catch-all pattern `/p/{*rest}` (empty for `/{*rest}`).
+fn catch_all_prefix(pattern: &str) -> Option<&str> {
+    let (prefix, last) = pattern.rsplit_once('/')?;
+    (last.starts_with("{*") && last.ends_with('}')).then_some(prefix)
+}
+
+/// The router of the routes `include` selects (conflicts are errors) plus those `lenient`
+/// selects (conflicts skipped: a stronger claim on the pattern exists), then the implied bare
+/// prefixes of all of them (skipped where a route names the pattern).
+fn method_routes(
+    routes: &[Route],
+    entries: &[Entry],
+    include: impl Fn(&Route) -> bool,
+    lenient: impl Fn(&Route) -> bool,
+    method: Option<&Method>,
+    errors: &mut Vec<RouteError>,
+) -> MethodRoutes {
+    let mut router = Router::new();
+    let mut members: Vec<usize> = Vec::new();
+    for (index, route) in routes.iter().enumerate().filter(|(_, r)| include(r)) {
+        match router.insert(route.pattern(), index) {
+            Ok(()) => members.push(index),
+            Err(error) => {
+                errors.push(insert_error(index, route, method, error));
+                break;
+            }
+        }
+    }
+    for (index, route) in routes.iter().enumerate() {
+        if !include(route) && lenient(route) && router.insert(route.pattern(), index).is_ok() {
+            members.push(index);
+        }
+    }
+    let routed = members.len();
+    for (index, entry) in entries.iter().enumerate().filter(|(_, e)| e.implied) {
+        if members[..routed].contains(&entry.route) && router.insert(&*entry.pattern, index).is_ok()
+        {
+            members.push(index);
+        }
+    }
+    let segments: Vec<(usize, Vec<Segment<'_>>)> = members
+        .iter()
+        .map(|&index| (index, segments(&entries[index].pattern)))
+        .collect();
+    let mut overlaps = vec![Box::<[usize]>::default(); entries.len()];
+    for (index, mine) in &segments {
+        overlaps[*index] = segments
+            .iter()
+            .filter(|(other, theirs)| other != index && may_overlap(mine, theirs))
+            .map(|(other, _)| *other)
+            .collect();
+    }
+    MethodRoutes { router, overlaps }
+}
+
+/// A pattern segment, for the overlap test.
+#[derive(Debug, PartialEq)]
+enum Segment<'a> {
+    Static(&'a str),
+    /// A parameter, or text mixed with one: matches some single segments.
+    Wild,
+    CatchAll,
+}
+
+fn segments(pattern: &str) -> Vec<Segment<'_>> {
+    pattern
+        .split('/')
+        .skip(1)
+        .map(|segment| {
+            if segment.starts_with("{*") {
+                Segment::CatchAll
+            } else if segment.contains('{') {
+                Segment::Wild
+            } else {
+                Segment::Static(segment)
+            }
+        })
+        .collect()
+}
+
+/// Whether some path could match both patterns (an over-approximation: a `true` is checked
+/// against the path at lookup).
+fn may_overlap(a: &[Segment<'_>], b: &[Segment<'_>]) -> bool {
+    let mut index = 0;
+    loop {
+        match (a.get(index), b.get(index)) {
+            (Some(Segment::CatchAll), _) | (_, Some(Segment::CatchAll)) => return true,
+            (Some(Segment::Static(x)), Some(Segment::Static(y))) if x != y => return false,
+            (Some(_), Some(_)) => index += 1,
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
 }
 
 fn insert_error(
@@ -372,35 +678,6 @@ fn insert_error(
     }
 }
 
-/// `HEAD` is served by `GET` handlers, so it must meet the `GET` policy: the `HEAD` router gets
-/// every `GET` route whose pattern no explicit `HEAD` route already claims.
-fn add_get_routes_to_head(
-    routes: &[Route],
-    by_method: &mut Vec<(Method, Router<usize>)>,
-    any_method: &Router<usize>,
-) {
-    let names =
-        |route: &Route, method: &Method| route.methods.as_ref().is_some_and(|m| m.contains(method));
-    if !routes.iter().any(|route| names(route, &Method::GET)) {
-        return;
-    }
-    let position = match by_method.iter().position(|(m, _)| *m == Method::HEAD) {
-        Some(position) => position,
-        None => {
-            by_method.push((Method::HEAD, any_method.clone()));
-            by_method.len() - 1
-        }
-    };
-    let router = &mut by_method[position].1;
-    for (index, route) in routes.iter().enumerate() {
-        if names(route, &Method::GET) && !names(route, &Method::HEAD) {
-            // A conflict here is with an explicit HEAD route, which wins; conflicts with
-            // all-method routes were already reported by the GET router.
-            let _ = router.insert(route.pattern(), index);
-        }
-    }
-}
-
 impl RouteTable {
     /// Starts building a table.
     pub fn builder() -> RouteTableBuilder {
@@ -411,24 +688,25 @@ impl RouteTable {
     pub fn single(policy: CompiledPolicy) -> Self {
         Self {
             routes: Vec::new(),
+            entries: Vec::new(),
             by_method: Vec::new(),
-            any_method: Router::new(),
+            any_method: MethodRoutes::default(),
             unmatched: policy,
             policies: PolicySet::new(),
         }
     }
 
-    /// The route and policy for a request. Cost is independent of the number of routes.
-    pub fn lookup(&self, method: &Method, path: &str) -> RouteMatch<'_> {
-        let router = self
-            .by_method
+    fn method_routes(&self, method: &Method) -> &MethodRoutes {
+        self.by_method
             .iter()
             .find(|(candidate, _)| candidate == method)
-            .map_or(&self.any_method, |(_, router)| router);
-        match router
-            .at(path)
-            .ok()
-            .and_then(|found| self.routes.get(*found.value))
+            .map_or(&self.any_method, |(_, routes)| routes)
+    }
+
+    fn found(&self, entry: Option<usize>) -> RouteMatch<'_> {
+        match entry
+            .and_then(|entry| self.entries.get(entry))
+            .and_then(|entry| self.routes.get(entry.route))
         {
             Some(route) => RouteMatch {
                 route: Some(route),
@@ -439,6 +717,57 @@ impl RouteTable {
                 policy: &self.unmatched,
             },
         }
+    }
+
+    /// The most specific route for `path` as given (a catch-all's bare prefix included), or
+    /// the `unmatched` default. Cost is independent of the number of routes.
+    ///
+    /// This is one path as sent; use [`RouteTable::matches`] to decide a request.
+    pub fn lookup(&self, method: &Method, path: &str) -> RouteMatch<'_> {
+        let entry = self
+            .method_routes(method)
+            .router
+            .at(path)
+            .ok()
+            .map(|m| *m.value);
+        self.found(entry)
+    }
+
+    /// Every route guarding a request: for each path of `target` (routed, raw, decoded,
+    /// normalized), its most specific route — or, with [`Dispatch::EveryMatch`], every route
+    /// matching it — and where the most specific is a catch-all's implied bare prefix, also
+    /// the routes it was preferred to; `unmatched` for a path no route matches. The request
+    /// must satisfy every one. A clean path (no `%`, no empty or dot segment, no trailing
+    /// `/`) dispatched most-specific-first costs one lookup and no allocation.
+    pub fn matches(&self, method: &Method, target: RequestTarget<'_>) -> RouteMatches<'_> {
+        let routes = self.method_routes(method);
+        let interpretations = target.interpretations();
+        let every = target.dispatch_kind() == Dispatch::EveryMatch;
+        let mut found: Option<RouteMatches<'_>> = None;
+        for path in interpretations.iter() {
+            let best = routes.router.at(path).ok().map(|m| *m.value);
+            let primary = self.found(best);
+            let all = found.get_or_insert_with(|| RouteMatches {
+                first: primary,
+                more: Vec::new(),
+            });
+            all.push(primary);
+            let Some(best) = best else { continue };
+            let implied = self.entries[best].implied;
+            if !(every || implied) {
+                continue;
+            }
+            for &other in routes.overlaps.get(best).map_or(&[][..], |o| &o[..]) {
+                let entry = &self.entries[other];
+                if (every || !entry.implied) && entry.matcher.at(path).is_ok() {
+                    all.push(self.found(Some(other)));
+                }
+            }
+        }
+        found.unwrap_or_else(|| RouteMatches {
+            first: self.found(None),
+            more: Vec::new(),
+        })
     }
 
     /// The routes, in declaration order.
@@ -514,8 +843,10 @@ mod tests {
                 "policy:admin",
             ),
             ("GET", "/admin/x/y", Some("/admin/{*rest}"), "policy:admin"),
-            ("GET", "/admin", None, "group:fallback"),
-            ("GET", "/admin/", None, "group:fallback"),
+            // A catch-all guards its bare prefix (no route names it).
+            ("GET", "/admin", Some("/admin/{*rest}"), "policy:admin"),
+            ("GET", "/admin/", Some("/admin/{*rest}"), "policy:admin"),
+            ("GET", "/files", Some("/files/{*path}"), "group:files"),
             (
                 "GET",
                 "/reports/7",
@@ -578,6 +909,165 @@ mod tests {
                 "{method} {path}"
             );
         }
+    }
+
+    fn guards(table: &RouteTable, method: &str, target: RequestTarget<'_>) -> Vec<String> {
+        let method = Method::from_bytes(method.as_bytes()).expect("method");
+        table
+            .matches(&method, target)
+            .iter()
+            .map(|found| found.pattern().unwrap_or("<unmatched>").to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn every_spelling_of_a_path_is_guarded_by_its_own_route_too() {
+        let table = table();
+        // (method, path, guarding routes: the routed path's first)
+        let cases: [(&str, &str, &[&str]); 12] = [
+            ("GET", "/admin/users", &["/admin/{*rest}"]),
+            ("GET", "/health", &["/health"]),
+            ("GET", "/%61dmin/users", &["<unmatched>", "/admin/{*rest}"]),
+            (
+                "GET",
+                "/health/../admin/x",
+                &["<unmatched>", "/admin/{*rest}"],
+            ),
+            (
+                "GET",
+                "/files/a%2F..%2F..%2Fadmin%2Fx",
+                &["/files/{*path}", "/admin/{*rest}"],
+            ),
+            ("GET", "//admin//users", &["<unmatched>", "/admin/{*rest}"]),
+            ("GET", "/users/me/", &["<unmatched>", "/users/me"]),
+            ("GET", "/users/m%65", &["/users/{id}", "/users/me"]),
+            (
+                "GET",
+                "/admin/public/",
+                &["/admin/{*rest}", "/admin/public"],
+            ),
+            (
+                "GET",
+                "/admin/./public",
+                &["/admin/{*rest}", "/admin/public"],
+            ),
+            ("POST", "/admin/./public", &["/admin/{*rest}"]),
+            ("GET", "/h%65alth", &["<unmatched>", "/health"]),
+        ];
+        for (method, path, expected) in cases {
+            assert_eq!(
+                guards(&table, method, RequestTarget::new(path)),
+                expected,
+                "{method} {path}"
+            );
+        }
+    }
+
+    #[test]
+    fn actix_dispatch_applies_every_route_the_path_matches() {
+        let table = RouteTable::builder()
+            .route("/items/special", p("authenticated"))
+            .route_methods([Method::DELETE], "/items/{id}", p("group:admin"))
+            .route_methods([Method::GET], "/users/me", p("authenticated"))
+            .route("/users/{id}", p("group:users"))
+            .build()
+            .expect("valid");
+        let actix = |path| RequestTarget::actix(path, path);
+        // Most specific only (axum): the static route.
+        assert_eq!(
+            guards(&table, "DELETE", RequestTarget::new("/items/special")),
+            ["/items/special"]
+        );
+        // Every match (actix falls through a failed method guard to the next resource).
+        assert_eq!(
+            guards(&table, "DELETE", actix("/items/special")),
+            ["/items/special", "/items/{id}"]
+        );
+        assert_eq!(
+            guards(&table, "GET", actix("/items/special")),
+            ["/items/special"]
+        );
+        assert_eq!(
+            guards(&table, "GET", actix("/users/me")),
+            ["/users/me", "/users/{id}"]
+        );
+        assert_eq!(guards(&table, "POST", actix("/users/me")), ["/users/{id}"]);
+        // actix routes on its decoded path; the raw one is guarded as well.
+        assert_eq!(
+            guards(
+                &table,
+                "GET",
+                RequestTarget::actix("/users/me", "/users/%6De")
+            ),
+            ["/users/me", "/users/{id}"]
+        );
+    }
+
+    #[test]
+    fn a_bare_prefix_named_by_a_route_keeps_that_route_and_otherwise_adds_the_catch_all() {
+        let table = RouteTable::builder()
+            .route("/admin/{*rest}", p("group:admin"))
+            .route("/admin", p("public"))
+            .route("/{page}", p("authenticated"))
+            .route("/docs/{*rest}", p("public"))
+            .build()
+            .expect("valid");
+        assert_eq!(guards(&table, "GET", "/admin".into()), ["/admin"]);
+        assert_eq!(
+            guards(&table, "GET", "/admin/".into()),
+            ["/admin/{*rest}", "/admin"]
+        );
+        // `/docs` is implied by the catch-all and also matched by `/{page}`: both guard it.
+        assert_eq!(
+            guards(&table, "GET", "/docs".into()),
+            ["/docs/{*rest}", "/{page}"]
+        );
+        assert_eq!(guards(&table, "GET", "/other".into()), ["/{page}"]);
+    }
+
+    #[test]
+    fn another_routers_syntax_and_unknown_methods_are_build_errors() {
+        for (pattern, message) in [
+            (
+                "/reports/:id",
+                "segment \":id\" is another router's parameter syntax; write {id}",
+            ),
+            (
+                "/files/*rest",
+                "segment \"*rest\" is another router's parameter syntax; write {*rest}",
+            ),
+            (
+                "/users/<id>",
+                "segment \"<id>\" is another router's parameter syntax",
+            ),
+        ] {
+            let error = RouteTable::builder()
+                .route(pattern, p("public"))
+                .build()
+                .expect_err(pattern);
+            assert!(error.to_string().contains(message), "{error}");
+        }
+        let purge = Method::from_bytes(b"PURGE").expect("token");
+        let error = RouteTable::builder()
+            .route_methods([purge.clone()], "/cache", p("group:ops"))
+            .build()
+            .expect_err("PURGE is not standard");
+        assert!(matches!(error, RouteError::UnknownMethod { .. }), "{error}");
+        let table = RouteTable::builder()
+            .extension_methods([purge.clone()])
+            .route_methods([purge.clone()], "/cache", p("group:ops"))
+            .build()
+            .expect("allowed extension");
+        assert_eq!(table.lookup(&purge, "/cache").pattern(), Some("/cache"));
+        let error = RouteTable::builder()
+            .issuers(["main"])
+            .route("/x", p("not issuer:partnr"))
+            .build()
+            .expect_err("unknown issuer");
+        assert_eq!(
+            error.to_string(),
+            "route \"/x\": issuer:partnr names no configured issuer (configured: main)"
+        );
     }
 
     #[test]
@@ -705,11 +1195,12 @@ mod tests {
     }
 
     #[test]
-    fn unmatched_defaults_to_authenticated() {
+    fn unmatched_defaults_to_deny() {
         let table = RouteTable::builder().build().expect("empty table");
         let found = table.lookup(&Method::GET, "/anything");
         assert_eq!(found.pattern(), None);
-        assert_eq!(found.policy().text(), "authenticated");
+        assert_eq!(found.policy().text(), "deny");
+        assert!(found.policy().is_deny());
     }
 
     #[test]

@@ -1,0 +1,245 @@
+//! The paths a request may be dispatched on: the one the framework routes on, the one sent,
+//! and the forms a handler that decodes its path (a file server, a `Path<String>` tail) may
+//! act on. The route table applies the policies of all of them, so a spelling the policy and
+//! the router read differently can only ever make a request stricter.
+
+use std::borrow::Cow;
+
+/// How the framework in front of the authorizer picks a handler among routes whose patterns
+/// match a path, which decides which routes of the table guard a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Dispatch {
+    /// The most specific pattern wins and a method mismatch never falls through to another
+    /// route (axum, matchit, tonic, lambda_http): the most specific route of the table for
+    /// the method guards the request.
+    #[default]
+    MostSpecific,
+    /// Routes are tried in registration order and a failed method guard falls through to the
+    /// next (actix-web): every route of the table that matches the path for the method guards
+    /// the request, and all of them must allow it.
+    EveryMatch,
+}
+
+/// The request target the route table is consulted with.
+///
+/// `path` is the path the framework routes on; `raw_path` the path as the client sent it,
+/// when the framework decodes before routing (actix-web). `From<&str>` gives a target for a
+/// framework that routes on the path as sent with [`Dispatch::MostSpecific`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestTarget<'a> {
+    path: &'a str,
+    raw_path: Option<&'a str>,
+    dispatch: Dispatch,
+}
+
+impl<'a> RequestTarget<'a> {
+    /// A framework that routes on `path` as sent, most specific pattern first (tower, axum).
+    pub fn new(path: &'a str) -> Self {
+        Self {
+            path,
+            raw_path: None,
+            dispatch: Dispatch::MostSpecific,
+        }
+    }
+
+    /// A framework that routes on `routed` (its decoded form of `raw`) in registration order
+    /// with method fall-through (actix-web: `match_info().as_str()` and `uri().path()`).
+    pub fn actix(routed: &'a str, raw: &'a str) -> Self {
+        Self {
+            path: routed,
+            raw_path: Some(raw),
+            dispatch: Dispatch::EveryMatch,
+        }
+    }
+
+    /// The same target, dispatched as `dispatch` says.
+    #[must_use]
+    pub fn dispatch(mut self, dispatch: Dispatch) -> Self {
+        self.dispatch = dispatch;
+        self
+    }
+
+    /// The path the framework routes on.
+    pub fn path(&self) -> &'a str {
+        self.path
+    }
+
+    /// How the framework picks among matching routes.
+    pub fn dispatch_kind(&self) -> Dispatch {
+        self.dispatch
+    }
+
+    /// Every distinct path the request may be dispatched on, the routed one first.
+    ///
+    /// Beside the routed and raw paths: each fully percent-decoded (`%2F` included, invalid
+    /// UTF-8 replaced), and that again with empty and `.` segments removed, `..` resolved
+    /// and any trailing `/` dropped — what a file server or a decoding handler acts on.
+    pub(crate) fn interpretations(&self) -> Interpretations<'a> {
+        let mut list = Interpretations {
+            first: self.path,
+            more: Vec::new(),
+        };
+        if let Some(raw) = self.raw_path {
+            list.push(Cow::Borrowed(raw));
+        }
+        for base in [Some(self.path), self.raw_path].into_iter().flatten() {
+            if !needs_canonical_forms(base) {
+                continue;
+            }
+            let decoded = percent_decode(base);
+            let normalized = normalize(&decoded);
+            list.push(decoded);
+            list.push(Cow::Owned(normalized));
+        }
+        list
+    }
+}
+
+impl<'a> From<&'a str> for RequestTarget<'a> {
+    fn from(path: &'a str) -> Self {
+        Self::new(path)
+    }
+}
+
+/// The distinct paths of a target; the routed one is borrowed and first.
+#[derive(Debug)]
+pub(crate) struct Interpretations<'a> {
+    first: &'a str,
+    more: Vec<Cow<'a, str>>,
+}
+
+impl<'a> Interpretations<'a> {
+    fn push(&mut self, path: Cow<'a, str>) {
+        if path != self.first && !self.more.contains(&path) {
+            self.more.push(path);
+        }
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.first).chain(self.more.iter().map(|path| &**path))
+    }
+}
+
+/// Whether decoding or normalizing could change `path`: a `%`, an empty or dot segment, or a
+/// trailing `/` (beyond the root).
+fn needs_canonical_forms(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    if bytes.contains(&b'%') || (bytes.len() > 1 && bytes.ends_with(b"/")) {
+        return true;
+    }
+    path.split('/')
+        .skip(1)
+        .any(|segment| segment.is_empty() || segment == "." || segment == "..")
+}
+
+/// Decodes every `%XX` (hex, either case); anything else is kept. Bytes that are not UTF-8
+/// after decoding become U+FFFD.
+fn percent_decode(path: &str) -> Cow<'_, str> {
+    let bytes = path.as_bytes();
+    if !bytes.contains(&b'%') {
+        return Cow::Borrowed(path);
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%'
+            && let (Some(high), Some(low)) = (
+                bytes.get(index + 1).and_then(|b| hex(*b)),
+                bytes.get(index + 2).and_then(|b| hex(*b)),
+            )
+        {
+            out.push(high << 4 | low);
+            index += 3;
+        } else {
+            out.push(bytes[index]);
+            index += 1;
+        }
+    }
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+}
+
+fn hex(byte: u8) -> Option<u8> {
+    match byte {
+        b'0'..=b'9' => Some(byte - b'0'),
+        b'a'..=b'f' => Some(byte - b'a' + 10),
+        b'A'..=b'F' => Some(byte - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Removes empty and `.` segments, resolves `..` (never above the root) and drops a
+/// trailing `/`: `/a//b/./c/../d/` → `/a/b/d`.
+fn normalize(path: &str) -> String {
+    let mut segments: Vec<&str> = Vec::new();
+    for segment in path.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            other => segments.push(other),
+        }
+    }
+    let mut out = String::with_capacity(path.len());
+    for segment in &segments {
+        out.push('/');
+        out.push_str(segment);
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all(target: RequestTarget<'_>) -> Vec<String> {
+        target.interpretations().iter().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn clean_paths_have_one_interpretation() {
+        for path in ["/", "/admin/users", "/reports/42", "/a.b/c..d/.e"] {
+            assert_eq!(all(RequestTarget::new(path)), [path], "{path}");
+        }
+    }
+
+    #[test]
+    fn encoded_dot_and_empty_segments_add_decoded_and_normalized_forms() {
+        let cases: [(&str, &[&str]); 9] = [
+            ("/%61dmin/users", &["/%61dmin/users", "/admin/users"]),
+            (
+                "/docs/internal%2Fa",
+                &["/docs/internal%2Fa", "/docs/internal/a"],
+            ),
+            (
+                "/docs/%2e%2e/admin/x",
+                &["/docs/%2e%2e/admin/x", "/docs/../admin/x", "/admin/x"],
+            ),
+            ("/admin/", &["/admin/", "/admin"]),
+            ("//admin//x", &["//admin//x", "/admin/x"]),
+            ("/public/../admin/x", &["/public/../admin/x", "/admin/x"]),
+            ("/../../x", &["/../../x", "/x"]),
+            ("/a/%zz/%4", &["/a/%zz/%4"]),
+            ("/%ff", &["/%ff", "/\u{fffd}"]),
+        ];
+        for (path, expected) in cases {
+            assert_eq!(all(RequestTarget::new(path)), expected, "{path}");
+        }
+    }
+
+    #[test]
+    fn actix_targets_add_the_raw_path_and_its_forms() {
+        assert_eq!(
+            all(RequestTarget::actix("/admin/users", "/%61dmin/users")),
+            ["/admin/users", "/%61dmin/users"]
+        );
+        assert_eq!(
+            all(RequestTarget::actix("/admin%2Fx", "/%61dmin%2Fx")),
+            ["/admin%2Fx", "/%61dmin%2Fx", "/admin/x"]
+        );
+    }
+}
