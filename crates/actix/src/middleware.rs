@@ -14,7 +14,7 @@ use actix_web::http::header::{HeaderMap, HeaderName as ActixHeaderName};
 use actix_web::{Error, HttpMessage as _};
 use cognito_authz_core::{
     Authorizer, Decision, DenialResponse, ErrorKind, HeaderLookup, Policy, PolicyError,
-    PolicyParseError,
+    PolicyParseError, RequestTarget,
 };
 use futures_util::TryFutureExt as _;
 use futures_util::future::{Either, LocalBoxFuture, MapOk};
@@ -31,8 +31,9 @@ use crate::response::{DefaultResponder, DenialResponder, ResponderName, http_res
 /// Allowed requests reach the handler with the verified token in the request extensions (as
 /// `Arc<VerifiedToken>`, read by the [extractors](crate#extractors)); refused ones are answered
 /// by the [`DenialResponder`] (by default exactly DESIGN.md §7) without calling the handler.
-/// CORS preflights (`OPTIONS` with `Access-Control-Request-Method`) pass through untouched
-/// unless the authorizer was built with `cors_preflight_passthrough(false)`.
+/// CORS preflights (`OPTIONS` with `Access-Control-Request-Method`) are decided like any
+/// request; wrap `actix-cors` outside this middleware (`.wrap(cors)` after
+/// `.wrap(CognitoAuth::new(..))`) so it answers them first.
 ///
 /// Everything that can be wrong is found when the middleware is built (a bad expression, an
 /// unknown `policy:` name): nothing fails in `new_transform` or on a request.
@@ -270,7 +271,7 @@ where
             };
             let deciding = pin!(self.state.authorizer.authorize_with(
                 &method,
-                request.path(),
+                target(&request),
                 &headers
             ));
             match deciding.poll(&mut Context::from_waker(Waker::noop())) {
@@ -308,12 +309,20 @@ impl<S> CognitoAuthMiddleware<S> {
                 };
                 state
                     .authorizer
-                    .authorize_with(&method, request.path(), &headers)
+                    .authorize_with(&method, target(&request), &headers)
                     .await
             };
             finish(&*service, &state, request, decision).await
         })
     }
+}
+
+/// What actix-web routes on: its decoded path (`%XX` decoded but for `%2F`, `%25`, `%2B`),
+/// the full path even inside a scope, trying resources in registration order and falling
+/// through failed method guards — so every matching route guards the request; and the path
+/// as sent.
+fn target(request: &ServiceRequest) -> RequestTarget<'_> {
+    RequestTarget::actix(request.match_info().as_str(), request.path())
 }
 
 /// Lets an allowed request through (the verified token and this middleware's context in its

@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use cognito_authz_core::{Authorizer, AuthorizerOptions, Decision, FixedClock};
+use cognito_authz_core::{
+    Authorizer, AuthorizerOptions, Decision, Dispatch, FixedClock, RequestTarget,
+};
 use http::{HeaderMap, HeaderValue, Method};
 use serde_json::json;
 
@@ -31,9 +33,23 @@ pub(crate) struct CheckArgs {
     /// Decide as if the time were this (seconds since the epoch).
     #[arg(long, value_name = "UNIX_SECS")]
     now: Option<u64>,
+    /// Decide as the adapter for this framework does: `axum` (also tower, tonic, hyper,
+    /// lambda_http: the most specific route guards) or `actix` (every route whose pattern
+    /// matches guards, as actix-web tries resources in registration order).
+    #[arg(long, value_enum, default_value = "axum")]
+    router: Router,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
+}
+
+/// The framework whose routing `check` follows.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum Router {
+    /// axum, tower, tonic, hyper, lambda_http.
+    Axum,
+    /// actix-web.
+    Actix,
 }
 
 pub(crate) fn run(args: &CheckArgs) -> Result<Outcome, UsageError> {
@@ -59,24 +75,40 @@ pub(crate) fn run(args: &CheckArgs) -> Result<Outcome, UsageError> {
     }
     let authorizer = Authorizer::from_file_with(&args.config, options)?;
     let headers = request_headers(&authorizer, token.as_deref())?;
-    let found = authorizer.routes().lookup(&method, &args.path);
-    let route = found.pattern().map(str::to_owned);
-    let policy = found.policy().text().to_owned();
-    let decision = crate::runtime()?.block_on(authorizer.authorize(&method, &args.path, &headers));
+    let target = match args.router {
+        Router::Axum => RequestTarget::new(&args.path),
+        // actix routes on its own decoding of the path; the adapter passes both.
+        Router::Actix => RequestTarget::new(&args.path).dispatch(Dispatch::EveryMatch),
+    };
+    let guards = authorizer.routes().matches(&method, target);
+    let guards: Vec<(Option<String>, String)> = guards
+        .iter()
+        .map(|found| {
+            (
+                found.pattern().map(str::to_owned),
+                found.policy().text().to_owned(),
+            )
+        })
+        .collect();
+    let decision = crate::runtime()?.block_on(authorizer.authorize(&method, target, &headers));
+    let (mut route, mut policy) = guards[0].clone();
     let (status, error, reason) = match &decision {
         Decision::Allow { token } => {
             let reason = match token {
-                _ if found.policy().is_public() => "public route".to_owned(),
                 Some(token) => format!("policy satisfied by {}", describe(token)),
-                None => "CORS preflight passed through".to_owned(),
+                None => "public route".to_owned(),
             };
             (200, None, reason)
         }
-        Decision::Deny(denial) => (
-            denial.status(),
-            Some(denial.code()),
-            denial.reason().to_owned(),
-        ),
+        Decision::Deny(denial) => {
+            route = denial.route().map(str::to_owned);
+            policy = denial.policy().to_owned();
+            (
+                denial.status(),
+                Some(denial.code()),
+                denial.reason().to_owned(),
+            )
+        }
     };
     if args.json {
         let document = json!({
@@ -86,6 +118,10 @@ pub(crate) fn run(args: &CheckArgs) -> Result<Outcome, UsageError> {
             "route": route,
             "policy": policy,
             "reason": reason,
+            "guards": guards
+                .iter()
+                .map(|(route, policy)| json!({ "route": route, "policy": policy }))
+                .collect::<Vec<_>>(),
         });
         println!("{document}");
     } else {
@@ -100,6 +136,12 @@ pub(crate) fn run(args: &CheckArgs) -> Result<Outcome, UsageError> {
             route.as_deref().unwrap_or("(no route: defaults.unmatched)")
         );
         println!("  policy: {policy}");
+        for (other, other_policy) in guards.iter().filter(|(r, p)| (r, p) != (&route, &policy)) {
+            println!(
+                "  also:   {} -> {other_policy} (another spelling of the path, or a route the framework may dispatch to)",
+                other.as_deref().unwrap_or("(no route: defaults.unmatched)")
+            );
+        }
         if let Some(code) = error {
             println!("  error:  {code}");
         }

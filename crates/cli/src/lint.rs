@@ -15,11 +15,16 @@ pub(crate) struct LintArgs {
     file: PathBuf,
 }
 
-/// Exit 0 when the file loads, 1 when it has an error (printed as `file:line:column: message`).
+/// Exit 0 when the file loads (warnings, if any, go to standard error as
+/// `file:line:column: warning: …`), 1 when it has an error (printed as
+/// `file:line:column: message`).
 pub(crate) fn run(args: &LintArgs) -> Result<Outcome, UsageError> {
     match PolicyFile::load(&args.file).and_then(|file| file.check_key_files(None).map(|()| file)) {
         Ok(file) => {
             print!("{}", listing(&args.file, &file));
+            for warning in file.warnings() {
+                eprintln!("{warning}");
+            }
             Ok(Outcome::Accepted)
         }
         Err(error) => {

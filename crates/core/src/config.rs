@@ -247,6 +247,16 @@ impl IssuerConfig {
         }
     }
 
+    /// The token kinds this issuer accepts; `None` for a generic OIDC issuer (no `token_use`
+    /// check: any kind of token).
+    pub fn accepted_token_use(&self) -> Option<AcceptedTokenUse> {
+        if self.is_cognito() {
+            self.token_use
+        } else {
+            None
+        }
+    }
+
     /// Whether this issuer follows Cognito rules (checks 13–14 on `token_use`/`client_id`).
     pub fn is_cognito(&self) -> bool {
         !matches!(self.kind, IssuerKind::Oidc(_))

@@ -38,6 +38,7 @@ use http::Method;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::claims::TokenUse;
 use crate::config::{AcceptedTokenUse, Algorithm, IssuerConfig};
 use crate::jwks::KeySet;
 use crate::policy::routes::{RouteError, RouteTable, STANDARD_METHODS};
@@ -72,6 +73,9 @@ pub struct PolicyFile {
     issuer_spans: Vec<IssuerSpans>,
     token_source: TokenSource,
     routes: RouteTable,
+    /// Where each route's `path` and the `unmatched` default are written, for warnings.
+    route_spans: Vec<Range<usize>>,
+    unmatched_span: Option<Range<usize>>,
 }
 
 #[derive(Debug, Clone)]
@@ -243,6 +247,12 @@ impl PolicyFile {
             issuer_spans,
             token_source,
             routes,
+            route_spans: document
+                .route
+                .iter()
+                .map(|route| route.get_ref().path.span())
+                .collect(),
+            unmatched_span: unmatched.map(Spanned::span),
         })
     }
 
@@ -264,6 +274,76 @@ impl PolicyFile {
     /// The compiled route table (with the `unmatched` default and named policies).
     pub fn routes(&self) -> &RouteTable {
         &self.routes
+    }
+
+    /// What loads but is probably a mistake, each located like an error (`policy lint`
+    /// prints them): a permissive `defaults.unmatched` (`public` or `authenticated` lets
+    /// requests no route names in, spellings the router reads differently included), and a
+    /// route no token the configured issuers accept can satisfy (e.g. `token_use:id` where
+    /// every issuer accepts only access tokens, or `scope:` on id tokens, which carry none).
+    pub fn warnings(&self) -> Vec<PolicyFileError> {
+        let mut warnings = Vec::new();
+        let unmatched = self.routes.unmatched();
+        if unmatched.is_public() || unmatched.effective() == "authenticated" {
+            let start = self.unmatched_span.as_ref().map_or(0, |span| span.start);
+            warnings.push(locate(
+                &self.label,
+                &self.text,
+                start,
+                format!(
+                    "warning: defaults.unmatched = {:?} lets {} reach every path no route names; prefer the default, \"deny\", and a route for each path you serve",
+                    unmatched.text(),
+                    if unmatched.is_public() { "anyone" } else { "any signed-in user" }
+                ),
+            ));
+        }
+        let kinds: Vec<(&str, Option<TokenUse>)> = self
+            .issuers
+            .iter()
+            .flat_map(|issuer| {
+                let kinds: &[Option<TokenUse>] = match issuer.accepted_token_use() {
+                    None => &[None],
+                    Some(AcceptedTokenUse::Id) => &[Some(TokenUse::Id)],
+                    Some(AcceptedTokenUse::Access) => &[Some(TokenUse::Access)],
+                    Some(AcceptedTokenUse::Any) => &[Some(TokenUse::Id), Some(TokenUse::Access)],
+                };
+                kinds.iter().map(move |kind| (issuer.name(), *kind))
+            })
+            .collect();
+        for (route, span) in self.routes.routes().iter().zip(&self.route_spans) {
+            let policy = route.policy();
+            if policy.is_deny()
+                || kinds
+                    .iter()
+                    .any(|(issuer, kind)| policy.satisfiable_by(issuer, *kind))
+            {
+                continue;
+            }
+            let accepted: Vec<String> = self
+                .issuers
+                .iter()
+                .map(|issuer| match issuer.accepted_token_use() {
+                    Some(AcceptedTokenUse::Any) => {
+                        format!("{}: id and access tokens", issuer.name())
+                    }
+                    Some(AcceptedTokenUse::Id) => format!("{}: id tokens", issuer.name()),
+                    Some(AcceptedTokenUse::Access) => format!("{}: access tokens", issuer.name()),
+                    None => format!("{}: OIDC tokens without token_use", issuer.name()),
+                })
+                .collect();
+            warnings.push(locate(
+                &self.label,
+                &self.text,
+                span.start,
+                format!(
+                    "warning: route {:?}: no token the configured issuers accept ({}) can satisfy {:?} (id tokens carry no scope)",
+                    route.pattern(),
+                    accepted.join("; "),
+                    policy.effective()
+                ),
+            ));
+        }
+        warnings
     }
 
     /// An error located at the `index`-th issuer (or its `jwks_file` when `at_jwks_file`).
@@ -640,6 +720,69 @@ mod tests {
     }
 
     #[test]
+    fn extension_methods_are_opt_in_and_exact() {
+        let file = PolicyFile::parse(
+            &with_issuer("[defaults]\nextension_methods = [\"PURGE\"]\n\n[[route]]\npath = \"/cache\"\nmethods = [\"PURGE\"]\nrequire = \"authenticated\"\n"),
+            ".",
+            "f.toml",
+        )
+        .unwrap_or_else(|error| panic!("{error}"));
+        let purge = Method::from_bytes(b"PURGE").expect("token");
+        assert_eq!(
+            file.routes().lookup(&purge, "/cache").pattern(),
+            Some("/cache")
+        );
+        let lowercase = PolicyFile::parse(
+            &with_issuer("[defaults]\nextension_methods = [\"PURGE\"]\n\n[[route]]\npath = \"/cache\"\nmethods = [\"purge\"]\nrequire = \"authenticated\"\n"),
+            ".",
+            "f.toml",
+        )
+        .expect_err("methods are case-sensitive tokens; only standard names are folded");
+        assert!(
+            lowercase
+                .message
+                .contains("\"purge\" is not a standard HTTP method"),
+            "{lowercase}"
+        );
+    }
+
+    #[test]
+    fn lint_warnings_flag_permissive_defaults_and_routes_no_token_can_satisfy() {
+        let file = PolicyFile::parse(
+            &with_issuer("[defaults]\nunmatched = \"authenticated\"\n\n[[route]]\npath = \"/admin/{*rest}\"\nrequire = \"group:admin and token_use:id\"\n\n[[route]]\npath = \"/reports\"\nrequire = \"scope:api/read\"\n"),
+            ".",
+            "f.toml",
+        )
+        .unwrap_or_else(|error| panic!("{error}"));
+        let warnings: Vec<String> = file.warnings().iter().map(ToString::to_string).collect();
+        assert_eq!(warnings.len(), 2, "{warnings:#?}");
+        assert!(warnings[0].starts_with("f.toml:8:13: warning: defaults.unmatched = \"authenticated\" lets any signed-in user reach every path no route names"), "{warnings:#?}");
+        assert!(warnings[1].starts_with("f.toml:11:8: warning: route \"/admin/{*rest}\": no token the configured issuers accept (main: access tokens) can satisfy"), "{warnings:#?}");
+
+        let id_only = "[[issuer]]\nname = \"web\"\nuser_pool_id = \"us-east-1_Example1\"\nclient_ids = [\"client\"]\ntoken_use = \"id\"\n\n[[route]]\npath = \"/reports\"\nrequire = \"scope:api/read or group:admin\"\n\n[[route]]\npath = \"/scoped\"\nrequire = \"scope:api/read\"\n";
+        let file =
+            PolicyFile::parse(id_only, ".", "f.toml").unwrap_or_else(|error| panic!("{error}"));
+        let warnings: Vec<String> = file.warnings().iter().map(ToString::to_string).collect();
+        assert_eq!(warnings.len(), 1, "{warnings:#?}");
+        assert!(
+            warnings[0].contains(
+                "route \"/scoped\": no token the configured issuers accept (web: id tokens)"
+            ),
+            "{warnings:#?}"
+        );
+
+        let clean = PolicyFile::parse(
+            &with_issuer(
+                "[[route]]\npath = \"/x\"\nrequire = \"scope:a or not token_use:access\"\n",
+            ),
+            ".",
+            "f.toml",
+        )
+        .unwrap_or_else(|error| panic!("{error}"));
+        assert!(clean.warnings().is_empty());
+    }
+
+    #[test]
     fn a_complete_file_loads() {
         let text = with_issuer(
             r#"
@@ -737,6 +880,26 @@ require = "policy:admin and token_use:id"
             (
                 with_issuer("[[route]]\npath = \"/x\"\nmethods = [\"GET\", \"NOT A METHOD\"]\nrequire = \"public\"\n"),
                 "f.toml:9:19: \"NOT A METHOD\" is not an HTTP method",
+            ),
+            (
+                with_issuer("[[route]]\npath = \"/x\"\nrequire = \"group:a and not issuer:partnr\"\n"),
+                "f.toml:9:11: route \"/x\" require: column 17: issuer:partnr names no configured issuer (configured: main)",
+            ),
+            (
+                with_issuer("[policies]\np = \"issuer:other\"\n"),
+                "f.toml:8:5: policy \"p\": column 1: issuer:other names no configured issuer (configured: main)",
+            ),
+            (
+                with_issuer("[[route]]\npath = \"/reports/:id\"\nrequire = \"public\"\n"),
+                "f.toml:8:8: route \"/reports/:id\": segment \":id\" is another router's parameter syntax; write {id}",
+            ),
+            (
+                with_issuer("[[route]]\npath = \"/x\"\nmethods = [\"GTE\"]\nrequire = \"public\"\n"),
+                "f.toml:9:12: \"GTE\" is not a standard HTTP method (GET, HEAD, POST, PUT, DELETE, CONNECT, OPTIONS, TRACE, PATCH); if your service really serves it, list it in [defaults] extension_methods",
+            ),
+            (
+                with_issuer("[defaults]\nextension_methods = [\"GET\"]\n"),
+                "f.toml:8:22: \"GET\" is a standard method; extension_methods lists others",
             ),
             (
                 with_issuer("[[route]]\npath = \"/x\"\nmethods = []\nrequire = \"public\"\n"),

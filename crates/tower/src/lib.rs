@@ -107,6 +107,7 @@
 mod extensions;
 mod future;
 mod layer;
+mod path;
 mod responder;
 mod service;
 

@@ -13,6 +13,7 @@ use tower_service::Service;
 
 use crate::extensions::{NoToken, Realm};
 use crate::future::ResponseFuture;
+use crate::path::policy_path;
 use crate::responder::Responder;
 
 /// Authorizes each request, then calls the inner service or answers the denial. Built by
@@ -85,7 +86,7 @@ where
         let decided = {
             let authorizing = pin!(self.authorizer.authorize(
                 request.method(),
-                request.uri().path(),
+                policy_path(request.uri(), request.extensions()),
                 request.headers(),
             ));
             match authorizing.poll(&mut Context::from_waker(Waker::noop())) {
@@ -131,8 +132,9 @@ impl<S, R> Authz<S, R> {
         // the body (axum's is not Sync).
         let (parts, body) = request.into_parts();
         ResponseFuture::authorizing(Box::pin(async move {
+            let path = policy_path(&parts.uri, &parts.extensions);
             let decision = authorizer
-                .authorize(&parts.method, parts.uri.path(), &parts.headers)
+                .authorize(&parts.method, path, &parts.headers)
                 .await;
             let mut request = Request::from_parts(parts, body);
             match decision {

@@ -480,6 +480,19 @@ impl CompiledPolicy {
         names.into_iter()
     }
 
+    /// Whether some token from issuer `issuer` of kind `token_use` (`None`: a token without
+    /// `token_use`, as generic OIDC issuers sign) could satisfy the policy, every other atom
+    /// taken as free. An id token carries no `scope`, so `scope:` atoms fail on it. An
+    /// over-approximation (an atom and its negation both count as possible), so `false` means
+    /// no such token can be let in.
+    pub fn satisfiable_by(&self, issuer: &str, token_use: Option<TokenUse>) -> bool {
+        let inner = &*self.inner;
+        if inner.public {
+            return true;
+        }
+        inner.root.possible(issuer, token_use).0
+    }
+
     /// Whether the policy is `deny` (the request is refused before any token is read).
     pub fn is_deny(&self) -> bool {
         self.inner.deny
@@ -574,6 +587,31 @@ impl CNode {
             CNode::Not(inner) => Node::Not(Box::new(inner.to_node())),
             CNode::And(items) => Node::And(items.iter().map(CNode::to_node).collect()),
             CNode::Or(items) => Node::Or(items.iter().map(CNode::to_node).collect()),
+        }
+    }
+
+    /// (could be true, could be false) for a token of `issuer` and `token_use`.
+    fn possible(&self, issuer: &str, token_use: Option<TokenUse>) -> (bool, bool) {
+        let known = |value: bool| (value, !value);
+        match self {
+            CNode::True => known(true),
+            CNode::False => known(false),
+            CNode::TokenUse(wanted) => known(token_use == Some(*wanted)),
+            CNode::Issuer(name) => known(&**name == issuer),
+            CNode::Scope { .. } if token_use == Some(TokenUse::Id) => known(false),
+            CNode::Not(inner) => {
+                let (can_true, can_false) = inner.possible(issuer, token_use);
+                (can_false, can_true)
+            }
+            CNode::And(items) => items.iter().fold((true, false), |(t, f), item| {
+                let (item_t, item_f) = item.possible(issuer, token_use);
+                (t && item_t, f || item_f)
+            }),
+            CNode::Or(items) => items.iter().fold((false, true), |(t, f), item| {
+                let (item_t, item_f) = item.possible(issuer, token_use);
+                (t || item_t, f && item_f)
+            }),
+            _ => (true, true),
         }
     }
 
