@@ -386,7 +386,8 @@ async fn both_quickstart_apps_answer_every_response_row_alike() {
         row("basic credentials only", Method::GET, "/me")
             .header(header::AUTHORIZATION, "Basic dXNlcjpwdw==")
             .denied(ErrorKind::MissingToken),
-        row("no token, unrouted path", Method::GET, "/nowhere").denied(ErrorKind::MissingToken),
+        // no route: the default denies before any token is read
+        row("no token, unrouted path", Method::GET, "/nowhere").denied(ErrorKind::Forbidden),
         // a bare OPTIONS is not a preflight: authorized like any request
         row(
             "OPTIONS without a preflight header",
@@ -394,8 +395,7 @@ async fn both_quickstart_apps_answer_every_response_row_alike() {
             "/admin/users",
         )
         .denied(ErrorKind::MissingToken),
-        // a CORS preflight passes the layer untouched; the handler's Claims extractor then
-        // refuses it (an extractor denial, also §7 bytes)
+        // a CORS preflight is decided like any request: no token, no handler
         row(
             "CORS preflight to a Claims handler",
             Method::OPTIONS,

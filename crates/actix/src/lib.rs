@@ -106,7 +106,14 @@
 //! ([`http_response`] copies the core's [`DenialResponse`]); give it another
 //! [`DenialResponder`] with [`CognitoAuth::responder`]. Allowed requests carry the verified
 //! token in their extensions as `Arc<VerifiedToken>`. CORS preflights (`OPTIONS` with
-//! `Access-Control-Request-Method`) pass through untouched by default.
+//! `Access-Control-Request-Method`) are decided like any request: wrap `actix-cors` outside
+//! the middleware (a later `.wrap`) so it answers them first.
+//!
+//! The policy is looked up on the path actix-web routes on (its decoded `match_info()` path,
+//! the full path even inside a scope) and on the raw path; and since actix tries resources in
+//! registration order and falls through failed method guards, every route of the table whose
+//! pattern matches the path for the method must allow the request (see the README's "Routing
+//! and paths").
 //!
 //! actix-web 4 is built on `http` 0.2 and the core on `http` 1.x: the method is converted
 //! (free for the standard ones) and the headers are not copied at all, the core reads the few
@@ -125,8 +132,8 @@
 //! | [`Require<P>`] | the token, if it satisfies `P` (see [`policy!`]) | 401 | 403 `insufficient_scope` / `forbidden` |
 //!
 //! Every extractor answers 500, with a body naming the middleware to add, when no
-//! [`CognitoAuth`] ran for the request (a wiring bug). "No token" happens on public routes and
-//! for CORS preflights: there, take `Option<Claims>` or [`OptionalClaims`]. Extractor
+//! [`CognitoAuth`] ran for the request (a wiring bug). "No token" happens on public routes:
+//! there, take `Option<Claims>` or [`OptionalClaims`]. Extractor
 //! rejections are [`Rejection`]s with the same §7 responses as the middleware (they do not go
 //! through a custom [`DenialResponder`]).
 //!

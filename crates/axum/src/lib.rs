@@ -31,7 +31,8 @@
 //! let authorizer = Authorizer::builder()
 //!     .verifier(issuer.verifier_builder(AcceptedTokenUse::Access).build()?)
 //!     .route("/health", Policy::public())
-//!     .build()?; // every other route: `authenticated`
+//!     .unmatched(Policy::authenticated()) // every other route (the default is `deny`)
+//!     .build()?;
 //!
 //! async fn me(Claims(claims): Claims, groups: Groups) -> String {
 //!     format!("{} in {:?}", claims.username.as_deref().unwrap_or_default(), &*groups)
@@ -72,7 +73,7 @@
 //! | the layer left | `X` | `Option<X>` |
 //! |---|---|---|
 //! | a verified token | `X` | `Some(X)` |
-//! | [`NoToken`] (a `public` route without a valid token, a CORS preflight) | 401 [`MissingToken`] | `None` |
+//! | [`NoToken`] (a `public` route without a valid token) | 401 [`MissingToken`] | `None` |
 //! | nothing (no layer ran) | 500 [`MissingLayer`] | 500 [`MissingLayer`] |
 //!
 //! `Option<Claims<T>>` (and `Option` of every other extractor) is `None` exactly when the
@@ -91,6 +92,12 @@
 //! verification of the same token is a cache hit when the verified-token cache is on).
 //!
 //! # Where to put the layer
+//!
+//! The layer looks the policy up on the client's path (axum's `OriginalUri`), so the policy
+//! file is written in client paths even for a layer inside `nest`/`nest_service`. Call
+//! `Router::layer` **after** every `route`, `nest` and `merge`: axum applies a layer only to
+//! what was added before it. A CORS layer goes outside (a later `.layer(CorsLayer…)`), so it
+//! answers preflights; the authorization layer decides every `OPTIONS` like any request.
 //!
 //! `Router::layer(AuthzLayer::new(..))` is the usual form. axum boxes every route's service
 //! once more per layer added that way (~0.6 µs a request here, for any layer); wrapping the

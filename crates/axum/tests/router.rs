@@ -680,13 +680,13 @@ async fn every_contract_row_answers_the_same_in_process_and_over_a_socket() {
             bearer(&user),
             text(issuer.signing_key().kid()),
         ),
-        // CORS preflight passes through untouched; a plain OPTIONS does not
+        // A CORS preflight is decided like any request, and so is a plain OPTIONS
         (
             "preflight",
             "OPTIONS",
             "/me",
             preflight,
-            expect(204, None, ""),
+            expect(401, Some("Bearer"), UNAUTHORIZED),
         ),
         (
             "OPTIONS without preflight headers",

@@ -118,10 +118,6 @@ pub(crate) fn run(args: &CheckArgs) -> Result<Outcome, UsageError> {
             "route": route,
             "policy": policy,
             "reason": reason,
-            "guards": guards
-                .iter()
-                .map(|(route, policy)| json!({ "route": route, "policy": policy }))
-                .collect::<Vec<_>>(),
         });
         println!("{document}");
     } else {

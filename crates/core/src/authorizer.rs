@@ -520,8 +520,11 @@ impl Authorizer {
     ///
     /// `target` is the request path (a `&str`: the path as sent, routed most specific
     /// first, as tower and axum do) or a [`RequestTarget`] saying how the framework routes.
-    /// Every route that guards the request ([`RouteTable::matches`]: the routes of the path
-    /// as routed, as sent, decoded and normalized) must allow it; `deny` refuses before any
+    /// A path with a `.` or `..` segment (as sent or percent-encoded) is refused with 400
+    /// `invalid_request`: clients resolve them before sending, and a file server resolves them
+    /// from where it is mounted, which no reading of the path can tell. Every route that guards
+    /// the request ([`RouteTable::matches`]: the routes of the path as routed, as sent, decoded
+    /// and normalized) must allow it; `deny` refuses before any
     /// token is read, and only when every guarding route is `public` is verification skipped
     /// (a valid token, if sent, is still returned; an invalid one is ignored). On a token in
     /// the verified-token cache nothing is awaited. Every denial is logged at `debug` with its
@@ -544,7 +547,19 @@ impl Authorizer {
         headers: &H,
     ) -> Decision {
         let inner = &*self.inner;
-        let guards = inner.routes.matches(method, target.into());
+        let target = target.into();
+        let guards = inner.routes.matches(method, target);
+        if target.has_dot_segments() {
+            let reason = "the path has a '.' or '..' segment (clients resolve them before sending)";
+            let first = guards.primary();
+            return self.deny(
+                &first,
+                method,
+                ErrorKind::InvalidRequest,
+                reason.to_owned(),
+                None,
+            );
+        }
         if let Some(denied) = guards.iter().find(|found| found.policy().is_deny()) {
             let reason = "the route denies every request".to_owned();
             return self.deny(&denied, method, ErrorKind::Forbidden, reason, None);
@@ -1125,6 +1140,33 @@ require = 'claim:custom:tenant=acme and not group:banned'
                 vec![bearer(&user)],
                 deny("forbidden", Some("/tenant"), forbidden),
             ),
+            // Spellings the router may read differently are guarded by the route of each
+            // reading; dot segments are refused outright.
+            (
+                "GET",
+                "/%61dmin/users",
+                vec![bearer(&user)],
+                deny("forbidden", Some("/admin/{*rest}"), forbidden),
+            ),
+            (
+                "GET",
+                "//admin//users/",
+                vec![bearer(&user)],
+                deny("forbidden", Some("/admin/{*rest}"), forbidden),
+            ),
+            ("GET", "/%61dmin/users", vec![bearer(&admin)], allow(true)),
+            (
+                "GET",
+                "/health/../admin/users",
+                vec![bearer(&admin)],
+                deny("invalid_request", None, r#"Bearer error="invalid_request""#),
+            ),
+            (
+                "GET",
+                "/health/%2e%2e%2fadmin",
+                vec![],
+                deny("invalid_request", None, r#"Bearer error="invalid_request""#),
+            ),
             // A CORS preflight is decided like any request: no token, no handler
             (
                 "OPTIONS",
@@ -1437,7 +1479,8 @@ require = 'claim:custom:tenant=acme and not group:banned'
             ("GET", "/admin", Some(&admin), "allow"),
             ("GET", "/reports/1", Some(&user), "insufficient_scope"),
             ("GET", "/reports/1", Some(&reader), "allow"),
-            ("DELETE", "/reports/1", Some(&reader), "allow"),
+            // No DELETE route: the default denies.
+            ("DELETE", "/reports/1", Some(&reader), "forbidden"),
         ];
         for (method, path, token, expected) in cases {
             let mut headers = HeaderMap::new();

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 /// Inserted by the layer instead of a token when it lets a request through without one (a
-/// public route without a valid token, or a CORS preflight), so extractors can tell "the
+/// public route without a valid token), so extractors can tell "the
 /// layer ran, nobody signed in" from "no layer at all".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct NoToken;

@@ -26,6 +26,9 @@ user_pool_id = "us-east-1_Example1"
 client_ids = ["1example23456789"]
 token_use = "any"
 
+[defaults]
+unmatched = "authenticated"
+
 [[route]]
 path = "/health"
 require = "public"
@@ -246,13 +249,13 @@ fn rows(issuer: &LocalIssuer) -> Vec<Row<'static>> {
             "token ida".into(),
         ),
         (
-            "preflight",
+            "a preflight is decided like any request",
             "OPTIONS",
             "/admin/x",
             vec![("access-control-request-method", "DELETE".into())],
-            200,
-            None,
-            "no token".into(),
+            401,
+            Some("Bearer".into()),
+            UNAUTHORIZED.into(),
         ),
     ]
 }

@@ -1,5 +1,5 @@
 //! Per-scope and per-resource policies, start-up failures, the replaceable responder, realms
-//! and the preflight switch.
+//! and preflights (decided like any request).
 
 use actix_web::body::BoxBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -271,6 +271,7 @@ async fn a_realm_reaches_middleware_and_extractor_challenges() {
         )
         .realm("my api")
         .route("/public", Policy::public())
+        .unmatched(Policy::authenticated())
         .build()
         .expect("authorizer");
     let make = |authorizer: &Authorizer| {
@@ -301,7 +302,7 @@ async fn a_realm_reaches_middleware_and_extractor_challenges() {
 }
 
 #[actix_web::test]
-async fn preflight_passthrough_can_be_turned_off() {
+async fn preflights_are_decided_like_any_request() {
     let issuer = LocalIssuer::offline();
     let strict = Authorizer::builder()
         .verifier(
@@ -310,7 +311,7 @@ async fn preflight_passthrough_can_be_turned_off() {
                 .build()
                 .expect("verifier"),
         )
-        .cors_preflight_passthrough(false)
+        .unmatched(Policy::authenticated())
         .build()
         .expect("authorizer");
     let make = |authorizer: &Authorizer| {

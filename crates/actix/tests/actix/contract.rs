@@ -37,6 +37,7 @@ pub(crate) fn table(issuer: &LocalIssuer, token_use: AcceptedTokenUse) -> Author
                 .parse()
                 .expect("policy"),
         )
+        .unmatched(Policy::authenticated())
         .build()
         .expect("authorizer")
 }
@@ -229,11 +230,11 @@ async fn every_response_row_is_the_cores_byte_for_byte() {
         // unknown paths: authorization first, then actix's 404
         row("GET", "/nowhere").denied("missing_token", &authorizer),
         row("GET", "/nowhere").bearer(&user).status(404, None),
-        // CORS preflight passes through untouched; a bare OPTIONS does not
+        // A CORS preflight is decided like any request, and so is a bare OPTIONS
         row("OPTIONS", "/admin/users")
             .header("origin", "https://app.example")
             .header("access-control-request-method", "DELETE")
-            .status(200, Some("admin:users")),
+            .denied("missing_token", &authorizer),
         row("OPTIONS", "/admin/users").denied("missing_token", &authorizer),
     ];
     let server = serve!({

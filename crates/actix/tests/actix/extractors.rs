@@ -44,6 +44,7 @@ fn authorizer(issuer: &LocalIssuer) -> Authorizer {
                 .expect("verifier"),
         )
         .route("/public/{*rest}", Policy::public())
+        .unmatched(Policy::authenticated())
         .build()
         .expect("authorizer")
 }

@@ -70,6 +70,21 @@ impl<'a> RequestTarget<'a> {
         self.dispatch
     }
 
+    /// Whether the path has a `.` or `..` segment, as sent or percent-encoded (`%2e%2e`,
+    /// `..%2F`). Clients resolve these before sending; a server-side component resolves them
+    /// relative to where it is mounted (a file server at `/docs` serves
+    /// `/docs/../internal/x` from its own `internal` folder), which no reading of the whole
+    /// path can tell, so such requests are refused.
+    pub fn has_dot_segments(&self) -> bool {
+        [Some(self.path), self.raw_path]
+            .into_iter()
+            .flatten()
+            .any(|path| {
+                (path.contains('.') && is_dotted(path))
+                    || (path.contains('%') && is_dotted(&percent_decode(path)))
+            })
+    }
+
     /// Every distinct path the request may be dispatched on, the routed one first.
     ///
     /// Beside the routed and raw paths: each fully percent-decoded (`%2F` included, invalid
@@ -119,6 +134,11 @@ impl<'a> Interpretations<'a> {
     pub(crate) fn iter(&self) -> impl Iterator<Item = &str> {
         std::iter::once(self.first).chain(self.more.iter().map(|path| &**path))
     }
+}
+
+fn is_dotted(path: &str) -> bool {
+    path.split('/')
+        .any(|segment| segment == "." || segment == "..")
 }
 
 /// Whether decoding or normalizing could change `path`: a `%`, an empty or dot segment, or a
@@ -229,6 +249,34 @@ mod tests {
         for (path, expected) in cases {
             assert_eq!(all(RequestTarget::new(path)), expected, "{path}");
         }
+    }
+
+    #[test]
+    fn dot_segments_are_found_in_every_spelling() {
+        for path in [
+            "/docs/../internal/x",
+            "/docs/./x",
+            "/docs/%2e%2e/internal/x",
+            "/docs/%2E/x",
+            "/docs/..%2Finternal",
+            "/docs/.%2e/x",
+            "/docs/%ff/../x",
+            "/..",
+            "/.",
+        ] {
+            assert!(RequestTarget::new(path).has_dot_segments(), "{path}");
+        }
+        for path in [
+            "/",
+            "/.well-known/jwks.json",
+            "/a..b/c.",
+            "/files/..hidden",
+            "/%2e%2ex",
+            "/a%2Fb",
+        ] {
+            assert!(!RequestTarget::new(path).has_dot_segments(), "{path}");
+        }
+        assert!(RequestTarget::actix("/docs/x", "/docs/%2e%2e/x").has_dot_segments());
     }
 
     #[test]
