@@ -20,7 +20,18 @@
 //! that handler's route.** Nothing here says which status a refused request gets, so the test
 //! holds whatever the exact lookup rules are; it only fails when someone reached a handler
 //! they should not have. A second table per shape lists requests that must reach their
-//! handler, so a server that refuses everything cannot pass.
+//! handler, so a server that refuses everything cannot pass. A fallback (the not-found
+//! handler) serves whatever no route takes, so which policy covers it depends on the path:
+//! its rows are a third table (`UNROUTED`), plain paths no route covers.
+//!
+//! The shapes: `axum_root` (`Router::layer`), `axum_normalize_outside` and
+//! `axum_normalize_inside` (tower-http `NormalizePathLayer` around or inside the layer),
+//! `axum_require` (`route_layer(require(..))`), `axum_nested` (the layer inside `nest`, and
+//! around a `ServeDir` mounted with `nest_service`), `actix_root` (`App::wrap`, the quickstart's
+//! `/admin/{rest:.+}`, scopes, `actix-files`, method guards), `actix_normalize_outside` and
+//! `actix_normalize_inside` (actix `NormalizePath` before or after the middleware),
+//! `actix_require` (`wrap(CognitoAuth::require(..))` on a scope and resources, and a whole
+//! route table on a scope).
 //!
 //! Also here: CORS preflights with a real `tower_http::cors::CorsLayer` and `actix-cors`. A
 //! CORS layer outside the authorization layer answers the preflight itself; inside it, the
@@ -184,6 +195,8 @@ const NESTED_ROUTES: &[RouteRow] = &[
     ("*", "/api/files/internal/{*rest}", "group:staff"),
     ("*", "/api/docs/{*rest}", "public"),
     ("*", "/api/docs/internal/{*rest}", "group:staff"),
+    ("*", "/static/{*rest}", "public"),
+    ("*", "/static/internal/{*rest}", "group:staff"),
 ];
 
 /// Ground truth of the root-layer apps: route name → policy.
@@ -326,8 +339,9 @@ fn axum_require_app(authorizer: &Authorizer) -> Router {
         .fallback(reply("fallback"))
 }
 
-/// A layer inside a nested router (`nest("/api", …)`), with a file server nested inside that;
-/// the table is written in client paths and leaves `unmatched` at its default.
+/// A layer inside a nested router (`nest("/api", …)`), with a file server nested inside that,
+/// and a layer around a file server mounted with `nest_service("/static", …)`; the table is
+/// written in client paths and leaves `unmatched` at its default.
 fn axum_nested_app(authorizer: Authorizer, docs: &FsPath) -> Router {
     let reply = |name: &'static str| move || async move { axum_reply(name) };
     let api = Router::new()
@@ -337,10 +351,16 @@ fn axum_nested_app(authorizer: Authorizer, docs: &FsPath) -> Router {
         .route("/files/{*path}", get(axum_tail))
         .nest_service("/docs", ServeDir::new(docs))
         .fallback(reply("api_fallback"))
-        .layer(AuthzLayer::new(authorizer));
+        .layer(AuthzLayer::new(authorizer.clone()));
+    // The layer directly around a file server mounted with nest_service.
+    let files = tower::ServiceBuilder::new()
+        .layer(AuthzLayer::new(authorizer))
+        .map_response(axum::response::IntoResponse::into_response)
+        .service(ServeDir::new(docs));
     Router::new()
         .route("/health", get(reply("health")))
         .nest("/api", api)
+        .nest_service("/static", files)
         .fallback(reply("fallback"))
 }
 
@@ -485,6 +505,7 @@ const AXUM_NESTED_BASES: &[&str] = &[
     "/api/files/internal/secret",
     "/api/docs/internal/secret.txt",
     "/api/docs/internal/",
+    "/static/internal/secret.txt",
 ];
 
 const ACTIX_ROOT_BASES: &[&str] = &[
@@ -847,7 +868,6 @@ const NAMED_ROWS: &[(&str, &str, &str, bool, &str)] = &[
         true,
         "preflight to web::route()",
     ),
-    ("actix_root", "OPTIONS", "*", false, "asterisk-form"),
     (
         "actix_require",
         "OPTIONS",
@@ -919,7 +939,6 @@ const NAMED_ROWS: &[(&str, &str, &str, bool, &str)] = &[
         true,
         "preflight to any()",
     ),
-    ("axum_root", "OPTIONS", "*", false, "asterisk-form"),
     (
         "axum_require",
         "OPTIONS",
@@ -963,6 +982,24 @@ type UnroutedRow = (
 );
 
 const UNROUTED: &[UnroutedRow] = &[
+    (
+        "axum_root",
+        "OPTIONS",
+        "*",
+        false,
+        Caller::Anonymous,
+        "fallback",
+        "asterisk-form",
+    ),
+    (
+        "actix_root",
+        "OPTIONS",
+        "*",
+        false,
+        Caller::Anonymous,
+        "fallback",
+        "asterisk-form",
+    ),
     (
         "axum_root",
         "GET",
@@ -1480,6 +1517,18 @@ async fn no_handler_runs_for_a_caller_its_routes_policy_refuses() {
                 Caller::Anonymous,
                 "docs_public",
             ),
+            (
+                "GET",
+                "/static/public.txt",
+                Caller::Anonymous,
+                "docs_public",
+            ),
+            (
+                "GET",
+                "/static/internal/secret.txt",
+                Caller::Staff,
+                "docs_internal",
+            ),
         ],
     });
 
@@ -1651,15 +1700,20 @@ fn summarise(report: &mut String, shape: &str, findings: &Findings) {
     for line in &findings.broken {
         let _ = writeln!(report, "  BROKEN {line}");
     }
-    let mut classes: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut classes: BTreeMap<(String, String, String), usize> = BTreeMap::new();
     for violation in &findings.violations {
+        let method = if violation.preflight {
+            "preflight".to_owned()
+        } else {
+            violation.method.clone()
+        };
         *classes
-            .entry((violation.route.clone(), violation.label.clone()))
+            .entry((violation.route.clone(), method, violation.label.clone()))
             .or_default() += 1;
     }
-    let _ = writeln!(report, "  by reached route and transform:");
-    for ((route, label), count) in &classes {
-        let _ = writeln!(report, "    {route:<20} {count:>4} × {label}");
+    let _ = writeln!(report, "  by reached route, method and transform:");
+    for ((route, method, label), count) in &classes {
+        let _ = writeln!(report, "    {route:<20} {method:<9} {count:>4} × {label}");
     }
     let mut violations = findings.violations.clone();
     violations.sort();
