@@ -717,6 +717,15 @@ fn transforms() -> Vec<Transform> {
         ("overlong UTF-8 dots /zz/%c0%ae%c0%ae/", |p| {
             insert_segment(p, 0, "zz/%c0%ae%c0%ae")
         }),
+        // invalid UTF-8 once decoded: a lenient decoder beside a strict one
+        ("sibling /%ff/../ after first segment", |p| {
+            insert_segment(p, 0, "%ff/..")
+        }),
+        ("%ff appended to the first segment", |p| {
+            let mut parts = segments(p);
+            parts.first_mut()?.push_str("%ff");
+            Some(join(&parts))
+        }),
         // empty segments
         ("leading //", |p| Some(format!("/{p}"))),
         ("// after first segment", |p| insert_segment(p, 0, "")),
@@ -966,6 +975,20 @@ const NAMED_ROWS: &[(&str, &str, &str, bool, &str)] = &[
         "/api/files/../internal/secret",
         false,
         "nested tail handler clamps ..",
+    ),
+    (
+        "actix_root",
+        "GET",
+        "/docs/%ff/../internal/secret.txt",
+        false,
+        "an undecodable segment removed by .. (actix-files)",
+    ),
+    (
+        "actix_root",
+        "GET",
+        "/files/%ff/../internal/secret",
+        false,
+        "an undecodable segment removed by .. (lossy Path<String>)",
     ),
 ];
 
