@@ -5,4 +5,5 @@ mod jwks_cache;
 mod jwks_faults;
 mod moto_interop;
 mod parity;
+mod router_differential;
 mod verify_checks;
