@@ -468,6 +468,59 @@ fn check_json(config: &str, method: &str, path: &str, token: Option<&str>) -> (O
 }
 
 #[test]
+fn check_follows_the_router_it_is_told() {
+    let dir = scratch("check-router");
+    let (user, _) = mint(&dir, &["--username", "carol"]);
+    let config = dir.join("policy.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[[issuer]]
+name = "local"
+user_pool_id = "{POOL}"
+client_ids = ["{CLIENT}"]
+token_use = "access"
+jwks_file = "jwks.json"
+
+[[route]]
+path = "/items/special"
+require = "authenticated"
+
+[[route]]
+path = "/items/{{id}}"
+methods = ["DELETE"]
+require = "group:admin"
+"#
+        ),
+    )
+    .expect("write policy");
+    let config = config.to_str().expect("utf8").to_owned();
+    let check = |router: &str| {
+        let output = run(&[
+            "check",
+            "--config",
+            &config,
+            "--method",
+            "DELETE",
+            "--path",
+            "/items/special",
+            "--now",
+            NOW,
+            "--json",
+            "--router",
+            router,
+            &user,
+        ]);
+        let json: Value = serde_json::from_str(stdout(&output).trim()).unwrap_or(Value::Null);
+        (output.status.code(), json["route"].clone())
+    };
+    // axum runs the most specific route only.
+    assert_eq!(check("axum"), (Some(0), "/items/special".into()));
+    // actix falls through the static resource's method guard to `/items/{id}`: both guard.
+    assert_eq!(check("actix"), (Some(1), "/items/{id}".into()));
+}
+
+#[test]
 fn check_explains_each_kind_of_decision() {
     let dir = scratch("check");
     let (user, _) = mint(&dir, &["--username", "carol"]);
@@ -502,11 +555,30 @@ fn check_explains_each_kind_of_decision() {
 
     let (code, json) = check_json(&config, "POST", "/admin/users", Some(&user));
     assert_eq!((code, json["error"].clone()), (Some(1), "forbidden".into()));
-    // A method without a route falls to defaults.unmatched (authenticated).
+    // A method without a route falls to defaults.unmatched, which denies by default.
     let (code, json) = check_json(&config, "POST", "/reports/7", Some(&user));
     assert_eq!(
-        (code, json["route"].clone(), json["policy"].clone()),
-        (Some(0), Value::Null, "authenticated".into())
+        (
+            code,
+            json["route"].clone(),
+            json["policy"].clone(),
+            json["error"].clone()
+        ),
+        (Some(1), Value::Null, "deny".into(), "forbidden".into())
+    );
+    // Another spelling of an admin path is guarded by the admin route; dot segments are
+    // refused; the adapters' lookup decides, so check agrees with them.
+    // (The path as sent names no route, so the default denies; the decoded one would need
+    // the admin policy.)
+    let (code, json) = check_json(&config, "GET", "/%61dmin/users", Some(&admin));
+    assert_eq!(
+        (code, json["policy"].clone(), json["error"].clone()),
+        (Some(1), "deny".into(), "forbidden".into())
+    );
+    let (code, json) = check_json(&config, "GET", "/health/../admin/users", Some(&admin));
+    assert_eq!(
+        (code, json["status"].clone(), json["error"].clone()),
+        (Some(1), 400.into(), "invalid_request".into())
     );
 
     let (code, json) = check_json(&config, "GET", "/reports/7", Some("garbage"));
@@ -579,6 +651,29 @@ fn lint_lists_routes_in_match_order_or_reports_the_error_position() {
         text.contains("scope:reports/read or group:admin"),
         "effective policy shown: {text}"
     );
+    assert!(
+        stderr(&output).is_empty(),
+        "no warnings: {}",
+        stderr(&output)
+    );
+
+    // Loads, but with warnings: a permissive default and a route no token can satisfy.
+    let risky = dir.join("risky.toml");
+    std::fs::write(
+        &risky,
+        format!(
+            "[[issuer]]\nuser_pool_id = \"{POOL}\"\nany_client = true\ntoken_use = \"access\"\n\n[defaults]\nunmatched = \"authenticated\"\n\n[[route]]\npath = \"/admin/{{*rest}}\"\nrequire = \"group:admin and token_use:id\"\n"
+        ),
+    )
+    .expect("write");
+    let output = run(&["policy", "lint", risky.to_str().expect("utf8")]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let warnings = stderr(&output);
+    assert!(
+        warnings.contains("risky.toml:7:13: warning: defaults.unmatched = \"authenticated\""),
+        "{warnings}"
+    );
+    assert!(warnings.contains("risky.toml:10:8: warning: route \"/admin/{*rest}\": no token the configured issuers accept"), "{warnings}");
 
     let broken = dir.join("broken.toml");
     let issuer = format!(
