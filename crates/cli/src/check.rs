@@ -4,9 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use cognito_authz_core::{
-    Authorizer, AuthorizerOptions, Decision, Dispatch, FixedClock, RequestTarget,
-};
+use cognito_authz_core::{Authorizer, AuthorizerOptions, Decision, FixedClock, RequestTarget};
 use http::{HeaderMap, HeaderValue, Method};
 use serde_json::json;
 
@@ -75,10 +73,11 @@ pub(crate) fn run(args: &CheckArgs) -> Result<Outcome, UsageError> {
     }
     let authorizer = Authorizer::from_file_with(&args.config, options)?;
     let headers = request_headers(&authorizer, token.as_deref())?;
+    let actix_routed = actix_routed_path(&args.path);
     let target = match args.router {
         Router::Axum => RequestTarget::new(&args.path),
         // actix routes on its own decoding of the path; the adapter passes both.
-        Router::Actix => RequestTarget::new(&args.path).dispatch(Dispatch::EveryMatch),
+        Router::Actix => RequestTarget::actix(&actix_routed, &args.path),
     };
     let guards = authorizer.routes().matches(&method, target);
     let guards: Vec<(Option<String>, String)> = guards
@@ -150,6 +149,32 @@ pub(crate) fn run(args: &CheckArgs) -> Result<Outcome, UsageError> {
     })
 }
 
+/// The path actix-web routes on for `raw`: every `%XX` decoded except `%25`, `%2F` and `%2B`
+/// (bytes that are not UTF-8 after decoding become U+FFFD), as its router's quoter does.
+fn actix_routed_path(raw: &str) -> String {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let decoded = (bytes[index] == b'%')
+            .then(|| raw.get(index + 1..index + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+            .filter(|byte| !matches!(byte, b'%' | b'/' | b'+'));
+        match decoded {
+            Some(byte) => {
+                out.push(byte);
+                index += 3;
+            }
+            None => {
+                out.push(bytes[index]);
+                index += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Puts the token where the policy file's token source reads it: its header (as
 /// `Bearer <token>` for `Authorization`, raw otherwise), or its cookie when only a cookie… the
 /// header is always configured, so the header it is.
@@ -175,5 +200,21 @@ fn describe(token: &cognito_authz_core::VerifiedToken) -> String {
     match token.token_use() {
         Some(kind) => format!("{who} ({kind} token)"),
         None => who.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::actix_routed_path;
+
+    #[test]
+    fn actix_decodes_all_but_percent_slash_and_plus() {
+        assert_eq!(actix_routed_path("/%61dmin/users"), "/admin/users");
+        assert_eq!(
+            actix_routed_path("/a%2Fb%2fc%25d%2Be"),
+            "/a%2Fb%2fc%25d%2Be"
+        );
+        assert_eq!(actix_routed_path("/%zz/%4"), "/%zz/%4");
+        assert_eq!(actix_routed_path("/%ff"), "/\u{fffd}");
     }
 }
