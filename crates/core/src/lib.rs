@@ -35,6 +35,7 @@
 #![forbid(unsafe_code)]
 
 mod authorizer;
+pub mod bounded_read;
 mod claims;
 mod clock;
 mod config;

@@ -223,12 +223,14 @@ fn preload(location: &KeyLocation, name: &str) -> Result<Option<KeySet>, ConfigE
     let document: Option<Vec<u8>> = if let Some(json) = &location.json {
         Some(json.as_bytes().to_vec())
     } else if let Some(path) = &location.file {
-        Some(std::fs::read(path).map_err(|error| {
-            ConfigError::new(format!(
-                "issuer {name:?}: cannot read jwks_file {}: {error}",
-                path.display()
-            ))
-        })?)
+        Some(
+            crate::bounded_read::read_file_bounded(path).map_err(|error| {
+                ConfigError::new(format!(
+                    "issuer {name:?}: cannot read jwks_file {}: {error}",
+                    path.display()
+                ))
+            })?,
+        )
     } else {
         None
     };
