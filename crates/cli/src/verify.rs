@@ -101,7 +101,7 @@ pub(crate) fn run(args: &VerifyArgs) -> Result<Outcome, UsageError> {
                 }
                 println!(
                     "claims:\n{}",
-                    serde_json::to_string_pretty(verified.payload())?
+                    serde_json::to_string_pretty(&verified.payload())?
                 );
             }
             Ok(Outcome::Accepted)

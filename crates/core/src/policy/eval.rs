@@ -525,7 +525,7 @@ impl CNode {
             CNode::ClaimPresent(name) => token.claim(name).is_some_and(|value| !value.is_null()),
             CNode::ClaimEquals(name, expected) => token
                 .claim(name)
-                .is_some_and(|value| claim_matches(value, expected)),
+                .is_some_and(|value| claim_matches(&value, expected)),
             CNode::Not(_) | CNode::And(_) | CNode::Or(_) => false,
         }
     }
