@@ -428,9 +428,9 @@ impl VerifiedToken {
 
     /// Builds a token from payload JSON text, for tests of the code that reads tokens.
     #[cfg(test)]
-    pub(crate) fn from_payload(issuer_name: Arc<str>, kid: String, payload_json: &str) -> Self {
+    pub(crate) fn from_payload(issuer_name: Arc<str>, kid: &str, payload_json: &str) -> Self {
         let claims = Claims::parse(payload_json).expect("test payloads are well-formed");
-        Self::from_claims(issuer_name, &kid, claims, payload_json)
+        Self::from_claims(issuer_name, kid, claims, payload_json)
     }
 
     /// The configured name of the issuer that accepted the token (policy atom `issuer:`).
@@ -848,7 +848,7 @@ mod tests {
     }
 
     fn token(payload: &str) -> VerifiedToken {
-        VerifiedToken::from_payload(Arc::from("main"), "k".to_owned(), payload)
+        VerifiedToken::from_payload(Arc::from("main"), "k", payload)
     }
 
     #[test]

@@ -349,11 +349,7 @@ mod tests {
     fn entry() -> CachedToken {
         let keys = KeySet::from_json(br#"{"keys":[{"kid":"k","kty":"EC"}]}"#).expect("set");
         CachedToken {
-            token: Arc::new(VerifiedToken::from_payload(
-                Arc::from("main"),
-                "k".to_owned(),
-                "{}",
-            )),
+            token: Arc::new(VerifiedToken::from_payload(Arc::from("main"), "k", "{}")),
             key: Arc::clone(keys.get("k").expect("key")),
             issuer: 0,
         }
@@ -452,11 +448,7 @@ mod tests {
 
     fn entry_with(payload: &str) -> CachedToken {
         CachedToken {
-            token: Arc::new(VerifiedToken::from_payload(
-                Arc::from("main"),
-                "k".to_owned(),
-                payload,
-            )),
+            token: Arc::new(VerifiedToken::from_payload(Arc::from("main"), "k", payload)),
             ..entry()
         }
     }

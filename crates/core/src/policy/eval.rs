@@ -600,7 +600,7 @@ mod tests {
             panic!("payload must be an object")
         };
         let json = Value::Object(map).to_string();
-        VerifiedToken::from_payload(Arc::from("main"), "kid".to_owned(), &json)
+        VerifiedToken::from_payload(Arc::from("main"), "kid", &json)
     }
 
     fn access(scope: &str, groups: &[&str]) -> VerifiedToken {
