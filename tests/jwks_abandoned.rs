@@ -135,3 +135,51 @@ async fn actix_a_fetch_abandoned_by_a_hung_up_client_is_never_served_stale() {
     a_hung_up_fetch_is_never_served_stale(&issuer, addr).await;
     handle.stop(false).await;
 }
+
+#[tokio::test]
+async fn a_fetch_still_in_flight_past_the_cooldown_is_not_joined() {
+    let issuer = LocalIssuer::start().await.expect("local issuer");
+    let server = issuer.server().expect("served keys");
+    let clock = issuer.manual_clock().expect("manual clock");
+    let verifier = issuer
+        .verifier_builder(AcceptedTokenUse::Access)
+        .build()
+        .expect("verifier");
+    let known = issuer.access_token().sign();
+    verifier.verify(&known).await.expect("fetch 1");
+
+    // Fetch 2 starts for an unknown kid and is held; the request waiting for it is cancelled.
+    clock.advance(PAST_COOLDOWN);
+    server.hold_replies();
+    let unknown = issuer
+        .access_token()
+        .header("kid", "not-published")
+        .sign();
+    let abandoned = tokio::spawn({
+        let verifier = verifier.clone();
+        async move { verifier.verify(&unknown).await.map(|_| ()) }
+    });
+    server.wait_for_fetches(2).await;
+    abandoned.abort();
+
+    // A key is published, and the cooldown passes with fetch 2 still unanswered.
+    let published_later = SigningKey::generate("published-later");
+    issuer.add_key(published_later.clone());
+    clock.advance(PAST_COOLDOWN);
+    let token = issuer.access_token().signed_by(&published_later).sign();
+    let fresh = tokio::spawn({
+        let verifier = verifier.clone();
+        async move { verifier.verify(&token).await.map(|_| ()) }
+    });
+    // The request starts fetch 3 rather than joining fetch 2 (a guard, not a wait: the fetch
+    // count is awaited).
+    tokio::time::timeout(Duration::from_secs(10), server.wait_for_fetches(3))
+        .await
+        .expect("a fresh fetch, not the one older than the cooldown");
+    server.release_replies();
+    fresh
+        .await
+        .expect("the request ran")
+        .expect("the fresh fetch brings the key published after fetch 2 began");
+    assert_eq!(server.fetch_count(), 3);
+}

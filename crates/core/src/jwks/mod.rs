@@ -197,22 +197,20 @@ impl KeySource {
                 .settings
                 .min_refresh_interval
                 .max(self.settings.timeout);
-            if let Some(in_flight) = &state.in_flight {
-                if now < in_flight.started + fresh_for {
-                    in_flight.fetch.clone()
-                } else {
-                    tracing::debug!(source = %self.label, "jwks fetch in flight is older than the cooldown; not joining it");
-                    state.in_flight = None;
-                    match self.start_fetch(&mut state, reason, now) {
-                        Some(fetch) => fetch,
-                        None => return false,
-                    }
-                }
-            } else {
-                match self.start_fetch(&mut state, reason, now) {
+            if state
+                .in_flight
+                .as_ref()
+                .is_some_and(|in_flight| now >= in_flight.started + fresh_for)
+            {
+                tracing::debug!(source = %self.label, "jwks fetch in flight is older than the cooldown; not joining it");
+                state.in_flight = None;
+            }
+            match &state.in_flight {
+                Some(in_flight) => in_flight.fetch.clone(),
+                None => match self.start_fetch(&mut state, reason, now) {
                     Some(fetch) => fetch,
                     None => return false,
-                }
+                },
             }
         };
         fetch.await
@@ -253,7 +251,21 @@ impl KeySource {
         let fetch: BoxFuture<'static, bool> = match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 let handle = runtime.spawn(task);
-                async move { handle.await.unwrap_or(false) }.boxed()
+                let source = Arc::downgrade(self);
+                async move {
+                    match handle.await {
+                        Ok(succeeded) => succeeded,
+                        Err(_) => {
+                            // The task's runtime shut down before it finished: forget it, so
+                            // the next miss starts a fetch instead of joining a dead one.
+                            if let Some(source) = source.upgrade() {
+                                source.forget_fetch(generation);
+                            }
+                            false
+                        }
+                    }
+                }
+                .boxed()
             }
             Err(_) => task.boxed(),
         };
@@ -264,6 +276,18 @@ impl KeySource {
             generation,
         });
         Some(fetch)
+    }
+
+    /// Clears the fetch under way if it is still fetch `generation`.
+    fn forget_fetch(&self, generation: u64) {
+        let mut state = self.lock();
+        if state
+            .in_flight
+            .as_ref()
+            .is_some_and(|in_flight| in_flight.generation == generation)
+        {
+            state.in_flight = None;
+        }
     }
 
     async fn run_fetch(self: Arc<Self>, url: String, generation: u64) -> bool {
