@@ -88,7 +88,7 @@ pub struct VerifiedToken {
     pub(crate) payload_json: Box<str>,
     typed: [OnceLock<Typed>; TYPED_SLOTS],
     /// What the typed values in `typed` are charged, and the verified-token cache's meter
-    /// while the token is cached (see [`VerifiedToken::heap_bytes`]).
+    /// while the token is cached (see `charge_typed_value`).
     typed_account: Mutex<TypedAccount>,
     /// The generic-JSON size of the payload, measured when the first typed value is kept.
     json_heap_bytes: OnceLock<usize>,
@@ -566,7 +566,8 @@ impl VerifiedToken {
     /// verified-token cache yields the same `Arc<T>` on every request, so reading typed claims
     /// costs a reference count, not a deserialization. A token keeps values of up to four
     /// types; a fifth type is deserialized on each call. A payload that does not fit `T` is not
-    /// kept (each call reports the error).
+    /// kept (each call reports the error). While the token is in the verified-token cache,
+    /// each kept value counts against the cache's byte bound.
     ///
     /// ```
     /// # use std::sync::Arc;
@@ -615,16 +616,21 @@ impl VerifiedToken {
     /// generic JSON tree (what a type mirroring the payload holds on the heap; the library
     /// cannot see inside the application's types). Reported to the verified-token cache's
     /// meter while the token is cached, so the cache's byte bound covers it.
+    ///
+    /// A token outside any cache is not measured: it is inserted (if at all) by the
+    /// verification that built it, before anyone can keep a typed value on it, so one not linked
+    /// to a meter now never will be (and verifying without a cache pays nothing here).
     fn charge_typed_value(&self, inline: usize) {
+        let mut account = self.account();
+        let Some(meter) = account.meter.clone() else {
+            return;
+        };
         let json = *self
             .json_heap_bytes
             .get_or_init(|| json_heap_bytes(&self.payload_json));
         let bytes = heap_allocation(2 * std::mem::size_of::<usize>() + inline) + json;
-        let mut account = self.account();
         account.bytes += bytes;
-        if let Some(meter) = &account.meter {
-            meter.fetch_add(bytes, Ordering::Relaxed);
-        }
+        meter.fetch_add(bytes, Ordering::Relaxed);
     }
 }
 

@@ -505,9 +505,10 @@ mod tests {
         assert_eq!(cache.bytes(), before + grown);
         cache.remove(b"t");
         assert_eq!(cache.bytes(), 0);
-        // A value kept after the token left the cache is not the cache's.
+        // A value kept after the token left the cache is not the cache's (nor measured).
         token.shared_claims::<CachedTokenMarker>().expect("fits");
         assert_eq!(cache.bytes(), 0);
+        assert_eq!(token.account().bytes, grown);
 
         // Over the bound because of typed values: the next lookup evicts.
         let limit = before + grown / 2;
