@@ -337,3 +337,192 @@ async fn a_removed_key_verifies_until_the_next_successful_fetch_not_a_failed_one
     }
     assert_eq!(stats(&verifier).keys, 1);
 }
+
+/// Records `warn` events (message and fields as text) from the code under test.
+#[derive(Default)]
+struct WarnRecorder(std::sync::Mutex<Vec<String>>);
+
+impl tracing::Subscriber for WarnRecorder {
+    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
+        *metadata.level() <= tracing::Level::WARN
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        struct Fields(String);
+        impl tracing::field::Visit for Fields {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                use std::fmt::Write as _;
+                let _ = write!(self.0, "{}={value:?} ", field.name());
+            }
+        }
+        let mut fields = Fields(String::new());
+        event.record(&mut fields);
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(fields.0);
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[tokio::test]
+async fn a_set_with_no_usable_key_is_a_failed_fetch_that_keeps_the_last_good_set() {
+    let recorder = Arc::new(WarnRecorder::default());
+    // A current-thread runtime: the fetch task runs on this thread, under this subscriber.
+    let _guard = tracing::subscriber::set_default(Arc::clone(&recorder));
+    let issuer = pool().await;
+    let verifier = default_verifier(&issuer);
+    let token = issuer.access_token().sign();
+    verifier.verify(&token).await.expect("first fetch");
+    let mut unfit: serde_json::Value =
+        serde_json::from_str(&issuer.jwks_json()).expect("key set JSON");
+    for key in unfit["keys"].as_array_mut().expect("keys") {
+        key["use"] = "enc".into();
+    }
+    let unusable = [
+        r#"{"keys":[]}"#.to_owned(),
+        // every entry unreadable (no kid, not an object, undecodable material) or unfit (EC)
+        r#"{"keys":[{"kty":"RSA","n":"AQAB","e":"AQAB"},"key",{"kid":"a","kty":"RSA","n":"+/","e":"AQAB"},{"kid":"ec","kty":"EC","crv":"P-256","x":"AA","y":"AA"}]}"#.to_owned(),
+        // the real key, marked for encryption only
+        unfit.to_string(),
+    ];
+    for (round, body) in (1_u64..).zip(&unusable) {
+        server(&issuer).serve_body(body.clone());
+        advance(&issuer, COOLDOWN);
+        let error = verifier
+            .verify(&with_kid(&token, "rotated"))
+            .await
+            .expect_err("kid unknown");
+        assert_eq!(error.kind(), ErrorKind::UnknownKid, "{body}");
+        assert_eq!(stats(&verifier).failures, round, "{body}: a failed fetch");
+        assert_eq!(stats(&verifier).keys, 1, "{body}: the last good set stays");
+        verifier
+            .verify(&token)
+            .await
+            .expect("the cached key still verifies");
+        // Back-off applies: an unknown kid right after the failure fetches nothing.
+        let fetches = server(&issuer).fetch_count();
+        let backoff_hits = stats(&verifier).backoff_hits;
+        let _ = verifier.verify(&with_kid(&token, "again")).await;
+        assert_eq!(server(&issuer).fetch_count(), fetches);
+        assert_eq!(stats(&verifier).backoff_hits, backoff_hits + 1);
+    }
+    let warnings = recorder
+        .0
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    let why: Vec<_> = warnings
+        .iter()
+        .filter(|line| {
+            line.contains("no usable key") && line.contains("keeping the last good key set")
+        })
+        .collect();
+    assert_eq!(why.len(), unusable.len(), "{warnings:#?}");
+
+    // Healed: the next fetch after the back-off replaces the set as usual.
+    server(&issuer).serve_keys();
+    advance(&issuer, COOLDOWN);
+    let _ = verifier.verify(&with_kid(&token, "rotated")).await;
+    assert_eq!(stats(&verifier).failures, 3);
+    verifier.verify(&token).await.expect("still verifies");
+}
+
+#[tokio::test]
+async fn a_set_that_drops_some_kids_is_honoured_at_once() {
+    // Cognito rotates by publishing a new key beside the old one and later removing the old
+    // one; a successful fetch is the pool's word, so a dropped kid stops verifying at once.
+    let issuer = pool().await;
+    let verifier = default_verifier(&issuer);
+    let old_key = issuer.signing_key();
+    let old_token = issuer.access_token().sign();
+    let new_key = issuer.rotate();
+    let new_token = issuer.access_token().signed_by(&new_key).sign();
+    verifier.verify(&old_token).await.expect("old key");
+    verifier.verify(&new_token).await.expect("both published");
+    assert_eq!(stats(&verifier).keys, 2);
+    assert!(issuer.remove_key(old_key.kid()));
+    advance(&issuer, COOLDOWN);
+    let _ = verifier.verify(&with_kid(&new_token, "unknown")).await;
+    assert_eq!(
+        stats(&verifier).failures,
+        0,
+        "a set with a usable key is a good fetch"
+    );
+    assert_eq!(stats(&verifier).keys, 1);
+    let error = verifier.verify(&old_token).await.expect_err("dropped kid");
+    assert_eq!(error.kind(), ErrorKind::UnknownKid);
+    verifier.verify(&new_token).await.expect("kept kid");
+}
+
+/// The token with its header replaced by one naming `kid` (the kid check runs before the
+/// signature).
+fn with_kid(token: &str, kid: &str) -> String {
+    let header = serde_json::json!({"alg": "RS256", "kid": kid}).to_string();
+    let rest = token.split_once('.').expect("segments").1;
+    format!("{}.{rest}", cognito_authz_testkit::base64url(header))
+}
+
+#[tokio::test]
+async fn the_fetch_timeout_bounds_the_whole_fetch_retry_included() {
+    /// The first connection's TLS handshake is dropped after this long: a connection error,
+    /// which the fetch retries.
+    const DROP_AFTER: Duration = Duration::from_millis(400);
+    /// The configured total: less than DROP_AFTER plus a fresh timeout for the retry.
+    const TIMEOUT: Duration = Duration::from_millis(600);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1");
+    let addr = listener.local_addr().expect("address");
+    let connections = Arc::new(AtomicU64::new(0));
+    let accepted = Arc::clone(&connections);
+    // Accepts TCP and never answers: the first connection is dropped mid-handshake, every
+    // later one held open in silence.
+    let endpoint = tokio::spawn(async move {
+        let mut held = Vec::new();
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            if accepted.fetch_add(1, Ordering::SeqCst) == 0 {
+                let mut hello = [0_u8; 512];
+                let _ = tokio::io::AsyncReadExt::read(&mut stream, &mut hello).await;
+                tokio::time::sleep(DROP_AFTER).await;
+                drop(stream);
+            } else {
+                held.push(stream);
+            }
+        }
+    });
+    let issuer = pool().await;
+    let config = issuer
+        .issuer_builder(AcceptedTokenUse::Any)
+        .jwks_url(format!("https://{addr}/.well-known/jwks.json"))
+        .fetch_timeout(TIMEOUT)
+        .build()
+        .expect("config");
+    let verifier = Verifier::builder()
+        .issuer(config)
+        .shared_clock(issuer.clock())
+        .build()
+        .expect("verifier");
+    let started = tokio::time::Instant::now();
+    let error = verifier
+        .verify(&issuer.access_token().sign())
+        .await
+        .expect_err("no keys");
+    let elapsed = started.elapsed();
+    assert_eq!(error.kind(), ErrorKind::JwksUnavailable);
+    assert_eq!(connections.load(Ordering::SeqCst), 2, "the retry ran");
+    assert!(elapsed >= TIMEOUT, "{elapsed:?}");
+    assert!(
+        elapsed < DROP_AFTER + TIMEOUT - Duration::from_millis(100),
+        "the retry got no fresh timeout: {elapsed:?}"
+    );
+    endpoint.abort();
+}

@@ -284,7 +284,7 @@ fn assert_contract(token: &str, verified: &VerifiedToken) {
     assert_eq!(verified.kid(), KID);
     assert_eq!(verified.issuer(), iss);
     assert!(verified.expires_at() == exp);
-    assert_eq!(verified.payload(), &payload, "verified claims differ");
+    assert_eq!(verified.payload(), payload, "verified claims differ");
 }
 
 // --- target: verify ----------------------------------------------------------------------------

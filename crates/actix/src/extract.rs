@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage as _, HttpRequest};
-use cognito_authz_core::{CognitoClaims, ErrorKind, TokenUse, VerifiedToken};
+use cognito_authz_core::{CognitoClaims, ErrorKind, Names, TokenUse, VerifiedToken};
 use serde::de::DeserializeOwned;
 
 use crate::middleware::AuthContext;
@@ -314,9 +314,9 @@ impl Groups {
 }
 
 impl Deref for Groups {
-    type Target = [String];
+    type Target = Names;
 
-    fn deref(&self) -> &[String] {
+    fn deref(&self) -> &Names {
         self.0.groups()
     }
 }
@@ -344,9 +344,9 @@ impl Scopes {
 }
 
 impl Deref for Scopes {
-    type Target = [String];
+    type Target = Names;
 
-    fn deref(&self) -> &[String] {
+    fn deref(&self) -> &Names {
         self.0.scopes()
     }
 }

@@ -9,7 +9,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
-use cognito_authz_core::{CognitoClaims, TokenUse, VerifiedToken};
+use cognito_authz_core::{CognitoClaims, Names, TokenUse, VerifiedToken};
 use cognito_authz_tower::{NoToken, Realm};
 use http::request::Parts;
 use serde::de::DeserializeOwned;
@@ -222,7 +222,7 @@ impl Deref for AccessToken {
 
 extractor!([] AccessToken, |parts, token| of_kind(parts, token, TokenUse::Access).map(AccessToken));
 
-/// The token's `cognito:groups` (empty when absent), as a slice of names.
+/// The token's `cognito:groups` (empty when absent), as a list of names ([`Names`]).
 #[derive(Debug, Clone)]
 pub struct Groups(Arc<VerifiedToken>);
 
@@ -234,16 +234,17 @@ impl Groups {
 }
 
 impl Deref for Groups {
-    type Target = [String];
+    type Target = Names;
 
-    fn deref(&self) -> &[String] {
+    fn deref(&self) -> &Names {
         self.0.groups()
     }
 }
 
 extractor!([] Groups, |_parts, token| Ok(Groups(Arc::clone(token))));
 
-/// The token's scopes (`scope` split on spaces, sorted, deduplicated), as a slice.
+/// The token's scopes (`scope` split on spaces, sorted, deduplicated), as a list of names
+/// ([`Names`]).
 #[derive(Debug, Clone)]
 pub struct Scopes(Arc<VerifiedToken>);
 
@@ -255,9 +256,9 @@ impl Scopes {
 }
 
 impl Deref for Scopes {
-    type Target = [String];
+    type Target = Names;
 
-    fn deref(&self) -> &[String] {
+    fn deref(&self) -> &Names {
         self.0.scopes()
     }
 }

@@ -10,7 +10,7 @@
 //! | `Option<Claims<T>>` | `None` when the request passed without a token (public routes) | as above |
 //! | [`Verified`] | the shared [`VerifiedToken`] (standard claims parsed) | |
 //! | [`IdToken`] / [`AccessToken`] | the token, if it is of that kind | 403 for the other kind |
-//! | [`Groups`] / [`Scopes`] | `cognito:groups` / the scopes, as slices | |
+//! | [`Groups`] / [`Scopes`] | `cognito:groups` / the scopes, as lists of names | |
 //! | a [`policy_guard!`] type | nothing: admits or refuses by its expression | 403 `insufficient_scope` / `forbidden` |
 //!
 //! Without a token where one is needed (a handler on a `public` route) every extractor

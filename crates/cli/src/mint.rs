@@ -107,7 +107,7 @@ pub(crate) fn run(args: &MintArgs) -> Result<Outcome, UsageError> {
 }
 
 fn load_or_create_key(args: &MintArgs) -> Result<SigningKey, UsageError> {
-    match std::fs::read(&args.key_file) {
+    match cognito_authz_core::bounded_read::read_file_bounded(&args.key_file) {
         Ok(der) => SigningKey::from_der(&args.kid, &der).map_err(|error| {
             UsageError(format!("--key-file {}: {error}", args.key_file.display()))
         }),

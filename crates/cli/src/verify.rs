@@ -19,7 +19,7 @@ pub(crate) struct VerifyArgs {
     #[command(flatten)]
     input: TokenInput,
     /// Take the issuers from a policy file (TOML) instead of the flags below.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["client_id", "any_client", "token_use", "replica_regions", "jwks_url", "leeway"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["client_id", "any_client", "token_use", "replica_regions", "jwks_url", "leeway", "allow_insecure_http"])]
     config: Option<PathBuf>,
     /// The Cognito user pool id, e.g. us-east-1_Example1.
     #[arg(long, value_name = "ID")]
@@ -48,6 +48,10 @@ pub(crate) struct VerifyArgs {
     /// Fetch keys from this URL instead of the issuer's.
     #[arg(long, value_name = "URL")]
     jwks_url: Option<String>,
+    /// Fetch keys over plain HTTP from a non-loopback host (a --jwks-url, or the key URL
+    /// derived from an http:// --issuer/--cognito-issuer). Only on a network you control.
+    #[arg(long)]
+    allow_insecure_http: bool,
     /// Clock-skew leeway in seconds (default 0).
     #[arg(long, value_name = "SECS")]
     leeway: Option<u64>,
@@ -97,7 +101,7 @@ pub(crate) fn run(args: &VerifyArgs) -> Result<Outcome, UsageError> {
                 }
                 println!(
                     "claims:\n{}",
-                    serde_json::to_string_pretty(verified.payload())?
+                    serde_json::to_string_pretty(&verified.payload())?
                 );
             }
             Ok(Outcome::Accepted)
@@ -170,18 +174,15 @@ fn issuers(args: &VerifyArgs) -> Result<Vec<IssuerConfig>, UsageError> {
         (None, true) => {}
     }
     if let Some(path) = &args.jwks_file {
-        let bytes = std::fs::read(path).map_err(|error| {
-            UsageError(format!(
-                "cannot read --jwks-file {}: {error}",
-                path.display()
-            ))
-        })?;
-        KeySet::from_json(&bytes)
+        let text = crate::input::read_file(path, "--jwks-file")?;
+        KeySet::from_json(text.as_bytes())
             .map_err(|error| UsageError(format!("--jwks-file {}: {error}", path.display())))?;
         builder = builder.jwks_file(path);
     } else if let Some(url) = &args.jwks_url {
         builder = builder.jwks_url(url);
     }
-    builder = builder.leeway(Duration::from_secs(args.leeway.unwrap_or(0)));
+    builder = builder
+        .leeway(Duration::from_secs(args.leeway.unwrap_or(0)))
+        .allow_insecure_http(args.allow_insecure_http);
     Ok(vec![builder.build()?])
 }

@@ -718,3 +718,197 @@ fn verify_takes_issuers_from_a_policy_file() {
         "--config and --client-id conflict"
     );
 }
+
+#[test]
+fn plain_http_key_urls_from_remote_hosts_need_allow_insecure_http() {
+    let dir = scratch("insecure-http");
+    let (token, _) = mint(&dir, &[]);
+    // The key URL derived from an http:// issuer and an explicit --jwks-url alike.
+    for issuer_args in [
+        [
+            "--cognito-issuer",
+            "http://cognito-local.invalid:9229/local_pool",
+        ],
+        ["--issuer", "http://keycloak.invalid:8080/realms/main"],
+    ] {
+        for extra in [
+            &[][..],
+            &["--jwks-url", "http://keys.invalid/jwks.json"][..],
+        ] {
+            let mut args = vec!["verify", token.as_str(), "--any-client"];
+            args.extend_from_slice(&issuer_args);
+            args.extend_from_slice(extra);
+            let output = run(&args);
+            assert_eq!(output.status.code(), Some(2), "{args:?}");
+            assert!(
+                stderr(&output).contains("--allow-insecure-http"),
+                "{}",
+                stderr(&output)
+            );
+            // Opted in, the configuration builds; the token's iss names another issuer, so the
+            // verdict comes before any fetch.
+            args.extend_from_slice(&["--allow-insecure-http", "--json"]);
+            let output = run(&args);
+            assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+            let json: Value = serde_json::from_str(stdout(&output).trim()).expect("json");
+            assert_eq!(json["error"], "invalid_issuer");
+        }
+    }
+    // A policy file sets it per issuer; --allow-insecure-http does not combine with --config.
+    let config = dir.join("dev.toml");
+    let issuer = "[[issuer]]\nname = \"dev\"\ncognito_issuer = \"http://cognito-local.invalid:9229/local_pool\"\nany_client = true\ntoken_use = \"any\"\n";
+    let route = "[[route]]\npath = \"/\"\nrequire = \"authenticated\"\n";
+    std::fs::write(&config, format!("{issuer}{route}")).expect("write");
+    let config = config.to_str().expect("utf8");
+    let output = run(&["verify", &token, "--config", config]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("allow_insecure_http"),
+        "{}",
+        stderr(&output)
+    );
+    let output = run(&["policy", "lint", config]);
+    assert_eq!(output.status.code(), Some(1), "lint reports it too");
+    let output = run(&[
+        "verify",
+        &token,
+        "--config",
+        config,
+        "--allow-insecure-http",
+    ]);
+    assert_eq!(output.status.code(), Some(2), "conflicts with --config");
+    std::fs::write(
+        dir.join("dev.toml"),
+        format!("{issuer}allow_insecure_http = true\n{route}"),
+    )
+    .expect("write");
+    let output = run(&["verify", &token, "--config", config, "--json"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let json: Value = serde_json::from_str(stdout(&output).trim()).expect("json");
+    assert_eq!(json["error"], "invalid_issuer");
+}
+
+#[test]
+fn every_input_is_read_whole_up_to_one_bound_and_refused_past_it() {
+    let dir = scratch("bounded-input");
+    let (token, jwks) = mint(&dir, &[]);
+    let big = dir.join("big");
+    std::fs::write(&big, vec![b' '; 4 * 1024 * 1024 + 1]).expect("write");
+    let big = big.to_str().expect("utf8");
+    let config = policy_file(&dir);
+    let pool = ["--user-pool-id", POOL, "--any-client"];
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            [&["verify", "--token-file", big][..], &pool].concat(),
+            "--token-file",
+        ),
+        (
+            [&["verify", "--token-file", "/dev/zero"][..], &pool].concat(),
+            "--token-file",
+        ),
+        (
+            [&["verify", &token, "--jwks-file", "/dev/zero"][..], &pool].concat(),
+            "--jwks-file",
+        ),
+        (vec!["verify", &token, "--config", "/dev/zero"], "/dev/zero"),
+        (vec!["verify", &token, "--config", big], big),
+        (
+            vec![
+                "check",
+                "--config",
+                "/dev/zero",
+                "--method",
+                "GET",
+                "--path",
+                "/",
+                &token,
+            ],
+            "/dev/zero",
+        ),
+        (
+            vec![
+                "check",
+                "--config",
+                &config,
+                "--jwks-file",
+                "/dev/zero",
+                "--method",
+                "GET",
+                "--path",
+                "/",
+                &token,
+            ],
+            "/dev/zero",
+        ),
+        (vec!["policy", "lint", "/dev/zero"], "/dev/zero"),
+    ];
+    for (args, names) in cases {
+        let output = run(&args);
+        let code = if args[0] == "policy" { 1 } else { 2 };
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        let message = stderr(&output) + &stdout(&output);
+        assert!(
+            message.contains("4194304-byte limit") && message.contains(names),
+            "{args:?}: {message}"
+        );
+    }
+    // Standard input: endless input is refused, not truncated and verified.
+    let output = bin()
+        .args([
+            "verify",
+            "-",
+            "--user-pool-id",
+            POOL,
+            "--any-client",
+            "--jwks-file",
+            &jwks,
+        ])
+        .stdin(std::fs::File::open("/dev/zero").expect("/dev/zero"))
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("standard input")
+            && stderr(&output).contains("4194304-byte limit")
+    );
+    // A token padded past the old 1 MiB stdin cutoff, then junk: read whole, so the junk is
+    // part of the token and it does not verify.
+    let padded = format!("{token}{}\njunk\n", " ".repeat(1 << 20));
+    let output = run_with_stdin(
+        &[
+            "verify",
+            "-",
+            "--user-pool-id",
+            POOL,
+            "--any-client",
+            "--jwks-file",
+            &jwks,
+            "--now",
+            NOW,
+            "--json",
+        ],
+        &padded,
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    // Within the bound, surrounding whitespace is still trimmed.
+    let output = run_with_stdin(
+        &[
+            "verify",
+            "-",
+            "--user-pool-id",
+            POOL,
+            "--any-client",
+            "--jwks-file",
+            &jwks,
+            "--now",
+            NOW,
+        ],
+        &format!("{token}{}\n", " ".repeat(1 << 20)),
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+}

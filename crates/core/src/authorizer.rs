@@ -187,6 +187,7 @@ impl fmt::Display for Denial {
 pub struct AuthorizerOptions {
     clock: Option<SharedClock>,
     verified_token_cache: Option<usize>,
+    verified_token_cache_bytes: Option<usize>,
     max_token_bytes: Option<usize>,
     jwks_file: Option<PathBuf>,
     realm: Option<String>,
@@ -208,6 +209,12 @@ impl AuthorizerOptions {
     /// Keep up to `capacity` verified tokens (see [`VerifierBuilder::verified_token_cache`](crate::VerifierBuilder::verified_token_cache)).
     pub fn verified_token_cache(mut self, capacity: usize) -> Self {
         self.verified_token_cache = Some(capacity);
+        self
+    }
+
+    /// Bound the verified-token cache to this many heap bytes (see [`VerifierBuilder::verified_token_cache_bytes`](crate::VerifierBuilder::verified_token_cache_bytes)).
+    pub fn verified_token_cache_bytes(mut self, bytes: usize) -> Self {
+        self.verified_token_cache_bytes = Some(bytes);
         self
     }
 
@@ -474,6 +481,9 @@ impl Authorizer {
         }
         if let Some(capacity) = options.verified_token_cache {
             builder = builder.verified_token_cache(capacity);
+        }
+        if let Some(bytes) = options.verified_token_cache_bytes {
+            builder = builder.verified_token_cache_bytes(bytes);
         }
         if let Some(bytes) = options.max_token_bytes {
             builder = builder.max_token_bytes(bytes);

@@ -4,9 +4,10 @@
 use std::any::{Any, TypeId};
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::registered::{Audience, Claims};
@@ -64,29 +65,267 @@ impl fmt::Display for TokenUse {
 ///     token.claims::<MyClaims>().ok()?.tenant
 /// }
 /// ```
-#[derive(Clone)]
 pub struct VerifiedToken {
     pub(crate) issuer_name: Arc<str>,
-    pub(crate) issuer: String,
-    pub(crate) kid: String,
+    pub(crate) issuer: Box<str>,
+    pub(crate) kid: Box<str>,
     pub(crate) token_use: Option<TokenUse>,
-    pub(crate) sub: Option<String>,
-    pub(crate) username: Option<String>,
-    pub(crate) client: Option<String>,
-    pub(crate) audiences: Vec<String>,
-    pub(crate) groups: Vec<String>,
-    pub(crate) scopes: Vec<String>,
+    pub(crate) sub: Option<Box<str>>,
+    pub(crate) username: Option<Box<str>>,
+    pub(crate) client: Option<Box<str>>,
+    pub(crate) audiences: Names,
+    pub(crate) groups: Names,
+    pub(crate) scopes: Names,
     pub(crate) exp: f64,
     pub(crate) nbf: Option<f64>,
     pub(crate) iat: Option<f64>,
     pub(crate) auth_time: Option<f64>,
-    pub(crate) jti: Option<String>,
-    pub(crate) origin_jti: Option<String>,
-    pub(crate) email: Option<String>,
-    pub(crate) payload: OnceLock<Map<String, Value>>,
+    pub(crate) jti: Option<Box<str>>,
+    pub(crate) origin_jti: Option<Box<str>>,
+    pub(crate) email: Option<Box<str>>,
+    /// The payload text as signed: the one copy of the claims; `claim`, `payload` and typed
+    /// claims read it on demand.
     pub(crate) payload_json: Box<str>,
     typed: [OnceLock<Typed>; TYPED_SLOTS],
+    /// What the typed values in `typed` are charged, and the verified-token cache's meter
+    /// while the token is cached (see `charge_typed_value`).
+    typed_account: Mutex<TypedAccount>,
+    /// The generic-JSON size of the payload, measured when the first typed value is kept.
+    json_heap_bytes: OnceLock<usize>,
 }
+
+/// Bytes charged for the typed values one token keeps, and where growth is reported while the
+/// token sits in a verified-token cache.
+#[derive(Debug, Default)]
+pub(crate) struct TypedAccount {
+    pub(crate) bytes: usize,
+    pub(crate) meter: Option<Arc<AtomicUsize>>,
+}
+
+impl Clone for VerifiedToken {
+    fn clone(&self) -> Self {
+        Self {
+            issuer_name: Arc::clone(&self.issuer_name),
+            issuer: self.issuer.clone(),
+            kid: self.kid.clone(),
+            token_use: self.token_use,
+            sub: self.sub.clone(),
+            username: self.username.clone(),
+            client: self.client.clone(),
+            audiences: self.audiences.clone(),
+            groups: self.groups.clone(),
+            scopes: self.scopes.clone(),
+            exp: self.exp,
+            nbf: self.nbf,
+            iat: self.iat,
+            auth_time: self.auth_time,
+            jti: self.jti.clone(),
+            origin_jti: self.origin_jti.clone(),
+            email: self.email.clone(),
+            payload_json: self.payload_json.clone(),
+            typed: self.typed.clone(),
+            // The clone holds the same typed values; it is in no cache.
+            typed_account: Mutex::new(TypedAccount {
+                bytes: self.account().bytes,
+                meter: None,
+            }),
+            json_heap_bytes: self.json_heap_bytes.clone(),
+        }
+    }
+}
+
+/// A compact list of names (`cognito:groups`, scopes, audiences): every name in one buffer,
+/// with one end offset per name, so thousands of names cost two allocations, not thousands.
+///
+/// Iterate it, index it with [`Names::get`], or test membership with [`Names::contains`];
+/// it compares equal to arrays and slices of strings.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct Names {
+    text: Box<str>,
+    ends: Box<[u32]>,
+}
+
+impl Names {
+    /// Builds the list from names, in order (exactly sized: no spare capacity).
+    pub fn new<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
+        let names: Vec<&str> = names.into_iter().collect();
+        let mut text = String::with_capacity(names.iter().map(|name| name.len()).sum());
+        let mut ends = Vec::with_capacity(names.len());
+        for name in names {
+            text.push_str(name);
+            // Names come from a token of at most a few MiB: offsets fit in u32. Were one
+            // not to, `get` would find the range out of bounds and answer `None`.
+            ends.push(u32::try_from(text.len()).unwrap_or(u32::MAX));
+        }
+        Self {
+            text: text.into_boxed_str(),
+            ends: ends.into_boxed_slice(),
+        }
+    }
+
+    /// The number of names.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether there are no names.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The name at `index`.
+    pub fn get(&self, index: usize) -> Option<&str> {
+        let end = *self.ends.get(index)? as usize;
+        let start = match index {
+            0 => 0,
+            _ => self.ends[index - 1] as usize,
+        };
+        self.text.get(start..end)
+    }
+
+    /// The first name.
+    pub fn first(&self) -> Option<&str> {
+        self.get(0)
+    }
+
+    /// The names, in order.
+    pub fn iter(&self) -> NamesIter<'_> {
+        NamesIter {
+            names: self,
+            front: 0,
+            back: self.len(),
+        }
+    }
+
+    /// Whether `name` is one of the names (exact, case-sensitive).
+    pub fn contains(&self, name: &str) -> bool {
+        self.iter().any(|item| item == name)
+    }
+
+    /// The names joined with `separator`.
+    pub fn join(&self, separator: &str) -> String {
+        self.iter().collect::<Vec<_>>().join(separator)
+    }
+
+    /// The names as owned strings.
+    pub fn to_vec(&self) -> Vec<String> {
+        self.iter().map(str::to_owned).collect()
+    }
+
+    /// Binary search in a sorted list.
+    fn binary_contains(&self, name: &str) -> bool {
+        let (mut low, mut high) = (0, self.len());
+        while low < high {
+            let middle = low + (high - low) / 2;
+            match self.get(middle).unwrap_or_default().cmp(name) {
+                std::cmp::Ordering::Less => low = middle + 1,
+                std::cmp::Ordering::Greater => high = middle,
+                std::cmp::Ordering::Equal => return true,
+            }
+        }
+        false
+    }
+
+    /// Heap bytes held (both buffers, with the allocator's per-allocation overhead).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        heap_allocation(self.text.len()) + heap_allocation(self.ends.len() * 4)
+    }
+}
+
+/// An iterator over [`Names`].
+#[derive(Debug, Clone)]
+pub struct NamesIter<'a> {
+    names: &'a Names,
+    front: usize,
+    back: usize,
+}
+
+impl<'a> Iterator for NamesIter<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        if self.front == self.back {
+            return None;
+        }
+        self.front += 1;
+        self.names.get(self.front - 1)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.back - self.front;
+        (left, Some(left))
+    }
+}
+
+impl DoubleEndedIterator for NamesIter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        if self.front == self.back {
+            return None;
+        }
+        self.back -= 1;
+        self.names.get(self.back)
+    }
+}
+
+impl ExactSizeIterator for NamesIter<'_> {}
+
+impl<'a> IntoIterator for &'a Names {
+    type Item = &'a str;
+    type IntoIter = NamesIter<'a>;
+
+    fn into_iter(self) -> NamesIter<'a> {
+        self.iter()
+    }
+}
+
+impl fmt::Debug for Names {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl serde::Serialize for Names {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
+}
+
+impl<S: AsRef<str>> PartialEq<[S]> for Names {
+    fn eq(&self, other: &[S]) -> bool {
+        self.len() == other.len() && self.iter().zip(other).all(|(a, b)| a == b.as_ref())
+    }
+}
+
+impl<S: AsRef<str>, const N: usize> PartialEq<[S; N]> for Names {
+    fn eq(&self, other: &[S; N]) -> bool {
+        *self == other[..]
+    }
+}
+
+impl<S: AsRef<str>, const N: usize> PartialEq<[S; N]> for &Names {
+    fn eq(&self, other: &[S; N]) -> bool {
+        **self == other[..]
+    }
+}
+
+impl<S: AsRef<str>> PartialEq<Vec<S>> for Names {
+    fn eq(&self, other: &Vec<S>) -> bool {
+        *self == other[..]
+    }
+}
+
+/// What one heap allocation of `bytes` costs: the bytes, rounded up to the allocator's
+/// 16-byte granularity, plus its bookkeeping (`0` for an empty buffer, which allocates nothing).
+pub(crate) fn heap_allocation(bytes: usize) -> usize {
+    if bytes == 0 {
+        0
+    } else {
+        bytes.div_ceil(16) * 16 + ALLOCATION_OVERHEAD
+    }
+}
+
+/// Allocator bookkeeping per allocation (glibc malloc: 8 to 16 bytes).
+pub(crate) const ALLOCATION_OVERHEAD: usize = 16;
 
 /// How many claim types one token keeps deserialized ([`VerifiedToken::shared_claims`]): a
 /// service reads its tokens into one or two types, so four bounds the memory a cached token
@@ -101,68 +340,95 @@ impl VerifiedToken {
     /// deserialization and builds the generic object only when asked.
     pub(crate) fn from_claims(
         issuer_name: Arc<str>,
-        kid: String,
+        kid: &str,
         claims: Claims<'_>,
         payload_json: &str,
     ) -> Self {
-        let owned = |text: Option<Cow<'_, str>>| text.map(Cow::into_owned);
+        let boxed = |text: Option<Cow<'_, str>>| text.map(|text| Box::from(&*text));
         let token_use = claims.token_use.as_deref().and_then(TokenUse::parse);
-        let audiences: Vec<String> = match claims.aud {
-            Audience::Absent => Vec::new(),
-            Audience::One(aud) => vec![aud.into_owned()],
-            Audience::Many(items) => items.into_iter().map(Cow::into_owned).collect(),
+        let audiences = match &claims.aud {
+            Audience::Absent => Names::default(),
+            Audience::One(aud) => Names::new([&**aud]),
+            Audience::Many(items) => Names::new(items.iter().map(|item| &**item)),
         };
-        let client_id = owned(claims.client_id);
+        let client_id = boxed(claims.client_id);
         let client = match token_use {
             Some(TokenUse::Access) => client_id,
-            Some(TokenUse::Id) => audiences.first().cloned(),
-            None => client_id.or_else(|| audiences.first().cloned()),
+            Some(TokenUse::Id) => audiences.first().map(Box::from),
+            None => client_id.or_else(|| audiences.first().map(Box::from)),
         };
-        let username = owned(claims.cognito_username).or_else(|| owned(claims.username));
+        let username = boxed(claims.cognito_username).or_else(|| boxed(claims.username));
         let groups = claims
             .groups
-            .map(|groups| groups.into_iter().map(Cow::into_owned).collect())
+            .as_ref()
+            .map(|groups| Names::new(groups.iter().map(|group| &**group)))
             .unwrap_or_default();
-        let mut scopes: Vec<String> = claims
+        // Sorted and deduplicated as borrowed slices, then copied once into an exactly sized
+        // buffer: nothing is kept for the duplicates.
+        let mut scopes: Vec<&str> = claims
             .scope
             .as_deref()
-            .map(|scope| {
-                scope
-                    .split(' ')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            })
+            .map(|scope| scope.split(' ').filter(|s| !s.is_empty()).collect())
             .unwrap_or_default();
         scopes.sort_unstable();
         scopes.dedup();
+        let scopes = Names::new(scopes);
         Self {
-            issuer: owned(claims.iss).unwrap_or_default(),
-            sub: owned(claims.sub),
+            issuer: boxed(claims.iss).unwrap_or_default(),
+            sub: boxed(claims.sub),
             exp: claims.exp.unwrap_or(0.0),
             nbf: claims.nbf,
             iat: claims.iat,
             auth_time: claims.auth_time,
-            jti: owned(claims.jti),
-            origin_jti: owned(claims.origin_jti),
-            email: owned(claims.email),
+            jti: boxed(claims.jti),
+            origin_jti: boxed(claims.origin_jti),
+            email: boxed(claims.email),
             issuer_name,
-            kid,
+            kid: Box::from(kid),
             token_use,
             username,
             client,
             audiences,
             groups,
             scopes,
-            payload: OnceLock::new(),
             payload_json: payload_json.into(),
             typed: Default::default(),
+            typed_account: Mutex::new(TypedAccount::default()),
+            json_heap_bytes: OnceLock::new(),
         }
+    }
+
+    /// Heap bytes verification built for this token (every owned buffer, with allocator
+    /// overhead), not counting the `VerifiedToken` itself, the issuer name it shares with its
+    /// configuration, or typed values kept later by [`VerifiedToken::shared_claims`] (charged
+    /// separately, see `charge_typed_value`). Never changes.
+    pub(crate) fn fixed_heap_bytes(&self) -> usize {
+        let text = |text: &str| heap_allocation(text.len());
+        let optional = |value: &Option<Box<str>>| value.as_deref().map_or(0, text);
+        text(&self.issuer)
+            + text(&self.kid)
+            + text(&self.payload_json)
+            + optional(&self.sub)
+            + optional(&self.username)
+            + optional(&self.client)
+            + optional(&self.jti)
+            + optional(&self.origin_jti)
+            + optional(&self.email)
+            + self.audiences.heap_bytes()
+            + self.groups.heap_bytes()
+            + self.scopes.heap_bytes()
+    }
+
+    pub(crate) fn account(&self) -> std::sync::MutexGuard<'_, TypedAccount> {
+        // Two plain fields updated together under the lock: a poisoned lock is still usable.
+        self.typed_account
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Builds a token from payload JSON text, for tests of the code that reads tokens.
     #[cfg(test)]
-    pub(crate) fn from_payload(issuer_name: Arc<str>, kid: String, payload_json: &str) -> Self {
+    pub(crate) fn from_payload(issuer_name: Arc<str>, kid: &str, payload_json: &str) -> Self {
         let claims = Claims::parse(payload_json).expect("test payloads are well-formed");
         Self::from_claims(issuer_name, kid, claims, payload_json)
     }
@@ -204,30 +470,28 @@ impl VerifiedToken {
     }
 
     /// Every `aud` value (one for Cognito id tokens, none for access tokens).
-    pub fn audiences(&self) -> &[String] {
+    pub fn audiences(&self) -> &Names {
         &self.audiences
     }
 
     /// `cognito:groups`, in token order (empty when absent).
-    pub fn groups(&self) -> &[String] {
+    pub fn groups(&self) -> &Names {
         &self.groups
     }
 
     /// Whether `cognito:groups` contains `group`.
     pub fn in_group(&self, group: &str) -> bool {
-        self.groups.iter().any(|g| g == group)
+        self.groups.contains(group)
     }
 
     /// The scopes of `scope`, split on spaces, sorted and deduplicated.
-    pub fn scopes(&self) -> &[String] {
+    pub fn scopes(&self) -> &Names {
         &self.scopes
     }
 
     /// Whether the token grants `scope` (exact, case-sensitive).
     pub fn has_scope(&self, scope: &str) -> bool {
-        self.scopes
-            .binary_search_by(|s| s.as_str().cmp(scope))
-            .is_ok()
+        self.scopes.binary_contains(scope)
     }
 
     /// `exp`, seconds since the epoch.
@@ -265,17 +529,21 @@ impl VerifiedToken {
         self.email.as_deref()
     }
 
-    /// Any claim by name, e.g. `claim("custom:tenant")`.
-    pub fn claim(&self, name: &str) -> Option<&Value> {
-        self.payload().get(name)
+    /// Any claim by name, e.g. `claim("custom:tenant")`, read from the payload text.
+    ///
+    /// Each call reads the payload (only the named member is built); a token keeps its claims
+    /// once, as the signed text, rather than also as a JSON tree.
+    pub fn claim(&self, name: &str) -> Option<Value> {
+        let mut reader = serde_json::Deserializer::from_str(&self.payload_json);
+        // The text parsed as a JSON object without duplicate members during verification,
+        // so this cannot fail; "absent" is the fail-closed answer if it somehow did.
+        FindMember(name).deserialize(&mut reader).ok().flatten()
     }
 
-    /// The whole payload as a JSON object (built on first use, then kept).
-    pub fn payload(&self) -> &Map<String, Value> {
-        // The text already parsed as a JSON object during verification, so this cannot fail;
-        // an empty object is the fail-closed answer if it somehow did.
-        self.payload
-            .get_or_init(|| serde_json::from_str(&self.payload_json).unwrap_or_default())
+    /// The whole payload as a JSON object, built from the payload text on each call.
+    pub fn payload(&self) -> Map<String, Value> {
+        // As in `claim`: the text is a verified JSON object; empty is the fail-closed answer.
+        serde_json::from_str(&self.payload_json).unwrap_or_default()
     }
 
     /// The payload exactly as signed (decoded JSON text).
@@ -283,15 +551,13 @@ impl VerifiedToken {
         &self.payload_json
     }
 
-    /// Deserializes the whole payload into `T`.
-    ///
-    /// Reads the parsed payload object (built once per token and kept with it), so a token
-    /// served from the verified-token cache is not parsed again on every request.
+    /// Deserializes the whole payload into `T` (on each call; see
+    /// [`VerifiedToken::shared_claims`] for a value kept with the token).
     ///
     /// # Errors
     /// The payload does not fit `T`.
     pub fn claims<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        T::deserialize(self.payload())
+        serde_json::from_str(&self.payload_json)
     }
 
     /// The payload deserialized into `T` once per token and type, then shared.
@@ -300,7 +566,8 @@ impl VerifiedToken {
     /// verified-token cache yields the same `Arc<T>` on every request, so reading typed claims
     /// costs a reference count, not a deserialization. A token keeps values of up to four
     /// types; a fifth type is deserialized on each call. A payload that does not fit `T` is not
-    /// kept (each call reports the error).
+    /// kept (each call reports the error). While the token is in the verified-token cache,
+    /// each kept value counts against the cache's byte bound.
     ///
     /// ```
     /// # use std::sync::Arc;
@@ -326,7 +593,9 @@ impl VerifiedToken {
                     None => Arc::clone(fresh.insert(Arc::new(self.claims::<T>()?))),
                 };
                 // Losing the race to another thread is fine: it stored this type or another.
-                let _ = slot.set((id, value));
+                if slot.set((id, value)).is_ok() {
+                    self.charge_typed_value(std::mem::size_of::<T>());
+                }
             }
             if let Some((slot_id, value)) = slot.get()
                 && *slot_id == id
@@ -339,6 +608,165 @@ impl VerifiedToken {
             Some(value) => Ok(value),
             None => self.claims::<T>().map(Arc::new),
         }
+    }
+}
+
+impl VerifiedToken {
+    /// Charges a typed value just kept: the size of its type plus what the payload takes as a
+    /// generic JSON tree (what a type mirroring the payload holds on the heap; the library
+    /// cannot see inside the application's types). Reported to the verified-token cache's
+    /// meter while the token is cached, so the cache's byte bound covers it.
+    ///
+    /// A token outside any cache is not measured: it is inserted (if at all) by the
+    /// verification that built it, before anyone can keep a typed value on it, so one not linked
+    /// to a meter now never will be (and verifying without a cache pays nothing here).
+    fn charge_typed_value(&self, inline: usize) {
+        let mut account = self.account();
+        let Some(meter) = account.meter.clone() else {
+            return;
+        };
+        let json = *self
+            .json_heap_bytes
+            .get_or_init(|| json_heap_bytes(&self.payload_json));
+        let bytes = heap_allocation(2 * std::mem::size_of::<usize>() + inline) + json;
+        account.bytes += bytes;
+        meter.fetch_add(bytes, Ordering::Relaxed);
+    }
+}
+
+/// Finds one top-level member of a JSON object, skipping the others without building them.
+struct FindMember<'a>(&'a str);
+
+impl<'de> DeserializeSeed<'de> for FindMember<'_> {
+    type Value = Option<Value>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, reader: D) -> Result<Self::Value, D::Error> {
+        reader.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for FindMember<'_> {
+    type Value = Option<Value>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut found = None;
+        while let Some(matches) = map.next_key_seed(KeyIs(self.0))? {
+            if matches && found.is_none() {
+                found = Some(map.next_value::<Value>()?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// Compares a member name with the one sought, escaped or not, without keeping it.
+struct KeyIs<'a>(&'a str);
+
+impl<'de> DeserializeSeed<'de> for KeyIs<'_> {
+    type Value = bool;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, reader: D) -> Result<bool, D::Error> {
+        reader.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for KeyIs<'_> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a member name")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<bool, E> {
+        Ok(name == self.0)
+    }
+}
+
+/// What the payload would take on the heap as a `serde_json::Value` tree (strings, arrays,
+/// object nodes and member names, with allocator overhead), measured in one pass without
+/// building it.
+fn json_heap_bytes(payload_json: &str) -> usize {
+    let mut reader = serde_json::Deserializer::from_str(payload_json);
+    // The text is a verified JSON object; were it not, the payload length is a floor.
+    JsonSize
+        .deserialize(&mut reader)
+        .unwrap_or(payload_json.len())
+}
+
+/// Measures a JSON value's `serde_json::Value` heap size.
+struct JsonSize;
+
+/// `size_of::<serde_json::Value>()` on 64-bit targets.
+const JSON_VALUE_BYTES: usize = 32;
+/// A `BTreeMap<String, Value>` node: up to 11 members of key plus value, and links.
+const JSON_OBJECT_NODE_BYTES: usize = 11 * (24 + JSON_VALUE_BYTES) + 8 * 12 + 16;
+
+impl<'de> DeserializeSeed<'de> for JsonSize {
+    type Value = usize;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, reader: D) -> Result<usize, D::Error> {
+        reader.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for JsonSize {
+    type Value = usize;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<usize, E> {
+        Ok(0)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<usize, E> {
+        Ok(0)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<usize, E> {
+        Ok(0)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<usize, E> {
+        Ok(0)
+    }
+
+    fn visit_unit<E>(self) -> Result<usize, E> {
+        Ok(0)
+    }
+
+    fn visit_str<E>(self, text: &str) -> Result<usize, E> {
+        Ok(heap_allocation(text.len()))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<usize, A::Error> {
+        let (mut count, mut inner) = (0_usize, 0_usize);
+        while let Some(size) = items.next_element_seed(JsonSize)? {
+            count += 1;
+            inner += size;
+        }
+        // A Vec grown by pushing holds up to twice its length.
+        Ok(inner
+            + heap_allocation(count.next_power_of_two() * JSON_VALUE_BYTES)
+                * usize::from(count > 0))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut members: A) -> Result<usize, A::Error> {
+        let (mut count, mut inner) = (0_usize, 0_usize);
+        while let Some(name) = members.next_key_seed(JsonSize)? {
+            count += 1;
+            inner += name + members.next_value_seed(JsonSize)?;
+        }
+        // B-tree nodes are at least half full, except the root.
+        let nodes = if count == 0 { 0 } else { count / 5 + 1 };
+        Ok(inner + nodes * heap_allocation(JSON_OBJECT_NODE_BYTES))
     }
 }
 
@@ -426,7 +854,7 @@ mod tests {
     }
 
     fn token(payload: &str) -> VerifiedToken {
-        VerifiedToken::from_payload(Arc::from("main"), "k".to_owned(), payload)
+        VerifiedToken::from_payload(Arc::from("main"), "k", payload)
     }
 
     #[test]

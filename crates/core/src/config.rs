@@ -149,7 +149,8 @@ impl KeyLocation {
 pub struct FetchSettings {
     /// At most one refresh per issuer in this interval (default 30 s).
     pub min_refresh_interval: Duration,
-    /// Total time allowed for one fetch, connection included (default 3 s).
+    /// Total time allowed for one fetch: connecting, TLS, headers, body and the one retry
+    /// after a connection error all count against it (default 3 s).
     pub timeout: Duration,
     /// Largest accepted key-set body (default 256 KiB).
     pub max_body_bytes: usize,
@@ -482,7 +483,7 @@ impl IssuerBuilder {
         self
     }
 
-    /// Total time for one JWKS fetch (default 3 s).
+    /// Total time for one JWKS fetch, its retry included (default 3 s).
     pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
         self.fetch.timeout = timeout;
         self
@@ -495,6 +496,11 @@ impl IssuerBuilder {
     }
 
     /// Allow plain `http://` key URLs on non-loopback hosts (default false).
+    ///
+    /// The rule applies to every URL keys are fetched from: an explicit
+    /// [`IssuerBuilder::jwks_url`] and the `{issuer}/.well-known/jwks.json` derived from an
+    /// `http://` issuer alike. Meant for compose set-ups (`http://cognito-local:9229/…`) on a
+    /// network you control; anyone on the path can swap plain-HTTP keys.
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
         self.fetch.allow_insecure_http = allow;
         self
@@ -510,8 +516,9 @@ impl IssuerBuilder {
     ///
     /// # Errors
     /// A malformed pool id or region, a missing `token_use` (Cognito) or client rule, both
-    /// client ids and `any_client`, an empty algorithm list, or a plain-HTTP key URL to a
-    /// non-loopback host without `allow_insecure_http`.
+    /// client ids and `any_client`, an empty algorithm list, or a plain-HTTP key URL (given
+    /// as `jwks_url` or derived from an `http://` issuer) to a non-loopback host without
+    /// `allow_insecure_http`.
     pub fn build(self) -> Result<IssuerConfig, ConfigError> {
         let (kind, default_name) = match self.kind {
             BuilderKind::UserPool(pool_id) => {
@@ -578,15 +585,12 @@ impl IssuerBuilder {
                 "algorithms must list at least one algorithm",
             ));
         }
-        if let Some(url) = &self.keys.url {
-            check_key_url(url, self.fetch.allow_insecure_http)?;
-        }
         if self.fetch.max_body_bytes == 0 || self.fetch.timeout.is_zero() {
             return Err(ConfigError::new(
                 "JWKS timeout and body cap must be positive",
             ));
         }
-        Ok(IssuerConfig {
+        let config = IssuerConfig {
             name: Arc::from(self.name.unwrap_or(default_name)),
             kind,
             token_use: self.token_use,
@@ -595,7 +599,15 @@ impl IssuerBuilder {
             algorithms: self.algorithms,
             keys: self.keys,
             fetch: self.fetch,
-        })
+        };
+        // Every URL keys will be fetched from, whether given as `jwks_url` or derived from
+        // the issuer (`{issuer}/.well-known/jwks.json`), passes the same transport rule.
+        for (_, location) in config.key_sources() {
+            if let Some(url) = &location.url {
+                check_key_url(url, config.fetch.allow_insecure_http)?;
+            }
+        }
+        Ok(config)
     }
 }
 
@@ -667,11 +679,14 @@ fn check_key_url(url: &str, allow_insecure_http: bool) -> Result<(), ConfigError
             return Ok(());
         }
         return Err(ConfigError::new(format!(
-            "jwks_url {url:?} is plain HTTP to a non-loopback host; use HTTPS or set allow_insecure_http"
+            "key URL {url:?} (jwks_url, or derived from the issuer) is plain HTTP to a \
+             non-loopback host: keys over plain HTTP come from whoever is on the path; use \
+             HTTPS, or set allow_insecure_http = true for this issuer (CLI: \
+             --allow-insecure-http) if the network is yours"
         )));
     }
     Err(ConfigError::new(format!(
-        "jwks_url {url:?} must be an http(s) URL"
+        "key URL {url:?} (jwks_url, or derived from the issuer) must be an http(s) URL"
     )))
 }
 
@@ -798,5 +813,45 @@ mod tests {
                 .build()
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn key_urls_derived_from_plain_http_issuers_follow_the_same_rule() {
+        let oidc = |issuer: &str| IssuerConfig::oidc(issuer).audiences(["a"]);
+        let cognito = |issuer: &str| {
+            IssuerConfig::cognito_issuer(issuer)
+                .token_use(AcceptedTokenUse::Id)
+                .any_client()
+        };
+        for issuer in [
+            "http://keycloak:8080/realms/main",
+            "http://cognito-local:9229/local_pool",
+            "http://127.0.0.1.evil.example/pool",
+            "http://evil.example\\@127.0.0.1/pool",
+        ] {
+            for built in [oidc(issuer).build(), cognito(issuer).build()] {
+                let error = built.expect_err(issuer).to_string();
+                assert!(error.contains("allow_insecure_http"), "{error}");
+                assert!(error.contains("/.well-known/jwks.json"), "{error}");
+            }
+            assert!(oidc(issuer).allow_insecure_http(true).build().is_ok());
+            assert!(cognito(issuer).allow_insecure_http(true).build().is_ok());
+            // Keys from elsewhere: nothing is derived from the issuer.
+            assert!(oidc(issuer).jwks_file("keys.json").build().is_ok());
+            assert!(
+                cognito(issuer)
+                    .jwks_url("https://keys.example/jwks.json")
+                    .build()
+                    .is_ok()
+            );
+        }
+        for issuer in [
+            "http://127.0.0.1:9229/pool",
+            "http://localhost/x",
+            "https://idp.example",
+        ] {
+            assert!(oidc(issuer).build().is_ok(), "{issuer}");
+            assert!(cognito(issuer).build().is_ok(), "{issuer}");
+        }
     }
 }

@@ -35,6 +35,7 @@
 #![forbid(unsafe_code)]
 
 mod authorizer;
+pub mod bounded_read;
 mod claims;
 mod clock;
 mod config;
@@ -52,7 +53,7 @@ mod token_source;
 mod verify;
 
 pub use authorizer::{Authorizer, AuthorizerBuilder, AuthorizerOptions, Decision, Denial};
-pub use claims::{CognitoClaims, TokenUse, VerifiedToken};
+pub use claims::{CognitoClaims, Names, NamesIter, TokenUse, VerifiedToken};
 pub use clock::{Clock, FixedClock, SharedClock, SystemClock};
 pub use config::{
     AcceptedTokenUse, Algorithm, FetchSettings, IssuerBuilder, IssuerConfig, parse_user_pool_id,
@@ -70,5 +71,6 @@ pub use policy_file::{PolicyFile, PolicyFileError};
 pub use response::{DenialResponse, RETRY_AFTER_SECS, validate_realm};
 pub use token_source::{HeaderLookup, TokenSource, TokenSourceBuilder};
 pub use verify::{
-    BackgroundRefresh, DEFAULT_MAX_TOKEN_BYTES, Verifier, VerifierBuilder, WarmUpError,
+    BackgroundRefresh, DEFAULT_MAX_TOKEN_BYTES, DEFAULT_VERIFIED_TOKEN_CACHE_BYTES, Verifier,
+    VerifierBuilder, WarmUpError,
 };

@@ -9,7 +9,8 @@
 //! user_pool_id = "us-east-1_Example1"   # or cognito_issuer = "…" or issuer = "…" (+ audiences)
 //! client_ids = ["1example23456789"]      # or any_client = true
 //! token_use = "access"                   # "id" | "access" | "any", required for Cognito
-//! # replica_regions, jwks_url, jwks_file (relative to this file), leeway_secs, algorithms
+//! # replica_regions, jwks_url, jwks_file (relative to this file), leeway_secs, algorithms,
+//! # allow_insecure_http (plain-HTTP keys from a non-loopback host: compose set-ups only)
 //!
 //! [token]
 //! header = "authorization"               # default
@@ -113,6 +114,7 @@ struct IssuerEntry {
     replica_regions: Option<Vec<String>>,
     jwks_url: Option<String>,
     jwks_file: Option<Spanned<String>>,
+    allow_insecure_http: Option<bool>,
     leeway_secs: Option<u64>,
     algorithms: Option<Vec<Spanned<String>>>,
 }
@@ -148,12 +150,13 @@ impl PolicyFile {
     pub fn load(path: impl AsRef<Path>) -> Result<Self, PolicyFileError> {
         let path = path.as_ref();
         let label = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|error| PolicyFileError {
-            file: label.clone(),
-            line: 1,
-            column: 1,
-            message: format!("cannot read the policy file: {error}"),
-        })?;
+        let text =
+            crate::bounded_read::read_text_file_bounded(path).map_err(|error| PolicyFileError {
+                file: label.clone(),
+                line: 1,
+                column: 1,
+                message: format!("cannot read the policy file: {error}"),
+            })?;
         let base_dir = path.parent().unwrap_or_else(|| Path::new("."));
         Self::parse(&text, base_dir, label)
     }
@@ -393,7 +396,7 @@ impl PolicyFile {
                 "jwks_file"
             };
             let fail = |message: String| self.issuer_error(index, !overridden, message);
-            let bytes = std::fs::read(&path)
+            let bytes = crate::bounded_read::read_file_bounded(&path)
                 .map_err(|error| fail(format!("cannot read {what} {}: {error}", path.display())))?;
             KeySet::from_json(&bytes).map_err(|error| {
                 fail(format!(
@@ -574,6 +577,9 @@ fn issuer(
     }
     if let Some(file) = &entry.jwks_file {
         builder = builder.jwks_file(base_dir.join(file.get_ref()));
+    }
+    if let Some(allow) = entry.allow_insecure_http {
+        builder = builder.allow_insecure_http(allow);
     }
     if let Some(leeway) = entry.leeway_secs {
         builder = builder.leeway(Duration::from_secs(leeway));
@@ -830,7 +836,7 @@ require = "policy:admin and token_use:id"
         let cases: Vec<(String, &str)> = vec![
             (
                 ISSUER.to_owned(),
-                "f.toml:6:1: unknown field `jwks_json_placeholder`, expected one of `name`, `user_pool_id`, `cognito_issuer`, `issuer`, `client_ids`, `any_client`, `audiences`, `token_use`, `replica_regions`, `jwks_url`, `jwks_file`, `leeway_secs`, `algorithms`",
+                "f.toml:6:1: unknown field `jwks_json_placeholder`, expected one of `name`, `user_pool_id`, `cognito_issuer`, `issuer`, `client_ids`, `any_client`, `audiences`, `token_use`, `replica_regions`, `jwks_url`, `jwks_file`, `allow_insecure_http`, `leeway_secs`, `algorithms`",
             ),
             ("".to_owned(), "f.toml:1:1: at least one [[issuer]] is required"),
             (
@@ -972,5 +978,39 @@ require = "policy:admin and token_use:id"
                 .message
                 .starts_with("cannot read jwks_file /etc/app/keys/jwks.json")
         );
+    }
+
+    #[test]
+    fn plain_http_issuers_need_allow_insecure_http_per_issuer() {
+        let issuer = |kind: &str, extra: &str| {
+            format!(
+                "[[issuer]]\nname = \"dev\"\n{kind} = \"http://cognito-local:9229/local_pool\"\nany_client = true\n{extra}\n[[route]]\npath = \"/\"\nrequire = \"authenticated\"\n"
+            )
+        };
+        for (kind, extra) in [("cognito_issuer", "token_use = \"id\""), ("issuer", "")] {
+            let error = PolicyFile::parse(&issuer(kind, extra), ".", "f.toml")
+                .expect_err("plain HTTP keys from a remote host");
+            assert_eq!(error.line, 1, "{error}");
+            assert!(error.message.contains("allow_insecure_http"), "{error}");
+            assert!(
+                error
+                    .message
+                    .contains("http://cognito-local:9229/local_pool/.well-known/jwks.json"),
+                "{error}"
+            );
+            let extra = format!("{extra}\nallow_insecure_http = true");
+            let file = PolicyFile::parse(&issuer(kind, &extra), ".", "f.toml").expect("opted in");
+            assert!(file.issuers()[0].fetch_settings().allow_insecure_http);
+        }
+        let error = PolicyFile::parse(
+            &issuer(
+                "cognito_issuer",
+                "token_use = \"id\"\njwks_url = \"http://keys.example/jwks.json\"\nallow_insecure_http = false",
+            ),
+            ".",
+            "f.toml",
+        )
+        .expect_err("explicit URL, explicitly not allowed");
+        assert!(error.message.contains("allow_insecure_http"), "{error}");
     }
 }

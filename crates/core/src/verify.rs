@@ -18,6 +18,10 @@ use crate::token_source::token_text;
 /// Default cap on the token length (check 1): 16 KiB.
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
 
+/// Default byte bound of the verified-token cache: 64 MiB (about 10,000 typical Cognito tokens
+/// with their claims; far fewer tokens that carry thousands of groups or scopes).
+pub const DEFAULT_VERIFIED_TOKEN_CACHE_BYTES: usize = 64 * 1024 * 1024;
+
 /// Verifies Cognito (and generic OIDC) JWTs against the configured issuers.
 ///
 /// Cheap to clone (one `Arc`). Verification on a cached key never awaits; a miss may fetch the
@@ -85,6 +89,7 @@ pub struct VerifierBuilder {
     clock: Option<SharedClock>,
     max_token_bytes: Option<usize>,
     cache_capacity: Option<usize>,
+    cache_max_bytes: Option<usize>,
 }
 
 impl VerifierBuilder {
@@ -121,8 +126,24 @@ impl VerifierBuilder {
     /// Keep up to `capacity` verified tokens so a repeated token skips the signature check
     /// (default: off). Decisions are unchanged: expiry is re-checked on every hit, and a key
     /// set that drops or replaces the kid invalidates its entries.
+    ///
+    /// The cache is also bounded in bytes: see [`VerifierBuilder::verified_token_cache_bytes`].
     pub fn verified_token_cache(mut self, capacity: usize) -> Self {
         self.cache_capacity = Some(capacity);
+        self
+    }
+
+    /// The most heap bytes the verified-token cache may hold (default
+    /// [`DEFAULT_VERIFIED_TOKEN_CACHE_BYTES`], 64 MiB); the oldest entries are evicted first.
+    ///
+    /// What is counted is what an entry really holds: the token, its parsed claims (names
+    /// lists, payload text, strings), its table and queue slots, allocator overhead, and the
+    /// typed claims values handlers keep on it ([`VerifiedToken::shared_claims`], charged as
+    /// the size of the type plus the payload's size as a generic JSON tree). A token larger
+    /// than the whole budget is verified as usual but not cached. Takes effect with
+    /// [`VerifierBuilder::verified_token_cache`].
+    pub fn verified_token_cache_bytes(mut self, bytes: usize) -> Self {
+        self.cache_max_bytes = Some(bytes);
         self
     }
 
@@ -213,7 +234,13 @@ impl VerifierBuilder {
                 any_algorithms,
                 clock,
                 max_token_bytes: self.max_token_bytes.unwrap_or(DEFAULT_MAX_TOKEN_BYTES),
-                cache: self.cache_capacity.map(TokenCache::new),
+                cache: self.cache_capacity.map(|capacity| {
+                    TokenCache::new(
+                        capacity,
+                        self.cache_max_bytes
+                            .unwrap_or(DEFAULT_VERIFIED_TOKEN_CACHE_BYTES),
+                    )
+                }),
             }),
         })
     }
@@ -223,12 +250,14 @@ fn preload(location: &KeyLocation, name: &str) -> Result<Option<KeySet>, ConfigE
     let document: Option<Vec<u8>> = if let Some(json) = &location.json {
         Some(json.as_bytes().to_vec())
     } else if let Some(path) = &location.file {
-        Some(std::fs::read(path).map_err(|error| {
-            ConfigError::new(format!(
-                "issuer {name:?}: cannot read jwks_file {}: {error}",
-                path.display()
-            ))
-        })?)
+        Some(
+            crate::bounded_read::read_file_bounded(path).map_err(|error| {
+                ConfigError::new(format!(
+                    "issuer {name:?}: cannot read jwks_file {}: {error}",
+                    path.display()
+                ))
+            })?,
+        )
     } else {
         None
     };
@@ -268,6 +297,12 @@ impl Verifier {
     /// Number of tokens in the verified-token cache (0 when off).
     pub fn cached_tokens(&self) -> usize {
         self.inner.cache.as_ref().map_or(0, TokenCache::len)
+    }
+
+    /// Heap bytes the verified-token cache holds, as counted against its byte bound (0 when
+    /// off).
+    pub fn cached_token_bytes(&self) -> usize {
+        self.inner.cache.as_ref().map_or(0, TokenCache::bytes)
     }
 
     /// How many verifications the verified-token cache answered (0 when off): for metrics, and
@@ -453,7 +488,6 @@ impl Verifier {
         // 14. client
         check_client(issuer, token_use, &claims)?;
 
-        let kid = kid.to_owned();
         let verified = Arc::new(VerifiedToken::from_claims(
             Arc::clone(&issuer.name),
             kid,

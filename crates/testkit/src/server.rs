@@ -99,6 +99,10 @@ struct State {
 struct Shared {
     state: Mutex<State>,
     fetches: watch::Sender<u64>,
+    /// `true` while replies are held back (see [`JwksServer::hold_replies`]).
+    held: watch::Sender<bool>,
+    /// Replies written in full.
+    replies: watch::Sender<u64>,
 }
 
 impl Shared {
@@ -174,6 +178,8 @@ impl JwksServer {
                 requests: VecDeque::new(),
             }),
             fetches: watch::Sender::new(0),
+            held: watch::Sender::new(false),
+            replies: watch::Sender::new(0),
         });
         let task = tokio::spawn(accept_loop(listener, Arc::clone(&shared)));
         tracing::debug!(%addr, "testkit JWKS server listening");
@@ -302,6 +308,29 @@ impl JwksServer {
 
     // --- observing ---
 
+    /// Holds every reply from now on until [`release_replies`](JwksServer::release_replies):
+    /// requests are received (and counted) but answered only on release, with the keys and
+    /// reply current then. A switch for "a fetch is in flight" without sleeping.
+    pub fn hold_replies(&self) {
+        self.shared.held.send_replace(true);
+    }
+
+    /// Answers the held requests and stops holding new ones.
+    pub fn release_replies(&self) {
+        self.shared.held.send_replace(false);
+    }
+
+    /// Replies written in full so far (a client that hung up first gets none).
+    pub fn reply_count(&self) -> u64 {
+        *self.shared.replies.borrow()
+    }
+
+    /// Returns once at least `count` replies have been written in full. No polling.
+    pub async fn wait_for_replies(&self, count: u64) {
+        let mut receiver = self.shared.replies.subscribe();
+        let _ = receiver.wait_for(|replies| *replies >= count).await;
+    }
+
     /// Requests received so far (counted when the request head has been read, before any
     /// delay, whatever the reply).
     pub fn fetch_count(&self) -> u64 {
@@ -360,6 +389,9 @@ async fn serve_connection(mut stream: TcpStream, shared: Arc<Shared>) {
         (reply, state.delay)
     };
     shared.fetches.send_modify(|fetches| *fetches += 1);
+    let mut held = shared.held.subscribe();
+    // The sender lives in `shared`, which this task holds: the channel cannot close.
+    let _ = held.wait_for(|held| !*held).await;
     if let Some(delay) = delay {
         tokio::time::sleep(delay).await;
     }
@@ -395,6 +427,7 @@ async fn serve_connection(mut stream: TcpStream, shared: Arc<Shared>) {
     };
     // The client may have given up (timeout, cancellation); nothing to report then.
     if stream.write_all(&response).await.is_ok() {
+        shared.replies.send_modify(|replies| *replies += 1);
         let _ = stream.shutdown().await;
     }
 }

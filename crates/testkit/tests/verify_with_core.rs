@@ -100,7 +100,7 @@ async fn id_token_verifies_and_carries_identity_claims() {
     assert_eq!(verified.email(), Some("bob@corp.example"));
     assert_eq!(verified.audiences(), ["localclient123"]);
     assert!(verified.in_group("staff"));
-    assert_eq!(verified.claim("email_verified"), Some(&json!(true)));
+    assert_eq!(verified.claim("email_verified"), Some(json!(true)));
 }
 
 #[tokio::test]

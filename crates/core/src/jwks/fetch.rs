@@ -1,5 +1,5 @@
-//! One JWKS fetch over HTTP(S): status 200 only, no redirects, a total timeout, a body cap, and
-//! one retry on connection errors.
+//! One JWKS fetch over HTTP(S): status 200 only, no redirects, a body cap, one retry on
+//! connection errors, and one timeout around all of it (the retry included).
 
 use std::time::Duration;
 
@@ -25,6 +25,10 @@ pub enum FetchError {
     /// The body is not a key set.
     #[error("body is not a JSON key set: {0}")]
     NotAKeySet(super::set::KeySetError),
+    /// The body is a key set without one key that could verify a token (empty, or every entry
+    /// unreadable or unfit): treated as a failed fetch so it cannot wipe the last good set.
+    #[error("key set has no usable key (empty, or every entry unreadable or unfit)")]
+    NoUsableKey,
     /// Another transport error.
     #[error("transport error")]
     Transport,
@@ -41,14 +45,27 @@ pub(crate) fn client() -> Result<reqwest::Client, reqwest::Error> {
 }
 
 /// Fetches and parses a key set, retrying once when the connection itself failed.
+///
+/// `settings.timeout` bounds the whole fetch: connecting, TLS, headers, body and the retry.
+/// A set with no usable key is a failed fetch ([`FetchError::NoUsableKey`]).
 pub(crate) async fn fetch(
     client: &reqwest::Client,
     url: &str,
     settings: &FetchSettings,
 ) -> Result<KeySet, FetchError> {
-    match fetch_once(client, url, settings).await {
-        Err(FetchError::Connect) => fetch_once(client, url, settings).await,
-        other => other,
+    let attempts = async {
+        match fetch_once(client, url, settings).await {
+            Err(FetchError::Connect) => fetch_once(client, url, settings).await,
+            other => other,
+        }
+    };
+    let set = tokio::time::timeout(settings.timeout, attempts)
+        .await
+        .unwrap_or(Err(FetchError::Timeout))?;
+    if set.has_usable_key() {
+        Ok(set)
+    } else {
+        Err(FetchError::NoUsableKey)
     }
 }
 
@@ -57,37 +74,31 @@ async fn fetch_once(
     url: &str,
     settings: &FetchSettings,
 ) -> Result<KeySet, FetchError> {
-    let request = async {
-        let mut response = client
-            .get(url)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .send()
-            .await
-            .map_err(|error| classify(&error))?;
-        let status = response.status().as_u16();
-        if status != 200 {
-            return Err(FetchError::Status(status));
-        }
-        let cap = settings.max_body_bytes;
-        if response
-            .content_length()
-            .is_some_and(|length| length > cap as u64)
-        {
+    let mut response = client
+        .get(url)
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(|error| classify(&error))?;
+    let status = response.status().as_u16();
+    if status != 200 {
+        return Err(FetchError::Status(status));
+    }
+    let cap = settings.max_body_bytes;
+    if response
+        .content_length()
+        .is_some_and(|length| length > cap as u64)
+    {
+        return Err(FetchError::TooLarge(cap));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|error| classify(&error))? {
+        if body.len() + chunk.len() > cap {
             return Err(FetchError::TooLarge(cap));
         }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|error| classify(&error))? {
-            if body.len() + chunk.len() > cap {
-                return Err(FetchError::TooLarge(cap));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        KeySet::from_json(&body).map_err(FetchError::NotAKeySet)
-    };
-    // The timeout covers connecting, headers and the whole body.
-    tokio::time::timeout(settings.timeout, request)
-        .await
-        .unwrap_or(Err(FetchError::Timeout))
+        body.extend_from_slice(&chunk);
+    }
+    KeySet::from_json(&body).map_err(FetchError::NotAKeySet)
 }
 
 fn classify(error: &reqwest::Error) -> FetchError {

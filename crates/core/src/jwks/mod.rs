@@ -2,9 +2,11 @@
 //! read lock-free, refreshed single-flight with a cooldown and back-off, stale-if-error.
 //!
 //! Reads never take a lock: the current [`KeySet`] sits behind an [`ArcSwap`]. A miss may start a
-//! refresh; concurrent misses share one fetch (a [`Shared`] future, so any waiter drives it and a
-//! cancelled request does not strand the others). The small state mutex is held only to decide,
-//! never across an await.
+//! refresh; concurrent misses share one fetch (a [`Shared`] future). The fetch runs as its own
+//! tokio task, so it completes (and its result is applied) even when every request waiting for
+//! it is cancelled, e.g. because the client hung up; a caller never joins a fetch that started
+//! longer ago than the cooldown (or the fetch timeout, if longer), so no one is handed an old
+//! answer. The small state mutex is held only to decide, never across an await.
 
 mod fetch;
 mod set;
@@ -54,10 +56,21 @@ pub struct KeySourceStats {
 
 #[derive(Default)]
 struct RefreshState {
-    in_flight: Option<Shared<BoxFuture<'static, bool>>>,
+    in_flight: Option<InFlight>,
     last_attempt: Option<Duration>,
     failures: u32,
     retry_at: Option<Duration>,
+    /// Numbers fetches in the order they start.
+    next_generation: u64,
+    /// The newest fetch whose answer was applied: an older one finishing later is ignored.
+    applied_generation: u64,
+}
+
+/// The fetch under way: what waiters join, when it started, and its number.
+struct InFlight {
+    fetch: Shared<BoxFuture<'static, bool>>,
+    started: Duration,
+    generation: u64,
 }
 
 /// The keys of one issuer (or one region of a replicated pool).
@@ -176,40 +189,108 @@ impl KeySource {
     pub(crate) async fn refresh(self: &Arc<Self>, reason: RefreshReason) -> bool {
         let fetch = {
             let mut state = self.lock();
-            if let Some(in_flight) = &state.in_flight {
-                in_flight.clone()
-            } else {
-                let Some(url) = self.url.clone() else {
-                    return false;
-                };
-                let now = self.clock.now();
-                if reason != RefreshReason::WarmUp
-                    && state.retry_at.is_some_and(|retry_at| now < retry_at)
-                {
-                    self.backoff_hits.fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!(source = %self.label, ?reason, "jwks refresh skipped: backing off after a failed fetch");
-                    return false;
-                }
-                if reason == RefreshReason::UnknownKid
-                    && self.is_loaded()
-                    && state
-                        .last_attempt
-                        .is_some_and(|last| now < last + self.settings.min_refresh_interval)
-                {
-                    self.cooldown_hits.fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!(source = %self.label, "jwks refresh skipped: unknown kid inside the refresh cooldown");
-                    return false;
-                }
-                state.last_attempt = Some(now);
-                let fetch = Arc::clone(self).run_fetch(url).boxed().shared();
-                state.in_flight = Some(fetch.clone());
-                fetch
+            let now = self.clock.now();
+            // Join the fetch under way only while its answer is fresh enough; one that started
+            // longer ago (its waiters were all cancelled before it could finish, with no
+            // runtime to run it on its own) is dropped, and the rules below decide anew.
+            let fresh_for = self
+                .settings
+                .min_refresh_interval
+                .max(self.settings.timeout);
+            if state
+                .in_flight
+                .as_ref()
+                .is_some_and(|in_flight| now >= in_flight.started + fresh_for)
+            {
+                tracing::debug!(source = %self.label, "jwks fetch in flight is older than the cooldown; not joining it");
+                state.in_flight = None;
+            }
+            match &state.in_flight {
+                Some(in_flight) => in_flight.fetch.clone(),
+                None => match self.start_fetch(&mut state, reason, now) {
+                    Some(fetch) => fetch,
+                    None => return false,
+                },
             }
         };
         fetch.await
     }
 
-    async fn run_fetch(self: Arc<Self>, url: String) -> bool {
+    /// Starts a fetch if the back-off and cooldown allow it.
+    fn start_fetch(
+        self: &Arc<Self>,
+        state: &mut RefreshState,
+        reason: RefreshReason,
+        now: Duration,
+    ) -> Option<Shared<BoxFuture<'static, bool>>> {
+        let url = self.url.clone()?;
+        if reason != RefreshReason::WarmUp && state.retry_at.is_some_and(|retry_at| now < retry_at)
+        {
+            self.backoff_hits.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(source = %self.label, ?reason, "jwks refresh skipped: backing off after a failed fetch");
+            return None;
+        }
+        if reason == RefreshReason::UnknownKid
+            && self.is_loaded()
+            && state
+                .last_attempt
+                .is_some_and(|last| now < last + self.settings.min_refresh_interval)
+        {
+            self.cooldown_hits.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(source = %self.label, "jwks refresh skipped: unknown kid inside the refresh cooldown");
+            return None;
+        }
+        state.last_attempt = Some(now);
+        state.next_generation += 1;
+        let generation = state.next_generation;
+        let task = Arc::clone(self).run_fetch(url, generation);
+        // On a tokio runtime the fetch is its own task: nobody waiting for it any more (every
+        // request cancelled) does not stop it, so its answer still lands. Without a runtime
+        // the waiters drive it, and the age check in `refresh` keeps a stranded one from
+        // being joined later.
+        let fetch: BoxFuture<'static, bool> = match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let handle = runtime.spawn(task);
+                let source = Arc::downgrade(self);
+                async move {
+                    match handle.await {
+                        Ok(succeeded) => succeeded,
+                        Err(_) => {
+                            // The task's runtime shut down before it finished: forget it, so
+                            // the next miss starts a fetch instead of joining a dead one.
+                            if let Some(source) = source.upgrade() {
+                                source.forget_fetch(generation);
+                            }
+                            false
+                        }
+                    }
+                }
+                .boxed()
+            }
+            Err(_) => task.boxed(),
+        };
+        let fetch = fetch.shared();
+        state.in_flight = Some(InFlight {
+            fetch: fetch.clone(),
+            started: now,
+            generation,
+        });
+        Some(fetch)
+    }
+
+    /// Clears the fetch under way if it is still fetch `generation`.
+    fn forget_fetch(&self, generation: u64) {
+        let mut state = self.lock();
+        if state
+            .in_flight
+            .as_ref()
+            .is_some_and(|in_flight| in_flight.generation == generation)
+        {
+            state.in_flight = None;
+        }
+    }
+
+    async fn run_fetch(self: Arc<Self>, url: String, generation: u64) -> bool {
         self.fetches.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(source = %self.label, url = %url, "jwks fetch started");
         let result = match &self.client {
@@ -217,7 +298,18 @@ impl KeySource {
             None => Err(FetchError::Transport),
         };
         let mut state = self.lock();
-        state.in_flight = None;
+        if state
+            .in_flight
+            .as_ref()
+            .is_some_and(|in_flight| in_flight.generation == generation)
+        {
+            state.in_flight = None;
+        }
+        if generation < state.applied_generation {
+            tracing::debug!(source = %self.label, "jwks fetch finished after a newer one; its answer is ignored");
+            return false;
+        }
+        state.applied_generation = generation;
         match result {
             Ok(mut set) => {
                 tracing::info!(source = %self.label, keys = set.len(), "jwks fetched");

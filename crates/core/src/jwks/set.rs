@@ -174,6 +174,18 @@ impl KeySet {
         }
     }
 
+    /// Whether at least one key could verify a token: RSA, 2048 to 8192 bits, and its `use`,
+    /// `alg` and `key_ops` allow signature verification with one of RS256, RS384 or RS512.
+    ///
+    /// A fetched set without one is a failed fetch (the last good set stays).
+    pub fn has_usable_key(&self) -> bool {
+        self.keys.values().any(|entry| {
+            [Algorithm::RS256, Algorithm::RS384, Algorithm::RS512]
+                .into_iter()
+                .any(|alg| entry.fit_for(alg).is_ok())
+        })
+    }
+
     /// The key with this kid.
     pub fn get(&self, kid: &str) -> Option<&Arc<KeyEntry>> {
         self.keys.get(kid)

@@ -651,7 +651,7 @@ impl CNode {
             CNode::ClaimPresent(name) => token.claim(name).is_some_and(|value| !value.is_null()),
             CNode::ClaimEquals(name, expected) => token
                 .claim(name)
-                .is_some_and(|value| claim_matches(value, expected)),
+                .is_some_and(|value| claim_matches(&value, expected)),
             CNode::Not(_) | CNode::And(_) | CNode::Or(_) => false,
         }
     }
@@ -726,7 +726,7 @@ mod tests {
             panic!("payload must be an object")
         };
         let json = Value::Object(map).to_string();
-        VerifiedToken::from_payload(Arc::from("main"), "kid".to_owned(), &json)
+        VerifiedToken::from_payload(Arc::from("main"), "kid", &json)
     }
 
     fn access(scope: &str, groups: &[&str]) -> VerifiedToken {
