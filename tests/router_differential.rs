@@ -1190,8 +1190,22 @@ fn request_bytes(address: SocketAddr, probe: &Probe, token: Option<&str>) -> Vec
     text.into_bytes()
 }
 
-/// Sends `bytes` on a fresh connection and reads until the server closes it.
+/// [`exchange_once`], tried again (twice at most) when the exchange itself fails — a timeout
+/// on a loaded machine, a reset before any answer — so a transport hiccup is not reported as
+/// a broken exchange. A decision is never retried: any HTTP answer is returned as it came.
 async fn exchange(address: SocketAddr, bytes: &[u8]) -> Result<Reply, String> {
+    let mut last = Err(String::new());
+    for _ in 0..3 {
+        last = exchange_once(address, bytes).await;
+        if last.is_ok() {
+            break;
+        }
+    }
+    last
+}
+
+/// Sends `bytes` on a fresh connection and reads until the server closes it.
+async fn exchange_once(address: SocketAddr, bytes: &[u8]) -> Result<Reply, String> {
     let work = async {
         let mut stream = TcpStream::connect(address)
             .await
