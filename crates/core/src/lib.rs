@@ -38,6 +38,7 @@ mod authorizer;
 mod claims;
 mod clock;
 mod config;
+mod cross_site;
 mod error;
 pub mod jwks;
 mod jwt;
@@ -65,7 +66,7 @@ pub use policy::{
 };
 pub use policy_file::{PolicyFile, PolicyFileError};
 pub use response::{DenialResponse, RETRY_AFTER_SECS, validate_realm};
-pub use token_source::{HeaderLookup, TokenSource, TokenSourceBuilder};
+pub use token_source::{HeaderLookup, TokenLocation, TokenSource, TokenSourceBuilder};
 pub use verify::{
     BackgroundRefresh, DEFAULT_MAX_TOKEN_BYTES, Verifier, VerifierBuilder, WarmUpError,
 };
