@@ -37,7 +37,7 @@ if [[ -z "${COGNITO_AUTHZ_CHROMIUM:-}" ]] && ! command -v chromium >/dev/null 2>
     $sudo apt-get update -qq
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
 fi
-echo "==> $(command -v chromium || command -v chromium-browser || echo "$COGNITO_AUTHZ_CHROMIUM")"
+echo "==> chromium: $(command -v chromium || command -v chromium-browser || echo "${COGNITO_AUTHZ_CHROMIUM:-}")"
 
 echo "==> cargo test --workspace --all-features"
 COGNITO_AUTHZ_MOTO="$venv/bin/moto_server" cargo test --workspace --all-features "$@"

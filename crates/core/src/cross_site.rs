@@ -36,8 +36,8 @@ static SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
 /// Which pages may send state-changing requests that carry the token cookie.
 ///
 /// Configured through [`TokenSourceBuilder`](crate::TokenSourceBuilder) (`allowed_origins`,
-/// `allow_same_site`, `allow_missing_origin`) or the policy file's `[token]` section; see the
-/// module documentation of [`TokenSource`](crate::TokenSource) for the rule.
+/// `allow_same_site`, `allow_missing_origin`) or the policy file's `[token]` section; applied
+/// by [`TokenSource::check_cross_site`](crate::TokenSource::check_cross_site).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct CrossSiteCheck {
     /// Normalized origins (`scheme://host[:port]`, lowercase, default port dropped).
