@@ -130,13 +130,13 @@ async fn run(cases: &[Case], apps: &mut [App]) -> Vec<String> {
             }
             answers.push(answer);
         }
-        if let [axum, actix] = answers.as_slice() {
-            if axum != actix {
-                problems.push(format!(
-                    "{} {} ({}): the adapters differ:\n    axum:  {axum:?}\n    actix: {actix:?}",
-                    case.method, case.path, case.description
-                ));
-            }
+        if let [axum, actix] = answers.as_slice()
+            && axum != actix
+        {
+            problems.push(format!(
+                "{} {} ({}): the adapters differ:\n    axum:  {axum:?}\n    actix: {actix:?}",
+                case.method, case.path, case.description
+            ));
         }
     }
     problems

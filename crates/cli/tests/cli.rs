@@ -557,8 +557,9 @@ fn check_takes_headers_and_refuses_cross_site_cookie_requests_like_the_adapters(
         let json: Value = serde_json::from_str(stdout(&output).trim()).unwrap_or(Value::Null);
         (output.status.code(), json)
     };
-    // (method, extra arguments, exit code, status, error)
-    let cases: &[(&str, &[&str], i32, u16, Option<&str>)] = &[
+    /// (method, extra arguments, exit code, status, error)
+    type Case<'a> = (&'a str, &'a [&'a str], i32, u16, Option<&'a str>);
+    let cases: &[Case<'_>] = &[
         ("POST", &[], 1, 403, Some("cross_site_request")),
         (
             "POST",

@@ -222,6 +222,7 @@ fn referer_origin(referer: &[u8]) -> Option<String> {
 mod tests {
     use super::*;
     use http::{HeaderMap, HeaderValue};
+    use proptest::prelude::*;
 
     fn check(
         allowed: &[&str],
@@ -591,6 +592,79 @@ mod tests {
                     panic!("{method} {pairs:?}: expected {expected:?}, got {got:?}")
                 }
             }
+        }
+    }
+
+    /// A header value: one a browser writes, one near it, or arbitrary bytes.
+    fn value() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            prop::sample::select(vec![
+                "same-origin",
+                "none",
+                "same-site",
+                "cross-site",
+                "null",
+                "https://app.example.com",
+                "https://app.example.com:443",
+                "https://app.example.com/",
+                "https://app.example.com/page",
+                "http://app.example.com",
+                "https://app.example.com.evil",
+                "https://[::1]:",
+                "https://:",
+                "://",
+            ])
+            .prop_map(|text| text.as_bytes().to_vec()),
+            proptest::collection::vec(any::<u8>(), 0..40),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        /// Whatever the three headers hold, the check never panics, and it only lets a request
+        /// through with a proof: a passing `Sec-Fetch-Site`, an allowed `Origin`/`Referer`, or
+        /// none of the three when that is allowed.
+        #[test]
+        fn only_a_proof_of_an_allowed_page_passes(
+            site in proptest::collection::vec(value(), 0..3),
+            origin in proptest::collection::vec(value(), 0..3),
+            referer in proptest::collection::vec(value(), 0..3),
+            allow_same_site in any::<bool>(),
+            allow_missing_origin in any::<bool>(),
+        ) {
+            let check = check(&["https://app.example.com"], allow_same_site, allow_missing_origin);
+            let mut map = HeaderMap::new();
+            for (name, values) in [("sec-fetch-site", &site), ("origin", &origin), ("referer", &referer)] {
+                for value in values {
+                    if let Ok(value) = HeaderValue::from_bytes(value) {
+                        map.append(HeaderName::from_static(name), value);
+                    }
+                }
+            }
+            let values = |name: &str| -> Vec<&[u8]> {
+                map.get_all(name).iter().map(|v| v.as_bytes().trim_ascii()).collect()
+            };
+            let (site, origin, referer) = (values("sec-fetch-site"), values("origin"), values("referer"));
+            let passed = check.check(&Method::POST, &map).is_ok();
+            let allowed_origin = |value: &[u8]| {
+                matches!(value, b"https://app.example.com" | b"https://app.example.com:443")
+            };
+            let proof = match site.as_slice() {
+                [b"same-origin" | b"none"] => true,
+                [b"same-site"] if allow_same_site => true,
+                [] => match (origin.as_slice(), referer.as_slice()) {
+                    ([value], _) => allowed_origin(value),
+                    ([], [value]) => value.starts_with(b"https://app.example.com")
+                        && referer_origin(value).as_deref() == Some("https://app.example.com"),
+                    ([], []) => allow_missing_origin,
+                    _ => false,
+                },
+                _ => matches!(origin.as_slice(), [value] if allowed_origin(value)),
+            };
+            prop_assert_eq!(passed, proof, "{:?}", map);
+            // Safe methods are never refused.
+            prop_assert!(check.check(&Method::GET, &map).is_ok());
         }
     }
 
