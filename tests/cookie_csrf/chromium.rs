@@ -85,6 +85,8 @@ impl Browser {
                 // the browser only ever loads this test's pages on 127.0.0.1.
                 "--no-sandbox",
                 "--disable-gpu",
+                // CI containers often have a small /dev/shm, where Chromium's tabs crash.
+                "--disable-dev-shm-usage",
                 "--no-first-run",
                 "--no-default-browser-check",
                 "--disable-background-networking",

@@ -9,8 +9,8 @@
 //! The rule, following OWASP's CSRF prevention cheat sheet: a request with a cookie token and
 //! any method but `GET`, `HEAD` and `OPTIONS` must prove it comes from an allowed page.
 //!
-//! 1. **Fetch Metadata.** When the browser sends `Sec-Fetch-Site` (every current browser
-//!    does), `same-origin` and `none` (a navigation the user started: bookmark, typed URL)
+//! 1. **Fetch Metadata.** When the browser sends `Sec-Fetch-Site` (current browsers do, to
+//!    HTTPS and loopback origins), `same-origin` and `none` (a navigation the user started: bookmark, typed URL)
 //!    pass; `same-site` passes only when configured; anything else (`cross-site`, `same-site`
 //!    when not allowed, an unknown value, the header twice) passes only when the request's
 //!    `Origin` is one of the allowed origins.

@@ -146,8 +146,9 @@ impl TokenSourceBuilder {
     /// Each is `scheme://host` or `scheme://host:port`, exactly as a browser's `Origin` header
     /// writes it (no path, not even `/`); case and the scheme's default port do not matter.
     /// An allowed origin lets a page pass whatever its `Sec-Fetch-Site` says, and is what
-    /// browsers without Fetch Metadata are judged by (their `Origin`, else `Referer`), so list
-    /// the app's own origin too. Only for a cookie source.
+    /// browsers without Fetch Metadata (old ones, and every browser talking to a plain-HTTP
+    /// origin other than loopback) are judged by (their `Origin`, else `Referer`), so list the
+    /// app's own origin too. Only for a cookie source.
     pub fn allowed_origins<I, S>(mut self, origins: I) -> Self
     where
         I: IntoIterator<Item = S>,
