@@ -208,7 +208,7 @@ async fn start_both(
     vec![axum, actix]
 }
 
-/// Rows for apps that allow their own origin; `OWN` and `PORT` in a header stand for the
+/// Rows for apps that allow their own origin; `{own}` and `{port}` in a header stand for the
 /// app's origin and port (see `personalize`).
 fn strict_cases(token: &str, expired: &str) -> Vec<Case> {
     let cookie = format!("theme=dark; {COOKIE}={token}");
@@ -270,7 +270,7 @@ fn strict_cases(token: &str, expired: &str) -> Vec<Case> {
             &[
                 ("cookie", c),
                 ("sec-fetch-site", "cross-site"),
-                ("origin", "OWN"),
+                ("origin", "{own}"),
             ],
             RAN_WITH_USER,
         ),
@@ -292,7 +292,7 @@ fn strict_cases(token: &str, expired: &str) -> Vec<Case> {
             &[
                 ("cookie", c),
                 ("sec-fetch-site", "cross-site"),
-                ("referer", "OWN/"),
+                ("referer", "{own}/"),
             ],
             CROSS_SITE,
         ),
@@ -344,14 +344,14 @@ fn strict_cases(token: &str, expired: &str) -> Vec<Case> {
             "own Origin",
             "POST",
             "/transfer",
-            &[("cookie", c), ("origin", "OWN")],
+            &[("cookie", c), ("origin", "{own}")],
             RAN_WITH_USER,
         ),
         case(
             "own Origin, upper case host",
             "POST",
             "/transfer",
-            &[("cookie", c), ("origin", "HTTP://127.0.0.1:PORT")],
+            &[("cookie", c), ("origin", "HTTP://127.0.0.1:{port}")],
             RAN_WITH_USER,
         ),
         case(
@@ -365,7 +365,7 @@ fn strict_cases(token: &str, expired: &str) -> Vec<Case> {
             "Origin: null with an own Referer",
             "POST",
             "/transfer",
-            &[("cookie", c), ("origin", "null"), ("referer", "OWN/")],
+            &[("cookie", c), ("origin", "null"), ("referer", "{own}/")],
             CROSS_SITE,
         ),
         case(
@@ -379,14 +379,14 @@ fn strict_cases(token: &str, expired: &str) -> Vec<Case> {
             "Origin with another scheme",
             "POST",
             "/transfer",
-            &[("cookie", c), ("origin", "https://127.0.0.1:PORT")],
+            &[("cookie", c), ("origin", "https://127.0.0.1:{port}")],
             CROSS_SITE,
         ),
         case(
             "Origin on another host",
             "POST",
             "/transfer",
-            &[("cookie", c), ("origin", "http://localhost:PORT")],
+            &[("cookie", c), ("origin", "http://localhost:{port}")],
             CROSS_SITE,
         ),
         case(
@@ -400,21 +400,21 @@ fn strict_cases(token: &str, expired: &str) -> Vec<Case> {
             "Origin with a path",
             "POST",
             "/transfer",
-            &[("cookie", c), ("origin", "OWN/")],
+            &[("cookie", c), ("origin", "{own}/")],
             CROSS_SITE,
         ),
         case(
             "Origin as a prefix",
             "POST",
             "/transfer",
-            &[("cookie", c), ("origin", "OWN.evil.example")],
+            &[("cookie", c), ("origin", "{own}.evil.example")],
             CROSS_SITE,
         ),
         case(
             "Origin twice",
             "POST",
             "/transfer",
-            &[("cookie", c), ("origin", "OWN"), ("origin", "OWN")],
+            &[("cookie", c), ("origin", "{own}"), ("origin", "{own}")],
             CROSS_SITE,
         ),
         case(
@@ -424,7 +424,7 @@ fn strict_cases(token: &str, expired: &str) -> Vec<Case> {
             &[
                 ("cookie", c),
                 ("origin", "http://localhost:9"),
-                ("referer", "OWN/"),
+                ("referer", "{own}/"),
             ],
             CROSS_SITE,
         ),
@@ -433,7 +433,7 @@ fn strict_cases(token: &str, expired: &str) -> Vec<Case> {
             "own Referer",
             "POST",
             "/transfer",
-            &[("cookie", c), ("referer", "OWN/cart?step=2")],
+            &[("cookie", c), ("referer", "{own}/cart?step=2")],
             RAN_WITH_USER,
         ),
         case(
@@ -447,21 +447,21 @@ fn strict_cases(token: &str, expired: &str) -> Vec<Case> {
             "Referer with another scheme",
             "POST",
             "/transfer",
-            &[("cookie", c), ("referer", "https://127.0.0.1:PORT/")],
+            &[("cookie", c), ("referer", "https://127.0.0.1:{port}/")],
             CROSS_SITE,
         ),
         case(
             "Referer with user info",
             "POST",
             "/transfer",
-            &[("cookie", c), ("referer", "http://me@127.0.0.1:PORT/")],
+            &[("cookie", c), ("referer", "http://me@127.0.0.1:{port}/")],
             CROSS_SITE,
         ),
         case(
             "Referer as a prefix",
             "POST",
             "/transfer",
-            &[("cookie", c), ("referer", "OWN.evil.example/")],
+            &[("cookie", c), ("referer", "{own}.evil.example/")],
             CROSS_SITE,
         ),
         // methods
@@ -600,8 +600,9 @@ fn strict_cases(token: &str, expired: &str) -> Vec<Case> {
     ]
 }
 
-/// `case` with the app's own origin and port written in for `OWN` and `PORT` (the two apps
-/// listen on different ports, so each gets its own copy of such rows).
+/// `case` with the app's own origin and port written in for `{own}` and `{port}` (the two
+/// apps listen on different ports, so each gets its own copy of such rows). Braces never occur
+/// in a token, so the cookie values are left alone.
 fn personalize(case: &Case, app: &App) -> Case {
     Case {
         description: case.description.clone(),
@@ -612,8 +613,8 @@ fn personalize(case: &Case, app: &App) -> Case {
             .iter()
             .map(|(name, value)| {
                 let value = value
-                    .replace("OWN", &app.origin)
-                    .replace("PORT", &app.port.to_string());
+                    .replace("{own}", &app.origin)
+                    .replace("{port}", &app.port.to_string());
                 (name.clone(), value)
             })
             .collect(),

@@ -561,44 +561,28 @@ impl Authorizer {
         let found = inner.routes.lookup(method, path);
         let policy = found.policy();
         if policy.is_public() {
-            // A cookie token on a request another site may have sent is not offered to the
-            // handler (the route still answers, as to a request without a token).
-            let token = match inner.token_source.extract_raw_located(headers) {
-                Ok((raw, location))
-                    if inner
-                        .token_source
-                        .check_cross_site(method, headers, location)
-                        .is_ok() =>
-                {
-                    inner.verifier.verify_raw(raw).await.ok()
-                }
-                _ => None,
+            // A cookie token that fails the cross-site check is not offered to the handler
+            // (the route still answers, as to a request without a token).
+            let token = match inner.token_source.extract_raw_checked(method, headers) {
+                Ok(raw) => inner.verifier.verify_raw(raw).await.ok(),
+                Err(_) => None,
             };
             return Decision::Allow { token };
         }
-        // The cookie cross-site check runs before verification: it is cheaper, and a forged
-        // request learns nothing about the token it carries.
-        let raw =
-            match inner
-                .token_source
-                .extract_raw_located(headers)
-                .and_then(|(raw, location)| {
-                    inner
-                        .token_source
-                        .check_cross_site(method, headers, location)
-                        .map(|()| raw)
-                }) {
-                Ok(raw) => raw,
-                Err(error) => {
-                    return self.deny(
-                        &found,
-                        method,
-                        error.kind(),
-                        error.detail().to_owned(),
-                        None,
-                    );
-                }
-            };
+        // The cookie cross-site check runs here, before verification: it is cheaper, and a
+        // forged request learns nothing about the token it carries.
+        let raw = match inner.token_source.extract_raw_checked(method, headers) {
+            Ok(raw) => raw,
+            Err(error) => {
+                return self.deny(
+                    &found,
+                    method,
+                    error.kind(),
+                    error.detail().to_owned(),
+                    None,
+                );
+            }
+        };
         let token = match inner.verifier.verify_raw(raw).await {
             Ok(token) => token,
             Err(error) => {

@@ -365,6 +365,18 @@ impl TokenSource {
         self.extract_raw_located(headers).map(|(raw, _)| raw)
     }
 
+    /// [`TokenSource::extract_raw`], then [`TokenSource::check_cross_site`] for the request's
+    /// method: what the authorizer runs before verification.
+    pub(crate) fn extract_raw_checked<'a, H: HeaderLookup + ?Sized>(
+        &self,
+        method: &http::Method,
+        headers: &'a H,
+    ) -> Result<&'a [u8], Error> {
+        let (raw, location) = self.extract_raw_located(headers)?;
+        self.check_cross_site(method, headers, location)?;
+        Ok(raw)
+    }
+
     /// [`TokenSource::extract_raw`] and where the token was found.
     pub(crate) fn extract_raw_located<'a, H: HeaderLookup + ?Sized>(
         &self,
