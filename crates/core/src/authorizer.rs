@@ -544,7 +544,8 @@ impl Authorizer {
     }
 
     /// [`Authorizer::authorize`] over any [`HeaderLookup`], for frameworks with their own
-    /// header map (actix-web): only the headers the token source reads are looked at.
+    /// header map (actix-web): only the headers the token source reads are looked at (its
+    /// header and cookie; for a cookie token, `Sec-Fetch-Site`, `Origin` and `Referer`).
     pub async fn authorize_with<H: HeaderLookup + ?Sized>(
         &self,
         method: &Method,
