@@ -19,7 +19,9 @@
 //! app that needs the cookie on cross-site requests sets (and what older browsers did by
 //! default); with it, only the cross-site check stands between the attacker and the handler.
 //! `Secure` is required with `SameSite=None`; Chromium accepts it over plain HTTP on
-//! 127.0.0.1, a potentially trustworthy origin. The test checks that the cookie did reach the
+//! 127.0.0.1, a potentially trustworthy origin. Headless Chromium also blocks third-party
+//! cookies by default (desktop Chrome does not), which would stop the cross-site `fetch` too;
+//! the test profile allows them (`chromium.rs`). The test checks that the cookie did reach the
 //! app on the attacker's requests, so a browser that withheld it fails the test instead of
 //! passing it for the wrong reason.
 
