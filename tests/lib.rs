@@ -2,6 +2,7 @@
 
 mod attack_drills;
 mod jwks_abandoned;
+mod cookie_csrf;
 mod jwks_cache;
 mod jwks_faults;
 mod moto_interop;

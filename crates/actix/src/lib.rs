@@ -115,6 +115,11 @@
 //! pattern matches the path for the method must allow the request (see the README's "Routing
 //! and paths").
 //!
+//! With a token source that reads a cookie, a state-changing request another site may have
+//! made the browser send is refused with `cross_site_request` (403, no challenge), as in the
+//! tower adapter; see
+//! [`TokenSource::check_cross_site`](cognito_authz_core::TokenSource::check_cross_site).
+//!
 //! actix-web 4 is built on `http` 0.2 and the core on `http` 1.x: the method is converted
 //! (free for the standard ones) and the headers are not copied at all, the core reads the few
 //! it needs through [`HeaderLookup`](cognito_authz_core::HeaderLookup).

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use cognito_authz_core::{Authorizer, AuthorizerOptions, Decision, FixedClock, RequestTarget};
-use http::{HeaderMap, HeaderValue, Method};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use serde_json::json;
 
 use crate::input::TokenInput;
@@ -25,6 +25,10 @@ pub(crate) struct CheckArgs {
     path: String,
     #[command(flatten)]
     input: TokenInput,
+    /// A request header, `Name: value`; repeat for more (the same name twice sends it twice).
+    /// E.g. `--header "Cookie: id_token=$TOKEN" --header "Sec-Fetch-Site: cross-site"`.
+    #[arg(long = "header", short = 'H', value_name = "'NAME: VALUE'")]
+    headers: Vec<String>,
     /// Use this key-set file for every issuer; nothing is fetched.
     #[arg(long, value_name = "F")]
     jwks_file: Option<PathBuf>,
@@ -72,7 +76,11 @@ pub(crate) fn run(args: &CheckArgs) -> Result<Outcome, UsageError> {
         options = options.clock(FixedClock(Duration::from_secs(now)));
     }
     let authorizer = Authorizer::from_file_with(&args.config, options)?;
-    let headers = request_headers(&authorizer, token.as_deref())?;
+    let mut headers = request_headers(&authorizer, token.as_deref())?;
+    for header in &args.headers {
+        let (name, value) = parse_header(header)?;
+        headers.append(name, value);
+    }
     let actix_routed = actix_routed_path(&args.path);
     let target = match args.router {
         Router::Axum => RequestTarget::new(&args.path),
@@ -193,6 +201,15 @@ fn request_headers(authorizer: &Authorizer, token: Option<&str>) -> Result<Heade
         .map_err(|_| UsageError("the token contains characters a header cannot carry".into()))?;
     headers.insert(name, value);
     Ok(headers)
+}
+
+/// `Name: value` as a header (the value trimmed of surrounding blanks, as HTTP parsers do).
+fn parse_header(text: &str) -> Result<(HeaderName, HeaderValue), UsageError> {
+    let usage = || UsageError(format!("--header {text:?} is not 'Name: value'"));
+    let (name, value) = text.split_once(':').ok_or_else(usage)?;
+    let name = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| usage())?;
+    let value = HeaderValue::from_str(value.trim()).map_err(|_| usage())?;
+    Ok((name, value))
 }
 
 fn describe(token: &cognito_authz_core::VerifiedToken) -> String {

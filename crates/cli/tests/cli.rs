@@ -608,6 +608,130 @@ fn check_explains_each_kind_of_decision() {
 }
 
 #[test]
+fn check_takes_headers_and_refuses_cross_site_cookie_requests_like_the_adapters() {
+    let dir = scratch("check-cookie");
+    let (user, _) = mint(&dir, &[]);
+    let config = policy_file(&dir);
+    let text = std::fs::read_to_string(&config).expect("policy");
+    let text = text.replace(
+        "[policies]",
+        "[token]\ncookie = \"id_token\"\nallowed_origins = [\"https://app.example.com\"]\n\n[policies]",
+    );
+    std::fs::write(&config, text).expect("write policy");
+    let cookie = format!("Cookie: theme=dark; id_token={user}");
+    let check = |method: &str, extra: &[&str]| {
+        let mut args = vec![
+            "check", "--config", &config, "--method", method, "--path", "/me", "--now", NOW,
+            "--json", "--header", &cookie,
+        ];
+        args.extend(extra);
+        let output = run(&args);
+        let json: Value = serde_json::from_str(stdout(&output).trim()).unwrap_or(Value::Null);
+        (output.status.code(), json)
+    };
+    /// (method, extra arguments, exit code, status, error)
+    type Case<'a> = (&'a str, &'a [&'a str], i32, u16, Option<&'a str>);
+    let cases: &[Case<'_>] = &[
+        ("POST", &[], 1, 403, Some("cross_site_request")),
+        (
+            "POST",
+            &["--header", "Sec-Fetch-Site: cross-site"],
+            1,
+            403,
+            Some("cross_site_request"),
+        ),
+        ("POST", &["-H", "sec-fetch-site:same-origin"], 0, 200, None),
+        (
+            "POST",
+            &["--header", "Origin: https://app.example.com"],
+            0,
+            200,
+            None,
+        ),
+        (
+            "POST",
+            &["--header", "Origin: null"],
+            1,
+            403,
+            Some("cross_site_request"),
+        ),
+        (
+            "POST",
+            &["--header", "Referer: https://app.example.com/cart"],
+            0,
+            200,
+            None,
+        ),
+        (
+            "POST",
+            &[
+                "--header",
+                "Sec-Fetch-Site: same-origin",
+                "--header",
+                "Sec-Fetch-Site: same-origin",
+            ],
+            1,
+            403,
+            Some("cross_site_request"),
+        ),
+        (
+            "GET",
+            &["--header", "Sec-Fetch-Site: cross-site"],
+            0,
+            200,
+            None,
+        ),
+        (
+            "DELETE",
+            &[&user, "--header", "Sec-Fetch-Site: same-origin"],
+            1,
+            400,
+            Some("invalid_request"),
+        ),
+    ];
+    for (method, extra, code, status, error) in cases {
+        let (got_code, json) = check(method, extra);
+        assert_eq!(got_code, Some(*code), "{method} {extra:?}: {json}");
+        assert_eq!(json["status"], *status, "{method} {extra:?}: {json}");
+        assert_eq!(json["error"].as_str(), *error, "{method} {extra:?}: {json}");
+    }
+    let (_, json) = check("POST", &["--header", "Sec-Fetch-Site: cross-site"]);
+    assert_eq!(json["reason"], "Sec-Fetch-Site: cross-site");
+    assert_eq!(json["route"], Value::Null);
+
+    // A header token is not a cookie: no origin check.
+    let output = run(&[
+        "check",
+        "--config",
+        &config,
+        "--method",
+        "POST",
+        "--path",
+        "/me",
+        "--now",
+        NOW,
+        "--json",
+        "--header",
+        "Sec-Fetch-Site: cross-site",
+        &user,
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+
+    for bad in [
+        "no colon",
+        ": empty name",
+        "Bad Name: x",
+        "X-Ok: line\nbreak",
+    ] {
+        let output = run(&[
+            "check", "--config", &config, "--method", "POST", "--path", "/me", "--header", bad,
+        ]);
+        assert_eq!(output.status.code(), Some(2), "{bad:?}");
+        assert!(stderr(&output).contains("--header"), "{}", stderr(&output));
+    }
+}
+
+#[test]
 fn check_with_a_bad_file_or_method_exits_2() {
     let dir = scratch("check-bad");
     let config = dir.join("bad.toml");

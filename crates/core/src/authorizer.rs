@@ -526,7 +526,12 @@ impl Authorizer {
         self.inner.realm.as_deref()
     }
 
-    /// Decides a request: route lookup, token extraction, verification, policy.
+    /// Decides a request: route lookup, token extraction, the cookie cross-site check,
+    /// verification, policy.
+    ///
+    /// A cookie token on a state-changing request that another site may have sent (see
+    /// [`TokenSource::check_cross_site`]) is refused with `cross_site_request` before the
+    /// token is verified; on a public route such a token is not offered to the handler.
     ///
     /// `target` is the request path (a `&str`: the path as sent, routed most specific
     /// first, as tower and axum do) or a [`RequestTarget`] saying how the framework routes.
@@ -549,7 +554,8 @@ impl Authorizer {
     }
 
     /// [`Authorizer::authorize`] over any [`HeaderLookup`], for frameworks with their own
-    /// header map (actix-web): only the headers the token source reads are looked at.
+    /// header map (actix-web): only the headers the token source reads are looked at (its
+    /// header and cookie; for a cookie token, `Sec-Fetch-Site`, `Origin` and `Referer`).
     pub async fn authorize_with<'a, H: HeaderLookup + ?Sized>(
         &self,
         method: &Method,
@@ -575,14 +581,18 @@ impl Authorizer {
             return self.deny(&denied, method, ErrorKind::Forbidden, reason, None);
         }
         if guards.iter().all(|found| found.policy().is_public()) {
-            let token = match inner.token_source.extract_raw(headers) {
+            // A cookie token that fails the cross-site check is not offered to the handler
+            // (the route still answers, as to a request without a token).
+            let token = match inner.token_source.extract_raw_checked(method, headers) {
                 Ok(raw) => inner.verifier.verify_raw(raw).await.ok(),
                 Err(_) => None,
             };
             return Decision::Allow { token };
         }
         let first = guards.primary();
-        let raw = match inner.token_source.extract_raw(headers) {
+        // The cookie cross-site check runs here, before verification: it is cheaper, and a
+        // forged request learns nothing about the token it carries.
+        let raw = match inner.token_source.extract_raw_checked(method, headers) {
             Ok(raw) => raw,
             Err(error) => {
                 return self.deny(
@@ -794,6 +804,19 @@ require = 'claim:custom:tenant=acme and not group:banned'
         ("authorization", format!("Bearer {token}"))
     }
 
+    fn cookie(token: &str) -> (&'static str, String) {
+        ("cookie", format!("theme=dark; id_token={token}"))
+    }
+
+    /// Refused as a cross-site request with a cookie token: no challenge.
+    fn cross_site(route: Option<&'static str>) -> Expect {
+        Expect::Deny {
+            code: "cross_site_request",
+            route,
+            challenge: None,
+        }
+    }
+
     /// Records every event's fields as `name=value` text.
     struct Recorder(std::sync::Mutex<Vec<String>>);
 
@@ -867,6 +890,40 @@ require = 'claim:custom:tenant=acme and not group:banned'
     }
 
     #[test]
+    fn cross_site_refusals_are_logged_at_debug_with_the_route_and_why() {
+        let authorizer = authorizer(AuthorizerOptions::new());
+        let user = issuer().access_token("openid", &["admin"], json!({}));
+        let recorder = Arc::new(Recorder(std::sync::Mutex::new(Vec::new())));
+        tracing::subscriber::with_default(Arc::clone(&recorder), || {
+            let mut headers = HeaderMap::new();
+            let cookie = HeaderValue::from_str(&format!("id_token={user}")).expect("value");
+            headers.insert("cookie", cookie);
+            headers.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
+            let decision = authorizer
+                .authorize(&Method::POST, "/admin/users", &headers)
+                .now_or_never()
+                .expect("ready");
+            assert_eq!(
+                decision.denial().map(Denial::code),
+                Some("cross_site_request")
+            );
+        });
+        let events = recorder.0.lock().expect("events").clone();
+        let denial = events
+            .iter()
+            .find(|event| event.contains("request denied"))
+            .unwrap_or_else(|| panic!("no denial event in {events:?}"));
+        assert!(denial.starts_with("DEBUG "), "{denial}");
+        assert!(denial.contains("code=\"cross_site_request\""), "{denial}");
+        assert!(denial.contains("route=\"/admin/{*rest}\""), "{denial}");
+        assert!(denial.contains("method=POST"), "{denial}");
+        assert!(denial.contains("Sec-Fetch-Site: cross-site"), "{denial}");
+        for event in &events {
+            assert!(!event.contains(&user) && !event.contains("eyJ"), "{event}");
+        }
+    }
+
+    #[test]
     fn authorize_with_any_header_lookup_decides_like_authorize() {
         /// A header store that is not an `http::HeaderMap` (as actix-web's is not).
         struct Pairs(Vec<(&'static str, String)>);
@@ -891,6 +948,15 @@ require = 'claim:custom:tenant=acme and not group:banned'
             ("GET", "/me", vec![]),
             ("GET", "/me", vec![bearer(&user), bearer(&user)]),
             ("GET", "/me", vec![("cookie", format!("id_token={user}"))]),
+            ("POST", "/me", vec![("cookie", format!("id_token={user}"))]),
+            (
+                "POST",
+                "/me",
+                vec![
+                    ("cookie", format!("id_token={user}")),
+                    ("sec-fetch-site", "same-origin".to_owned()),
+                ],
+            ),
             (
                 "OPTIONS",
                 "/admin/users",
@@ -1176,6 +1242,92 @@ require = 'claim:custom:tenant=acme and not group:banned'
                 "/health/%2e%2e%2fadmin",
                 vec![],
                 deny("invalid_request", None, r#"Bearer error="invalid_request""#),
+            ),
+            // a cookie token on a state-changing request must come from an allowed page,
+            // and is refused before it is verified; header tokens are not checked
+            ("POST", "/me", vec![cookie(&user)], cross_site(None)),
+            (
+                "DELETE",
+                "/admin/users",
+                vec![cookie(&admin), ("sec-fetch-site", "cross-site".to_owned())],
+                cross_site(Some("/admin/{*rest}")),
+            ),
+            (
+                "POST",
+                "/me",
+                vec![cookie(&expired), ("origin", "null".to_owned())],
+                cross_site(None),
+            ),
+            (
+                "POST",
+                "/me",
+                vec![
+                    cookie("garbage"),
+                    ("sec-fetch-site", "same-site".to_owned()),
+                ],
+                cross_site(None),
+            ),
+            (
+                "POST",
+                "/me",
+                vec![cookie(&user), ("sec-fetch-site", "same-origin".to_owned())],
+                allow(true),
+            ),
+            (
+                "POST",
+                "/me",
+                vec![
+                    cookie(&expired),
+                    ("sec-fetch-site", "same-origin".to_owned()),
+                ],
+                deny("expired", None, invalid("token expired")),
+            ),
+            (
+                "GET",
+                "/me",
+                vec![cookie(&user), ("sec-fetch-site", "cross-site".to_owned())],
+                allow(true),
+            ),
+            (
+                "POST",
+                "/me",
+                vec![bearer(&user), ("sec-fetch-site", "cross-site".to_owned())],
+                allow(true),
+            ),
+            (
+                "POST",
+                "/me",
+                vec![
+                    bearer(&user),
+                    cookie(&user),
+                    ("sec-fetch-site", "cross-site".to_owned()),
+                ],
+                deny("invalid_request", None, r#"Bearer error="invalid_request""#),
+            ),
+            (
+                "POST",
+                "/me",
+                vec![("sec-fetch-site", "cross-site".to_owned())],
+                deny("missing_token", None, "Bearer"),
+            ),
+            // on a public route the request goes through, without the cross-site cookie token
+            (
+                "POST",
+                "/health",
+                vec![cookie(&user), ("sec-fetch-site", "cross-site".to_owned())],
+                allow(false),
+            ),
+            (
+                "POST",
+                "/health",
+                vec![cookie(&user), ("sec-fetch-site", "same-origin".to_owned())],
+                allow(true),
+            ),
+            (
+                "GET",
+                "/health",
+                vec![cookie(&user), ("sec-fetch-site", "cross-site".to_owned())],
+                allow(true),
             ),
             // A CORS preflight is decided like any request: no token, no handler
             (

@@ -47,11 +47,16 @@ pub enum ErrorKind {
     InsufficientScope,
     /// Policy denial for any other reason (403).
     Forbidden,
+    /// The token came from a cookie and a state-changing request (any method but `GET`,
+    /// `HEAD`, `OPTIONS`) did not show it comes from an allowed page: `Sec-Fetch-Site` not
+    /// `same-origin`, or no allowed `Origin`/`Referer` (403, no challenge).
+    CrossSiteRequest,
 }
 
 impl ErrorKind {
-    /// Every kind, in the order of DESIGN.md §3 followed by the policy denials.
-    pub const ALL: [ErrorKind; 18] = [
+    /// Every kind, in the order the checks run followed by the policy denials, then the
+    /// cookie cross-site refusal.
+    pub const ALL: [ErrorKind; 19] = [
         ErrorKind::MissingToken,
         ErrorKind::InvalidRequest,
         ErrorKind::TokenTooLarge,
@@ -70,6 +75,7 @@ impl ErrorKind {
         ErrorKind::InvalidClient,
         ErrorKind::InsufficientScope,
         ErrorKind::Forbidden,
+        ErrorKind::CrossSiteRequest,
     ];
 
     /// The stable snake_case code, e.g. `"unknown_kid"`.
@@ -93,6 +99,7 @@ impl ErrorKind {
             ErrorKind::InvalidClient => "invalid_client",
             ErrorKind::InsufficientScope => "insufficient_scope",
             ErrorKind::Forbidden => "forbidden",
+            ErrorKind::CrossSiteRequest => "cross_site_request",
         }
     }
 
@@ -106,7 +113,9 @@ impl ErrorKind {
         match self {
             ErrorKind::InvalidRequest => 400,
             ErrorKind::JwksUnavailable => 503,
-            ErrorKind::InsufficientScope | ErrorKind::Forbidden => 403,
+            ErrorKind::InsufficientScope | ErrorKind::Forbidden | ErrorKind::CrossSiteRequest => {
+                403
+            }
             _ => 401,
         }
     }
@@ -132,6 +141,7 @@ impl ErrorKind {
             ErrorKind::InvalidClient => "wrong client",
             ErrorKind::InsufficientScope => "insufficient scope",
             ErrorKind::Forbidden => "forbidden",
+            ErrorKind::CrossSiteRequest => "cross site request",
         }
     }
 
@@ -234,6 +244,7 @@ mod tests {
         assert_eq!(ErrorKind::JwksUnavailable.status(), 503);
         assert_eq!(ErrorKind::InsufficientScope.status(), 403);
         assert_eq!(ErrorKind::Forbidden.status(), 403);
+        assert_eq!(ErrorKind::CrossSiteRequest.status(), 403);
         assert_eq!(ErrorKind::InvalidClient.status(), 401);
     }
 

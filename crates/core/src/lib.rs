@@ -39,6 +39,7 @@ pub mod bounded_read;
 mod claims;
 mod clock;
 mod config;
+mod cross_site;
 mod error;
 pub mod jwks;
 mod jwt;
@@ -69,7 +70,7 @@ pub use policy::{
 };
 pub use policy_file::{PolicyFile, PolicyFileError};
 pub use response::{DenialResponse, RETRY_AFTER_SECS, validate_realm};
-pub use token_source::{HeaderLookup, TokenSource, TokenSourceBuilder};
+pub use token_source::{HeaderLookup, TokenLocation, TokenSource, TokenSourceBuilder};
 pub use verify::{
     BackgroundRefresh, DEFAULT_MAX_TOKEN_BYTES, DEFAULT_VERIFIED_TOKEN_CACHE_BYTES, Verifier,
     VerifierBuilder, WarmUpError,

@@ -14,7 +14,10 @@
 //!
 //! [token]
 //! header = "authorization"               # default
-//! # cookie = "id_token"
+//! # cookie = "__Host-id_token"
+//! # allowed_origins = ["https://app.example.com"]   # cookie only: pages that may POST with it
+//! # allow_same_site = false              # cookie only: Sec-Fetch-Site: same-site passes
+//! # allow_missing_origin = false         # cookie only: no Sec-Fetch-Site/Origin/Referer passes
 //!
 //! [defaults]
 //! unmatched = "deny"                     # default: 403 for requests no route matches
@@ -44,7 +47,7 @@ use crate::config::{AcceptedTokenUse, Algorithm, IssuerConfig};
 use crate::jwks::KeySet;
 use crate::policy::routes::{RouteError, RouteTable, STANDARD_METHODS};
 use crate::policy::{Policy, PolicyError, PolicyParseError};
-use crate::token_source::TokenSource;
+use crate::token_source::{TokenSource, TokenSourceBuilder};
 
 /// A policy-file error: where (file, 1-based line and column) and what.
 ///
@@ -124,6 +127,9 @@ struct IssuerEntry {
 struct TokenEntry {
     header: Option<Spanned<String>>,
     cookie: Option<Spanned<String>>,
+    allowed_origins: Option<Vec<Spanned<String>>>,
+    allow_same_site: Option<Spanned<bool>>,
+    allow_missing_origin: Option<Spanned<bool>>,
 }
 
 #[derive(Deserialize)]
@@ -608,19 +614,36 @@ fn token_source(entry: Option<&TokenEntry>, at: &At<'_>) -> Result<TokenSource, 
     let Some(entry) = entry else {
         return Ok(TokenSource::default());
     };
-    let mut builder = TokenSource::builder();
-    if let Some(header) = &entry.header {
-        builder = builder.header(header.get_ref());
+    // Each setting is checked as it is added, so an error points at the value at fault.
+    let check = |builder: &TokenSourceBuilder, span: Range<usize>| {
         builder
             .clone()
             .build()
-            .map_err(|error| at(header.span(), error.to_string()))?;
+            .map(drop)
+            .map_err(|error| at(span, error.to_string()))
+    };
+    let mut builder = TokenSource::builder();
+    if let Some(header) = &entry.header {
+        builder = builder.header(header.get_ref());
+        check(&builder, header.span())?;
     }
     if let Some(cookie) = &entry.cookie {
         builder = builder.cookie(cookie.get_ref());
-        return builder
-            .build()
-            .map_err(|error| at(cookie.span(), error.to_string()));
+        check(&builder, cookie.span())?;
+    }
+    if let Some(origins) = &entry.allowed_origins {
+        for origin in origins {
+            builder = builder.allowed_origins([origin.get_ref()]);
+            check(&builder, origin.span())?;
+        }
+    }
+    if let Some(allow) = &entry.allow_same_site {
+        builder = builder.allow_same_site(*allow.get_ref());
+        check(&builder, allow.span())?;
+    }
+    if let Some(allow) = &entry.allow_missing_origin {
+        builder = builder.allow_missing_origin(*allow.get_ref());
+        check(&builder, allow.span())?;
     }
     builder.build().map_err(|error| at(0..0, error.to_string()))
 }
@@ -821,6 +844,9 @@ require = "policy:admin and token_use:id"
         assert_eq!(file.issuers().len(), 1);
         assert_eq!(file.issuers()[0].name(), "main");
         assert_eq!(file.token_source().cookie_name(), Some("id_token"));
+        assert_eq!(file.token_source().allowed_origins().count(), 0);
+        assert!(!file.token_source().allows_same_site());
+        assert!(!file.token_source().allows_missing_origin());
         assert_eq!(file.routes().routes().len(), 3);
         assert_eq!(
             file.to_string(),
@@ -920,6 +946,30 @@ require = "policy:admin and token_use:id"
                 "f.toml:8:10: token cookie \"bad cookie\" is not a cookie name (RFC 6265 token)",
             ),
             (
+                with_issuer("[token]\ncookie = \"id\"\nallowed_origins = [\"https://a.example\", \"https://b.example/\"]\n"),
+                "f.toml:9:41: allowed origin \"https://b.example/\" is not an origin: write scheme://host or scheme://host:port, with no path, not even a trailing '/'",
+            ),
+            (
+                with_issuer("[token]\ncookie = \"id\"\nallowed_origins = [\"null\"]\n"),
+                "f.toml:9:20: allowed origin \"null\" is not an origin: write scheme://host or scheme://host:port, with no path, not even a trailing '/'",
+            ),
+            (
+                with_issuer("[token]\nallowed_origins = [\"https://a.example\"]\n"),
+                "f.toml:8:20: allowed_origins, allow_same_site and allow_missing_origin apply to a token cookie: set the cookie name, or remove them",
+            ),
+            (
+                with_issuer("[token]\nheader = \"x-token\"\nallow_missing_origin = true\n"),
+                "f.toml:9:24: allowed_origins, allow_same_site and allow_missing_origin apply to a token cookie: set the cookie name, or remove them",
+            ),
+            (
+                with_issuer("[token]\ncookie = \"id\"\nallow_same_site = \"yes\"\n"),
+                "f.toml:9:19: invalid type: string \"yes\", expected a boolean",
+            ),
+            (
+                with_issuer("[token]\ncookie = \"id\"\nallowed_origin = []\n"),
+                "f.toml:9:1: unknown field `allowed_origin`, expected one of `header`, `cookie`, `allowed_origins`, `allow_same_site`, `allow_missing_origin`",
+            ),
+            (
                 with_issuer("[token]\nheader = \"bad header\"\n"),
                 "f.toml:8:10: token header \"bad header\" is not a header name",
             ),
@@ -956,6 +1006,27 @@ require = "policy:admin and token_use:id"
             let error = PolicyFile::parse(&text, ".", "f.toml").expect_err(&text);
             assert_eq!(error.to_string(), expected, "{text}");
         }
+    }
+
+    #[test]
+    fn cookie_cross_site_settings_load() {
+        let text = with_issuer(
+            r#"
+[token]
+cookie = "__Host-id_token"
+allowed_origins = ["https://App.example.com:443", "http://127.0.0.1:8080"]
+allow_same_site = true
+allow_missing_origin = true
+"#,
+        );
+        let file = PolicyFile::parse(&text, ".", "f.toml").expect("valid");
+        let source = file.token_source();
+        assert_eq!(source.cookie_name(), Some("__Host-id_token"));
+        assert_eq!(
+            source.allowed_origins().collect::<Vec<_>>(),
+            ["https://app.example.com", "http://127.0.0.1:8080"]
+        );
+        assert!(source.allows_same_site() && source.allows_missing_origin());
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! | `insufficient_scope` | 403 | `Bearer error="insufficient_scope", scope="a b"` | `{"message":"Forbidden"}` |
 //! | `forbidden` | 403 | `Bearer error="insufficient_scope"` | `{"message":"Forbidden"}` |
 //! | `jwks_unavailable` | 503 | none; `Retry-After: 5` instead | `{"message":"Service Unavailable"}` |
+//! | `cross_site_request` | 403 | none | `{"message":"Forbidden"}` |
 //!
 //! Auth-params are separated by `, `; a configured realm comes first. Every value is a fixed
 //! text, a scope name from the policy, or the realm: never anything from the token.
@@ -65,7 +66,9 @@ impl DenialResponse {
         let mut headers = vec![(CONTENT_TYPE, HeaderValue::from_static("application/json"))];
         if status == StatusCode::SERVICE_UNAVAILABLE {
             headers.push((RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS)));
-        } else {
+        } else if kind != ErrorKind::CrossSiteRequest {
+            // A cross-site refusal has no challenge: the credentials are fine, where the
+            // request came from is not, and no other token would change that.
             headers.push((WWW_AUTHENTICATE, challenge(kind, scopes, realm)));
         }
         Self {
@@ -80,12 +83,14 @@ impl DenialResponse {
         self.status
     }
 
-    /// The headers, in order: `content-type`, then `www-authenticate` or `retry-after`.
+    /// The headers, in order: `content-type`, then `www-authenticate` or `retry-after` (or
+    /// neither, for `cross_site_request`).
     pub fn headers(&self) -> &[(HeaderName, HeaderValue)] {
         &self.headers
     }
 
-    /// The `WWW-Authenticate` challenge, if the response has one (not for 503).
+    /// The `WWW-Authenticate` challenge, if the response has one (not for 503 or
+    /// `cross_site_request`).
     pub fn www_authenticate(&self) -> Option<&HeaderValue> {
         self.headers
             .iter()
@@ -134,7 +139,7 @@ fn challenge(kind: ErrorKind, scopes: &[String], realm: Option<&str>) -> HeaderV
         params.push(format!("realm=\"{realm}\""));
     }
     match kind {
-        ErrorKind::MissingToken | ErrorKind::JwksUnavailable => {}
+        ErrorKind::MissingToken | ErrorKind::JwksUnavailable | ErrorKind::CrossSiteRequest => {}
         ErrorKind::InvalidRequest => params.push("error=\"invalid_request\"".to_owned()),
         ErrorKind::InsufficientScope => {
             params.push("error=\"insufficient_scope\"".to_owned());
@@ -260,6 +265,14 @@ mod tests {
                 503,
                 None,
                 r#"{"message":"Service Unavailable"}"#,
+            ),
+            (
+                ErrorKind::CrossSiteRequest,
+                &two,
+                Some("api"),
+                403,
+                None,
+                r#"{"message":"Forbidden"}"#,
             ),
             (
                 ErrorKind::MissingToken,

@@ -5,6 +5,10 @@
 //! - no token anywhere → `missing_token` (401, plain `Bearer` challenge);
 //! - the header twice, or a token in the header *and* the cookie → `invalid_request` (400).
 //!
+//! When the token came from the cookie, a state-changing request must also come from an allowed
+//! page (`cross_site_request`, 403, see [`TokenSource::check_cross_site`]): browsers attach
+//! cookies to requests other sites make them send, never headers.
+//!
 //! Choices where the design is silent: a header with another scheme (`Basic …`) or an empty
 //! value carries no bearer token (so `missing_token`); a header value that is not UTF-8 cannot
 //! hold a JWT and is `malformed_token` (401); the same cookie sent twice with the same value is
@@ -57,7 +61,19 @@ impl HeaderLookup for HeaderMap {
     }
 }
 
+use crate::cross_site::{CrossSiteCheck, normalize_origin};
 use crate::error::{ConfigError, Error, ErrorKind};
+
+/// Where a request's token was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TokenLocation {
+    /// The configured header (`Authorization` or a custom one). Browsers only send it
+    /// cross-origin after a CORS preflight the server approves, so it needs no origin check.
+    Header,
+    /// The configured cookie, which browsers attach to other sites' requests too.
+    Cookie,
+}
 
 /// Reads the token from request headers.
 ///
@@ -85,6 +101,7 @@ use crate::error::{ConfigError, Error, ErrorKind};
 pub struct TokenSource {
     header: HeaderName,
     cookie: Option<Box<str>>,
+    cross_site: CrossSiteCheck,
 }
 
 impl Default for TokenSource {
@@ -93,6 +110,7 @@ impl Default for TokenSource {
         Self {
             header: http::header::AUTHORIZATION,
             cookie: None,
+            cross_site: CrossSiteCheck::default(),
         }
     }
 }
@@ -103,6 +121,9 @@ impl Default for TokenSource {
 pub struct TokenSourceBuilder {
     header: Option<String>,
     cookie: Option<String>,
+    allowed_origins: Vec<String>,
+    allow_same_site: bool,
+    allow_missing_origin: bool,
 }
 
 impl TokenSourceBuilder {
@@ -119,11 +140,49 @@ impl TokenSourceBuilder {
         self
     }
 
-    /// Validates the names.
+    /// Origins whose pages may send state-changing requests (anything but `GET`, `HEAD`,
+    /// `OPTIONS`) that carry the token cookie, besides the API's own origin (default: none).
+    ///
+    /// Each is `scheme://host` or `scheme://host:port`, exactly as a browser's `Origin` header
+    /// writes it (no path, not even `/`); case and the scheme's default port do not matter.
+    /// An allowed origin lets a page pass whatever its `Sec-Fetch-Site` says, and is what
+    /// browsers without Fetch Metadata (old ones, and every browser talking to a plain-HTTP
+    /// origin other than loopback) are judged by (their `Origin`, else `Referer`), so list the
+    /// app's own origin too. Only for a cookie source.
+    pub fn allowed_origins<I, S>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.allowed_origins
+            .extend(origins.into_iter().map(Into::into));
+        self
+    }
+
+    /// Let `Sec-Fetch-Site: same-site` pass the cookie check (default false): every origin of
+    /// the same registrable domain (any subdomain, any port or scheme) may then send
+    /// state-changing requests with the cookie. Prefer listing origins. Only for a cookie
+    /// source.
+    pub fn allow_same_site(mut self, allow: bool) -> Self {
+        self.allow_same_site = allow;
+        self
+    }
+
+    /// Let a state-changing request with the cookie and none of `Sec-Fetch-Site`, `Origin` or
+    /// `Referer` through (default false: refused). Every current browser sends at least one
+    /// of them on such a request, so this only matters for other clients, which should send
+    /// the token in the header instead. Only for a cookie source.
+    pub fn allow_missing_origin(mut self, allow: bool) -> Self {
+        self.allow_missing_origin = allow;
+        self
+    }
+
+    /// Validates the names and origins.
     ///
     /// # Errors
-    /// A header name that is not a valid HTTP header name (or is `cookie`), or a cookie name
-    /// that is not an RFC 6265 token.
+    /// A header name that is not a valid HTTP header name (or is `cookie`), a cookie name
+    /// that is not an RFC 6265 token, an allowed origin that is not `scheme://host[:port]`,
+    /// or cross-site settings without a cookie.
     pub fn build(self) -> Result<TokenSource, ConfigError> {
         let header = match self.header {
             None => http::header::AUTHORIZATION,
@@ -149,7 +208,26 @@ impl TokenSourceBuilder {
                 )));
             }
         };
-        Ok(TokenSource { header, cookie })
+        let cross_site = CrossSiteCheck {
+            allowed_origins: self
+                .allowed_origins
+                .iter()
+                .map(|origin| normalize_origin(origin))
+                .collect::<Result<_, _>>()?,
+            allow_same_site: self.allow_same_site,
+            allow_missing_origin: self.allow_missing_origin,
+        };
+        if cookie.is_none() && cross_site.is_configured() {
+            return Err(ConfigError::new(
+                "allowed_origins, allow_same_site and allow_missing_origin apply to a token \
+                 cookie: set the cookie name, or remove them",
+            ));
+        }
+        Ok(TokenSource {
+            header,
+            cookie,
+            cross_site,
+        })
     }
 }
 
@@ -175,6 +253,85 @@ impl TokenSource {
     /// The cookie read, if any.
     pub fn cookie_name(&self) -> Option<&str> {
         self.cookie.as_deref()
+    }
+
+    /// The normalized allowed origins of the cookie check (see
+    /// [`TokenSourceBuilder::allowed_origins`]).
+    pub fn allowed_origins(&self) -> impl Iterator<Item = &str> {
+        self.cross_site.allowed_origins.iter().map(AsRef::as_ref)
+    }
+
+    /// Whether `Sec-Fetch-Site: same-site` passes the cookie check.
+    pub fn allows_same_site(&self) -> bool {
+        self.cross_site.allow_same_site
+    }
+
+    /// Whether a request with no `Sec-Fetch-Site`, `Origin` or `Referer` passes the cookie
+    /// check.
+    pub fn allows_missing_origin(&self) -> bool {
+        self.cross_site.allow_missing_origin
+    }
+
+    /// Refuses a request whose cookie token another site may have made the browser send.
+    ///
+    /// Tokens from the header always pass, and so do `GET`, `HEAD` and `OPTIONS` (which must
+    /// not change state). For any other method with a cookie token: `Sec-Fetch-Site:
+    /// same-origin` or `none` passes, `same-site` passes when allowed, and otherwise the
+    /// request's `Origin` must be an allowed origin. A browser that sends no `Sec-Fetch-Site`
+    /// is judged by its `Origin` (never `null`), or else its `Referer`, against the allowed
+    /// origins; a request with none of the three is refused unless allowed.
+    ///
+    /// # Errors
+    /// `cross_site_request` (403), its detail naming the header that decided.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use cognito_authz_core::{TokenLocation, TokenSource};
+    /// use http::{HeaderMap, HeaderValue, Method};
+    ///
+    /// let source = TokenSource::builder()
+    ///     .cookie("__Host-id_token")
+    ///     .allowed_origins(["https://app.example.com"])
+    ///     .build()?;
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("cookie", HeaderValue::from_static("__Host-id_token=a.b.c"));
+    /// headers.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
+    /// let (token, location) = source.extract_located_from(&headers).unwrap();
+    /// assert_eq!((token, location), ("a.b.c", TokenLocation::Cookie));
+    ///
+    /// let refused = source.check_cross_site(&Method::POST, &headers, location).unwrap_err();
+    /// assert_eq!((refused.code(), refused.status()), ("cross_site_request", 403));
+    /// assert!(source.check_cross_site(&Method::GET, &headers, location).is_ok());
+    /// assert!(source.check_cross_site(&Method::POST, &headers, TokenLocation::Header).is_ok());
+    ///
+    /// headers.insert("origin", HeaderValue::from_static("https://app.example.com"));
+    /// assert!(source.check_cross_site(&Method::POST, &headers, location).is_ok());
+    /// # Ok::<(), cognito_authz_core::ConfigError>(())
+    /// ```
+    pub fn check_cross_site<H: HeaderLookup + ?Sized>(
+        &self,
+        method: &http::Method,
+        headers: &H,
+        location: TokenLocation,
+    ) -> Result<(), Error> {
+        match location {
+            TokenLocation::Header => Ok(()),
+            TokenLocation::Cookie => self.cross_site.check(method, headers),
+        }
+    }
+
+    /// [`TokenSource::extract_from`], also saying where the token was found (for
+    /// [`TokenSource::check_cross_site`]).
+    ///
+    /// # Errors
+    /// As [`TokenSource::extract`].
+    pub fn extract_located_from<'a, H: HeaderLookup + ?Sized>(
+        &self,
+        headers: &'a H,
+    ) -> Result<(&'a str, TokenLocation), Error> {
+        let (raw, location) = self.extract_raw_located(headers)?;
+        Ok((token_text(raw)?, location))
     }
 
     /// The token of a request, borrowed from its headers (without any `Bearer ` prefix).
@@ -205,13 +362,34 @@ impl TokenSource {
         &self,
         headers: &'a H,
     ) -> Result<&'a [u8], Error> {
+        self.extract_raw_located(headers).map(|(raw, _)| raw)
+    }
+
+    /// [`TokenSource::extract_raw`], then [`TokenSource::check_cross_site`] for the request's
+    /// method: what the authorizer runs before verification.
+    pub(crate) fn extract_raw_checked<'a, H: HeaderLookup + ?Sized>(
+        &self,
+        method: &http::Method,
+        headers: &'a H,
+    ) -> Result<&'a [u8], Error> {
+        let (raw, location) = self.extract_raw_located(headers)?;
+        self.check_cross_site(method, headers, location)?;
+        Ok(raw)
+    }
+
+    /// [`TokenSource::extract_raw`] and where the token was found.
+    pub(crate) fn extract_raw_located<'a, H: HeaderLookup + ?Sized>(
+        &self,
+        headers: &'a H,
+    ) -> Result<(&'a [u8], TokenLocation), Error> {
         let from_header = self.header_token(headers)?;
         let from_cookie = match &self.cookie {
             Some(name) => cookie_token(headers, name)?,
             None => None,
         };
         match (from_header, from_cookie) {
-            (Some(token), None) | (None, Some(token)) => Ok(token),
+            (Some(token), None) => Ok((token, TokenLocation::Header)),
+            (None, Some(token)) => Ok((token, TokenLocation::Cookie)),
             (Some(_), Some(_)) => Err(Error::new(
                 ErrorKind::InvalidRequest,
                 "token in both the header and the cookie",

@@ -15,6 +15,11 @@
 //!
 //! A denial is a response, not an error: `Authz<S>` keeps `type Error = S::Error`.
 //!
+//! With a token source that reads a cookie, a state-changing request that another site may
+//! have made the browser send is refused with `cross_site_request` (403, no challenge) before
+//! the token is verified; see
+//! [`TokenSource::check_cross_site`](cognito_authz_core::TokenSource::check_cross_site).
+//!
 //! ```
 //! use std::convert::Infallible;
 //! use std::sync::Arc;
