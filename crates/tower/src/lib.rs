@@ -106,7 +106,12 @@
 
 mod extensions;
 mod future;
+#[cfg(feature = "tonic")]
+mod grpc;
+#[cfg(feature = "lambda-http")]
+mod lambda;
 mod layer;
+mod policy_path;
 mod responder;
 mod service;
 
@@ -115,5 +120,10 @@ pub use future::ResponseFuture;
 pub use layer::{AuthzLayer, RequireError};
 pub use responder::{DefaultResponder, Responder};
 pub use service::Authz;
+
+#[cfg(feature = "tonic")]
+pub use grpc::{GrpcResponder, grpc_status};
+#[cfg(feature = "lambda-http")]
+pub use lambda::{StagePath, lambda_policy_path};
 
 pub use cognito_authz_core::{Authorizer, Decision, Denial, DenialResponse, VerifiedToken};

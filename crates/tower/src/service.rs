@@ -13,6 +13,7 @@ use tower_service::Service;
 
 use crate::extensions::{NoToken, Realm};
 use crate::future::ResponseFuture;
+use crate::policy_path::PolicyPath;
 use crate::responder::Responder;
 
 /// Authorizes each request, then calls the inner service or answers the denial. Built by
@@ -23,6 +24,7 @@ pub struct Authz<S, R = crate::DefaultResponder> {
     authorizer: Authorizer,
     responder: R,
     realm: Option<Realm>,
+    path: PolicyPath,
 }
 
 impl<S, R> Authz<S, R> {
@@ -31,12 +33,14 @@ impl<S, R> Authz<S, R> {
         authorizer: Authorizer,
         responder: R,
         realm: Option<Realm>,
+        path: PolicyPath,
     ) -> Self {
         Self {
             inner,
             authorizer,
             responder,
             realm,
+            path,
         }
     }
 
@@ -85,7 +89,8 @@ where
         let decided = {
             let authorizing = pin!(self.authorizer.authorize(
                 request.method(),
-                request.uri().path(),
+                // The policy path: the URI path, less an API Gateway stage (policy_path.rs).
+                self.path.of(request.uri().path(), request.extensions()),
                 request.headers(),
             ));
             match authorizing.poll(&mut Context::from_waker(Waker::noop())) {
@@ -127,12 +132,18 @@ impl<S, R> Authz<S, R> {
         let authorizer = self.authorizer.clone();
         let responder = self.responder.clone();
         let realm = self.realm.clone();
+        let path = self.path;
         // Split the request so the future borrows only `Parts` (Sync) across the await, never
         // the body (axum's is not Sync).
         let (parts, body) = request.into_parts();
         ResponseFuture::authorizing(Box::pin(async move {
             let decision = authorizer
-                .authorize(&parts.method, parts.uri.path(), &parts.headers)
+                .authorize(
+                    &parts.method,
+                    // The policy path, as in `call`.
+                    path.of(parts.uri.path(), &parts.extensions),
+                    &parts.headers,
+                )
                 .await;
             let mut request = Request::from_parts(parts, body);
             match decision {
