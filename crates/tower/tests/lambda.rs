@@ -10,10 +10,11 @@
 
 use std::convert::Infallible;
 use std::net::{Ipv4Addr, TcpListener};
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cognito_authz_core::{AcceptedTokenUse, Authorizer, AuthorizerOptions, VerifiedToken};
 use cognito_authz_testkit::LocalIssuer;
@@ -400,6 +401,199 @@ async fn rest_apis_with_ignore_stage_in_path_are_matched_on_the_same_path() {
             let json = event.json(path, authorization.as_deref());
             let seen = fixture.send(fixture.layer.clone(), event, &json).await;
             assert_eq!(seen, (status, body.clone()), "{event:?}: {what}");
+        }
+    }
+}
+
+/// The `cargo-lambda` program: `COGNITO_AUTHZ_CARGO_LAMBDA`, else the venv `scripts/test.sh`
+/// makes.
+fn cargo_lambda_program() -> PathBuf {
+    let program = std::env::var_os("COGNITO_AUTHZ_CARGO_LAMBDA").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/tools-venv/bin/cargo-lambda"),
+        PathBuf::from,
+    );
+    assert!(
+        program.is_file(),
+        "cargo-lambda not found at {}: run `scripts/test.sh` (it installs cargo-lambda from PyPI \
+         into target/tools-venv and runs the tests), or `pip install cargo-lambda` and set \
+         COGNITO_AUTHZ_CARGO_LAMBDA to its cargo-lambda",
+        program.display()
+    );
+    program
+}
+
+/// `cargo lambda watch` serving the `lambda` example on 127.0.0.1; its process group is
+/// ended on drop.
+struct Watch {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Watch {
+    fn start(program: &Path, dir: &Path, policy: &Path) -> Self {
+        let port = free_loopback_port();
+        let log = dir.join("watch.log");
+        let log_file = std::fs::File::create(&log).expect("watch log");
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+        let child = Command::new(program)
+            .args(["lambda", "watch", "--invoke-address", "127.0.0.1"])
+            .arg("--invoke-port")
+            .arg(port.to_string())
+            .args([
+                "--ignore-changes",
+                "--example",
+                "lambda",
+                "--features",
+                "lambda-http",
+            ])
+            .arg("--manifest-path")
+            .arg(manifest)
+            .arg("--env-var")
+            .arg(format!("COGNITO_AUTHZ_POLICY={}", policy.display()))
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().expect("log"))
+            .stderr(log_file)
+            // Its own process group, so the function it starts ends with it.
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|error| {
+                panic!(
+                    "cannot start {}: {error}; run `scripts/test.sh` to install cargo-lambda",
+                    program.display()
+                )
+            });
+        Self { child, port, log }
+    }
+
+    /// Waits until the emulator accepts connections (it starts the function on the first
+    /// invocation).
+    fn wait_until_listening(&mut self) {
+        for _ in 0..LISTEN_ATTEMPTS {
+            if let Some(status) = self.child.try_wait().expect("cargo lambda watch status") {
+                panic!(
+                    "cargo lambda watch exited ({status}) before listening on 127.0.0.1:{}; \
+                     its log:\n{}",
+                    self.port,
+                    self.log_text()
+                );
+            }
+            if std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(LISTEN_POLL);
+        }
+        panic!(
+            "cargo lambda watch did not listen on 127.0.0.1:{} within {} s; its log:\n{}",
+            self.port,
+            (LISTEN_POLL * LISTEN_ATTEMPTS).as_secs(),
+            self.log_text()
+        );
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_else(|error| format!("(unreadable: {error})"))
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        // The whole group: cargo-lambda and the function it runs.
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(format!("-{}", self.child.id()))
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_loopback_port() -> u16 {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local address").port()
+}
+
+/// Builds the `lambda` example as `cargo lambda watch` will run it, so the first invocation
+/// does not wait for a build (and a build failure shows here, with cargo's own output).
+fn build_the_example() {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = Command::new(cargo)
+        .args(["build", "--features", "lambda-http", "--example", "lambda"])
+        .arg("--manifest-path")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("cargo build");
+    assert!(
+        output.status.success(),
+        "building the lambda example failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Connection attempts while the emulator starts, `LISTEN_POLL` apart: 60 s at most.
+const LISTEN_ATTEMPTS: u32 = 600;
+const LISTEN_POLL: Duration = Duration::from_millis(100);
+
+#[test]
+fn cargo_lambda_watch_and_invoke_answer_every_event_kind() {
+    let program = cargo_lambda_program();
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cargo-lambda-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("work folder");
+    // Real time here: the function runs with the system clock.
+    let issuer = LocalIssuer::builder()
+        .system_clock()
+        .offline()
+        .expect("local issuer");
+    std::fs::write(dir.join("keys.json"), issuer.jwks_json()).expect("keys");
+    let policy = dir.join("policy.toml");
+    std::fs::write(
+        &policy,
+        format!("{}\n{POLICY}", issuer_toml(&issuer, Some("keys.json"))),
+    )
+    .expect("policy");
+    let fixture = Fixture {
+        layer: AuthzLayer::from_file(&policy).unwrap_or_else(|error| panic!("{error}")),
+        issuer,
+    };
+    build_the_example();
+    let mut watch = Watch::start(&program, &dir, &policy);
+    watch.wait_until_listening();
+    for event in EVENTS {
+        for (what, path, authorization, status, body) in rows(&fixture) {
+            let file = dir.join("event.json");
+            std::fs::write(&file, event.json(path, authorization.as_deref())).expect("event");
+            let output = Command::new(&program)
+                .args(["lambda", "invoke", "--invoke-address", "127.0.0.1"])
+                .arg("--invoke-port")
+                .arg(watch.port.to_string())
+                .arg("--data-file")
+                .arg(&file)
+                .args(["--output-format", "json"])
+                .stdin(Stdio::null())
+                .output()
+                .expect("cargo lambda invoke");
+            assert!(
+                output.status.success(),
+                "{event:?}: {what}: cargo lambda invoke failed ({}):\n{}\n{}\n\
+                 cargo lambda watch:\n{}",
+                output.status,
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr),
+                watch.log_text()
+            );
+            let answer = String::from_utf8_lossy(&output.stdout);
+            let response: Value = serde_json::from_str(&answer)
+                .unwrap_or_else(|error| panic!("{event:?}: {what}: {error}: {answer}"));
+            assert_eq!(
+                (
+                    response["statusCode"].as_u64(),
+                    response["body"].as_str().unwrap_or_default()
+                ),
+                (Some(u64::from(status)), body.as_str()),
+                "{event:?}: {what}: {response}"
+            );
         }
     }
 }
