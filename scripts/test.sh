@@ -3,6 +3,9 @@
 #
 # The interop tests (tests/moto_interop.rs) run moto's Cognito server, a Python package: it is
 # installed once into target/moto-venv and reused while its version still matches the pin.
+# The gRPC and Lambda tests (crates/tower/tests/grpc.rs, lambda.rs) run Python's grpcio as a
+# second gRPC client and cargo-lambda (`cargo lambda watch` / `invoke`), both from PyPI: they are
+# installed once into target/tools-venv the same way.
 # Extra arguments go to `cargo test` (e.g. `scripts/test.sh --test lib moto`).
 set -euo pipefail
 
@@ -25,5 +28,22 @@ if [[ ! -x "$venv/bin/moto_server" || "$(cat "$stamp" 2>/dev/null)" != "$moto_re
 fi
 echo "==> moto $("$venv/bin/python" -c 'import moto; print(moto.__version__)') at $venv"
 
+# Verified with grpcio 1.85 and cargo-lambda 1.9 (crates/tower/tests/grpc.rs, lambda.rs).
+tools_requirements=('grpcio>=1.60,<2' 'cargo-lambda>=1.8,<2')
+tools_venv="$root/target/tools-venv"
+tools_stamp="$tools_venv/.installed-requirements"
+if [[ ! -x "$tools_venv/bin/cargo-lambda" || "$(cat "$tools_stamp" 2>/dev/null)" != "${tools_requirements[*]}" ]]; then
+    echo "==> installing ${tools_requirements[*]} into $tools_venv"
+    rm -rf "$tools_venv"
+    "$python" -m venv "$tools_venv"
+    "$tools_venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+        --no-input "${tools_requirements[@]}"
+    printf '%s' "${tools_requirements[*]}" >"$tools_stamp"
+fi
+echo "==> grpcio $("$tools_venv/bin/python" -c 'import grpc; print(grpc.__version__)'), $("$tools_venv/bin/cargo-lambda" lambda --version) at $tools_venv"
+
 echo "==> cargo test --workspace --all-features"
-COGNITO_AUTHZ_MOTO="$venv/bin/moto_server" cargo test --workspace --all-features "$@"
+COGNITO_AUTHZ_MOTO="$venv/bin/moto_server" \
+COGNITO_AUTHZ_TOOLS_PYTHON="$tools_venv/bin/python" \
+COGNITO_AUTHZ_CARGO_LAMBDA="$tools_venv/bin/cargo-lambda" \
+    cargo test --workspace --all-features "$@"

@@ -42,7 +42,9 @@ async fn handler(request: Request) -> Result<Response<Body>, Error> {
         .get::<Arc<VerifiedToken>>()
         .and_then(|token| token.username())
         .unwrap_or("anonymous");
-    Ok(Response::new(Body::from(format!(
-        "route {route} for {user}"
-    ))))
+    let body = Body::from(format!("route {route} for {user}"));
+    // The path lambda_http built (stage included or not), to see what the layer stripped.
+    Ok(Response::builder()
+        .header("x-request-path", request.uri().path())
+        .body(body)?)
 }

@@ -431,9 +431,10 @@ struct Watch {
 }
 
 impl Watch {
-    fn start(program: &Path, dir: &Path, policy: &Path) -> Self {
+    /// Starts it with the function's extra environment `env` (`NAME=value`).
+    fn start(program: &Path, dir: &Path, policy: &Path, env: Option<&str>) -> Self {
         let port = free_loopback_port();
-        let log = dir.join("watch.log");
+        let log = dir.join(format!("watch-{port}.log"));
         let log_file = std::fs::File::create(&log).expect("watch log");
         let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
         let child = Command::new(program)
@@ -451,6 +452,7 @@ impl Watch {
             .arg(manifest)
             .arg("--env-var")
             .arg(format!("COGNITO_AUTHZ_POLICY={}", policy.display()))
+            .args(env.map(|env| format!("--env-var={env}")))
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().expect("log"))
             .stderr(log_file)
@@ -558,13 +560,26 @@ fn cargo_lambda_watch_and_invoke_answer_every_event_kind() {
         issuer,
     };
     build_the_example();
-    let mut watch = Watch::start(&program, &dir, &policy);
+    for env in [None, Some(format!("{IGNORE_STAGE}=true"))] {
+        invoke_every_event(&program, &dir, &policy, env.as_deref(), &fixture);
+    }
+}
+
+/// Starts `cargo lambda watch` (the function with `env`) and sends it every event and row.
+fn invoke_every_event(
+    program: &Path,
+    dir: &Path,
+    policy: &Path,
+    env: Option<&str>,
+    fixture: &Fixture,
+) {
+    let mut watch = Watch::start(program, dir, policy, env);
     watch.wait_until_listening();
     for event in EVENTS {
-        for (what, path, authorization, status, body) in rows(&fixture) {
+        for (what, path, authorization, status, body) in rows(fixture) {
             let file = dir.join("event.json");
             std::fs::write(&file, event.json(path, authorization.as_deref())).expect("event");
-            let output = Command::new(&program)
+            let output = Command::new(program)
                 .args(["lambda", "invoke", "--invoke-address", "127.0.0.1"])
                 .arg("--invoke-port")
                 .arg(watch.port.to_string())
@@ -576,7 +591,7 @@ fn cargo_lambda_watch_and_invoke_answer_every_event_kind() {
                 .expect("cargo lambda invoke");
             assert!(
                 output.status.success(),
-                "{event:?}: {what}: cargo lambda invoke failed ({}):\n{}\n{}\n\
+                "{event:?} ({env:?}): {what}: cargo lambda invoke failed ({}):\n{}\n{}\n\
                  cargo lambda watch:\n{}",
                 output.status,
                 String::from_utf8_lossy(&output.stdout),
@@ -592,8 +607,22 @@ fn cargo_lambda_watch_and_invoke_answer_every_event_kind() {
                     response["body"].as_str().unwrap_or_default()
                 ),
                 (Some(u64::from(status)), body.as_str()),
-                "{event:?}: {what}: {response}"
+                "{event:?} ({env:?}): {what}: {response}"
             );
+            if status == 200 && event == Event::Rest {
+                // The variable reached the function: lambda_http left the stage out.
+                let built = if env.is_some() {
+                    path.to_owned()
+                } else {
+                    format!("/testStage{path}")
+                };
+                // REST answers carry headers in `multiValueHeaders`.
+                assert_eq!(
+                    response["multiValueHeaders"]["x-request-path"][0].as_str(),
+                    Some(built.as_str()),
+                    "{env:?}: {what}: {response}"
+                );
+            }
         }
     }
 }
