@@ -223,7 +223,7 @@ impl Fixture {
 
 /// The `[[issuer]]` table for `issuer`, with its keys from `jwks_file` when given.
 fn issuer_toml(issuer: &LocalIssuer, jwks_file: Option<&str>) -> String {
-    let keys = jwks_file.map_or_else(|| String::new(), |file| format!("jwks_file = \"{file}\"\n"));
+    let keys = jwks_file.map_or_else(String::new, |file| format!("jwks_file = \"{file}\"\n"));
     format!(
         "[[issuer]]\nuser_pool_id = \"{}\"\nclient_ids = [\"{}\"]\ntoken_use = \"any\"\n{keys}",
         issuer.pool_id(),
