@@ -10,7 +10,6 @@
 
 use std::convert::Infallible;
 use std::net::{Ipv4Addr, TcpListener};
-use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -422,8 +421,7 @@ fn cargo_lambda_program() -> PathBuf {
     program
 }
 
-/// `cargo lambda watch` serving the `lambda` example on 127.0.0.1; its process group is
-/// ended on drop.
+/// `cargo lambda watch` serving the `lambda` example on 127.0.0.1, ended on drop.
 struct Watch {
     child: Child,
     port: u16,
@@ -456,8 +454,6 @@ impl Watch {
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().expect("log"))
             .stderr(log_file)
-            // Its own process group, so the function it starts ends with it.
-            .process_group(0)
             .spawn()
             .unwrap_or_else(|error| {
                 panic!(
@@ -500,11 +496,8 @@ impl Watch {
 
 impl Drop for Watch {
     fn drop(&mut self) {
-        // The whole group: cargo-lambda and the function it runs.
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(format!("-{}", self.child.id()))
-            .status();
+        // By its id only. The function it started ends by itself once the emulator's runtime
+        // API is gone (its next-invocation request fails).
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
