@@ -96,13 +96,18 @@ impl AuthzLayer<GrpcResponder> {
     /// A layer for tonic: decides with `authorizer` and answers denials as gRPC statuses
     /// ([`GrpcResponder`]). Put it on the whole server or on one service:
     ///
-    /// ```ignore
-    /// use tonic::service::LayerExt as _;
+    /// ```no_run
+    /// use cognito_authz_tower::AuthzLayer;
+    /// use tonic::{service::LayerExt as _, transport::Server};
+    /// # async fn serve(authorizer: cognito_authz_core::Authorizer) -> Result<(), tonic::transport::Error> {
     /// let authz = AuthzLayer::grpc(authorizer);
-    /// // every service of the server
-    /// Server::builder().layer(authz.clone()).add_service(greeter).serve(addr).await?;
-    /// // one service, keeping its name for the router
-    /// Server::builder().add_service(authz.named_layer(greeter)).serve(addr).await?;
+    /// let (_reporter, health) = tonic_health::server::health_reporter(); // any tonic service
+    /// let addr = ([127, 0, 0, 1], 50051).into();
+    /// // Every service of the server:
+    /// Server::builder().layer(authz.clone()).add_service(health.clone()).serve(addr).await?;
+    /// // One service, keeping its name for tonic's router:
+    /// Server::builder().add_service(authz.named_layer(health)).serve(addr).await?;
+    /// # Ok(()) }
     /// ```
     ///
     /// The policy names methods by their HTTP/2 path, `/package.Service/Method`.

@@ -25,7 +25,8 @@
 //! REST APIs, deploy HTTP APIs on `$default`, or nest the router under `/{stage}`). If your route
 //! table is written with the stage in its paths, choose [`StagePath::Keep`] with
 //! [`AuthzLayer::stage_path`](crate::AuthzLayer::stage_path). A path that matches no route gets
-//! the policy file's `unmatched` default, which denies (403) unless you chose otherwise.
+//! the route table's `unmatched` policy: keep that one a policy that denies, so a path the
+//! table was not written for is refused rather than let in.
 
 use http::{Extensions, Request};
 use lambda_http::request::RequestContext;
