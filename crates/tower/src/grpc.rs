@@ -32,7 +32,8 @@ use crate::responder::Responder;
 /// mapping. Use it through [`AuthzLayer::grpc`], or `AuthzLayer::new(a).responder(GrpcResponder)`.
 ///
 /// Works with any response body that has an empty [`Default`], tonic's
-/// [`Body`](tonic::body::Body) among them.
+/// [`Body`](tonic::body::Body) among them. For gRPC services only: a plain HTTP client would
+/// read the trailers-only answer as an empty `200 OK` (the handler still never runs).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct GrpcResponder;
 
