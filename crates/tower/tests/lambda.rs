@@ -619,3 +619,34 @@ fn invoke_every_event(
         }
     }
 }
+
+#[tokio::test]
+async fn the_stage_is_stripped_while_keys_are_fetched_too() {
+    // A JWKS server: the first decision waits for the key set (the layer's boxed path).
+    for (group, status) in [("admin", 200), ("staff", 403)] {
+        let issuer = LocalIssuer::start().await.expect("local issuer");
+        let authorizer = Authorizer::from_toml_str_with(
+            &format!("{}\n{POLICY}", issuer_toml(&issuer, None)),
+            ".",
+            AuthorizerOptions::new()
+                .issuers([issuer.issuer_config(AcceptedTokenUse::Any)])
+                .clock(issuer.manual_clock().expect("manual clock").clone()),
+        )
+        .unwrap_or_else(|error| panic!("{error}"));
+        let token = issuer
+            .access_token()
+            .username("carol")
+            .groups([group])
+            .sign();
+        let fixture = Fixture {
+            issuer,
+            layer: AuthzLayer::new(authorizer),
+        };
+        let json = Event::Rest.json("/admin/users", Some(&format!("Bearer {token}")));
+        let (seen, body) = fixture
+            .send(fixture.layer.clone(), Event::Rest, &json)
+            .await;
+        assert_eq!(seen, status, "{group}: {body}");
+        assert_eq!(fixture.issuer.server().expect("server").fetch_count(), 1);
+    }
+}
