@@ -5,6 +5,9 @@
 # installed once into target/moto-venv and reused while its version still matches the pin.
 # The browser tests (tests/cookie_csrf) drive a headless Chromium: Debian's `chromium` package
 # is installed when no Chromium is found (as root, or through sudo).
+# The gRPC and Lambda tests (crates/tower/tests/grpc.rs, lambda.rs) run Python's grpcio as a
+# second gRPC client and cargo-lambda (`cargo lambda watch` / `invoke`), both from PyPI: they are
+# installed once into target/tools-venv the same way.
 # Extra arguments go to `cargo test` (e.g. `scripts/test.sh --test lib moto`).
 set -euo pipefail
 
@@ -38,6 +41,22 @@ if [[ -z "${COGNITO_AUTHZ_CHROMIUM:-}" ]] && ! command -v chromium >/dev/null 2>
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
 fi
 echo "==> chromium: $(command -v chromium || command -v chromium-browser || echo "${COGNITO_AUTHZ_CHROMIUM:-}")"
+# Verified with grpcio 1.85 and cargo-lambda 1.9 (crates/tower/tests/grpc.rs, lambda.rs).
+tools_requirements=('grpcio>=1.60,<2' 'cargo-lambda>=1.8,<2')
+tools_venv="$root/target/tools-venv"
+tools_stamp="$tools_venv/.installed-requirements"
+if [[ ! -x "$tools_venv/bin/cargo-lambda" || "$(cat "$tools_stamp" 2>/dev/null)" != "${tools_requirements[*]}" ]]; then
+    echo "==> installing ${tools_requirements[*]} into $tools_venv"
+    rm -rf "$tools_venv"
+    "$python" -m venv "$tools_venv"
+    "$tools_venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+        --no-input "${tools_requirements[@]}"
+    printf '%s' "${tools_requirements[*]}" >"$tools_stamp"
+fi
+echo "==> grpcio $("$tools_venv/bin/python" -c 'import grpc; print(grpc.__version__)'), $("$tools_venv/bin/cargo-lambda" lambda --version) at $tools_venv"
 
 echo "==> cargo test --workspace --all-features"
-COGNITO_AUTHZ_MOTO="$venv/bin/moto_server" cargo test --workspace --all-features "$@"
+COGNITO_AUTHZ_MOTO="$venv/bin/moto_server" \
+COGNITO_AUTHZ_TOOLS_PYTHON="$tools_venv/bin/python" \
+COGNITO_AUTHZ_CARGO_LAMBDA="$tools_venv/bin/cargo-lambda" \
+    cargo test --workspace --all-features "$@"

@@ -29,7 +29,9 @@ pub use cognito_authz_core::*;
 #[cfg(feature = "testkit")]
 pub use cognito_authz_testkit as testkit;
 
-/// The tower layer: `AuthzLayer` over any `http::Request` service (feature `tower`).
+/// The tower layer: `AuthzLayer` over any `http::Request` service (feature `tower`); with
+/// feature `tonic` its gRPC responder (`AuthzLayer::grpc`), with feature `lambda-http` the
+/// API Gateway stage handling for lambda_http (`StagePath`, `lambda_policy_path`).
 #[cfg(feature = "tower")]
 pub use cognito_authz_tower as tower;
 
@@ -42,6 +44,13 @@ pub use cognito_authz_axum as axum;
 pub use cognito_authz_actix as actix;
 
 /// The README's Rust examples, compiled with the doctests (all features) so they stay true.
-#[cfg(all(doctest, feature = "axum", feature = "actix", feature = "testkit"))]
+#[cfg(all(
+    doctest,
+    feature = "axum",
+    feature = "actix",
+    feature = "testkit",
+    feature = "tonic",
+    feature = "lambda-http"
+))]
 #[doc = include_str!("../README.md")]
 struct ReadmeExamples;

@@ -1,8 +1,8 @@
 //! Cross-crate tests of cognito-authz: one test binary that pulls in a module per area.
 
 mod attack_drills;
-mod jwks_abandoned;
 mod cookie_csrf;
+mod jwks_abandoned;
 mod jwks_cache;
 mod jwks_faults;
 mod moto_interop;

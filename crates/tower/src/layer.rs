@@ -8,6 +8,7 @@ use cognito_authz_core::{Authorizer, Policy, PolicyFileError};
 use tower_layer::Layer;
 
 use crate::extensions::Realm;
+use crate::policy_path::PolicyPath;
 use crate::responder::DefaultResponder;
 use crate::service::Authz;
 
@@ -21,6 +22,7 @@ pub struct AuthzLayer<R = DefaultResponder> {
     authorizer: Authorizer,
     responder: R,
     realm: Option<Realm>,
+    path: PolicyPath,
 }
 
 impl AuthzLayer {
@@ -31,6 +33,7 @@ impl AuthzLayer {
             authorizer,
             responder: DefaultResponder,
             realm,
+            path: PolicyPath::default(),
         }
     }
 
@@ -56,7 +59,18 @@ impl<R> AuthzLayer<R> {
             authorizer: self.authorizer,
             responder,
             realm: self.realm,
+            path: self.path,
         }
+    }
+
+    /// Which path the route table is matched on for requests built by lambda_http: without
+    /// the API Gateway stage ([`StagePath::Strip`](crate::StagePath::Strip), the default) or
+    /// as lambda_http built it ([`StagePath::Keep`](crate::StagePath::Keep)). See
+    /// [`lambda_policy_path`](crate::lambda_policy_path) for the rules.
+    #[cfg(feature = "lambda-http")]
+    pub fn stage_path(mut self, stage: crate::StagePath) -> Self {
+        self.path.stage = stage;
+        self
     }
 
     /// The authorizer deciding requests.
@@ -115,6 +129,7 @@ impl<R> AuthzLayer<R> {
             authorizer,
             responder: self.responder.clone(),
             realm: self.realm.clone(),
+            path: self.path,
         })
     }
 }
@@ -128,6 +143,7 @@ impl<S, R: Clone> Layer<S> for AuthzLayer<R> {
             self.authorizer.clone(),
             self.responder.clone(),
             self.realm.clone(),
+            self.path,
         )
     }
 }

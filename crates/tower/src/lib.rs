@@ -91,6 +91,25 @@
 //! layer is built, so a bad one fails at start-up. Put it on a route (axum's `route_layer`),
 //! a tonic service, or a sub-router.
 //!
+//! # gRPC (feature `tonic`)
+//!
+//! [`AuthzLayer::grpc`] answers denials the way gRPC clients understand them: a trailers-only
+//! response whose `grpc-status` is the gRPC code of the denial's HTTP status (401 →
+//! `UNAUTHENTICATED`, 403 → `PERMISSION_DENIED`, 400 → `INVALID_ARGUMENT`, 503 →
+//! `UNAVAILABLE`), whose `grpc-message` is the error code, with the `WWW-Authenticate`
+//! challenge as metadata ([`GrpcResponder`], [`grpc_status`]). Put it on a whole tonic server
+//! with `Server::builder().layer(..)`, or on one service with tonic's
+//! `LayerExt::named_layer`. Route patterns name methods by their path,
+//! `/package.Service/Method`.
+//!
+//! # lambda_http (feature `lambda-http`)
+//!
+//! For requests lambda_http built from an API Gateway event, the route table is matched on
+//! the path without the stage lambda_http puts in front of it (`/prod/admin/users` is matched
+//! as `/admin/users`); [`lambda_policy_path`] gives a handler the same path, and
+//! [`AuthzLayer::stage_path`] chooses otherwise. ALB and function URL events are matched on
+//! their path as sent.
+//!
 //! # What it costs
 //!
 //! On a token in the verifier's verified-token cache the decision is ready on the first poll:
@@ -111,8 +130,12 @@
 
 mod extensions;
 mod future;
+#[cfg(feature = "tonic")]
+mod grpc;
+#[cfg(feature = "lambda-http")]
+mod lambda;
 mod layer;
-mod path;
+mod policy_path;
 mod responder;
 mod service;
 
@@ -121,5 +144,10 @@ pub use future::ResponseFuture;
 pub use layer::{AuthzLayer, RequireError};
 pub use responder::{DefaultResponder, Responder};
 pub use service::Authz;
+
+#[cfg(feature = "tonic")]
+pub use grpc::{GrpcResponder, grpc_status};
+#[cfg(feature = "lambda-http")]
+pub use lambda::{StagePath, lambda_policy_path};
 
 pub use cognito_authz_core::{Authorizer, Decision, Denial, DenialResponse, VerifiedToken};

@@ -13,7 +13,7 @@ use tower_service::Service;
 
 use crate::extensions::{NoToken, Realm};
 use crate::future::ResponseFuture;
-use crate::path::policy_path;
+use crate::policy_path::PolicyPath;
 use crate::responder::Responder;
 
 /// Authorizes each request, then calls the inner service or answers the denial. Built by
@@ -24,6 +24,7 @@ pub struct Authz<S, R = crate::DefaultResponder> {
     authorizer: Authorizer,
     responder: R,
     realm: Option<Realm>,
+    path: PolicyPath,
 }
 
 impl<S, R> Authz<S, R> {
@@ -32,12 +33,14 @@ impl<S, R> Authz<S, R> {
         authorizer: Authorizer,
         responder: R,
         realm: Option<Realm>,
+        path: PolicyPath,
     ) -> Self {
         Self {
             inner,
             authorizer,
             responder,
             realm,
+            path,
         }
     }
 
@@ -86,7 +89,9 @@ where
         let decided = {
             let authorizing = pin!(self.authorizer.authorize(
                 request.method(),
-                policy_path(request.uri(), request.extensions()),
+                // The policy path: the client's path (axum's `OriginalUri` inside a nested
+                // router), less an API Gateway stage (policy_path.rs).
+                self.path.of(request.uri().path(), request.extensions()),
                 request.headers(),
             ));
             match authorizing.poll(&mut Context::from_waker(Waker::noop())) {
@@ -128,13 +133,18 @@ impl<S, R> Authz<S, R> {
         let authorizer = self.authorizer.clone();
         let responder = self.responder.clone();
         let realm = self.realm.clone();
+        let path = self.path;
         // Split the request so the future borrows only `Parts` (Sync) across the await, never
         // the body (axum's is not Sync).
         let (parts, body) = request.into_parts();
         ResponseFuture::authorizing(Box::pin(async move {
-            let path = policy_path(&parts.uri, &parts.extensions);
             let decision = authorizer
-                .authorize(&parts.method, path, &parts.headers)
+                .authorize(
+                    &parts.method,
+                    // The policy path, as in `call`.
+                    path.of(parts.uri.path(), &parts.extensions),
+                    &parts.headers,
+                )
                 .await;
             let mut request = Request::from_parts(parts, body);
             match decision {

@@ -1,0 +1,144 @@
+//! lambda_http (feature `lambda-http`): the policy sees the path the API's routes are written
+//! in, without the API Gateway stage that lambda_http puts in front of it.
+//!
+//! lambda_http turns every event into an `http::Request` and leaves the event's request context
+//! in the request extensions. For API Gateway events on a named stage (`prod`) the request's
+//! path starts with the stage: `/prod/admin/users` where the API's route is `/admin/{proxy+}`.
+//! The layer removes it before matching the route table, reading the stage from that context:
+//!
+//! | event | path lambda_http builds | the policy sees ([`StagePath::Strip`]) |
+//! |---|---|---|
+//! | REST API, stage `prod` | `/prod/admin/users` | `/admin/users` |
+//! | REST API, `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH` set | `/admin/users` | `/admin/users` |
+//! | HTTP API, stage `$default` | `/admin/users` | `/admin/users` |
+//! | HTTP API, stage `prod` (with or without that variable) | `/prod/admin/users` | `/admin/users` |
+//! | WebSocket API, stage `prod` | `/prod/…` | `/…` |
+//! | ALB, Lambda function URL, VPC Lattice | the path as sent | the path as sent |
+//!
+//! Only a whole leading segment equal to the stage is removed (`/prod` → `/`, `/production/x`
+//! stays). Requests that lambda_http did not build (no request context) are matched on their
+//! path as it is.
+//!
+//! The router behind the layer must dispatch the same path the policy is matched on, or the
+//! policy guards a different route than the one that runs: with the stage removed for the
+//! policy, make your router see it removed too (set `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH` for
+//! REST APIs, deploy HTTP APIs on `$default`, or nest the router under `/{stage}`). If your route
+//! table is written with the stage in its paths, choose [`StagePath::Keep`] with
+//! [`AuthzLayer::stage_path`](crate::AuthzLayer::stage_path). A path that matches no route gets
+//! the route table's `unmatched` policy: keep that one a policy that denies, so a path the
+//! table was not written for is refused rather than let in.
+
+use http::{Extensions, Request};
+use lambda_http::request::RequestContext;
+
+/// Which path the route table is matched on for requests built by lambda_http.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum StagePath {
+    /// The path without the API Gateway stage: the path the API's routes are written in
+    /// (the default).
+    #[default]
+    Strip,
+    /// The path exactly as lambda_http built it, stage included.
+    Keep,
+}
+
+/// The environment variable with which lambda_http leaves the stage out of REST API paths.
+const IGNORE_STAGE_IN_PATH: &str = "AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH";
+
+/// The path the policy sees for `request` with the default [`StagePath::Strip`]: its URI path
+/// without the API Gateway stage lambda_http put in front of it.
+///
+/// ```
+/// let event = r#"{
+///   "resource": "/{proxy+}", "path": "/admin/users", "httpMethod": "GET",
+///   "headers": {}, "multiValueHeaders": {}, "queryStringParameters": null,
+///   "multiValueQueryStringParameters": null, "pathParameters": null, "stageVariables": null,
+///   "requestContext": { "stage": "prod", "httpMethod": "GET", "path": "/prod/admin/users",
+///                       "resourcePath": "/{proxy+}", "identity": {} },
+///   "body": null, "isBase64Encoded": false
+/// }"#;
+/// let request = lambda_http::request::from_str(event).unwrap();
+/// assert_eq!(request.uri().path(), "/prod/admin/users");
+/// assert_eq!(cognito_authz_tower::lambda_policy_path(&request), "/admin/users");
+/// ```
+pub fn lambda_policy_path<B>(request: &Request<B>) -> &str {
+    StagePath::Strip.policy_path(request.uri().path(), request.extensions())
+}
+
+impl StagePath {
+    /// `path` (the request's URI path) as the policy sees it, given the request's extensions.
+    pub(crate) fn policy_path<'a>(self, path: &'a str, extensions: &Extensions) -> &'a str {
+        match self {
+            StagePath::Keep => path,
+            StagePath::Strip => match stage_in_path(extensions) {
+                Some(stage) => strip_stage(path, stage),
+                None => path,
+            },
+        }
+    }
+}
+
+/// The stage lambda_http put in front of the path, from the event's request context.
+fn stage_in_path(extensions: &Extensions) -> Option<&str> {
+    let stage = match extensions.get::<RequestContext>()? {
+        // lambda_http prefixes REST and WebSocket paths with the stage unless told not to.
+        RequestContext::ApiGatewayV1(context) if !ignore_stage_in_path() => &context.stage,
+        RequestContext::WebSocket(context) if !ignore_stage_in_path() => &context.stage,
+        // An HTTP API's `rawPath` carries a named stage already; lambda_http adds it if not.
+        RequestContext::ApiGatewayV2(context) => &context.stage,
+        _ => return None,
+    };
+    stage
+        .as_deref()
+        .filter(|stage| !stage.is_empty() && *stage != "$default")
+}
+
+/// lambda_http's own test for the variable, read the same way so both agree.
+fn ignore_stage_in_path() -> bool {
+    std::env::var(IGNORE_STAGE_IN_PATH).is_ok()
+}
+
+/// `path` without a leading `/{stage}` segment; unchanged if it does not start with one.
+fn strip_stage<'a>(path: &'a str, stage: &str) -> &'a str {
+    match path
+        .strip_prefix('/')
+        .and_then(|rest| rest.strip_prefix(stage))
+    {
+        Some("") => "/",
+        Some(rest) if rest.starts_with('/') => rest,
+        _ => path,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_whole_leading_stage_segment_is_removed() {
+        let cases = [
+            ("/prod/admin/users", "/admin/users"),
+            ("/prod", "/"),
+            ("/prod/", "/"),
+            ("/production/x", "/production/x"),
+            ("/admin/prod/x", "/admin/prod/x"),
+            ("/prod/prod/x", "/prod/x"),
+            ("prod/x", "prod/x"),
+            ("/", "/"),
+            ("", ""),
+        ];
+        for (path, expected) in cases {
+            assert_eq!(strip_stage(path, "prod"), expected, "{path}");
+        }
+    }
+
+    #[test]
+    fn requests_without_a_lambda_context_keep_their_path() {
+        let extensions = Extensions::new();
+        assert_eq!(
+            StagePath::Strip.policy_path("/prod/admin", &extensions),
+            "/prod/admin"
+        );
+    }
+}
