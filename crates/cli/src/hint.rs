@@ -23,7 +23,8 @@ pub(crate) fn token_shape(token: &str) -> Option<&'static str> {
     if token.to_ascii_lowercase().starts_with("authorization:") {
         return Some("this is a whole header line: pass only the token after \"Bearer \"");
     }
-    let quoted = |quote: char| token.len() >= 2 && token.starts_with(quote) && token.ends_with(quote);
+    let quoted =
+        |quote: char| token.len() >= 2 && token.starts_with(quote) && token.ends_with(quote);
     if quoted('"') || quoted('\'') {
         return Some(
             "the token is wrapped in quotes (copied from JSON?): pass it without them, e.g. \
@@ -68,7 +69,10 @@ pub(crate) fn rejection(
             ]
         }
         ErrorKind::Expired => {
-            let mut lines = vec![format!("token exp: {}", claim("exp")), format!("now:       {now}")];
+            let mut lines = vec![
+                format!("token exp: {}", claim("exp")),
+                format!("now:       {now}"),
+            ];
             if let Some(exp) = seconds("exp") {
                 lines.push(format!(
                     "expired {} s ago; get a fresh token (Cognito's last an hour by default), \

@@ -67,7 +67,10 @@ impl<E: std::fmt::Display> From<E> for UsageError {
 
 fn main() -> ExitCode {
     // clap's own "similar subcommand" tip for `lint` is `mint`, which is never what was meant.
-    if std::env::args_os().nth(1).is_some_and(|first| first == "lint") {
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|first| first == "lint")
+    {
         eprintln!(
             "cognito-authz: there is no `lint` command: policy files are checked with \
              `cognito-authz policy lint FILE`"

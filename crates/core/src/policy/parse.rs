@@ -309,9 +309,7 @@ impl Parser {
             }
             let found = self.describe_here();
             let hint = self.operator_hint().unwrap_or_default();
-            return Err(self.error_here(&format!(
-                "{expected_atom} ({ATOMS}), found {found}{hint}"
-            )));
+            return Err(self.error_here(&format!("{expected_atom} ({ATOMS}), found {found}{hint}")));
         }
         self.position = word_end + 1;
         let prefix_end = self.position;
