@@ -320,11 +320,31 @@ pub fn banner(framework: &str, base_url: &str, setup: &Setup, checks: &[Check]) 
         None => {
             let _ = writeln!(
                 text,
-                "issuer: your Cognito pool\n\n# 200\ncurl -i {base_url}/health\n# 200 with a token of your pool\ncurl -i -H \"Authorization: Bearer $TOKEN\" {base_url}/me"
+                "issuer: your Cognito pool\n\n{}\n# 200\ncurl -i {base_url}/health\n# 200 with a token of your pool\ncurl -i -H \"Authorization: Bearer $TOKEN\" {base_url}/me",
+                real_pool_token_help()
             );
         }
     }
     text
+}
+
+/// How to put a token of the configured pool in `$TOKEN` (the AWS CLI, a user name and
+/// password); the other ways are in `docs/cognito-pool.md`.
+pub fn real_pool_token_help() -> String {
+    let pool = std::env::var("COGNITO_USER_POOL_ID").unwrap_or_default();
+    let client = std::env::var("COGNITO_CLIENT_ID").unwrap_or_default();
+    let region = pool.split('_').next().unwrap_or_default();
+    let field = match std::env::var("COGNITO_TOKEN_USE").as_deref() {
+        Ok("id") => "IdToken",
+        _ => "AccessToken",
+    };
+    format!(
+        "Get a token (the app client must allow USER_PASSWORD_AUTH; a client with a secret also \
+         needs SECRET_HASH; hosted UI, client_credentials and curl: docs/cognito-pool.md):\n\
+         TOKEN=$(aws cognito-idp initiate-auth --region {region} --auth-flow USER_PASSWORD_AUTH \\\n  \
+         --client-id {client} --auth-parameters USERNAME=alice,PASSWORD='the password' \\\n  \
+         --query AuthenticationResult.{field} --output text)\n"
+    )
 }
 
 /// The claims the quickstart handlers read, deserialized from the verified payload (the
