@@ -191,7 +191,10 @@ fn used(snippet: &str) -> BTreeMap<String, BTreeSet<String>> {
 fn compatible(readme: &str, workspace: &str) -> bool {
     let significant = |version: &str| -> Vec<String> {
         let parts: Vec<String> = version.split('.').map(str::to_owned).collect();
-        let end = parts.iter().position(|part| part != "0").map_or(parts.len(), |i| i + 1);
+        let end = parts
+            .iter()
+            .position(|part| part != "0")
+            .map_or(parts.len(), |i| i + 1);
         parts[..end.min(parts.len())].to_vec()
     };
     let (readme, workspace) = (significant(readme), significant(workspace));
@@ -239,7 +242,10 @@ fn every_readme_rust_example_lists_the_crates_and_features_it_uses() {
                     snippet.section
                 );
             }
-            assert!(dependency.default_features, "{name}: default features are needed");
+            assert!(
+                dependency.default_features,
+                "{name}: default features are needed"
+            );
             if let Some(ours) = workspace.get(&name) {
                 assert!(
                     compatible(&dependency.version, &ours.version),
@@ -263,7 +269,11 @@ fn the_dependency_check_sees_what_a_snippet_uses() {
     assert_eq!(used["cognito-authz"], BTreeSet::from(["axum".to_owned()]));
     assert_eq!(
         used["tokio"],
-        BTreeSet::from(["macros".to_owned(), "net".to_owned(), "rt-multi-thread".to_owned()])
+        BTreeSet::from([
+            "macros".to_owned(),
+            "net".to_owned(),
+            "rt-multi-thread".to_owned()
+        ])
     );
     assert!(compatible("0.8", "0.8"));
     assert!(compatible("4", "4.9"));
@@ -286,5 +296,42 @@ fn the_root_package_does_not_build_the_benchmarks_peers() {
              it belongs in benches/Cargo.toml"
         );
     }
-    assert!(!dev.is_empty(), "the manifest parser found no dev-dependencies");
+    assert!(
+        !dev.is_empty(),
+        "the manifest parser found no dev-dependencies"
+    );
+}
+
+#[test]
+fn the_readme_states_the_minimum_rust_of_the_manifest() {
+    let version = MANIFEST
+        .lines()
+        .find_map(|line| line.strip_prefix("rust-version = "))
+        .expect("rust-version in Cargo.toml")
+        .trim_matches('"');
+    assert!(
+        README.contains(&format!("Minimum Rust: {version} ")),
+        "README must state the minimum Rust {version}"
+    );
+    assert!(README.contains("cargo install --locked"));
+}
+
+#[test]
+fn the_cognito_pool_guide_policy_files_load() {
+    let guide = include_str!("../docs/cognito-pool.md");
+    let files: Vec<Block> = blocks(guide)
+        .into_iter()
+        .filter(|block| block.language == "toml" && block.text.contains("[[issuer]]"))
+        .collect();
+    assert!(files.len() >= 2, "the guide's policy files went missing");
+    for (index, block) in files.iter().enumerate() {
+        if let Err(error) =
+            cognito_authz::PolicyFile::parse(&block.text, ".", format!("guide-{index}"))
+        {
+            panic!(
+                "docs/cognito-pool.md policy file {index} (\"## {}\"): {error}",
+                block.section
+            );
+        }
+    }
 }

@@ -138,15 +138,13 @@ fn load_or_create_key(args: &MintArgs) -> Result<SigningKey, UsageError> {
         }
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             let key = SigningKey::generate(&args.kid);
-            if args.key_file.is_none() {
-                if let Some(folder) = path.parent() {
-                    create_private_dir(folder).map_err(|error| {
-                        UsageError(format!(
-                            "cannot create {} for the signing key: {error}; pass --key-file F",
-                            folder.display()
-                        ))
-                    })?;
-                }
+            if let (None, Some(folder)) = (&args.key_file, path.parent()) {
+                create_private_dir(folder).map_err(|error| {
+                    UsageError(format!(
+                        "cannot create {} for the signing key: {error}; pass --key-file F",
+                        folder.display()
+                    ))
+                })?;
             }
             write_private(&path, &key.to_pkcs8_der()).map_err(|error| {
                 UsageError(format!(
@@ -225,7 +223,8 @@ mod tests {
 
     #[test]
     fn the_default_key_file_is_in_the_user_cache_folder_never_the_current_one() {
-        let cases: &[(&[(&str, &str)], Option<&str>)] = &[
+        type Case<'a> = (&'a [(&'a str, &'a str)], Option<&'a str>);
+        let cases: &[Case<'_>] = &[
             (
                 &[("XDG_CACHE_HOME", "/c"), ("HOME", "/h")],
                 Some("/c/cognito-authz/dev-signing-key.der"),
