@@ -335,3 +335,75 @@ fn the_cognito_pool_guide_policy_files_load() {
         }
     }
 }
+
+/// The README's router test, run: the same router and requests against the README's policy
+/// file (the README's copy is compiled with the doctests, but a `#[tokio::test]` inside a
+/// doctest does not run, so this twin does).
+#[tokio::test]
+async fn the_readme_router_test_passes_against_the_readme_policy_file() {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::{Router, routing::get};
+    use cognito_authz::{Authorizer, axum::AuthzLayer, testkit::LocalIssuer};
+    use tower::ServiceExt as _;
+
+    fn app(authorizer: Authorizer) -> Router {
+        Router::new()
+            .route("/health", get(|| async { "ok" }))
+            .route("/reports/{id}", get(|| async { "report" }))
+            .route("/admin/{*rest}", get(|| async { "admin" }))
+            .layer(AuthzLayer::new(authorizer))
+    }
+
+    let readme_blocks = blocks(README);
+    let policy = readme_blocks
+        .iter()
+        .find(|block| block.section == "The policy file" && block.language == "toml")
+        .expect("README policy file");
+    let testing = readme_blocks
+        .iter()
+        .find(|block| block.section == "Testing your own app" && block.language == "rust")
+        .expect("README router test");
+    // The twin and the README make the same requests.
+    for request in [
+        "(\"/health\", None, StatusCode::OK)",
+        "(\"/reports/42\", None, StatusCode::UNAUTHORIZED)",
+        "(\"/reports/42\", Some(&reader), StatusCode::OK)",
+        "(\"/admin/users\", Some(&reader), StatusCode::FORBIDDEN)",
+        "(\"/admin/users\", Some(&admin), StatusCode::OK)",
+        "LocalIssuer::for_policy_file(\"policy.toml\")",
+    ] {
+        assert!(
+            testing.text.contains(request),
+            "README router test lost {request}"
+        );
+    }
+    let dir = std::env::temp_dir().join(format!("cognito-authz-readme-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("policy.toml");
+    std::fs::write(&path, &policy.text).expect("policy.toml");
+
+    let (issuer, authorizer) = LocalIssuer::for_policy_file(&path).await.expect("loads");
+    let app = app(authorizer);
+    let admin = issuer.access_token().groups(["admin"]).sign();
+    let reader = issuer.access_token().scopes(["api/read"]).sign();
+    for (route, token, expected) in [
+        ("/health", None, StatusCode::OK),
+        ("/reports/42", None, StatusCode::UNAUTHORIZED),
+        ("/reports/42", Some(&reader), StatusCode::OK),
+        ("/admin/users", Some(&reader), StatusCode::FORBIDDEN),
+        ("/admin/users", Some(&admin), StatusCode::OK),
+    ] {
+        let mut request = Request::get(route);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let response = app
+            .clone()
+            .oneshot(request.body(Body::empty()).expect("request"))
+            .await
+            .expect("response");
+        assert_eq!(response.status(), expected, "GET {route}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
