@@ -52,8 +52,8 @@ pub struct Setup {
 /// 127.0.0.1. Must run inside a tokio runtime (the local issuer's key server is a task).
 ///
 /// # Errors
-/// A bad pool id, client id or token use, the key server cannot bind, or the policy file
-/// does not load.
+/// A bad pool id, client id or token use, the pool's keys cannot be fetched, the key server
+/// cannot bind, or the policy file does not load.
 pub async fn setup_from_env() -> Result<Setup, BoxError> {
     let pool = std::env::var("COGNITO_USER_POOL_ID")
         .ok()
@@ -65,8 +65,17 @@ pub async fn setup_from_env() -> Result<Setup, BoxError> {
         (Some(pool_id), Some(client_id)) => {
             let token_use = std::env::var("COGNITO_TOKEN_USE").unwrap_or_default();
             let issuer = cognito_issuer(&pool_id, &client_id, &token_use)?;
+            let authorizer = load_authorizer(issuer)?;
+            // Fetch the pool's keys before serving, so a wrong pool id or no network is
+            // reported now, as a sentence, rather than as 503s on the first requests.
+            authorizer.verifier().warm_up().await.map_err(|error| {
+                format!(
+                    "{error}: cannot fetch the key set of pool {pool_id} (check \
+                     COGNITO_USER_POOL_ID, its region prefix, and the network)"
+                )
+            })?;
             Ok(Setup {
-                authorizer: load_authorizer(issuer)?,
+                authorizer,
                 local: None,
             })
         }
