@@ -81,7 +81,10 @@ fn a_pasted_bearer_prefix_or_quotes_get_a_hint_naming_the_fix() {
     let output = verify(&token, &jwks, &[]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
     assert!(!text(&output.stderr).contains("hint"));
-    // `check` gives the same hint.
+    // `decode` and `check` give the same hint.
+    let output = run(&["decode", &format!("Bearer {token}")]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stderr).contains("pass the token alone"));
     let policy = dir.join("policy.toml");
     std::fs::write(
         &policy,
