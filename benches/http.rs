@@ -39,8 +39,8 @@
 //! Every request is `GET /reports/42` with the same access token (scope `reports/read`);
 //! each iteration asserts the status, so a misconfigured group cannot look fast.
 //!
-//! Run: `cargo bench --bench http -- --warm-up-time 1 --measurement-time 3` (add `actix`,
-//! `axum` or `ratio` to run one part).
+//! Run: `cargo bench -p cognito-authz-benches --bench http -- --warm-up-time 1
+//! --measurement-time 3` (add `actix`, `axum` or `ratio` to run one part).
 
 use std::hint::black_box;
 use std::sync::Arc;

@@ -12,7 +12,7 @@
 //! - `ratio/verify_cold_per_rsa_verify` (target ≤ 1.25×);
 //! - `ratio/jsonwebtoken_decode_per_rsa_verify` (for comparison).
 //!
-//! Run: `cargo bench --bench verify` (add `ratio` for the ratios alone).
+//! Run: `cargo bench -p cognito-authz-benches --bench verify` (add `ratio` for the ratios alone).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -17,7 +17,18 @@ mod shared;
 use actix_web::HttpServer;
 
 #[actix_web::main]
-async fn main() -> Result<(), shared::BoxError> {
+async fn main() -> std::process::ExitCode {
+    // A failed start-up is reported as a sentence, not as `main`'s `Debug` of the error.
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("actix_quickstart: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), shared::BoxError> {
     let setup = shared::setup_from_env().await?;
     let listener = shared::bind(shared::port_from_env()?)?;
     let base_url = shared::base_url(listener.local_addr()?);

@@ -617,8 +617,16 @@ fn millis(micros: u64) -> String {
 }
 
 #[tokio::main]
+async fn main() -> ExitCode {
+    // A failed start-up is reported as a sentence, not as `main`'s `Debug` of the error.
+    run().await.unwrap_or_else(|error| {
+        eprintln!("soak: {error}");
+        ExitCode::FAILURE
+    })
+}
+
 #[allow(clippy::too_many_lines)]
-async fn main() -> Result<ExitCode, BoxError> {
+async fn run() -> Result<ExitCode, BoxError> {
     let options = parse_options()?;
     let build = if cfg!(debug_assertions) {
         "debug build: figures are not representative, use --release"

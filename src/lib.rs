@@ -22,25 +22,31 @@
 //! # Ok(()) }
 //! ```
 #![forbid(unsafe_code)]
+// docs.rs builds with every feature and `--cfg docsrs`: each adapter is marked with its feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use cognito_authz_core::*;
 
 /// A local Cognito-shaped issuer for tests (feature `testkit`).
 #[cfg(feature = "testkit")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub use cognito_authz_testkit as testkit;
 
 /// The tower layer: `AuthzLayer` over any `http::Request` service (feature `tower`); with
 /// feature `tonic` its gRPC responder (`AuthzLayer::grpc`), with feature `lambda-http` the
 /// API Gateway stage handling for lambda_http (`StagePath`, `lambda_policy_path`).
 #[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub use cognito_authz_tower as tower;
 
 /// axum extractors, policy guards and per-route layers (feature `axum`).
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub use cognito_authz_axum as axum;
 
 /// actix-web middleware, extractors and policy guards (feature `actix`).
 #[cfg(feature = "actix")]
+#[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
 pub use cognito_authz_actix as actix;
 
 /// The README's Rust examples, compiled with the doctests (all features) so they stay true.

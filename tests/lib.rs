@@ -2,6 +2,7 @@
 
 mod attack_drills;
 mod cookie_csrf;
+mod first_hour;
 mod jwks_abandoned;
 mod jwks_cache;
 mod jwks_faults;

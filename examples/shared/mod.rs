@@ -52,8 +52,8 @@ pub struct Setup {
 /// 127.0.0.1. Must run inside a tokio runtime (the local issuer's key server is a task).
 ///
 /// # Errors
-/// A bad pool id, client id or token use, the key server cannot bind, or the policy file
-/// does not load.
+/// A bad pool id, client id or token use, the pool's keys cannot be fetched, the key server
+/// cannot bind, or the policy file does not load.
 pub async fn setup_from_env() -> Result<Setup, BoxError> {
     let pool = std::env::var("COGNITO_USER_POOL_ID")
         .ok()
@@ -65,8 +65,17 @@ pub async fn setup_from_env() -> Result<Setup, BoxError> {
         (Some(pool_id), Some(client_id)) => {
             let token_use = std::env::var("COGNITO_TOKEN_USE").unwrap_or_default();
             let issuer = cognito_issuer(&pool_id, &client_id, &token_use)?;
+            let authorizer = load_authorizer(issuer)?;
+            // Fetch the pool's keys before serving, so a wrong pool id or no network is
+            // reported now, as a sentence, rather than as 503s on the first requests.
+            authorizer.verifier().warm_up().await.map_err(|error| {
+                format!(
+                    "{error}: cannot fetch the key set of pool {pool_id} (check \
+                     COGNITO_USER_POOL_ID, its region prefix, and the network)"
+                )
+            })?;
             Ok(Setup {
-                authorizer: load_authorizer(issuer)?,
+                authorizer,
                 local: None,
             })
         }
@@ -320,11 +329,31 @@ pub fn banner(framework: &str, base_url: &str, setup: &Setup, checks: &[Check]) 
         None => {
             let _ = writeln!(
                 text,
-                "issuer: your Cognito pool\n\n# 200\ncurl -i {base_url}/health\n# 200 with a token of your pool\ncurl -i -H \"Authorization: Bearer $TOKEN\" {base_url}/me"
+                "issuer: your Cognito pool\n\n{}\n# 200\ncurl -i {base_url}/health\n# 200 with a token of your pool\ncurl -i -H \"Authorization: Bearer $TOKEN\" {base_url}/me",
+                real_pool_token_help()
             );
         }
     }
     text
+}
+
+/// How to put a token of the configured pool in `$TOKEN` (the AWS CLI, a user name and
+/// password); the other ways are in `docs/cognito-pool.md`.
+pub fn real_pool_token_help() -> String {
+    let pool = std::env::var("COGNITO_USER_POOL_ID").unwrap_or_default();
+    let client = std::env::var("COGNITO_CLIENT_ID").unwrap_or_default();
+    let region = pool.split('_').next().unwrap_or_default();
+    let field = match std::env::var("COGNITO_TOKEN_USE").as_deref() {
+        Ok("id") => "IdToken",
+        _ => "AccessToken",
+    };
+    format!(
+        "Get a token (the app client must allow USER_PASSWORD_AUTH; a client with a secret also \
+         needs SECRET_HASH; hosted UI, client_credentials and curl: docs/cognito-pool.md):\n\
+         TOKEN=$(aws cognito-idp initiate-auth --region {region} --auth-flow USER_PASSWORD_AUTH \\\n  \
+         --client-id {client} --auth-parameters USERNAME=alice,PASSWORD='the password' \\\n  \
+         --query AuthenticationResult.{field} --output text)\n"
+    )
 }
 
 /// The claims the quickstart handlers read, deserialized from the verified payload (the

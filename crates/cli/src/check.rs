@@ -68,6 +68,9 @@ pub(crate) fn run(args: &CheckArgs) -> Result<Outcome, UsageError> {
     } else {
         None
     };
+    if let Some(hint) = token.as_deref().and_then(crate::hint::token_shape) {
+        eprintln!("cognito-authz: hint: {hint}");
+    }
     let mut options = AuthorizerOptions::new();
     if let Some(path) = &args.jwks_file {
         options = options.jwks_file(path);
@@ -149,6 +152,14 @@ pub(crate) fn run(args: &CheckArgs) -> Result<Outcome, UsageError> {
             println!("  error:  {code}");
         }
         println!("  reason: {reason}");
+        if let (Decision::Deny(denial), Some(token)) = (&decision, &token) {
+            let issuers = cognito_authz_core::PolicyFile::load(&args.config)
+                .map(|file| file.issuers().to_vec())
+                .unwrap_or_default();
+            for line in crate::hint::rejection(denial.kind(), token, &issuers, args.now) {
+                println!("  {line}");
+            }
+        }
     }
     Ok(if decision.is_allowed() {
         Outcome::Accepted

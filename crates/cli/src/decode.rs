@@ -14,6 +14,9 @@ pub(crate) struct DecodeArgs {
 
 pub(crate) fn run(args: &DecodeArgs) -> Result<Outcome, UsageError> {
     let token = args.input.read()?;
+    if let Some(hint) = crate::hint::token_shape(&token) {
+        eprintln!("cognito-authz: hint: {hint}");
+    }
     eprintln!("cognito-authz: decoded WITHOUT verification: nothing below is trusted");
     match cognito_authz_core::decode_unverified(&token) {
         Ok((header, payload)) => {

@@ -6,6 +6,7 @@
 
 mod check;
 mod decode;
+mod hint;
 mod input;
 mod lint;
 mod mint;
@@ -65,6 +66,17 @@ impl<E: std::fmt::Display> From<E> for UsageError {
 }
 
 fn main() -> ExitCode {
+    // clap's own "similar subcommand" tip for `lint` is `mint`, which is never what was meant.
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|first| first == "lint")
+    {
+        eprintln!(
+            "cognito-authz: there is no `lint` command: policy files are checked with \
+             `cognito-authz policy lint FILE`"
+        );
+        return ExitCode::from(2);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Verify(args) => verify::run(&args),

@@ -39,7 +39,7 @@ pub(crate) struct VerifyArgs {
     /// Accept any app client of the pool.
     #[arg(long)]
     any_client: bool,
-    /// Which token_use to accept (Cognito issuers).
+    /// Which token_use to accept (Cognito issuers) [default: any].
     #[arg(long, value_name = "id|access|any")]
     token_use: Option<String>,
     /// Use this key-set file; nothing is fetched.
@@ -65,7 +65,11 @@ pub(crate) struct VerifyArgs {
 
 pub(crate) fn run(args: &VerifyArgs) -> Result<Outcome, UsageError> {
     let token = args.input.read()?;
-    let verifier = build_verifier(args)?;
+    if let Some(hint) = crate::hint::token_shape(&token) {
+        eprintln!("cognito-authz: hint: {hint}");
+    }
+    let issuers = issuers(args)?;
+    let verifier = build_verifier(args, issuers.clone())?;
     let runtime = crate::runtime()?;
     let result = runtime.block_on(verifier.verify(&token));
     match result {
@@ -115,14 +119,17 @@ pub(crate) fn run(args: &VerifyArgs) -> Result<Outcome, UsageError> {
             } else {
                 println!("invalid: {} ({})", error.code(), error.status());
                 println!("  reason: {}", error.detail());
+                for line in crate::hint::rejection(error.kind(), &token, &issuers, args.now) {
+                    println!("  {line}");
+                }
             }
             Ok(Outcome::Rejected)
         }
     }
 }
 
-fn build_verifier(args: &VerifyArgs) -> Result<Verifier, UsageError> {
-    let mut verifier = Verifier::builder().issuers(issuers(args)?);
+fn build_verifier(args: &VerifyArgs, issuers: Vec<IssuerConfig>) -> Result<Verifier, UsageError> {
+    let mut verifier = Verifier::builder().issuers(issuers);
     if let Some(now) = args.now {
         verifier = verifier.clock(FixedClock(Duration::from_secs(now)));
     }

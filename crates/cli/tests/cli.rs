@@ -6,8 +6,8 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 
 const NOW: &str = "1700000000";
-const POOL: &str = "us-east-1_LocalTest1";
-const CLIENT: &str = "localclient123";
+const POOL: &str = "us-east-1_Example1";
+const CLIENT: &str = "1example23456789";
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_cognito-authz"))

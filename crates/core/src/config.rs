@@ -282,6 +282,33 @@ impl IssuerConfig {
         };
     }
 
+    /// Replaces the key location with a URL, checked as [`IssuerBuilder::jwks_url`] checks it
+    /// (HTTPS, or plain HTTP to a loopback host): e.g. a test issuer's key server standing in
+    /// for a policy file's pool.
+    ///
+    /// # Errors
+    /// The URL is not http(s), or is plain HTTP to a non-loopback host without
+    /// `allow_insecure_http`.
+    pub fn set_jwks_url(&mut self, url: impl Into<String>) -> Result<(), ConfigError> {
+        let url = url.into();
+        check_key_url(&url, self.fetch.allow_insecure_http)?;
+        self.keys = KeyLocation {
+            url: Some(url),
+            file: None,
+            json: None,
+        };
+        Ok(())
+    }
+
+    /// The accepted app client ids (the audiences of a generic OIDC issuer); `None` when the
+    /// issuer accepts any client.
+    pub fn client_ids(&self) -> Option<&[String]> {
+        match &self.clients {
+            ClientRule::Only(ids) => Some(ids),
+            ClientRule::Any => None,
+        }
+    }
+
     /// The key sets this issuer needs, each with the issuers it serves and its location.
     pub(crate) fn key_sources(&self) -> Vec<(Vec<String>, KeyLocation)> {
         let overridden =

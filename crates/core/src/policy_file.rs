@@ -51,18 +51,28 @@ use crate::token_source::{TokenSource, TokenSourceBuilder};
 
 /// A policy-file error: where (file, 1-based line and column) and what.
 ///
-/// Displays as `FILE:LINE:COLUMN: MESSAGE`.
+/// Displays as `FILE:LINE:COLUMN: MESSAGE`, or `FILE: MESSAGE` when the file could not be read
+/// at all (line and column 0).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{file}:{line}:{column}: {message}")]
+#[error("{file}{}: {message}", position(*.line, *.column))]
 pub struct PolicyFileError {
     /// The file as given (or `<string>` for text without a file).
     pub file: String,
-    /// 1-based line.
+    /// 1-based line; 0 when the file could not be read.
     pub line: usize,
-    /// 1-based column, in characters.
+    /// 1-based column, in characters; 0 when the file could not be read.
     pub column: usize,
     /// What is wrong.
     pub message: String,
+}
+
+/// `:LINE:COLUMN`, or nothing for an error with no position in the text.
+fn position(line: usize, column: usize) -> String {
+    if line == 0 {
+        String::new()
+    } else {
+        format!(":{line}:{column}")
+    }
 }
 
 /// A loaded and validated policy file: issuer configurations, token source and route table.
@@ -159,8 +169,8 @@ impl PolicyFile {
         let text =
             crate::bounded_read::read_text_file_bounded(path).map_err(|error| PolicyFileError {
                 file: label.clone(),
-                line: 1,
-                column: 1,
+                line: 0,
+                column: 0,
                 message: format!("cannot read the policy file: {error}"),
             })?;
         let base_dir = path.parent().unwrap_or_else(|| Path::new("."));
@@ -1083,5 +1093,16 @@ allow_missing_origin = true
         )
         .expect_err("explicit URL, explicitly not allowed");
         assert!(error.message.contains("allow_insecure_http"), "{error}");
+    }
+
+    #[test]
+    fn an_unreadable_file_is_reported_without_a_position() {
+        let error = PolicyFile::load("/nonexistent/policy.toml").expect_err("missing");
+        assert_eq!((error.line, error.column), (0, 0));
+        let text = error.to_string();
+        assert!(
+            text.starts_with("/nonexistent/policy.toml: cannot read the policy file: "),
+            "{text}"
+        );
     }
 }

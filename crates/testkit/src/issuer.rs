@@ -29,6 +29,9 @@ pub enum StartError {
     /// The JWKS server could not bind `127.0.0.1:0`.
     #[error("cannot start the JWKS server on 127.0.0.1: {0}")]
     Bind(#[from] std::io::Error),
+    /// The policy file given to [`LocalIssuer::for_policy_file`] does not load.
+    #[error("{0}")]
+    PolicyFile(#[from] cognito_authz_core::PolicyFileError),
 }
 
 #[derive(Debug)]

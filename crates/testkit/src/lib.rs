@@ -44,6 +44,8 @@
 //! - [`JwksServer`]: switch the reply ([`JwksReply`]) and delay at any time, rotate keys, count
 //!   fetches and await them ([`JwksServer::wait_for_fetches`]) without sleeping.
 //! - [`ManualClock`]: share it between issuer and verifier; `advance` past `exp` to expire a token.
+//! - [`LocalIssuer::for_policy_file`]: your own `policy.toml` against a local issuer in one
+//!   call, for tests of your router route by route.
 //!
 //! Choices worth knowing: token times come from the issuer's clock, a [`ManualClock`] at
 //! [`DEFAULT_START_SECS`] unless the builder asks for the system clock, so give the verifier
@@ -55,6 +57,7 @@
 mod clock;
 mod issuer;
 mod key;
+mod policy_file;
 mod server;
 mod token;
 

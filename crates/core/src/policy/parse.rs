@@ -46,7 +46,10 @@ pub(super) fn parse(text: &str) -> Result<Node, PolicyParseError> {
         Some(')') => Err(parser.error_here("unexpected ')' without a matching '('")),
         Some(_) => {
             let found = parser.describe_here();
-            Err(parser.error_here(&format!("expected 'and', 'or' or the end, found {found}")))
+            let hint = parser.hint_after_atom();
+            Err(parser.error_here(&format!(
+                "expected 'and', 'or' or the end, found {found}{hint}"
+            )))
         }
     }
 }
@@ -159,6 +162,43 @@ impl Parser {
         }
     }
 
+    /// A hint for an operator written the way other languages do: `AND`, `&&`, `||`, `!`.
+    fn operator_hint(&self) -> Option<&'static str> {
+        let rest: String = self.chars[self.position.min(self.chars.len())..]
+            .iter()
+            .take_while(|c| !is_delimiter(**c))
+            .collect();
+        let word = rest.to_ascii_lowercase();
+        if rest.starts_with("&&") || rest.starts_with('&') {
+            Some(" (write 'and', not '&&')")
+        } else if rest.starts_with("||") || rest.starts_with('|') {
+            Some(" (write 'or', not '||')")
+        } else if rest.starts_with('!') {
+            Some(" (write 'not', not '!')")
+        } else if matches!(word.as_str(), "and" | "or" | "not") {
+            Some(" (the operators are lower case: and, or, not)")
+        } else {
+            None
+        }
+    }
+
+    /// After a complete atom: an operator hint, or for a bare word (no `prefix:`) the likely
+    /// cause, a name with a space that needs quotes.
+    fn hint_after_atom(&self) -> String {
+        if let Some(hint) = self.operator_hint() {
+            return hint.to_owned();
+        }
+        let word: String = self.chars[self.position.min(self.chars.len())..]
+            .iter()
+            .take_while(|c| !is_delimiter(**c))
+            .collect();
+        if !word.is_empty() && !word.contains(':') && !word.starts_with('"') {
+            " (a name with spaces needs quotes, e.g. group:\"team blue\")".to_owned()
+        } else {
+            String::new()
+        }
+    }
+
     /// `or := and ("or" and)*`; `after` names what preceded, for "expected an atom after …".
     fn or(&mut self, after: &str) -> Result<Node, PolicyParseError> {
         let mut items = vec![self.and(after)?];
@@ -236,8 +276,9 @@ impl Parser {
                 return Ok(inner);
             }
             let found = self.describe_here();
+            let hint = self.hint_after_atom();
             return Err(self.error_here(&format!(
-                "expected 'and', 'or' or ')' to close the '(' at column {}, found {found}",
+                "expected 'and', 'or' or ')' to close the '(' at column {}, found {found}{hint}",
                 open + 1
             )));
         }
@@ -275,7 +316,8 @@ impl Parser {
                 }
             }
             let found = self.describe_here();
-            return Err(self.error_here(&format!("{expected_atom} ({ATOMS}), found {found}")));
+            let hint = self.operator_hint().unwrap_or_default();
+            return Err(self.error_here(&format!("{expected_atom} ({ATOMS}), found {found}{hint}")));
         }
         self.position = word_end + 1;
         let prefix_end = self.position;
@@ -494,6 +536,32 @@ mod tests {
                 "unexpected '\"' inside a name: quote the whole name, e.g. group:\"a b\"",
             ),
             ("group:é and", 12, "expected an atom after 'and'"),
+            // Operators as other languages write them, and unquoted names with spaces.
+            (
+                "group:a AND group:b",
+                9,
+                "expected 'and', 'or' or the end, found 'AND' (the operators are lower case: and, or, not)",
+            ),
+            (
+                "group:a && group:b",
+                9,
+                "expected 'and', 'or' or the end, found '&&' (write 'and', not '&&')",
+            ),
+            (
+                "(group:a || group:b)",
+                10,
+                "expected 'and', 'or' or ')' to close the '(' at column 1, found '||' (write 'or', not '||')",
+            ),
+            (
+                "!group:a",
+                1,
+                "expected an atom (public, authenticated, group:, scope:, token_use:, client:, issuer:, claim: or policy:), found '!group:a' (write 'not', not '!')",
+            ),
+            (
+                "group:team blue",
+                12,
+                "expected 'and', 'or' or the end, found 'blue' (a name with spaces needs quotes, e.g. group:\"team blue\")",
+            ),
         ];
         for (text, column, message) in cases {
             let error = text.parse::<Policy>().expect_err(text);
