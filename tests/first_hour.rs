@@ -77,6 +77,8 @@ fn dependencies(toml: &str, tables: &[&str]) -> BTreeMap<String, Dependency> {
         if name.is_empty() || name.starts_with('#') {
             continue;
         }
+        // crates.io treats `-` and `_` in names alike (`lambda_http`); compare them so.
+        let name = &name.replace('_', "-");
         let quoted = |key: &str| {
             value
                 .split_once(key)
@@ -145,6 +147,10 @@ fn used(snippet: &str) -> BTreeMap<String, BTreeSet<String>> {
             if line.trim_end().ends_with(';') {
                 let tree = statement.trim_start_matches("use ").trim_end_matches(';');
                 let root = tree.split("::").next().unwrap_or_default().trim();
+                if ["std", "core", "alloc", "crate", "self", "super"].contains(&root) {
+                    statement.clear();
+                    continue;
+                }
                 let features = crates.entry(root.replace('_', "-")).or_default();
                 for (_, name, after) in identifiers(tree).into_iter().skip(1) {
                     if root == "cognito_authz"

@@ -375,6 +375,9 @@ async fn a_set_with_no_usable_key_is_a_failed_fetch_that_keeps_the_last_good_set
     let recorder = Arc::new(WarnRecorder::default());
     // A current-thread runtime: the fetch task runs on this thread, under this subscriber.
     let _guard = tracing::subscriber::set_default(Arc::clone(&recorder));
+    // Callsite interest is global: another test's event may have cached `never` while no
+    // subscriber was listening. Recompute it with this one in place.
+    tracing::callsite::rebuild_interest_cache();
     let issuer = pool().await;
     let verifier = default_verifier(&issuer);
     let token = issuer.access_token().sign();

@@ -615,7 +615,7 @@ fn check_takes_headers_and_refuses_cross_site_cookie_requests_like_the_adapters(
     let text = std::fs::read_to_string(&config).expect("policy");
     let text = text.replace(
         "[policies]",
-        "[token]\ncookie = \"id_token\"\nallowed_origins = [\"https://app.example.com\"]\n\n[policies]",
+        "[token]\ncookie = \"id_token\"\nallowed_origins = [\"https://app.example.com\"]\n\n[defaults]\nunmatched = \"authenticated\"\n\n[policies]",
     );
     std::fs::write(&config, text).expect("write policy");
     let cookie = format!("Cookie: theme=dark; id_token={user}");

@@ -853,6 +853,9 @@ require = 'claim:custom:tenant=acme and not group:banned'
         let user = issuer().access_token("openid", &[], json!({}));
         let recorder = Arc::new(Recorder(std::sync::Mutex::new(Vec::new())));
         tracing::subscriber::with_default(Arc::clone(&recorder), || {
+            // Callsite interest is global: another test's event may have cached `never` while
+            // no subscriber was listening. Recompute it with this one in place.
+            tracing::callsite::rebuild_interest_cache();
             for token in [&expired, &user] {
                 let mut headers = HeaderMap::new();
                 headers.insert(
@@ -895,6 +898,9 @@ require = 'claim:custom:tenant=acme and not group:banned'
         let user = issuer().access_token("openid", &["admin"], json!({}));
         let recorder = Arc::new(Recorder(std::sync::Mutex::new(Vec::new())));
         tracing::subscriber::with_default(Arc::clone(&recorder), || {
+            // Callsite interest is global: another test's event may have cached `never` while
+            // no subscriber was listening. Recompute it with this one in place.
+            tracing::callsite::rebuild_interest_cache();
             let mut headers = HeaderMap::new();
             let cookie = HeaderValue::from_str(&format!("id_token={user}")).expect("value");
             headers.insert("cookie", cookie);

@@ -555,7 +555,7 @@ mod tests {
             (
                 "!group:a",
                 1,
-                "expected an atom (public, authenticated, group:, scope:, token_use:, client:, issuer:, claim: or policy:), found '!group:a' (write 'not', not '!')",
+                "expected an atom (public, deny, authenticated, group:, scope:, token_use:, client:, issuer:, claim: or policy:), found '!group:a' (write 'not', not '!')",
             ),
             (
                 "group:team blue",
