@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use cognito_authz::jwks::KeySourceStats;
-use cognito_authz::{AcceptedTokenUse, ErrorKind, Verifier};
+use cognito_authz::{AcceptedTokenUse, ErrorKind, IssuerConfig, Verifier};
 use cognito_authz_testkit::{JwksReply, JwksServer, LocalIssuer};
 use futures_util::future::join_all;
 
@@ -344,6 +344,62 @@ async fn warm_up_fetches_before_the_first_request_and_reports_failures() {
     let cold = plain_verifier(&issuer);
     let error = cold.warm_up().await.expect_err("endpoint down");
     assert_eq!(error.failed.len(), 1);
+    assert_eq!(error.causes, ["HTTP status 503"]);
+    assert!(
+        error
+            .to_string()
+            .starts_with("could not fetch the keys of ")
+            && error.to_string().ends_with(": HTTP status 503"),
+        "{error}"
+    );
+
+    // Nothing listens: a connection failure, said so.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = closed.local_addr().expect("address").port();
+    drop(closed);
+    let unreachable = Verifier::builder()
+        .issuer(
+            IssuerConfig::user_pool("us-east-1_Example1")
+                .client_ids(["c"])
+                .token_use(AcceptedTokenUse::Access)
+                .jwks_url(format!("http://127.0.0.1:{port}/jwks.json"))
+                .build()
+                .expect("issuer"),
+        )
+        .build()
+        .expect("verifier");
+    let error = unreachable.warm_up().await.expect_err("nothing listens");
+    assert_eq!(error.causes, ["connection failed"], "{error}");
+
+    // A server that answers a TLS hello with plain text: the handshake fails, said so.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let plain = format!(
+        "https://{}/jwks.json",
+        listener.local_addr().expect("address")
+    );
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            use tokio::io::AsyncWriteExt as _;
+            let _ = stream
+                .write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                .await;
+        }
+    });
+    let tls = Verifier::builder()
+        .issuer(
+            IssuerConfig::user_pool("us-east-1_Example1")
+                .client_ids(["c"])
+                .token_use(AcceptedTokenUse::Access)
+                .jwks_url(plain)
+                .build()
+                .expect("issuer"),
+        )
+        .build()
+        .expect("verifier");
+    let error = tls.warm_up().await.expect_err("not TLS");
+    assert_eq!(error.causes, ["TLS handshake failed"], "{error}");
 }
 
 #[tokio::test]

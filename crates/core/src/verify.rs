@@ -315,18 +315,24 @@ impl Verifier {
     /// not pay for it.
     ///
     /// # Errors
-    /// The labels of the key sources whose fetch failed; static sets always succeed.
+    /// The key sources whose fetch failed, each with why (DNS, TLS, connection, timeout,
+    /// status, body); static sets always succeed.
     pub async fn warm_up(&self) -> Result<(), WarmUpError> {
         let mut failed = Vec::new();
+        let mut causes = Vec::new();
         for source in &self.inner.sources {
             if source.has_url() && !source.refresh(RefreshReason::WarmUp).await {
                 failed.push(source.label().to_owned());
+                causes.push(source.last_error().map_or_else(
+                    || "no fetch could be started".to_owned(),
+                    |error| error.to_string(),
+                ));
             }
         }
         if failed.is_empty() {
             Ok(())
         } else {
-            Err(WarmUpError { failed })
+            Err(WarmUpError { failed, causes })
         }
     }
 
@@ -562,12 +568,25 @@ fn check_client(
     }
 }
 
-/// Key sources whose warm-up fetch failed.
+/// Key sources whose warm-up fetch failed, each with its cause; prints as one sentence per
+/// source: `could not fetch the keys of main (https://…/jwks.json): DNS lookup failed`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("JWKS warm-up failed for: {}", failed.join(", "))]
+#[error("{}", describe_warm_up(failed, causes))]
 pub struct WarmUpError {
     /// The failed sources, as labels.
     pub failed: Vec<String>,
+    /// Why each failed (same order as `failed`): `DNS lookup failed`, `TLS handshake failed`,
+    /// `connection failed`, `timed out`, `HTTP status 503`, a body that is not a key set, …
+    pub causes: Vec<String>,
+}
+
+fn describe_warm_up(failed: &[String], causes: &[String]) -> String {
+    failed
+        .iter()
+        .zip(causes)
+        .map(|(label, cause)| format!("could not fetch the keys of {label}: {cause}"))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Background refresh tasks; dropping this stops them.

@@ -13,6 +13,12 @@ pub enum FetchError {
     /// Could not connect or the connection broke.
     #[error("connection failed")]
     Connect,
+    /// The host name did not resolve.
+    #[error("DNS lookup failed")]
+    Dns,
+    /// The TLS handshake failed (e.g. a certificate the system roots do not trust).
+    #[error("TLS handshake failed")]
+    Tls,
     /// The fetch took longer than the timeout.
     #[error("timed out")]
     Timeout,
@@ -55,7 +61,7 @@ pub(crate) async fn fetch(
 ) -> Result<KeySet, FetchError> {
     let attempts = async {
         match fetch_once(client, url, settings).await {
-            Err(FetchError::Connect) => fetch_once(client, url, settings).await,
+            Err(FetchError::Connect | FetchError::Dns) => fetch_once(client, url, settings).await,
             other => other,
         }
     };
@@ -103,10 +109,35 @@ async fn fetch_once(
 
 fn classify(error: &reqwest::Error) -> FetchError {
     if error.is_timeout() {
-        FetchError::Timeout
-    } else if error.is_connect() {
-        FetchError::Connect
+        return FetchError::Timeout;
+    }
+    if !error.is_connect() {
+        return FetchError::Transport;
+    }
+    // reqwest says "connect" for DNS, TCP and TLS alike; the causes below it tell them apart.
+    let mut causes = String::new();
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
+    while let Some(cause) = source {
+        causes.push_str(&cause.to_string().to_ascii_lowercase());
+        causes.push('\n');
+        source = cause.source();
+    }
+    tracing::debug!(%causes, "jwks fetch could not connect");
+    if causes.contains("dns") || causes.contains("lookup") || causes.contains("resolve") {
+        FetchError::Dns
+    } else if [
+        "certificate",
+        "tls",
+        "handshake",
+        "corrupt message",
+        "peer",
+        "alert",
+    ]
+    .iter()
+    .any(|word| causes.contains(word))
+    {
+        FetchError::Tls
     } else {
-        FetchError::Transport
+        FetchError::Connect
     }
 }

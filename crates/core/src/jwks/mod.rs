@@ -64,6 +64,8 @@ struct RefreshState {
     next_generation: u64,
     /// The newest fetch whose answer was applied: an older one finishing later is ignored.
     applied_generation: u64,
+    /// Why the last fetch failed, until one succeeds (for warm-up errors).
+    last_error: Option<FetchError>,
 }
 
 /// The fetch under way: what waiters join, when it started, and its number.
@@ -150,6 +152,11 @@ impl KeySource {
     /// The URL, file or name that identifies this source in logs.
     pub(crate) fn label(&self) -> &str {
         &self.label
+    }
+
+    /// Why the last fetch failed, if it did; `None` once one succeeds.
+    pub(crate) fn last_error(&self) -> Option<FetchError> {
+        self.lock().last_error.clone()
     }
 
     pub(crate) fn background_interval(&self) -> Option<Duration> {
@@ -321,6 +328,7 @@ impl KeySource {
                 self.loaded.store(true, Ordering::Release);
                 state.failures = 0;
                 state.retry_at = None;
+                state.last_error = None;
                 true
             }
             Err(error) => {
@@ -335,6 +343,7 @@ impl KeySource {
                     backoff_ms = backoff.as_millis() as u64,
                     "jwks fetch failed; keeping the last good key set"
                 );
+                state.last_error = Some(error);
                 false
             }
         }
