@@ -10,7 +10,7 @@
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::time::Duration;
 
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, web};
 use axum::Router;
 use axum::routing::get;
 use cognito_authz::{AcceptedTokenUse, Authorizer};
@@ -123,19 +123,11 @@ async fn actix_a_fetch_abandoned_by_a_hung_up_client_is_never_served_stale() {
     let listener = loopback_listener();
     let addr = listener.local_addr().expect("address");
     let authorizer = authorizer(&issuer);
-    let server = HttpServer::new(move || {
+    let handle = crate::serve::spawn_actix!(listener, move || {
         App::new()
             .wrap(CognitoAuth::new(authorizer.clone()))
             .route("/me", web::get().to(|| async { "me" }))
-    })
-    .workers(1)
-    .disable_signals()
-    .shutdown_timeout(1)
-    .listen(listener)
-    .expect("actix listens")
-    .run();
-    let handle = server.handle();
-    actix_web::rt::spawn(server);
+    });
     a_hung_up_fetch_is_never_served_stale(&issuer, addr).await;
     handle.stop(false).await;
 }

@@ -1,5 +1,7 @@
 //! Cross-crate tests of cognito-authz: one test binary that pulls in a module per area.
 
+mod serve;
+
 mod attack_drills;
 mod cookie_csrf;
 mod first_hour;

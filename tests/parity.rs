@@ -223,15 +223,9 @@ impl Apps {
         let listener = shared::bind(0).expect("bind");
         let actix = shared::base_url(listener.local_addr().expect("address"));
         let authorizer = authorizer(issuer);
-        let server = actix_web::HttpServer::new(move || shared::actix_app::app(authorizer.clone()))
-            .workers(1)
-            .disable_signals()
-            .shutdown_timeout(1)
-            .listen(listener)
-            .expect("actix listens")
-            .run();
-        let actix_server = server.handle();
-        actix_web::rt::spawn(server);
+        let actix_server = crate::serve::spawn_actix!(listener, move || {
+            shared::actix_app::app(authorizer.clone())
+        });
         Self {
             axum,
             actix,

@@ -43,7 +43,7 @@ use std::net::SocketAddr;
 use std::path::{Path as FsPath, PathBuf};
 use std::time::Duration;
 
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpResponse, web};
 use axum::Router;
 use axum::extract::Path;
 use axum::routing::{any, delete, get};
@@ -445,15 +445,7 @@ macro_rules! serve_actix {
         let listener =
             std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).expect("bind");
         let address = listener.local_addr().expect("address");
-        let server = HttpServer::new($factory)
-            .workers(1)
-            .disable_signals()
-            .shutdown_timeout(1)
-            .listen(listener)
-            .expect("actix listens")
-            .run();
-        let handle: ActixServer = server.handle();
-        actix_web::rt::spawn(server);
+        let handle: ActixServer = crate::serve::spawn_actix!(listener, $factory);
         (address, handle)
     }};
 }

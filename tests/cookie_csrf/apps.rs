@@ -272,7 +272,7 @@ pub(crate) fn start_actix(make: impl FnOnce(&str) -> Authorizer, token: String) 
     let hits = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&hits);
     let token: Arc<str> = Arc::from(token);
-    let server = actix_web::HttpServer::new(move || {
+    let handle = crate::serve::spawn_actix!(listener, move || {
         let sender = sender.clone();
         let counter = Arc::clone(&counter);
         let token = Arc::clone(&token);
@@ -329,15 +329,7 @@ pub(crate) fn start_actix(make: impl FnOnce(&str) -> Authorizer, token: String) 
                     Ok(response)
                 }
             })
-    })
-    .workers(1)
-    .disable_signals()
-    .shutdown_timeout(1)
-    .listen(listener)
-    .expect("actix listens")
-    .run();
-    let handle = server.handle();
-    actix_web::rt::spawn(server);
+    });
     App {
         framework: "actix",
         origin,
