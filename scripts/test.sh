@@ -3,6 +3,9 @@
 #
 # The interop tests (tests/moto_interop.rs) run moto's Cognito server, a Python package: it is
 # installed once into target/moto-venv and reused while its version still matches the pin.
+# The Lambda authorizer's end-to-end test (crates/lambda/tests/cargo_lambda.rs) runs the example
+# under `cargo lambda watch`: cargo-lambda, a PyPI package, is installed into
+# target/cargo-lambda-venv the same way.
 # Extra arguments go to `cargo test` (e.g. `scripts/test.sh --test lib moto`).
 set -euo pipefail
 
@@ -25,5 +28,21 @@ if [[ ! -x "$venv/bin/moto_server" || "$(cat "$stamp" 2>/dev/null)" != "$moto_re
 fi
 echo "==> moto $("$venv/bin/python" -c 'import moto; print(moto.__version__)') at $venv"
 
+# Verified with cargo-lambda 1.9.2 (watch's runtime emulator and invoke, both on 127.0.0.1).
+cargo_lambda_requirement='cargo-lambda>=1.9.2,<2'
+lambda_venv="$root/target/cargo-lambda-venv"
+lambda_stamp="$lambda_venv/.installed-requirement"
+if [[ ! -x "$lambda_venv/bin/cargo-lambda" || "$(cat "$lambda_stamp" 2>/dev/null)" != "$cargo_lambda_requirement" ]]; then
+    echo "==> installing $cargo_lambda_requirement into $lambda_venv"
+    rm -rf "$lambda_venv"
+    "$python" -m venv "$lambda_venv"
+    "$lambda_venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+        --no-input "$cargo_lambda_requirement"
+    printf '%s' "$cargo_lambda_requirement" >"$lambda_stamp"
+fi
+echo "==> $("$lambda_venv/bin/cargo-lambda" lambda --version) at $lambda_venv"
+
 echo "==> cargo test --workspace --all-features"
-COGNITO_AUTHZ_MOTO="$venv/bin/moto_server" cargo test --workspace --all-features "$@"
+COGNITO_AUTHZ_MOTO="$venv/bin/moto_server" \
+    COGNITO_AUTHZ_CARGO_LAMBDA="$lambda_venv/bin/cargo-lambda" \
+    cargo test --workspace --all-features "$@"
