@@ -69,7 +69,7 @@ impl AuthorizerRequest {
             (_, Some("TOKEN")) => {
                 let event: ApiGatewayCustomAuthorizerRequest = serde_json::from_value(event)
                     .map_err(|error| EventError(format!("TOKEN authorizer event: {error}")))?;
-                Self::from_token(event, token_header)
+                Self::from_token(&event, token_header)
             }
             (_, Some("REQUEST")) => {
                 let event: ApiGatewayCustomAuthorizerRequestTypeRequest =
@@ -86,7 +86,7 @@ impl AuthorizerRequest {
     }
 
     fn from_token(
-        event: ApiGatewayCustomAuthorizerRequest,
+        event: &ApiGatewayCustomAuthorizerRequest,
         token_header: &HeaderName,
     ) -> Result<Self, EventError> {
         let arn = parse_arn(event.method_arn.as_deref())?;

@@ -263,9 +263,7 @@ fn walk(
             .copied()
             .filter(|&index| {
                 let pattern = &patterns[index];
-                let caught = pattern[..depth.min(pattern.len())]
-                    .iter()
-                    .any(|segment| *segment == Segment::CatchAll);
+                let caught = pattern[..depth.min(pattern.len())].contains(&Segment::CatchAll);
                 caught
                     || match pattern.get(depth) {
                         Some(Segment::Static(name)) => choice == Token::Name(name.clone()),
@@ -424,7 +422,7 @@ mod tests {
         let arn = MethodArn::parse(
             "arn:aws:execute-api:us-east-1:123456789012:s4x3opwd6i/test/GET/request",
         )
-        .unwrap();
+        .expect("a REST methodArn");
         assert_eq!(arn.method(), "GET");
         assert_eq!(arn.path(), "/request");
         assert_eq!(
@@ -432,7 +430,7 @@ mod tests {
             "arn:aws:execute-api:us-east-1:123456789012:s4x3opwd6i/test/POST/a/*"
         );
         let root = MethodArn::parse("arn:aws:execute-api:us-west-2:123456789012:ymy8tbxw7b/*/GET/")
-            .unwrap();
+            .expect("the root methodArn");
         assert_eq!(root.path(), "/");
         assert_eq!(
             root.arn(),
@@ -441,7 +439,7 @@ mod tests {
         let gov = MethodArn::parse(
             "arn:aws-us-gov:execute-api:us-gov-west-1:123456789012:api/prod/PUT/a/b:c",
         )
-        .unwrap();
+        .expect("a GovCloud methodArn");
         assert_eq!(gov.path(), "/a/b:c");
         for bad in [
             "",

@@ -659,7 +659,7 @@ fn answers_follow_api_gateways_rules() {
         (
             "http api, no token",
             http_api_event("GET", "/me", None),
-            unauthorized.clone(),
+            unauthorized,
         ),
         (
             "http api, scope missing",
