@@ -5,6 +5,7 @@
 //!
 //! ```no_run
 //! use cognito_authz_core::Authorizer;
+//! use cognito_authz_lambda::lambda_runtime;
 //!
 //! #[tokio::main]
 //! async fn main() -> Result<(), lambda_runtime::Error> {
@@ -73,6 +74,8 @@ use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::{Map, Value, json};
 
 pub use event::EventKind;
+/// The Lambda runtime the function runs on, so a function needs no other dependency for it.
+pub use lambda_runtime;
 
 use event::AuthorizerRequest;
 use iam::{MethodArn, PolicyDocument};
