@@ -43,6 +43,8 @@ pub enum ErrorKind {
     InvalidTokenUse,
     /// Check 14: the token's client (`aud` or `client_id`) is not configured.
     InvalidClient,
+    /// An ALB token's `signer` is not a configured load balancer ARN.
+    InvalidSigner,
     /// Policy denial that granting scopes would fix (403).
     InsufficientScope,
     /// Policy denial for any other reason (403).
@@ -51,7 +53,7 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, in the order of DESIGN.md §3 followed by the policy denials.
-    pub const ALL: [ErrorKind; 18] = [
+    pub const ALL: [ErrorKind; 19] = [
         ErrorKind::MissingToken,
         ErrorKind::InvalidRequest,
         ErrorKind::TokenTooLarge,
@@ -68,6 +70,7 @@ impl ErrorKind {
         ErrorKind::IssuedInFuture,
         ErrorKind::InvalidTokenUse,
         ErrorKind::InvalidClient,
+        ErrorKind::InvalidSigner,
         ErrorKind::InsufficientScope,
         ErrorKind::Forbidden,
     ];
@@ -91,6 +94,7 @@ impl ErrorKind {
             ErrorKind::IssuedInFuture => "issued_in_future",
             ErrorKind::InvalidTokenUse => "invalid_token_use",
             ErrorKind::InvalidClient => "invalid_client",
+            ErrorKind::InvalidSigner => "invalid_signer",
             ErrorKind::InsufficientScope => "insufficient_scope",
             ErrorKind::Forbidden => "forbidden",
         }
@@ -130,6 +134,7 @@ impl ErrorKind {
             ErrorKind::IssuedInFuture => "token issued in the future",
             ErrorKind::InvalidTokenUse => "wrong token use",
             ErrorKind::InvalidClient => "wrong client",
+            ErrorKind::InvalidSigner => "untrusted load balancer",
             ErrorKind::InsufficientScope => "insufficient scope",
             ErrorKind::Forbidden => "forbidden",
         }
