@@ -42,7 +42,27 @@ if [[ ! -x "$lambda_venv/bin/cargo-lambda" || "$(cat "$lambda_stamp" 2>/dev/null
 fi
 echo "==> $("$lambda_venv/bin/cargo-lambda" lambda --version) at $lambda_venv"
 
+# The ALB verifier's differential test (crates/core/tests/alb.rs) runs aws-jwt-verify's
+# AlbJwtVerifier under node: installed with npm into target/npm (node and npm from Debian's
+# packages when the machine has none).
+aws_jwt_verify_requirement='aws-jwt-verify@5.2.1'
+npm_prefix="$root/target/npm"
+npm_stamp="$npm_prefix/.installed-requirement"
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    echo "==> installing node and npm (apt-get install nodejs npm)"
+    apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+fi
+if [[ ! -f "$npm_prefix/node_modules/aws-jwt-verify/package.json" || "$(cat "$npm_stamp" 2>/dev/null)" != "$aws_jwt_verify_requirement" ]]; then
+    echo "==> installing $aws_jwt_verify_requirement into $npm_prefix"
+    rm -rf "$npm_prefix"
+    mkdir -p "$npm_prefix"
+    npm install --prefix "$npm_prefix" --silent --no-audit --no-fund "$aws_jwt_verify_requirement"
+    printf '%s' "$aws_jwt_verify_requirement" >"$npm_stamp"
+fi
+echo "==> $aws_jwt_verify_requirement under node $(node --version) at $npm_prefix"
+
 echo "==> cargo test --workspace --all-features"
 COGNITO_AUTHZ_MOTO="$venv/bin/moto_server" \
+    COGNITO_AUTHZ_NODE_MODULES="$npm_prefix/node_modules" \
     COGNITO_AUTHZ_CARGO_LAMBDA="$lambda_venv/bin/cargo-lambda" \
     cargo test --workspace --all-features "$@"

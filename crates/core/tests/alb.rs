@@ -414,3 +414,131 @@ async fn an_unreachable_key_endpoint_is_jwks_unavailable() {
     assert_eq!(error.kind(), ErrorKind::JwksUnavailable);
     assert_eq!(error.status(), 503);
 }
+
+/// Where scripts/test.sh installs aws-jwt-verify (npm) for the differential test.
+fn aws_jwt_verify_modules() -> std::path::PathBuf {
+    let modules = std::env::var_os("COGNITO_AUTHZ_NODE_MODULES").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/npm/node_modules"),
+        std::path::PathBuf::from,
+    );
+    assert!(
+        modules.join("aws-jwt-verify/package.json").is_file(),
+        "aws-jwt-verify not found in {}: run `scripts/test.sh` (it installs aws-jwt-verify from \
+         npm into target/npm and runs the tests), or set COGNITO_AUTHZ_NODE_MODULES to a \
+         node_modules folder holding it",
+        modules.display()
+    );
+    modules
+}
+
+/// The same tokens through aws-jwt-verify's `AlbJwtVerifier` (node) and ours: every token
+/// accepted by one is accepted by the other.
+#[tokio::test]
+async fn aws_jwt_verify_alb_verifier_agrees_on_every_token() {
+    let modules = aws_jwt_verify_modules();
+    let server = KeyServer::start().await;
+    let key = Key::new();
+    let other = Key::new();
+    server.serve(&key);
+    server.serve(&other);
+    // aws-jwt-verify reads the system clock, so both use it here.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let config = AlbConfig::builder()
+        .load_balancer_arn(ARN)
+        .client_ids([CLIENT])
+        .issuer(ISS)
+        .key_url_base(server.base.clone())
+        .build()
+        .expect("config");
+    let verifier = AlbVerifier::new(config).expect("verifier");
+    let base_header = json!({"typ": "JWT", "kid": key.kid, "alg": "ES256", "iss": ISS, "client": CLIENT, "signer": ARN, "exp": now + 600});
+    let base_payload =
+        json!({"sub": "b2a5f4e1-user", "email": "alice@example.com", "exp": now + 600, "iss": ISS});
+    let with = |edit: &dyn Fn(&mut Value, &mut Value), padded: bool| {
+        let (mut h, mut p) = (base_header.clone(), base_payload.clone());
+        edit(&mut h, &mut p);
+        mint(&key, &h, &p, padded)
+    };
+    let padded = with(&|_, _| {}, true);
+    let stripped = {
+        let mut parts: Vec<String> = padded.split('.').map(str::to_owned).collect();
+        let index = parts.iter().position(|p| p.ends_with('=')).expect("padded");
+        parts[index] = parts[index].trim_end_matches('=').to_owned();
+        parts.join(".")
+    };
+    let flipped = {
+        let mut bytes = padded.clone().into_bytes();
+        let index = padded.rfind('.').expect("dot") + 3;
+        bytes[index] = if bytes[index] == b'A' { b'B' } else { b'A' };
+        String::from_utf8(bytes).expect("ascii")
+    };
+    let tokens: Vec<(&str, String)> = vec![
+        ("padded", padded.clone()),
+        ("unpadded", with(&|_, _| {}, false)),
+        ("padding stripped", stripped),
+        ("signature flipped", flipped),
+        (
+            "wrong signer",
+            with(&|h, _| h["signer"] = json!(GOV_ARN), true),
+        ),
+        (
+            "wrong client",
+            with(&|h, _| h["client"] = json!("other"), true),
+        ),
+        (
+            "wrong iss",
+            with(&|_, p| p["iss"] = json!("https://evil.example"), true),
+        ),
+        ("expired", with(&|_, p| p["exp"] = json!(now - 10), true)),
+        (
+            "RS256 header",
+            with(&|h, _| h["alg"] = json!("RS256"), true),
+        ),
+        (
+            "other key's kid",
+            with(&|h, _| h["kid"] = json!(other.kid), true),
+        ),
+        ("three dots", format!("{padded}.x")),
+    ];
+    let input = json!({
+        "albArn": [ARN],
+        "issuer": ISS,
+        "clientId": [CLIENT],
+        "pems": {key.kid.clone(): key.pem(), other.kid.clone(): other.pem()},
+        "tokens": tokens.iter().map(|(_, t)| t).collect::<Vec<_>>(),
+    });
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("alb-interop");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("input.json");
+    std::fs::write(&file, input.to_string()).expect("write");
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/alb_interop/verify.cjs");
+    let output = std::process::Command::new("node")
+        .arg(&script)
+        .arg(&file)
+        .env("NODE_PATH", &modules)
+        .output()
+        .expect("node (installed with npm; scripts/test.sh needs it)");
+    assert!(
+        output.status.success(),
+        "node failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let results: Vec<Value> = serde_json::from_slice(&output.stdout).expect("results");
+    assert_eq!(results.len(), tokens.len());
+    let mut accepted = 0;
+    for ((name, token), theirs) in tokens.iter().zip(&results) {
+        let ours = verifier.verify(token).await;
+        assert_eq!(
+            ours.is_ok(),
+            theirs["ok"] == true,
+            "{name}: ours {:?}, aws-jwt-verify {theirs}",
+            ours.as_ref().map(|_| ()).map_err(|e| e.code())
+        );
+        accepted += usize::from(ours.is_ok());
+    }
+    assert_eq!(accepted, 2, "the padded and unpadded tokens");
+}
