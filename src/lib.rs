@@ -42,6 +42,12 @@ pub use cognito_authz_axum as axum;
 pub use cognito_authz_actix as actix;
 
 /// The README's Rust examples, compiled with the doctests (all features) so they stay true.
-#[cfg(all(doctest, feature = "axum", feature = "actix", feature = "testkit"))]
+#[cfg(all(
+    doctest,
+    feature = "axum",
+    feature = "actix",
+    feature = "testkit",
+    feature = "alb"
+))]
 #[doc = include_str!("../README.md")]
 struct ReadmeExamples;

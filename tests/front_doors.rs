@@ -1,8 +1,10 @@
-//! One policy file, several front doors, the same decisions: each row (method, raw path,
-//! token) is sent as raw bytes to an axum app behind the in-process layer on 127.0.0.1, and
-//! as the three API Gateway authorizer events to the Lambda authorizer; the cache-safe policy
-//! the Lambda returned for the principal's first request must also decide the row as the
-//! layer did, as API Gateway would when it answers from its cache.
+//! One policy file, three front doors, the same decisions: each row (method, raw path,
+//! token) is sent as raw bytes to an axum app behind the in-process layer on 127.0.0.1, as the
+//! three API Gateway authorizer events to the Lambda authorizer, and (feature `alb`) as an
+//! ALB-signed `x-amzn-oidc-data` token carrying the same claims to the same app behind the
+//! layer in ALB mode; the cache-safe policy the Lambda returned for the principal's first
+//! request must also decide the row as the layer did, as API Gateway would when it answers
+//! from its cache.
 //!
 //! The layer's answer maps to API Gateway's: 200 ↔ Allow / `isAuthorized: true`; 401 and 400
 //! ↔ the error `Unauthorized`; 403 ↔ Deny / `isAuthorized: false`.
@@ -60,11 +62,23 @@ async fn layer_status(
     path: &str,
     token: Option<&str>,
 ) -> u16 {
+    let header = token.map(|token| format!("Authorization: Bearer {token}"));
+    raw_status(address, method, path, header.as_deref()).await
+}
+
+/// The status of a raw HTTP/1.1 request with at most one extra header line.
+async fn raw_status(
+    address: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    header: Option<&str>,
+) -> u16 {
     let mut stream = TcpStream::connect(address).await.expect("connect");
     let mut request =
         format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
-    if let Some(token) = token {
-        request.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    if let Some(header) = header {
+        request.push_str(header);
+        request.push_str("\r\n");
     }
     request.push_str("\r\n");
     stream.write_all(request.as_bytes()).await.expect("send");
@@ -124,7 +138,7 @@ fn rest_answer(answer: Result<Value, AuthorizerError>, arn: &str) -> (Answer, Op
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_policy_file_decides_alike_in_the_layer_and_every_lambda_event_shape() {
+async fn one_policy_file_decides_alike_in_the_layer_the_lambda_authorizer_and_behind_an_alb() {
     let issuer = LocalIssuer::builder()
         .pool_id("us-east-1_Example1")
         .client_id("1example23456789")
@@ -139,6 +153,8 @@ async fn one_policy_file_decides_alike_in_the_layer_and_every_lambda_event_shape
     )
     .expect("authorizer");
     let address = serve_layer(authorizer.clone()).await;
+    #[cfg(feature = "alb")]
+    let alb = alb_door::AlbDoor::start(&authorizer).await;
     let lambda = LambdaAuthorizer::new(authorizer);
 
     let user = issuer.access_token().sign();
@@ -228,6 +244,13 @@ async fn one_policy_file_decides_alike_in_the_layer_and_every_lambda_event_shape
             Err(other) => panic!("{row}: {other:?}"),
         };
         assert_eq!(answer, layer, "{row}: HTTP API authorizer");
+        // Behind an ALB: the same claims in an ALB-signed token (an invalid token stays one).
+        #[cfg(feature = "alb")]
+        {
+            let header = alb.header_for(token);
+            let status = raw_status(alb.address, method, path, header.as_deref()).await;
+            assert_eq!(Answer::from_status(status), layer, "{row}: behind an ALB");
+        }
     }
     // API Gateway answering from its cache: the first policy of each principal decides every
     // later row of that principal as the layer did (401 rows never reach the cache).
@@ -246,4 +269,122 @@ async fn one_policy_file_decides_alike_in_the_layer_and_every_lambda_event_shape
         );
     }
     assert!(cached.len() >= 4, "{:?}", cached.keys());
+}
+
+/// The in-process layer in ALB mode: ALB-signed tokens (P-256, padded segments) whose key is
+/// served as PEM on 127.0.0.1.
+#[cfg(feature = "alb")]
+mod alb_door {
+    use std::collections::HashMap;
+
+    use aws_lc_rs::encoding::AsDer as _;
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+    use cognito_authz::{AlbConfig, AlbVerifier, Authorizer};
+    use serde_json::{Value, json};
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    const ARN: &str =
+        "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/web/50dc6c495c0c9188";
+    const KID: &str = "0f4a8c2e-7d1b-4e3a-9b6c-5d2e1f0a9b8c";
+    const CLIENT: &str = "1example23456789";
+    const ISS: &str = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example1";
+
+    pub(super) struct AlbDoor {
+        pub(super) address: std::net::SocketAddr,
+        key: EcdsaKeyPair,
+    }
+
+    impl AlbDoor {
+        pub(super) async fn start(authorizer: &Authorizer) -> Self {
+            let rng = SystemRandom::new();
+            let pkcs8 =
+                EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).expect("key");
+            let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref())
+                .expect("key");
+            let der = key.public_key().as_der().expect("der");
+            let pem = format!(
+                "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+                STANDARD.encode(der.as_ref())
+            );
+            let keys: HashMap<String, String> = [(KID.to_owned(), pem)].into_iter().collect();
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let base = format!("http://{}/", listener.local_addr().expect("address"));
+            tokio::spawn(async move {
+                while let Ok((mut socket, _)) = listener.accept().await {
+                    let keys = keys.clone();
+                    tokio::spawn(async move {
+                        let mut buffer = vec![0u8; 2048];
+                        let Ok(read) = socket.read(&mut buffer).await else {
+                            return;
+                        };
+                        let request = String::from_utf8_lossy(&buffer[..read]).into_owned();
+                        let kid = request
+                            .split(' ')
+                            .nth(1)
+                            .unwrap_or("/")
+                            .trim_start_matches('/');
+                        let (status, body) = keys
+                            .get(kid)
+                            .map_or((404, String::new()), |pem| (200, pem.clone()));
+                        let response = format!(
+                            "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        );
+                        let _ = socket.write_all(response.as_bytes()).await;
+                    });
+                }
+            });
+            // The ALB's tokens are checked on the same clock as the Cognito tokens.
+            let clock = authorizer.verifier().clock().clone();
+            let config = AlbConfig::builder()
+                .load_balancer_arn(ARN)
+                .client_ids([CLIENT])
+                .issuer(ISS)
+                .key_url_base(base)
+                .clock(clock)
+                .build()
+                .expect("ALB config");
+            let verifier = AlbVerifier::new(config).expect("ALB verifier");
+            let address = super::serve_layer(authorizer.with_alb(verifier)).await;
+            Self { address, key }
+        }
+
+        /// The `x-amzn-oidc-data` header an ALB would send for a principal holding `token`:
+        /// the token's claims, re-signed by the ALB; an unverifiable token stays unverifiable.
+        pub(super) fn header_for(&self, token: Option<&str>) -> Option<String> {
+            let token = token?;
+            let claims: Option<Value> = token
+                .split('.')
+                .nth(1)
+                .and_then(|payload| {
+                    base64::engine::general_purpose::URL_SAFE_NO_PAD
+                        .decode(payload)
+                        .ok()
+                })
+                .and_then(|json| serde_json::from_slice(&json).ok());
+            let Some(mut claims) = claims else {
+                return Some(format!("x-amzn-oidc-data: {token}"));
+            };
+            claims["iss"] = json!(ISS);
+            let header = json!({"typ": "JWT", "kid": KID, "alg": "ES256", "iss": ISS, "client": CLIENT, "signer": ARN, "exp": claims["exp"]});
+            let signing_input = format!(
+                "{}.{}",
+                URL_SAFE.encode(header.to_string()),
+                URL_SAFE.encode(claims.to_string())
+            );
+            let signature = self
+                .key
+                .sign(&SystemRandom::new(), signing_input.as_bytes())
+                .expect("sign");
+            Some(format!(
+                "x-amzn-oidc-data: {signing_input}.{}",
+                URL_SAFE.encode(signature.as_ref())
+            ))
+        }
+    }
 }

@@ -47,6 +47,7 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::config::is_loopback_url;
 use crate::error::{ConfigError, Error, ErrorKind};
 use crate::registered::{Claims, Header};
+use crate::token_source::HeaderLookup;
 
 /// The header an ALB puts its signed user claims in.
 pub const ALB_DATA_HEADER: &str = "x-amzn-oidc-data";
@@ -483,6 +484,31 @@ impl AlbVerifier {
         }
         result
     }
+}
+
+/// The identity of a request behind an ALB: exactly one `x-amzn-oidc-data` header, verified.
+pub(crate) async fn identify<H: HeaderLookup + ?Sized>(
+    alb: &AlbVerifier,
+    headers: &H,
+) -> Result<Arc<VerifiedToken>, Error> {
+    let name = http::HeaderName::from_static(ALB_DATA_HEADER);
+    let mut values = headers.values(&name);
+    let Some(value) = values.next() else {
+        return Err(Error::new(
+            ErrorKind::MissingToken,
+            "no x-amzn-oidc-data header",
+        ));
+    };
+    if values.next().is_some() {
+        return Err(Error::new(
+            ErrorKind::InvalidRequest,
+            "two x-amzn-oidc-data headers",
+        ));
+    }
+    let token = std::str::from_utf8(value)
+        .map_err(|_| malformed("x-amzn-oidc-data is not text"))?
+        .trim();
+    alb.verify(token).await
 }
 
 async fn fetch_pem(client: &reqwest::Client, url: &str) -> Result<Vec<u8>, ErrorKind> {
