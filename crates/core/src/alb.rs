@@ -15,7 +15,7 @@
 //! |---|---|---|
 //! | 1 | length ≤ 16 KiB | `token_too_large` |
 //! | 2 | three non-empty segments of `[A-Za-z0-9_-]` with at most two `=` at the end; header and payload JSON objects without duplicate members | `malformed_token` |
-//! | 3 | header `alg` is `ES256` | `unsupported_alg` |
+//! | 3 | header `alg` is `ES256`, no `crit` header | `unsupported_alg` |
 //! | 4 | header `signer` is a configured load balancer ARN | `invalid_signer` |
 //! | 5 | header `client` is a configured client id | `invalid_client` |
 //! | 6 | payload `iss` (and header `iss`, when present) is the configured issuer | `invalid_issuer` |
@@ -361,8 +361,11 @@ impl AlbVerifier {
         let claims = Claims::parse(payload_text)?;
         let header: Map<String, Value> =
             serde_json::from_str(header_text).map_err(|_| malformed("header is not an object"))?;
-        if header_checked.alg.as_deref() != Some("ES256") {
-            return Err(Error::new(ErrorKind::UnsupportedAlg, "alg is not ES256"));
+        if header_checked.alg.as_deref() != Some("ES256") || header_checked.crit {
+            return Err(Error::new(
+                ErrorKind::UnsupportedAlg,
+                "alg is not ES256, or a crit header is present",
+            ));
         }
         let signer = header
             .get("signer")

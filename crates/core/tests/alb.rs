@@ -316,6 +316,11 @@ async fn signer_client_issuer_expiry_and_kid_are_checked_in_order() {
             "unsupported_alg",
         ),
         (
+            "crit",
+            with(&|h, _| h["crit"] = json!([])),
+            "unsupported_alg",
+        ),
+        (
             "no kid",
             with(&|h, _| {
                 h.as_object_mut().expect("object").remove("kid");
