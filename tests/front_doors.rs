@@ -250,6 +250,12 @@ async fn one_policy_file_decides_alike_in_the_layer_the_lambda_authorizer_and_be
             let header = alb.header_for(token);
             let status = raw_status(alb.address, method, path, header.as_deref()).await;
             assert_eq!(Answer::from_status(status), layer, "{row}: behind an ALB");
+            let status = raw_status(alb.actix_address, method, path, header.as_deref()).await;
+            assert_eq!(
+                Answer::from_status(status),
+                layer,
+                "{row}: actix-web behind an ALB"
+            );
         }
     }
     // API Gateway answering from its cache: the first policy of each principal decides every
@@ -294,7 +300,41 @@ mod alb_door {
 
     pub(super) struct AlbDoor {
         pub(super) address: std::net::SocketAddr,
+        pub(super) actix_address: std::net::SocketAddr,
+        actix: actix_web::dev::ServerHandle,
         key: EcdsaKeyPair,
+    }
+
+    impl Drop for AlbDoor {
+        fn drop(&mut self) {
+            drop(self.actix.stop(false));
+        }
+    }
+
+    /// The same authorizer as actix-web middleware, on its own runtime thread.
+    fn serve_actix(authorizer: Authorizer) -> (std::net::SocketAddr, actix_web::dev::ServerHandle) {
+        use actix_web::{App, HttpServer, web};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let address = listener.local_addr().expect("address");
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .wrap(cognito_authz_actix::CognitoAuth::new(authorizer.clone()))
+                        .default_service(web::to(|| async { "handler ran" }))
+                })
+                .workers(1)
+                .disable_signals()
+                .shutdown_timeout(1)
+                .listen(listener)
+                .expect("actix listens")
+                .run();
+                sender.send(server.handle()).expect("handle");
+                server.await.expect("actix serves");
+            });
+        });
+        (address, receiver.recv().expect("actix started"))
     }
 
     impl AlbDoor {
@@ -350,8 +390,15 @@ mod alb_door {
                 .build()
                 .expect("ALB config");
             let verifier = AlbVerifier::new(config).expect("ALB verifier");
-            let address = super::serve_layer(authorizer.with_alb(verifier)).await;
-            Self { address, key }
+            let behind_alb = authorizer.with_alb(verifier);
+            let address = super::serve_layer(behind_alb.clone()).await;
+            let (actix_address, actix) = serve_actix(behind_alb);
+            Self {
+                address,
+                actix_address,
+                actix,
+                key,
+            }
         }
 
         /// The `x-amzn-oidc-data` header an ALB would send for a principal holding `token`:
