@@ -8,6 +8,8 @@
 # The gRPC and Lambda tests (crates/tower/tests/grpc.rs, lambda.rs) run Python's grpcio as a
 # second gRPC client and cargo-lambda (`cargo lambda watch` / `invoke`), both from PyPI: they are
 # installed once into target/tools-venv the same way.
+# The Lambda authorizer's end-to-end test (crates/lambda/tests/cargo_lambda.rs) runs its example
+# under `cargo lambda watch` with the same cargo-lambda.
 # Extra arguments go to `cargo test` (e.g. `scripts/test.sh --test lib moto`).
 set -euo pipefail
 
@@ -41,8 +43,9 @@ if [[ -z "${COGNITO_AUTHZ_CHROMIUM:-}" ]] && ! command -v chromium >/dev/null 2>
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
 fi
 echo "==> chromium: $(command -v chromium || command -v chromium-browser || echo "${COGNITO_AUTHZ_CHROMIUM:-}")"
-# Verified with grpcio 1.85 and cargo-lambda 1.9 (crates/tower/tests/grpc.rs, lambda.rs).
-tools_requirements=('grpcio>=1.60,<2' 'cargo-lambda>=1.8,<2')
+# Verified with grpcio 1.85 and cargo-lambda 1.9.2 (crates/tower/tests/grpc.rs, lambda.rs,
+# crates/lambda/tests/cargo_lambda.rs).
+tools_requirements=('grpcio>=1.60,<2' 'cargo-lambda>=1.9.2,<2')
 tools_venv="$root/target/tools-venv"
 tools_stamp="$tools_venv/.installed-requirements"
 if [[ ! -x "$tools_venv/bin/cargo-lambda" || "$(cat "$tools_stamp" 2>/dev/null)" != "${tools_requirements[*]}" ]]; then
@@ -55,8 +58,29 @@ if [[ ! -x "$tools_venv/bin/cargo-lambda" || "$(cat "$tools_stamp" 2>/dev/null)"
 fi
 echo "==> grpcio $("$tools_venv/bin/python" -c 'import grpc; print(grpc.__version__)'), $("$tools_venv/bin/cargo-lambda" lambda --version) at $tools_venv"
 
+
+# The ALB verifier's differential test (crates/core/tests/alb.rs) runs aws-jwt-verify's
+# AlbJwtVerifier under node: installed with npm into target/npm (node and npm from Debian's
+# packages when the machine has none).
+aws_jwt_verify_requirement='aws-jwt-verify@5.2.1'
+npm_prefix="$root/target/npm"
+npm_stamp="$npm_prefix/.installed-requirement"
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    echo "==> installing node and npm (apt-get install nodejs npm)"
+    apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+fi
+if [[ ! -f "$npm_prefix/node_modules/aws-jwt-verify/package.json" || "$(cat "$npm_stamp" 2>/dev/null)" != "$aws_jwt_verify_requirement" ]]; then
+    echo "==> installing $aws_jwt_verify_requirement into $npm_prefix"
+    rm -rf "$npm_prefix"
+    mkdir -p "$npm_prefix"
+    npm install --prefix "$npm_prefix" --silent --no-audit --no-fund "$aws_jwt_verify_requirement"
+    printf '%s' "$aws_jwt_verify_requirement" >"$npm_stamp"
+fi
+echo "==> $aws_jwt_verify_requirement under node $(node --version) at $npm_prefix"
+
 echo "==> cargo test --workspace --all-features"
 COGNITO_AUTHZ_MOTO="$venv/bin/moto_server" \
 COGNITO_AUTHZ_TOOLS_PYTHON="$tools_venv/bin/python" \
 COGNITO_AUTHZ_CARGO_LAMBDA="$tools_venv/bin/cargo-lambda" \
+COGNITO_AUTHZ_NODE_MODULES="$npm_prefix/node_modules" \
     cargo test --workspace --all-features "$@"

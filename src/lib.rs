@@ -56,7 +56,8 @@ pub use cognito_authz_actix as actix;
     feature = "actix",
     feature = "testkit",
     feature = "tonic",
-    feature = "lambda-http"
+    feature = "lambda-http",
+    feature = "alb"
 ))]
 #[doc = include_str!("../README.md")]
 struct ReadmeExamples;

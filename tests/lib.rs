@@ -5,6 +5,7 @@ mod serve;
 mod attack_drills;
 mod cookie_csrf;
 mod first_hour;
+mod front_doors;
 mod jwks_abandoned;
 mod jwks_cache;
 mod jwks_faults;

@@ -4,6 +4,7 @@
 //! Exit codes: 0 accepted/allowed, 1 rejected/denied, 2 usage or configuration error.
 #![forbid(unsafe_code)]
 
+mod alb;
 mod check;
 mod decode;
 mod hint;

@@ -61,12 +61,31 @@ pub(crate) struct VerifyArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
+    /// Verify an ALB `x-amzn-oidc-data` token signed by this load balancer (ARN; repeatable),
+    /// with --issuer (the identity provider's `iss`) and --client-id.
+    #[arg(long = "alb", value_name = "ARN", conflicts_with_all = ["config", "user_pool_id", "cognito_issuer", "any_client", "token_use", "jwks_file", "jwks_url"])]
+    alb: Vec<String>,
+    /// With --alb: fetch keys from `{URL}{kid}` instead of the load balancer's region.
+    #[arg(long, value_name = "URL", requires = "alb")]
+    alb_key_url: Option<String>,
 }
 
 pub(crate) fn run(args: &VerifyArgs) -> Result<Outcome, UsageError> {
     let token = args.input.read()?;
     if let Some(hint) = crate::hint::token_shape(&token) {
         eprintln!("cognito-authz: hint: {hint}");
+    }
+    if !args.alb.is_empty() {
+        let alb = crate::alb::AlbArgs {
+            arns: &args.alb,
+            client_ids: &args.client_id,
+            issuer: args.issuer.as_deref(),
+            key_url: args.alb_key_url.as_deref(),
+            leeway: args.leeway,
+            now: args.now,
+            json: args.json,
+        };
+        return crate::alb::run(&alb, &token);
     }
     let issuers = issuers(args)?;
     let verifier = build_verifier(args, issuers.clone())?;

@@ -74,6 +74,9 @@ struct Inner {
     routes: RouteTable,
     token_source: TokenSource,
     realm: Option<Arc<str>>,
+    /// With an ALB in front: identities come from its `x-amzn-oidc-data` tokens.
+    #[cfg(feature = "alb")]
+    alb: Option<crate::alb::AlbVerifier>,
 }
 
 /// The outcome of [`Authorizer::authorize`].
@@ -370,6 +373,8 @@ impl Authorizer {
                 routes,
                 token_source,
                 realm: realm.map(Arc::from),
+                #[cfg(feature = "alb")]
+                alb: None,
             }),
         }
     }
@@ -405,6 +410,8 @@ impl Authorizer {
                 routes: RouteTable::single(compiled),
                 token_source: inner.token_source.clone(),
                 realm: inner.realm.clone(),
+                #[cfg(feature = "alb")]
+                alb: inner.alb.clone(),
             }),
         })
     }
@@ -506,6 +513,24 @@ impl Authorizer {
         ))
     }
 
+    /// The same routes and policies, with identities taken from an Application Load
+    /// Balancer's `x-amzn-oidc-data` header and verified by `alb` instead of the token source
+    /// and Cognito verifier (a service behind an ALB that authenticates users).
+    #[cfg(feature = "alb")]
+    #[must_use]
+    pub fn with_alb(&self, alb: crate::alb::AlbVerifier) -> Self {
+        let inner = &*self.inner;
+        Self {
+            inner: Arc::new(Inner {
+                verifier: inner.verifier.clone(),
+                routes: inner.routes.clone(),
+                token_source: inner.token_source.clone(),
+                realm: inner.realm.clone(),
+                alb: Some(alb),
+            }),
+        }
+    }
+
     /// The verifier.
     pub fn verifier(&self) -> &Verifier {
         &self.inner.verifier
@@ -589,6 +614,10 @@ impl Authorizer {
             };
             return Decision::Allow { token };
         }
+        #[cfg(feature = "alb")]
+        if let Some(alb) = &inner.alb {
+            return self.authorize_alb(alb, &guards, method, headers).await;
+        }
         let first = guards.primary();
         // The cookie cross-site check runs here, before verification: it is cheaper, and a
         // forged request learns nothing about the token it carries.
@@ -629,6 +658,43 @@ impl Authorizer {
                         reason,
                         Some(scopes),
                     );
+                }
+                Evaluation::Forbidden => {
+                    let reason = policy.explain(&token).to_string();
+                    return self.deny(&found, method, ErrorKind::Forbidden, reason, None);
+                }
+            }
+        }
+        Decision::Allow { token: Some(token) }
+    }
+
+    /// With an ALB in front: the identity is its `x-amzn-oidc-data` token (exactly one such
+    /// header), verified by `alb`, then every guarding route's policy decides as for Cognito
+    /// tokens.
+    #[cfg(feature = "alb")]
+    async fn authorize_alb<H: HeaderLookup + ?Sized>(
+        &self,
+        alb: &crate::alb::AlbVerifier,
+        guards: &crate::policy::routes::RouteMatches<'_>,
+        method: &Method,
+        headers: &H,
+    ) -> Decision {
+        let first = guards.primary();
+        let token = match crate::alb::identify(alb, headers).await {
+            Ok(token) => token,
+            Err(error) => {
+                let reason = error.detail().to_owned();
+                return self.deny(&first, method, error.kind(), reason, None);
+            }
+        };
+        for found in guards.iter() {
+            let policy = found.policy();
+            match policy.evaluate(&token) {
+                Evaluation::Allow => {}
+                Evaluation::InsufficientScope(scopes) => {
+                    let reason = policy.explain(&token).to_string();
+                    let kind = ErrorKind::InsufficientScope;
+                    return self.deny(&found, method, kind, reason, Some(scopes));
                 }
                 Evaluation::Forbidden => {
                     let reason = policy.explain(&token).to_string();

@@ -43,6 +43,8 @@ pub enum ErrorKind {
     InvalidTokenUse,
     /// Check 14: the token's client (`aud` or `client_id`) is not configured.
     InvalidClient,
+    /// An ALB token's `signer` is not a configured load balancer ARN.
+    InvalidSigner,
     /// Policy denial that granting scopes would fix (403).
     InsufficientScope,
     /// Policy denial for any other reason (403).
@@ -56,7 +58,7 @@ pub enum ErrorKind {
 impl ErrorKind {
     /// Every kind, in the order the checks run followed by the policy denials, then the
     /// cookie cross-site refusal.
-    pub const ALL: [ErrorKind; 19] = [
+    pub const ALL: [ErrorKind; 20] = [
         ErrorKind::MissingToken,
         ErrorKind::InvalidRequest,
         ErrorKind::TokenTooLarge,
@@ -73,6 +75,7 @@ impl ErrorKind {
         ErrorKind::IssuedInFuture,
         ErrorKind::InvalidTokenUse,
         ErrorKind::InvalidClient,
+        ErrorKind::InvalidSigner,
         ErrorKind::InsufficientScope,
         ErrorKind::Forbidden,
         ErrorKind::CrossSiteRequest,
@@ -97,6 +100,7 @@ impl ErrorKind {
             ErrorKind::IssuedInFuture => "issued_in_future",
             ErrorKind::InvalidTokenUse => "invalid_token_use",
             ErrorKind::InvalidClient => "invalid_client",
+            ErrorKind::InvalidSigner => "invalid_signer",
             ErrorKind::InsufficientScope => "insufficient_scope",
             ErrorKind::Forbidden => "forbidden",
             ErrorKind::CrossSiteRequest => "cross_site_request",
@@ -139,6 +143,7 @@ impl ErrorKind {
             ErrorKind::IssuedInFuture => "token issued in the future",
             ErrorKind::InvalidTokenUse => "wrong token use",
             ErrorKind::InvalidClient => "wrong client",
+            ErrorKind::InvalidSigner => "untrusted load balancer",
             ErrorKind::InsufficientScope => "insufficient scope",
             ErrorKind::Forbidden => "forbidden",
             ErrorKind::CrossSiteRequest => "cross site request",

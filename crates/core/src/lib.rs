@@ -34,6 +34,8 @@
 //! ```
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "alb")]
+mod alb;
 mod authorizer;
 pub mod bounded_read;
 mod claims;
@@ -53,6 +55,8 @@ mod token_cache;
 mod token_source;
 mod verify;
 
+#[cfg(feature = "alb")]
+pub use alb::{ALB_DATA_HEADER, AlbConfig, AlbConfigBuilder, AlbVerifier};
 pub use authorizer::{Authorizer, AuthorizerBuilder, AuthorizerOptions, Decision, Denial};
 pub use claims::{CognitoClaims, Names, NamesIter, TokenUse, VerifiedToken};
 pub use clock::{Clock, FixedClock, SharedClock, SystemClock};

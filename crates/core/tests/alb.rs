@@ -1,0 +1,549 @@
+//! ALB tokens (`x-amzn-oidc-data`) against a P-256 key served as PEM on 127.0.0.1, the way
+//! an ALB's regional key endpoint serves it: padded and unpadded segments, tampered padding,
+//! signer, client, issuer and expiry checks, a GovCloud load balancer, single-flight key
+//! fetches and a flood of unknown kids.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
+use cognito_authz_core::{AlbConfig, AlbVerifier, ErrorKind, FixedClock, SharedClock};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+const NOW: u64 = 1_800_000_000;
+const ARN: &str =
+    "arn:aws:elasticloadbalancing:us-east-2:123456789012:loadbalancer/app/web/50dc6c495c0c9188";
+const GOV_ARN: &str = "arn:aws-us-gov:elasticloadbalancing:us-gov-west-1:123456789012:loadbalancer/app/web/50dc6c495c0c9188";
+const CLIENT: &str = "5example6client7id8";
+const ISS: &str = "https://cognito-idp.us-east-2.amazonaws.com/us-east-2_Example1";
+
+fn uuid() -> String {
+    let mut bytes = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut bytes).expect("random");
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+struct Key {
+    kid: String,
+    pair: EcdsaKeyPair,
+}
+
+impl Key {
+    fn new() -> Self {
+        let pkcs8 =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+                .expect("key");
+        Self {
+            kid: uuid(),
+            pair: EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref())
+                .expect("key"),
+        }
+    }
+
+    fn pem(&self) -> String {
+        let der = self.pair.public_key().as_der().expect("der");
+        let body = STANDARD.encode(der.as_ref());
+        let lines: Vec<&str> = body
+            .as_bytes()
+            .chunks(64)
+            .map(|chunk| std::str::from_utf8(chunk).expect("ascii"))
+            .collect();
+        format!(
+            "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+            lines.join("\n")
+        )
+    }
+
+    fn sign(&self, message: &[u8]) -> Vec<u8> {
+        self.pair
+            .sign(&SystemRandom::new(), message)
+            .expect("sign")
+            .as_ref()
+            .to_vec()
+    }
+}
+
+/// Serves `/{kid}` → PEM (or 404) on 127.0.0.1, counting requests.
+struct KeyServer {
+    base: String,
+    keys: Arc<Mutex<HashMap<String, String>>>,
+    status: Arc<Mutex<u16>>,
+    requests: Arc<AtomicU64>,
+}
+
+impl KeyServer {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}/", listener.local_addr().expect("address"));
+        let keys: Arc<Mutex<HashMap<String, String>>> = Arc::default();
+        let status = Arc::new(Mutex::new(200));
+        let requests = Arc::new(AtomicU64::new(0));
+        let (k, s, r) = (keys.clone(), status.clone(), requests.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
+                let (keys, status, requests) = (k.clone(), s.clone(), r.clone());
+                tokio::spawn(async move {
+                    let mut buffer = vec![0u8; 4096];
+                    let mut read = 0;
+                    while !buffer[..read].windows(4).any(|w| w == b"\r\n\r\n") {
+                        match socket.read(&mut buffer[read..]).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => read += n,
+                        }
+                        if read == buffer.len() {
+                            return;
+                        }
+                    }
+                    requests.fetch_add(1, Ordering::SeqCst);
+                    let request = String::from_utf8_lossy(&buffer[..read]).into_owned();
+                    let path = request
+                        .split(' ')
+                        .nth(1)
+                        .unwrap_or("/")
+                        .trim_start_matches('/')
+                        .to_owned();
+                    let forced = *status.lock().expect("status");
+                    let pem = keys.lock().expect("keys").get(&path).cloned();
+                    let (code, body) = match (forced, pem) {
+                        (200, Some(pem)) => (200, pem),
+                        (200, None) => (404, String::new()),
+                        (code, _) => (code, String::new()),
+                    };
+                    let response = format!(
+                        "HTTP/1.1 {code} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = socket.write_all(response.as_bytes()).await;
+                });
+            }
+        });
+        Self {
+            base,
+            keys,
+            status,
+            requests,
+        }
+    }
+
+    fn serve(&self, key: &Key) {
+        self.keys
+            .lock()
+            .expect("keys")
+            .insert(key.kid.clone(), key.pem());
+    }
+
+    fn requests(&self) -> u64 {
+        self.requests.load(Ordering::SeqCst)
+    }
+}
+
+fn verifier(server: &KeyServer, arn: &str) -> AlbVerifier {
+    let config = AlbConfig::builder()
+        .load_balancer_arn(arn)
+        .client_ids([CLIENT])
+        .issuer(ISS)
+        .key_url_base(server.base.clone())
+        .clock(SharedClock::new(FixedClock(Duration::from_secs(NOW))))
+        .build()
+        .expect("config");
+    AlbVerifier::new(config).expect("verifier")
+}
+
+fn header(key: &Key, arn: &str) -> Value {
+    json!({"typ": "JWT", "kid": key.kid, "alg": "ES256", "iss": ISS, "client": CLIENT, "signer": arn, "exp": NOW + 120})
+}
+
+fn payload() -> Value {
+    json!({"sub": "b2a5f4e1-user", "email": "alice@example.com", "username": "alice", "exp": NOW + 120, "iss": ISS})
+}
+
+/// A token as an ALB builds it: base64url *with* padding, signed over those exact bytes.
+fn mint(key: &Key, header: &Value, payload: &Value, padded: bool) -> String {
+    let encode = |bytes: &[u8]| {
+        if padded {
+            URL_SAFE.encode(bytes)
+        } else {
+            URL_SAFE_NO_PAD.encode(bytes)
+        }
+    };
+    let signing_input = format!(
+        "{}.{}",
+        encode(header.to_string().as_bytes()),
+        encode(payload.to_string().as_bytes())
+    );
+    let signature = encode(&key.sign(signing_input.as_bytes()));
+    format!("{signing_input}.{signature}")
+}
+
+async fn code(verifier: &AlbVerifier, token: &str) -> &'static str {
+    match verifier.verify(token).await {
+        Ok(_) => "ok",
+        Err(error) => error.code(),
+    }
+}
+
+#[tokio::test]
+async fn padded_and_unpadded_alb_tokens_verify_over_the_bytes_received() {
+    let server = KeyServer::start().await;
+    let key = Key::new();
+    server.serve(&key);
+    let verifier = verifier(&server, ARN);
+    // A payload whose JSON length needs padding, as ALB's tokens usually do.
+    let header = header(&key, ARN);
+    let payload = payload();
+    let padded = mint(&key, &header, &payload, true);
+    assert!(padded.contains('='), "{padded}");
+    let token = verifier.verify(&padded).await.expect("padded token");
+    assert_eq!(token.sub(), Some("b2a5f4e1-user"));
+    assert_eq!(token.username(), Some("alice"));
+    assert_eq!(token.email(), Some("alice@example.com"));
+    let unpadded = mint(&key, &header, &payload, false);
+    assert_eq!(code(&verifier, &unpadded).await, "ok");
+    // One fetch for the kid, then the cache.
+    assert_eq!(server.requests(), 1);
+    assert_eq!(verifier.fetch_count(), 1);
+}
+
+#[tokio::test]
+async fn changing_the_padding_breaks_the_signature() {
+    let server = KeyServer::start().await;
+    let key = Key::new();
+    server.serve(&key);
+    let verifier = verifier(&server, ARN);
+    let padded = mint(&key, &header(&key, ARN), &payload(), true);
+    let mut parts: Vec<String> = padded.split('.').map(str::to_owned).collect();
+    let padded_segment = parts
+        .iter()
+        .position(|p| p.ends_with('='))
+        .expect("a padded segment");
+    assert!(padded_segment < 2, "header or payload is padded: {padded}");
+    // Same decoded bytes, different received bytes: a verifier that re-encodes would accept it.
+    parts[padded_segment] = parts[padded_segment].trim_end_matches('=').to_owned();
+    assert_eq!(code(&verifier, &parts.join(".")).await, "invalid_signature");
+    // And the other way round: padding added to a token signed without it.
+    let unpadded = mint(&key, &header(&key, ARN), &payload(), false);
+    let mut parts: Vec<String> = unpadded.split('.').map(str::to_owned).collect();
+    let index = parts
+        .iter()
+        .take(2)
+        .position(|p| p.len() % 4 != 0)
+        .expect("a segment that takes padding");
+    let pad = "=".repeat((4 - parts[index].len() % 4) % 4);
+    parts[index].push_str(&pad);
+    assert_eq!(code(&verifier, &parts.join(".")).await, "invalid_signature");
+    // Three `=` or padding in the middle is not base64url at all.
+    let bad = padded.replacen('.', "===.", 1);
+    assert_eq!(code(&verifier, &bad).await, "malformed_token");
+}
+
+#[tokio::test]
+async fn signer_client_issuer_expiry_and_kid_are_checked_in_order() {
+    let server = KeyServer::start().await;
+    let key = Key::new();
+    server.serve(&key);
+    let other = Key::new();
+    server.serve(&other);
+    let verifier = verifier(&server, ARN);
+    let with = |edit: &dyn Fn(&mut Value, &mut Value)| {
+        let (mut h, mut p) = (header(&key, ARN), payload());
+        edit(&mut h, &mut p);
+        mint(&key, &h, &p, true)
+    };
+    let rows: Vec<(&str, String, &str)> = vec![
+        (
+            "wrong signer",
+            with(&|h, _| h["signer"] = json!(GOV_ARN)),
+            "invalid_signer",
+        ),
+        (
+            "no signer",
+            with(&|h, _| {
+                h.as_object_mut().expect("object").remove("signer");
+            }),
+            "invalid_signer",
+        ),
+        (
+            "wrong client",
+            with(&|h, _| h["client"] = json!("other-client")),
+            "invalid_client",
+        ),
+        (
+            "wrong iss",
+            with(&|_, p| p["iss"] = json!("https://evil.example")),
+            "invalid_issuer",
+        ),
+        (
+            "wrong header iss",
+            with(&|h, _| h["iss"] = json!("https://evil.example")),
+            "invalid_issuer",
+        ),
+        ("expired", with(&|_, p| p["exp"] = json!(NOW)), "expired"),
+        (
+            "no exp",
+            with(&|_, p| {
+                p.as_object_mut().expect("object").remove("exp");
+            }),
+            "expired",
+        ),
+        (
+            "RS256",
+            with(&|h, _| h["alg"] = json!("RS256")),
+            "unsupported_alg",
+        ),
+        (
+            "none",
+            with(&|h, _| h["alg"] = json!("none")),
+            "unsupported_alg",
+        ),
+        (
+            "crit",
+            with(&|h, _| h["crit"] = json!([])),
+            "unsupported_alg",
+        ),
+        (
+            "no kid",
+            with(&|h, _| {
+                h.as_object_mut().expect("object").remove("kid");
+            }),
+            "missing_kid",
+        ),
+        (
+            "path kid",
+            with(&|h, _| h["kid"] = json!("../../admin")),
+            "malformed_token",
+        ),
+        (
+            "other key's kid",
+            with(&|h, _| h["kid"] = json!(other.kid)),
+            "invalid_signature",
+        ),
+        ("ok", with(&|_, _| {}), "ok"),
+    ];
+    for (name, token, expected) in rows {
+        assert_eq!(code(&verifier, &token).await, expected, "{name}");
+    }
+    assert_eq!(code(&verifier, "a.b").await, "malformed_token");
+    assert_eq!(
+        code(&verifier, &"a".repeat(20_000)).await,
+        "token_too_large"
+    );
+    // The refused rows before the key lookup fetched nothing.
+    assert_eq!(server.requests(), 2, "the two real kids only");
+}
+
+#[tokio::test]
+async fn a_govcloud_load_balancer_is_accepted_as_signer() {
+    let server = KeyServer::start().await;
+    let key = Key::new();
+    server.serve(&key);
+    let verifier = verifier(&server, GOV_ARN);
+    let token = mint(&key, &header(&key, GOV_ARN), &payload(), true);
+    assert_eq!(code(&verifier, &token).await, "ok");
+    let commercial = mint(&key, &header(&key, ARN), &payload(), true);
+    assert_eq!(code(&verifier, &commercial).await, "invalid_signer");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_for_a_new_kid_share_one_fetch() {
+    let server = KeyServer::start().await;
+    let key = Key::new();
+    server.serve(&key);
+    let verifier = verifier(&server, ARN);
+    let token = mint(&key, &header(&key, ARN), &payload(), true);
+    let tasks: Vec<_> = (0..64)
+        .map(|_| {
+            let (verifier, token) = (verifier.clone(), token.clone());
+            tokio::spawn(async move { verifier.verify(&token).await.is_ok() })
+        })
+        .collect();
+    for task in tasks {
+        assert!(task.await.expect("task"));
+    }
+    assert_eq!(server.requests(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_unknown_kids_costs_four_fetches_per_cooldown() {
+    let server = KeyServer::start().await;
+    let key = Key::new();
+    let verifier = verifier(&server, ARN);
+    let tasks: Vec<_> = (0..300)
+        .map(|_| {
+            let verifier = verifier.clone();
+            let mut fake = Key::new();
+            fake.kid = uuid();
+            let token = mint(&fake, &header(&fake, ARN), &payload(), true);
+            tokio::spawn(async move { code(&verifier, &token).await })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.expect("task"), "unknown_kid");
+    }
+    assert_eq!(server.requests(), 4, "four fetches for the whole flood");
+    // Within the cooldown even a real new key waits (the clock is fixed here).
+    server.serve(&key);
+    let token = mint(&key, &header(&key, ARN), &payload(), true);
+    assert_eq!(code(&verifier, &token).await, "unknown_kid");
+    assert_eq!(server.requests(), 4);
+}
+
+#[tokio::test]
+async fn an_unreachable_key_endpoint_is_jwks_unavailable() {
+    let server = KeyServer::start().await;
+    let key = Key::new();
+    server.serve(&key);
+    *server.status.lock().expect("status") = 500;
+    let verifier = verifier(&server, ARN);
+    let token = mint(&key, &header(&key, ARN), &payload(), true);
+    let error = verifier.verify(&token).await.expect_err("unavailable");
+    assert_eq!(error.kind(), ErrorKind::JwksUnavailable);
+    assert_eq!(error.status(), 503);
+}
+
+/// Where scripts/test.sh installs aws-jwt-verify (npm) for the differential test.
+fn aws_jwt_verify_modules() -> std::path::PathBuf {
+    let modules = std::env::var_os("COGNITO_AUTHZ_NODE_MODULES").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/npm/node_modules"),
+        std::path::PathBuf::from,
+    );
+    assert!(
+        modules.join("aws-jwt-verify/package.json").is_file(),
+        "aws-jwt-verify not found in {}: run `scripts/test.sh` (it installs aws-jwt-verify from \
+         npm into target/npm and runs the tests), or set COGNITO_AUTHZ_NODE_MODULES to a \
+         node_modules folder holding it",
+        modules.display()
+    );
+    modules
+}
+
+/// The same tokens through aws-jwt-verify's `AlbJwtVerifier` (node) and ours: every token
+/// accepted by one is accepted by the other.
+#[tokio::test]
+async fn aws_jwt_verify_alb_verifier_agrees_on_every_token() {
+    let modules = aws_jwt_verify_modules();
+    let server = KeyServer::start().await;
+    let key = Key::new();
+    let other = Key::new();
+    server.serve(&key);
+    server.serve(&other);
+    // aws-jwt-verify reads the system clock, so both use it here.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let config = AlbConfig::builder()
+        .load_balancer_arn(ARN)
+        .client_ids([CLIENT])
+        .issuer(ISS)
+        .key_url_base(server.base.clone())
+        .build()
+        .expect("config");
+    let verifier = AlbVerifier::new(config).expect("verifier");
+    let base_header = json!({"typ": "JWT", "kid": key.kid, "alg": "ES256", "iss": ISS, "client": CLIENT, "signer": ARN, "exp": now + 600});
+    let base_payload =
+        json!({"sub": "b2a5f4e1-user", "email": "alice@example.com", "exp": now + 600, "iss": ISS});
+    let with = |edit: &dyn Fn(&mut Value, &mut Value), padded: bool| {
+        let (mut h, mut p) = (base_header.clone(), base_payload.clone());
+        edit(&mut h, &mut p);
+        mint(&key, &h, &p, padded)
+    };
+    let padded = with(&|_, _| {}, true);
+    let stripped = {
+        let mut parts: Vec<String> = padded.split('.').map(str::to_owned).collect();
+        let index = parts.iter().position(|p| p.ends_with('=')).expect("padded");
+        parts[index] = parts[index].trim_end_matches('=').to_owned();
+        parts.join(".")
+    };
+    let flipped = {
+        let mut bytes = padded.clone().into_bytes();
+        let index = padded.rfind('.').expect("dot") + 3;
+        bytes[index] = if bytes[index] == b'A' { b'B' } else { b'A' };
+        String::from_utf8(bytes).expect("ascii")
+    };
+    let tokens: Vec<(&str, String)> = vec![
+        ("padded", padded.clone()),
+        ("unpadded", with(&|_, _| {}, false)),
+        ("padding stripped", stripped),
+        ("signature flipped", flipped),
+        (
+            "wrong signer",
+            with(&|h, _| h["signer"] = json!(GOV_ARN), true),
+        ),
+        (
+            "wrong client",
+            with(&|h, _| h["client"] = json!("other"), true),
+        ),
+        (
+            "wrong iss",
+            with(&|_, p| p["iss"] = json!("https://evil.example"), true),
+        ),
+        ("expired", with(&|_, p| p["exp"] = json!(now - 10), true)),
+        (
+            "RS256 header",
+            with(&|h, _| h["alg"] = json!("RS256"), true),
+        ),
+        (
+            "other key's kid",
+            with(&|h, _| h["kid"] = json!(other.kid), true),
+        ),
+        ("three dots", format!("{padded}.x")),
+    ];
+    let input = json!({
+        "albArn": [ARN],
+        "issuer": ISS,
+        "clientId": [CLIENT],
+        "pems": {key.kid.clone(): key.pem(), other.kid.clone(): other.pem()},
+        "tokens": tokens.iter().map(|(_, t)| t).collect::<Vec<_>>(),
+    });
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("alb-interop");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("input.json");
+    std::fs::write(&file, input.to_string()).expect("write");
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/alb_interop/verify.cjs");
+    let output = std::process::Command::new("node")
+        .arg(&script)
+        .arg(&file)
+        .env("NODE_PATH", &modules)
+        .output()
+        .expect("node (installed with npm; scripts/test.sh needs it)");
+    assert!(
+        output.status.success(),
+        "node failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let results: Vec<Value> = serde_json::from_slice(&output.stdout).expect("results");
+    assert_eq!(results.len(), tokens.len());
+    let mut accepted = 0;
+    for ((name, token), theirs) in tokens.iter().zip(&results) {
+        let ours = verifier.verify(token).await;
+        assert_eq!(
+            ours.is_ok(),
+            theirs["ok"] == true,
+            "{name}: ours {:?}, aws-jwt-verify {theirs}",
+            ours.as_ref().map(|_| ()).map_err(|e| e.code())
+        );
+        accepted += usize::from(ours.is_ok());
+    }
+    assert_eq!(accepted, 2, "the padded and unpadded tokens");
+}
