@@ -256,6 +256,19 @@ async fn one_policy_file_decides_alike_in_the_layer_the_lambda_authorizer_and_be
                 layer,
                 "{row}: actix-web behind an ALB"
             );
+            // The Lambda authorizer taking its identity from the ALB header too (a REQUEST
+            // event that carries it).
+            let mut headers = json!({});
+            if let Some((name, value)) = header.as_deref().and_then(|h| h.split_once(": ")) {
+                headers[name] = json!(value);
+            }
+            let event = json!({
+                "type": "REQUEST", "methodArn": arn, "resource": "/{proxy+}", "path": path,
+                "httpMethod": method, "headers": headers,
+                "requestContext": {"path": path, "stage": "test", "httpMethod": method},
+            });
+            let (answer, _) = rest_answer(alb.lambda.handle(event).await, &arn);
+            assert_eq!(answer, layer, "{row}: REQUEST authorizer behind an ALB");
         }
     }
     // API Gateway answering from its cache: the first policy of each principal decides every
@@ -303,6 +316,8 @@ mod alb_door {
         pub(super) actix_address: std::net::SocketAddr,
         actix: actix_web::dev::ServerHandle,
         key: EcdsaKeyPair,
+        /// A Lambda authorizer over the same ALB-mode authorizer.
+        pub(super) lambda: cognito_authz_lambda::LambdaAuthorizer,
     }
 
     impl Drop for AlbDoor {
@@ -392,12 +407,14 @@ mod alb_door {
             let verifier = AlbVerifier::new(config).expect("ALB verifier");
             let behind_alb = authorizer.with_alb(verifier);
             let address = super::serve_layer(behind_alb.clone()).await;
+            let lambda = cognito_authz_lambda::LambdaAuthorizer::new(behind_alb.clone());
             let (actix_address, actix) = serve_actix(behind_alb);
             Self {
                 address,
                 actix_address,
                 actix,
                 key,
+                lambda,
             }
         }
 

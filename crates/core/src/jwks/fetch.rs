@@ -61,7 +61,9 @@ pub(crate) async fn fetch(
 ) -> Result<KeySet, FetchError> {
     let attempts = async {
         match fetch_once(client, url, settings).await {
-            Err(FetchError::Connect | FetchError::Dns) => fetch_once(client, url, settings).await,
+            Err(FetchError::Connect | FetchError::Dns | FetchError::Tls) => {
+                fetch_once(client, url, settings).await
+            }
             other => other,
         }
     };
