@@ -43,6 +43,12 @@ pub enum ErrorKind {
     InvalidTokenUse,
     /// Check 14: the token's client (`aud` or `client_id`) is not configured.
     InvalidClient,
+    /// Check 15: the token was revoked (its `jti`, its session's `origin_jti`, or a sign-out of
+    /// its user after it was issued) in the configured revocation store.
+    RevokedToken,
+    /// The revocation store has been unreachable for longer than its staleness limit and is
+    /// configured to refuse rather than serve from its stale replica (503).
+    RevocationUnavailable,
     /// Policy denial that granting scopes would fix (403).
     InsufficientScope,
     /// Policy denial for any other reason (403).
@@ -51,7 +57,7 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, in the order of DESIGN.md §3 followed by the policy denials.
-    pub const ALL: [ErrorKind; 18] = [
+    pub const ALL: [ErrorKind; 20] = [
         ErrorKind::MissingToken,
         ErrorKind::InvalidRequest,
         ErrorKind::TokenTooLarge,
@@ -68,6 +74,8 @@ impl ErrorKind {
         ErrorKind::IssuedInFuture,
         ErrorKind::InvalidTokenUse,
         ErrorKind::InvalidClient,
+        ErrorKind::RevokedToken,
+        ErrorKind::RevocationUnavailable,
         ErrorKind::InsufficientScope,
         ErrorKind::Forbidden,
     ];
@@ -91,6 +99,8 @@ impl ErrorKind {
             ErrorKind::IssuedInFuture => "issued_in_future",
             ErrorKind::InvalidTokenUse => "invalid_token_use",
             ErrorKind::InvalidClient => "invalid_client",
+            ErrorKind::RevokedToken => "revoked_token",
+            ErrorKind::RevocationUnavailable => "revocation_unavailable",
             ErrorKind::InsufficientScope => "insufficient_scope",
             ErrorKind::Forbidden => "forbidden",
         }
@@ -105,7 +115,7 @@ impl ErrorKind {
     pub const fn status(self) -> u16 {
         match self {
             ErrorKind::InvalidRequest => 400,
-            ErrorKind::JwksUnavailable => 503,
+            ErrorKind::JwksUnavailable | ErrorKind::RevocationUnavailable => 503,
             ErrorKind::InsufficientScope | ErrorKind::Forbidden => 403,
             _ => 401,
         }
@@ -130,12 +140,15 @@ impl ErrorKind {
             ErrorKind::IssuedInFuture => "token issued in the future",
             ErrorKind::InvalidTokenUse => "wrong token use",
             ErrorKind::InvalidClient => "wrong client",
+            ErrorKind::RevokedToken => "token revoked",
+            ErrorKind::RevocationUnavailable => "revocation status unavailable",
             ErrorKind::InsufficientScope => "insufficient scope",
             ErrorKind::Forbidden => "forbidden",
         }
     }
 
-    /// Whether this kind is a verification failure of an offered token (steps 1–14, not 7b).
+    /// Whether this kind is a verification failure of an offered token (steps 1–15, not the
+    /// 503s).
     pub const fn is_invalid_token(self) -> bool {
         self.status() == 401 && !matches!(self, ErrorKind::MissingToken)
     }
@@ -235,6 +248,8 @@ mod tests {
         assert_eq!(ErrorKind::InsufficientScope.status(), 403);
         assert_eq!(ErrorKind::Forbidden.status(), 403);
         assert_eq!(ErrorKind::InvalidClient.status(), 401);
+        assert_eq!(ErrorKind::RevokedToken.status(), 401);
+        assert_eq!(ErrorKind::RevocationUnavailable.status(), 503);
     }
 
     #[test]
