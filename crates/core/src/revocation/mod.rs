@@ -30,24 +30,40 @@
 //!
 //! ```
 //! use cognito_authz_core::revocation::{Revocation, RevocationStore};
+//! use cognito_authz_core::{AcceptedTokenUse, Clock, IssuerConfig, SystemClock, Verifier};
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! let store = RevocationStore::builder().memory();
-//! // A global sign-out of one user at 1_700_000_000:
+//! let verifier = Verifier::builder()
+//!     .issuer(
+//!         IssuerConfig::user_pool("us-east-1_Example1")
+//!             .client_ids(["1example23456789"])
+//!             .token_use(AcceptedTokenUse::Access)
+//!             .build()?,
+//!     )
+//!     .revocation(store.clone())
+//!     .build()?;
+//! // The user signed out everywhere just now (what `AdminUserGlobalSignOut` does at Cognito):
 //! store
 //!     .revoke(Revocation::user(
 //!         "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example1",
 //!         "3b1c2d4e-0000-4000-8000-000000000001",
-//!         1_700_000_000,
+//!         SystemClock.now().as_secs(),
 //!     ))
 //!     .await?;
 //! assert_eq!(store.status().entries, 1);
+//! // From now on the verifier answers `revoked_token` for that user's earlier tokens.
+//! # drop(verifier);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();
 //! ```
 
+pub(crate) mod config;
 #[cfg(feature = "redis")]
 mod redis;
 mod replica;
+
+pub(crate) use config::from_policy_file;
+pub use config::{RevocationConfig, StoreLocation};
 
 use std::fmt;
 use std::sync::Arc;
