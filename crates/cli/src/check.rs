@@ -71,7 +71,13 @@ pub(crate) fn run(args: &CheckArgs) -> Result<Outcome, UsageError> {
     if let Some(now) = args.now {
         options = options.clock(FixedClock(Duration::from_secs(now)));
     }
-    let authorizer = Authorizer::from_file_with(&args.config, options)?;
+    // A Redis revocation store follows Redis on this runtime.
+    let runtime = crate::runtime()?;
+    let authorizer = {
+        let _inside = runtime.enter();
+        Authorizer::from_file_with(&args.config, options)?
+    };
+    crate::revoke::await_store(&runtime, &authorizer);
     let headers = request_headers(&authorizer, token.as_deref())?;
     let actix_routed = actix_routed_path(&args.path);
     let target = match args.router {
@@ -89,7 +95,7 @@ pub(crate) fn run(args: &CheckArgs) -> Result<Outcome, UsageError> {
             )
         })
         .collect();
-    let decision = crate::runtime()?.block_on(authorizer.authorize(&method, target, &headers));
+    let decision = runtime.block_on(authorizer.authorize(&method, target, &headers));
     let (mut route, mut policy) = guards[0].clone();
     let (status, error, reason) = match &decision {
         Decision::Allow { token } => {
