@@ -86,6 +86,8 @@ pub struct VerifiedToken {
     pub(crate) payload: OnceLock<Map<String, Value>>,
     pub(crate) payload_json: Box<str>,
     typed: [OnceLock<Typed>; TYPED_SLOTS],
+    /// The revocation store's generation at which this token was last found not revoked.
+    pub(crate) revocation_memo: crate::revocation::Memo,
 }
 
 /// How many claim types one token keeps deserialized ([`VerifiedToken::shared_claims`]): a
@@ -157,6 +159,7 @@ impl VerifiedToken {
             payload: OnceLock::new(),
             payload_json: payload_json.into(),
             typed: Default::default(),
+            revocation_memo: crate::revocation::Memo::default(),
         }
     }
 

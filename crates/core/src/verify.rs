@@ -366,7 +366,7 @@ impl Verifier {
         verified: Result<Arc<VerifiedToken>, Error>,
     ) -> Result<Arc<VerifiedToken>, Error> {
         match (&self.inner.revocation, verified) {
-            (Some(store), Ok(token)) => store.check(&token).map(|()| token),
+            (Some(store), Ok(token)) => store.check_memoized(&token).map(|()| token),
             (_, verified) => verified,
         }
     }

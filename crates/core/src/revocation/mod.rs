@@ -323,6 +323,8 @@ pub(crate) struct Shared {
     fresh_at: AtomicU64,
     /// A "stale beyond the limit" event has been emitted since the last connection.
     stale_reported: AtomicBool,
+    /// Bumped after every change to the replica that adds or extends an entry; starts at 1.
+    generation: AtomicU64,
     status: watch::Sender<RevocationStatus>,
 }
 
@@ -488,6 +490,7 @@ impl RevocationStore {
                 connected: AtomicBool::new(connected),
                 fresh_at: AtomicU64::new(if connected { now } else { 0 }),
                 stale_reported: AtomicBool::new(false),
+                generation: AtomicU64::new(1),
                 status,
             }),
         }
@@ -540,6 +543,8 @@ impl RevocationStore {
         let now = self.inner.clock.now().as_secs();
         let changed = self.inner.replica.insert(revocations, now);
         if changed > 0 {
+            // After the insert: a check that reads the new generation sees the new entries.
+            self.inner.generation.fetch_add(1, Ordering::AcqRel);
             self.update_status(|status| status.applied += changed as u64);
         }
     }
@@ -551,6 +556,33 @@ impl RevocationStore {
     /// # Errors
     /// `revoked_token` (401) or `revocation_unavailable` (503).
     pub fn check(&self, token: &VerifiedToken) -> Result<(), Error> {
+        self.lookup(token)?;
+        self.check_connected()
+    }
+
+    /// [`RevocationStore::check`] for the verifier, whose tokens (one store per verifier) carry
+    /// the generation at which they were last found not revoked: while no revocation has been
+    /// added since, the replica is not asked again. Entries only ever appear with a new
+    /// generation, and expiring ones can only stop matching, so the memo cannot admit a token
+    /// the full lookup would refuse.
+    pub(crate) fn check_memoized(&self, token: &VerifiedToken) -> Result<(), Error> {
+        let generation = self.inner.generation.load(Ordering::Acquire);
+        if token.revocation_memo.get() != generation {
+            self.lookup(token)?;
+            token.revocation_memo.set(generation);
+        }
+        self.check_connected()
+    }
+
+    fn check_connected(&self) -> Result<(), Error> {
+        if self.inner.connected.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        self.check_stale(self.inner.clock.now().as_secs())
+    }
+
+    /// `revoked_token` if a live entry matches the token.
+    fn lookup(&self, token: &VerifiedToken) -> Result<(), Error> {
         let inner = &*self.inner;
         let now = inner.clock.now().as_secs();
         let replica = &inner.replica;
@@ -587,10 +619,7 @@ impl RevocationStore {
                 "the user signed out after the token was issued",
             ));
         }
-        if inner.connected.load(Ordering::Acquire) {
-            return Ok(());
-        }
-        self.check_stale(now)
+        Ok(())
     }
 
     #[cold]
@@ -697,6 +726,27 @@ impl RevocationStore {
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn now_secs(&self) -> u64 {
         self.inner.clock.now().as_secs()
+    }
+}
+
+/// Per-token memo of the store generation at which the token was last found not revoked
+/// (0: never checked).
+#[derive(Debug, Default)]
+pub(crate) struct Memo(AtomicU64);
+
+impl Memo {
+    fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn set(&self, generation: u64) {
+        self.0.store(generation, Ordering::Relaxed);
+    }
+}
+
+impl Clone for Memo {
+    fn clone(&self) -> Self {
+        Self(AtomicU64::new(self.get()))
     }
 }
 
