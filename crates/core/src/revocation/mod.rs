@@ -565,6 +565,7 @@ impl RevocationStore {
     /// added since, the replica is not asked again. Entries only ever appear with a new
     /// generation, and expiring ones can only stop matching, so the memo cannot admit a token
     /// the full lookup would refuse.
+    #[inline]
     pub(crate) fn check_memoized(&self, token: &VerifiedToken) -> Result<(), Error> {
         let generation = self.inner.generation.load(Ordering::Acquire);
         if token.revocation_memo.get() != generation {
