@@ -331,7 +331,7 @@ pub(crate) struct Shared {
 enum Backend {
     Memory,
     #[cfg(feature = "redis")]
-    Redis(redis::RedisBackend),
+    Redis(Box<redis::RedisBackend>),
 }
 
 impl fmt::Debug for RevocationStore {

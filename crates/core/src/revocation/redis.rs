@@ -91,7 +91,7 @@ pub(crate) fn connect(
         writer: tokio::sync::Mutex::new(None),
         task: OnceLock::new(),
     };
-    let store = RevocationStore::new(builder, Backend::Redis(backend), false);
+    let store = RevocationStore::new(builder, Backend::Redis(Box::new(backend)), false);
     let Backend::Redis(backend) = &store.inner.backend else {
         unreachable!("built with the Redis backend")
     };
