@@ -141,7 +141,7 @@ fn cached(c: &mut Criterion) {
     revoking.sort_unstable();
     let (plain, revoking) = (plain[plain.len() / 2], revoking[revoking.len() / 2]);
     println!(
-        "revocation/median_ratio: cached verify with 100,000 revocations {:.1} ns, without a store          {:.1} ns: {:.3}x (target <= 1.10x)",
+        "revocation/median_ratio: cached verify with 100,000 revocations {:.1} ns, without a store {:.1} ns: {:.3}x (target <= 1.10x)",
         revoking.as_secs_f64() * 1e9 / f64::from(CHUNK),
         plain.as_secs_f64() * 1e9 / f64::from(CHUNK),
         revoking.as_secs_f64() / plain.as_secs_f64()
