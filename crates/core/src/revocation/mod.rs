@@ -453,6 +453,7 @@ impl RevocationStoreBuilder {
         redis::connect(self, url)
     }
 
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     fn validate(&self) -> Result<(), ConfigError> {
         if self.key_prefix.is_empty() {
             return Err(ConfigError::new("revocation key_prefix must not be empty"));
@@ -748,15 +749,6 @@ impl Memo {
 impl Clone for Memo {
     fn clone(&self) -> Self {
         Self(AtomicU64::new(self.get()))
-    }
-}
-
-/// Cognito mints two spellings of one pool's issuer; a user signed out under one is signed out
-/// under both.
-pub(crate) fn canonical_issuer(issuer: &str) -> std::borrow::Cow<'_, str> {
-    match issuer.strip_prefix("https://issuer-cognito-idp.") {
-        Some(rest) => std::borrow::Cow::Owned(format!("https://cognito-idp.{rest}")),
-        None => std::borrow::Cow::Borrowed(issuer),
     }
 }
 

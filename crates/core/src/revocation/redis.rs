@@ -21,7 +21,6 @@ use redis::{AsyncConnectionConfig, Client};
 
 use super::{
     Backend, Revocation, RevocationError, RevocationStore, RevocationStoreBuilder, Shared,
-    canonical_issuer,
 };
 use crate::error::ConfigError;
 
@@ -170,6 +169,15 @@ impl RedisBackend {
         .map_err(|error| RevocationError::Unavailable(format!("{:?}", error.kind())))?;
         *slot = Some(manager.clone());
         Ok(manager)
+    }
+}
+
+/// Cognito mints two spellings of one pool's issuer; a user signed out under one is signed out
+/// under both.
+fn canonical_issuer(issuer: &str) -> std::borrow::Cow<'_, str> {
+    match issuer.strip_prefix("https://issuer-cognito-idp.") {
+        Some(rest) => std::borrow::Cow::Owned(format!("https://cognito-idp.{rest}")),
+        None => std::borrow::Cow::Borrowed(issuer),
     }
 }
 
