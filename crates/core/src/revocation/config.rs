@@ -169,3 +169,64 @@ pub(crate) fn from_policy_file(
         })
         .transpose()
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::PolicyFile;
+
+    const ISSUER: &str = r#"[[issuer]]
+user_pool_id = "us-east-1_Example1"
+client_ids = ["1example23456789"]
+token_use = "access"
+"#;
+
+    fn parse(section: &str) -> Result<PolicyFile, crate::PolicyFileError> {
+        PolicyFile::parse(&format!("{ISSUER}\n{section}"), ".", "policy.toml")
+    }
+
+    #[test]
+    fn a_revocation_section_is_read_with_its_defaults() {
+        let file = parse("[revocation]\nstore = \"memory\"\n").expect("valid");
+        let config = file.revocation().expect("section");
+        assert_eq!(*config.store(), super::StoreLocation::Memory);
+        assert_eq!(
+            config.staleness_limit(),
+            super::super::DEFAULT_STALENESS_LIMIT
+        );
+        assert_eq!(config.when_stale(), super::WhenStale::Refuse);
+        assert_eq!(config.key_prefix(), super::super::DEFAULT_KEY_PREFIX);
+        assert!(parse("").expect("valid").revocation().is_none());
+    }
+
+    #[test]
+    fn revocation_mistakes_are_reported_at_the_section() {
+        for (section, message) in [
+            (
+                "[revocation]\nstore = \"memcached://x\"\n",
+                "must be \"memory\" or a redis://",
+            ),
+            (
+                "[revocation]\nstore = \"memory\"\nwhen_stale = \"maybe\"\n",
+                "when_stale",
+            ),
+            (
+                "[revocation]\nstore = \"memory\"\nkey_prefix = \"\"\n",
+                "key_prefix",
+            ),
+            (
+                "[revocation]\nstore = \"memory\"\nresync_interval_secs = 0\n",
+                "resync_interval",
+            ),
+            (
+                "[revocation]\nstore = \"memory\"\nstaleness = 5\n",
+                "unknown field",
+            ),
+            ("[revocation]\nwhen_stale = \"serve\"\n", "store"),
+        ] {
+            let error = parse(section).expect_err(section);
+            assert!(error.to_string().contains(message), "{section}: {error}");
+            // At the section, or at the offending key inside it.
+            assert!((6..=8).contains(&error.line), "{section}: {error}");
+        }
+    }
+}
