@@ -54,7 +54,14 @@ impl RevocationEntry {
     pub(crate) fn validate(self) -> Result<RevocationConfig, String> {
         let store = match self.store.as_str() {
             "memory" => StoreLocation::Memory,
-            url if url.starts_with("redis://") || url.starts_with("rediss://") => {
+            url if url.starts_with("rediss://") => {
+                return Err(
+                    "revocation store: rediss:// (Redis over TLS) is not supported yet; use \
+                     redis:// inside a private network"
+                        .to_owned(),
+                );
+            }
+            url if url.starts_with("redis://") => {
                 if !cfg!(feature = "redis") {
                     return Err(
                         "revocation store is a Redis URL but cognito-authz was built without the \
@@ -65,9 +72,7 @@ impl RevocationEntry {
                 StoreLocation::Redis(url.to_owned())
             }
             _ => {
-                return Err(
-                    "revocation store must be \"memory\" or a redis:// or rediss:// URL".to_owned(),
-                );
+                return Err("revocation store must be \"memory\" or a redis:// URL".to_owned());
             }
         };
         let when_stale = match self.when_stale.as_deref() {

@@ -440,7 +440,8 @@ impl RevocationStoreBuilder {
         RevocationStore::new(self, Backend::Memory, true)
     }
 
-    /// A store whose shared truth lives in Redis at `url` (`redis://…` or `rediss://…`).
+    /// A store whose shared truth lives in Redis at `url` (`redis://[user:password@]host:port/db`;
+    /// TLS, `rediss://`, is not supported yet).
     ///
     /// Returns at once and connects in a background task on the current tokio runtime; until the
     /// first resynchronisation completes the replica counts as stale (see [`WhenStale`]), and

@@ -74,8 +74,9 @@ pub(crate) fn connect(
 ) -> Result<RevocationStore, ConfigError> {
     builder.validate()?;
     // The URL may carry a password: never repeat it in an error.
-    let client = Client::open(url)
-        .map_err(|_| ConfigError::new("revocation store: not a valid redis:// or rediss:// URL"))?;
+    let client = Client::open(url).map_err(|_| {
+        ConfigError::new("revocation store: not a redis:// URL this client accepts (no TLS)")
+    })?;
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
         ConfigError::new("a Redis revocation store must be created inside a tokio runtime")
     })?;
