@@ -565,6 +565,13 @@ async fn propagation_over_pub_sub_takes_about_one_round_trip() {
 struct Transitions(std::sync::Mutex<Vec<String>>);
 
 impl tracing::Subscriber for Transitions {
+    fn register_callsite(
+        &self,
+        _: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        // Asked per event: the recorder is one thread's default, not every thread's.
+        tracing::subscriber::Interest::sometimes()
+    }
     fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
         metadata.target() == "cognito_authz::revocation"
     }
@@ -595,6 +602,10 @@ impl tracing::Subscriber for Transitions {
 #[test]
 fn every_transition_is_a_tracing_event() {
     let transitions = std::sync::Arc::new(Transitions(std::sync::Mutex::new(Vec::new())));
+    // With a single registered dispatcher, tracing computes the interest of a callsite first hit
+    // on another thread (other tests emit these events too) from that thread's default, which
+    // has none, and caches "never". A second registered dispatcher makes it ask them all.
+    let _second = tracing::Dispatch::new(Transitions(std::sync::Mutex::new(Vec::new())));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
