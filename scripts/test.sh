@@ -10,6 +10,8 @@
 # installed once into target/tools-venv the same way.
 # The Lambda authorizer's end-to-end test (crates/lambda/tests/cargo_lambda.rs) runs its example
 # under `cargo lambda watch` with the same cargo-lambda.
+# The revocation tests (tests/revocation.rs) run Debian's `redis-server`, installed with apt-get
+# when missing.
 # Extra arguments go to `cargo test` (e.g. `scripts/test.sh --test lib moto`).
 set -euo pipefail
 
@@ -77,6 +79,16 @@ if [[ ! -f "$npm_prefix/node_modules/aws-jwt-verify/package.json" || "$(cat "$np
     printf '%s' "$aws_jwt_verify_requirement" >"$npm_stamp"
 fi
 echo "==> $aws_jwt_verify_requirement under node $(node --version) at $npm_prefix"
+
+# The revocation tests (tests/revocation.rs) run Debian's redis-server, each on its own port.
+if ! command -v redis-server >/dev/null 2>&1; then
+    echo "==> installing redis-server (apt-get)"
+    sudo_cmd=""
+    if [[ "$(id -u)" != 0 ]]; then sudo_cmd="sudo"; fi
+    $sudo_cmd apt-get update -qq
+    $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+fi
+echo "==> $(redis-server --version)"
 
 echo "==> cargo test --workspace --all-features"
 COGNITO_AUTHZ_MOTO="$venv/bin/moto_server" \

@@ -11,5 +11,6 @@ mod jwks_cache;
 mod jwks_faults;
 mod moto_interop;
 mod parity;
+mod revocation;
 mod router_differential;
 mod verify_checks;

@@ -512,3 +512,7 @@ async fn moto_tokens_are_rejected_with_the_code_of_the_failed_check() {
         }
     }
 }
+
+/// Revocation on moto's tokens (a child module, so it shares this module's moto fixture).
+#[path = "moto_revocation.rs"]
+mod revocation;

@@ -212,17 +212,22 @@ struct Apps {
 
 impl Apps {
     async fn start(issuer: &LocalIssuer) -> Self {
+        Self::start_with(|| authorizer(issuer)).await
+    }
+
+    /// Both apps, each with an authorizer from `make`.
+    async fn start_with(make: impl Fn() -> Authorizer) -> Self {
         let listener = tokio::net::TcpListener::from_std(shared::bind(0).expect("bind"))
             .expect("tokio listener");
         let axum = shared::base_url(listener.local_addr().expect("address"));
-        let router = shared::axum_app::router(authorizer(issuer));
+        let router = shared::axum_app::router(make());
         let axum_server = tokio::spawn(async move {
             axum::serve(listener, router).await.expect("axum serves");
         });
 
         let listener = shared::bind(0).expect("bind");
         let actix = shared::base_url(listener.local_addr().expect("address"));
-        let authorizer = authorizer(issuer);
+        let authorizer = make();
         let actix_server = crate::serve::spawn_actix!(listener, move || {
             shared::actix_app::app(authorizer.clone())
         });
@@ -592,5 +597,79 @@ async fn both_quickstart_apps_answer_503_alike_when_keys_are_unavailable() {
     ];
     let failures = apps.compare(&rows).await;
     assert_no_failures("keys down", &failures);
+    apps.stop().await;
+}
+
+/// The quickstart settings plus a revocation store shared by both apps.
+fn authorizer_revoking(
+    issuer: &LocalIssuer,
+    store: cognito_authz::revocation::RevocationStore,
+) -> Authorizer {
+    let clock = issuer.manual_clock().expect("manual clock").clone();
+    let options = shared::authorizer_options(issuer.issuer_config(AcceptedTokenUse::Access))
+        .clock(clock)
+        .revocation_store(store);
+    shared::load_authorizer_with(options).expect("examples/policy.toml loads")
+}
+
+#[actix_web::test]
+async fn both_quickstart_apps_answer_revoked_and_revocation_unavailable_alike() {
+    use cognito_authz::revocation::{Revocation, RevocationStore, WhenStale};
+
+    let issuer = LocalIssuer::offline();
+    let tokens = shared::mint_tokens(&issuer);
+    let store = RevocationStore::builder()
+        .shared_clock(issuer.clock())
+        .memory();
+    let apps = Apps::start_with(|| authorizer_revoking(&issuer, store.clone())).await;
+    let user = authorizer_revoking(&issuer, store.clone())
+        .verifier()
+        .verify(&tokens.user)
+        .await
+        .expect("valid");
+    store
+        .revoke(Revocation::session_of(&user).expect("origin_jti"))
+        .await
+        .expect("revoke");
+    let rows = [
+        row("revoked session", Method::GET, "/me")
+            .bearer(&tokens.user)
+            .denied(ErrorKind::RevokedToken),
+        row(
+            "revoked session, again (verified-token cache)",
+            Method::GET,
+            "/me",
+        )
+        .bearer(&tokens.user)
+        .denied(ErrorKind::RevokedToken),
+        row("another session", Method::GET, "/admin/users")
+            .bearer(&tokens.admin)
+            .allowed(200),
+        row("revoked token on a public route", Method::GET, "/health")
+            .bearer(&tokens.user)
+            .allowed(200),
+    ];
+    assert_no_failures("revoked", &apps.compare(&rows).await);
+    apps.stop().await;
+
+    // A Redis store that cannot be reached (nothing listens on the port) and refuses when stale.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("free port")
+        .port();
+    let unreachable = RevocationStore::builder()
+        .shared_clock(issuer.clock())
+        .when_stale(WhenStale::Refuse)
+        .redis(&format!("redis://127.0.0.1:{port}/"))
+        .expect("store");
+    let apps = Apps::start_with(|| authorizer_revoking(&issuer, unreachable.clone())).await;
+    let rows = [
+        row("store unreachable", Method::GET, "/me")
+            .bearer(&tokens.admin)
+            .denied(ErrorKind::RevocationUnavailable),
+        row("store unreachable, public", Method::GET, "/health").allowed(200),
+        row("store unreachable, no token", Method::GET, "/me").denied(ErrorKind::MissingToken),
+    ];
+    assert_no_failures("revocation unavailable", &apps.compare(&rows).await);
     apps.stop().await;
 }

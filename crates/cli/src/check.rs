@@ -78,7 +78,13 @@ pub(crate) fn run(args: &CheckArgs) -> Result<Outcome, UsageError> {
     if let Some(now) = args.now {
         options = options.clock(FixedClock(Duration::from_secs(now)));
     }
-    let authorizer = Authorizer::from_file_with(&args.config, options)?;
+    // A Redis revocation store follows Redis on this runtime.
+    let runtime = crate::runtime()?;
+    let authorizer = {
+        let _inside = runtime.enter();
+        Authorizer::from_file_with(&args.config, options)?
+    };
+    crate::revoke::await_store(&runtime, &authorizer);
     let mut headers = request_headers(&authorizer, token.as_deref())?;
     for header in &args.headers {
         let (name, value) = parse_header(header)?;
@@ -100,7 +106,7 @@ pub(crate) fn run(args: &CheckArgs) -> Result<Outcome, UsageError> {
             )
         })
         .collect();
-    let decision = crate::runtime()?.block_on(authorizer.authorize(&method, target, &headers));
+    let decision = runtime.block_on(authorizer.authorize(&method, target, &headers));
     let (mut route, mut policy) = guards[0].clone();
     let (status, error, reason) = match &decision {
         Decision::Allow { token } => {

@@ -11,6 +11,7 @@ mod hint;
 mod input;
 mod lint;
 mod mint;
+mod revoke;
 mod verify;
 
 use std::process::ExitCode;
@@ -38,6 +39,9 @@ enum Command {
     Decode(decode::DecodeArgs),
     /// Mint a Cognito-shaped token signed by a local test key (for development only).
     Mint(mint::MintArgs),
+    /// Record a revocation (session, user sign-out, or one token) in the policy file's
+    /// revocation store (exit 0 recorded, 1 store unreachable).
+    Revoke(revoke::RevokeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -85,6 +89,7 @@ fn main() -> ExitCode {
         Command::Policy(PolicyCommand::Lint(args)) => lint::run(&args),
         Command::Decode(args) => decode::run(&args),
         Command::Mint(args) => mint::run(&args),
+        Command::Revoke(args) => revoke::run(&args),
     };
     match result {
         Ok(Outcome::Accepted) => ExitCode::SUCCESS,

@@ -195,6 +195,7 @@ pub struct AuthorizerOptions {
     jwks_file: Option<PathBuf>,
     realm: Option<String>,
     issuers: Option<Vec<IssuerConfig>>,
+    revocation: Option<crate::revocation::RevocationStore>,
 }
 
 impl AuthorizerOptions {
@@ -245,6 +246,13 @@ impl AuthorizerOptions {
     /// replacements' names.
     pub fn issuers(mut self, issuers: impl IntoIterator<Item = IssuerConfig>) -> Self {
         self.issuers = Some(issuers.into_iter().collect());
+        self
+    }
+
+    /// Use this revocation store instead of the one the file's `[revocation]` section describes
+    /// (e.g. one store shared by several authorizers of a process).
+    pub fn revocation_store(mut self, store: crate::revocation::RevocationStore) -> Self {
+        self.revocation = Some(store);
         self
     }
 }
@@ -473,6 +481,11 @@ impl Authorizer {
         // Issuer-level problems were reported at their lines above; what the verifier can
         // still refuse (e.g. an HTTP client that cannot be built) concerns the whole file.
         let file_level = file.file_error(String::new());
+        let revocation = crate::revocation::from_policy_file(
+            &file,
+            options.revocation,
+            options.clock.clone().unwrap_or_default(),
+        )?;
         let (mut issuers, token_source, routes) = file.into_parts();
         if let Some(replacements) = options.issuers {
             issuers = replacements;
@@ -494,6 +507,9 @@ impl Authorizer {
         }
         if let Some(bytes) = options.max_token_bytes {
             builder = builder.max_token_bytes(bytes);
+        }
+        if let Some(store) = revocation {
+            builder = builder.revocation(store);
         }
         let verifier = builder.build().map_err(|error| PolicyFileError {
             message: error.to_string(),

@@ -92,6 +92,8 @@ pub struct VerifiedToken {
     typed_account: Mutex<TypedAccount>,
     /// The generic-JSON size of the payload, measured when the first typed value is kept.
     json_heap_bytes: OnceLock<usize>,
+    /// The revocation store's generation at which this token was last found not revoked.
+    pub(crate) revocation_memo: crate::revocation::Memo,
 }
 
 /// Bytes charged for the typed values one token keeps, and where growth is reported while the
@@ -130,6 +132,8 @@ impl Clone for VerifiedToken {
                 meter: None,
             }),
             json_heap_bytes: self.json_heap_bytes.clone(),
+            // A clone is looked up in the revocation store afresh.
+            revocation_memo: crate::revocation::Memo::default(),
         }
     }
 }
@@ -395,6 +399,7 @@ impl VerifiedToken {
             typed: Default::default(),
             typed_account: Mutex::new(TypedAccount::default()),
             json_heap_bytes: OnceLock::new(),
+            revocation_memo: crate::revocation::Memo::default(),
         }
     }
 

@@ -45,6 +45,12 @@ pub enum ErrorKind {
     InvalidClient,
     /// An ALB token's `signer` is not a configured load balancer ARN.
     InvalidSigner,
+    /// Check 15: the token was revoked (its `jti`, its session's `origin_jti`, or a sign-out of
+    /// its user after it was issued) in the configured revocation store.
+    RevokedToken,
+    /// The revocation store has been unreachable for longer than its staleness limit and is
+    /// configured to refuse rather than serve from its stale replica (503).
+    RevocationUnavailable,
     /// Policy denial that granting scopes would fix (403).
     InsufficientScope,
     /// Policy denial for any other reason (403).
@@ -58,7 +64,7 @@ pub enum ErrorKind {
 impl ErrorKind {
     /// Every kind, in the order the checks run followed by the policy denials, then the
     /// cookie cross-site refusal.
-    pub const ALL: [ErrorKind; 20] = [
+    pub const ALL: [ErrorKind; 22] = [
         ErrorKind::MissingToken,
         ErrorKind::InvalidRequest,
         ErrorKind::TokenTooLarge,
@@ -76,6 +82,8 @@ impl ErrorKind {
         ErrorKind::InvalidTokenUse,
         ErrorKind::InvalidClient,
         ErrorKind::InvalidSigner,
+        ErrorKind::RevokedToken,
+        ErrorKind::RevocationUnavailable,
         ErrorKind::InsufficientScope,
         ErrorKind::Forbidden,
         ErrorKind::CrossSiteRequest,
@@ -101,6 +109,8 @@ impl ErrorKind {
             ErrorKind::InvalidTokenUse => "invalid_token_use",
             ErrorKind::InvalidClient => "invalid_client",
             ErrorKind::InvalidSigner => "invalid_signer",
+            ErrorKind::RevokedToken => "revoked_token",
+            ErrorKind::RevocationUnavailable => "revocation_unavailable",
             ErrorKind::InsufficientScope => "insufficient_scope",
             ErrorKind::Forbidden => "forbidden",
             ErrorKind::CrossSiteRequest => "cross_site_request",
@@ -116,7 +126,7 @@ impl ErrorKind {
     pub const fn status(self) -> u16 {
         match self {
             ErrorKind::InvalidRequest => 400,
-            ErrorKind::JwksUnavailable => 503,
+            ErrorKind::JwksUnavailable | ErrorKind::RevocationUnavailable => 503,
             ErrorKind::InsufficientScope | ErrorKind::Forbidden | ErrorKind::CrossSiteRequest => {
                 403
             }
@@ -144,13 +154,16 @@ impl ErrorKind {
             ErrorKind::InvalidTokenUse => "wrong token use",
             ErrorKind::InvalidClient => "wrong client",
             ErrorKind::InvalidSigner => "untrusted load balancer",
+            ErrorKind::RevokedToken => "token revoked",
+            ErrorKind::RevocationUnavailable => "revocation status unavailable",
             ErrorKind::InsufficientScope => "insufficient scope",
             ErrorKind::Forbidden => "forbidden",
             ErrorKind::CrossSiteRequest => "cross site request",
         }
     }
 
-    /// Whether this kind is a verification failure of an offered token (steps 1–14, not 7b).
+    /// Whether this kind is a verification failure of an offered token (steps 1–15, not the
+    /// 503s).
     pub const fn is_invalid_token(self) -> bool {
         self.status() == 401 && !matches!(self, ErrorKind::MissingToken)
     }
@@ -251,6 +264,8 @@ mod tests {
         assert_eq!(ErrorKind::Forbidden.status(), 403);
         assert_eq!(ErrorKind::CrossSiteRequest.status(), 403);
         assert_eq!(ErrorKind::InvalidClient.status(), 401);
+        assert_eq!(ErrorKind::RevokedToken.status(), 401);
+        assert_eq!(ErrorKind::RevocationUnavailable.status(), 503);
     }
 
     #[test]

@@ -49,6 +49,7 @@ mod policy;
 mod policy_file;
 mod registered;
 mod response;
+pub mod revocation;
 #[cfg(test)]
 mod test_tokens;
 mod token_cache;

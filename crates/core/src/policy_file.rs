@@ -47,6 +47,8 @@ use crate::config::{AcceptedTokenUse, Algorithm, IssuerConfig};
 use crate::jwks::KeySet;
 use crate::policy::routes::{RouteError, RouteTable, STANDARD_METHODS};
 use crate::policy::{Policy, PolicyError, PolicyParseError};
+use crate::revocation::RevocationConfig;
+use crate::revocation::config::RevocationEntry;
 use crate::token_source::{TokenSource, TokenSourceBuilder};
 
 /// A policy-file error: where (file, 1-based line and column) and what.
@@ -90,6 +92,8 @@ pub struct PolicyFile {
     /// Where each route's `path` and the `unmatched` default are written, for warnings.
     route_spans: Vec<Range<usize>>,
     unmatched_span: Option<Range<usize>>,
+    /// The `[revocation]` section, if any.
+    revocation: Option<RevocationConfig>,
 }
 
 #[derive(Debug, Clone)]
@@ -111,6 +115,8 @@ struct Document {
     policies: BTreeMap<Spanned<String>, Spanned<String>>,
     #[serde(default)]
     route: Vec<Spanned<RouteEntry>>,
+    #[serde(default)]
+    revocation: Option<Spanned<RevocationEntry>>,
 }
 
 #[derive(Deserialize)]
@@ -259,6 +265,18 @@ impl PolicyFile {
         let routes = builder
             .build()
             .map_err(|error| route_error_location(&error, &document, &policies, unmatched, &at))?;
+        let revocation = match document.revocation {
+            Some(section) => {
+                let span = section.span();
+                Some(
+                    section
+                        .into_inner()
+                        .validate()
+                        .map_err(|message| at(span, message))?,
+                )
+            }
+            None => None,
+        };
         Ok(Self {
             label,
             text: text.to_owned(),
@@ -272,6 +290,7 @@ impl PolicyFile {
                 .map(|route| route.get_ref().path.span())
                 .collect(),
             unmatched_span: unmatched.map(Spanned::span),
+            revocation,
         })
     }
 
@@ -386,6 +405,12 @@ impl PolicyFile {
     /// An error about the file as a whole (line 1, column 1).
     pub(crate) fn file_error(&self, message: String) -> PolicyFileError {
         locate(&self.label, &self.text, 0, message)
+    }
+
+    /// The `[revocation]` section, if the file has one (none: tokens are never checked for
+    /// revocation).
+    pub fn revocation(&self) -> Option<&RevocationConfig> {
+        self.revocation.as_ref()
     }
 
     pub(crate) fn into_parts(self) -> (Vec<IssuerConfig>, TokenSource, RouteTable) {

@@ -10,6 +10,8 @@
 //! | `forbidden` | 403 | `Bearer error="insufficient_scope"` | `{"message":"Forbidden"}` |
 //! | `jwks_unavailable` | 503 | none; `Retry-After: 5` instead | `{"message":"Service Unavailable"}` |
 //! | `cross_site_request` | 403 | none | `{"message":"Forbidden"}` |
+//! | `revoked_token` | 401 | `Bearer error="invalid_token", error_description="token revoked"` | `{"message":"Unauthorized"}` |
+//! | `revocation_unavailable` | 503 | none; `Retry-After: 5` instead | `{"message":"Service Unavailable"}` |
 //!
 //! Auth-params are separated by `, `; a configured realm comes first. Every value is a fixed
 //! text, a scope name from the policy, or the realm: never anything from the token.
@@ -139,7 +141,10 @@ fn challenge(kind: ErrorKind, scopes: &[String], realm: Option<&str>) -> HeaderV
         params.push(format!("realm=\"{realm}\""));
     }
     match kind {
-        ErrorKind::MissingToken | ErrorKind::JwksUnavailable | ErrorKind::CrossSiteRequest => {}
+        ErrorKind::MissingToken
+        | ErrorKind::JwksUnavailable
+        | ErrorKind::CrossSiteRequest
+        | ErrorKind::RevocationUnavailable => {}
         ErrorKind::InvalidRequest => params.push("error=\"invalid_request\"".to_owned()),
         ErrorKind::InsufficientScope => {
             params.push("error=\"insufficient_scope\"".to_owned());
@@ -273,6 +278,22 @@ mod tests {
                 403,
                 None,
                 r#"{"message":"Forbidden"}"#,
+            ),
+            (
+                ErrorKind::RevokedToken,
+                &[],
+                None,
+                401,
+                Some(r#"Bearer error="invalid_token", error_description="token revoked""#),
+                r#"{"message":"Unauthorized"}"#,
+            ),
+            (
+                ErrorKind::RevocationUnavailable,
+                &[],
+                Some("api"),
+                503,
+                None,
+                r#"{"message":"Service Unavailable"}"#,
             ),
             (
                 ErrorKind::MissingToken,

@@ -12,6 +12,7 @@ use crate::error::{ConfigError, Error, ErrorKind};
 use crate::jwks::{KeySet, KeySource, KeySourceStats, RefreshReason};
 use crate::jwt;
 use crate::registered::{Audience, Claims, Header};
+use crate::revocation::RevocationStore;
 use crate::token_cache::{CachedToken, Lookup, TokenCache};
 use crate::token_source::token_text;
 
@@ -61,6 +62,7 @@ struct Inner {
     clock: SharedClock,
     max_token_bytes: usize,
     cache: Option<TokenCache>,
+    revocation: Option<RevocationStore>,
 }
 
 impl fmt::Debug for Verifier {
@@ -90,6 +92,7 @@ pub struct VerifierBuilder {
     max_token_bytes: Option<usize>,
     cache_capacity: Option<usize>,
     cache_max_bytes: Option<usize>,
+    revocation: Option<RevocationStore>,
 }
 
 impl VerifierBuilder {
@@ -144,6 +147,13 @@ impl VerifierBuilder {
     /// [`VerifierBuilder::verified_token_cache`].
     pub fn verified_token_cache_bytes(mut self, bytes: usize) -> Self {
         self.cache_max_bytes = Some(bytes);
+        self
+    }
+
+    /// Refuse tokens revoked in this store (check 15: `revoked_token`), on every verification
+    /// including verified-token cache hits (default: no revocation).
+    pub fn revocation(mut self, store: RevocationStore) -> Self {
+        self.revocation = Some(store);
         self
     }
 
@@ -241,6 +251,7 @@ impl VerifierBuilder {
                             .unwrap_or(DEFAULT_VERIFIED_TOKEN_CACHE_BYTES),
                     )
                 }),
+                revocation: self.revocation,
             }),
         })
     }
@@ -371,20 +382,39 @@ impl Verifier {
     /// # Errors
     /// The first failing check of DESIGN.md §3, as an [`Error`] whose kind carries the code.
     pub async fn verify(&self, token: &str) -> Result<Arc<VerifiedToken>, Error> {
-        match self.cached(token.as_bytes()) {
+        let verified = match self.cached(token.as_bytes()) {
             Some(answer) => answer,
             None => self.verify_uncached(token).await,
-        }
+        };
+        self.check_revoked(verified)
     }
 
     /// [`Verifier::verify`] on the token's bytes as the request carried them: the
     /// verified-token cache is asked first (a cached token is ASCII, so equal bytes need no
     /// UTF-8 check); anything else must be UTF-8 (`malformed_token`) and is verified in full.
     pub(crate) async fn verify_raw(&self, raw: &[u8]) -> Result<Arc<VerifiedToken>, Error> {
-        match self.cached(raw) {
+        let verified = match self.cached(raw) {
             Some(answer) => answer,
             None => self.verify_uncached(token_text(raw)?).await,
+        };
+        self.check_revoked(verified)
+    }
+
+    /// Check 15, after every other check and whichever way the token was verified (cache hit or
+    /// full verification): a revoked token is refused. Reads the local replica; never awaits.
+    fn check_revoked(
+        &self,
+        verified: Result<Arc<VerifiedToken>, Error>,
+    ) -> Result<Arc<VerifiedToken>, Error> {
+        match (&self.inner.revocation, verified) {
+            (Some(store), Ok(token)) => store.check_memoized(&token).map(|()| token),
+            (_, verified) => verified,
         }
+    }
+
+    /// The revocation store given to the builder, if any: record sign-outs through it.
+    pub fn revocation(&self) -> Option<&RevocationStore> {
+        self.inner.revocation.as_ref()
     }
 
     /// The answer of the verified-token cache, if it has one: a current entry re-checked

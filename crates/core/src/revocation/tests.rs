@@ -1,0 +1,420 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use proptest::prelude::*;
+use serde_json::json;
+
+use super::*;
+use crate::test_tokens::{NOW, TestIssuer, issuer};
+use crate::{Clock, Verifier};
+
+/// A clock tests move by hand.
+#[derive(Debug, Clone)]
+struct TestClock(Arc<AtomicU64>);
+
+impl TestClock {
+    fn at(secs: u64) -> Self {
+        Self(Arc::new(AtomicU64::new(secs)))
+    }
+
+    fn set(&self, secs: u64) {
+        self.0.store(secs, Ordering::SeqCst);
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> Duration {
+        Duration::from_secs(self.0.load(Ordering::SeqCst))
+    }
+}
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(future)
+}
+
+fn store(clock: &TestClock) -> RevocationStore {
+    RevocationStore::builder().clock(clock.clone()).memory()
+}
+
+fn verifier(clock: &TestClock, store: &RevocationStore, cache: bool) -> Verifier {
+    let mut builder = Verifier::builder()
+        .issuer(issuer().config())
+        .clock(clock.clone())
+        .revocation(store.clone());
+    if cache {
+        builder = builder.verified_token_cache(64);
+    }
+    builder.build().expect("valid verifier")
+}
+
+fn access(jti: &str, origin_jti: &str, sub: &str, iat: u64) -> String {
+    issuer().access_token(
+        "api/read",
+        &[],
+        json!({"jti": jti, "origin_jti": origin_jti, "sub": sub, "iat": iat}),
+    )
+}
+
+fn code(result: Result<Arc<VerifiedToken>, Error>) -> &'static str {
+    match result {
+        Ok(_) => "ok",
+        Err(error) => error.code(),
+    }
+}
+
+#[test]
+fn a_revoked_jti_is_refused_and_other_tokens_pass() {
+    let clock = TestClock::at(NOW);
+    let store = store(&clock);
+    let verifier = verifier(&clock, &store, false);
+    let (first, second) = (access("j1", "o1", "s1", NOW), access("j2", "o1", "s1", NOW));
+    block_on(async {
+        store.revoke(Revocation::token("j1")).await.expect("revoke");
+        let error = verifier.verify(&first).await.expect_err("revoked");
+        assert_eq!(error.kind(), ErrorKind::RevokedToken);
+        assert_eq!(error.status(), 401);
+        assert_eq!(code(verifier.verify(&second).await), "ok");
+    });
+}
+
+#[test]
+fn a_revoked_session_refuses_every_token_sharing_its_origin_jti() {
+    let clock = TestClock::at(NOW);
+    let store = store(&clock);
+    let verifier = verifier(&clock, &store, false);
+    let id = issuer().id_token(&[], json!({"origin_jti": "o1", "jti": "id-1"}));
+    block_on(async {
+        store
+            .revoke(Revocation::session("o1"))
+            .await
+            .expect("revoke");
+        assert_eq!(
+            code(verifier.verify(&access("a", "o1", "s1", NOW)).await),
+            "revoked_token"
+        );
+        assert_eq!(code(verifier.verify(&id).await), "revoked_token");
+        assert_eq!(
+            code(verifier.verify(&access("b", "o2", "s1", NOW)).await),
+            "ok"
+        );
+    });
+}
+
+#[test]
+fn a_user_cutoff_revokes_tokens_issued_in_or_before_its_second() {
+    let clock = TestClock::at(NOW + 10);
+    let store = store(&clock);
+    let verifier = verifier(&clock, &store, false);
+    let cutoff = NOW + 5;
+    let iss = TestIssuer::iss();
+    block_on(async {
+        store
+            .revoke(Revocation::user(&iss, "s1", cutoff))
+            .await
+            .expect("revoke");
+        let cases = [
+            (access("a", "o1", "s1", cutoff - 1), "revoked_token"),
+            // Same second as the sign-out: cannot be told apart from one issued before it.
+            (access("b", "o2", "s1", cutoff), "revoked_token"),
+            (access("c", "o3", "s1", cutoff + 1), "ok"),
+            // Another user of the same pool is untouched.
+            (access("d", "o4", "s2", cutoff - 1), "ok"),
+            // No iat: nothing proves it was issued after the sign-out.
+            (
+                issuer().access_token("", &[], json!({"sub": "s1", "iat": null, "jti": "e"})),
+                "revoked_token",
+            ),
+        ];
+        for (token, expected) in cases {
+            assert_eq!(code(verifier.verify(&token).await), expected);
+        }
+    });
+}
+
+#[test]
+fn a_user_signed_out_under_one_issuer_spelling_is_signed_out_under_the_other() {
+    let clock = TestClock::at(NOW);
+    let store = store(&clock);
+    let verifier = verifier(&clock, &store, false);
+    let updated = TestIssuer::iss().replace("https://cognito-idp.", "https://issuer-cognito-idp.");
+    let token = issuer().access_token("", &[], json!({"iss": updated, "sub": "s1"}));
+    block_on(async {
+        assert_eq!(code(verifier.verify(&token).await), "ok");
+        store
+            .revoke(Revocation::user(TestIssuer::iss(), "s1", NOW))
+            .await
+            .expect("revoke");
+        assert_eq!(code(verifier.verify(&token).await), "revoked_token");
+    });
+}
+
+#[test]
+fn a_cache_hit_is_checked_too() {
+    let clock = TestClock::at(NOW);
+    let store = store(&clock);
+    let verifier = verifier(&clock, &store, true);
+    let token = access("j1", "o1", "s1", NOW);
+    block_on(async {
+        assert_eq!(code(verifier.verify(&token).await), "ok");
+        assert_eq!(code(verifier.verify(&token).await), "ok");
+        let hits = verifier.cached_token_hits();
+        assert!(hits >= 1);
+        store
+            .revoke(Revocation::session("o1"))
+            .await
+            .expect("revoke");
+        assert_eq!(code(verifier.verify(&token).await), "revoked_token");
+        assert!(verifier.cached_token_hits() > hits, "answered by the cache");
+    });
+}
+
+#[test]
+fn entries_expire_when_no_token_they_match_can_still_be_valid() {
+    let clock = TestClock::at(NOW);
+    let store = RevocationStore::builder()
+        .clock(clock.clone())
+        .max_token_lifetime(Duration::from_secs(3600))
+        .leeway(Duration::from_secs(60))
+        .memory();
+    let verifier = verifier(&clock, &store, false);
+    let token = access("j1", "o1", "s1", NOW);
+    let verified = block_on(verifier.verify(&token)).expect("valid");
+    block_on(async {
+        store
+            .revoke(Revocation::this_token(&verified).expect("jti"))
+            .await
+            .expect("revoke");
+        store
+            .revoke(Revocation::session("o1"))
+            .await
+            .expect("revoke");
+        store
+            .revoke(Revocation::user(TestIssuer::iss(), "s1", NOW - 100))
+            .await
+            .expect("revoke");
+    });
+    assert_eq!(store.status().entries, 3);
+    // The token expires at NOW + 3600: every entry lives until its bound plus the leeway.
+    let token_until = NOW + 3600 + 60;
+    let session_until = NOW + 3600 + 60;
+    let user_until = NOW - 100 + 3600 + 60;
+    let replica = &store.inner.replica;
+    clock.set(user_until - 1);
+    assert!(
+        replica
+            .get(
+                Key::User {
+                    issuer: &TestIssuer::iss(),
+                    sub: "s1"
+                },
+                user_until - 1
+            )
+            .is_some()
+    );
+    assert!(
+        replica
+            .get(
+                Key::User {
+                    issuer: &TestIssuer::iss(),
+                    sub: "s1"
+                },
+                user_until
+            )
+            .is_none()
+    );
+    clock.set(user_until);
+    store.purge_expired();
+    assert_eq!(store.status().entries, 2);
+    assert!(replica.get(Key::Token("j1"), token_until - 1).is_some());
+    assert!(replica.get(Key::Session("o1"), session_until - 1).is_some());
+    clock.set(token_until.max(session_until));
+    store.purge_expired();
+    assert_eq!(store.status().entries, 0);
+}
+
+#[test]
+fn a_later_cutoff_wins_and_an_earlier_one_does_not_shorten_it() {
+    let clock = TestClock::at(NOW + 100);
+    let store = store(&clock);
+    let iss = TestIssuer::iss();
+    block_on(async {
+        store
+            .revoke(Revocation::user(&iss, "s1", NOW + 50))
+            .await
+            .expect("revoke");
+        store
+            .revoke(Revocation::user(&iss, "s1", NOW + 10))
+            .await
+            .expect("revoke");
+    });
+    let entry = store
+        .inner
+        .replica
+        .get(
+            Key::User {
+                issuer: &iss,
+                sub: "s1",
+            },
+            NOW + 100,
+        )
+        .expect("entry");
+    assert_eq!(u64::from(entry.cutoff), NOW + 50);
+}
+
+#[test]
+fn empty_identifiers_and_missing_claims_are_refused() {
+    let clock = TestClock::at(NOW);
+    let store = store(&clock);
+    block_on(async {
+        assert_eq!(
+            store.revoke(Revocation::token("")).await,
+            Err(RevocationError::Empty("jti"))
+        );
+        assert_eq!(
+            store.revoke(Revocation::user("", "s", 1)).await,
+            Err(RevocationError::Empty("issuer or sub"))
+        );
+    });
+    let verifier = verifier(&clock, &store, false);
+    let token = issuer().id_token(&[], json!({}));
+    let verified = block_on(verifier.verify(&token)).expect("valid");
+    assert_eq!(
+        Revocation::session_of(&verified),
+        Err(RevocationError::MissingClaim("origin_jti"))
+    );
+    assert_eq!(store.status().entries, 0);
+}
+
+#[test]
+fn a_store_never_connected_to_its_shared_truth_follows_the_stale_rule() {
+    let clock = TestClock::at(NOW);
+    for (when, expected) in [
+        (WhenStale::Refuse, "revocation_unavailable"),
+        (WhenStale::Serve, "ok"),
+    ] {
+        let builder = RevocationStore::builder()
+            .clock(clock.clone())
+            .when_stale(when);
+        // A store whose backend has not synchronised yet: what a Redis store is at start-up.
+        let store = RevocationStore::new(builder, Backend::Memory, false);
+        let verifier = verifier(&clock, &store, true);
+        let token = access("j1", "o1", "s1", NOW);
+        assert_eq!(
+            code(block_on(verifier.verify(&token))),
+            expected,
+            "{when:?}"
+        );
+        store.mark_connected();
+        assert_eq!(code(block_on(verifier.verify(&token))), "ok");
+        // Lost at NOW: trusted up to the limit, then the configured behaviour.
+        store.mark_disconnected(NOW);
+        clock.set(NOW + DEFAULT_STALENESS_LIMIT.as_secs());
+        assert_eq!(code(block_on(verifier.verify(&token))), "ok");
+        clock.set(NOW + DEFAULT_STALENESS_LIMIT.as_secs() + 1);
+        assert_eq!(
+            code(block_on(verifier.verify(&token))),
+            expected,
+            "{when:?}"
+        );
+        clock.set(NOW);
+    }
+}
+
+#[test]
+fn a_million_entries_fit_in_64_mib() {
+    let clock = TestClock::at(NOW);
+    let store = store(&clock);
+    let revocations: Vec<_> = (0..1_000_000_u32)
+        .map(|i| match i % 3 {
+            0 => Revocation::token(format!("{i:08x}-0000-4000-8000-000000000000")),
+            1 => Revocation::session(format!("{i:08x}-1111-4000-8000-000000000000")),
+            _ => Revocation::user(TestIssuer::iss(), format!("{i:08x}-sub"), NOW),
+        })
+        .collect();
+    block_on(store.revoke_all(revocations)).expect("revoke");
+    assert_eq!(store.status().entries, 1_000_000);
+    let bytes = store.replica_bytes();
+    assert!(bytes <= 64 * 1024 * 1024, "{bytes} bytes");
+}
+
+/// One step of the property test.
+#[derive(Debug, Clone)]
+enum Step {
+    RevokeToken(u8),
+    RevokeSession(u8),
+    SignOut(u8, u8),
+    Request(u8),
+    Advance(u16),
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        (0..6_u8).prop_map(Step::RevokeToken),
+        (0..3_u8).prop_map(Step::RevokeSession),
+        (0..2_u8, 0..8_u8).prop_map(|(user, at)| Step::SignOut(user, at)),
+        (0..6_u8).prop_map(Step::Request),
+        (0..4_u8).prop_map(Step::Request),
+        (0..600_u16).prop_map(Step::Advance),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// For any sequence of revocations and requests, a verifier answering from its
+    /// verified-token cache refuses whatever one verifying every token in full refuses.
+    #[test]
+    fn a_cached_token_is_never_admitted_when_an_uncached_one_is_refused(
+        steps in proptest::collection::vec(step(), 1..40)
+    ) {
+        let clock = TestClock::at(NOW);
+        let store = RevocationStore::builder()
+            .clock(clock.clone())
+            .max_token_lifetime(Duration::from_secs(1200))
+            .leeway(Duration::ZERO)
+            .memory();
+        let cached = verifier(&clock, &store, true);
+        let uncached = verifier(&clock, &store, false);
+        // Six tokens: three sessions of two users, issued a few seconds apart, living 20 minutes.
+        let tokens: Vec<String> = (0..6_u64)
+            .map(|i| {
+                issuer().access_token("", &[], json!({
+                    "jti": format!("j{i}"),
+                    "origin_jti": format!("o{}", i % 3),
+                    "sub": format!("s{}", i % 2),
+                    "iat": NOW + i,
+                    "exp": NOW + i + 1200,
+                }))
+            })
+            .collect();
+        let mut now = NOW;
+        block_on(async {
+            for step in steps {
+                match step {
+                    Step::RevokeToken(i) => store.revoke(Revocation::token(format!("j{i}"))).await.expect("revoke"),
+                    Step::RevokeSession(i) => store.revoke(Revocation::session(format!("o{i}"))).await.expect("revoke"),
+                    Step::SignOut(user, at) => store
+                        .revoke(Revocation::user(TestIssuer::iss(), format!("s{user}"), NOW + u64::from(at)))
+                        .await
+                        .expect("revoke"),
+                    Step::Request(i) => {
+                        let token = &tokens[usize::from(i)];
+                        let full = code(uncached.verify(token).await);
+                        let fast = code(cached.verify(token).await);
+                        prop_assert_eq!(fast, full);
+                    }
+                    Step::Advance(by) => {
+                        now += u64::from(by);
+                        clock.set(now);
+                    }
+                }
+            }
+            Ok(())
+        })?;
+    }
+}

@@ -1,0 +1,656 @@
+//! Revocation across a fleet, on a real `redis-server`: two instances in one process sharing one
+//! Redis, Redis killed and restarted under them, entries expiring, a new instance loading what is
+//! there, and the propagation delay over pub/sub.
+//!
+//! `redis-server` comes from Debian's package (`scripts/test.sh` installs it); every test starts
+//! its own on a free 127.0.0.1 port with persistence off and stops it by PID. Nothing waits by
+//! sleeping: tests await the stores' status changes ([`RevocationStore::subscribe`]).
+
+use std::net::{Ipv4Addr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cognito_authz::revocation::{
+    Revocation, RevocationError, RevocationStatus, RevocationStore, WhenStale,
+};
+use cognito_authz::{AcceptedTokenUse, Authorizer, ErrorKind, Policy, Verifier};
+use cognito_authz_testkit::LocalIssuer;
+use http::{HeaderMap, HeaderValue, Method};
+
+/// Connection attempts while redis-server starts, `READY_POLL` apart: 10 s at most.
+const READY_ATTEMPTS: u32 = 200;
+const READY_POLL: Duration = Duration::from_millis(50);
+/// Longest a test waits for a store to see a change.
+const AWAIT: Duration = Duration::from_secs(30);
+const ADMIN_PASSWORD: &str = "revocation-test-admin";
+
+/// A `redis-server` child process on 127.0.0.1 with persistence off, killed on drop.
+pub(crate) struct RedisServer {
+    child: Option<Child>,
+    port: u16,
+    folder: PathBuf,
+}
+
+impl RedisServer {
+    /// Starts redis-server on a free loopback port.
+    pub(crate) async fn start() -> Self {
+        let port = free_loopback_port();
+        let folder = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("redis-{port}"));
+        std::fs::create_dir_all(&folder).expect("redis work folder");
+        let mut server = Self {
+            child: None,
+            port,
+            folder,
+        };
+        server.run(false).await;
+        server
+    }
+
+    /// Runs redis-server on this port; `locked` disables the default user, so only the
+    /// `admin` user (password [`ADMIN_PASSWORD`]) can connect until [`RedisServer::unlock`].
+    async fn run(&mut self, locked: bool) {
+        let config = self.folder.join("redis.conf");
+        let mut text = format!(
+            "port {}\nbind 127.0.0.1\nsave \"\"\nappendonly no\ndir {}\n\
+             user admin on >{ADMIN_PASSWORD} ~* &* +@all\n",
+            self.port,
+            self.folder.display()
+        );
+        if locked {
+            text.push_str("user default off\n");
+        }
+        std::fs::write(&config, text).expect("write redis.conf");
+        let program = std::env::var_os("COGNITO_AUTHZ_REDIS")
+            .map_or_else(|| PathBuf::from("redis-server"), PathBuf::from);
+        let log = std::fs::File::create(self.folder.join("redis.log")).expect("redis log");
+        let child = Command::new(&program)
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|error| {
+                panic!(
+                    "cannot start {}: {error}; install it with \
+                     `apt-get update && apt-get install -y redis-server` (scripts/test.sh does), \
+                     or set COGNITO_AUTHZ_REDIS to a redis-server binary",
+                    program.display()
+                )
+            });
+        self.child = Some(child);
+        for _ in 0..READY_ATTEMPTS {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|child| child.try_wait().expect("redis-server status"))
+            {
+                panic!(
+                    "redis-server exited ({status}) on port {}; its log:\n{}",
+                    self.port,
+                    std::fs::read_to_string(self.folder.join("redis.log")).unwrap_or_default()
+                );
+            }
+            if self.admin().await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(READY_POLL).await;
+        }
+        panic!("redis-server did not answer on 127.0.0.1:{}", self.port);
+    }
+
+    /// Kills the server (by PID) and waits for it to exit.
+    pub(crate) fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts a fresh, empty server on the same port.
+    pub(crate) async fn restart(&mut self, locked: bool) {
+        self.kill();
+        self.run(locked).await;
+    }
+
+    /// Lets the default user (the stores) in again.
+    pub(crate) async fn unlock(&self) {
+        let mut admin = self.admin().await.expect("admin connection");
+        let () = redis::cmd("ACL")
+            .arg("SETUSER")
+            .arg("default")
+            .arg("on")
+            .arg("nopass")
+            .arg("~*")
+            .arg("&*")
+            .arg("+@all")
+            .query_async(&mut admin)
+            .await
+            .expect("ACL SETUSER");
+    }
+
+    pub(crate) fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// A connection as the admin user (works while the server is locked).
+    pub(crate) async fn admin(&self) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
+        let client = redis::Client::open(format!(
+            "redis://admin:{ADMIN_PASSWORD}@127.0.0.1:{}/",
+            self.port
+        ))?;
+        tokio::time::timeout(
+            Duration::from_secs(2),
+            client.get_multiplexed_async_connection(),
+        )
+        .await
+        .map_err(|_| redis::RedisError::from(std::io::Error::other("connect timed out")))?
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_loopback_port() -> u16 {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local address").port()
+}
+
+/// Awaits a status of `store` that satisfies `condition`.
+pub(crate) async fn until(
+    store: &RevocationStore,
+    what: &str,
+    condition: impl FnMut(&RevocationStatus) -> bool,
+) {
+    let mut receiver = store.subscribe();
+    tokio::time::timeout(AWAIT, receiver.wait_for(condition))
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting until {what}: {:?}", store.status()))
+        .expect("store alive");
+}
+
+/// One instance of a service: a store following Redis and an authorizer using it.
+struct Instance {
+    store: RevocationStore,
+    authorizer: Authorizer,
+}
+
+impl Instance {
+    fn new(issuer: &LocalIssuer, store: RevocationStore) -> Self {
+        let verifier = issuer
+            .verifier_builder(AcceptedTokenUse::Any)
+            .verified_token_cache(1024)
+            .revocation(store.clone())
+            .build()
+            .expect("verifier");
+        let authorizer =
+            Authorizer::single(verifier, &Policy::authenticated()).expect("authorizer");
+        Self { store, authorizer }
+    }
+
+    fn redis(issuer: &LocalIssuer, redis: &RedisServer, when_stale: WhenStale) -> Self {
+        let store = RevocationStore::builder()
+            .shared_clock(issuer.clock())
+            .staleness_limit(Duration::from_secs(30))
+            .when_stale(when_stale)
+            .timeout(Duration::from_millis(500))
+            .redis(&redis.url())
+            .expect("store");
+        Self::new(issuer, store)
+    }
+
+    /// The code a request with `token` gets (`"ok"` when allowed).
+    async fn answer(&self, token: &str) -> &'static str {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "authorization",
+            HeaderValue::from_str(&format!("Bearer {token}")).expect("header"),
+        );
+        let decision = self
+            .authorizer
+            .authorize(&Method::GET, "/anything", &headers)
+            .await;
+        match decision.denial() {
+            None => "ok",
+            Some(denial) => denial.code(),
+        }
+    }
+
+    fn verifier(&self) -> &Verifier {
+        self.authorizer.verifier()
+    }
+}
+
+fn token(issuer: &LocalIssuer, jti: &str, origin_jti: &str, sub: &str) -> String {
+    issuer
+        .access_token()
+        .subject(sub)
+        .claim("jti", jti)
+        .claim("origin_jti", origin_jti)
+        .sign()
+}
+
+fn now(issuer: &LocalIssuer) -> u64 {
+    issuer.clock().now().as_secs()
+}
+
+#[tokio::test]
+async fn a_revocation_through_one_instance_is_honoured_by_the_other() {
+    let redis = RedisServer::start().await;
+    let issuer = LocalIssuer::offline();
+    let one = Instance::redis(&issuer, &redis, WhenStale::Refuse);
+    let two = Instance::redis(&issuer, &redis, WhenStale::Refuse);
+    until(&one.store, "one connected", |s| s.connected).await;
+    until(&two.store, "two connected", |s| s.connected).await;
+
+    let session = token(&issuer, "j-session", "o-1", "user-1");
+    let same_session = token(&issuer, "j-session-2", "o-1", "user-1");
+    let single = token(&issuer, "j-single", "o-2", "user-1");
+    let other_user = token(&issuer, "j-other", "o-3", "user-2");
+    let signed_out = token(&issuer, "j-out", "o-4", "user-3");
+    for token in [&session, &same_session, &single, &other_user, &signed_out] {
+        // Twice: the second answer comes from the verified-token cache.
+        assert_eq!(two.answer(token).await, "ok");
+        assert_eq!(two.answer(token).await, "ok");
+    }
+    let hits = two.verifier().cached_token_hits();
+
+    let before = two.store.status().applied;
+    one.store
+        .revoke(Revocation::session("o-1"))
+        .await
+        .expect("revoke");
+    one.store
+        .revoke(Revocation::token("j-single"))
+        .await
+        .expect("revoke");
+    one.store
+        .revoke(Revocation::user(issuer.iss(), "user-3", now(&issuer)))
+        .await
+        .expect("revoke");
+    until(&two.store, "three changes reached two", |s| {
+        s.applied == before + 3
+    })
+    .await;
+
+    for (token, expected) in [
+        (&session, "revoked_token"),
+        (&same_session, "revoked_token"),
+        (&single, "revoked_token"),
+        (&signed_out, "revoked_token"),
+        (&other_user, "ok"),
+    ] {
+        assert_eq!(two.answer(token).await, expected);
+        assert_eq!(one.answer(token).await, expected);
+    }
+    assert!(
+        two.verifier().cached_token_hits() > hits,
+        "cache hits were checked"
+    );
+    // Exactly the three revocations arrived, nothing more.
+    assert_eq!(two.store.status().applied, before + 3);
+    assert_eq!(two.store.status().entries, 3);
+}
+
+#[tokio::test]
+async fn a_new_instance_loads_the_revocations_already_in_redis() {
+    let redis = RedisServer::start().await;
+    let issuer = LocalIssuer::offline();
+    let first = Instance::redis(&issuer, &redis, WhenStale::Refuse);
+    until(&first.store, "first connected", |s| s.connected).await;
+    first
+        .store
+        .revoke(Revocation::session("o-old"))
+        .await
+        .expect("revoke");
+    first
+        .store
+        .revoke(Revocation::user(issuer.iss(), "gone", now(&issuer)))
+        .await
+        .expect("revoke");
+
+    let late = Instance::redis(&issuer, &redis, WhenStale::Refuse);
+    until(&late.store, "late connected", |s| s.connected).await;
+    assert_eq!(late.store.status().entries, 2);
+    assert_eq!(
+        late.answer(&token(&issuer, "a", "o-old", "u")).await,
+        "revoked_token"
+    );
+    assert_eq!(
+        late.answer(&token(&issuer, "b", "o-new", "gone")).await,
+        "revoked_token"
+    );
+    assert_eq!(late.answer(&token(&issuer, "c", "o-new", "u")).await, "ok");
+}
+
+#[tokio::test]
+async fn entries_expire_in_redis_and_in_the_replicas() {
+    let redis = RedisServer::start().await;
+    let issuer = LocalIssuer::offline();
+    let clock = issuer.manual_clock().expect("manual clock").clone();
+    let store = RevocationStore::builder()
+        .shared_clock(issuer.clock())
+        .max_token_lifetime(Duration::from_secs(3600))
+        .leeway(Duration::from_secs(60))
+        .key_prefix("expiry:")
+        .redis(&redis.url())
+        .expect("store");
+    let one = Instance::new(&issuer, store);
+    until(&one.store, "connected", |s| s.connected).await;
+    let short = issuer
+        .access_token()
+        .claim("jti", "short")
+        .lifetime(Duration::from_secs(600))
+        .sign();
+    let verified = one.verifier().verify(&short).await.expect("valid");
+    one.store
+        .revoke(Revocation::this_token(&verified).expect("jti"))
+        .await
+        .expect("revoke");
+    one.store
+        .revoke(Revocation::session("o-expiring"))
+        .await
+        .expect("revoke");
+
+    // Redis forgets each key when its entry ends: the token's exp, or the longest token life,
+    // plus the leeway, counted from the store's clock.
+    let mut admin = redis.admin().await.expect("admin");
+    let ttl = |key: &'static str| {
+        let mut admin = admin.clone();
+        async move {
+            let ttl: i64 = redis::cmd("PTTL")
+                .arg(key)
+                .query_async(&mut admin)
+                .await
+                .expect("PTTL");
+            ttl
+        }
+    };
+    let token_ttl = ttl("expiry:t:short").await;
+    assert!(
+        (600_000 + 60_000 - 5_000..=660_000).contains(&token_ttl),
+        "{token_ttl}"
+    );
+    let session_ttl = ttl("expiry:s:o-expiring").await;
+    assert!(
+        (3_600_000 + 60_000 - 5_000..=3_660_000).contains(&session_ttl),
+        "{session_ttl}"
+    );
+    let _: () = redis::cmd("PING")
+        .query_async(&mut admin)
+        .await
+        .expect("PING");
+
+    // The replica forgets them at the same instants of the store's clock.
+    assert_eq!(
+        one.answer(&token(&issuer, "x", "o-expiring", "u")).await,
+        "revoked_token"
+    );
+    clock.advance(Duration::from_secs(600 + 60));
+    one.store.purge_expired();
+    assert_eq!(one.store.status().entries, 1, "the token entry is gone");
+    clock.advance(Duration::from_secs(3600 - 600));
+    one.store.purge_expired();
+    assert_eq!(one.store.status().entries, 0);
+    // A fresh token of that session is admitted again: no token of the revoked one can be alive.
+    assert_eq!(
+        one.answer(&token(&issuer, "y", "o-expiring", "u")).await,
+        "ok"
+    );
+}
+
+#[tokio::test]
+async fn redis_killed_and_restarted_the_stale_rule_then_a_resync() {
+    let mut redis = RedisServer::start().await;
+    let issuer = LocalIssuer::offline();
+    let clock = issuer.manual_clock().expect("manual clock").clone();
+    let refuse = Instance::redis(&issuer, &redis, WhenStale::Refuse);
+    let serve = Instance::redis(&issuer, &redis, WhenStale::Serve);
+    for instance in [&refuse, &serve] {
+        until(&instance.store, "connected", |s| s.connected).await;
+    }
+    refuse
+        .store
+        .revoke(Revocation::session("o-before"))
+        .await
+        .expect("revoke");
+    until(&serve.store, "serve saw the revocation", |s| s.applied >= 1).await;
+    let revoked = token(&issuer, "r", "o-before", "u");
+    let fine = token(&issuer, "f", "o-fine", "u");
+
+    redis.kill();
+    for instance in [&refuse, &serve] {
+        until(&instance.store, "disconnected", |s| !s.connected).await;
+    }
+    // Within the staleness limit (30 s of the store's clock) both serve from the replica, which
+    // still refuses what it knew.
+    clock.advance(Duration::from_secs(30));
+    for instance in [&refuse, &serve] {
+        assert_eq!(instance.answer(&revoked).await, "revoked_token");
+        assert_eq!(instance.answer(&fine).await, "ok");
+    }
+    // Nothing can be recorded while Redis is down, and the caller is told.
+    let error = refuse
+        .store
+        .revoke(Revocation::token("lost"))
+        .await
+        .expect_err("down");
+    assert!(
+        matches!(error, RevocationError::Unavailable(_)),
+        "{error:?}"
+    );
+    // Past the limit: one refuses with 503, the other keeps serving.
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(refuse.answer(&fine).await, "revocation_unavailable");
+    assert_eq!(ErrorKind::RevocationUnavailable.status(), 503);
+    assert_eq!(refuse.answer(&revoked).await, "revoked_token");
+    assert_eq!(serve.answer(&fine).await, "ok");
+
+    // Redis comes back empty (no persistence) and locked, so the instances cannot reconnect
+    // before a revocation is written that nobody hears published: only a resync finds it.
+    let resyncs = [refuse.store.status().resyncs, serve.store.status().resyncs];
+    redis.restart(true).await;
+    let mut admin = redis.admin().await.expect("admin");
+    let expires = now(&issuer) + 3600;
+    let () = redis::cmd("SET")
+        .arg("cognito-authz:revocation:s:o-missed")
+        .arg(format!("0 {expires}"))
+        .arg("PX")
+        .arg(3_600_000)
+        .query_async(&mut admin)
+        .await
+        .expect("SET");
+    redis.unlock().await;
+    for (instance, before) in [&refuse, &serve].into_iter().zip(resyncs) {
+        until(&instance.store, "reconnected and resynchronised", |s| {
+            s.connected && s.resyncs > before
+        })
+        .await;
+        let missed = token(&issuer, "m", "o-missed", "u");
+        assert_eq!(instance.answer(&missed).await, "revoked_token");
+        // What the replica knew before the restart is kept (the restarted Redis lost it).
+        assert_eq!(instance.answer(&revoked).await, "revoked_token");
+        assert_eq!(instance.answer(&fine).await, "ok");
+    }
+}
+
+#[tokio::test]
+async fn start_up_with_redis_down_follows_the_stale_rule() {
+    let mut redis = RedisServer::start().await;
+    redis.kill();
+    let issuer = LocalIssuer::offline();
+    let refuse = Instance::redis(&issuer, &redis, WhenStale::Refuse);
+    let serve = Instance::redis(&issuer, &redis, WhenStale::Serve);
+    let fine = token(&issuer, "f", "o-fine", "u");
+    // A replica that never synchronised knows nothing of revocations made before it started.
+    assert_eq!(refuse.answer(&fine).await, "revocation_unavailable");
+    assert_eq!(serve.answer(&fine).await, "ok");
+    redis.restart(false).await;
+    until(&refuse.store, "connected", |s| s.connected).await;
+    assert_eq!(refuse.answer(&fine).await, "ok");
+}
+
+#[tokio::test]
+async fn a_periodic_resync_finds_what_pub_sub_missed() {
+    let redis = RedisServer::start().await;
+    let issuer = LocalIssuer::offline();
+    let store = RevocationStore::builder()
+        .shared_clock(issuer.clock())
+        .resync_interval(Duration::from_millis(100))
+        .redis(&redis.url())
+        .expect("store");
+    let instance = Instance::new(&issuer, store);
+    until(&instance.store, "connected", |s| s.connected).await;
+    let mut admin = redis.admin().await.expect("admin");
+    let expires = now(&issuer) + 3600;
+    let () = redis::cmd("SET")
+        .arg("cognito-authz:revocation:t:j-unpublished")
+        .arg(format!("0 {expires}"))
+        .arg("PX")
+        .arg(3_600_000)
+        .query_async(&mut admin)
+        .await
+        .expect("SET");
+    until(&instance.store, "the periodic resync applied it", |s| {
+        s.applied >= 1
+    })
+    .await;
+    assert_eq!(
+        instance
+            .answer(&token(&issuer, "j-unpublished", "o", "u"))
+            .await,
+        "revoked_token"
+    );
+}
+
+/// Median and 99th percentile of the time from `revoke` on one instance to the change being
+/// applied on another, over 1,000 revocations through Redis pub/sub on 127.0.0.1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn propagation_over_pub_sub_takes_about_one_round_trip() {
+    let redis = RedisServer::start().await;
+    let issuer = LocalIssuer::offline();
+    let one = Instance::redis(&issuer, &redis, WhenStale::Refuse);
+    let two = Instance::redis(&issuer, &redis, WhenStale::Refuse);
+    until(&one.store, "connected", |s| s.connected).await;
+    until(&two.store, "connected", |s| s.connected).await;
+    let mut receiver = two.store.subscribe();
+    let mut delays = Vec::with_capacity(1000);
+    for i in 0..1000_u64 {
+        let target = receiver.borrow_and_update().applied + 1;
+        let started = Instant::now();
+        one.store
+            .revoke(Revocation::token(format!("propagation-{i}")))
+            .await
+            .expect("revoke");
+        tokio::time::timeout(AWAIT, receiver.wait_for(|s| s.applied >= target))
+            .await
+            .expect("propagated")
+            .expect("alive");
+        delays.push(started.elapsed());
+    }
+    delays.sort_unstable();
+    let median = delays[delays.len() / 2];
+    let p99 = delays[delays.len() * 99 / 100];
+    println!(
+        "revocation propagation over Redis pub/sub on 127.0.0.1 (1,000 revocations): \
+         median {median:?}, p99 {p99:?}"
+    );
+    assert!(p99 < Duration::from_millis(250), "p99 {p99:?}");
+}
+
+/// Records the messages of `cognito_authz::revocation` events.
+struct Transitions(std::sync::Mutex<Vec<String>>);
+
+impl tracing::Subscriber for Transitions {
+    fn register_callsite(
+        &self,
+        _: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        // Asked per event: the recorder is one thread's default, not every thread's.
+        tracing::subscriber::Interest::sometimes()
+    }
+    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
+        metadata.target() == "cognito_authz::revocation"
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        struct Message(String);
+        impl tracing::field::Visit for Message {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    self.0 = format!("{value:?}");
+                }
+            }
+        }
+        let mut message = Message(String::new());
+        event.record(&mut message);
+        if let Ok(mut events) = self.0.lock() {
+            events.push(format!("{} {}", event.metadata().level(), message.0));
+        }
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[test]
+fn every_transition_is_a_tracing_event() {
+    let transitions = std::sync::Arc::new(Transitions(std::sync::Mutex::new(Vec::new())));
+    // With a single registered dispatcher, tracing computes the interest of a callsite first hit
+    // on another thread (other tests emit these events too) from that thread's default, which
+    // has none, and caches "never". A second registered dispatcher makes it ask them all.
+    let _second = tracing::Dispatch::new(Transitions(std::sync::Mutex::new(Vec::new())));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    // A current-thread runtime polls the store's background task on this thread, inside the
+    // scoped subscriber.
+    tracing::subscriber::with_default(std::sync::Arc::clone(&transitions), || {
+        runtime.block_on(async {
+            let mut redis = RedisServer::start().await;
+            let issuer = LocalIssuer::offline();
+            let clock = issuer.manual_clock().expect("manual clock").clone();
+            let instance = Instance::redis(&issuer, &redis, WhenStale::Refuse);
+            until(&instance.store, "connected", |s| s.connected).await;
+            redis.kill();
+            until(&instance.store, "disconnected", |s| !s.connected).await;
+            clock.advance(Duration::from_secs(31));
+            let fine = token(&issuer, "f", "o", "u");
+            assert_eq!(instance.answer(&fine).await, "revocation_unavailable");
+            assert_eq!(instance.answer(&fine).await, "revocation_unavailable");
+            redis.restart(false).await;
+            until(&instance.store, "reconnected", |s| {
+                s.connected && s.resyncs >= 2
+            })
+            .await;
+        });
+    });
+    let events = transitions.0.lock().expect("events").clone();
+    let connected = |event: &&String| event.starts_with("INFO revocation store connected");
+    let lost = |event: &&String| event.starts_with("WARN revocation store unreachable");
+    let stale = |event: &&String| event.starts_with("WARN revocation replica is stale");
+    assert_eq!(events.iter().filter(connected).count(), 2, "{events:#?}");
+    assert_eq!(events.iter().filter(lost).count(), 1, "{events:#?}");
+    // Once per loss, not once per request.
+    assert_eq!(events.iter().filter(stale).count(), 1, "{events:#?}");
+    let order: Vec<usize> = [
+        events.iter().position(|event| connected(&event)),
+        events.iter().position(|event| lost(&event)),
+        events.iter().position(|event| stale(&event)),
+        events.iter().rposition(|event| connected(&event)),
+    ]
+    .into_iter()
+    .map(|index| index.expect("present"))
+    .collect();
+    assert!(
+        order.windows(2).all(|pair| pair[0] < pair[1]),
+        "{events:#?}"
+    );
+}
