@@ -39,8 +39,14 @@ fn blocks(markdown: &str) -> Vec<Block> {
             None => {
                 if let Some(heading) = line.strip_prefix("## ") {
                     heading.clone_into(&mut section);
-                } else if let Some(language) = line.strip_prefix("```") {
-                    let language = language.split(',').next().unwrap_or_default();
+                } else if let Some(info) = line.strip_prefix("```") {
+                    // `rust,ignore` fragments (calls into other SDKs) are not compiled, so
+                    // they are not examples to copy into a project.
+                    let language = if info.split(',').any(|part| part == "ignore") {
+                        "ignore"
+                    } else {
+                        info.split(',').next().unwrap_or_default()
+                    };
                     open = Some((language.to_owned(), String::new()));
                 }
             }

@@ -10,8 +10,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 const NOW: &str = "1700000000";
-const POOL: &str = "us-east-1_LocalTest1";
-const CLIENT: &str = "localclient123";
+const POOL: &str = "us-east-1_Example1";
+const CLIENT: &str = "1example23456789";
 
 struct RedisServer {
     child: Child,
