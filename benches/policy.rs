@@ -5,6 +5,9 @@
 //! - `routes/match`: the same four lookups (parameter, static, catch-all, no match) in tables
 //!   of 10 and 1,000 routes; the two figures should be close (one method scan plus a
 //!   radix-tree walk, flat in the number of routes).
+//! - `routes/matches`: the same requests through the lookup the adapters use
+//!   (`RouteTable::matches`: every reading of the path, every guarding route), most specific
+//!   first as for axum (`most_specific/N`) and every match as for actix-web (`every_match/N`).
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -16,7 +19,8 @@ use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cognito_authz_core::{
-    AcceptedTokenUse, FixedClock, IssuerConfig, Policy, RouteTable, VerifiedToken, Verifier,
+    AcceptedTokenUse, FixedClock, IssuerConfig, Policy, RequestTarget, RouteTable, VerifiedToken,
+    Verifier,
 };
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use http::Method;
@@ -156,5 +160,43 @@ fn routes_match(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, policy_eval, routes_match);
+fn routes_matches(c: &mut Criterion) {
+    let paths = [
+        "/api/v1/resource1/12345/items",
+        "/api/v1/resource0",
+        "/export/resource1/2024/q3/report.csv",
+        "/nowhere/at/all",
+    ];
+    let mut group = c.benchmark_group("routes/matches");
+    for count in [10_usize, 1_000] {
+        let table = table(count);
+        group.bench_with_input(
+            BenchmarkId::new("most_specific", count),
+            &table,
+            |b, table| {
+                b.iter(|| {
+                    for path in paths {
+                        let target = RequestTarget::new(black_box(path));
+                        black_box(table.matches(black_box(&Method::GET), target).len());
+                    }
+                });
+            },
+        );
+        group.bench_with_input(
+            BenchmarkId::new("every_match", count),
+            &table,
+            |b, table| {
+                b.iter(|| {
+                    for path in paths {
+                        let target = RequestTarget::actix(black_box(path), black_box(path));
+                        black_box(table.matches(black_box(&Method::GET), target).len());
+                    }
+                });
+            },
+        );
+    }
+    group.finish();
+}
+
+criterion_group!(benches, policy_eval, routes_match, routes_matches);
 criterion_main!(benches);

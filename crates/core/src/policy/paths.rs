@@ -137,8 +137,10 @@ impl<'a> Interpretations<'a> {
 }
 
 fn is_dotted(path: &str) -> bool {
-    path.split('/')
-        .any(|segment| segment == "." || segment == "..")
+    // A byte scan: this runs on every request, and `str::split` costs more than the lookup.
+    path.as_bytes()
+        .split(|&byte| byte == b'/')
+        .any(|segment| segment == b"." || segment == b"..")
 }
 
 /// Whether decoding or normalizing could change `path`: a `%`, an empty or dot segment, or a
@@ -148,9 +150,10 @@ fn needs_canonical_forms(path: &str) -> bool {
     if bytes.contains(&b'%') || (bytes.len() > 1 && bytes.ends_with(b"/")) {
         return true;
     }
-    path.split('/')
+    bytes
+        .split(|&byte| byte == b'/')
         .skip(1)
-        .any(|segment| segment.is_empty() || segment == "." || segment == "..")
+        .any(|segment| segment.is_empty() || segment == b"." || segment == b"..")
 }
 
 /// Decodes every `%XX` (hex, either case); anything else is kept. Bytes that are not UTF-8
