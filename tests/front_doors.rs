@@ -21,6 +21,10 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
+#[path = "../crates/lambda/tests/iam/mod.rs"]
+mod iam;
+use iam::iam_allows;
+
 const ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:s4x3opwd6i/test/";
 
 /// What a front door answered, in the layer's terms.
@@ -89,43 +93,6 @@ async fn raw_status(
         .nth(1)
         .and_then(|status| status.parse().ok())
         .unwrap_or_else(|| panic!("no status in {text:?}"))
-}
-
-fn wildcard(pattern: &[u8], text: &[u8]) -> bool {
-    match (pattern.first(), text.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => {
-            wildcard(&pattern[1..], text) || (!text.is_empty() && wildcard(pattern, &text[1..]))
-        }
-        (Some(b'?'), Some(_)) => wildcard(&pattern[1..], &text[1..]),
-        (Some(p), Some(t)) if p == t => wildcard(&pattern[1..], &text[1..]),
-        _ => false,
-    }
-}
-
-/// API Gateway's reading of a returned policy for a `methodArn`.
-fn iam_allows(response: &Value, arn: &str) -> bool {
-    let mut allowed = false;
-    for statement in response["policyDocument"]["Statement"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        let hit = match &statement["Resource"] {
-            Value::Array(list) => list
-                .iter()
-                .filter_map(Value::as_str)
-                .any(|r| wildcard(r.as_bytes(), arn.as_bytes())),
-            Value::String(one) => wildcard(one.as_bytes(), arn.as_bytes()),
-            _ => false,
-        };
-        match (hit, statement["Effect"].as_str()) {
-            (true, Some("Deny")) => return false,
-            (true, Some("Allow")) => allowed = true,
-            _ => {}
-        }
-    }
-    allowed
 }
 
 fn rest_answer(answer: Result<Value, AuthorizerError>, arn: &str) -> (Answer, Option<Value>) {

@@ -10,6 +10,9 @@ use http::{HeaderMap, HeaderValue, Method};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
+mod iam;
+use iam::iam_allows;
+
 const POOL: &str = "us-east-1_Example1";
 const CLIENT: &str = "1example23456789";
 const ARN_PREFIX: &str = "arn:aws:execute-api:us-east-1:123456789012:s4x3opwd6i/test/";
@@ -206,52 +209,6 @@ fn http_api_event(method: &str, raw_path: &str, token: Option<&str>) -> Value {
         event["headers"]["authorization"] = json!(format!("Bearer {token}"));
     }
     event
-}
-
-/// IAM's wildcard match, written independently of the crate's: `*` any run, `?` one char.
-fn wildcard(pattern: &[u8], text: &[u8]) -> bool {
-    match (pattern.first(), text.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => {
-            wildcard(&pattern[1..], text) || (!text.is_empty() && wildcard(pattern, &text[1..]))
-        }
-        (Some(b'?'), Some(_)) => wildcard(&pattern[1..], &text[1..]),
-        (Some(p), Some(t)) if p == t => wildcard(&pattern[1..], &text[1..]),
-        _ => false,
-    }
-}
-
-fn strings(value: &Value) -> Vec<&str> {
-    match value {
-        Value::String(one) => vec![one.as_str()],
-        Value::Array(many) => many.iter().filter_map(Value::as_str).collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// How API Gateway applies a returned policy to a request's `methodArn`: an explicit Deny
-/// wins, then any Allow, else denied.
-fn iam_allows(response: &Value, arn: &str) -> bool {
-    let mut allowed = false;
-    let statements = response["policyDocument"]["Statement"]
-        .as_array()
-        .expect("Statement array");
-    for statement in statements {
-        let action = strings(&statement["Action"])
-            .iter()
-            .any(|action| wildcard(action.as_bytes(), b"execute-api:Invoke"));
-        let resource = strings(&statement["Resource"])
-            .iter()
-            .any(|resource| wildcard(resource.as_bytes(), arn.as_bytes()));
-        if action && resource {
-            match statement["Effect"].as_str() {
-                Some("Deny") => return false,
-                Some("Allow") => allowed = true,
-                other => panic!("unknown effect {other:?}"),
-            }
-        }
-    }
-    allowed
 }
 
 /// Concrete paths of a table: each pattern instantiated, its prefixes, longer paths below

@@ -17,6 +17,9 @@ use std::time::Duration;
 use cognito_authz_testkit::LocalIssuer;
 use serde_json::{Value, json};
 
+mod iam;
+use iam::iam_allows;
+
 const ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:s4x3opwd6i/test/";
 
 fn cargo_lambda() -> PathBuf {
@@ -163,44 +166,6 @@ fn invoke_raw(port: u16, event: &Value) -> (String, bool, Value) {
     });
     let body = serde_json::from_str(body.trim()).unwrap_or_else(|_| json!(body));
     (status, function_error, body)
-}
-
-/// IAM's wildcard match: `*` any run of characters, `?` one.
-fn wildcard(pattern: &[u8], text: &[u8]) -> bool {
-    match (pattern.first(), text.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => {
-            wildcard(&pattern[1..], text) || (!text.is_empty() && wildcard(pattern, &text[1..]))
-        }
-        (Some(b'?'), Some(_)) => wildcard(&pattern[1..], &text[1..]),
-        (Some(p), Some(t)) if p == t => wildcard(&pattern[1..], &text[1..]),
-        _ => false,
-    }
-}
-
-/// API Gateway's reading of a policy: an explicit Deny wins, then any Allow.
-fn iam_allows(response: &Value, arn: &str) -> bool {
-    let mut allowed = false;
-    for statement in response["policyDocument"]["Statement"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        let hit = match &statement["Resource"] {
-            Value::Array(list) => list
-                .iter()
-                .filter_map(Value::as_str)
-                .any(|r| wildcard(r.as_bytes(), arn.as_bytes())),
-            Value::String(one) => wildcard(one.as_bytes(), arn.as_bytes()),
-            _ => false,
-        };
-        match (hit, statement["Effect"].as_str()) {
-            (true, Some("Deny")) => return false,
-            (true, Some("Allow")) => allowed = true,
-            _ => {}
-        }
-    }
-    allowed
 }
 
 fn effect_for(response: &Value, arn: &str) -> Option<String> {
