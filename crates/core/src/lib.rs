@@ -45,6 +45,7 @@ mod cross_site;
 mod error;
 pub mod jwks;
 mod jwt;
+mod per_core_counter;
 mod policy;
 mod policy_file;
 mod registered;
