@@ -16,16 +16,9 @@ const STRIPES: usize = 16;
 struct Stripe(AtomicU64);
 
 /// A monotonic counter whose increments stay on the incrementing core's cache line.
+#[derive(Default)]
 pub(crate) struct PerCoreCounter {
     stripes: Box<[Stripe; STRIPES]>,
-}
-
-impl Default for PerCoreCounter {
-    fn default() -> Self {
-        Self {
-            stripes: Box::default(),
-        }
-    }
 }
 
 impl std::fmt::Debug for PerCoreCounter {
