@@ -1,5 +1,5 @@
-//! The JWKS cache of DESIGN.md §4 against a real HTTP server on 127.0.0.1 (the testkit's):
-//! rotation, removal, single-flight, cooldown, outages, slow and hostile endpoints, back-off,
+//! The JWKS cache (the key-set rules of `crates/core/docs/verification.md`) against a real
+//! HTTP server on 127.0.0.1 (the testkit's): rotation, removal, single-flight, cooldown, outages, slow and hostile endpoints, back-off,
 //! warm-up, background refresh, and the verified-token cache.
 
 use std::time::Duration;

@@ -1,6 +1,7 @@
 //! Interop with moto's Cognito server: real user-pool tokens, minted by moto through the AWS API
 //! (`InitiateAuth`, `AdminInitiateAuth`) and signed with the key moto serves at
-//! `/{pool_id}/.well-known/jwks.json`, verified by the library under DESIGN.md §3.
+//! `/{pool_id}/.well-known/jwks.json`, verified by the library under its verification rules
+//! (`crates/core/docs/verification.md`).
 //!
 //! moto is a Python package; `scripts/test.sh` installs it into `target/moto-venv` and passes
 //! its `moto_server` to this test through `COGNITO_AUTHZ_MOTO`. Without it the tests fail: an

@@ -1,6 +1,7 @@
 //! The axum and actix-web quickstart apps (`examples/shared`) answer the same requests the same
 //! way: both behind the same `examples/policy.toml` configuration on one local issuer, both
-//! served over real sockets on 127.0.0.1, each row of DESIGN.md §7 sent to both.
+//! served over real sockets on 127.0.0.1, each row of the response table
+//! (`crates/core/docs/responses.md`) sent to both.
 //!
 //! A denial must be byte-identical in the two (status, every header but `Date`, body) and its
 //! status, `WWW-Authenticate`, `Retry-After`, `Content-Type` and body equal to the core's
@@ -119,7 +120,7 @@ struct Answer {
     body: Vec<u8>,
 }
 
-/// The headers DESIGN.md §7 defines, compared with the core's response.
+/// The headers the response table defines, compared with the core's response.
 const CONTRACT_HEADERS: [HeaderName; 3] = [
     header::WWW_AUTHENTICATE,
     header::RETRY_AFTER,
@@ -408,7 +409,7 @@ async fn both_quickstart_apps_answer_every_response_row_alike() {
             .bearer(user)
             .bearer(user)
             .denied(ErrorKind::InvalidRequest),
-        // invalid tokens, one family per check of DESIGN.md §3
+        // invalid tokens, one family per verification check
         row("token over 16 KiB", Method::GET, "/me")
             .bearer(&"a".repeat(17 * 1024))
             .denied(ErrorKind::TokenTooLarge),
