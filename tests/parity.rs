@@ -15,7 +15,7 @@
 //! - a path no resource matches, with a valid token (`GET /nowhere`): 404 from both routers,
 //!   with framework-specific headers and no JSON body;
 //! - a method a resource does not route, *without* a token (`POST /reports/42`): both layers
-//!   refuse it with the same §7 401 (the policy file's `unmatched = "authenticated"`), but
+//!   refuse it with the same 401 (the policy file's `unmatched = "authenticated"`), but
 //!   axum's method router adds `Allow: GET,HEAD` to whatever its layered fallback answers, the
 //!   401 included.
 //!
@@ -29,7 +29,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use cognito_authz::{AcceptedTokenUse, Authorizer, DenialResponse, ErrorKind};
-use cognito_authz_testkit::{LocalIssuer, SigningKey, jwks_value};
+use cognito_authz_testkit::{LocalIssuer, SigningKey, jwks_value, with_payload_of};
 use http::{HeaderName, Method, header};
 use serde_json::Value;
 
@@ -166,7 +166,7 @@ impl Answer {
             .collect()
     }
 
-    /// Status, the §7 headers and body: what must equal the core's response.
+    /// Status, the response table's headers and body: what must equal the core's response.
     fn contract(&self) -> (u16, Vec<Vec<&[u8]>>, &[u8]) {
         let headers = CONTRACT_HEADERS
             .iter()
@@ -327,13 +327,6 @@ fn assert_no_failures(table: &str, failures: &[String]) {
         failures.len(),
         failures.join("\n")
     );
-}
-
-/// `header.payload.signature` with the payload of `other`.
-fn with_payload_of(token: &str, other: &str) -> String {
-    let parts: Vec<&str> = token.split('.').collect();
-    let payload = other.split('.').nth(1).expect("payload");
-    format!("{}.{payload}.{}", parts[0], parts[2])
 }
 
 #[actix_web::test]
