@@ -19,12 +19,12 @@ mod cases;
 mod client;
 mod memory;
 mod options;
+mod report;
 #[path = "../../../examples/shared/mod.rs"]
 mod shared;
 mod stats;
 mod tokens;
 
-use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -35,10 +35,10 @@ use axum::serve::ListenerExt as _;
 use cognito_authz::AcceptedTokenUse;
 use cognito_authz_testkit::LocalIssuer;
 
-use crate::cases::CASES;
 use crate::client::{Client, Progress, REQUEST_TIMEOUT};
-use crate::memory::{RSS_TOLERANCE_KIB, Sample, memory_kib};
+use crate::memory::{Sample, memory_kib};
 use crate::options::parse_options;
+use crate::report::Outcome;
 use crate::shared::BoxError;
 use crate::stats::TaskStats;
 use crate::tokens::{Tokens, mint_distinct, mint_key_tokens};
@@ -55,18 +55,6 @@ const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(2);
 /// and with a pause between warm-up and run (all tasks finishing, then new ones starting) the
 /// run started ~15 MiB lower and climbed through its first seconds, which reads as growth.
 const WARM_UP: Duration = Duration::from_secs(10);
-
-fn mib(kib: u64) -> String {
-    #[allow(clippy::cast_precision_loss)]
-    let value = kib as f64 / 1024.0;
-    format!("{value:.1} MiB")
-}
-
-fn millis(micros: u64) -> String {
-    #[allow(clippy::cast_precision_loss)]
-    let value = micros as f64 / 1000.0;
-    format!("{value:.2} ms")
-}
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -243,161 +231,27 @@ async fn run() -> Result<ExitCode, BoxError> {
     let key_stats = authorizer.verifier().key_source_stats();
     server.abort();
 
-    // --- report ---
-    let requests = total.requests();
-    let errors = total.errors();
-    #[allow(clippy::cast_precision_loss)]
-    let rate = requests as f64 / elapsed.as_secs_f64();
-    let start_rss = samples
-        .iter()
-        .find(|sample| sample.second == 0)
-        .map_or(end_rss, |sample| sample.rss_kib);
-    let run_samples: Vec<&Sample> = samples.iter().filter(|sample| sample.second > 0).collect();
-    let baseline_window = i64::try_from((options.seconds / 3).min(10)).unwrap_or(10);
-    let in_window = |sample: &&&Sample| sample.second <= baseline_window;
-    let baseline = run_samples
-        .iter()
-        .filter(in_window)
-        .map(|sample| sample.rss_kib)
-        .chain([start_rss])
-        .max()
-        .unwrap_or(start_rss);
-    let later_peak = run_samples
-        .iter()
-        .filter(|sample| !in_window(sample))
-        .map(|sample| sample.rss_kib)
-        .max()
-        .unwrap_or(baseline);
-    let run_peak = baseline.max(later_peak);
-    let tolerance = RSS_TOLERANCE_KIB.max(baseline / 20);
-    let rss_grew = later_peak > baseline + tolerance;
-    let max_cached = samples
-        .iter()
-        .map(|sample| sample.cached_tokens)
-        .max()
-        .unwrap_or(0);
-    let rotated_requests: u64 = total.sent.iter().map(|pair| pair[1]).sum();
-    let first_new_ok = progress.first_new_key_ok.load(Ordering::Relaxed);
-    let picked_up = first_new_ok != u64::MAX;
-
-    let mut report = String::new();
-    let _ = writeln!(
-        report,
-        "\nper second (s from the run's start, 0 and below warm-up; requests, RSS, cached tokens):"
-    );
-    for sample in &samples {
-        let _ = writeln!(
-            report,
-            "  {:>4} {:>8} {:>10} {:>6}",
-            sample.second,
-            sample.requests,
-            mib(sample.rss_kib),
-            sample.cached_tokens
-        );
-    }
-    let _ = writeln!(report, "\nrequests by case (first key + rotated key):");
-    for (case, sent) in CASES.iter().zip(&total.sent) {
-        let _ = writeln!(
-            report,
-            "  {:<20} {:>3}  {:>9} + {:>8}",
-            case.name, case.status, sent[0], sent[1]
-        );
-    }
-    let per_second: Vec<u64> = run_samples.iter().map(|sample| sample.requests).collect();
-    let _ = writeln!(
-        report,
-        "\nrequests       {requests} in {:.2} s = {rate:.0} req/s (per-second min {}, max {})",
-        elapsed.as_secs_f64(),
-        per_second.iter().min().copied().unwrap_or(0),
-        per_second.iter().max().copied().unwrap_or(0),
-    );
-    let _ = writeln!(
-        report,
-        "latency        p50 {}  p99 {}  p99.9 {}  max {}",
-        millis(total.latency.quantile(0.50)),
-        millis(total.latency.quantile(0.99)),
-        millis(total.latency.quantile(0.999)),
-        millis(total.latency.max)
-    );
-    let _ = writeln!(
-        report,
-        "unexpected     {errors} (warm-up: {} in {} requests)",
-        warm_up.errors(),
-        warm_up.requests()
-    );
-    let mut problems: Vec<_> = total.problems.iter().chain(&warm_up.problems).collect();
-    problems.sort();
-    for (description, count) in problems {
-        let _ = writeln!(report, "  {count:>8}  {description}");
-    }
-    let _ = writeln!(
-        report,
-        "connections    {} accepted by the app ({} client tasks)",
-        connections.load(Ordering::Relaxed),
-        options.concurrency
-    );
-    let _ = writeln!(
-        report,
-        "rotation       at {:.2} s, new tokens from {:.2} s, first 200 with the new key at {}; {rotated_requests} rotated-key requests; kid {new_kid}",
-        rotated_at.as_secs_f64(),
-        published_at.as_secs_f64(),
-        if picked_up {
-            #[allow(clippy::cast_precision_loss)]
-            let at = first_new_ok as f64 / 1e6;
-            format!("{at:.3} s")
-        } else {
-            "never".to_owned()
-        },
-    );
-    for stats in &key_stats {
-        let _ = writeln!(
-            report,
-            "jwks           {} fetches ({} failed), {} cooldown hits, {} keys (refresh cooldown {} s)",
-            stats.fetches,
-            stats.failures,
-            stats.cooldown_hits,
-            stats.keys,
-            MIN_REFRESH_INTERVAL.as_secs()
-        );
-    }
-    let _ = writeln!(
-        report,
-        "token cache    max {max_cached} entries sampled (bound {}), {} distinct users cycled",
-        shared::VERIFIED_TOKEN_CACHE,
-        tokens.distinct.len()
-    );
-    let _ = writeln!(
-        report,
-        "RSS            start {}, peak {} (first {baseline_window} s: {}; after: {}), end {}; tolerance {}; process high-water mark {}",
-        mib(start_rss),
-        mib(run_peak),
-        mib(baseline),
-        mib(later_peak),
-        mib(end_rss),
-        mib(tolerance),
-        mib(hwm)
-    );
-    let mut failures = Vec::new();
-    if errors + warm_up.errors() > 0 {
-        failures.push("unexpected responses");
-    }
-    if rss_grew {
-        failures.push("resident memory grew after the first seconds");
-    }
-    if !picked_up || rotated_requests == 0 {
-        failures.push("the rotated key was never used successfully");
-    }
-    if max_cached > shared::VERIFIED_TOKEN_CACHE {
-        failures.push("the verified-token cache exceeded its bound");
-    }
-    let verdict = if failures.is_empty() {
-        "PASS".to_owned()
-    } else {
-        format!("FAIL: {}", failures.join("; "))
+    let outcome = Outcome {
+        seconds: options.seconds,
+        concurrency: options.concurrency,
+        samples,
+        total,
+        warm_up,
+        elapsed,
+        end_rss,
+        hwm,
+        first_new_key_ok: progress.first_new_key_ok.load(Ordering::Relaxed),
+        connections: connections.load(Ordering::Relaxed),
+        rotated_at,
+        published_at,
+        new_kid,
+        key_stats,
+        refresh_cooldown: MIN_REFRESH_INTERVAL,
+        distinct_users: tokens.distinct.len(),
     };
-    let _ = writeln!(report, "verdict        {verdict}");
+    let (report, passed) = report::render(outcome);
     print!("{report}");
-    Ok(if failures.is_empty() {
+    Ok(if passed {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
