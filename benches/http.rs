@@ -1,5 +1,5 @@
 //! A whole axum request, in-process (`oneshot` on a current-thread runtime), with and without
-//! authorization:
+//! authorization (the targets are in the README's "Performance" section):
 //!
 //! - `axum/no_auth`: the router with no layer (the floor, ~1.3 µs);
 //! - `axum/authz`: `AuthzLayer` + the `Claims` extractor, token in the verified-token cache

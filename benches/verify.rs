@@ -1,4 +1,5 @@
-//! Verification cost against its physical floor, as ratios within one run:
+//! Verification cost against its physical floor, as ratios within one run (the targets are in
+//! the README's "Performance" section):
 //!
 //! - `baseline/rsa_verify`: a bare RSA-2048 PKCS#1 v1.5 SHA-256 verify of the token's bytes with
 //!   aws-lc-rs and a key parsed once — nothing can be faster;

@@ -16,7 +16,7 @@ use std::error::Error;
 use std::fmt::Write as _;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use cognito_authz::{AcceptedTokenUse, Authorizer, AuthorizerOptions, IssuerConfig};
 use cognito_authz_testkit::LocalIssuer;
@@ -32,9 +32,15 @@ pub const DEFAULT_PORT: u16 = 3000;
 /// Verified tokens kept so a repeated token skips the signature check.
 pub const VERIFIED_TOKEN_CACHE: usize = 10_000;
 
-/// `examples/policy.toml`, the route table of every quickstart.
+/// `examples/policy.toml`, the route table of every quickstart, found from the includer's
+/// package: the repository root (examples, tests) or a folder below it (`tools/soak`).
 pub fn policy_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/policy.toml")
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .ancestors()
+        .map(|folder| folder.join("examples/policy.toml"))
+        .find(|path| path.is_file())
+        .unwrap_or_else(|| manifest.join("examples/policy.toml"))
 }
 
 /// The authorizer an app runs with, and the local issuer behind it when there is one (keep it

@@ -1,5 +1,6 @@
 //! A real axum `Router` behind `AuthzLayer`, driven in-process (`oneshot`) and over a socket
-//! on 127.0.0.1 through every row of DESIGN.md §7, plus the extractors, guards and per-route
+//! on 127.0.0.1 through every row of the response table (`crates/core/docs/responses.md`), plus
+//! the extractors, guards and per-route
 //! layers. Time comes from the local issuer's manual clock.
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -14,17 +15,14 @@ use cognito_authz_axum::{
     Verified, policy_guard, require,
 };
 use cognito_authz_core::{AcceptedTokenUse, Authorizer, AuthorizerOptions, Denial};
-use cognito_authz_testkit::{DEFAULT_START_SECS, LocalIssuer};
+use cognito_authz_test_support::responses::{
+    BAD_REQUEST, FORBIDDEN, FORBIDDEN_CHALLENGE, UNAUTHORIZED, UNAVAILABLE, bearer, invalid,
+};
+use cognito_authz_testkit::{DEFAULT_START_SECS, LocalIssuer, with_payload_of};
 use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
-
-const UNAUTHORIZED: &str = r#"{"message":"Unauthorized"}"#;
-const FORBIDDEN: &str = r#"{"message":"Forbidden"}"#;
-const BAD_REQUEST: &str = r#"{"message":"Bad Request"}"#;
-const UNAVAILABLE: &str = r#"{"message":"Service Unavailable"}"#;
-const FORBIDDEN_CHALLENGE: &str = r#"Bearer error="insufficient_scope""#;
 
 const POLICY: &str = r#"
 [[issuer]]
@@ -67,10 +65,6 @@ policy_guard!(
 );
 policy_guard!(ReadReports, "scope:reports/read");
 policy_guard!(Broken, "group:admin and");
-
-fn invalid(description: &str) -> String {
-    format!(r#"Bearer error="invalid_token", error_description="{description}""#)
-}
 
 /// The claims the handlers read, with a custom attribute.
 #[derive(Debug, serde::Deserialize)]
@@ -166,15 +160,9 @@ fn app(authorizer: &Authorizer) -> Result<Router, Box<dyn std::error::Error>> {
 /// trusts it.
 async fn fixture(options: AuthorizerOptions) -> (LocalIssuer, Authorizer) {
     let issuer = LocalIssuer::start().await.expect("local issuer");
-    let clock = issuer.manual_clock().expect("manual clock").clone();
-    let authorizer = Authorizer::from_toml_str_with(
-        POLICY,
-        ".",
-        options
-            .issuers([issuer.issuer_config(AcceptedTokenUse::Any)])
-            .clock(clock),
-    )
-    .unwrap_or_else(|error| panic!("{error}"));
+    let authorizer = issuer
+        .authorizer_with(POLICY, options)
+        .unwrap_or_else(|error| panic!("{error}"));
     (issuer, authorizer)
 }
 
@@ -265,10 +253,6 @@ async fn over_socket(
     Reply::from_parts(status, &headers, body)
 }
 
-fn bearer(token: &str) -> Vec<(&'static str, String)> {
-    vec![("authorization", format!("Bearer {token}"))]
-}
-
 /// An expected reply: status, challenge, body; denials carry `application/json`.
 fn expect(status: u16, challenge: Option<&str>, body: &str) -> Reply {
     let json = body.starts_with('{') && status != 200;
@@ -333,9 +317,7 @@ async fn every_contract_row_answers_the_same_in_process_and_over_a_socket() {
             .username("bob")
             .groups(["admin"])
             .sign();
-        let mut parts: Vec<&str> = user.split('.').collect();
-        parts[1] = forged.split('.').nth(1).expect("payload");
-        parts.join(".")
+        with_payload_of(&user, &forged)
     };
     let foreign = issuer
         .access_token()
@@ -363,7 +345,7 @@ async fn every_contract_row_answers_the_same_in_process_and_over_a_socket() {
     // (what, method, path, headers, expected)
     type Case<'a> = (&'a str, &'a str, &'a str, Vec<(&'a str, String)>, Reply);
     let cases: Vec<Case<'_>> = vec![
-        // §7 rows
+        // the response table's rows
         (
             "no token",
             "GET",
@@ -711,14 +693,7 @@ async fn every_contract_row_answers_the_same_in_process_and_over_a_socket() {
 async fn keys_unavailable_answers_503_with_retry_after_and_no_challenge() {
     let issuer = LocalIssuer::start().await.expect("issuer");
     issuer.server().expect("server").respond_with_status(500);
-    let authorizer = Authorizer::from_toml_str_with(
-        POLICY,
-        ".",
-        AuthorizerOptions::new()
-            .issuers([issuer.issuer_config(AcceptedTokenUse::Any)])
-            .clock(issuer.manual_clock().expect("manual").clone()),
-    )
-    .expect("authorizer");
+    let authorizer = issuer.authorizer(POLICY).expect("authorizer");
     let app = app(&authorizer).expect("router");
     let token = issuer.access_token().sign();
     let expected = Reply {

@@ -43,6 +43,7 @@ mod clock;
 mod config;
 mod cross_site;
 mod error;
+pub mod guide;
 pub mod jwks;
 mod jwt;
 mod per_core_counter;

@@ -1,6 +1,6 @@
 //! `AuthzLayer` on services that are not axum: a plain `tower::service_fn` over
 //! `http::Request<String>` in-process, and a hyper server over a socket on 127.0.0.1. Same
-//! contract rows as the axum tests (DESIGN.md §7), plus the tower-specific duties: the token
+//! contract rows as the axum tests (the response table, `crates/core/docs/responses.md`), plus the tower-specific duties: the token
 //! in extensions, `NoToken`, the realm, readiness on the slow path, and custom responders.
 
 use std::convert::Infallible;
@@ -11,14 +11,12 @@ use std::task::{Context, Poll};
 use cognito_authz_core::{
     AcceptedTokenUse, Authorizer, AuthorizerOptions, Denial, Policy, VerifiedToken,
 };
-use cognito_authz_testkit::{DEFAULT_START_SECS, LocalIssuer};
+use cognito_authz_test_support::responses::{FORBIDDEN, UNAUTHORIZED, bearer, invalid};
+use cognito_authz_testkit::{DEFAULT_START_SECS, LocalIssuer, with_payload_of};
 use cognito_authz_tower::{AuthzLayer, NoToken, Realm};
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
-
-const UNAUTHORIZED: &str = r#"{"message":"Unauthorized"}"#;
-const FORBIDDEN: &str = r#"{"message":"Forbidden"}"#;
 
 const POLICY: &str = r#"
 [[issuer]]
@@ -43,20 +41,11 @@ methods = ["GET"]
 require = "scope:reports/read or group:admin"
 "#;
 
-fn invalid(description: &str) -> String {
-    format!(r#"Bearer error="invalid_token", error_description="{description}""#)
-}
-
 async fn fixture(options: AuthorizerOptions) -> (LocalIssuer, Authorizer) {
     let issuer = LocalIssuer::start().await.expect("local issuer");
-    let authorizer = Authorizer::from_toml_str_with(
-        POLICY,
-        ".",
-        options
-            .issuers([issuer.issuer_config(AcceptedTokenUse::Any)])
-            .clock(issuer.manual_clock().expect("manual clock").clone()),
-    )
-    .unwrap_or_else(|error| panic!("{error}"));
+    let authorizer = issuer
+        .authorizer_with(POLICY, options)
+        .unwrap_or_else(|error| panic!("{error}"));
     (issuer, authorizer)
 }
 
@@ -82,10 +71,6 @@ type Row<'a> = (
     String,
 );
 
-fn bearer(token: &str) -> Vec<(&'static str, String)> {
-    vec![("authorization", format!("Bearer {token}"))]
-}
-
 fn rows(issuer: &LocalIssuer) -> Vec<Row<'static>> {
     let user = issuer.access_token().username("bob").sign();
     let admin = issuer
@@ -104,9 +89,7 @@ fn rows(issuer: &LocalIssuer) -> Vec<Row<'static>> {
             .username("bob")
             .groups(["admin"])
             .sign();
-        let mut parts: Vec<&str> = user.split('.').collect();
-        parts[1] = forged.split('.').nth(1).expect("payload");
-        parts.join(".")
+        with_payload_of(&user, &forged)
     };
     let id = issuer.id_token().username("ida").sign();
     let huge = "a".repeat(20_000);
