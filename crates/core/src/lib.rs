@@ -45,9 +45,11 @@ mod cross_site;
 mod error;
 pub mod jwks;
 mod jwt;
+mod metrics;
 mod policy;
 mod policy_file;
 mod registered;
+mod reload;
 mod response;
 pub mod revocation;
 #[cfg(test)]
@@ -74,6 +76,7 @@ pub use policy::{
     CompiledPolicy, Evaluation, Explanation, Policy, PolicyError, PolicyParseError, PolicySet,
 };
 pub use policy_file::{PolicyFile, PolicyFileError};
+pub use reload::{PolicyWatcher, Reloaded, WatchEvent, WatchHandle};
 pub use response::{DenialResponse, RETRY_AFTER_SECS, validate_realm};
 pub use token_source::{HeaderLookup, TokenLocation, TokenSource, TokenSourceBuilder};
 pub use verify::{

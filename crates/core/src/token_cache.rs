@@ -171,6 +171,16 @@ impl TokenCache {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The most entries kept.
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// The most bytes kept.
+    pub(crate) fn max_bytes(&self) -> usize {
+        self.max_bytes
+    }
+
     pub(crate) fn hits(&self) -> u64 {
         self.lock().hits
     }
@@ -195,6 +205,7 @@ impl TokenCache {
                 break;
             };
             inner.remove_where(old_hash, |entry| entry.id == old_id, &self.meter);
+            crate::metrics::token_cache_eviction();
         }
     }
 
