@@ -307,19 +307,33 @@ impl PolicyWatcher {
     }
 
     /// Polls every `interval` on the current tokio runtime until the handle is dropped or
-    /// stopped. Each poll's event is sent to the handle ([`WatchHandle::next_event`]).
+    /// stopped. Each reload or failure is sent to the handle ([`WatchHandle::next_event`]).
     ///
     /// # Panics
     /// Outside a tokio runtime.
-    pub fn spawn(mut self, interval: Duration) -> WatchHandle {
+    pub fn spawn(self, interval: Duration) -> WatchHandle {
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let ticks = futures_util::stream::unfold(ticks, |mut ticks| async move {
+            ticks.tick().await;
+            Some(((), ticks))
+        });
+        self.spawn_with_ticks(Box::pin(ticks))
+    }
+
+    /// Polls once per item of `ticks` (your own timer or signal, or a test's channel) until
+    /// the stream ends or the handle is dropped or stopped.
+    ///
+    /// # Panics
+    /// Outside a tokio runtime.
+    pub fn spawn_with_ticks<S>(mut self, mut ticks: S) -> WatchHandle
+    where
+        S: futures_util::Stream<Item = ()> + Send + Unpin + 'static,
+    {
+        use futures_util::StreamExt as _;
         let (events, receiver) = tokio::sync::mpsc::channel(16);
         let task = tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(interval);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            // The first tick completes at once; the content was read when the watcher was made.
-            ticks.tick().await;
-            loop {
-                ticks.tick().await;
+            while ticks.next().await.is_some() {
                 let event = self.poll();
                 if matches!(event, WatchEvent::Unchanged) {
                     continue;
