@@ -46,6 +46,7 @@ mod error;
 pub mod jwks;
 mod jwt;
 mod metrics;
+mod openapi;
 mod policy;
 mod policy_file;
 mod registered;
@@ -75,6 +76,7 @@ pub use policy::routes::{
 pub use policy::{
     CompiledPolicy, Evaluation, Explanation, Policy, PolicyError, PolicyParseError, PolicySet,
 };
+pub use openapi::{OpenApiSecurity, POLICY_EXTENSION, SchemeStyle};
 pub use policy_file::{PolicyFile, PolicyFileError};
 pub use reload::{PolicyWatcher, Reloaded, WatchEvent, WatchHandle};
 pub use response::{DenialResponse, RETRY_AFTER_SECS, validate_realm};
