@@ -365,6 +365,57 @@ impl OpenApiSecurity {
     }
 }
 
+/// With feature `utoipa`: adds the route table's security to a utoipa document, as
+/// [`OpenApiSecurity::apply`] does to JSON (schemes, each operation's requirement, denial
+/// responses, the policy extension).
+///
+/// ```
+/// # #[cfg(feature = "utoipa")] {
+/// use cognito_authz_core::{OpenApiSecurity, PolicyFile};
+/// use utoipa::Modify as _;
+/// use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem, PathsBuilder};
+/// use utoipa::openapi::{OpenApiBuilder, Response};
+///
+/// let file = PolicyFile::parse(r#"
+///     [[issuer]]
+///     name = "main"
+///     user_pool_id = "us-east-1_Example1"
+///     client_ids = ["1example23456789"]
+///     token_use = "access"
+///
+///     [[route]]
+///     path = "/reports"
+///     require = "scope:reports/read"
+/// "#, ".", "policy.toml").unwrap();
+/// let operation = OperationBuilder::new().response("200", Response::new("The reports"));
+/// let mut document = OpenApiBuilder::new()
+///     .paths(PathsBuilder::new().path("/reports", PathItem::new(HttpMethod::Get, operation)))
+///     .build();
+/// OpenApiSecurity::new(file.issuers(), file.routes()).modify(&mut document);
+/// let json = serde_json::to_value(&document).unwrap();
+/// assert_eq!(json["paths"]["/reports"]["get"]["security"][0]["main"][0], "reports/read");
+/// # }
+/// ```
+#[cfg(feature = "utoipa")]
+impl utoipa::Modify for OpenApiSecurity {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let mut document = match serde_json::to_value(&*openapi) {
+            Ok(document) => document,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the utoipa document; route security not added");
+                return;
+            }
+        };
+        self.apply(&mut document);
+        match serde_json::from_value(document) {
+            Ok(modified) => *openapi = modified,
+            Err(error) => {
+                tracing::warn!(%error, "cannot rebuild the utoipa document; route security not added");
+            }
+        }
+    }
+}
+
 /// A component name OpenAPI accepts (`^[a-zA-Z0-9._-]+$`).
 fn scheme_name(issuer: &str) -> String {
     let name: String = issuer
