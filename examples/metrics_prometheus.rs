@@ -47,9 +47,10 @@ async fn run() -> Result<(), shared::BoxError> {
         .unwrap_or_default();
     println!("{}", shared::banner("axum", &base_url, &setup, &checks));
     println!("Prometheus text: curl {metrics_url}/metrics");
-    let metrics = tokio::spawn(async move {
-        axum::serve(metrics_listener, prometheus::router(handle)).await
-    });
+    let metrics =
+        tokio::spawn(
+            async move { axum::serve(metrics_listener, prometheus::router(handle)).await },
+        );
     // `setup` lives until the server stops: its local issuer serves the key set.
     axum::serve(listener, shared::axum_app::router(setup.authorizer.clone())).await?;
     metrics.abort();

@@ -71,7 +71,9 @@ async fn run() -> Result<(), shared::BoxError> {
                         "policy reloaded (generation {}, {} routes)",
                         reloaded.generation, reloaded.routes
                     ),
-                    Err(error) => eprintln!("policy NOT reloaded, the last good one stays: {error}"),
+                    Err(error) => {
+                        eprintln!("policy NOT reloaded, the last good one stays: {error}")
+                    }
                 }
             }
         }

@@ -54,11 +54,15 @@ async fn scraping_the_example_shows_the_requests_that_were_sent() {
     let issuer = setup.local.as_ref().expect("local");
     let tokens = shared::mint_tokens(issuer);
 
-    let app = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let app = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let app_url = format!("http://{}", app.local_addr().expect("address"));
     let router = shared::axum_app::router(setup.authorizer.clone());
     let app_server = tokio::spawn(async move { axum::serve(app, router).await });
-    let metrics = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let metrics = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let metrics_url = format!("http://{}", metrics.local_addr().expect("address"));
     let metrics_server =
         tokio::spawn(async move { axum::serve(metrics, prometheus::router(handle)).await });
@@ -85,38 +89,70 @@ async fn scraping_the_example_shows_the_requests_that_were_sent() {
     let seen = scrape(&client, &metrics_url).await;
     let decisions = "cognito_authz_decisions_total";
     assert_eq!(
-        value(&seen, decisions, &[("outcome", "allowed"), ("route", "/me")]),
+        value(
+            &seen,
+            decisions,
+            &[("outcome", "allowed"), ("route", "/me")]
+        ),
         3.0,
         "{seen:#?}"
     );
     assert_eq!(
-        value(&seen, decisions, &[("code", "missing_token"), ("route", "/me")]),
+        value(
+            &seen,
+            decisions,
+            &[("code", "missing_token"), ("route", "/me")]
+        ),
         2.0
     );
     assert_eq!(
-        value(&seen, decisions, &[("code", "forbidden"), ("route", "/admin/{*rest}")]),
+        value(
+            &seen,
+            decisions,
+            &[("code", "forbidden"), ("route", "/admin/{*rest}")]
+        ),
         1.0
     );
     assert_eq!(
-        value(&seen, decisions, &[("code", "forbidden"), ("route", "<unmatched>")]),
+        value(
+            &seen,
+            decisions,
+            &[("code", "forbidden"), ("route", "<unmatched>")]
+        ),
         1.0
     );
     assert!(
-        seen.keys().all(|key| !key.contains("secret-123") && !key.contains("/admin/users")),
+        seen.keys()
+            .all(|key| !key.contains("secret-123") && !key.contains("/admin/users")),
         "raw paths never become labels"
     );
-    assert_eq!(value(&seen, "cognito_authz_token_cache_hits_total", &[]), 3.0, "{seen:#?}");
+    assert_eq!(
+        value(&seen, "cognito_authz_token_cache_hits_total", &[]),
+        3.0,
+        "{seen:#?}"
+    );
     assert!(value(&seen, "cognito_authz_token_cache_misses_total", &[]) >= 1.0);
     let source = issuer.jwks_url().expect("served keys");
     assert_eq!(
-        value(&seen, "cognito_authz_jwks_fetches_total", &[("source", &source), ("result", "ok")]),
+        value(
+            &seen,
+            "cognito_authz_jwks_fetches_total",
+            &[("source", &source), ("result", "ok")]
+        ),
         1.0
     );
     assert_eq!(
-        value(&seen, "cognito_authz_jwks_fetch_duration_seconds_count", &[("source", &source)]),
+        value(
+            &seen,
+            "cognito_authz_jwks_fetch_duration_seconds_count",
+            &[("source", &source)]
+        ),
         1.0
     );
-    assert_eq!(value(&seen, "cognito_authz_jwks_keys", &[("source", &source)]), 1.0);
+    assert_eq!(
+        value(&seen, "cognito_authz_jwks_keys", &[("source", &source)]),
+        1.0
+    );
 
     // An unknown kid right after the fetch is refused by the cooldown, and counted.
     let stranger = cognito_authz_testkit::SigningKey::generate_with_random_kid();
@@ -124,11 +160,19 @@ async fn scraping_the_example_shows_the_requests_that_were_sent() {
     assert_eq!(send("/me", Some(&unknown)).await, 401);
     let seen = scrape(&client, &metrics_url).await;
     assert_eq!(
-        value(&seen, "cognito_authz_jwks_cooldown_refusals_total", &[("source", &source)]),
+        value(
+            &seen,
+            "cognito_authz_jwks_cooldown_refusals_total",
+            &[("source", &source)]
+        ),
         1.0
     );
     assert_eq!(
-        value(&seen, decisions, &[("code", "unknown_kid"), ("route", "/me")]),
+        value(
+            &seen,
+            decisions,
+            &[("code", "unknown_kid"), ("route", "/me")]
+        ),
         1.0
     );
 
@@ -137,10 +181,27 @@ async fn scraping_the_example_shows_the_requests_that_were_sent() {
         .authorizer
         .reload_from_file(shared::policy_path())
         .expect("reloads");
-    assert!(setup.authorizer.reload_from_file("/nonexistent/policy.toml").is_err());
+    assert!(
+        setup
+            .authorizer
+            .reload_from_file("/nonexistent/policy.toml")
+            .is_err()
+    );
     let seen = scrape(&client, &metrics_url).await;
-    assert!(value(&seen, "cognito_authz_policy_reloads_total", &[("result", "ok")]) >= 1.0);
-    assert!(value(&seen, "cognito_authz_policy_reloads_total", &[("result", "error")]) >= 1.0);
+    assert!(
+        value(
+            &seen,
+            "cognito_authz_policy_reloads_total",
+            &[("result", "ok")]
+        ) >= 1.0
+    );
+    assert!(
+        value(
+            &seen,
+            "cognito_authz_policy_reloads_total",
+            &[("result", "error")]
+        ) >= 1.0
+    );
 
     app_server.abort();
     metrics_server.abort();

@@ -82,7 +82,10 @@ fn bearer(token: &str) -> HeaderMap {
 }
 
 async fn status(authorizer: &Authorizer, path: &str, token: &str) -> u16 {
-    match authorizer.authorize(&Method::GET, path, &bearer(token)).await {
+    match authorizer
+        .authorize(&Method::GET, path, &bearer(token))
+        .await
+    {
         cognito_authz::Decision::Allow { .. } => 200,
         cognito_authz::Decision::Deny(denial) => denial.status(),
     }
@@ -169,7 +172,10 @@ async fn reload_under_load_drops_no_request_and_never_mixes_two_policies() {
     server.abort();
 
     assert_eq!(answers.len(), 4 * 120, "every request answered");
-    assert!(reloads >= 2, "the policy was swapped while serving ({reloads} reloads)");
+    assert!(
+        reloads >= 2,
+        "the policy was swapped while serving ({reloads} reloads)"
+    );
     let mut flips = (0, 0);
     for (path, status, body) in &answers {
         match *path {
@@ -195,7 +201,10 @@ async fn reload_under_load_drops_no_request_and_never_mixes_two_policies() {
     }
     let final_policy = authorizer.routes();
     assert_eq!(final_policy.routes().len(), 2);
-    eprintln!("reloads: {reloads}; /flip allowed {} times, refused {}", flips.0, flips.1);
+    eprintln!(
+        "reloads: {reloads}; /flip allowed {} times, refused {}",
+        flips.0, flips.1
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -217,21 +226,33 @@ async fn a_broken_policy_file_leaves_the_last_good_policy_in_force() {
         .expect_err("the broken file is refused");
     assert!(error.line > 0 && error.column > 0, "positioned: {error}");
     assert!(error.to_string().contains("missing"), "{error}");
-    assert_eq!(status(&authorizer, "/flip", &token).await, 200, "A still decides");
+    assert_eq!(
+        status(&authorizer, "/flip", &token).await,
+        200,
+        "A still decides"
+    );
     assert_eq!(status(&authorizer, "/steady", &token).await, 200);
 
     // TOML that does not parse at all.
     write(&path, "[[route]\npath = ");
     let error = authorizer.reload_from_file(&path).expect_err("refused");
     assert!(error.line > 0, "positioned: {error}");
-    assert_eq!(status(&authorizer, "/flip", &token).await, 200, "A still decides");
+    assert_eq!(
+        status(&authorizer, "/flip", &token).await,
+        200,
+        "A still decides"
+    );
 
     // A file that moves the token to a cookie cannot apply while adapters read the header.
     let cookie = format!("{}\n[token]\ncookie = \"id_token\"\n", policy(&issuer, 'B'));
     write(&path, &cookie);
     let error = authorizer.reload_from_file(&path).expect_err("refused");
     assert!(error.message.contains("[token]"), "{error}");
-    assert_eq!(status(&authorizer, "/flip", &token).await, 200, "A still decides");
+    assert_eq!(
+        status(&authorizer, "/flip", &token).await,
+        200,
+        "A still decides"
+    );
 
     // And a good file applies.
     write(&path, &policy(&issuer, 'B'));

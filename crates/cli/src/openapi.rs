@@ -65,7 +65,9 @@ pub(crate) fn run(args: &OpenApiArgs) -> Result<Outcome, UsageError> {
             ));
         }
         (_, Some(_)) => {
-            return Err(UsageError("--domain applies to --style oauth2 only".to_owned()));
+            return Err(UsageError(
+                "--domain applies to --style oauth2 only".to_owned(),
+            ));
         }
     };
     let file = match PolicyFile::load(&args.file) {

@@ -101,7 +101,10 @@ fn the_validator_refuses_an_invalid_document() {
         .remove("responses");
     broken["paths"]["/health"]["get"]["parameters"] =
         serde_json::json!([{"name": "x", "in": "nowhere"}]);
-    assert!(validate(&broken).is_err(), "a broken document must be refused");
+    assert!(
+        validate(&broken).is_err(),
+        "a broken document must be refused"
+    );
 }
 
 #[test]
@@ -144,9 +147,11 @@ fn the_example_policy_scopes_round_trip_through_the_document() {
         let item = &document["paths"][&openapi_path];
         let methods: Vec<String> = match route.methods() {
             Some(methods) => methods.iter().map(|m| m.as_str().to_lowercase()).collect(),
-            None => ["get", "put", "post", "delete", "options", "head", "patch", "trace"]
-                .map(str::to_owned)
-                .to_vec(),
+            None => [
+                "get", "put", "post", "delete", "options", "head", "patch", "trace",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
         };
         for method in methods {
             let operation = &item[&method];
@@ -185,7 +190,10 @@ fn the_example_policy_scopes_round_trip_through_the_document() {
         document["paths"]["/reports/{id}"]["get"]["security"],
         serde_json::json!([{ "main": ["reports/read"] }])
     );
-    assert!(document["paths"]["/reports/{id}"]["post"].is_null(), "GET only");
+    assert!(
+        document["paths"]["/reports/{id}"]["post"].is_null(),
+        "GET only"
+    );
 }
 
 #[test]
@@ -252,7 +260,10 @@ require = "public"
             { "partners": ["files/all"] },
         ])
     );
-    assert_eq!(files["x-cognito-authz-methods"], serde_json::json!(["purge"]));
+    assert_eq!(
+        files["x-cognito-authz-methods"],
+        serde_json::json!(["purge"])
+    );
     assert_eq!(
         files["delete"]["security"],
         serde_json::json!([{ "main_pool": ["files/write"] }]),
@@ -262,7 +273,10 @@ require = "public"
         files["get"]["x-cognito-authz-policy"]["claims"],
         serde_json::json!(["not custom:blocked"])
     );
-    assert_eq!(document["paths"]["/closed"]["get"]["x-cognito-authz-policy"]["deny"], true);
+    assert_eq!(
+        document["paths"]["/closed"]["get"]["x-cognito-authz-policy"]["deny"],
+        true
+    );
     assert_eq!(
         document["paths"]["/reports"]["get"]["security"],
         serde_json::json!([{ "main_pool": [] }, { "partners": [] }]),

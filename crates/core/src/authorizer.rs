@@ -19,9 +19,9 @@ use crate::policy::paths::RequestTarget;
 use crate::policy::routes::{RouteMatch, RouteTable, RouteTableBuilder};
 use crate::policy::{Evaluation, Policy, PolicyError, PolicySet};
 use crate::policy_file::{PolicyFile, PolicyFileError};
+use crate::reload::{Active, Live, ReloadSettings};
 use crate::response::{DenialResponse, validate_realm};
 use crate::token_source::{HeaderLookup, TokenSource};
-use crate::reload::{Active, Live, ReloadSettings};
 use crate::verify::Verifier;
 
 /// Verifier + route table + token source: decides requests. Cheap to clone (one `Arc`).
@@ -637,17 +637,23 @@ impl Authorizer {
         if target.has_dot_segments() {
             let reason = "the path has a '.' or '..' segment (clients resolve them before sending)";
             let first = guards.primary();
-            return (self.deny(
-                &first,
-                method,
-                ErrorKind::InvalidRequest,
-                reason.to_owned(),
-                None,
-            ), primary);
+            return (
+                self.deny(
+                    &first,
+                    method,
+                    ErrorKind::InvalidRequest,
+                    reason.to_owned(),
+                    None,
+                ),
+                primary,
+            );
         }
         if let Some(denied) = guards.iter().find(|found| found.policy().is_deny()) {
             let reason = "the route denies every request".to_owned();
-            return (self.deny(&denied, method, ErrorKind::Forbidden, reason, None), primary);
+            return (
+                self.deny(&denied, method, ErrorKind::Forbidden, reason, None),
+                primary,
+            );
         }
         if guards.iter().all(|found| found.policy().is_public()) {
             // A cookie token that fails the cross-site check is not offered to the handler
@@ -660,7 +666,10 @@ impl Authorizer {
         }
         #[cfg(feature = "alb")]
         if let Some(alb) = &inner.alb {
-            return (self.authorize_alb(alb, &guards, method, headers).await, primary);
+            return (
+                self.authorize_alb(alb, &guards, method, headers).await,
+                primary,
+            );
         }
         let first = guards.primary();
         // The cookie cross-site check runs here, before verification: it is cheaper, and a
@@ -668,25 +677,31 @@ impl Authorizer {
         let raw = match inner.token_source.extract_raw_checked(method, headers) {
             Ok(raw) => raw,
             Err(error) => {
-                return (self.deny(
-                    &first,
-                    method,
-                    error.kind(),
-                    error.detail().to_owned(),
-                    None,
-                ), primary);
+                return (
+                    self.deny(
+                        &first,
+                        method,
+                        error.kind(),
+                        error.detail().to_owned(),
+                        None,
+                    ),
+                    primary,
+                );
             }
         };
         let token = match verifier.verify_raw(raw).await {
             Ok(token) => token,
             Err(error) => {
-                return (self.deny(
-                    &first,
-                    method,
-                    error.kind(),
-                    error.detail().to_owned(),
-                    None,
-                ), primary);
+                return (
+                    self.deny(
+                        &first,
+                        method,
+                        error.kind(),
+                        error.detail().to_owned(),
+                        None,
+                    ),
+                    primary,
+                );
             }
         };
         for found in guards.iter() {
@@ -695,17 +710,23 @@ impl Authorizer {
                 Evaluation::Allow => {}
                 Evaluation::InsufficientScope(scopes) => {
                     let reason = policy.explain(&token).to_string();
-                    return (self.deny(
-                        &found,
-                        method,
-                        ErrorKind::InsufficientScope,
-                        reason,
-                        Some(scopes),
-                    ), primary);
+                    return (
+                        self.deny(
+                            &found,
+                            method,
+                            ErrorKind::InsufficientScope,
+                            reason,
+                            Some(scopes),
+                        ),
+                        primary,
+                    );
                 }
                 Evaluation::Forbidden => {
                     let reason = policy.explain(&token).to_string();
-                    return (self.deny(&found, method, ErrorKind::Forbidden, reason, None), primary);
+                    return (
+                        self.deny(&found, method, ErrorKind::Forbidden, reason, None),
+                        primary,
+                    );
                 }
             }
         }

@@ -69,6 +69,7 @@ pub use config::{
 };
 pub use error::{ConfigError, Error, ErrorKind};
 pub use jwt::{JsonObject, decode_unverified};
+pub use openapi::{OpenApiSecurity, POLICY_EXTENSION, SchemeStyle};
 pub use policy::paths::{Dispatch, RequestTarget};
 pub use policy::routes::{
     Route, RouteError, RouteMatch, RouteMatches, RouteTable, RouteTableBuilder,
@@ -76,7 +77,6 @@ pub use policy::routes::{
 pub use policy::{
     CompiledPolicy, Evaluation, Explanation, Policy, PolicyError, PolicyParseError, PolicySet,
 };
-pub use openapi::{OpenApiSecurity, POLICY_EXTENSION, SchemeStyle};
 pub use policy_file::{PolicyFile, PolicyFileError};
 pub use reload::{PolicyWatcher, Reloaded, WatchEvent, WatchHandle};
 pub use response::{DenialResponse, RETRY_AFTER_SECS, validate_realm};

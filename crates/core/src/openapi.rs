@@ -131,7 +131,10 @@ impl OpenApiSecurity {
                 .unwrap_or_default();
             let mut item = item;
             let (standard, other): (Vec<String>, Vec<String>) = match route.methods() {
-                None => (METHODS.iter().map(|m| (*m).to_owned()).collect(), Vec::new()),
+                None => (
+                    METHODS.iter().map(|m| (*m).to_owned()).collect(),
+                    Vec::new(),
+                ),
                 Some(methods) => methods
                     .iter()
                     .map(|method| method.as_str().to_ascii_lowercase())
@@ -201,8 +204,7 @@ impl OpenApiSecurity {
                 let Some(operation) = item.get_mut(method).and_then(Value::as_object_mut) else {
                     continue;
                 };
-                let Ok(parsed) = Method::from_bytes(method.to_ascii_uppercase().as_bytes())
-                else {
+                let Ok(parsed) = Method::from_bytes(method.to_ascii_uppercase().as_bytes()) else {
                     continue;
                 };
                 self.apply_operation(&parsed, &sample, operation);
@@ -247,9 +249,9 @@ impl OpenApiSecurity {
         let mut responses = responses;
         if deny {
             note.insert("deny".to_owned(), json!(true));
-            responses
-                .entry("403".to_owned())
-                .or_insert_with(|| json!({ "description": "Refused: the route denies every request" }));
+            responses.entry("403".to_owned()).or_insert_with(
+                || json!({ "description": "Refused: the route denies every request" }),
+            );
         } else if public {
             operation.entry("security").or_insert_with(|| json!([]));
         } else {

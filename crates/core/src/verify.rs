@@ -7,9 +7,7 @@ use std::sync::Arc;
 
 use crate::claims::{TokenUse, VerifiedToken};
 use crate::clock::{Clock, SharedClock};
-use crate::config::{
-    Algorithm, ClientRule, FetchSettings, IssuerConfig, IssuerKind, KeyLocation,
-};
+use crate::config::{Algorithm, ClientRule, FetchSettings, IssuerConfig, IssuerKind, KeyLocation};
 use crate::error::{ConfigError, Error, ErrorKind};
 use crate::jwks::{KeySet, KeySource, KeySourceStats, RefreshReason};
 use crate::jwt;
