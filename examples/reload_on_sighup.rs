@@ -72,7 +72,7 @@ async fn run() -> Result<(), shared::BoxError> {
                         reloaded.generation, reloaded.routes
                     ),
                     Err(error) => {
-                        eprintln!("policy NOT reloaded, the last good one stays: {error}")
+                        eprintln!("policy NOT reloaded, the last good one stays: {error}");
                     }
                 }
             }

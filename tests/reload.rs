@@ -128,7 +128,11 @@ async fn reload_under_load_drops_no_request_and_never_mixes_two_policies() {
             let mut reloads = 0u32;
             // Bounded: the clients finish after a fixed number of requests.
             while !done.load(Ordering::Acquire) && reloads < 10_000 {
-                let text = if reloads % 2 == 0 { &text_b } else { &text_a };
+                let text = if reloads.is_multiple_of(2) {
+                    &text_b
+                } else {
+                    &text_a
+                };
                 let file = cognito_authz::PolicyFile::parse(text, &dir, "policy.toml")
                     .expect("policy parses");
                 authorizer.reload(file).expect("reload succeeds");
