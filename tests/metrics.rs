@@ -176,6 +176,35 @@ async fn scraping_the_example_shows_the_requests_that_were_sent() {
         1.0
     );
 
+    // A failed fetch is counted under its cause: a second pool whose key server answers 500.
+    let failing = cognito_authz_testkit::LocalIssuer::builder()
+        .system_clock()
+        .start()
+        .await
+        .expect("second issuer");
+    let failing_server = failing.server().expect("served keys");
+    failing_server.respond_with_status(500);
+    let verifier = failing
+        .verifier_builder(cognito_authz::AcceptedTokenUse::Access)
+        .build()
+        .expect("verifier");
+    let error = verifier
+        .verify(&failing.access_token().sign())
+        .await
+        .expect_err("no keys");
+    assert_eq!(error.code(), "jwks_unavailable");
+    let failing_source = failing.jwks_url().expect("url");
+    let seen = scrape(&client, &metrics_url).await;
+    assert_eq!(
+        value(
+            &seen,
+            "cognito_authz_jwks_fetches_total",
+            &[("source", &failing_source), ("result", "status")]
+        ),
+        failing_server.fetch_count() as f64
+    );
+    assert!(failing_server.fetch_count() >= 1);
+
     // A reload is counted, and so is a refused one.
     setup
         .authorizer

@@ -258,6 +258,20 @@ async fn a_broken_policy_file_leaves_the_last_good_policy_in_force() {
         "A still decides"
     );
 
+    // Nor can a revocation store appear: ignoring it would accept revoked tokens.
+    let revocation = format!(
+        "{}\n[revocation]\nstore = \"memory\"\n",
+        policy(&issuer, 'B')
+    );
+    write(&path, &revocation);
+    let error = authorizer.reload_from_file(&path).expect_err("refused");
+    assert!(error.message.contains("[revocation]"), "{error}");
+    assert_eq!(
+        status(&authorizer, "/flip", &token).await,
+        200,
+        "A still decides"
+    );
+
     // And a good file applies.
     write(&path, &policy(&issuer, 'B'));
     let reloaded = authorizer.reload_from_file(&path).expect("B loads");

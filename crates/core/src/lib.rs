@@ -13,6 +13,11 @@
 //! [`DenialResponse`] both adapters send. [`Authorizer::from_file`] loads all of it from a
 //! TOML [`PolicyFile`].
 //!
+//! In production: [`Authorizer::reload`] (and a [`PolicyWatcher`]) swaps in a new policy file
+//! atomically, keeping the last good one when the new one fails to load; [`OpenApiSecurity`]
+//! documents the route table's security in OpenAPI 3.1; with feature `metrics`, decisions,
+//! cache, key fetches and revocation state are counted through the `metrics` facade.
+//!
 //! ```
 //! use cognito_authz_core::{AcceptedTokenUse, ErrorKind, IssuerConfig, Verifier};
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {

@@ -119,13 +119,13 @@ impl Authorizer {
     /// with the same settings keep their key sets.
     ///
     /// The `[token]` section (where tokens are read) cannot change while serving, because the
-    /// adapters read it when they are built: a file that changes it is refused. The
-    /// `[revocation]` section of the new file is not applied: the store running since start
-    /// keeps serving.
+    /// adapters read it when they are built: a file that changes it is refused. The revocation
+    /// store running since start keeps serving whatever the new file's `[revocation]` section
+    /// says, and a file that adds one to an authorizer started without is refused.
     ///
     /// # Errors
     /// The file is invalid (the error has its file, line and column), an issuer cannot be
-    /// built, the token section changed, or this authorizer was derived for one policy
+    /// built, the token section changed, a revocation section was added, or this authorizer was derived for one policy
     /// ([`Authorizer::with_policy`]). The last good policy stays in force, and the error is
     /// logged at `warn`.
     pub fn reload(&self, file: PolicyFile) -> Result<Reloaded, PolicyFileError> {
@@ -202,6 +202,16 @@ impl Authorizer {
                 ..file_level
             });
         }
+        let previous = live.load();
+        if file.revocation().is_some() && previous.verifier.revocation().is_none() {
+            // Ignoring it would leave revoked tokens accepted by a file that says otherwise.
+            return Err(PolicyFileError {
+                message: "the [revocation] section cannot be added while serving; restart to \
+                          start the revocation store"
+                    .to_owned(),
+                ..file_level
+            });
+        }
         let (mut issuers, _, routes) = file.into_parts();
         if let Some(replacements) = &settings.issuers {
             issuers.clone_from(replacements);
@@ -212,7 +222,6 @@ impl Authorizer {
             }
         }
         let issuer_count = issuers.len();
-        let previous = live.load();
         let verifier = previous
             .verifier
             .rebuilt(issuers)
