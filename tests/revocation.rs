@@ -214,7 +214,7 @@ impl Instance {
         }
     }
 
-    fn verifier(&self) -> &Verifier {
+    fn verifier(&self) -> Verifier {
         self.authorizer.verifier()
     }
 }

@@ -96,7 +96,8 @@ pub(crate) fn run(args: &CheckArgs) -> Result<Outcome, UsageError> {
         // actix routes on its own decoding of the path; the adapter passes both.
         Router::Actix => RequestTarget::actix(&actix_routed, &args.path),
     };
-    let guards = authorizer.routes().matches(&method, target);
+    let routes = authorizer.routes();
+    let guards = routes.matches(&method, target);
     let guards: Vec<(Option<String>, String)> = guards
         .iter()
         .map(|found| {

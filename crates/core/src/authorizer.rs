@@ -19,6 +19,7 @@ use crate::policy::paths::RequestTarget;
 use crate::policy::routes::{RouteMatch, RouteTable, RouteTableBuilder};
 use crate::policy::{Evaluation, Policy, PolicyError, PolicySet};
 use crate::policy_file::{PolicyFile, PolicyFileError};
+use crate::reload::{Active, Live, ReloadSettings};
 use crate::response::{DenialResponse, validate_realm};
 use crate::token_source::{HeaderLookup, TokenSource};
 use crate::verify::Verifier;
@@ -70,8 +71,8 @@ pub struct Authorizer {
 }
 
 struct Inner {
-    verifier: Verifier,
-    routes: RouteTable,
+    /// Verifier and route table, swapped whole by a reload (see `reload.rs`).
+    live: Live,
     token_source: TokenSource,
     realm: Option<Arc<str>>,
     /// With an ALB in front: identities come from its `x-amzn-oidc-data` tokens.
@@ -359,6 +360,7 @@ impl AuthorizerBuilder {
             routes,
             self.token_source,
             self.realm,
+            ReloadSettings::default(),
         ))
     }
 }
@@ -374,11 +376,11 @@ impl Authorizer {
         routes: RouteTable,
         token_source: TokenSource,
         realm: Option<String>,
+        reload: ReloadSettings,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
-                verifier,
-                routes,
+                live: Live::reloadable(Active::new(verifier, routes), reload),
                 token_source,
                 realm: realm.map(Arc::from),
                 #[cfg(feature = "alb")]
@@ -401,6 +403,7 @@ impl Authorizer {
             RouteTable::single(compiled),
             TokenSource::default(),
             None,
+            ReloadSettings::default(),
         ))
     }
 
@@ -411,11 +414,12 @@ impl Authorizer {
     /// The policy does not compile against the named policies.
     pub fn with_policy(&self, policy: &Policy) -> Result<Self, PolicyError> {
         let inner = &*self.inner;
-        let compiled = inner.routes.policies().compile(policy)?;
+        let active = inner.live.load();
+        let compiled = active.routes.policies().compile(policy)?;
+        let routes = RouteTable::single(compiled);
         Ok(Self {
             inner: Arc::new(Inner {
-                verifier: inner.verifier.clone(),
-                routes: RouteTable::single(compiled),
+                live: Live::fixed(Active::new(active.verifier.clone(), routes)),
                 token_source: inner.token_source.clone(),
                 realm: inner.realm.clone(),
                 #[cfg(feature = "alb")]
@@ -487,6 +491,10 @@ impl Authorizer {
             options.clock.clone().unwrap_or_default(),
         )?;
         let (mut issuers, token_source, routes) = file.into_parts();
+        let reload = ReloadSettings {
+            issuers: options.issuers.clone(),
+            jwks_file: options.jwks_file.clone(),
+        };
         if let Some(replacements) = options.issuers {
             issuers = replacements;
         }
@@ -526,6 +534,7 @@ impl Authorizer {
             routes,
             token_source,
             options.realm,
+            reload,
         ))
     }
 
@@ -538,8 +547,7 @@ impl Authorizer {
         let inner = &*self.inner;
         Self {
             inner: Arc::new(Inner {
-                verifier: inner.verifier.clone(),
-                routes: inner.routes.clone(),
+                live: inner.live.clone(),
                 token_source: inner.token_source.clone(),
                 realm: inner.realm.clone(),
                 alb: Some(alb),
@@ -547,14 +555,18 @@ impl Authorizer {
         }
     }
 
-    /// The verifier.
-    pub fn verifier(&self) -> &Verifier {
-        &self.inner.verifier
+    /// The verifier in force (a reload may replace it; clones are cheap).
+    pub fn verifier(&self) -> Verifier {
+        self.inner.live.load().verifier.clone()
     }
 
-    /// The route table.
-    pub fn routes(&self) -> &RouteTable {
-        &self.inner.routes
+    /// The route table in force (a reload may replace it).
+    pub fn routes(&self) -> Arc<RouteTable> {
+        Arc::clone(&self.inner.live.load().routes)
+    }
+
+    pub(crate) fn live(&self) -> &Live {
+        &self.inner.live
     }
 
     /// Where tokens are read from.
@@ -603,36 +615,61 @@ impl Authorizer {
         target: impl Into<RequestTarget<'a>>,
         headers: &H,
     ) -> Decision {
+        // One read of the policy in force: the request finishes on it whatever reloads happen.
+        let active = self.inner.live.load();
+        let (decision, route) = self.decide(&active, method, target.into(), headers).await;
+        active.counters.record(route, &decision);
+        decision
+    }
+
+    /// The decision, and the pattern of the route that made it (`None`: no route matched).
+    async fn decide<'r, H: HeaderLookup + ?Sized>(
+        &self,
+        active: &'r Active,
+        method: &Method,
+        target: RequestTarget<'_>,
+        headers: &H,
+    ) -> (Decision, Option<&'r str>) {
         let inner = &*self.inner;
-        let target = target.into();
-        let guards = inner.routes.matches(method, target);
+        let verifier = &active.verifier;
+        let guards = active.routes.matches(method, target);
+        let primary = guards.primary().pattern();
         if target.has_dot_segments() {
             let reason = "the path has a '.' or '..' segment (clients resolve them before sending)";
             let first = guards.primary();
-            return self.deny(
-                &first,
-                method,
-                ErrorKind::InvalidRequest,
-                reason.to_owned(),
-                None,
+            return (
+                self.deny(
+                    &first,
+                    method,
+                    ErrorKind::InvalidRequest,
+                    reason.to_owned(),
+                    None,
+                ),
+                primary,
             );
         }
         if let Some(denied) = guards.iter().find(|found| found.policy().is_deny()) {
             let reason = "the route denies every request".to_owned();
-            return self.deny(&denied, method, ErrorKind::Forbidden, reason, None);
+            return (
+                self.deny(&denied, method, ErrorKind::Forbidden, reason, None),
+                primary,
+            );
         }
         if guards.iter().all(|found| found.policy().is_public()) {
             // A cookie token that fails the cross-site check is not offered to the handler
             // (the route still answers, as to a request without a token).
             let token = match inner.token_source.extract_raw_checked(method, headers) {
-                Ok(raw) => inner.verifier.verify_raw(raw).await.ok(),
+                Ok(raw) => verifier.verify_raw(raw).await.ok(),
                 Err(_) => None,
             };
-            return Decision::Allow { token };
+            return (Decision::Allow { token }, primary);
         }
         #[cfg(feature = "alb")]
         if let Some(alb) = &inner.alb {
-            return self.authorize_alb(alb, &guards, method, headers).await;
+            return (
+                self.authorize_alb(alb, &guards, method, headers).await,
+                primary,
+            );
         }
         let first = guards.primary();
         // The cookie cross-site check runs here, before verification: it is cheaper, and a
@@ -640,24 +677,30 @@ impl Authorizer {
         let raw = match inner.token_source.extract_raw_checked(method, headers) {
             Ok(raw) => raw,
             Err(error) => {
-                return self.deny(
-                    &first,
-                    method,
-                    error.kind(),
-                    error.detail().to_owned(),
-                    None,
+                return (
+                    self.deny(
+                        &first,
+                        method,
+                        error.kind(),
+                        error.detail().to_owned(),
+                        None,
+                    ),
+                    primary,
                 );
             }
         };
-        let token = match inner.verifier.verify_raw(raw).await {
+        let token = match verifier.verify_raw(raw).await {
             Ok(token) => token,
             Err(error) => {
-                return self.deny(
-                    &first,
-                    method,
-                    error.kind(),
-                    error.detail().to_owned(),
-                    None,
+                return (
+                    self.deny(
+                        &first,
+                        method,
+                        error.kind(),
+                        error.detail().to_owned(),
+                        None,
+                    ),
+                    primary,
                 );
             }
         };
@@ -667,21 +710,27 @@ impl Authorizer {
                 Evaluation::Allow => {}
                 Evaluation::InsufficientScope(scopes) => {
                     let reason = policy.explain(&token).to_string();
-                    return self.deny(
-                        &found,
-                        method,
-                        ErrorKind::InsufficientScope,
-                        reason,
-                        Some(scopes),
+                    return (
+                        self.deny(
+                            &found,
+                            method,
+                            ErrorKind::InsufficientScope,
+                            reason,
+                            Some(scopes),
+                        ),
+                        primary,
                     );
                 }
                 Evaluation::Forbidden => {
                     let reason = policy.explain(&token).to_string();
-                    return self.deny(&found, method, ErrorKind::Forbidden, reason, None);
+                    return (
+                        self.deny(&found, method, ErrorKind::Forbidden, reason, None),
+                        primary,
+                    );
                 }
             }
         }
-        Decision::Allow { token: Some(token) }
+        (Decision::Allow { token: Some(token) }, primary)
     }
 
     /// With an ALB in front: the identity is its `x-amzn-oidc-data` token (exactly one such
@@ -752,7 +801,7 @@ impl Authorizer {
 }
 
 /// Every `issuer:` atom of `routes` names one of `verifier`'s issuers.
-fn check_issuer_names(verifier: &Verifier, routes: &RouteTable) -> Result<(), String> {
+pub(crate) fn check_issuer_names(verifier: &Verifier, routes: &RouteTable) -> Result<(), String> {
     let configured: Vec<&str> = verifier.issuers().map(IssuerConfig::name).collect();
     let policies = routes
         .routes()
@@ -777,8 +826,8 @@ fn check_issuer_names(verifier: &Verifier, routes: &RouteTable) -> Result<(), St
 impl fmt::Debug for Authorizer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Authorizer")
-            .field("verifier", &self.inner.verifier)
-            .field("routes", &self.inner.routes)
+            .field("verifier", &self.inner.live.load().verifier)
+            .field("routes", &self.inner.live.load().routes)
             .field("token_source", &self.inner.token_source)
             .field("realm", &self.inner.realm)
             .finish()

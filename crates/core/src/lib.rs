@@ -13,6 +13,11 @@
 //! [`DenialResponse`] both adapters send. [`Authorizer::from_file`] loads all of it from a
 //! TOML [`PolicyFile`].
 //!
+//! In production: [`Authorizer::reload`] (and a [`PolicyWatcher`]) swaps in a new policy file
+//! atomically, keeping the last good one when the new one fails to load; [`OpenApiSecurity`]
+//! documents the route table's security in OpenAPI 3.1; with feature `metrics`, decisions,
+//! cache, key fetches and revocation state are counted through the `metrics` facade.
+//!
 //! ```
 //! use cognito_authz_core::{AcceptedTokenUse, ErrorKind, IssuerConfig, Verifier};
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -46,10 +51,13 @@ mod error;
 pub mod guide;
 pub mod jwks;
 mod jwt;
+mod metrics;
+mod openapi;
 mod per_core_counter;
 mod policy;
 mod policy_file;
 mod registered;
+mod reload;
 mod response;
 pub mod revocation;
 #[cfg(test)]
@@ -68,6 +76,7 @@ pub use config::{
 };
 pub use error::{ConfigError, Error, ErrorKind};
 pub use jwt::{JsonObject, decode_unverified};
+pub use openapi::{OpenApiSecurity, POLICY_EXTENSION, SchemeStyle};
 pub use policy::paths::{Dispatch, RequestTarget};
 pub use policy::routes::{
     Route, RouteError, RouteMatch, RouteMatches, RouteTable, RouteTableBuilder,
@@ -76,6 +85,7 @@ pub use policy::{
     CompiledPolicy, Evaluation, Explanation, Policy, PolicyError, PolicyParseError, PolicySet,
 };
 pub use policy_file::{PolicyFile, PolicyFileError};
+pub use reload::{PolicyWatcher, Reloaded, WatchEvent, WatchHandle};
 pub use response::{DenialResponse, RETRY_AFTER_SECS, validate_realm};
 pub use token_source::{HeaderLookup, TokenLocation, TokenSource, TokenSourceBuilder};
 pub use verify::{

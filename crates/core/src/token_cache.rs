@@ -198,6 +198,16 @@ impl TokenCache {
         self.writer.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The most entries kept.
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// The most bytes kept.
+    pub(crate) fn max_bytes(&self) -> usize {
+        self.max_bytes
+    }
+
     pub(crate) fn hits(&self) -> u64 {
         self.hits.get()
     }
@@ -222,6 +232,7 @@ impl TokenCache {
                 break;
             };
             self.remove_where(writer, old_hash, |entry| entry.id == old_id);
+            crate::metrics::token_cache_eviction();
         }
     }
 

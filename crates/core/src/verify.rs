@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::claims::{TokenUse, VerifiedToken};
 use crate::clock::{Clock, SharedClock};
-use crate::config::{Algorithm, ClientRule, IssuerConfig, IssuerKind, KeyLocation};
+use crate::config::{Algorithm, ClientRule, FetchSettings, IssuerConfig, IssuerKind, KeyLocation};
 use crate::error::{ConfigError, Error, ErrorKind};
 use crate::jwks::{KeySet, KeySource, KeySourceStats, RefreshReason};
 use crate::jwt;
@@ -93,6 +93,9 @@ pub struct VerifierBuilder {
     cache_capacity: Option<usize>,
     cache_max_bytes: Option<usize>,
     revocation: Option<RevocationStore>,
+    /// A verifier whose fetched key sets are taken over where the new configuration fetches
+    /// from the same place the same way (a policy reload keeps those caches warm).
+    reuse: Option<Verifier>,
 }
 
 impl VerifierBuilder {
@@ -185,6 +188,11 @@ impl VerifierBuilder {
         } else {
             None
         };
+        let reusable = self
+            .reuse
+            .as_ref()
+            .map(Verifier::fetched_sources)
+            .unwrap_or_default();
         let mut by_iss = HashMap::new();
         let mut sources = Vec::new();
         let mut names = std::collections::HashSet::new();
@@ -202,6 +210,24 @@ impl VerifierBuilder {
                 }
             }
             for (issuers, location) in key_sources {
+                if let Some(source) = reusable
+                    .iter()
+                    .find(|(old, fetch, _)| *old == location && *fetch == config.fetch)
+                    .map(|(_, _, source)| Arc::clone(source))
+                {
+                    sources.push(source);
+                    for iss in issuers {
+                        if by_iss
+                            .insert(iss.clone(), (index, sources.len() - 1))
+                            .is_some()
+                        {
+                            return Err(ConfigError::new(format!(
+                                "two issuers accept the same iss {iss:?}"
+                            )));
+                        }
+                    }
+                    continue;
+                }
                 let preload = preload(&location, config.name())?;
                 let label: Arc<str> = Arc::from(
                     location
@@ -412,6 +438,62 @@ impl Verifier {
         }
     }
 
+    /// A verifier with the same clock, limits, verified-token cache settings and revocation
+    /// store for `issuers`, taking over this one's fetched key sets wherever an issuer fetches
+    /// from the same URL with the same settings (its verified-token cache starts empty: the
+    /// issuers' rules may have changed).
+    pub(crate) fn rebuilt(&self, issuers: Vec<IssuerConfig>) -> Result<Verifier, ConfigError> {
+        let inner = &*self.inner;
+        let mut builder = Verifier::builder()
+            .issuers(issuers)
+            .shared_clock(inner.clock.clone())
+            .max_token_bytes(inner.max_token_bytes);
+        if let Some(cache) = &inner.cache {
+            builder = builder
+                .verified_token_cache(cache.capacity())
+                .verified_token_cache_bytes(cache.max_bytes());
+        }
+        if let Some(store) = &inner.revocation {
+            builder = builder.revocation(store.clone());
+        }
+        builder.reuse = Some(self.clone());
+        builder.build()
+    }
+
+    /// The key sets fetched from a URL, with where and how they are fetched (key sets from a
+    /// file or string alone are re-read instead: the file may have changed).
+    fn fetched_sources(&self) -> Vec<(KeyLocation, FetchSettings, Arc<KeySource>)> {
+        let inner = &*self.inner;
+        inner
+            .issuers
+            .iter()
+            .flat_map(|issuer| {
+                issuer
+                    .key_sources()
+                    .into_iter()
+                    .map(move |(_, location)| (location, issuer.fetch.clone()))
+            })
+            .zip(&inner.sources)
+            .filter(|((location, _), _)| location.url.is_some() && location.file.is_none())
+            .map(|((location, fetch), source)| (location, fetch, Arc::clone(source)))
+            .collect()
+    }
+
+    /// How many of this verifier's key sets are `previous`'s very own (a reload kept them).
+    pub(crate) fn kept_key_sets(&self, previous: &Verifier) -> usize {
+        self.inner
+            .sources
+            .iter()
+            .filter(|source| {
+                previous
+                    .inner
+                    .sources
+                    .iter()
+                    .any(|theirs| Arc::ptr_eq(source, theirs))
+            })
+            .count()
+    }
+
     /// The revocation store given to the builder, if any: record sign-outs through it.
     pub fn revocation(&self) -> Option<&RevocationStore> {
         self.inner.revocation.as_ref()
@@ -425,6 +507,7 @@ impl Verifier {
         let cache = inner.cache.as_ref()?;
         match cache.get(raw) {
             Lookup::Current(hit) => {
+                crate::metrics::token_cache_hit();
                 let issuer = &inner.issuers[hit.issuer];
                 let result = self.check_times(issuer, hit.token.exp, hit.token.nbf, hit.token.iat);
                 if result.is_err() {
@@ -433,10 +516,14 @@ impl Verifier {
                 Some(result.map(|()| hit.token))
             }
             Lookup::Stale => {
+                crate::metrics::token_cache_miss();
                 cache.remove(raw);
                 None
             }
-            Lookup::Miss => None,
+            Lookup::Miss => {
+                crate::metrics::token_cache_miss();
+                None
+            }
         }
     }
 

@@ -272,7 +272,7 @@ impl LambdaAuthorizer {
         match self.scope {
             PolicyScope::Request => PolicyDocument::single(arn.arn(), allowed),
             PolicyScope::Table => {
-                let compiled = iam::compile(self.authorizer.routes(), token, arn);
+                let compiled = iam::compile(&self.authorizer.routes(), token, arn);
                 if !compiled.narrowed.is_empty() {
                     let examples: Vec<String> = compiled
                         .narrowed

@@ -176,7 +176,7 @@ async fn run() -> Result<ExitCode, BoxError> {
     let warm_up_secs = i64::try_from(WARM_UP.as_secs()).unwrap_or(0);
     let sampler = {
         let progress = Arc::clone(&progress);
-        let verifier = authorizer.verifier().clone();
+        let verifier = authorizer.verifier();
         let ticks = WARM_UP.as_secs() + options.seconds;
         tokio::spawn(async move {
             let mut samples = Vec::with_capacity(usize::try_from(ticks).unwrap_or(0));

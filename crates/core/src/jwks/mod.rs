@@ -89,6 +89,7 @@ pub(crate) struct KeySource {
     failures: AtomicU64,
     cooldown_hits: AtomicU64,
     backoff_hits: AtomicU64,
+    metrics: crate::metrics::SourceCounters,
 }
 
 impl std::fmt::Debug for KeySource {
@@ -125,6 +126,7 @@ impl KeySource {
             failures: AtomicU64::new(0),
             cooldown_hits: AtomicU64::new(0),
             backoff_hits: AtomicU64::new(0),
+            metrics: crate::metrics::SourceCounters::default(),
         }
     }
 
@@ -244,6 +246,7 @@ impl KeySource {
                 .is_some_and(|last| now < last + self.settings.min_refresh_interval)
         {
             self.cooldown_hits.fetch_add(1, Ordering::Relaxed);
+            self.metrics.cooldown_refusal(&self.label);
             tracing::debug!(source = %self.label, "jwks refresh skipped: unknown kid inside the refresh cooldown");
             return None;
         }
@@ -300,10 +303,12 @@ impl KeySource {
     async fn run_fetch(self: Arc<Self>, url: String, generation: u64) -> bool {
         self.fetches.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(source = %self.label, url = %url, "jwks fetch started");
+        let started = std::time::Instant::now();
         let result = match &self.client {
             Some(client) => fetch::fetch(client, &url, &self.settings).await,
             None => Err(FetchError::Transport),
         };
+        let elapsed = started.elapsed();
         let mut state = self.lock();
         if state
             .in_flight
@@ -325,6 +330,7 @@ impl KeySource {
                 let set = Arc::new(set);
                 self.set.store(Arc::clone(&set));
                 previous.retire_replaced(&set);
+                crate::metrics::jwks_fetch(&self.label, "ok", elapsed, set.len());
                 self.loaded.store(true, Ordering::Release);
                 state.failures = 0;
                 state.retry_at = None;
@@ -336,6 +342,12 @@ impl KeySource {
                 state.failures = state.failures.saturating_add(1);
                 let backoff = backoff(&self.settings, state.failures);
                 state.retry_at = Some(self.clock.now() + backoff);
+                crate::metrics::jwks_fetch(
+                    &self.label,
+                    crate::metrics::fetch_failure(&error),
+                    elapsed,
+                    self.set.load().len(),
+                );
                 tracing::warn!(
                     source = %self.label,
                     %error,

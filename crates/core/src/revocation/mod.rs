@@ -698,6 +698,11 @@ impl RevocationStore {
         self.inner.status.send_modify(|status| {
             change(status);
             status.entries = entries;
+            crate::metrics::revocation_state(
+                status.connected,
+                entries,
+                self.inner.fresh_at.load(Ordering::Acquire),
+            );
         });
     }
 
