@@ -55,7 +55,7 @@ pub(crate) fn verified(
     }
 }
 
-/// A §7 denial from an extractor, logged at `debug` like the middleware's.
+/// A denial from an extractor, logged at `debug` like the middleware's.
 pub(crate) fn deny(
     request: &HttpRequest,
     context: &AuthContext,

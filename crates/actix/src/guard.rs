@@ -23,7 +23,7 @@ use crate::rejection::{InvalidPolicy, Rejection};
 /// [`PolicyExpression::check`] at start-up so a typo fails before serving rather than
 /// answering 500.
 pub trait PolicyExpression: 'static {
-    /// The expression, in the language of DESIGN.md §6.
+    /// The expression, in the policy language (`docs/policy.md`).
     const EXPRESSION: &'static str;
 
     /// Where the compiled policy is kept (one `static` per marker type).
@@ -121,7 +121,7 @@ macro_rules! policy {
 /// A handler argument that admits the request only if its verified token satisfies `P`'s
 /// policy, and then derefs to the token.
 ///
-/// Rejections are those of the middleware (DESIGN.md §7): 403 `insufficient_scope` with the
+/// Rejections are those of the middleware: 403 `insufficient_scope` with the
 /// `scope` list when scopes alone would fix it, otherwise 403 `forbidden`; 401 `missing_token`
 /// without a token; 500 without the middleware or for an invalid expression.
 ///

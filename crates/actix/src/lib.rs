@@ -102,7 +102,7 @@
 //!
 //! Building it is where configuration fails ([`RequireError`] with the position of a syntax
 //! error); nothing fails in `new_transform` or on a request, and no request can make it panic.
-//! It answers refused requests itself, byte for byte as DESIGN.md §7 and the tower adapter do
+//! It answers refused requests itself, byte for byte as the tower adapter does (the response table in `docs/responses.md`)
 //! ([`http_response`] copies the core's [`DenialResponse`]); give it another
 //! [`DenialResponder`] with [`CognitoAuth::responder`]. Allowed requests carry the verified
 //! token in their extensions as `Arc<VerifiedToken>`. CORS preflights (`OPTIONS` with
@@ -139,7 +139,7 @@
 //! Every extractor answers 500, with a body naming the middleware to add, when no
 //! [`CognitoAuth`] ran for the request (a wiring bug). "No token" happens on public routes:
 //! there, take `Option<Claims>` or [`OptionalClaims`]. Extractor
-//! rejections are [`Rejection`]s with the same §7 responses as the middleware (they do not go
+//! rejections are [`Rejection`]s with the same responses as the middleware (they do not go
 //! through a custom [`DenialResponder`]).
 //!
 //! No actix-web `Guard` is offered: guards only choose routes and can never answer 401 or 403,

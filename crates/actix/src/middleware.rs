@@ -30,7 +30,7 @@ use crate::response::{DefaultResponder, DenialResponder, ResponderName, http_res
 ///
 /// Allowed requests reach the handler with the verified token in the request extensions (as
 /// `Arc<VerifiedToken>`, read by the [extractors](crate#extractors)); refused ones are answered
-/// by the [`DenialResponder`] (by default exactly DESIGN.md §7) without calling the handler.
+/// by the [`DenialResponder`] (by default the responses of `docs/responses.md`) without calling the handler.
 /// CORS preflights (`OPTIONS` with `Access-Control-Request-Method`) are decided like any
 /// request; wrap `actix-cors` outside this middleware (`.wrap(cors)` after
 /// `.wrap(CognitoAuth::new(..))`) so it answers them first.
@@ -226,7 +226,7 @@ pub(crate) struct AuthContext {
 }
 
 impl AuthContext {
-    /// The §7 response for `kind` with this middleware's realm.
+    /// The response for `kind` with this middleware's realm.
     pub(crate) fn response(&self, kind: ErrorKind, scopes: &[String]) -> DenialResponse {
         DenialResponse::new(kind, scopes, self.realm.as_deref())
     }

@@ -10,7 +10,7 @@ use cognito_authz_core::{DenialResponse, ErrorKind};
 use crate::response::http_response;
 
 /// An extractor's refusal. Each variant knows its status and response; a denial answers
-/// with the same DESIGN.md §7 bytes as the middleware.
+/// with the same bytes as the middleware (see `docs/responses.md`).
 ///
 /// Take `Result<Claims, Rejection>` (or any other extractor) in a handler to see it instead
 /// of answering at once.
@@ -19,7 +19,7 @@ use crate::response::http_response;
 pub enum Rejection {
     /// No [`CognitoAuth`](crate::CognitoAuth) middleware ran for this request (500).
     MissingMiddleware(MissingMiddleware),
-    /// Refused with a §7 response: 401 without a token, 403 for a policy guard, a token of
+    /// Refused with the documented response: 401 without a token, 403 for a policy guard, a token of
     /// the other kind or claims that do not fit the requested type.
     Denied(Denied),
     /// A policy guard's expression does not parse or compile (500).
@@ -117,7 +117,7 @@ impl ResponseError for MissingMiddleware {
     }
 }
 
-/// A request refused with a DESIGN.md §7 response (401 or 403).
+/// A request refused with the middleware's response (401 or 403).
 #[derive(Debug, Clone)]
 pub struct Denied {
     kind: ErrorKind,

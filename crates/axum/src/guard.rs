@@ -10,7 +10,7 @@ use crate::rejection::{AuthzRejection, InvalidGuard, MissingToken, PolicyDenied}
 /// A marker type carrying a static policy expression; implemented by
 /// [`policy_guard!`](crate::policy_guard), which also makes the type an extractor.
 pub trait PolicyGuard {
-    /// The policy expression (DESIGN.md §6), without `policy:` references.
+    /// The policy expression (`docs/policy.md`), without `policy:` references.
     const EXPRESSION: &'static str;
 
     /// The expression, parsed and compiled on first use and kept.
@@ -89,7 +89,7 @@ pub trait PolicyGuard {
 ///
 /// The expression is parsed once (on first use, or by [`PolicyGuard::validate`]); it cannot
 /// use `policy:` references (a guard has no policy file). Denials answer exactly as the layer
-/// would (DESIGN.md §7): 403 `insufficient_scope` with `scope="…"` when scopes alone would
+/// would: 403 `insufficient_scope` with `scope="…"` when scopes alone would
 /// allow the request, 403 `forbidden` otherwise, 401 on a public route without a token, 500
 /// without a layer or with an invalid expression.
 #[macro_export]

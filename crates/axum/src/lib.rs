@@ -16,7 +16,7 @@
 //! Without a token where one is needed (a handler on a `public` route) every extractor
 //! answers 401 `Bearer`; without the layer, 500 with a message naming the layer to add.
 //! Every refusal is an [`AuthzRejection`] whose 401/403 responses are byte-identical to the
-//! layer's (DESIGN.md §7).
+//! layer's (`docs/responses.md`).
 //!
 //! ```
 //! use axum::{Router, body::Body, routing::get};

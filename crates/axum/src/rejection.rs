@@ -1,7 +1,7 @@
 //! Why an extractor refused a request: small structs with a status and a response, grouped in
 //! [`AuthzRejection`] (the axum-core style).
 //!
-//! The 401 and 403 answers are the ones the layer sends (DESIGN.md §7, realm included), so a
+//! The 401 and 403 answers are the ones the layer sends (realm included), so a
 //! client cannot tell whether the layer or an extractor refused it.
 
 use std::fmt;

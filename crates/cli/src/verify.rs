@@ -1,4 +1,4 @@
-//! `cognito-authz verify`: run every check of DESIGN.md §3 on one token.
+//! `cognito-authz verify`: run every verification check on one token, in order.
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -164,7 +164,7 @@ impl Denial {
         &self.scopes
     }
 
-    /// The HTTP answer, identical in every adapter (DESIGN.md §7).
+    /// The HTTP answer, identical in every adapter.
     pub fn response(&self) -> DenialResponse {
         DenialResponse::new(self.kind, &self.scopes, self.realm.as_deref())
     }

@@ -1,6 +1,6 @@
 //! Issuer configuration: which tokens an issuer accepts and where its keys come from.
 //!
-//! Three kinds, as DESIGN.md §3 lays out: a Cognito user pool id (the normal case), a Cognito
+//! Three kinds: a Cognito user pool id (the normal case), a Cognito
 //! issuer given as an exact string (emulators), and a generic OIDC issuer. Every builder returns
 //! `Result`: a configuration that would admit more than the user asked for (no `token_use`, no
 //! client ids) is an error, never an open door.
@@ -144,7 +144,7 @@ impl KeyLocation {
     }
 }
 
-/// How the JWKS of an issuer is fetched and refreshed (DESIGN.md §4 defaults).
+/// How the JWKS of an issuer is fetched and refreshed (each default is documented on its setter).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchSettings {
     /// At most one refresh per issuer in this interval (default 30 s).

@@ -10,50 +10,72 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// No token was found in any configured place (401, plain `Bearer` challenge).
+    /// No token was found in any configured place (401, plain `Bearer` challenge with no error
+    /// code). See `docs/verification.md` for where tokens are read from.
     MissingToken,
-    /// The request itself is ambiguous: two `Authorization` headers, or a token in two places (400).
+    /// The request is ambiguous (400): two `Authorization` headers, or a token in two configured
+    /// places at once. Nothing is verified.
     InvalidRequest,
-    /// Check 1: the token is longer than `max_token_bytes`.
+    /// Check 1 (401): the token is longer than `max_token_bytes` (default 16 KiB).
     TokenTooLarge,
-    /// Checks 2–3: not three canonical base64url segments of JSON objects, duplicate members, or
-    /// a registered claim of the wrong type.
+    /// Checks 2–3 (401): the token is not exactly three non-empty segments of canonical base64url
+    /// without padding; the header or payload is not a UTF-8 JSON object, or has a duplicate
+    /// top-level member; or a registered claim has the wrong type (`exp` `nbf` `iat` `auth_time`
+    /// finite numbers; `iss` `sub` `token_use` `client_id` `scope` `username` `jti` … strings;
+    /// `cognito:groups` an array of strings; JSON `null` is a wrong type, not an absence).
     MalformedToken,
-    /// Check 4: `alg` not allowed for the issuer, or a `crit` header is present.
+    /// Check 4 (401): the header's `alg` is absent or not in the issuer's allow-list (default
+    /// `RS256` only; `none` and `HS*` are always refused, case-sensitive), or the header has a
+    /// `crit` member in any form.
     UnsupportedAlg,
-    /// Check 5: `iss` absent or not a configured issuer.
+    /// Check 5 (401): `iss` is absent or not exactly a configured issuer. The issuer is chosen
+    /// before any key lookup, so an unknown issuer causes no fetch.
     InvalidIssuer,
-    /// Check 6: no `kid` in the header.
+    /// Check 6 (401): the header has no `kid`.
     MissingKid,
-    /// Check 7: no key with that `kid` in the issuer's key set, even after a refresh.
+    /// Check 7 (401): the issuer's key set has no key with that `kid`, even after one refresh
+    /// (at most one refresh per issuer per cooldown; misses inside it fail at once).
     UnknownKid,
-    /// Check 7b: the issuer's key set could not be obtained (503).
+    /// Check 7b (503, `Retry-After`): the issuer's key set could not be obtained: never fetched
+    /// successfully and the fetch fails, or in back-off with nothing cached.
     JwksUnavailable,
-    /// Check 8: the selected key does not fit the token's algorithm or is too weak.
+    /// Check 8 (401): the selected key does not fit: `kty` not RSA, `use` present and not `sig`,
+    /// the key's `alg` differs from the header's, `key_ops` without `verify`, or an RSA modulus
+    /// below 2048 or above 8192 bits.
     InvalidKey,
-    /// Check 9: the signature does not verify.
+    /// Check 9 (401): the signature does not verify with the selected key.
     InvalidSignature,
-    /// Check 10: `exp` absent or passed.
+    /// Check 10 (401): `exp` is missing, or `now ≥ exp + leeway` (at `now == exp` the token has
+    /// expired).
     Expired,
-    /// Check 11: `nbf` is in the future.
+    /// Check 11 (401): `nbf` is present and `now < nbf − leeway`.
     NotYetValid,
-    /// Check 12: `iat` is in the future.
+    /// Check 12 (401): `iat` is present and `iat > now + leeway`.
     IssuedInFuture,
-    /// Check 13: `token_use` is not one the issuer accepts.
+    /// Check 13 (401): `token_use` is not `id` or `access`, or not one the issuer accepts; also
+    /// an id-token or access-token extractor given a token of the other kind.
     InvalidTokenUse,
-    /// Check 14: the token's client (`aud` or `client_id`) is not configured.
+    /// Check 14 (401): the token's client is not configured: `aud` of an id token or
+    /// `client_id` of an access token not among the issuer's `client_ids` (unless the issuer
+    /// accepts any client); for a generic OIDC issuer, `aud` not among its audiences.
     InvalidClient,
-    /// An ALB token's `signer` is not a configured load balancer ARN.
+    /// An ALB token's `signer` is not a configured load balancer ARN (401).
     InvalidSigner,
-    /// Check 15: the token was revoked (its `jti`, its session's `origin_jti`, or a sign-out of
-    /// its user after it was issued) in the configured revocation store.
+    /// Check 15 (401): the token was revoked in the configured revocation store: its `jti`, its
+    /// session's `origin_jti`, or a sign-out of its user after it was issued. Checked on
+    /// verified-token-cache hits too.
     RevokedToken,
     /// The revocation store has been unreachable for longer than its staleness limit and is
-    /// configured to refuse rather than serve from its stale replica (503).
+    /// configured to refuse rather than serve from its stale replica (503, `Retry-After`).
     RevocationUnavailable,
-    /// Policy denial that granting scopes would fix (403).
+    /// A policy denial that scopes alone would fix (403): taking every positive `scope:` atom
+    /// of the route's policy as satisfied would allow the request. The challenge lists those
+    /// scopes in `scope="…"`. See `docs/policy.md`.
     InsufficientScope,
-    /// Policy denial for any other reason (403).
+    /// Any other policy denial (403): a missing group, a wrong client, `not scope:x` with `x`
+    /// present, an unmatched request under the default policy. The challenge says
+    /// `insufficient_scope` (RFC 6750 has no other code); `forbidden` is the code in logs and the
+    /// CLI.
     Forbidden,
     /// The token came from a cookie and a state-changing request (any method but `GET`,
     /// `HEAD`, `OPTIONS`) did not show it comes from an allowed page: `Sec-Fetch-Site` not

@@ -1,4 +1,5 @@
-//! Strict compact-JWS parsing (checks 2 and 3 of DESIGN.md §3).
+//! Strict compact-JWS parsing (the token's shape and its claims' types: checks 2 and 3 of
+//! `docs/verification.md`).
 //!
 //! Stricter than common verifiers on purpose: padding or non-canonical base64url, duplicate
 //! top-level members and registered claims of the wrong type are all `malformed_token`, so two

@@ -8,7 +8,7 @@
 //!
 //! The pieces, in the order a request meets them: [`TokenSource`] finds the token in the
 //! headers, [`Verifier`] runs the ordered checks, [`RouteTable`] picks the route's
-//! [`CompiledPolicy`] (the [`Policy`] language of DESIGN.md §6), and [`Authorizer::authorize`]
+//! [`CompiledPolicy`] (the [`Policy`] language), and [`Authorizer::authorize`]
 //! does all of it in one call, answering a [`Decision`]; a [`Denial`] turns into the
 //! [`DenialResponse`] both adapters send. [`Authorizer::from_file`] loads all of it from a
 //! TOML [`PolicyFile`].

@@ -1,5 +1,5 @@
 //! The HTTP answer to a denial, as plain data, so the tower and actix adapters send
-//! byte-identical responses (DESIGN.md §7).
+//! byte-identical responses (`docs/responses.md` lists them).
 //!
 //! | case | status | `WWW-Authenticate` | body |
 //! |---|---|---|---|

@@ -1,4 +1,4 @@
-//! The optional verified-token cache (DESIGN.md §5): a repeated token skips parsing and the
+//! The optional verified-token cache: a repeated token skips parsing and the
 //! signature check, never a decision.
 //!
 //! Bounded in entries and in bytes (FIFO eviction), keyed by the exact token bytes. A hit is used

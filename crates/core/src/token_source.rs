@@ -1,7 +1,7 @@
 //! Where a request carries its token: a header (`Authorization: Bearer <t>` or the raw token,
 //! as API Gateway accepts both) and optionally a cookie.
 //!
-//! The rules, in the words of DESIGN.md §3 "token source errors":
+//! The rules (token-source errors come before any verification check):
 //! - no token anywhere → `missing_token` (401, plain `Bearer` challenge);
 //! - the header twice, or a token in the header *and* the cookie → `invalid_request` (400).
 //!

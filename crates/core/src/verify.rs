@@ -1,4 +1,4 @@
-//! The verifier: the ordered checks of DESIGN.md §3 over a token string, the configured issuers
+//! The verifier: the ordered checks of `docs/verification.md` over a token string, the configured issuers
 //! and the clock. The first failing check is the result.
 
 use std::collections::HashMap;
@@ -380,7 +380,7 @@ impl Verifier {
     /// Verifies a token (already stripped of any `Bearer ` prefix).
     ///
     /// # Errors
-    /// The first failing check of DESIGN.md §3, as an [`Error`] whose kind carries the code.
+    /// The first failing check (each [`ErrorKind`](crate::ErrorKind) states its rule), as an [`Error`] whose kind carries the code.
     pub async fn verify(&self, token: &str) -> Result<Arc<VerifiedToken>, Error> {
         let verified = match self.cached(token.as_bytes()) {
             Some(answer) => answer,

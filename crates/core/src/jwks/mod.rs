@@ -1,4 +1,4 @@
-//! The JWKS cache of DESIGN.md §4: one key source per issuer (per region for replicated pools),
+//! The JWKS cache: one key source per issuer (per region for replicated pools),
 //! read lock-free, refreshed single-flight with a cooldown and back-off, stale-if-error.
 //!
 //! Reads never take a lock: the current [`KeySet`] sits behind an [`ArcSwap`]. A miss may start a

@@ -1,6 +1,6 @@
 //! A parsed key set: every readable JWK kept under its kid, RSA keys parsed once.
 //!
-//! DESIGN.md §3 "Which keys exist": an entry is skipped only when it cannot be read as a key at
+//! Which keys exist: an entry is skipped only when it cannot be read as a key at
 //! all; every other entry is kept, and if it does not fit the token it fails check 8.
 
 use std::collections::HashMap;
