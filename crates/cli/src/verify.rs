@@ -133,7 +133,7 @@ pub(crate) fn run(args: &VerifyArgs) -> Result<Outcome, UsageError> {
             if args.json {
                 println!(
                     "{}",
-                    json!({"valid": false, "error": error.code(), "status": error.status()})
+                    json!({"valid": false, "error": error.code(), "status": error.status().as_u16()})
                 );
             } else {
                 println!("invalid: {} ({})", error.code(), error.status());
@@ -160,13 +160,11 @@ fn issuers(args: &VerifyArgs) -> Result<Vec<IssuerConfig>, UsageError> {
     if let Some(path) = &args.config {
         let file = PolicyFile::load(path)?;
         file.check_key_files(args.jwks_file.as_deref())?;
-        let mut issuers = file.issuers().to_vec();
-        if let Some(jwks) = &args.jwks_file {
-            for issuer in &mut issuers {
-                issuer.set_jwks_file(jwks);
-            }
-        }
-        return Ok(issuers);
+        let issuers = file.issuers().iter().cloned();
+        return Ok(match &args.jwks_file {
+            Some(jwks) => issuers.map(|issuer| issuer.with_jwks_file(jwks)).collect(),
+            None => issuers.collect(),
+        });
     }
     if args.client_id.is_empty() && !args.any_client {
         return Err(UsageError(

@@ -87,7 +87,7 @@ pub type JsonObject = Map<String, Value>;
 /// # Example
 ///
 /// ```
-/// let (header, payload) = cognito_authz_core::decode_unverified("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln").unwrap();
+/// let (header, payload) = cognito_authz_core::dangerous::decode_unverified("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln").unwrap();
 /// assert_eq!(header["alg"], "RS256");
 /// assert_eq!(payload["sub"], "a");
 /// ```

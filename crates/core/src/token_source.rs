@@ -189,10 +189,14 @@ impl TokenSourceBuilder {
             Some(name) => {
                 let parsed =
                     HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()).map_err(|_| {
-                        ConfigError::new(format!("token header {name:?} is not a header name"))
+                        ConfigError::new(
+                            crate::ConfigErrorKind::TokenSource,
+                            format!("token header {name:?} is not a header name"),
+                        )
                     })?;
                 if parsed == COOKIE {
                     return Err(ConfigError::new(
+                        crate::ConfigErrorKind::TokenSource,
                         "the token header cannot be `cookie`: set the cookie name instead",
                     ));
                 }
@@ -203,9 +207,10 @@ impl TokenSourceBuilder {
             None => None,
             Some(name) if is_cookie_name(&name) => Some(name.into_boxed_str()),
             Some(name) => {
-                return Err(ConfigError::new(format!(
-                    "token cookie {name:?} is not a cookie name (RFC 6265 token)"
-                )));
+                return Err(ConfigError::new(
+                    crate::ConfigErrorKind::TokenSource,
+                    format!("token cookie {name:?} is not a cookie name (RFC 6265 token)"),
+                ));
             }
         };
         let cross_site = CrossSiteCheck {
@@ -219,6 +224,7 @@ impl TokenSourceBuilder {
         };
         if cookie.is_none() && cross_site.is_configured() {
             return Err(ConfigError::new(
+                crate::ConfigErrorKind::TokenSource,
                 "allowed_origins, allow_same_site and allow_missing_origin apply to a token \
                  cookie: set the cookie name, or remove them",
             ));

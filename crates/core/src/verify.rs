@@ -166,10 +166,16 @@ impl VerifierBuilder {
     /// file or string that is not a JSON key set, or an HTTP client that cannot be built.
     pub fn build(self) -> Result<Verifier, ConfigError> {
         if self.issuers.is_empty() {
-            return Err(ConfigError::new("at least one issuer is required"));
+            return Err(ConfigError::new(
+                crate::ConfigErrorKind::Issuer,
+                "at least one issuer is required",
+            ));
         }
         if self.max_token_bytes == Some(0) {
-            return Err(ConfigError::new("max_token_bytes must be positive"));
+            return Err(ConfigError::new(
+                crate::ConfigErrorKind::Issuer,
+                "max_token_bytes must be positive",
+            ));
         }
         let clock = self.clock.unwrap_or_default();
         // Each issuer's key sets (one per region of a replicated pool), planned once.
@@ -180,7 +186,10 @@ impl VerifierBuilder {
             .any(|(_, location)| location.url.is_some());
         let client = if needs_client {
             Some(crate::jwks::http_client().map_err(|error| {
-                ConfigError::new(format!("cannot build the JWKS HTTP client: {error}"))
+                ConfigError::new(
+                    crate::ConfigErrorKind::Issuer,
+                    format!("cannot build the JWKS HTTP client: {error}"),
+                )
             })?)
         } else {
             None
@@ -191,10 +200,10 @@ impl VerifierBuilder {
         let mut any_algorithms = Vec::new();
         for (index, (config, key_sources)) in self.issuers.iter().zip(planned).enumerate() {
             if !names.insert(config.name().to_owned()) {
-                return Err(ConfigError::new(format!(
-                    "two issuers are named {:?}",
-                    config.name()
-                )));
+                return Err(ConfigError::new(
+                    crate::ConfigErrorKind::Issuer,
+                    format!("two issuers are named {:?}", config.name()),
+                ));
             }
             for algorithm in &config.algorithms {
                 if !any_algorithms.contains(algorithm) {
@@ -229,9 +238,10 @@ impl VerifierBuilder {
                         .insert(iss.clone(), (index, sources.len() - 1))
                         .is_some()
                     {
-                        return Err(ConfigError::new(format!(
-                            "two issuers accept the same iss {iss:?}"
-                        )));
+                        return Err(ConfigError::new(
+                            crate::ConfigErrorKind::Issuer,
+                            format!("two issuers accept the same iss {iss:?}"),
+                        ));
                     }
                 }
             }
@@ -263,10 +273,13 @@ fn preload(location: &KeyLocation, name: &str) -> Result<Option<KeySet>, ConfigE
     } else if let Some(path) = &location.file {
         Some(
             crate::bounded_read::read_file_bounded(path).map_err(|error| {
-                ConfigError::new(format!(
-                    "issuer {name:?}: cannot read jwks_file {}: {error}",
-                    path.display()
-                ))
+                ConfigError::new(
+                    crate::ConfigErrorKind::Issuer,
+                    format!(
+                        "issuer {name:?}: cannot read jwks_file {}: {error}",
+                        path.display()
+                    ),
+                )
             })?,
         )
     } else {
@@ -274,8 +287,12 @@ fn preload(location: &KeyLocation, name: &str) -> Result<Option<KeySet>, ConfigE
     };
     document
         .map(|bytes| {
-            KeySet::from_json(&bytes)
-                .map_err(|error| ConfigError::new(format!("issuer {name:?}: jwks: {error}")))
+            KeySet::from_json(&bytes).map_err(|error| {
+                ConfigError::new(
+                    crate::ConfigErrorKind::Issuer,
+                    format!("issuer {name:?}: jwks: {error}"),
+                )
+            })
         })
         .transpose()
 }
@@ -354,7 +371,10 @@ impl Verifier {
     /// Called outside a tokio runtime.
     pub fn spawn_background_refresh(&self) -> Result<BackgroundRefresh, ConfigError> {
         let handle = tokio::runtime::Handle::try_current().map_err(|_| {
-            ConfigError::new("spawn_background_refresh must be called inside a tokio runtime")
+            ConfigError::new(
+                crate::ConfigErrorKind::Issuer,
+                "spawn_background_refresh must be called inside a tokio runtime",
+            )
         })?;
         let tasks = self
             .inner

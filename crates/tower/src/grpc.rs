@@ -51,7 +51,7 @@ impl<B: Default> Responder<B> for GrpcResponder {
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// # let issuer = cognito_authz_testkit::LocalIssuer::offline();
 /// # let verifier = issuer.verifier_builder(AcceptedTokenUse::Any).build().unwrap();
-/// # let authorizer = Authorizer::single(verifier, &Policy::authenticated()).unwrap();
+/// # let authorizer = Authorizer::builder().verifier(verifier).unmatched(Policy::authenticated()).build().unwrap();
 /// let decision = authorizer
 ///     .authorize(&http::Method::POST, "/pkg.Service/Method", &http::HeaderMap::new())
 ///     .await;
@@ -62,7 +62,7 @@ impl<B: Default> Responder<B> for GrpcResponder {
 /// # });
 /// ```
 pub fn grpc_status(denial: &Denial) -> Status {
-    let code = code_for_status(denial.status());
+    let code = code_for_status(denial.status().as_u16());
     let response = denial.response();
     let mut metadata = MetadataMap::new();
     for (name, value) in response.headers() {
@@ -131,8 +131,11 @@ mod tests {
             .verifier_builder(cognito_authz_core::AcceptedTokenUse::Any)
             .build()
             .expect("verifier");
-        let authorizer =
-            Authorizer::single(verifier, &"group:admin".parse().expect("policy")).expect("authz");
+        let authorizer = Authorizer::builder()
+            .verifier(verifier)
+            .unmatched("group:admin".parse().expect("policy"))
+            .build()
+            .expect("authz");
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("runtime");
@@ -188,14 +191,14 @@ mod tests {
     #[test]
     fn every_error_kind_maps_to_the_grpc_code_of_its_http_status() {
         for kind in ErrorKind::ALL {
-            let expected = match kind.status() {
+            let expected = match kind.status().as_u16() {
                 400 => Code::InvalidArgument,
                 401 => Code::Unauthenticated,
                 403 => Code::PermissionDenied,
                 503 => Code::Unavailable,
                 other => panic!("{kind}: unexpected status {other}"),
             };
-            assert_eq!(code_for_status(kind.status()), expected, "{kind}");
+            assert_eq!(code_for_status(kind.status().as_u16()), expected, "{kind}");
         }
     }
 }

@@ -141,7 +141,7 @@ mod service;
 
 pub use extensions::{NoToken, Realm};
 pub use future::ResponseFuture;
-pub use layer::{AuthzLayer, RequireError};
+pub use layer::AuthzLayer;
 pub use responder::{DefaultResponder, Responder};
 pub use service::Authz;
 
@@ -150,4 +150,6 @@ pub use grpc::{GrpcResponder, grpc_status};
 #[cfg(feature = "lambda-http")]
 pub use lambda::{StagePath, lambda_policy_path};
 
-pub use cognito_authz_core::{Authorizer, Decision, Denial, DenialResponse, VerifiedToken};
+pub use cognito_authz_core::{
+    Authorizer, Decision, Denial, DenialResponse, GuardError, VerifiedToken,
+};

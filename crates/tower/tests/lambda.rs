@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use cognito_authz_core::{AcceptedTokenUse, Authorizer, AuthorizerOptions, VerifiedToken};
+use cognito_authz_core::{AcceptedTokenUse, Authorizer, VerifiedToken};
 use cognito_authz_testkit::LocalIssuer;
 use cognito_authz_tower::{AuthzLayer, StagePath, lambda_policy_path};
 use lambda_http::request::RequestContext;
@@ -164,15 +164,13 @@ struct Fixture {
 impl Fixture {
     fn new() -> Self {
         let issuer = LocalIssuer::offline();
-        let authorizer = Authorizer::from_toml_str_with(
-            &format!("{}\n{POLICY}", issuer_toml(&issuer, None)),
-            ".",
-            // The offline issuer's keys, in place of the file's key location.
-            AuthorizerOptions::new()
-                .issuers([issuer.issuer_config(AcceptedTokenUse::Any)])
-                .clock(issuer.manual_clock().expect("manual clock").clone()),
-        )
-        .unwrap_or_else(|error| panic!("{error}"));
+        // The offline issuer's keys, in place of the file's key location.
+        let authorizer = Authorizer::builder()
+            .issuers([issuer.issuer_config(AcceptedTokenUse::Any)])
+            .clock(issuer.manual_clock().expect("manual clock").clone())
+            .policy_text(format!("{}\n{POLICY}", issuer_toml(&issuer, None)), ".")
+            .build()
+            .unwrap_or_else(|error| panic!("{error}"));
         Self {
             issuer,
             layer: AuthzLayer::new(authorizer),
@@ -549,7 +547,11 @@ fn cargo_lambda_watch_and_invoke_answer_every_event_kind() {
     )
     .expect("policy");
     let fixture = Fixture {
-        layer: AuthzLayer::from_file(&policy).unwrap_or_else(|error| panic!("{error}")),
+        layer: Authorizer::builder()
+            .policy_file(&policy)
+            .build()
+            .map(AuthzLayer::new)
+            .unwrap_or_else(|error| panic!("{error}")),
         issuer,
     };
     build_the_example();
@@ -625,14 +627,12 @@ async fn the_stage_is_stripped_while_keys_are_fetched_too() {
     // A JWKS server: the first decision waits for the key set (the layer's boxed path).
     for (group, status) in [("admin", 200), ("staff", 403)] {
         let issuer = LocalIssuer::start().await.expect("local issuer");
-        let authorizer = Authorizer::from_toml_str_with(
-            &format!("{}\n{POLICY}", issuer_toml(&issuer, None)),
-            ".",
-            AuthorizerOptions::new()
-                .issuers([issuer.issuer_config(AcceptedTokenUse::Any)])
-                .clock(issuer.manual_clock().expect("manual clock").clone()),
-        )
-        .unwrap_or_else(|error| panic!("{error}"));
+        let authorizer = Authorizer::builder()
+            .issuers([issuer.issuer_config(AcceptedTokenUse::Any)])
+            .clock(issuer.manual_clock().expect("manual clock").clone())
+            .policy_text(&format!("{}\n{POLICY}", issuer_toml(&issuer, None)), ".")
+            .build()
+            .unwrap_or_else(|error| panic!("{error}"));
         let token = issuer
             .access_token()
             .username("carol")

@@ -19,8 +19,9 @@ use arc_swap::ArcSwap;
 use futures_util::FutureExt as _;
 use futures_util::future::{BoxFuture, Shared};
 
-pub use fetch::FetchError;
-pub use set::{KeyEntry, KeySet, KeySetError, MAX_KEYS, MAX_RSA_BITS, MIN_RSA_BITS};
+pub(crate) use fetch::FetchError;
+pub(crate) use set::KeyEntry;
+pub use set::{KeySet, KeySetError, MAX_KEYS};
 
 use crate::clock::SharedClock;
 use crate::config::FetchSettings;

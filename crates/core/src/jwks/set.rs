@@ -19,9 +19,9 @@ use crate::error::{Error, ErrorKind};
 use crate::jwt;
 
 /// The smallest RSA modulus accepted (bits).
-pub const MIN_RSA_BITS: usize = 2048;
+pub(crate) const MIN_RSA_BITS: usize = 2048;
 /// The largest RSA modulus accepted (bits): bounds the cost of one verification.
-pub const MAX_RSA_BITS: usize = 8192;
+pub(crate) const MAX_RSA_BITS: usize = 8192;
 /// The most keys one set may hold; a larger set is a failed fetch (bounded memory).
 pub const MAX_KEYS: usize = 256;
 
@@ -32,7 +32,7 @@ const RSA_PARAMETERS: [&RsaParameters; 3] = [
 ];
 
 /// One key of a set, with the facts check 8 needs precomputed.
-pub struct KeyEntry {
+pub(crate) struct KeyEntry {
     /// The JWK as served (canonical JSON), to recognise an unchanged key across fetches.
     source: Box<str>,
     kid: String,
@@ -54,11 +54,6 @@ struct RsaKey {
 }
 
 impl KeyEntry {
-    /// The key id.
-    pub fn kid(&self) -> &str {
-        &self.kid
-    }
-
     /// Whether the issuer's current key set still holds this very entry (no refresh dropped or
     /// changed its kid since).
     pub(crate) fn is_current(&self) -> bool {
@@ -187,7 +182,7 @@ impl KeySet {
     }
 
     /// The key with this kid.
-    pub fn get(&self, kid: &str) -> Option<&Arc<KeyEntry>> {
+    pub(crate) fn get(&self, kid: &str) -> Option<&Arc<KeyEntry>> {
         self.keys.get(kid)
     }
 

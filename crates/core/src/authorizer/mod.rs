@@ -1,0 +1,203 @@
+//! The whole authorization decision as one call: token source → verifier → route policy.
+//!
+//! [`Authorizer::authorize`] takes the method, path and headers of a request and answers
+//! [`Decision::Allow`] (with the verified token, if any) or [`Decision::Deny`] with a
+//! [`Denial`] that knows its code, route, policy, a reason for logs, and its HTTP response.
+//! Adapters call it once per request and never look inside the verifier.
+//!
+//! - `builder.rs`: [`AuthorizerBuilder`], the one way to make an authorizer (from a policy
+//!   file, or from a verifier and routes in code);
+//! - `decision.rs`: [`Decision`] and [`Denial`], and how a policy evaluation becomes a denial;
+//! - `authorize.rs`: the per-request pipeline.
+
+mod authorize;
+mod builder;
+mod decision;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::sync::Arc;
+
+pub use builder::AuthorizerBuilder;
+pub use decision::{Decision, Denial};
+
+use crate::guard::GuardError;
+use crate::policy::Policy;
+use crate::policy::routes::RouteTable;
+use crate::token_source::TokenSource;
+use crate::verify::Verifier;
+
+/// Verifier + route table + token source: decides requests. Cheap to clone (one `Arc`).
+///
+/// # Example
+///
+/// ```
+/// use cognito_authz_core::{
+///     AcceptedTokenUse, Authorizer, Decision, ErrorKind, IssuerConfig, Policy, Verifier,
+/// };
+/// use http::{HeaderMap, Method};
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let verifier = Verifier::builder()
+///     .issuer(
+///         IssuerConfig::user_pool("us-east-1_Example1")
+///             .client_ids(["1example23456789"])
+///             .token_use(AcceptedTokenUse::Access)
+///             .jwks_json(r#"{"keys":[]}"#)
+///             .build()?,
+///     )
+///     .build()?;
+/// let authorizer = Authorizer::builder()
+///     .verifier(verifier)
+///     .route("/health", Policy::public())
+///     .route("/admin/{*rest}", "group:admin".parse()?)
+///     .build()?;
+///
+/// let health = authorizer.authorize(&Method::GET, "/health", &HeaderMap::new()).await;
+/// assert!(health.is_allowed());
+///
+/// let Decision::Deny(denial) =
+///     authorizer.authorize(&Method::GET, "/admin/users", &HeaderMap::new()).await
+/// else {
+///     panic!("no token must be denied")
+/// };
+/// assert_eq!(denial.kind(), ErrorKind::MissingToken);
+/// assert_eq!(denial.route(), Some("/admin/{*rest}"));
+/// let response = denial.response();
+/// assert_eq!(response.status(), 401);
+/// assert_eq!(response.www_authenticate().unwrap(), "Bearer");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Authorizer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    verifier: Verifier,
+    routes: RouteTable,
+    token_source: TokenSource,
+    realm: Option<Arc<str>>,
+    /// With an ALB in front: identities come from its `x-amzn-oidc-data` tokens.
+    #[cfg(feature = "alb")]
+    alb: Option<crate::alb::AlbVerifier>,
+}
+
+impl Authorizer {
+    /// Starts building an authorizer: from a policy file
+    /// ([`AuthorizerBuilder::policy_file`]) or from a verifier and routes in code
+    /// ([`AuthorizerBuilder::verifier`]).
+    pub fn builder() -> AuthorizerBuilder {
+        AuthorizerBuilder::default()
+    }
+
+    fn from_parts(
+        verifier: Verifier,
+        routes: RouteTable,
+        token_source: TokenSource,
+        realm: Option<String>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                verifier,
+                routes,
+                token_source,
+                realm: realm.map(Arc::from),
+                #[cfg(feature = "alb")]
+                alb: None,
+            }),
+        }
+    }
+
+    /// An authorizer with the same verifier, token source and realm that applies `policy` to
+    /// every request, resolving `policy:` references from this one's named policies: what a
+    /// per-route layer or middleware applies.
+    ///
+    /// # Errors
+    /// The policy does not compile against the named policies.
+    pub fn with_policy(&self, policy: &Policy) -> Result<Self, GuardError> {
+        let inner = &*self.inner;
+        let compiled = inner
+            .routes
+            .policies()
+            .compile(policy)
+            .map_err(|error| GuardError::compile(policy.to_string(), error))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                verifier: inner.verifier.clone(),
+                routes: RouteTable::single(compiled),
+                token_source: inner.token_source.clone(),
+                realm: inner.realm.clone(),
+                #[cfg(feature = "alb")]
+                alb: inner.alb.clone(),
+            }),
+        })
+    }
+
+    /// [`Authorizer::with_policy`] for a policy expression.
+    ///
+    /// # Errors
+    /// The expression does not parse, or does not compile against the named policies.
+    pub fn with_expression(&self, expression: &str) -> Result<Self, GuardError> {
+        let policy: Policy = expression
+            .parse()
+            .map_err(|error| GuardError::parse(expression, error))?;
+        self.with_policy(&policy)
+            .map_err(|error| error.for_expression(expression))
+    }
+
+    /// The same routes and policies, with identities taken from an Application Load
+    /// Balancer's `x-amzn-oidc-data` header and verified by `alb` instead of the token source
+    /// and Cognito verifier (a service behind an ALB that authenticates users).
+    #[cfg(feature = "alb")]
+    #[must_use]
+    pub fn with_alb(&self, alb: crate::alb::AlbVerifier) -> Self {
+        let inner = &*self.inner;
+        Self {
+            inner: Arc::new(Inner {
+                verifier: inner.verifier.clone(),
+                routes: inner.routes.clone(),
+                token_source: inner.token_source.clone(),
+                realm: inner.realm.clone(),
+                alb: Some(alb),
+            }),
+        }
+    }
+
+    /// The verifier.
+    pub fn verifier(&self) -> &Verifier {
+        &self.inner.verifier
+    }
+
+    /// The route table.
+    pub fn routes(&self) -> &RouteTable {
+        &self.inner.routes
+    }
+
+    /// Where tokens are read from.
+    pub fn token_source(&self) -> &TokenSource {
+        &self.inner.token_source
+    }
+
+    /// The configured realm, if any.
+    pub fn realm(&self) -> Option<&str> {
+        self.inner.realm.as_deref()
+    }
+
+    /// The configured realm, shared.
+    pub fn shared_realm(&self) -> Option<&Arc<str>> {
+        self.inner.realm.as_ref()
+    }
+}
+
+impl fmt::Debug for Authorizer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Authorizer")
+            .field("verifier", &self.inner.verifier)
+            .field("routes", &self.inner.routes)
+            .field("token_source", &self.inner.token_source)
+            .field("realm", &self.inner.realm)
+            .finish()
+    }
+}
