@@ -1,21 +1,18 @@
-//! The extractors: typed claims (required or optional), the verified token, id/access views,
-//! groups and scopes.
-//!
-//! Each reads what [`CognitoAuth`](crate::CognitoAuth) left in the request extensions and asks
+//! The extractors' `FromRequest` implementations (the types are the core's shared ones,
+//! declared in the crate root). Each reads what [`CognitoAuth`](crate::CognitoAuth) left in the request extensions and asks
 //! the core's [`RequestAuth`] for the rest.
 
 use std::future::{Ready, ready};
-use std::ops::Deref;
 use std::rc::Rc;
 use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage as _, HttpRequest};
-use cognito_authz_core::{CognitoClaims, Names, RequestAuth, TokenUse, VerifiedToken};
+use cognito_authz_core::{RequestAuth, TokenUse, VerifiedToken};
 use serde::de::DeserializeOwned;
 
 use crate::middleware::AuthContext;
-use crate::rejection::Rejection;
+use crate::{AccessToken, Claims, Groups, IdToken, OptionalClaims, Rejection, Scopes, Verified};
 
 /// Runs `extract` over what the middleware left on `request`, or refuses with
 /// [`RejectionKind::MissingMiddleware`](crate::RejectionKind::MissingMiddleware).
@@ -51,43 +48,12 @@ macro_rules! extractor {
     };
 }
 
-/// The verified token's payload deserialized into `T` (default: [`CognitoClaims`]),
-/// `custom:*` attributes included, shared: deserialized once per token and type.
-///
-/// Refused with 401 without a token and 403 `forbidden` when the claims do not fit `T`. On
-/// public routes take [`OptionalClaims`].
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Claims<T = CognitoClaims>(pub Arc<T>);
-
-impl<T: Clone> Claims<T> {
-    /// The claims as an owned `T` (cloned if the `Arc` is shared).
-    pub fn into_inner(self) -> T {
-        Arc::unwrap_or_clone(self.0)
-    }
-}
-
-impl<T> Deref for Claims<T> {
-    type Target = T;
-
-    fn deref(&self) -> &T {
-        &self.0
-    }
-}
-
 extractor!([T: DeserializeOwned + Send + Sync + 'static] Claims<T>, "Claims", |auth, token| auth.claims("Claims", token).map(Claims));
-
-/// [`Claims<T>`] when the request has a token, `None` on a public route without one. Unlike
-/// `Option<Claims<T>>` (which actix-web makes `None` on any rejection), claims that do not
-/// fit `T` are still 403 and a missing middleware still 500.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct OptionalClaims<T = CognitoClaims>(pub Option<Arc<T>>);
-
-impl<T: Clone> OptionalClaims<T> {
-    /// The claims as an owned `T`, if any.
-    pub fn into_inner(self) -> Option<T> {
-        self.0.map(Arc::unwrap_or_clone)
-    }
-}
+extractor!([] Verified, "Verified", |auth, token| Ok(Verified(Arc::clone(token))));
+extractor!([] IdToken, "IdToken", |auth, _token| auth.of_use("IdToken", TokenUse::Id).map(|token| IdToken(Arc::clone(token))));
+extractor!([] AccessToken, "AccessToken", |auth, _token| auth.of_use("AccessToken", TokenUse::Access).map(|token| AccessToken(Arc::clone(token))));
+extractor!([] Groups, "Groups", |auth, token| Ok(Groups(Arc::clone(token))));
+extractor!([] Scopes, "Scopes", |auth, token| Ok(Scopes(Arc::clone(token))));
 
 impl<T: DeserializeOwned + Send + Sync + 'static> FromRequest for OptionalClaims<T> {
     type Error = Rejection;
@@ -99,111 +65,3 @@ impl<T: DeserializeOwned + Send + Sync + 'static> FromRequest for OptionalClaims
         }))
     }
 }
-
-/// The verified token itself, shared: every standard claim parsed and the raw payload.
-#[derive(Debug, Clone)]
-pub struct Verified(pub Arc<VerifiedToken>);
-
-impl Verified {
-    /// The shared token.
-    pub fn into_inner(self) -> Arc<VerifiedToken> {
-        self.0
-    }
-}
-
-impl Deref for Verified {
-    type Target = VerifiedToken;
-
-    fn deref(&self) -> &VerifiedToken {
-        &self.0
-    }
-}
-
-extractor!([] Verified, "Verified", |auth, token| Ok(Verified(Arc::clone(token))));
-
-/// A verified **id** token (`token_use = "id"`); an access token is refused with 403
-/// `forbidden`, as the policy `token_use:id` would answer.
-#[derive(Debug, Clone)]
-pub struct IdToken(pub Arc<VerifiedToken>);
-
-impl IdToken {
-    /// The shared token.
-    pub fn into_inner(self) -> Arc<VerifiedToken> {
-        self.0
-    }
-}
-
-impl Deref for IdToken {
-    type Target = VerifiedToken;
-
-    fn deref(&self) -> &VerifiedToken {
-        &self.0
-    }
-}
-
-extractor!([] IdToken, "IdToken", |auth, _token| auth.of_use("IdToken", TokenUse::Id).map(|token| IdToken(Arc::clone(token))));
-
-/// A verified **access** token (`token_use = "access"`); an id token is refused with 403
-/// `forbidden`.
-#[derive(Debug, Clone)]
-pub struct AccessToken(pub Arc<VerifiedToken>);
-
-impl AccessToken {
-    /// The shared token.
-    pub fn into_inner(self) -> Arc<VerifiedToken> {
-        self.0
-    }
-}
-
-impl Deref for AccessToken {
-    type Target = VerifiedToken;
-
-    fn deref(&self) -> &VerifiedToken {
-        &self.0
-    }
-}
-
-extractor!([] AccessToken, "AccessToken", |auth, _token| auth.of_use("AccessToken", TokenUse::Access).map(|token| AccessToken(Arc::clone(token))));
-
-/// The token's `cognito:groups` (empty when absent), as a list of names ([`Names`]).
-#[derive(Debug, Clone)]
-pub struct Groups(Arc<VerifiedToken>);
-
-impl Groups {
-    /// Whether the user is in `group`.
-    pub fn contains(&self, group: &str) -> bool {
-        self.0.in_group(group)
-    }
-}
-
-impl Deref for Groups {
-    type Target = Names;
-
-    fn deref(&self) -> &Names {
-        self.0.groups()
-    }
-}
-
-extractor!([] Groups, "Groups", |auth, token| Ok(Groups(Arc::clone(token))));
-
-/// The token's scopes (`scope` split on spaces, sorted, deduplicated), as a list of names
-/// ([`Names`]).
-#[derive(Debug, Clone)]
-pub struct Scopes(Arc<VerifiedToken>);
-
-impl Scopes {
-    /// Whether the token grants `scope` (exact, case-sensitive).
-    pub fn contains(&self, scope: &str) -> bool {
-        self.0.has_scope(scope)
-    }
-}
-
-impl Deref for Scopes {
-    type Target = Names;
-
-    fn deref(&self) -> &Names {
-        self.0.scopes()
-    }
-}
-
-extractor!([] Scopes, "Scopes", |auth, token| Ok(Scopes(Arc::clone(token))));

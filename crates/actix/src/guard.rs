@@ -27,7 +27,7 @@
 ///
 /// The expression is parsed once (on first use, or by
 /// [`PolicyGuard::validate`](crate::PolicyGuard::validate) or
-/// [`validate_guards!`](crate::validate_guards)); it cannot use `policy:` references (a guard
+/// [`validate_guards!`](cognito_authz_core::validate_guards)); it cannot use `policy:` references (a guard
 /// has no policy file). Denials answer exactly as the middleware would: 403
 /// `insufficient_scope` with `scope="…"` when scopes alone would allow the request, 403
 /// `forbidden` otherwise, 401 on a public route without a token, 500 without the middleware
@@ -35,18 +35,7 @@
 #[macro_export]
 macro_rules! policy_guard {
     ($(#[$attr:meta])* $vis:vis $name:ident, $expression:expr $(,)?) => {
-        $(#[$attr])*
-        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-        $vis struct $name;
-
-        impl $crate::PolicyGuard for $name {
-            const EXPRESSION: &'static str = $expression;
-
-            fn cell() -> &'static $crate::__private::GuardCell {
-                static CELL: $crate::__private::GuardCell = $crate::__private::GuardCell::new();
-                &CELL
-            }
-        }
+        $crate::__private::__policy_guard_type!($(#[$attr])* $vis $name, $expression);
 
         impl $crate::__private::FromRequest for $name {
             type Error = $crate::Rejection;
@@ -59,27 +48,6 @@ macro_rules! policy_guard {
                 ::core::future::ready($crate::__private::guard::<$name>(request).map(|()| $name))
             }
         }
-    };
-}
-
-/// Checks the expressions of every listed guard, for start-up: the first that does not parse
-/// or compile is the error.
-///
-/// ```
-/// use cognito_authz_actix::{policy_guard, validate_guards};
-///
-/// policy_guard!(pub Admins, "group:admin");
-/// policy_guard!(pub Readers, "scope:api/read");
-/// validate_guards!(Admins, Readers)?;
-/// # Ok::<(), cognito_authz_actix::GuardError>(())
-/// ```
-#[macro_export]
-macro_rules! validate_guards {
-    ($($guard:ty),+ $(,)?) => {
-        (|| -> ::core::result::Result<(), $crate::GuardError> {
-            $(<$guard as $crate::PolicyGuard>::validate()?;)+
-            ::core::result::Result::Ok(())
-        })()
     };
 }
 

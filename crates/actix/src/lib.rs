@@ -157,14 +157,14 @@ mod middleware;
 mod rejection;
 mod response;
 
-pub use cognito_authz_core::{GuardError, PolicyGuard, RejectionKind};
-pub use extract::{AccessToken, Claims, Groups, IdToken, OptionalClaims, Scopes, Verified};
+pub use cognito_authz_core::{GuardError, PolicyGuard, RejectionKind, validate_guards};
 pub use middleware::{CognitoAuth, CognitoAuthMiddleware, require};
-pub use rejection::Rejection;
 pub use response::{DefaultResponder, DenialResponder, http_response};
 
 /// The core crate, so `cognito_authz_actix::core::Authorizer` needs no second dependency.
 pub use cognito_authz_core as core;
+
+cognito_authz_core::__adapter_types!();
 
 #[doc(hidden)]
 pub mod __private {
@@ -172,5 +172,5 @@ pub mod __private {
     pub use crate::guard::guard;
     pub use actix_web::dev::Payload;
     pub use actix_web::{FromRequest, HttpRequest};
-    pub use cognito_authz_core::GuardCell;
+    pub use cognito_authz_core::__policy_guard_type;
 }

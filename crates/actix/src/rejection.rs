@@ -4,45 +4,15 @@
 //! makes it a response.
 
 use std::fmt;
-use std::ops::Deref;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_TYPE, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use cognito_authz_core::RejectionKind;
 
+use crate::Rejection;
+
 use crate::response::http_response;
-
-/// An extractor's or policy guard's refusal; see [`RejectionKind`] for the kinds and their
-/// statuses. Dereferences to the core's
-/// [`Rejection`](cognito_authz_core::Rejection) (`kind()`, `denial()`, …). A denial answers
-/// with the same bytes as the middleware.
-///
-/// Take `Result<Claims, Rejection>` (or any other extractor) in a handler to see it instead
-/// of answering at once.
-#[derive(Debug, Clone)]
-pub struct Rejection(cognito_authz_core::Rejection);
-
-impl Rejection {
-    /// The core's rejection.
-    pub fn into_inner(self) -> cognito_authz_core::Rejection {
-        self.0
-    }
-}
-
-impl Deref for Rejection {
-    type Target = cognito_authz_core::Rejection;
-
-    fn deref(&self) -> &cognito_authz_core::Rejection {
-        &self.0
-    }
-}
-
-impl From<cognito_authz_core::Rejection> for Rejection {
-    fn from(rejection: cognito_authz_core::Rejection) -> Self {
-        Self(rejection)
-    }
-}
 
 impl fmt::Display for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -57,12 +27,6 @@ impl fmt::Display for Rejection {
             ),
             _ => self.0.fmt(f),
         }
-    }
-}
-
-impl std::error::Error for Rejection {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.0)
     }
 }
 

@@ -26,7 +26,7 @@
 /// ```
 ///
 /// The expression is parsed once (on first use, or by [`PolicyGuard::validate`], or for a
-/// list of guards by [`validate_guards!`](crate::validate_guards)); it cannot
+/// list of guards by [`validate_guards!`](cognito_authz_core::validate_guards)); it cannot
 /// use `policy:` references (a guard has no policy file). Denials answer exactly as the layer
 /// would: 403 `insufficient_scope` with `scope="…"` when scopes alone would
 /// allow the request, 403 `forbidden` otherwise, 401 on a public route without a token, 500
@@ -34,18 +34,7 @@
 #[macro_export]
 macro_rules! policy_guard {
     ($(#[$attr:meta])* $vis:vis $name:ident, $expression:expr $(,)?) => {
-        $(#[$attr])*
-        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-        $vis struct $name;
-
-        impl $crate::PolicyGuard for $name {
-            const EXPRESSION: &'static str = $expression;
-
-            fn cell() -> &'static $crate::__private::GuardCell {
-                static CELL: $crate::__private::GuardCell = $crate::__private::GuardCell::new();
-                &CELL
-            }
-        }
+        $crate::__private::__policy_guard_type!($(#[$attr])* $vis $name, $expression);
 
         impl<S> $crate::__private::FromRequestParts<S> for $name
         where
@@ -62,27 +51,6 @@ macro_rules! policy_guard {
                 ::core::future::ready($crate::__private::guard::<$name>(parts).map(|()| $name))
             }
         }
-    };
-}
-
-/// Checks the expressions of every listed guard, for start-up: the first that does not parse
-/// or compile is the error.
-///
-/// ```
-/// use cognito_authz_axum::{policy_guard, validate_guards};
-///
-/// policy_guard!(pub Admins, "group:admin");
-/// policy_guard!(pub Readers, "scope:api/read");
-/// validate_guards!(Admins, Readers)?;
-/// # Ok::<(), cognito_authz_axum::GuardError>(())
-/// ```
-#[macro_export]
-macro_rules! validate_guards {
-    ($($guard:ty),+ $(,)?) => {
-        (|| -> ::core::result::Result<(), $crate::GuardError> {
-            $(<$guard as $crate::PolicyGuard>::validate()?;)+
-            ::core::result::Result::Ok(())
-        })()
     };
 }
 

@@ -118,13 +118,11 @@ mod rejection;
 
 pub use cognito_authz_core::{
     Authorizer, AuthorizerBuilder, CognitoClaims, GuardError, Policy, PolicyGuard, RejectionKind,
-    TokenUse, VerifiedToken,
+    TokenUse, VerifiedToken, validate_guards,
 };
 pub use cognito_authz_tower::{
     Authz, AuthzLayer, DefaultResponder, NoToken, Realm, Responder, ResponseFuture,
 };
-pub use extract::{AccessToken, Claims, Groups, IdToken, OptionalClaims, Scopes, Verified};
-pub use rejection::Rejection;
 
 /// A layer for one route (`route_layer`) that applies the policy `expression` with
 /// `authorizer`'s verifier, token source and realm; see [`AuthzLayer::require`].
@@ -150,11 +148,13 @@ pub fn require(authorizer: &Authorizer, expression: &str) -> Result<AuthzLayer, 
     AuthzLayer::new(authorizer.clone()).require(expression)
 }
 
+cognito_authz_core::__adapter_types!();
+
 #[doc(hidden)]
 pub mod __private {
     //! Paths used by [`policy_guard!`](crate::policy_guard); not a public API.
     pub use crate::guard::guard;
     pub use axum_core::extract::FromRequestParts;
-    pub use cognito_authz_core::GuardCell;
+    pub use cognito_authz_core::__policy_guard_type;
     pub use http::request::Parts;
 }

@@ -5,11 +5,12 @@
 //! [`Rejection`](cognito_authz_core::Rejection); this type only makes it a response.
 
 use std::fmt;
-use std::ops::Deref;
 
 use axum_core::body::Body;
 use axum_core::response::{IntoResponse, Response};
 use cognito_authz_core::RejectionKind;
+
+use crate::Rejection;
 use http::header::{CONTENT_TYPE, HeaderValue};
 
 const MISSING_LAYER: &str = "cognito-authz: no authorization layer ran for this request. Add \
@@ -17,48 +18,12 @@ const MISSING_LAYER: &str = "cognito-authz: no authorization layer ran for this 
 (`route_layer(cognito_authz_axum::require(&authorizer, \"...\")?)`) before using \
 cognito-authz extractors or policy guards.";
 
-/// An extractor's or policy guard's refusal; see [`RejectionKind`] for the kinds and their
-/// statuses. Dereferences to the core's
-/// [`Rejection`](cognito_authz_core::Rejection) (`kind()`, `status()`, `denial()`, …).
-///
-/// Take `Result<Claims, Rejection>` (or any other extractor) in a handler to see it instead
-/// of answering at once.
-#[derive(Debug, Clone)]
-pub struct Rejection(cognito_authz_core::Rejection);
-
-impl Rejection {
-    /// The core's rejection.
-    pub fn into_inner(self) -> cognito_authz_core::Rejection {
-        self.0
-    }
-}
-
-impl Deref for Rejection {
-    type Target = cognito_authz_core::Rejection;
-
-    fn deref(&self) -> &cognito_authz_core::Rejection {
-        &self.0
-    }
-}
-
-impl From<cognito_authz_core::Rejection> for Rejection {
-    fn from(rejection: cognito_authz_core::Rejection) -> Self {
-        Self(rejection)
-    }
-}
-
 impl fmt::Display for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0.kind() {
             RejectionKind::MissingMiddleware => f.write_str(MISSING_LAYER),
             _ => self.0.fmt(f),
         }
-    }
-}
-
-impl std::error::Error for Rejection {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.0)
     }
 }
 

@@ -34,6 +34,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod adapter_types;
 #[cfg(feature = "alb")]
 mod alb;
 mod authorizer;

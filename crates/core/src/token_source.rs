@@ -18,7 +18,7 @@ use http::header::{COOKIE, HeaderMap, HeaderName};
 
 /// Read access to request headers, so adapters whose framework has another header map type
 /// (actix-web's) can hand theirs to [`TokenSource::extract_from`] and
-/// [`Authorizer::authorize_with`](crate::Authorizer::authorize_with) without copying it.
+/// [`Authorizer::authorize`](crate::Authorizer::authorize) without copying it.
 ///
 /// Implemented for [`http::HeaderMap`].
 ///

@@ -228,7 +228,7 @@ fn cross_site_refusals_are_logged_at_debug_with_the_route_and_why() {
 }
 
 #[test]
-fn authorize_with_any_header_lookup_decides_like_authorize() {
+fn authorize_over_any_header_lookup_decides_as_over_a_header_map() {
     /// A header store that is not an `http::HeaderMap` (as actix-web's is not).
     struct Pairs(Vec<(&'static str, String)>);
     impl HeaderLookup for Pairs {
