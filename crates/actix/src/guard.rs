@@ -25,13 +25,21 @@
 /// # Ok::<(), cognito_authz_actix::GuardError>(())
 /// ```
 ///
-/// The expression is parsed once (on first use, or by
+/// The expression is compiled once (on first use, or by
 /// [`PolicyGuard::validate`](crate::PolicyGuard::validate) or
 /// [`validate_guards!`](cognito_authz_core::validate_guards)); it cannot use `policy:` references (a guard
 /// has no policy file). Denials answer exactly as the middleware would: 403
 /// `insufficient_scope` with `scope="…"` when scopes alone would allow the request, 403
 /// `forbidden` otherwise, 401 on a public route without a token, 500 without the middleware
 /// or with an invalid expression.
+///
+/// A typo in the expression fails the build (the syntax, the atoms, `token_use:` values and
+/// `policy:` references are checked while compiling; what only the policy compiler can tell,
+/// such as `public` combined with other atoms, when the guard is validated or first used):
+///
+/// ```compile_fail
+/// cognito_authz_actix::policy_guard!(Typo, "group:admin and");
+/// ```
 #[macro_export]
 macro_rules! policy_guard {
     ($(#[$attr:meta])* $vis:vis $name:ident, $expression:expr $(,)?) => {

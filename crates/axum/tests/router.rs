@@ -66,7 +66,9 @@ policy_guard!(
     AdminOnly, "group:admin and token_use:id"
 );
 policy_guard!(ReadReports, "scope:reports/read");
-policy_guard!(Broken, "group:admin and");
+// A guard whose mistake only the policy compiler finds (a typo in the syntax fails the
+// build: see the `policy_guard!` docs).
+policy_guard!(Broken, "public or group:admin");
 
 fn invalid(description: &str) -> String {
     format!(r#"Bearer error="invalid_token", error_description="{description}""#)
@@ -865,7 +867,12 @@ async fn bad_policies_fail_at_start_up_and_never_panic_in_a_request() {
     // Guards validate at start-up; an unchecked bad guard answers 500 instead of panicking.
     assert!(AdminOnly::validate().is_ok());
     let error = Broken::validate().expect_err("bad guard");
-    assert!(error.to_string().contains("column 16"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("`public` must be the whole policy"),
+        "{error}"
+    );
     let app = Router::new()
         .route("/broken", get(|_: Broken| async { "unreachable" }))
         .layer(AuthzLayer::new(authorizer));
@@ -884,7 +891,11 @@ async fn an_invalid_guard_answers_500_on_a_verified_request() {
     let reply = in_process(&app, "GET", "/broken", &bearer(&token)).await;
     assert_eq!(reply.status, 500);
     assert!(reply.body.contains("Broken"), "{}", reply.body);
-    assert!(reply.body.contains("group:admin and"), "{}", reply.body);
+    assert!(
+        reply.body.contains("public or group:admin"),
+        "{}",
+        reply.body
+    );
 }
 
 #[tokio::test]
@@ -946,6 +957,6 @@ fn rejections_have_statuses_and_name_their_kind() {
     assert_eq!(missing.kind(), RejectionKind::MissingMiddleware);
     assert!(missing.to_string().contains("AuthzLayer"));
     let invalid = Broken::validate().expect_err("bad guard");
-    assert_eq!(invalid.kind(), cognito_authz_core::GuardErrorKind::Parse);
-    assert_eq!(invalid.expression(), "group:admin and");
+    assert_eq!(invalid.kind(), cognito_authz_core::GuardErrorKind::Compile);
+    assert_eq!(invalid.expression(), "public or group:admin");
 }

@@ -213,7 +213,8 @@ macro_rules! validate_guards {
 }
 
 /// The part of an adapter's `policy_guard!` that does not depend on the framework: the unit
-/// struct and its [`PolicyGuard`](crate::PolicyGuard) implementation.
+/// struct, its [`PolicyGuard`](crate::PolicyGuard) implementation, and the build-time check of
+/// its expression.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __policy_guard_type {
@@ -230,5 +231,13 @@ macro_rules! __policy_guard_type {
                 &CELL
             }
         }
+
+        // A typo in the expression fails the build (what only the parser can tell is checked
+        // when the guard is validated or first used).
+        const _: () = if let ::core::option::Option::Some(message) =
+            $crate::__guard_syntax_error(<$name as $crate::PolicyGuard>::EXPRESSION)
+        {
+            ::core::panic!("{}", message)
+        };
     };
 }

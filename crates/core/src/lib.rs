@@ -70,6 +70,8 @@ pub use config::{
 };
 pub use error::{ConfigError, ConfigErrorKind, Error, ErrorKind, Location};
 pub use extract::{Rejection, RejectionKind, RequestAuth};
+#[doc(hidden)]
+pub use guard::syntax_error as __guard_syntax_error;
 pub use guard::{GuardCell, GuardError, GuardErrorKind, PolicyGuard, compile as compile_guard};
 pub use jwt::JsonObject;
 pub use policy::paths::{Dispatch, RequestTarget};
