@@ -25,7 +25,7 @@
 /// # Ok::<(), cognito_authz_axum::GuardError>(())
 /// ```
 ///
-/// The expression is compiled once (on first use, or by [`PolicyGuard::validate`], or for a
+/// The expression is compiled once (on first use, or by [`PolicyGuard::validate`](crate::PolicyGuard::validate), or for a
 /// list of guards by [`validate_guards!`](cognito_authz_core::validate_guards)); it cannot
 /// use `policy:` references (a guard has no policy file). Denials answer exactly as the layer
 /// would: 403 `insufficient_scope` with `scope="…"` when scopes alone would

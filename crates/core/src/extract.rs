@@ -151,12 +151,12 @@ impl<'a> RequestAuth<'a> {
         let guard = type_name::<G>();
         let policy = G::policy().map_err(|error| {
             tracing::error!(%error, "invalid policy guard");
-            Rejection {
+            Rejection(Box::new(Parts {
                 kind: RejectionKind::InvalidPolicy,
                 extractor: guard,
                 denial: None,
                 guard_error: Some(error.clone()),
-            }
+            }))
         })?;
         if policy.is_public() {
             return Ok(());
@@ -181,12 +181,12 @@ impl<'a> RequestAuth<'a> {
             reason = %denial.reason(),
             "request denied by an extractor"
         );
-        Rejection {
+        Rejection(Box::new(Parts {
             kind,
             extractor,
             denial: Some(denial),
             guard_error: None,
-        }
+        }))
     }
 }
 
@@ -196,7 +196,12 @@ impl<'a> RequestAuth<'a> {
 /// The denials answer exactly as the layer would (same status, challenge and body, realm
 /// included), so a client cannot tell which refused it; the two wiring bugs answer 500.
 #[derive(Debug, Clone)]
-pub struct Rejection {
+pub struct Rejection(Box<Parts>);
+
+/// What a [`Rejection`] holds (boxed: a refusal is the rare path, and a small `Err` keeps the
+/// extractors' results small).
+#[derive(Debug, Clone)]
+struct Parts {
     kind: RejectionKind,
     extractor: &'static str,
     denial: Option<Denial>,
@@ -230,57 +235,58 @@ impl Rejection {
             extractor,
             "no cognito-authz layer or middleware ran for this request"
         );
-        Self {
+        Self(Box::new(Parts {
             kind: RejectionKind::MissingMiddleware,
             extractor,
             denial: None,
             guard_error: None,
-        }
+        }))
     }
 
     /// What kind of refusal.
     pub fn kind(&self) -> RejectionKind {
-        self.kind
+        self.0.kind
     }
 
     /// The extractor or guard type that refused.
     pub fn extractor(&self) -> &'static str {
-        self.extractor
+        self.0.extractor
     }
 
     /// The HTTP status: the denial's, or 500 for the wiring bugs.
     pub fn status(&self) -> StatusCode {
-        self.denial
+        self.0
+            .denial
             .as_ref()
             .map_or(StatusCode::INTERNAL_SERVER_ERROR, Denial::status)
     }
 
     /// The error kind of a denial (`None` for the 500s).
     pub fn error_kind(&self) -> Option<ErrorKind> {
-        self.denial.as_ref().map(Denial::kind)
+        self.0.denial.as_ref().map(Denial::kind)
     }
 
     /// The denial (`None` for the 500s).
     pub fn denial(&self) -> Option<&Denial> {
-        self.denial.as_ref()
+        self.0.denial.as_ref()
     }
 
     /// The response of a denial, byte-identical to the layer's (`None` for the 500s, whose
     /// body is the adapter's instruction text).
     pub fn response(&self) -> Option<DenialResponse> {
-        self.denial.as_ref().map(Denial::response)
+        self.0.denial.as_ref().map(Denial::response)
     }
 }
 
 impl fmt::Display for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.denial, &self.guard_error) {
+        match (&self.0.denial, &self.0.guard_error) {
             (Some(denial), _) => write!(f, "{}: {}", denial.code(), denial.reason()),
             (None, Some(error)) => write!(f, "cognito-authz: {error}"),
             (None, None) => write!(
                 f,
                 "cognito-authz: no authorization layer or middleware ran before the `{}` extractor",
-                self.extractor
+                self.0.extractor
             ),
         }
     }
@@ -288,7 +294,8 @@ impl fmt::Display for Rejection {
 
 impl std::error::Error for Rejection {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.guard_error
+        self.0
+            .guard_error
             .as_ref()
             .map(|error| error as &(dyn std::error::Error + 'static))
     }

@@ -630,7 +630,7 @@ async fn the_stage_is_stripped_while_keys_are_fetched_too() {
         let authorizer = Authorizer::builder()
             .issuers([issuer.issuer_config(AcceptedTokenUse::Any)])
             .clock(issuer.manual_clock().expect("manual clock").clone())
-            .policy_text(&format!("{}\n{POLICY}", issuer_toml(&issuer, None)), ".")
+            .policy_text(format!("{}\n{POLICY}", issuer_toml(&issuer, None)), ".")
             .build()
             .unwrap_or_else(|error| panic!("{error}"));
         let token = issuer
