@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::ArgGroup;
-use cognito_authz_core::jwks::KeySet;
+use cognito_authz_core::jwks::{KeyFileError, KeySet};
 use cognito_authz_core::{AcceptedTokenUse, FixedClock, IssuerConfig, PolicyFile, Verifier};
 use serde_json::json;
 
@@ -198,9 +198,13 @@ fn issuers(args: &VerifyArgs) -> Result<Vec<IssuerConfig>, UsageError> {
         (None, true) => {}
     }
     if let Some(path) = &args.jwks_file {
-        let text = crate::input::read_file(path, "--jwks-file")?;
-        KeySet::from_json(text.as_bytes())
-            .map_err(|error| UsageError(format!("--jwks-file {}: {error}", path.display())))?;
+        KeySet::from_file(path).map_err(|error| match error {
+            KeyFileError::Read(error) => UsageError(format!(
+                "cannot read --jwks-file {}: {error}",
+                path.display()
+            )),
+            error => UsageError(format!("--jwks-file {}: {error}", path.display())),
+        })?;
         builder = builder.jwks_file(path);
     } else if let Some(url) = &args.jwks_url {
         builder = builder.jwks_url(url);

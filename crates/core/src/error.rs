@@ -54,8 +54,9 @@ pub enum ErrorKind {
     NotYetValid,
     /// Check 12 (401): `iat` is present and `iat > now + leeway`.
     IssuedInFuture,
-    /// Check 13 (401): `token_use` is not `id` or `access`, or not one the issuer accepts; also
-    /// an id-token or access-token extractor given a token of the other kind.
+    /// Check 13 (401): `token_use` is not `id` or `access`, or not one the issuer accepts. (An
+    /// id-token or access-token extractor given a verified token of the other kind answers
+    /// 403 [`Forbidden`](ErrorKind::Forbidden), as the policy `token_use:id` would.)
     InvalidTokenUse,
     /// Check 14 (401): the token's client is not configured: `aud` of an id token or
     /// `client_id` of an access token not among the issuer's `client_ids` (unless the issuer

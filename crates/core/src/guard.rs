@@ -426,15 +426,20 @@ impl GuardError {
 
 impl fmt::Display for GuardError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(guard) = self.guard {
-            write!(f, "policy guard {guard}: ")?;
+        match self.guard {
+            Some(guard) => write!(
+                f,
+                "invalid policy guard {guard}: `{}`: {}",
+                self.expression,
+                self.message()
+            ),
+            None => write!(
+                f,
+                "invalid policy `{}`: {}",
+                self.expression,
+                self.message()
+            ),
         }
-        write!(
-            f,
-            "invalid policy `{}`: {}",
-            self.expression,
-            self.message()
-        )
     }
 }
 
@@ -568,7 +573,7 @@ mod tests {
         assert!(
             error
                 .to_string()
-                .starts_with("policy guard Broken: invalid policy `(group:x`")
+                .starts_with("invalid policy guard Broken: `(group:x`")
         );
         assert!(std::ptr::eq(
             CELL.get_or_compile("Broken", "(group:x")

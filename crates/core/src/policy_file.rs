@@ -45,7 +45,7 @@ use toml::Spanned;
 use crate::claims::TokenUse;
 use crate::config::{AcceptedTokenUse, Algorithm, IssuerConfig};
 use crate::error::{ConfigError, ConfigErrorKind};
-use crate::jwks::KeySet;
+use crate::jwks::{KeyFileError, KeySet};
 use crate::policy::routes::{RouteError, RouteTable, STANDARD_METHODS};
 use crate::policy::{Policy, PolicyError, PolicyParseError};
 use crate::revocation::RevocationConfig;
@@ -412,13 +412,14 @@ impl PolicyFile {
                 "jwks_file"
             };
             let fail = |message: String| self.issuer_error(index, !overridden, message);
-            let bytes = crate::bounded_read::read_file_bounded(&path)
-                .map_err(|error| fail(format!("cannot read {what} {}: {error}", path.display())))?;
-            KeySet::from_json(&bytes).map_err(|error| {
-                fail(format!(
+            KeySet::from_file(&path).map_err(|error| match error {
+                KeyFileError::Read(error) => {
+                    fail(format!("cannot read {what} {}: {error}", path.display()))
+                }
+                error => fail(format!(
                     "{what} {} is not a JSON key set: {error}",
                     path.display()
-                ))
+                )),
             })?;
         }
         Ok(())

@@ -307,7 +307,7 @@ impl TokenSource {
     /// assert_eq!((token, location), ("a.b.c", TokenLocation::Cookie));
     ///
     /// let refused = source.check_cross_site(&Method::POST, &headers, location).unwrap_err();
-    /// assert_eq!((refused.code(), refused.status()), ("cross_site_request", 403));
+    /// assert_eq!((refused.code(), refused.status().as_u16()), ("cross_site_request", 403));
     /// assert!(source.check_cross_site(&Method::GET, &headers, location).is_ok());
     /// assert!(source.check_cross_site(&Method::POST, &headers, TokenLocation::Header).is_ok());
     ///

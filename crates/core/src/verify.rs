@@ -9,7 +9,7 @@ use crate::claims::{TokenUse, VerifiedToken};
 use crate::clock::{Clock, SharedClock};
 use crate::config::{Algorithm, ClientRule, IssuerConfig, IssuerKind, KeyLocation};
 use crate::error::{ConfigError, Error, ErrorKind};
-use crate::jwks::{KeySet, KeySource, KeySourceStats, RefreshReason};
+use crate::jwks::{KeyFileError, KeySet, KeySetError, KeySource, KeySourceStats, RefreshReason};
 use crate::jwt;
 use crate::registered::{Audience, Claims, Header};
 use crate::revocation::RevocationStore;
@@ -268,33 +268,32 @@ impl VerifierBuilder {
 }
 
 fn preload(location: &KeyLocation, name: &str) -> Result<Option<KeySet>, ConfigError> {
-    let document: Option<Vec<u8>> = if let Some(json) = &location.json {
-        Some(json.as_bytes().to_vec())
-    } else if let Some(path) = &location.file {
-        Some(
-            crate::bounded_read::read_file_bounded(path).map_err(|error| {
-                ConfigError::new(
-                    crate::ConfigErrorKind::Issuer,
-                    format!(
-                        "issuer {name:?}: cannot read jwks_file {}: {error}",
-                        path.display()
-                    ),
-                )
-            })?,
+    let invalid = |error: KeySetError| {
+        ConfigError::new(
+            crate::ConfigErrorKind::Issuer,
+            format!("issuer {name:?}: jwks: {error}"),
         )
-    } else {
-        None
     };
-    document
-        .map(|bytes| {
-            KeySet::from_json(&bytes).map_err(|error| {
-                ConfigError::new(
-                    crate::ConfigErrorKind::Issuer,
-                    format!("issuer {name:?}: jwks: {error}"),
-                )
-            })
+    if let Some(json) = &location.json {
+        return KeySet::from_json(json.as_bytes())
+            .map(Some)
+            .map_err(invalid);
+    }
+    let Some(path) = &location.file else {
+        return Ok(None);
+    };
+    KeySet::from_file(path)
+        .map(Some)
+        .map_err(|error| match error {
+            KeyFileError::Invalid(error) => invalid(error),
+            error => ConfigError::new(
+                crate::ConfigErrorKind::Issuer,
+                format!(
+                    "issuer {name:?}: cannot read jwks_file {}: {error}",
+                    path.display()
+                ),
+            ),
         })
-        .transpose()
 }
 
 impl Verifier {

@@ -21,7 +21,7 @@ use futures_util::future::{BoxFuture, Shared};
 
 pub(crate) use fetch::FetchError;
 pub(crate) use set::KeyEntry;
-pub use set::{KeySet, KeySetError, MAX_KEYS};
+pub use set::{KeyFileError, KeySet, KeySetError, MAX_KEYS};
 
 use crate::clock::SharedClock;
 use crate::config::FetchSettings;

@@ -109,6 +109,7 @@ pub struct KeySet {
 
 /// Why a key-set document was rejected as a whole.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum KeySetError {
     /// Not a JSON object with a `keys` array.
     #[error("not a JSON key set ({{\"keys\": [...]}})")]
@@ -118,7 +119,30 @@ pub enum KeySetError {
     TooManyKeys,
 }
 
+/// Why a key-set file could not be loaded by [`KeySet::from_file`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyFileError {
+    /// The file cannot be read (or is larger than the bound on input files).
+    #[error("{0}")]
+    Read(#[source] std::io::Error),
+    /// The file is not a JSON key set.
+    #[error("{0}")]
+    Invalid(#[source] KeySetError),
+}
+
 impl KeySet {
+    /// Reads a key-set file (at most the bound of
+    /// [`bounded_read`](crate::bounded_read)) and parses it as [`KeySet::from_json`] does: the
+    /// one place key files are read, for the verifier, the policy-file loader and the CLI.
+    ///
+    /// # Errors
+    /// The file cannot be read, or is not a JSON key set.
+    pub fn from_file(path: &std::path::Path) -> Result<Self, KeyFileError> {
+        let bytes = crate::bounded_read::read_file_bounded(path).map_err(KeyFileError::Read)?;
+        Self::from_json(&bytes).map_err(KeyFileError::Invalid)
+    }
+
     /// Parses a JWKS document (`{"keys": [...]}`).
     ///
     /// # Errors
