@@ -28,8 +28,9 @@ use tonic::{Code, Status};
 use crate::layer::AuthzLayer;
 use crate::responder::Responder;
 
-/// Answers denials as gRPC statuses (trailers-only); see the [module docs](self) for the
-/// mapping. Use it through [`AuthzLayer::grpc`], or `AuthzLayer::new(a).responder(GrpcResponder)`.
+/// Answers denials as gRPC statuses (trailers-only): 401 → `UNAUTHENTICATED`, 403 →
+/// `PERMISSION_DENIED`, 400 → `INVALID_ARGUMENT`, 503 → `UNAVAILABLE`, the error code as
+/// `grpc-message` (see [`grpc_status`]). Use it through [`AuthzLayer::grpc`], or `AuthzLayer::new(a).responder(GrpcResponder)`.
 ///
 /// Works with any response body that has an empty [`Default`], tonic's
 /// [`Body`](tonic::body::Body) among them. For gRPC services only: a plain HTTP client would
