@@ -210,6 +210,12 @@ impl KeySet {
         self.keys.get(kid)
     }
 
+    /// Whether a key is kept under `kid` (usable or not: an unfit key fails `invalid_key`,
+    /// an absent one `unknown_kid`).
+    pub fn contains(&self, kid: &str) -> bool {
+        self.keys.contains_key(kid)
+    }
+
     /// Number of keys kept.
     pub fn len(&self) -> usize {
         self.keys.len()
