@@ -181,8 +181,11 @@ impl Instance {
             .revocation(store.clone())
             .build()
             .expect("verifier");
-        let authorizer =
-            Authorizer::single(verifier, &Policy::authenticated()).expect("authorizer");
+        let authorizer = Authorizer::builder()
+            .verifier(verifier)
+            .unmatched(Policy::authenticated())
+            .build()
+            .expect("authorizer");
         Self { store, authorizer }
     }
 

@@ -18,7 +18,7 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 
-use cognito_authz::{AcceptedTokenUse, Authorizer, AuthorizerOptions, IssuerConfig};
+use cognito_authz::{AcceptedTokenUse, Authorizer, AuthorizerBuilder, IssuerConfig};
 use cognito_authz_testkit::LocalIssuer;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -131,8 +131,8 @@ pub fn cognito_issuer(
 
 /// The quickstart's settings: `issuer` in place of the policy file's issuers, and a
 /// verified-token cache.
-pub fn authorizer_options(issuer: IssuerConfig) -> AuthorizerOptions {
-    AuthorizerOptions::new()
+pub fn authorizer_options(issuer: IssuerConfig) -> AuthorizerBuilder {
+    Authorizer::builder()
         .issuers([issuer])
         .verified_token_cache(VERIFIED_TOKEN_CACHE)
 }
@@ -150,8 +150,8 @@ pub fn load_authorizer(issuer: IssuerConfig) -> Result<Authorizer, BoxError> {
 ///
 /// # Errors
 /// The policy file does not load.
-pub fn load_authorizer_with(options: AuthorizerOptions) -> Result<Authorizer, BoxError> {
-    Ok(Authorizer::from_file_with(policy_path(), options)?)
+pub fn load_authorizer_with(options: AuthorizerBuilder) -> Result<Authorizer, BoxError> {
+    Ok(options.policy_file(policy_path()).build()?)
 }
 
 /// The port from `PORT`, or [`DEFAULT_PORT`].

@@ -3,8 +3,9 @@
 use std::fmt::Write as _;
 
 use arbitrary::{Arbitrary as _, Unstructured};
+use cognito_authz_core::dangerous::decode_unverified;
 use cognito_authz_core::jwks::KeySet;
-use cognito_authz_core::{IssuerConfig, Policy, PolicyFile, decode_unverified};
+use cognito_authz_core::{IssuerConfig, Policy, PolicyFile};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 

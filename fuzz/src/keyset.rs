@@ -24,7 +24,7 @@ pub fn keyset_bytes(data: &[u8]) {
         "accepted more than MAX_KEYS entries"
     );
     for kid in set.kids() {
-        assert_eq!(set.get(kid).map(|key| key.kid()), Some(kid));
+        assert!(set.contains(kid), "{kid} listed but not kept");
         assert!(
             entries.iter().any(|entry| entry["kid"] == kid),
             "kept a kid the document does not have"
@@ -60,7 +60,7 @@ pub fn keyset_bytes(data: &[u8]) {
                 ),
                 "a static key set gave {kind}"
             );
-            if set.get(KID).is_none() {
+            if !set.contains(KID) {
                 assert_eq!(kind, ErrorKind::UnknownKid, "absent kid");
             }
         }

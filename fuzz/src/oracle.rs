@@ -6,7 +6,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-use cognito_authz_core::{Error, ErrorKind, VerifiedToken, decode_unverified};
+use cognito_authz_core::dangerous::decode_unverified;
+use cognito_authz_core::{Error, ErrorKind, VerifiedToken};
 use serde_json::{Value, json};
 
 use crate::fixture::{CLIENT_ID, ISS, KID, MAX_TOKEN_BYTES, NOW_SECS, UPDATED_ISS, verifiers};

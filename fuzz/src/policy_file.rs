@@ -27,23 +27,26 @@ pub fn policy_file(text: &str) {
     let file = match PolicyFile::parse(text, POLICY_FILE_BASE_DIR, POLICY_FILE_LABEL) {
         Ok(file) => file,
         Err(error) => {
-            assert_eq!(error.file, POLICY_FILE_LABEL);
+            assert_eq!(
+                error.location().map(cognito_authz_core::Location::file),
+                Some(POLICY_FILE_LABEL)
+            );
             let lines: Vec<&str> = text.split('\n').collect();
             assert!(
-                (1..=lines.len()).contains(&error.line),
+                (1..=lines.len()).contains(&error.line()),
                 "error line {} outside 1..={}: {error}",
-                error.line,
+                error.line(),
                 lines.len()
             );
-            let width = lines[error.line - 1].chars().count();
+            let width = lines[error.line() - 1].chars().count();
             assert!(
-                (1..=width + 1).contains(&error.column),
+                (1..=width + 1).contains(&error.column()),
                 "error column {} outside 1..={} of line {}: {error}",
-                error.column,
+                error.column(),
                 width + 1,
-                error.line
+                error.line()
             );
-            assert!(!error.message.is_empty(), "an error without a message");
+            assert!(!error.message().is_empty(), "an error without a message");
             return;
         }
     };

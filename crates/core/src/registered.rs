@@ -1,5 +1,5 @@
 //! One-pass typed parsing of what the verifier reads: the header's `alg`, `kid` and `crit`, and
-//! the registered claims of DESIGN.md §3 check 3.
+//! the registered claims whose types the verifier checks (`docs/verification.md`).
 //!
 //! Checks 2 and 3 both answer `malformed_token`, so one pass can do both: it rejects duplicate
 //! top-level members and wrong claim types while reading, borrows strings from the decoded JSON

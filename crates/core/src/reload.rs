@@ -20,9 +20,10 @@ use arc_swap::ArcSwap;
 
 use crate::authorizer::{Authorizer, check_issuer_names};
 use crate::config::IssuerConfig;
+use crate::error::{ConfigError, ConfigErrorKind};
 use crate::metrics::DecisionCounters;
 use crate::policy::routes::RouteTable;
-use crate::policy_file::{PolicyFile, PolicyFileError};
+use crate::policy_file::PolicyFile;
 use crate::verify::Verifier;
 
 /// What an authorizer decides with, swapped whole by a reload.
@@ -128,7 +129,7 @@ impl Authorizer {
     /// built, the token section changed, a revocation section was added, or this authorizer was derived for one policy
     /// ([`Authorizer::with_policy`]). The last good policy stays in force, and the error is
     /// logged at `warn`.
-    pub fn reload(&self, file: PolicyFile) -> Result<Reloaded, PolicyFileError> {
+    pub fn reload(&self, file: PolicyFile) -> Result<Reloaded, ConfigError> {
         let result = self.try_reload(file);
         match &result {
             Ok(reloaded) => {
@@ -153,7 +154,7 @@ impl Authorizer {
     ///
     /// # Errors
     /// As [`Authorizer::reload`], or the file cannot be read.
-    pub fn reload_from_file(&self, path: impl AsRef<Path>) -> Result<Reloaded, PolicyFileError> {
+    pub fn reload_from_file(&self, path: impl AsRef<Path>) -> Result<Reloaded, ConfigError> {
         match PolicyFile::load(path) {
             Ok(file) => self.reload(file),
             Err(error) => {
@@ -176,7 +177,7 @@ impl Authorizer {
         }
     }
 
-    fn try_reload(&self, file: PolicyFile) -> Result<Reloaded, PolicyFileError> {
+    fn try_reload(&self, file: PolicyFile) -> Result<Reloaded, ConfigError> {
         let live = self.live();
         let Some(settings) = &live.shared.reload else {
             return Err(file.file_error(
@@ -195,44 +196,38 @@ impl Authorizer {
         }
         let file_level = file.file_error(String::new());
         if file.token_source() != self.token_source() {
-            return Err(PolicyFileError {
-                message: "the [token] section differs from the one being served; where tokens \
+            return Err(file_level.with_message(
+                "the [token] section differs from the one being served; where tokens \
                           are read cannot change without a restart"
                     .to_owned(),
-                ..file_level
-            });
+            ));
         }
         let previous = live.load();
         if file.revocation().is_some() && previous.verifier.revocation().is_none() {
             // Ignoring it would leave revoked tokens accepted by a file that says otherwise.
-            return Err(PolicyFileError {
-                message: "the [revocation] section cannot be added while serving; restart to \
+            return Err(file_level.with_message(
+                "the [revocation] section cannot be added while serving; restart to \
                           start the revocation store"
                     .to_owned(),
-                ..file_level
-            });
+            ));
         }
         let (mut issuers, _, routes) = file.into_parts();
         if let Some(replacements) = &settings.issuers {
             issuers.clone_from(replacements);
         }
         if let Some(path) = &settings.jwks_file {
-            for issuer in &mut issuers {
-                issuer.set_jwks_file(path.clone());
-            }
+            issuers = issuers
+                .into_iter()
+                .map(|issuer| issuer.with_jwks_file(path.clone()))
+                .collect();
         }
         let issuer_count = issuers.len();
         let verifier = previous
             .verifier
             .rebuilt(issuers)
-            .map_err(|error| PolicyFileError {
-                message: error.to_string(),
-                ..file_level.clone()
-            })?;
-        check_issuer_names(&verifier, &routes).map_err(|message| PolicyFileError {
-            message,
-            ..file_level
-        })?;
+            .map_err(|error| file_level.clone().with_message(error.message()))?;
+        check_issuer_names(&verifier, &routes)
+            .map_err(|message| file_level.with_message(message))?;
         let kept_key_sets = verifier.kept_key_sets(&previous.verifier);
         let route_count = routes.routes().len();
         live.shared
@@ -271,7 +266,7 @@ pub enum WatchEvent {
     /// The content changed and the new policy is in force.
     Reloaded(Reloaded),
     /// The content changed (or could not be read) and the policy in force stays.
-    Failed(PolicyFileError),
+    Failed(ConfigError),
 }
 
 impl PolicyWatcher {
@@ -280,12 +275,11 @@ impl PolicyWatcher {
         let bytes = match std::fs::read(&self.path) {
             Ok(bytes) => bytes,
             Err(error) => {
-                let error = PolicyFileError {
-                    file: self.path.display().to_string(),
-                    line: 0,
-                    column: 0,
-                    message: format!("cannot read the policy file: {error}"),
-                };
+                let error = ConfigError::new(
+                    ConfigErrorKind::PolicyFile,
+                    format!("cannot read the policy file: {error}"),
+                )
+                .at(self.path.display().to_string(), 0, 0);
                 tracing::warn!(%error, "policy watch: the last good policy stays in force");
                 return WatchEvent::Failed(error);
             }

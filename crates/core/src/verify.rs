@@ -1,4 +1,4 @@
-//! The verifier: the ordered checks of DESIGN.md §3 over a token string, the configured issuers
+//! The verifier: the ordered checks of `docs/verification.md` over a token string, the configured issuers
 //! and the clock. The first failing check is the result.
 
 use std::collections::HashMap;
@@ -9,7 +9,7 @@ use crate::claims::{TokenUse, VerifiedToken};
 use crate::clock::{Clock, SharedClock};
 use crate::config::{Algorithm, ClientRule, FetchSettings, IssuerConfig, IssuerKind, KeyLocation};
 use crate::error::{ConfigError, Error, ErrorKind};
-use crate::jwks::{KeySet, KeySource, KeySourceStats, RefreshReason};
+use crate::jwks::{KeyFileError, KeySet, KeySetError, KeySource, KeySourceStats, RefreshReason};
 use crate::jwt;
 use crate::registered::{Audience, Claims, Header};
 use crate::revocation::RevocationStore;
@@ -169,10 +169,16 @@ impl VerifierBuilder {
     /// file or string that is not a JSON key set, or an HTTP client that cannot be built.
     pub fn build(self) -> Result<Verifier, ConfigError> {
         if self.issuers.is_empty() {
-            return Err(ConfigError::new("at least one issuer is required"));
+            return Err(ConfigError::new(
+                crate::ConfigErrorKind::Issuer,
+                "at least one issuer is required",
+            ));
         }
         if self.max_token_bytes == Some(0) {
-            return Err(ConfigError::new("max_token_bytes must be positive"));
+            return Err(ConfigError::new(
+                crate::ConfigErrorKind::Issuer,
+                "max_token_bytes must be positive",
+            ));
         }
         let clock = self.clock.unwrap_or_default();
         // Each issuer's key sets (one per region of a replicated pool), planned once.
@@ -183,7 +189,10 @@ impl VerifierBuilder {
             .any(|(_, location)| location.url.is_some());
         let client = if needs_client {
             Some(crate::jwks::http_client().map_err(|error| {
-                ConfigError::new(format!("cannot build the JWKS HTTP client: {error}"))
+                ConfigError::new(
+                    crate::ConfigErrorKind::Issuer,
+                    format!("cannot build the JWKS HTTP client: {error}"),
+                )
             })?)
         } else {
             None
@@ -199,10 +208,10 @@ impl VerifierBuilder {
         let mut any_algorithms = Vec::new();
         for (index, (config, key_sources)) in self.issuers.iter().zip(planned).enumerate() {
             if !names.insert(config.name().to_owned()) {
-                return Err(ConfigError::new(format!(
-                    "two issuers are named {:?}",
-                    config.name()
-                )));
+                return Err(ConfigError::new(
+                    crate::ConfigErrorKind::Issuer,
+                    format!("two issuers are named {:?}", config.name()),
+                ));
             }
             for algorithm in &config.algorithms {
                 if !any_algorithms.contains(algorithm) {
@@ -210,54 +219,46 @@ impl VerifierBuilder {
                 }
             }
             for (issuers, location) in key_sources {
-                if let Some(source) = reusable
+                let reused = reusable
                     .iter()
                     .find(|(old, fetch, _)| *old == location && *fetch == config.fetch)
-                    .map(|(_, _, source)| Arc::clone(source))
-                {
-                    sources.push(source);
-                    for iss in issuers {
-                        if by_iss
-                            .insert(iss.clone(), (index, sources.len() - 1))
-                            .is_some()
-                        {
-                            return Err(ConfigError::new(format!(
-                                "two issuers accept the same iss {iss:?}"
-                            )));
-                        }
-                    }
-                    continue;
-                }
-                let preload = preload(&location, config.name())?;
-                let label: Arc<str> = Arc::from(
-                    location
-                        .url
-                        .clone()
-                        .or_else(|| {
+                    .map(|(_, _, source)| Arc::clone(source));
+                let source = match reused {
+                    Some(source) => source,
+                    None => {
+                        let preload = preload(&location, config.name())?;
+                        let label: Arc<str> = Arc::from(
                             location
-                                .file
-                                .as_ref()
-                                .map(|path| path.display().to_string())
-                        })
-                        .unwrap_or_else(|| format!("{} (inline keys)", config.name())),
-                );
-                let source = KeySource::new(
-                    label,
-                    location.url.clone(),
-                    preload,
-                    config.fetch.clone(),
-                    client.clone(),
-                    clock.clone(),
-                );
-                sources.push(Arc::new(source));
+                                .url
+                                .clone()
+                                .or_else(|| {
+                                    location
+                                        .file
+                                        .as_ref()
+                                        .map(|path| path.display().to_string())
+                                })
+                                .unwrap_or_else(|| format!("{} (inline keys)", config.name())),
+                        );
+                        Arc::new(KeySource::new(
+                            label,
+                            location.url.clone(),
+                            preload,
+                            config.fetch.clone(),
+                            client.clone(),
+                            clock.clone(),
+                        ))
+                    }
+                };
+                sources.push(source);
                 for iss in issuers {
                     if by_iss
                         .insert(iss.clone(), (index, sources.len() - 1))
                         .is_some()
                     {
-                        return Err(ConfigError::new(format!(
-                            "two issuers accept the same iss {iss:?}"
-                        )));
+                        return Err(ConfigError::new(
+                            crate::ConfigErrorKind::Issuer,
+                            format!("two issuers accept the same iss {iss:?}"),
+                        ));
                     }
                 }
             }
@@ -284,26 +285,32 @@ impl VerifierBuilder {
 }
 
 fn preload(location: &KeyLocation, name: &str) -> Result<Option<KeySet>, ConfigError> {
-    let document: Option<Vec<u8>> = if let Some(json) = &location.json {
-        Some(json.as_bytes().to_vec())
-    } else if let Some(path) = &location.file {
-        Some(
-            crate::bounded_read::read_file_bounded(path).map_err(|error| {
-                ConfigError::new(format!(
+    let invalid = |error: KeySetError| {
+        ConfigError::new(
+            crate::ConfigErrorKind::Issuer,
+            format!("issuer {name:?}: jwks: {error}"),
+        )
+    };
+    if let Some(json) = &location.json {
+        return KeySet::from_json(json.as_bytes())
+            .map(Some)
+            .map_err(invalid);
+    }
+    let Some(path) = &location.file else {
+        return Ok(None);
+    };
+    KeySet::from_file(path)
+        .map(Some)
+        .map_err(|error| match error {
+            KeyFileError::Invalid(error) => invalid(error),
+            error => ConfigError::new(
+                crate::ConfigErrorKind::Issuer,
+                format!(
                     "issuer {name:?}: cannot read jwks_file {}: {error}",
                     path.display()
-                ))
-            })?,
-        )
-    } else {
-        None
-    };
-    document
-        .map(|bytes| {
-            KeySet::from_json(&bytes)
-                .map_err(|error| ConfigError::new(format!("issuer {name:?}: jwks: {error}")))
+                ),
+            ),
         })
-        .transpose()
 }
 
 impl Verifier {
@@ -380,7 +387,10 @@ impl Verifier {
     /// Called outside a tokio runtime.
     pub fn spawn_background_refresh(&self) -> Result<BackgroundRefresh, ConfigError> {
         let handle = tokio::runtime::Handle::try_current().map_err(|_| {
-            ConfigError::new("spawn_background_refresh must be called inside a tokio runtime")
+            ConfigError::new(
+                crate::ConfigErrorKind::Issuer,
+                "spawn_background_refresh must be called inside a tokio runtime",
+            )
         })?;
         let tasks = self
             .inner
@@ -406,7 +416,7 @@ impl Verifier {
     /// Verifies a token (already stripped of any `Bearer ` prefix).
     ///
     /// # Errors
-    /// The first failing check of DESIGN.md §3, as an [`Error`] whose kind carries the code.
+    /// The first failing check (each [`ErrorKind`](crate::ErrorKind) states its rule), as an [`Error`] whose kind carries the code.
     pub async fn verify(&self, token: &str) -> Result<Arc<VerifiedToken>, Error> {
         let verified = match self.cached(token.as_bytes()) {
             Some(answer) => answer,

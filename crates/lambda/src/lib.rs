@@ -9,7 +9,7 @@
 //!
 //! #[tokio::main]
 //! async fn main() -> Result<(), lambda_runtime::Error> {
-//!     let authorizer = Authorizer::from_file("policy.toml")?;
+//!     let authorizer = Authorizer::builder().policy_file("policy.toml").build()?;
 //!     cognito_authz_lambda::run(authorizer).await
 //! }
 //! ```

@@ -2,7 +2,7 @@
 //! shortest way from a route table to tests of it.
 
 use cognito_authz_core::{
-    AcceptedTokenUse, Authorizer, AuthorizerOptions, PolicyFileError, SystemClock,
+    AcceptedTokenUse, Authorizer, AuthorizerBuilder, ConfigError, SystemClock,
 };
 
 use crate::issuer::LocalIssuer;
@@ -40,8 +40,8 @@ impl LocalIssuer {
     /// # Errors
     /// The text is not a valid policy file (the error names `<string>`, the line and the
     /// column).
-    pub fn authorizer(&self, policy_toml: &str) -> Result<Authorizer, PolicyFileError> {
-        self.authorizer_with(policy_toml, AuthorizerOptions::new())
+    pub fn authorizer(&self, policy_toml: &str) -> Result<Authorizer, ConfigError> {
+        self.authorizer_with(policy_toml, Authorizer::builder())
     }
 
     /// [`LocalIssuer::authorizer`] with further options (a verified-token cache, a realm, …).
@@ -52,15 +52,15 @@ impl LocalIssuer {
     pub fn authorizer_with(
         &self,
         policy_toml: &str,
-        options: AuthorizerOptions,
-    ) -> Result<Authorizer, PolicyFileError> {
+        options: AuthorizerBuilder,
+    ) -> Result<Authorizer, ConfigError> {
         let options = options.issuers([self.issuer_config(AcceptedTokenUse::Any)]);
         let options = match self.manual_clock() {
             Some(clock) => options.clock(clock.clone()),
             None => options.clock(SystemClock),
         };
         if declares_issuers(policy_toml) {
-            Authorizer::from_toml_str_with(policy_toml, ".", options)
+            options.policy_text(policy_toml, ".").build()
         } else {
             // Appended, so an error in the caller's text keeps its line numbers.
             let text = format!(
@@ -68,7 +68,7 @@ impl LocalIssuer {
                 self.iss(),
                 self.client_id(),
             );
-            Authorizer::from_toml_str_with(&text, ".", options)
+            options.policy_text(&text, ".").build()
         }
     }
 }

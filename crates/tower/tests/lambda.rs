@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use cognito_authz_core::VerifiedToken;
+use cognito_authz_core::{Authorizer, VerifiedToken};
 use cognito_authz_test_support::free_loopback_port;
 use cognito_authz_testkit::LocalIssuer;
 use cognito_authz_tower::{AuthzLayer, StagePath, lambda_policy_path};
@@ -540,7 +540,11 @@ fn cargo_lambda_watch_and_invoke_answer_every_event_kind() {
     )
     .expect("policy");
     let fixture = Fixture {
-        layer: AuthzLayer::from_file(&policy).unwrap_or_else(|error| panic!("{error}")),
+        layer: Authorizer::builder()
+            .policy_file(&policy)
+            .build()
+            .map(AuthzLayer::new)
+            .unwrap_or_else(|error| panic!("{error}")),
         issuer,
     };
     build_the_example();

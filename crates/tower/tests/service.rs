@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use cognito_authz_core::{
-    AcceptedTokenUse, Authorizer, AuthorizerOptions, Denial, Policy, VerifiedToken,
+    AcceptedTokenUse, Authorizer, AuthorizerBuilder, Denial, Policy, VerifiedToken,
 };
 use cognito_authz_test_support::responses::{FORBIDDEN, UNAUTHORIZED, bearer, invalid};
 use cognito_authz_testkit::{DEFAULT_START_SECS, LocalIssuer, with_payload_of};
@@ -41,7 +41,7 @@ methods = ["GET"]
 require = "scope:reports/read or group:admin"
 "#;
 
-async fn fixture(options: AuthorizerOptions) -> (LocalIssuer, Authorizer) {
+async fn fixture(options: AuthorizerBuilder) -> (LocalIssuer, Authorizer) {
     let issuer = LocalIssuer::start().await.expect("local issuer");
     let authorizer = issuer
         .authorizer_with(POLICY, options)
@@ -269,7 +269,7 @@ fn check(what: &str, status: StatusCode, headers: &http::HeaderMap, body: &str, 
 
 #[tokio::test]
 async fn a_plain_service_fn_over_string_bodies_gets_the_contract() {
-    let (issuer, authorizer) = fixture(AuthorizerOptions::new()).await;
+    let (issuer, authorizer) = fixture(Authorizer::builder()).await;
     let service = ServiceBuilder::new()
         .layer(AuthzLayer::new(authorizer))
         .service_fn(|request: Request<String>| async move {
@@ -288,7 +288,7 @@ async fn a_plain_service_fn_over_string_bodies_gets_the_contract() {
 
 #[tokio::test]
 async fn a_hyper_server_over_a_socket_gets_the_contract() {
-    let (issuer, authorizer) = fixture(AuthorizerOptions::new()).await;
+    let (issuer, authorizer) = fixture(Authorizer::builder()).await;
     let service = AuthzLayer::new(authorizer).layer(tower::service_fn(
         |request: Request<hyper::body::Incoming>| async move {
             Ok::<_, Infallible>(Response::new(Full::new(bytes_of(who(&request)))))
@@ -339,7 +339,11 @@ async fn keys_unavailable_is_503_with_retry_after() {
         .verifier_builder(AcceptedTokenUse::Access)
         .build()
         .expect("verifier");
-    let authorizer = Authorizer::single(verifier, &Policy::authenticated()).expect("authorizer");
+    let authorizer = Authorizer::builder()
+        .verifier(verifier)
+        .unmatched(Policy::authenticated())
+        .build()
+        .expect("authorizer");
     let service = ServiceBuilder::new()
         .layer(AuthzLayer::new(authorizer))
         .service_fn(|_: Request<String>| async {
@@ -394,7 +398,7 @@ impl Service<Request<String>> for MustBeReady {
 async fn the_slow_path_calls_the_service_that_was_polled_ready() {
     // A fresh issuer: the first request has to fetch the key set, so its decision is pending
     // on the first poll and takes the boxed path; the second is decided inline.
-    let (issuer, authorizer) = fixture(AuthorizerOptions::new()).await;
+    let (issuer, authorizer) = fixture(Authorizer::builder()).await;
     let mut service = AuthzLayer::new(authorizer).layer(MustBeReady::default());
     let token = issuer.access_token().username("bob").sign();
     for round in 0..3 {
@@ -413,7 +417,7 @@ async fn the_slow_path_calls_the_service_that_was_polled_ready() {
 
 #[tokio::test]
 async fn denials_never_call_the_inner_service_and_keep_its_error_type() {
-    let (_issuer, authorizer) = fixture(AuthorizerOptions::new()).await;
+    let (_issuer, authorizer) = fixture(Authorizer::builder()).await;
     let service = ServiceBuilder::new()
         .layer(AuthzLayer::new(authorizer))
         .service_fn(|_: Request<String>| async { Err::<Response<String>, &str>("inner ran") });
@@ -436,7 +440,7 @@ async fn denials_never_call_the_inner_service_and_keep_its_error_type() {
 
 #[tokio::test]
 async fn the_realm_is_left_for_extractors_and_in_the_challenge() {
-    let (issuer, authorizer) = fixture(AuthorizerOptions::new().realm("api")).await;
+    let (issuer, authorizer) = fixture(Authorizer::builder().realm("api")).await;
     let service = ServiceBuilder::new()
         .layer(AuthzLayer::new(authorizer))
         .service_fn(|request: Request<String>| async move {
@@ -467,7 +471,7 @@ async fn the_realm_is_left_for_extractors_and_in_the_challenge() {
 
 #[tokio::test]
 async fn custom_responders_replace_bodies() {
-    let (_issuer, authorizer) = fixture(AuthorizerOptions::new()).await;
+    let (_issuer, authorizer) = fixture(Authorizer::builder()).await;
     let service = ServiceBuilder::new()
         .layer(AuthzLayer::new(authorizer).responder(|denial: &Denial| {
             let mut response = denial.response().into_response::<String>();
@@ -492,7 +496,7 @@ async fn custom_responders_replace_bodies() {
 
 #[tokio::test]
 async fn require_builds_per_route_layers_and_rejects_bad_expressions() {
-    let (issuer, authorizer) = fixture(AuthorizerOptions::new()).await;
+    let (issuer, authorizer) = fixture(Authorizer::builder()).await;
     let root = AuthzLayer::new(authorizer);
     assert!(root.require("group:").is_err());
     assert!(root.require("policy:missing").is_err());

@@ -1,4 +1,4 @@
-//! The JWKS cache of DESIGN.md §4: one key source per issuer (per region for replicated pools),
+//! The JWKS cache: one key source per issuer (per region for replicated pools),
 //! read lock-free, refreshed single-flight with a cooldown and back-off, stale-if-error.
 //!
 //! Reads never take a lock: the current [`KeySet`] sits behind an [`ArcSwap`]. A miss may start a
@@ -19,8 +19,9 @@ use arc_swap::ArcSwap;
 use futures_util::FutureExt as _;
 use futures_util::future::{BoxFuture, Shared};
 
-pub use fetch::FetchError;
-pub use set::{KeyEntry, KeySet, KeySetError, MAX_KEYS, MAX_RSA_BITS, MIN_RSA_BITS};
+pub(crate) use fetch::FetchError;
+pub(crate) use set::KeyEntry;
+pub use set::{KeyFileError, KeySet, KeySetError, MAX_KEYS};
 
 use crate::clock::SharedClock;
 use crate::config::FetchSettings;
