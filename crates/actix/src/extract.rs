@@ -48,12 +48,7 @@ macro_rules! extractor {
     };
 }
 
-extractor!([T: DeserializeOwned + Send + Sync + 'static] Claims<T>, "Claims", |auth, token| auth.claims("Claims", token).map(Claims));
-extractor!([] Verified, "Verified", |auth, token| Ok(Verified(Arc::clone(token))));
-extractor!([] IdToken, "IdToken", |auth, _token| auth.of_use("IdToken", TokenUse::Id).map(|token| IdToken(Arc::clone(token))));
-extractor!([] AccessToken, "AccessToken", |auth, _token| auth.of_use("AccessToken", TokenUse::Access).map(|token| AccessToken(Arc::clone(token))));
-extractor!([] Groups, "Groups", |auth, token| Ok(Groups(Arc::clone(token))));
-extractor!([] Scopes, "Scopes", |auth, token| Ok(Scopes(Arc::clone(token))));
+cognito_authz_core::__for_each_extractor!(extractor);
 
 impl<T: DeserializeOwned + Send + Sync + 'static> FromRequest for OptionalClaims<T> {
     type Error = Rejection;

@@ -68,12 +68,7 @@ macro_rules! extractor {
     };
 }
 
-extractor!([T: DeserializeOwned + Send + Sync + 'static] Claims<T>, "Claims", |auth, token| auth.claims("Claims", token).map(Claims));
-extractor!([] Verified, "Verified", |_auth, token| Ok(Verified(Arc::clone(token))));
-extractor!([] IdToken, "IdToken", |auth, _token| auth.of_use("IdToken", TokenUse::Id).map(|token| IdToken(Arc::clone(token))));
-extractor!([] AccessToken, "AccessToken", |auth, _token| auth.of_use("AccessToken", TokenUse::Access).map(|token| AccessToken(Arc::clone(token))));
-extractor!([] Groups, "Groups", |_auth, token| Ok(Groups(Arc::clone(token))));
-extractor!([] Scopes, "Scopes", |_auth, token| Ok(Scopes(Arc::clone(token))));
+cognito_authz_core::__for_each_extractor!(extractor);
 
 impl<S, T> FromRequestParts<S> for OptionalClaims<T>
 where

@@ -241,3 +241,20 @@ macro_rules! __policy_guard_type {
         };
     };
 }
+
+/// Invokes the adapter's `$extractor!` once per extractor made from the verified token, with
+/// how it is made (`|auth, token| …` over the core's `RequestAuth`): the one list of
+/// extractors and their rules, whatever the framework. The call site must have
+/// `DeserializeOwned`, `Arc`, `TokenUse` and the extractor types in scope.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __for_each_extractor {
+    ($extractor:ident) => {
+        $extractor!([T: DeserializeOwned + Send + Sync + 'static] Claims<T>, "Claims", |auth, token| auth.claims("Claims", token).map(Claims));
+        $extractor!([] Verified, "Verified", |_auth, token| Ok(Verified(Arc::clone(token))));
+        $extractor!([] IdToken, "IdToken", |auth, _token| auth.of_use("IdToken", TokenUse::Id).map(|token| IdToken(Arc::clone(token))));
+        $extractor!([] AccessToken, "AccessToken", |auth, _token| auth.of_use("AccessToken", TokenUse::Access).map(|token| AccessToken(Arc::clone(token))));
+        $extractor!([] Groups, "Groups", |_auth, token| Ok(Groups(Arc::clone(token))));
+        $extractor!([] Scopes, "Scopes", |_auth, token| Ok(Scopes(Arc::clone(token))));
+    };
+}

@@ -742,6 +742,48 @@ fn check_key_url(url: &str, allow_insecure_http: bool) -> Result<(), ConfigError
     ))
 }
 
+/// Two issuers that cannot be configured together, found by [`check_distinct`].
+#[derive(Debug)]
+pub(crate) struct Clash {
+    /// The index of the later issuer of the two.
+    pub(crate) index: usize,
+    /// It repeats an earlier issuer's name (else: an `iss` an earlier one accepts).
+    pub(crate) same_name: bool,
+    pub(crate) message: String,
+}
+
+/// Issuers go together when their names differ and no `iss` is accepted by two of them (a
+/// token must have exactly one issuer's rules). The one place this is checked: the verifier's
+/// builder calls it, and a policy file maps the clash to the issuer's line.
+pub(crate) fn check_distinct(issuers: &[IssuerConfig]) -> Result<(), Clash> {
+    let mut accepted: std::collections::HashMap<String, &str> = std::collections::HashMap::new();
+    for (index, config) in issuers.iter().enumerate() {
+        if issuers[..index]
+            .iter()
+            .any(|other| other.name() == config.name())
+        {
+            return Err(Clash {
+                index,
+                same_name: true,
+                message: format!("two issuers are named {:?}", config.name()),
+            });
+        }
+        for iss in config.issuers() {
+            if let Some(other) = accepted.insert(iss.clone(), config.name()) {
+                return Err(Clash {
+                    index,
+                    same_name: false,
+                    message: format!(
+                        "issuer {:?} accepts {iss:?}, as issuer {other:?} does",
+                        config.name()
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -905,5 +947,33 @@ mod tests {
             assert!(oidc(issuer).build().is_ok(), "{issuer}");
             assert!(cognito(issuer).build().is_ok(), "{issuer}");
         }
+    }
+
+    #[test]
+    fn issuers_sharing_a_name_or_an_iss_are_refused_in_code_too() {
+        let pool = |name: &str| {
+            IssuerConfig::user_pool("us-east-1_Abc")
+                .name(name)
+                .any_client()
+                .token_use(AcceptedTokenUse::Any)
+                .jwks_json(r#"{"keys":[]}"#)
+                .build()
+                .expect("valid")
+        };
+        let clash = check_distinct(&[pool("a"), pool("b")]).expect_err("same iss");
+        assert_eq!((clash.index, clash.same_name), (1, false));
+        assert!(
+            clash.message.contains("as issuer \"a\" does"),
+            "{}",
+            clash.message
+        );
+        let error = crate::Verifier::builder()
+            .issuers([pool("a"), pool("b")])
+            .build()
+            .expect_err("refused");
+        assert_eq!(error.kind(), crate::ConfigErrorKind::Issuer);
+        assert!(error.message().contains("as issuer \"a\" does"), "{error}");
+        let clash = check_distinct(&[pool("a"), pool("a")]).expect_err("same name");
+        assert_eq!((clash.index, clash.same_name), (1, true));
     }
 }

@@ -32,7 +32,7 @@
 //! require = "policy:admin"
 //! ```
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
 use std::path::Path;
@@ -507,37 +507,24 @@ fn issuers(
     }
     let mut configs: Vec<IssuerConfig> = Vec::new();
     let mut spans = Vec::new();
-    let mut accepted: HashMap<String, String> = HashMap::new();
     for entry in entries {
         let config = issuer(entry, base_dir, at)?;
-        let name_span = entry
-            .get_ref()
-            .name
-            .as_ref()
-            .map_or(entry.span(), Spanned::span);
-        if configs.iter().any(|other| other.name() == config.name()) {
-            return Err(at(
-                name_span,
-                format!("two issuers are named {:?}", config.name()),
-            ));
-        }
-        for iss in config.issuers() {
-            if let Some(other) = accepted.insert(iss.clone(), config.name().to_owned()) {
-                return Err(at(
-                    entry.span(),
-                    format!(
-                        "issuer {:?} accepts {iss:?}, as issuer {other:?} does",
-                        config.name()
-                    ),
-                ));
-            }
-        }
         spans.push(IssuerSpans {
             table: entry.span(),
             jwks_file: entry.get_ref().jwks_file.as_ref().map(Spanned::span),
         });
         configs.push(config);
     }
+    // Checked where the verifier checks it; reported at the later issuer (its name for a
+    // repeated name).
+    crate::config::check_distinct(&configs).map_err(|clash| {
+        let entry = &entries[clash.index];
+        let span = match (&entry.get_ref().name, clash.same_name) {
+            (Some(name), true) => name.span(),
+            _ => entry.span(),
+        };
+        at(span, clash.message)
+    })?;
     Ok((configs, spans))
 }
 

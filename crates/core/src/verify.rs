@@ -202,17 +202,12 @@ impl VerifierBuilder {
             .as_ref()
             .map(Verifier::fetched_sources)
             .unwrap_or_default();
+        crate::config::check_distinct(&self.issuers)
+            .map_err(|clash| ConfigError::new(crate::ConfigErrorKind::Issuer, clash.message))?;
         let mut by_iss = HashMap::new();
         let mut sources = Vec::new();
-        let mut names = std::collections::HashSet::new();
         let mut any_algorithms = Vec::new();
         for (index, (config, key_sources)) in self.issuers.iter().zip(planned).enumerate() {
-            if !names.insert(config.name().to_owned()) {
-                return Err(ConfigError::new(
-                    crate::ConfigErrorKind::Issuer,
-                    format!("two issuers are named {:?}", config.name()),
-                ));
-            }
             for algorithm in &config.algorithms {
                 if !any_algorithms.contains(algorithm) {
                     any_algorithms.push(*algorithm);
@@ -250,16 +245,9 @@ impl VerifierBuilder {
                     }
                 };
                 sources.push(source);
+                // Distinct (checked above): each iss is inserted once.
                 for iss in issuers {
-                    if by_iss
-                        .insert(iss.clone(), (index, sources.len() - 1))
-                        .is_some()
-                    {
-                        return Err(ConfigError::new(
-                            crate::ConfigErrorKind::Issuer,
-                            format!("two issuers accept the same iss {iss:?}"),
-                        ));
-                    }
+                    by_iss.insert(iss.clone(), (index, sources.len() - 1));
                 }
             }
         }
