@@ -77,6 +77,9 @@ struct Inner {
     /// With an ALB in front: identities come from its `x-amzn-oidc-data` tokens.
     #[cfg(feature = "alb")]
     alb: Option<crate::alb::AlbVerifier>,
+    /// The Cedar set-up deciding `cedar` atoms, with the routes' resource loaders.
+    #[cfg(feature = "cedar")]
+    cedar: Option<crate::cedar::Cedar>,
 }
 
 /// The outcome of [`Authorizer::authorize`].
@@ -196,6 +199,8 @@ pub struct AuthorizerOptions {
     realm: Option<String>,
     issuers: Option<Vec<IssuerConfig>>,
     revocation: Option<crate::revocation::RevocationStore>,
+    #[cfg(feature = "cedar")]
+    resource_loaders: crate::cedar::hooks::Loaders,
 }
 
 impl AuthorizerOptions {
@@ -255,6 +260,19 @@ impl AuthorizerOptions {
         self.revocation = Some(store);
         self
     }
+
+    /// The Cedar resource loader of the file's route `pattern` (whose policy uses `cedar`).
+    #[cfg(feature = "cedar")]
+    pub fn resource_loader(
+        mut self,
+        pattern: impl Into<String>,
+        loader: impl crate::cedar::ResourceLoader,
+    ) -> Self {
+        self.resource_loaders
+            .0
+            .push((pattern.into(), std::sync::Arc::new(loader)));
+        self
+    }
 }
 
 /// Builds an [`Authorizer`] in code; see [`Authorizer`] for an example.
@@ -266,6 +284,10 @@ pub struct AuthorizerBuilder {
     table: Option<RouteTable>,
     token_source: TokenSource,
     realm: Option<String>,
+    #[cfg(feature = "cedar")]
+    cedar: Option<crate::cedar::Cedar>,
+    #[cfg(feature = "cedar")]
+    resource_loaders: crate::cedar::hooks::Loaders,
 }
 
 impl Default for AuthorizerBuilder {
@@ -276,6 +298,10 @@ impl Default for AuthorizerBuilder {
             table: None,
             token_source: TokenSource::default(),
             realm: None,
+            #[cfg(feature = "cedar")]
+            cedar: None,
+            #[cfg(feature = "cedar")]
+            resource_loaders: crate::cedar::hooks::Loaders::default(),
         }
     }
 }
@@ -328,6 +354,27 @@ impl AuthorizerBuilder {
         self
     }
 
+    /// The Cedar set-up that decides the routes' `cedar` atoms.
+    #[cfg(feature = "cedar")]
+    pub fn cedar(mut self, cedar: crate::cedar::Cedar) -> Self {
+        self.cedar = Some(cedar);
+        self
+    }
+
+    /// The Cedar resource loader of route `pattern` (whose policy uses `cedar`): it supplies
+    /// the request's resource entity in every adapter.
+    #[cfg(feature = "cedar")]
+    pub fn resource_loader(
+        mut self,
+        pattern: impl Into<String>,
+        loader: impl crate::cedar::ResourceLoader,
+    ) -> Self {
+        self.resource_loaders
+            .0
+            .push((pattern.into(), Arc::new(loader)));
+        self
+    }
+
     /// Uses a route table built elsewhere (replaces `policy`/`route`/`unmatched` calls).
     pub fn route_table(mut self, table: RouteTable) -> Self {
         self.table = Some(table);
@@ -354,12 +401,19 @@ impl AuthorizerBuilder {
                 .map_err(|error| ConfigError::new(error.to_string()))?,
         };
         check_issuer_names(&verifier, &routes).map_err(ConfigError::new)?;
-        Ok(Authorizer::from_parts(
-            verifier,
-            routes,
-            self.token_source,
-            self.realm,
-        ))
+        #[cfg(feature = "cedar")]
+        let cedar = crate::cedar::hooks::attach(self.cedar, self.resource_loaders, &routes)
+            .map_err(ConfigError::new)?;
+        #[cfg(feature = "cedar")]
+        let configured = cedar.is_some();
+        #[cfg(not(feature = "cedar"))]
+        let configured = false;
+        check_cedar_routes(&routes, configured)
+            .map_err(ConfigError::new)?;
+        let authorizer = Authorizer::from_parts(verifier, routes, self.token_source, self.realm);
+        #[cfg(feature = "cedar")]
+        let authorizer = authorizer.with_cedar(cedar);
+        Ok(authorizer)
     }
 }
 
@@ -383,8 +437,25 @@ impl Authorizer {
                 realm: realm.map(Arc::from),
                 #[cfg(feature = "alb")]
                 alb: None,
+                #[cfg(feature = "cedar")]
+                cedar: None,
             }),
         }
+    }
+
+    /// Sets the Cedar set-up of a freshly built authorizer.
+    #[cfg(feature = "cedar")]
+    fn with_cedar(mut self, cedar: Option<crate::cedar::Cedar>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.cedar = cedar;
+        }
+        self
+    }
+
+    /// The Cedar set-up, if the authorizer has one.
+    #[cfg(feature = "cedar")]
+    pub fn cedar(&self) -> Option<&crate::cedar::Cedar> {
+        self.inner.cedar.as_ref()
     }
 
     /// Every request gets `policy` (per-route layers), tokens from the `Authorization` header.
@@ -420,6 +491,8 @@ impl Authorizer {
                 realm: inner.realm.clone(),
                 #[cfg(feature = "alb")]
                 alb: inner.alb.clone(),
+                #[cfg(feature = "cedar")]
+                cedar: inner.cedar.clone(),
             }),
         })
     }
@@ -486,6 +559,10 @@ impl Authorizer {
             options.revocation,
             options.clock.clone().unwrap_or_default(),
         )?;
+        #[cfg(feature = "cedar")]
+        let mut file = file;
+        #[cfg(feature = "cedar")]
+        let cedar = file.take_cedar();
         let (mut issuers, token_source, routes) = file.into_parts();
         if let Some(replacements) = options.issuers {
             issuers = replacements;
@@ -519,14 +596,27 @@ impl Authorizer {
         // `issuer:` atoms that no replacement issuer is named after.
         check_issuer_names(&verifier, &routes).map_err(|message| PolicyFileError {
             message,
-            ..file_level
+            ..file_level.clone()
         })?;
-        Ok(Self::from_parts(
-            verifier,
-            routes,
-            token_source,
-            options.realm,
-        ))
+        #[cfg(feature = "cedar")]
+        let cedar = crate::cedar::hooks::attach(cedar, options.resource_loaders, &routes)
+            .map_err(|message| PolicyFileError {
+                message,
+                ..file_level.clone()
+            })?;
+        #[cfg(feature = "cedar")]
+        let configured = cedar.is_some();
+        #[cfg(not(feature = "cedar"))]
+        let configured = false;
+        check_cedar_routes(&routes, configured)
+            .map_err(|message| PolicyFileError {
+                message,
+                ..file_level
+            })?;
+        let authorizer = Self::from_parts(verifier, routes, token_source, options.realm);
+        #[cfg(feature = "cedar")]
+        let authorizer = authorizer.with_cedar(cedar);
+        Ok(authorizer)
     }
 
     /// The same routes and policies, with identities taken from an Application Load
@@ -543,6 +633,8 @@ impl Authorizer {
                 token_source: inner.token_source.clone(),
                 realm: inner.realm.clone(),
                 alb: Some(alb),
+                #[cfg(feature = "cedar")]
+                cedar: inner.cedar.clone(),
             }),
         }
     }
@@ -663,10 +755,32 @@ impl Authorizer {
         };
         for found in guards.iter() {
             let policy = found.policy();
-            match policy.evaluate(&token) {
+            #[cfg(feature = "cedar")]
+            let (evaluation, cedar) = crate::cedar::hooks::evaluate_guard(
+                inner.cedar.as_ref(),
+                &found,
+                method,
+                target,
+                &token,
+            )
+            .await;
+            #[cfg(not(feature = "cedar"))]
+            let (evaluation, cedar) = (policy.evaluate(&token), None::<(bool, String)>);
+            // What failed, with the Cedar decision's account (determining policy ids) when
+            // Cedar was asked: for logs and the CLI, never the response.
+            let explain = || {
+                let allowed = cedar.as_ref().is_some_and(|(allowed, _)| *allowed);
+                let mut reason = policy.explain_with_cedar(&token, allowed).to_string();
+                if let Some((_, account)) = &cedar {
+                    reason.push_str("; ");
+                    reason.push_str(account);
+                }
+                reason
+            };
+            match evaluation {
                 Evaluation::Allow => {}
                 Evaluation::InsufficientScope(scopes) => {
-                    let reason = policy.explain(&token).to_string();
+                    let reason = explain();
                     return self.deny(
                         &found,
                         method,
@@ -676,7 +790,7 @@ impl Authorizer {
                     );
                 }
                 Evaluation::Forbidden => {
-                    let reason = policy.explain(&token).to_string();
+                    let reason = explain();
                     return self.deny(&found, method, ErrorKind::Forbidden, reason, None);
                 }
             }
@@ -748,6 +862,34 @@ impl Authorizer {
             scopes: scopes.unwrap_or_else(|| Arc::from(Vec::new())),
             realm: self.inner.realm.clone(),
         })
+    }
+}
+
+/// A `cedar` atom needs a Cedar set-up (and the `cedar` feature): without one it could never
+/// hold, so the route would deny everyone behind a policy that reads as if it decided.
+fn check_cedar_routes(routes: &RouteTable, configured: bool) -> Result<(), String> {
+    if configured {
+        return Ok(());
+    }
+    let needing = routes
+        .routes()
+        .iter()
+        .find(|route| route.policy().uses_cedar())
+        .map(|route| format!("route {:?}", route.pattern()))
+        .or_else(|| {
+            routes
+                .unmatched()
+                .uses_cedar()
+                .then(|| "defaults.unmatched".to_owned())
+        });
+    match needing {
+        None => Ok(()),
+        Some(what) if cfg!(feature = "cedar") => Err(format!(
+            "{what} uses `cedar` but no Cedar set-up is configured (a [cedar] section, or AuthorizerBuilder::cedar)"
+        )),
+        Some(what) => Err(format!(
+            "{what} uses `cedar`, which needs cognito-authz built with the `cedar` feature"
+        )),
     }
 }
 

@@ -38,6 +38,8 @@
 mod alb;
 mod authorizer;
 pub mod bounded_read;
+#[cfg(feature = "cedar")]
+pub mod cedar;
 mod claims;
 mod clock;
 mod config;

@@ -94,6 +94,9 @@ pub struct PolicyFile {
     unmatched_span: Option<Range<usize>>,
     /// The `[revocation]` section, if any.
     revocation: Option<RevocationConfig>,
+    /// The `[cedar]` section, loaded and validated.
+    #[cfg(feature = "cedar")]
+    cedar: Option<crate::cedar::Cedar>,
 }
 
 #[derive(Debug, Clone)]
@@ -117,6 +120,9 @@ struct Document {
     route: Vec<Spanned<RouteEntry>>,
     #[serde(default)]
     revocation: Option<Spanned<RevocationEntry>>,
+    /// Cedar policies (read by the `cedar` feature's loader).
+    #[serde(default)]
+    cedar: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Deserialize)]
@@ -277,6 +283,36 @@ impl PolicyFile {
             }
             None => None,
         };
+        #[cfg(feature = "cedar")]
+        let cedar = match document.cedar {
+            Some(section) => {
+                let span = section.span();
+                let loaded = crate::cedar::file::load(section.into_inner(), base_dir.as_ref())
+                    .map_err(|(inside, message)| match inside {
+                        Some(crate::cedar::CedarError {
+                            file: Some(file),
+                            line,
+                            column,
+                            message,
+                        }) => PolicyFileError {
+                            file,
+                            line,
+                            column,
+                            message,
+                        },
+                        _ => at(span, message),
+                    })?;
+                Some(loaded)
+            }
+            None => None,
+        };
+        #[cfg(not(feature = "cedar"))]
+        if let Some(section) = &document.cedar {
+            return Err(at(
+                section.span(),
+                "a [cedar] section needs cognito-authz built with the `cedar` feature".to_owned(),
+            ));
+        }
         Ok(Self {
             label,
             text: text.to_owned(),
@@ -291,6 +327,8 @@ impl PolicyFile {
                 .collect(),
             unmatched_span: unmatched.map(Spanned::span),
             revocation,
+            #[cfg(feature = "cedar")]
+            cedar,
         })
     }
 
@@ -411,6 +449,17 @@ impl PolicyFile {
     /// revocation).
     pub fn revocation(&self) -> Option<&RevocationConfig> {
         self.revocation.as_ref()
+    }
+
+    /// The `[cedar]` section's policies, schema and names, if the file has one.
+    #[cfg(feature = "cedar")]
+    pub fn cedar(&self) -> Option<&crate::cedar::Cedar> {
+        self.cedar.as_ref()
+    }
+
+    #[cfg(feature = "cedar")]
+    pub(crate) fn take_cedar(&mut self) -> Option<crate::cedar::Cedar> {
+        self.cedar.take()
     }
 
     pub(crate) fn into_parts(self) -> (Vec<IssuerConfig>, TokenSource, RouteTable) {

@@ -8,7 +8,7 @@ use crate::claims::TokenUse;
 const MAX_DEPTH: usize = 64;
 
 const ATOMS: &str =
-    "public, deny, authenticated, group:, scope:, token_use:, client:, issuer:, claim: or policy:";
+    "public, deny, authenticated, cedar, group:, scope:, token_use:, client:, issuer:, claim: or policy:";
 
 /// A policy expression that does not parse: the 1-based column (in characters) and what was
 /// expected there.
@@ -311,6 +311,10 @@ impl Parser {
                     "authenticated" => {
                         self.position = word_end;
                         return Ok(Node::Authenticated);
+                    }
+                    "cedar" => {
+                        self.position = word_end;
+                        return Ok(Node::Cedar);
                     }
                     _ => {}
                 }
