@@ -31,7 +31,10 @@ const SCHEMA: &str = r#"namespace Bench {
 
 fn policies(pool: &str) -> String {
     let mut text = String::new();
-    for (index, action) in ["get /a", "get /b", "get /c", "post /cedar"].iter().enumerate() {
+    for (index, action) in ["get /a", "get /b", "get /c", "post /cedar"]
+        .iter()
+        .enumerate()
+    {
         text.push_str(&format!(
             "permit(principal in Bench::UserGroup::\"{pool}|group{index}\", action == Bench::Action::\"{action}\", resource);\n"
         ));

@@ -35,7 +35,12 @@ async fn load_report(request: ResourceRequest) -> Result<Entity, ResourceError> 
     let id = request.path_parameter("id").unwrap_or_default().to_owned();
     let (owner_sub, tenant) =
         report_row(&id).ok_or_else(|| ResourceError::new(format!("no report {id}")))?;
-    let pool = request.token().issuer().rsplit('/').next().unwrap_or_default();
+    let pool = request
+        .token()
+        .issuer()
+        .rsplit('/')
+        .next()
+        .unwrap_or_default();
     let owner = request.uid("User", &format!("{pool}|{owner_sub}"))?;
     let attributes = HashMap::from([(
         "owner".to_owned(),
@@ -70,7 +75,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/reports/{id}", get(report))
         .layer(AuthzLayer::new(authorizer));
 
-    let alice = issuer.id_token().subject("alice-sub").username("alice").sign();
+    let alice = issuer
+        .id_token()
+        .subject("alice-sub")
+        .username("alice")
+        .sign();
     let auditor = issuer
         .id_token()
         .subject("carol-sub")

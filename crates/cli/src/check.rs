@@ -132,7 +132,8 @@ pub(crate) fn run(args: &CheckArgs) -> Result<Outcome, UsageError> {
         }
     };
     #[cfg(feature = "cedar")]
-    let cedar = crate::cedar::check_details(&runtime, &authorizer, &method, target, token.as_deref());
+    let cedar =
+        crate::cedar::check_details(&runtime, &authorizer, &method, target, token.as_deref());
     #[cfg(not(feature = "cedar"))]
     let cedar: Vec<serde_json::Value> = Vec::new();
     if args.json {

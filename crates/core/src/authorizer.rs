@@ -408,8 +408,7 @@ impl AuthorizerBuilder {
         let configured = cedar.is_some();
         #[cfg(not(feature = "cedar"))]
         let configured = false;
-        check_cedar_routes(&routes, configured)
-            .map_err(ConfigError::new)?;
+        check_cedar_routes(&routes, configured).map_err(ConfigError::new)?;
         let authorizer = Authorizer::from_parts(verifier, routes, self.token_source, self.realm);
         #[cfg(feature = "cedar")]
         let authorizer = authorizer.with_cedar(cedar);
@@ -599,20 +598,20 @@ impl Authorizer {
             ..file_level.clone()
         })?;
         #[cfg(feature = "cedar")]
-        let cedar = crate::cedar::hooks::attach(cedar, options.resource_loaders, &routes)
-            .map_err(|message| PolicyFileError {
+        let cedar = crate::cedar::hooks::attach(cedar, options.resource_loaders, &routes).map_err(
+            |message| PolicyFileError {
                 message,
                 ..file_level.clone()
-            })?;
+            },
+        )?;
         #[cfg(feature = "cedar")]
         let configured = cedar.is_some();
         #[cfg(not(feature = "cedar"))]
         let configured = false;
-        check_cedar_routes(&routes, configured)
-            .map_err(|message| PolicyFileError {
-                message,
-                ..file_level
-            })?;
+        check_cedar_routes(&routes, configured).map_err(|message| PolicyFileError {
+            message,
+            ..file_level
+        })?;
         let authorizer = Self::from_parts(verifier, routes, token_source, options.realm);
         #[cfg(feature = "cedar")]
         let authorizer = authorizer.with_cedar(cedar);

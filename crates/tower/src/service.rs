@@ -87,16 +87,18 @@ where
         // in the verified-token cache, or any token whose key is cached). Poll it once here,
         // on the stack, so the common case allocates nothing and never clones the service.
         let decided = {
-            let authorizing = pin!(self.authorizer.authorize(
-                request.method(),
-                // The policy path: the client's path (axum's `OriginalUri` inside a nested
-                // router), less an API Gateway stage (policy_path.rs).
-                cognito_authz_core::RequestTarget::new(
-                    self.path.of(request.uri().path(), request.extensions())
+            let authorizing = pin!(
+                self.authorizer.authorize(
+                    request.method(),
+                    // The policy path: the client's path (axum's `OriginalUri` inside a nested
+                    // router), less an API Gateway stage (policy_path.rs).
+                    cognito_authz_core::RequestTarget::new(
+                        self.path.of(request.uri().path(), request.extensions())
+                    )
+                    .with_query(request.uri().query()),
+                    request.headers(),
                 )
-                .with_query(request.uri().query()),
-                request.headers(),
-            ));
+            );
             match authorizing.poll(&mut Context::from_waker(Waker::noop())) {
                 Poll::Ready(decision) => Some(decision),
                 Poll::Pending => None,
@@ -146,7 +148,7 @@ impl<S, R> Authz<S, R> {
                     &parts.method,
                     // The policy path, as in `call`.
                     cognito_authz_core::RequestTarget::new(
-                        path.of(parts.uri.path(), &parts.extensions)
+                        path.of(parts.uri.path(), &parts.extensions),
                     )
                     .with_query(parts.uri.query()),
                     &parts.headers,

@@ -74,7 +74,11 @@ impl EntitySlot {
 
 /// The principal's entity id: `<pool id>|<sub>` for Cognito tokens, `<iss>|<sub>` otherwise.
 pub(crate) fn principal_id(token: &VerifiedToken) -> String {
-    format!("{}|{}", entity_prefix(token), token.sub().unwrap_or_default())
+    format!(
+        "{}|{}",
+        entity_prefix(token),
+        token.sub().unwrap_or_default()
+    )
 }
 
 /// What AVP calls the entity prefix: the user pool id of a Cognito issuer URL, else `iss`.
@@ -228,7 +232,10 @@ pub(crate) fn to_json(built: &TokenEntities, token: &VerifiedToken) -> Result<Va
         );
     }
     let mut context = serde_json::Map::new();
-    context.insert("pathParameters".to_owned(), Value::Object(Default::default()));
+    context.insert(
+        "pathParameters".to_owned(),
+        Value::Object(Default::default()),
+    );
     context.insert(
         "queryStringParameters".to_owned(),
         Value::Object(Default::default()),
@@ -237,7 +244,13 @@ pub(crate) fn to_json(built: &TokenEntities, token: &VerifiedToken) -> Result<Va
         let mut claims = serde_json::Map::new();
         for (name, value) in token.payload() {
             let value = if name == "scope" {
-                Value::Array(token.scopes().iter().map(|s| Value::String(s.to_owned())).collect())
+                Value::Array(
+                    token
+                        .scopes()
+                        .iter()
+                        .map(|s| Value::String(s.to_owned()))
+                        .collect(),
+                )
             } else {
                 match json_value(&value) {
                     Some(value) => value,

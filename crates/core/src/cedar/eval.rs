@@ -161,16 +161,11 @@ impl Cedar {
                 }
             }
         };
-        let request = match Request::new(
-            built.principal.clone(),
-            action_uid,
-            resource,
-            context,
-            None,
-        ) {
-            Ok(request) => request,
-            Err(error) => return CedarDecision::refused(action, format!("request: {error}")),
-        };
+        let request =
+            match Request::new(built.principal.clone(), action_uid, resource, context, None) {
+                Ok(request) => request,
+                Err(error) => return CedarDecision::refused(action, format!("request: {error}")),
+            };
         let response = match extra {
             None => shared
                 .authorizer
@@ -246,9 +241,7 @@ fn query_parameters(query: &str) -> Result<Vec<(String, String)>, String> {
     let mut pairs = Vec::new();
     for piece in query.split('&').filter(|piece| !piece.is_empty()) {
         if pairs.len() == MAX_QUERY_PARAMETERS {
-            return Err(format!(
-                "more than {MAX_QUERY_PARAMETERS} query parameters"
-            ));
+            return Err(format!("more than {MAX_QUERY_PARAMETERS} query parameters"));
         }
         let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
         let decode = |text: &str| {

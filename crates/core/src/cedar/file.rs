@@ -47,14 +47,12 @@ enum OneOrMany {
 /// # Errors
 /// `Err((None, message))` for a problem in the section itself; `Err((Some(error), _))` for one
 /// inside a Cedar file, located there.
-pub(crate) fn load(
-    value: toml::Value,
-    base: &Path,
-) -> Result<Cedar, (Option<CedarError>, String)> {
+pub(crate) fn load(value: toml::Value, base: &Path) -> Result<Cedar, (Option<CedarError>, String)> {
     let section: Section = value
         .try_into()
         .map_err(|error: toml::de::Error| (None, format!("[cedar]: {}", error.message())))?;
-    let mut config = CedarConfig::new(section.namespace).schema_file(resolve(base, &section.schema));
+    let mut config =
+        CedarConfig::new(section.namespace).schema_file(resolve(base, &section.schema));
     if let Some(name) = section.principal_type {
         config = config.principal_type(name);
     }

@@ -72,13 +72,19 @@ pub(crate) fn folder(path: &Path) -> Result<Vec<PathBuf>, CedarError> {
 pub(crate) fn schema(source: &Source) -> Result<Schema, CedarError> {
     if source.text.trim_start().starts_with('{') {
         Schema::from_json_str(&source.text).map_err(|error| {
-            source.error_at(first_offset(&error), format!("invalid JSON schema: {}", chain(&error)))
+            source.error_at(
+                first_offset(&error),
+                format!("invalid JSON schema: {}", chain(&error)),
+            )
         })
     } else {
         Schema::from_cedarschema_str(&source.text)
             .map(|(schema, _warnings)| schema)
             .map_err(|error| {
-                source.error_at(first_offset(&error), format!("invalid schema: {}", chain(&error)))
+                source.error_at(
+                    first_offset(&error),
+                    format!("invalid schema: {}", chain(&error)),
+                )
             })
     }
 }
@@ -93,7 +99,10 @@ pub(crate) fn policies(
     let mut origin = HashMap::new();
     for (index, source) in sources.iter().enumerate() {
         let parsed = PolicySet::from_str(&source.text).map_err(|error| {
-            source.error_at(first_offset(&error), format!("invalid policy: {}", chain(&error)))
+            source.error_at(
+                first_offset(&error),
+                format!("invalid policy: {}", chain(&error)),
+            )
         })?;
         if parsed.templates().next().is_some() {
             return Err(source.error_at(
@@ -102,9 +111,10 @@ pub(crate) fn policies(
                     .to_owned(),
             ));
         }
-        let file_name = Path::new(&source.label)
-            .file_name()
-            .map_or_else(|| source.label.clone(), |name| name.to_string_lossy().into_owned());
+        let file_name = Path::new(&source.label).file_name().map_or_else(
+            || source.label.clone(),
+            |name| name.to_string_lossy().into_owned(),
+        );
         let mut policies: Vec<_> = parsed.policies().cloned().collect();
         // `from_str` numbers policies in file order as policy0, policy1, …
         policies.sort_by_key(|policy| {

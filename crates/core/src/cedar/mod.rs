@@ -53,8 +53,8 @@ pub use cedar_policy;
 use cedar_policy::{Entity, EntityUid, PolicySet, Schema};
 use http::Method;
 
-pub use eval::CedarDecision;
 pub(crate) use entities::EntitySlot;
+pub use eval::CedarDecision;
 use load::Source;
 use names::Names;
 
@@ -393,7 +393,8 @@ impl CedarConfig {
 
     /// Policies as text, `label` naming them in errors and policy ids.
     pub fn policies_text(mut self, label: impl Into<String>, text: impl Into<String>) -> Self {
-        self.policies.push(SourceSpec::Text(label.into(), text.into()));
+        self.policies
+            .push(SourceSpec::Text(label.into(), text.into()));
         self
     }
 
@@ -607,7 +608,9 @@ impl Cedar {
         for (method, pattern) in self.shared.actions.keys() {
             if !cedar_routes.iter().any(|route| {
                 route.pattern() == pattern
-                    && route.methods().is_none_or(|methods| methods.contains(method))
+                    && route
+                        .methods()
+                        .is_none_or(|methods| methods.contains(method))
             }) {
                 return Err(format!(
                     "a Cedar action name is given for {method} {pattern}, which is no route whose policy uses `cedar`"

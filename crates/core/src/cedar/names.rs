@@ -29,7 +29,9 @@ impl Names {
     pub(crate) fn type_name(&self, type_name: &str) -> Result<EntityTypeName, CedarError> {
         let qualified = self.qualify(type_name);
         EntityTypeName::from_str(&qualified).map_err(|error| {
-            CedarError::new(format!("{qualified:?} is not a Cedar entity type name: {error}"))
+            CedarError::new(format!(
+                "{qualified:?} is not a Cedar entity type name: {error}"
+            ))
         })
     }
 

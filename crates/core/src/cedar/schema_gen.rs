@@ -32,7 +32,11 @@ const RESERVED: [&str; 4] = ["if", "in", "is", "__cedar"];
 /// What AWS's generator refuses: no `paths`, a bad namespace, an ambiguous or unmatched base
 /// path, a `$ref` parameter, a parameter without `name`/`in`/`schema`, an array schema without
 /// `items`, a schema with neither `type` nor a local `$ref`, a malformed `x-cedar` extension.
-pub fn generate(openapi: &Value, namespace: &str, base_path: Option<&str>) -> Result<Value, String> {
+pub fn generate(
+    openapi: &Value,
+    namespace: &str,
+    base_path: Option<&str>,
+) -> Result<Value, String> {
     let paths = openapi
         .get("paths")
         .and_then(Value::as_object)
@@ -115,7 +119,10 @@ pub fn generate(openapi: &Value, namespace: &str, base_path: Option<&str>) -> Re
             };
             let mut resource_types = vec![Value::from("Application")];
             if let Some(extension) = operation.get("x-cedar").filter(|value| value.is_object()) {
-                match extension.get("appliesToResourceTypes").and_then(Value::as_array) {
+                match extension
+                    .get("appliesToResourceTypes")
+                    .and_then(Value::as_array)
+                {
                     Some(types) if types.iter().all(Value::is_string) => {
                         resource_types = types.clone();
                     }
@@ -240,13 +247,18 @@ fn context_attributes(parameters: &[Value]) -> Result<Value, String> {
         if parameter.get("$ref").is_some() {
             return Err("OpenAPI parameters given as $ref are not supported".into());
         }
-        let name = parameter.get("name").and_then(Value::as_str).filter(|n| !n.is_empty());
-        let location = parameter.get("in").and_then(Value::as_str).filter(|n| !n.is_empty());
+        let name = parameter
+            .get("name")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty());
+        let location = parameter
+            .get("in")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty());
         let schema = parameter.get("schema").filter(|schema| truthy(schema));
         let (Some(name), Some(location), Some(schema)) = (name, location, schema) else {
             return Err(
-                "OpenAPI operation parameters must have a \"name\", \"schema\", and \"in\""
-                    .into(),
+                "OpenAPI operation parameters must have a \"name\", \"schema\", and \"in\"".into(),
             );
         };
         let target = match location {
@@ -353,7 +365,8 @@ mod tests {
         for bad in ["", "1A", "a::", "in", "A B"] {
             assert!(generate(&paths, bad, None).is_err(), "{bad:?}");
         }
-        let two_servers = json!({"paths": {}, "servers": [{"url": "https://a/x"}, {"url": "https://b/y"}]});
+        let two_servers =
+            json!({"paths": {}, "servers": [{"url": "https://a/x"}, {"url": "https://b/y"}]});
         assert!(generate(&two_servers, "A", None).is_err());
         assert!(generate(&two_servers, "A", Some("/y")).is_ok());
         assert!(generate(&two_servers, "A", Some("/z")).is_err());

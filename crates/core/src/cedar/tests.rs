@@ -258,7 +258,10 @@ async fn entities_are_built_once_per_cached_token() {
     let token = issuer().id_token(&["readers"], json!({}));
     let first = decide(&authorizer, Method::GET, "/open", &token).await;
     let second = decide(&authorizer, Method::GET, "/open", &token).await;
-    let (first, second) = (first.token().expect("allowed"), second.token().expect("allowed"));
+    let (first, second) = (
+        first.token().expect("allowed"),
+        second.token().expect("allowed"),
+    );
     let built = first.cedar.get().expect("entities kept with the token");
     let again = second.cedar.get().expect("entities kept with the token");
     assert!(Arc::ptr_eq(&built, &again));
@@ -271,7 +274,10 @@ fn entities_follow_the_avp_mapping() {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
-    let id = issuer().id_token(&["readers", "team blue"], json!({"custom:tenant": "acme", "ratio": 1.5}));
+    let id = issuer().id_token(
+        &["readers", "team blue"],
+        json!({"custom:tenant": "acme", "ratio": 1.5}),
+    );
     let id = runtime.block_on(verifier.verify(&id)).expect("valid");
     let json = cedar.entities_json(&id).expect("entities");
     assert_eq!(
@@ -288,12 +294,21 @@ fn entities_follow_the_avp_mapping() {
     assert_eq!(principal["attrs"]["cognito:username"], "alice");
     assert_eq!(principal["attrs"]["custom:tenant"], "acme");
     assert_eq!(principal["attrs"]["email"], "alice@example.com");
-    assert!(principal["attrs"].get("ratio").is_none(), "floats are left out");
+    assert!(
+        principal["attrs"].get("ratio").is_none(),
+        "floats are left out"
+    );
     let mut parents: Vec<String> = principal["parents"]
         .as_array()
         .expect("parents")
         .iter()
-        .map(|parent| format!("{}::{}", parent["type"].as_str().unwrap_or(""), parent["id"]))
+        .map(|parent| {
+            format!(
+                "{}::{}",
+                parent["type"].as_str().unwrap_or(""),
+                parent["id"]
+            )
+        })
         .collect();
     parents.sort();
     assert_eq!(
@@ -316,7 +331,10 @@ fn entities_follow_the_avp_mapping() {
         .collect();
     scopes.sort_unstable();
     assert_eq!(scopes, ["api/read", "openid"]);
-    assert_eq!(json["context"]["token"]["client_id"], crate::test_tokens::CLIENT_ID);
+    assert_eq!(
+        json["context"]["token"]["client_id"],
+        crate::test_tokens::CLIENT_ID
+    );
     assert_eq!(json["context"]["pathParameters"], json!({}));
 }
 
@@ -335,10 +353,16 @@ fn start_up_refuses_what_could_not_decide() {
     assert!(bad.column > 1, "{bad}");
     // A parse error too.
     let unparsable = config()
-        .policies_text("syntax.cedar", "permit(principal, action, resource)\n  when { ;")
+        .policies_text(
+            "syntax.cedar",
+            "permit(principal, action, resource)\n  when { ;",
+        )
         .build()
         .expect_err("does not parse");
-    assert_eq!((unparsable.file.as_deref(), unparsable.line), (Some("syntax.cedar"), 2));
+    assert_eq!(
+        (unparsable.file.as_deref(), unparsable.line),
+        (Some("syntax.cedar"), 2)
+    );
     // No schema.
     assert!(
         CedarConfig::new("Reports")
@@ -353,7 +377,10 @@ fn start_up_refuses_what_could_not_decide() {
         .route_methods([Method::POST], "/open", Policy::cedar())
         .build()
         .expect_err("post /open is not declared");
-    assert!(undeclared.to_string().contains("\"post /open\""), "{undeclared}");
+    assert!(
+        undeclared.to_string().contains("\"post /open\""),
+        "{undeclared}"
+    );
     // `cedar` without a set-up, and under `not`.
     let unset = Authorizer::builder()
         .verifier(issuer().verifier())
@@ -414,7 +441,10 @@ require = "cedar"
     );
     let authorizer = Authorizer::from_toml_str(&text, &folder).expect("loads");
     let cedar = authorizer.cedar().expect("cedar");
-    assert_eq!(cedar.action_name(&Method::GET, "/documents/{id}"), "get /reports/{id}");
+    assert_eq!(
+        cedar.action_name(&Method::GET, "/documents/{id}"),
+        "get /reports/{id}"
+    );
     assert!(cedar.policy_ids().contains(&"owner-reads".to_owned()));
 
     std::fs::write(

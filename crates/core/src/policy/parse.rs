@@ -7,8 +7,7 @@ use crate::claims::TokenUse;
 /// Deepest nesting of parentheses and `not` accepted (keeps recursion bounded).
 const MAX_DEPTH: usize = 64;
 
-const ATOMS: &str =
-    "public, deny, authenticated, cedar, group:, scope:, token_use:, client:, issuer:, claim: or policy:";
+const ATOMS: &str = "public, deny, authenticated, cedar, group:, scope:, token_use:, client:, issuer:, claim: or policy:";
 
 /// A policy expression that does not parse: the 1-based column (in characters) and what was
 /// expected there.
