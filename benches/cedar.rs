@@ -18,6 +18,7 @@ use cognito_authz_testkit::LocalIssuer;
 use criterion::{Criterion, criterion_group, criterion_main};
 use futures_util::FutureExt as _;
 use http::{HeaderMap, Method};
+use serde_json::json;
 
 const SCHEMA: &str = r#"namespace Bench {
   entity UserGroup;
@@ -51,7 +52,7 @@ fn policies(pool: &str) -> String {
     text
 }
 
-fn setup() -> (Authorizer, HeaderMap) {
+fn setup() -> (Authorizer, HeaderMap, String) {
     let issuer = LocalIssuer::offline();
     let cedar = CedarConfig::new("Bench")
         .schema_text("bench.cedarschema", SCHEMA)
@@ -91,7 +92,44 @@ fn setup() -> (Authorizer, HeaderMap) {
         http::header::AUTHORIZATION,
         format!("Bearer {token}").parse().expect("header"),
     );
-    (authorizer, headers)
+    (authorizer, headers, token)
+}
+
+/// The same Cedar request straight to `cedar_policy::Authorizer` (entities and context built
+/// in advance): the floor that no integration can go below.
+fn cedar_floor(authorizer: &Authorizer, token: &str) -> impl Fn() -> bool {
+    use cognito_authz::cedar::cedar_policy::{
+        Authorizer as CedarAuthorizer, Context, Decision, Entities, EntityUid, Request,
+    };
+    let cedar = authorizer.cedar().expect("cedar").clone();
+    let verified = authorizer
+        .verifier()
+        .verify(token)
+        .now_or_never()
+        .expect("cached")
+        .expect("valid");
+    let json = cedar.entities_json(&verified).expect("entities");
+    let entities = Entities::from_json_value(json["entities"].clone(), None).expect("entities");
+    let context = Context::from_json_value(json["context"].clone(), None).expect("context");
+    let principal: EntityUid =
+        EntityUid::from_json(json!({"__entity": json["principal"]})).expect("uid");
+    let action: EntityUid = r#"Bench::Action::"get /cedar""#.parse().expect("uid");
+    let resource: EntityUid = r#"Bench::Application::"Bench""#.parse().expect("uid");
+    let engine = CedarAuthorizer::new();
+    move || {
+        let request = Request::new(
+            principal.clone(),
+            action.clone(),
+            resource.clone(),
+            context.clone(),
+            None,
+        )
+        .expect("request");
+        engine
+            .is_authorized(&request, cedar.policies(), &entities)
+            .decision()
+            == Decision::Allow
+    }
 }
 
 fn decide(authorizer: &Authorizer, path: &str, headers: &HeaderMap) -> bool {
@@ -103,9 +141,11 @@ fn decide(authorizer: &Authorizer, path: &str, headers: &HeaderMap) -> bool {
 }
 
 fn cedar_route(c: &mut Criterion) {
-    let (authorizer, headers) = setup();
+    let (authorizer, headers, token) = setup();
     assert!(decide(&authorizer, "/expr", &headers));
     assert!(decide(&authorizer, "/cedar", &headers));
+    let floor = cedar_floor(&authorizer, &token);
+    assert!(floor());
     let mut group = c.benchmark_group("cedar");
     group.bench_function("expression", |b| {
         b.iter(|| black_box(decide(&authorizer, black_box("/expr"), &headers)));
@@ -113,12 +153,13 @@ fn cedar_route(c: &mut Criterion) {
     group.bench_function("cedar", |b| {
         b.iter(|| black_box(decide(&authorizer, black_box("/cedar"), &headers)));
     });
+    group.bench_function("cedar_policy_floor", |b| b.iter(|| black_box(floor())));
     group.finish();
 
     // Interleaved, so both see the same machine state: the cost over, in one run.
     let rounds = 20;
     let per_round = 20_000;
-    let (mut expression, mut cedar) = (Duration::ZERO, Duration::ZERO);
+    let (mut expression, mut cedar, mut bare) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     for _ in 0..rounds {
         let start = Instant::now();
         for _ in 0..per_round {
@@ -130,14 +171,24 @@ fn cedar_route(c: &mut Criterion) {
             black_box(decide(&authorizer, black_box("/cedar"), &headers));
         }
         cedar += start.elapsed();
+        let start = Instant::now();
+        for _ in 0..per_round {
+            black_box(floor());
+        }
+        bare += start.elapsed();
     }
     let count = f64::from(rounds * per_round);
     let expression_us = expression.as_secs_f64() * 1e6 / count;
     let cedar_us = cedar.as_secs_f64() * 1e6 / count;
+    let bare_us = bare.as_secs_f64() * 1e6 / count;
     println!(
         "cedar/over: expression route {expression_us:.2} µs, Cedar route (10 policies) {cedar_us:.2} µs: {:.2} µs over (target ≤ 5 µs), ratio {:.2}",
         cedar_us - expression_us,
         cedar_us / expression_us
+    );
+    println!(
+        "cedar/floor: the same request straight to cedar_policy::Authorizer {bare_us:.2} µs (what the integration adds: {:.2} µs)",
+        cedar_us - expression_us - bare_us
     );
 }
 

@@ -76,14 +76,11 @@ impl Cedar {
         query: Option<&str>,
         token: &Arc<VerifiedToken>,
     ) -> CedarDecision {
-        let action = self.action_name(method, pattern);
-        let decision = self
-            .decide_inner(method, pattern, path, query, token, action.clone())
-            .await;
+        let decision = self.decide_inner(method, pattern, path, query, token).await;
         tracing::debug!(
             target: "cognito_authz::cedar",
             route = pattern,
-            action = %action,
+            action = %decision.action,
             allowed = decision.allowed,
             policies = ?decision.determining,
             errors = ?decision.errors,
@@ -100,21 +97,29 @@ impl Cedar {
         path: &str,
         query: Option<&str>,
         token: &Arc<VerifiedToken>,
-        action: String,
     ) -> CedarDecision {
         let shared = &*self.shared;
+        // The actions of the routes were parsed at start-up; any other (a method a route
+        // without `methods` did not expect) is parsed here, and denied unless declared.
+        let (action, action_uid) = match self.action_uids.get(&(method.clone(), pattern.to_owned()))
+        {
+            Some((name, uid)) => (name.clone(), uid.clone()),
+            None => {
+                let action = self.action_name(method, pattern);
+                match shared.names.action_uid(&action) {
+                    Ok(uid) if shared.declared.contains(&uid) => (action, uid),
+                    _ => {
+                        let reason = format!("action {action:?} is not declared in the schema");
+                        return CedarDecision::refused(action, reason);
+                    }
+                }
+            }
+        };
         let built = match token.cedar.get_or_build(shared.id, || {
             entities::build(shared.id, &shared.names, token)
         }) {
             Ok(built) => built,
             Err(error) => return CedarDecision::refused(action, error.message),
-        };
-        let action_uid = match shared.names.action_uid(&action) {
-            Ok(uid) if shared.declared.contains(&uid) => uid,
-            _ => {
-                let reason = format!("action {action:?} is not declared in the schema");
-                return CedarDecision::refused(action, reason);
-            }
         };
         let path_parameters = match self.path_parameters(pattern, path) {
             Ok(parameters) => parameters,
@@ -138,10 +143,7 @@ impl Cedar {
             }
         };
         let (resource, extra) = match loader {
-            None => match shared.names.application_uid() {
-                Ok(uid) => (uid, None),
-                Err(error) => return CedarDecision::refused(action, error.message),
-            },
+            None => (shared.application.clone(), None),
             Some(loader) => {
                 let request = ResourceRequest {
                     method: method.clone(),

@@ -459,6 +459,7 @@ impl CedarConfig {
             }
             actions.insert((method, pattern), name);
         }
+        let application = names.application_uid()?;
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         Ok(Cedar {
             shared: Arc::new(Shared {
@@ -469,9 +470,11 @@ impl CedarConfig {
                 declared,
                 actions,
                 authorizer: cedar_policy::Authorizer::new(),
+                application,
             }),
             loaders: Arc::new(HashMap::new()),
             matchers: Arc::new(HashMap::new()),
+            action_uids: Arc::new(HashMap::new()),
         })
     }
 }
@@ -500,6 +503,9 @@ pub struct Cedar {
     loaders: Arc<HashMap<String, Arc<dyn ResourceLoader>>>,
     /// Path-parameter readers per route pattern, made when the authorizer is built.
     matchers: Arc<HashMap<String, matchit::Router<()>>>,
+    /// The action of each Cedar route and method, parsed when the authorizer is built
+    /// (parsing a Cedar name costs more than the whole decision); the schema declares each.
+    action_uids: Arc<HashMap<(Method, String), (String, EntityUid)>>,
 }
 
 struct Shared {
@@ -510,6 +516,8 @@ struct Shared {
     declared: HashSet<EntityUid>,
     actions: HashMap<(Method, String), String>,
     authorizer: cedar_policy::Authorizer,
+    /// The default resource, `NS::Application::"NS"`.
+    application: EntityUid,
 }
 
 impl fmt::Debug for Cedar {
@@ -618,6 +626,7 @@ impl Cedar {
             }
         }
         let mut matchers = HashMap::new();
+        let mut action_uids = HashMap::new();
         for route in &cedar_routes {
             if let Some(methods) = route.methods() {
                 for method in methods {
@@ -628,6 +637,18 @@ impl Cedar {
                             "route {:?}: Cedar action {name:?} is not declared in the schema",
                             route.pattern()
                         ));
+                    }
+                    action_uids.insert((method.clone(), route.pattern().to_owned()), (name, uid));
+                }
+            } else {
+                // Any method: keep the declared actions of the standard ones; others are
+                // looked up (and denied unless declared) per request.
+                for method in crate::policy::routes::STANDARD_METHODS {
+                    let name = self.action_name(&method, route.pattern());
+                    if let Ok(uid) = self.shared.names.action_uid(&name)
+                        && self.shared.declared.contains(&uid)
+                    {
+                        action_uids.insert((method, route.pattern().to_owned()), (name, uid));
                     }
                 }
             }
@@ -640,6 +661,7 @@ impl Cedar {
             }
         }
         self.matchers = Arc::new(matchers);
+        self.action_uids = Arc::new(action_uids);
         Ok(self)
     }
 }
