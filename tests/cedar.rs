@@ -147,7 +147,7 @@ fn authorizer(issuer: &LocalIssuer) -> Authorizer {
         )
         .cedar(cedar(issuer))
         .route_methods(
-            all.clone(),
+            all,
             "/reports/{id}",
             "authenticated and cedar".parse().expect("policy"),
         )
@@ -510,7 +510,7 @@ async fn decisions_match_cedarpy_on_the_same_entities_and_requests() {
     for ((row, ours), (their_allow, their_error)) in rows.iter().zip(&ours).zip(&theirs) {
         // An error anywhere denies here; cedarpy reports the error and Cedar's own decision.
         let expected = *their_allow && !*their_error;
-        if ours.is_allowed() != expected || (!ours.errors().is_empty()) != *their_error {
+        if ours.is_allowed() != expected || ours.errors().is_empty() == *their_error {
             failures.push(format!(
                 "{} {}{} ({}): ours {} (errors {:?}), cedarpy allow={their_allow} errored={their_error}",
                 row.method,
