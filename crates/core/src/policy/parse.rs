@@ -494,12 +494,12 @@ mod tests {
             (
                 "admin",
                 1,
-                "expected an atom (public, deny, authenticated, group:, scope:, token_use:, client:, issuer:, claim: or policy:), found 'admin'",
+                "expected an atom (public, deny, authenticated, cedar, group:, scope:, token_use:, client:, issuer:, claim: or policy:), found 'admin'",
             ),
             (
                 "groups:admin",
                 1,
-                "unknown atom 'groups:' (expected public, deny, authenticated, group:, scope:, token_use:, client:, issuer:, claim: or policy:)",
+                "unknown atom 'groups:' (expected public, deny, authenticated, cedar, group:, scope:, token_use:, client:, issuer:, claim: or policy:)",
             ),
             ("group:", 7, "expected a name after 'group:'"),
             ("group: admin", 7, "expected a name after 'group:'"),
@@ -558,7 +558,7 @@ mod tests {
             (
                 "!group:a",
                 1,
-                "expected an atom (public, deny, authenticated, group:, scope:, token_use:, client:, issuer:, claim: or policy:), found '!group:a' (write 'not', not '!')",
+                "expected an atom (public, deny, authenticated, cedar, group:, scope:, token_use:, client:, issuer:, claim: or policy:), found '!group:a' (write 'not', not '!')",
             ),
             (
                 "group:team blue",
