@@ -101,7 +101,7 @@ fn cedar_floor(authorizer: &Authorizer, token: &str) -> impl Fn() -> bool {
     use cognito_authz::cedar::cedar_policy::{
         Authorizer as CedarAuthorizer, Context, Decision, Entities, EntityUid, Request,
     };
-    let cedar = authorizer.cedar().expect("cedar").clone();
+    let cedar = authorizer.cedar().expect("cedar");
     let verified = authorizer
         .verifier()
         .verify(token)

@@ -1,9 +1,9 @@
 //! A whole axum request, in-process (`oneshot` on a current-thread runtime), with and without
-//! authorization (DESIGN.md §11):
+//! authorization (the targets are in the README's "Performance" section):
 //!
 //! - `axum/no_auth`: the router with no layer (the floor, ~1.3 µs);
 //! - `axum/authz`: `AuthzLayer` + the `Claims` extractor, token in the verified-token cache
-//!   (target ≤ 1.5× `no_auth`);
+//!   (target ≤ 1.25× `no_auth`);
 //! - `axum/authz_wrapped`: the same layer wrapped around the whole router
 //!   (`AuthzLayer::layer(router)`) instead of `Router::layer`, which saves axum's per-route
 //!   boxing of every layer;
@@ -18,7 +18,7 @@
 //!
 //! - `actix/no_auth`: the app with no middleware (the floor);
 //! - `actix/authz`: `CognitoAuth` + the `Claims` extractor, token in the verified-token cache
-//!   (target ≤ 1.5× `no_auth`);
+//!   (target ≤ 1.20× `no_auth`);
 //! - `actix/authz_cold`: as `authz` without the verified-token cache (an RSA verify per request);
 //! - `actix/peer`: actix-web-httpauth 0.8's `HttpAuthentication::bearer` middleware with a
 //!   validator that runs jsonwebtoken 11's `decode` (aws-lc-rs) with a `DecodingKey` built once

@@ -8,8 +8,11 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-echo "==> cargo package --workspace --exclude cognito-authz-benches --no-verify"
-cargo package --workspace --exclude cognito-authz-benches --no-verify --allow-dirty --locked --quiet
+# The workspace's unpublished packages (`publish = false`): benches, the soak tool, test support.
+unpublished=(--exclude cognito-authz-benches --exclude cognito-authz-soak --exclude cognito-authz-test-support)
+
+echo "==> cargo package --workspace ${unpublished[*]} --no-verify"
+cargo package --workspace "${unpublished[@]}" --no-verify --allow-dirty --locked --quiet
 
 msrv=$(sed -n 's/^rust-version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
 if [[ -z "$msrv" ]]; then
@@ -18,7 +21,7 @@ if [[ -z "$msrv" ]]; then
 fi
 if rustup toolchain list 2>/dev/null | grep -q "^$msrv[.-]"; then
     echo "==> cargo +$msrv check (minimum Rust $msrv)"
-    CARGO_TARGET_DIR=target/msrv cargo "+$msrv" check --workspace --exclude cognito-authz-benches \
+    CARGO_TARGET_DIR=target/msrv cargo "+$msrv" check --workspace "${unpublished[@]}" \
         --all-features --locked
 else
     echo "==> minimum Rust $msrv: toolchain not installed (rustup toolchain install $msrv for the" \

@@ -7,7 +7,9 @@
 # is installed when no Chromium is found (as root, or through sudo).
 # The gRPC and Lambda tests (crates/tower/tests/grpc.rs, lambda.rs) run Python's grpcio as a
 # second gRPC client and cargo-lambda (`cargo lambda watch` / `invoke`), both from PyPI: they are
-# installed once into target/tools-venv the same way.
+# installed once into target/tools-venv the same way, with openapi-spec-validator, which checks
+# the OpenAPI documents `cognito-authz policy openapi` and the utoipa integration write
+# (crates/cli/tests/openapi.rs, tests/openapi.rs).
 # The Lambda authorizer's end-to-end test (crates/lambda/tests/cargo_lambda.rs) runs its example
 # under `cargo lambda watch` with the same cargo-lambda.
 # The revocation tests (tests/revocation.rs) run Debian's `redis-server`, installed with apt-get
@@ -45,10 +47,10 @@ if [[ -z "${COGNITO_AUTHZ_CHROMIUM:-}" ]] && ! command -v chromium >/dev/null 2>
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
 fi
 echo "==> chromium: $(command -v chromium || command -v chromium-browser || echo "${COGNITO_AUTHZ_CHROMIUM:-}")"
-# Verified with grpcio 1.85 and cargo-lambda 1.9.2 (crates/tower/tests/grpc.rs, lambda.rs,
-# crates/lambda/tests/cargo_lambda.rs), and cedarpy 4.12 (tests/cedar.rs: Cedar decisions
-# compared with an independent evaluator).
-tools_requirements=('grpcio>=1.60,<2' 'cargo-lambda>=1.9.2,<2' 'cedarpy>=4.12,<5')
+# Verified with grpcio 1.85, cargo-lambda 1.9.2 (crates/tower/tests/grpc.rs, lambda.rs,
+# crates/lambda/tests/cargo_lambda.rs), openapi-spec-validator 0.7.2 and cedarpy 4.12
+# (tests/cedar.rs: Cedar decisions compared with an independent evaluator).
+tools_requirements=('grpcio>=1.60,<2' 'cargo-lambda>=1.9.2,<2' 'openapi-spec-validator>=0.7.2,<0.8' 'cedarpy>=4.12,<5')
 tools_venv="$root/target/tools-venv"
 tools_stamp="$tools_venv/.installed-requirements"
 if [[ ! -x "$tools_venv/bin/cargo-lambda" || "$(cat "$tools_stamp" 2>/dev/null)" != "${tools_requirements[*]}" ]]; then
@@ -59,7 +61,7 @@ if [[ ! -x "$tools_venv/bin/cargo-lambda" || "$(cat "$tools_stamp" 2>/dev/null)"
         --no-input "${tools_requirements[@]}"
     printf '%s' "${tools_requirements[*]}" >"$tools_stamp"
 fi
-echo "==> grpcio $("$tools_venv/bin/python" -c 'import grpc; print(grpc.__version__)'), $("$tools_venv/bin/cargo-lambda" lambda --version) at $tools_venv"
+echo "==> grpcio $("$tools_venv/bin/python" -c 'import grpc; print(grpc.__version__)'), $("$tools_venv/bin/cargo-lambda" lambda --version), openapi-spec-validator $("$tools_venv/bin/python" -c 'import importlib.metadata as m; print(m.version("openapi-spec-validator"))') at $tools_venv"
 
 
 # The ALB verifier's differential test (crates/core/tests/alb.rs) runs aws-jwt-verify's

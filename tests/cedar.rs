@@ -388,7 +388,7 @@ fn uid_text(uid: &Value) -> String {
 async fn decisions_match_cedarpy_on_the_same_entities_and_requests() {
     let issuer = LocalIssuer::offline();
     let authorizer = authorizer(&issuer);
-    let cedar = authorizer.cedar().expect("cedar").clone();
+    let cedar = authorizer.cedar().expect("cedar");
     let verifier = authorizer.verifier().clone();
     let mut tokens = Vec::new();
     let id = |builder: cognito_authz_testkit::TokenBuilder| builder.sign();

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use axum::Router;
-use cognito_authz::{AcceptedTokenUse, Authorizer, AuthorizerOptions};
+use cognito_authz::{AcceptedTokenUse, Authorizer};
 use cognito_authz_axum::AuthzLayer;
 use cognito_authz_lambda::{AuthorizerError, LambdaAuthorizer};
 use cognito_authz_testkit::LocalIssuer;
@@ -112,13 +112,12 @@ async fn one_policy_file_decides_alike_in_the_layer_the_lambda_authorizer_and_be
         .offline()
         .expect("issuer");
     let policy = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/policy.toml");
-    let authorizer = Authorizer::from_file_with(
-        &policy,
-        AuthorizerOptions::new()
-            .issuers([issuer.issuer_config(AcceptedTokenUse::Access)])
-            .clock(issuer.manual_clock().expect("clock").clone()),
-    )
-    .expect("authorizer");
+    let authorizer = Authorizer::builder()
+        .issuers([issuer.issuer_config(AcceptedTokenUse::Access)])
+        .clock(issuer.manual_clock().expect("clock").clone())
+        .policy_file(&policy)
+        .build()
+        .expect("authorizer");
     let address = serve_layer(authorizer.clone()).await;
     #[cfg(feature = "alb")]
     let alb = alb_door::AlbDoor::start(&authorizer).await;

@@ -28,7 +28,11 @@ fn authorizer(issuer: &LocalIssuer) -> Authorizer {
         .verifier_builder(AcceptedTokenUse::Access)
         .build()
         .expect("verifier");
-    Authorizer::single(verifier, &"authenticated".parse().expect("policy")).expect("authorizer")
+    Authorizer::builder()
+        .verifier(verifier)
+        .unmatched("authenticated".parse().expect("policy"))
+        .build()
+        .expect("authorizer")
 }
 
 fn loopback_listener() -> TcpListener {

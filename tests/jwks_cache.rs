@@ -1,25 +1,14 @@
-//! The JWKS cache of DESIGN.md §4 against a real HTTP server on 127.0.0.1 (the testkit's):
-//! rotation, removal, single-flight, cooldown, outages, slow and hostile endpoints, back-off,
-//! warm-up, background refresh, and the verified-token cache.
+//! The JWKS cache (the key-set rules of `crates/core/docs/verification.md`) against a real
+//! HTTP server on 127.0.0.1 (the testkit's): rotation, removal, single-flight, cooldown,
+//! outages, slow and hostile endpoints, back-off, warm-up, background refresh, and the
+//! verified-token cache.
 
 use std::time::Duration;
 
-use cognito_authz::jwks::KeySourceStats;
 use cognito_authz::{AcceptedTokenUse, ErrorKind, IssuerConfig, Verifier};
-use cognito_authz_testkit::{JwksReply, JwksServer, LocalIssuer};
+use cognito_authz_test_support::jwks::{COOLDOWN, advance, pool, server, stats};
+use cognito_authz_testkit::{JwksReply, LocalIssuer, with_kid};
 use futures_util::future::join_all;
-
-const COOLDOWN: Duration = Duration::from_secs(30);
-
-async fn pool() -> LocalIssuer {
-    LocalIssuer::start()
-        .await
-        .expect("local issuer starts on 127.0.0.1")
-}
-
-fn server(issuer: &LocalIssuer) -> &JwksServer {
-    issuer.server().expect("issuer started with a server")
-}
 
 fn plain_verifier(issuer: &LocalIssuer) -> Verifier {
     issuer
@@ -41,14 +30,6 @@ fn verifier_with(
         .verified_token_cache(64)
         .build()
         .expect("valid verifier")
-}
-
-fn stats(verifier: &Verifier) -> KeySourceStats {
-    verifier.key_source_stats()[0]
-}
-
-fn advance(issuer: &LocalIssuer, by: Duration) {
-    issuer.manual_clock().expect("manual clock").advance(by);
 }
 
 #[tokio::test]
@@ -167,14 +148,6 @@ async fn a_flood_of_random_kids_inside_the_cooldown_fetches_nothing_and_grows_no
         );
     }
     assert_eq!(server(&issuer).fetch_count(), 2);
-}
-
-/// The token with its header replaced by one naming `kid`: the kid check runs before the
-/// signature, so the old signature is as good as any for an unknown kid.
-fn with_kid(token: &str, kid: &str) -> String {
-    let header = serde_json::json!({"alg": "RS256", "kid": kid}).to_string();
-    let rest = token.split_once('.').expect("segments").1;
-    format!("{}.{rest}", cognito_authz_testkit::base64url(header))
 }
 
 #[tokio::test]

@@ -13,6 +13,7 @@ mod jwks_cache;
 mod jwks_faults;
 mod moto_interop;
 mod parity;
+mod reload;
 mod revocation;
 mod router_differential;
 mod verify_checks;

@@ -1,6 +1,7 @@
 //! Interop with moto's Cognito server: real user-pool tokens, minted by moto through the AWS API
 //! (`InitiateAuth`, `AdminInitiateAuth`) and signed with the key moto serves at
-//! `/{pool_id}/.well-known/jwks.json`, verified by the library under DESIGN.md §3.
+//! `/{pool_id}/.well-known/jwks.json`, verified by the library under its verification rules
+//! (`crates/core/docs/verification.md`).
 //!
 //! moto is a Python package; `scripts/test.sh` installs it into `target/moto-venv` and passes
 //! its `moto_server` to this test through `COGNITO_AUTHZ_MOTO`. Without it the tests fail: an
@@ -19,7 +20,7 @@
 //!   attributes), and no `email_verified`.
 
 use std::fs::File;
-use std::net::{Ipv4Addr, TcpListener};
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -27,6 +28,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cognito_authz_core::{AcceptedTokenUse, ErrorKind, IssuerConfig, TokenUse, Verifier};
+use cognito_authz_test_support::free_loopback_port;
 use serde_json::{Value, json};
 
 /// A region other than moto's default, so the pool id's region prefix is shown to be honoured.
@@ -134,11 +136,6 @@ fn moto_program() -> PathBuf {
         program.display()
     );
     program
-}
-
-fn free_loopback_port() -> u16 {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local address").port()
 }
 
 /// A client of moto's Cognito user-pool API (AWS JSON 1.1 protocol).

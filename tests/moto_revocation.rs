@@ -6,7 +6,7 @@
 //! moto has no `RevokeToken`, and no verifier hears of a sign-out by itself: the application
 //! records both in the store, as a real application does beside its call to Cognito.
 
-use cognito_authz::decode_unverified;
+use cognito_authz::dangerous::decode_unverified;
 use cognito_authz::revocation::{Revocation, RevocationStore};
 use cognito_authz::{Clock, SystemClock};
 

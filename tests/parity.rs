@@ -1,6 +1,7 @@
 //! The axum and actix-web quickstart apps (`examples/shared`) answer the same requests the same
 //! way: both behind the same `examples/policy.toml` configuration on one local issuer, both
-//! served over real sockets on 127.0.0.1, each row of DESIGN.md §7 sent to both.
+//! served over real sockets on 127.0.0.1, each row of the response table
+//! (`crates/core/docs/responses.md`) sent to both.
 //!
 //! A denial must be byte-identical in the two (status, every header but `Date`, body) and its
 //! status, `WWW-Authenticate`, `Retry-After`, `Content-Type` and body equal to the core's
@@ -14,7 +15,7 @@
 //! - a path no resource matches, with a valid token (`GET /nowhere`): 404 from both routers,
 //!   with framework-specific headers and no JSON body;
 //! - a method a resource does not route, *without* a token (`POST /reports/42`): both layers
-//!   refuse it with the same §7 401 (the policy file's `unmatched = "authenticated"`), but
+//!   refuse it with the same 401 (the policy file's `unmatched = "authenticated"`), but
 //!   axum's method router adds `Allow: GET,HEAD` to whatever its layered fallback answers, the
 //!   401 included.
 //!
@@ -28,7 +29,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use cognito_authz::{AcceptedTokenUse, Authorizer, DenialResponse, ErrorKind};
-use cognito_authz_testkit::{LocalIssuer, SigningKey, jwks_value};
+use cognito_authz_testkit::{LocalIssuer, SigningKey, jwks_value, with_payload_of};
 use http::{HeaderName, Method, header};
 use serde_json::Value;
 
@@ -119,7 +120,7 @@ struct Answer {
     body: Vec<u8>,
 }
 
-/// The headers DESIGN.md §7 defines, compared with the core's response.
+/// The headers the response table defines, compared with the core's response.
 const CONTRACT_HEADERS: [HeaderName; 3] = [
     header::WWW_AUTHENTICATE,
     header::RETRY_AFTER,
@@ -165,7 +166,7 @@ impl Answer {
             .collect()
     }
 
-    /// Status, the §7 headers and body: what must equal the core's response.
+    /// Status, the response table's headers and body: what must equal the core's response.
     fn contract(&self) -> (u16, Vec<Vec<&[u8]>>, &[u8]) {
         let headers = CONTRACT_HEADERS
             .iter()
@@ -328,13 +329,6 @@ fn assert_no_failures(table: &str, failures: &[String]) {
     );
 }
 
-/// `header.payload.signature` with the payload of `other`.
-fn with_payload_of(token: &str, other: &str) -> String {
-    let parts: Vec<&str> = token.split('.').collect();
-    let payload = other.split('.').nth(1).expect("payload");
-    format!("{}.{payload}.{}", parts[0], parts[2])
-}
-
 #[actix_web::test]
 async fn both_quickstart_apps_answer_every_response_row_alike() {
     let issuer = LocalIssuer::start().await.expect("local issuer");
@@ -408,7 +402,7 @@ async fn both_quickstart_apps_answer_every_response_row_alike() {
             .bearer(user)
             .bearer(user)
             .denied(ErrorKind::InvalidRequest),
-        // invalid tokens, one family per check of DESIGN.md §3
+        // invalid tokens, one family per verification check
         row("token over 16 KiB", Method::GET, "/me")
             .bearer(&"a".repeat(17 * 1024))
             .denied(ErrorKind::TokenTooLarge),

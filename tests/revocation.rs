@@ -6,7 +6,6 @@
 //! its own on a free 127.0.0.1 port with persistence off and stops it by PID. Nothing waits by
 //! sleeping: tests await the stores' status changes ([`RevocationStore::subscribe`]).
 
-use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -15,6 +14,7 @@ use cognito_authz::revocation::{
     Revocation, RevocationError, RevocationStatus, RevocationStore, WhenStale,
 };
 use cognito_authz::{AcceptedTokenUse, Authorizer, ErrorKind, Policy, Verifier};
+use cognito_authz_test_support::free_loopback_port;
 use cognito_authz_testkit::LocalIssuer;
 use http::{HeaderMap, HeaderValue, Method};
 
@@ -154,11 +154,6 @@ impl Drop for RedisServer {
     }
 }
 
-fn free_loopback_port() -> u16 {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local address").port()
-}
-
 /// Awaits a status of `store` that satisfies `condition`.
 pub(crate) async fn until(
     store: &RevocationStore,
@@ -186,8 +181,11 @@ impl Instance {
             .revocation(store.clone())
             .build()
             .expect("verifier");
-        let authorizer =
-            Authorizer::single(verifier, &Policy::authenticated()).expect("authorizer");
+        let authorizer = Authorizer::builder()
+            .verifier(verifier)
+            .unmatched(Policy::authenticated())
+            .build()
+            .expect("authorizer");
         Self { store, authorizer }
     }
 
@@ -219,7 +217,7 @@ impl Instance {
         }
     }
 
-    fn verifier(&self) -> &Verifier {
+    fn verifier(&self) -> Verifier {
         self.authorizer.verifier()
     }
 }

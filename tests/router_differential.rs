@@ -30,7 +30,7 @@
 //! around a `ServeDir` mounted with `nest_service`), `actix_root` (`App::wrap`, the quickstart's
 //! `/admin/{rest:.+}`, scopes, `actix-files`, method guards), `actix_normalize_outside` and
 //! `actix_normalize_inside` (actix `NormalizePath` before or after the middleware),
-//! `actix_require` (`wrap(CognitoAuth::require(..))` on a scope and resources, and a whole
+//! `actix_require` (`wrap(cognito_authz_actix::require(..))` on a scope and resources, and a whole
 //! route table on a scope).
 //!
 //! Also here: CORS preflights with a real `tower_http::cors::CorsLayer` and `actix-cors`. A
@@ -1628,7 +1628,8 @@ async fn no_handler_runs_for_a_caller_its_routes_policy_refuses() {
     let authz = root.clone();
     let api = authorizer(&issuer, NESTED_ROUTES, None);
     let (address, server) = serve_actix!(move || {
-        let guard = |expression: &str| CognitoAuth::require(&authz, expression).expect("require");
+        let guard =
+            |expression: &str| cognito_authz_actix::require(&authz, expression).expect("require");
         App::new()
             .service(web::resource("/health").route(actix_get("health")))
             .service(

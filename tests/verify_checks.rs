@@ -1,12 +1,13 @@
-//! The ordered checks of DESIGN.md §3, one table row per case: each fault alone, then rows with
-//! several faults that prove which check runs first. Plus the Cognito-shaped happy paths and the
-//! three issuer kinds.
+//! The ordered verification checks (`crates/core/docs/verification.md`), one table row per
+//! case: each fault alone, then rows with several faults that prove which check runs first.
+//! Plus the Cognito-shaped happy paths and the three issuer kinds. The one table of the
+//! verification contract: the testkit's own tests check what it mints, not the verifier.
 
 use std::time::Duration;
 
-use cognito_authz::{AcceptedTokenUse, ErrorKind, IssuerConfig, TokenUse, Verifier};
+use cognito_authz::{AcceptedTokenUse, Algorithm, ErrorKind, IssuerConfig, TokenUse, Verifier};
 use cognito_authz_testkit::{
-    LocalIssuer, SigningKey, TokenBuilder, base64url, jwks_value, sign_raw,
+    LocalIssuer, SigningKey, TokenBuilder, base64url, jwks_value, sign_raw, with_payload_of,
 };
 use serde_json::{Value, json};
 
@@ -196,6 +197,11 @@ fn single_fault_cases() -> Vec<Case> {
             MalformedToken,
         ),
         case(
+            "sub null",
+            |f| f.issuer.access_token().claim("sub", Value::Null).sign(),
+            MalformedToken,
+        ),
+        case(
             "groups as string",
             |f| {
                 f.issuer
@@ -239,6 +245,11 @@ fn single_fault_cases() -> Vec<Case> {
         case(
             "alg RS512 not allowed",
             |f| f.issuer.access_token().header("alg", "RS512").sign(),
+            UnsupportedAlg,
+        ),
+        case(
+            "signed with RS384, not allowed",
+            |f| f.issuer.access_token().algorithm(Algorithm::RS384).sign(),
             UnsupportedAlg,
         ),
         case(
@@ -325,6 +336,17 @@ fn single_fault_cases() -> Vec<Case> {
             InvalidSignature,
         ),
         case(
+            "a stranger's signature under the pool's kid",
+            |f| {
+                f.issuer
+                    .access_token()
+                    .signed_by(&SigningKey::generate("stranger"))
+                    .header("kid", f.key.kid())
+                    .sign()
+            },
+            InvalidSignature,
+        ),
+        case(
             "flipped signature",
             |f| flip_signature(&f.issuer.access_token().sign()),
             InvalidSignature,
@@ -334,9 +356,7 @@ fn single_fault_cases() -> Vec<Case> {
             |f| {
                 let token = f.issuer.access_token().groups(["user"]).sign();
                 let admin = f.issuer.access_token().groups(["admin"]).sign();
-                let mut parts: Vec<&str> = token.split('.').collect();
-                parts[1] = admin.split('.').nth(1).expect("payload");
-                parts.join(".")
+                with_payload_of(&token, &admin)
             },
             InvalidSignature,
         ),
@@ -670,6 +690,21 @@ async fn token_use_rules_per_issuer() {
             .verify(&id)
             .await
             .expect_err("id on access-only")
+            .kind(),
+        ErrorKind::InvalidTokenUse
+    );
+    // An access token that claims to be an id token is judged by its claim.
+    let claims_id = access_only
+        .issuer
+        .access_token()
+        .claim("token_use", "id")
+        .sign();
+    assert_eq!(
+        access_only
+            .verifier
+            .verify(&claims_id)
+            .await
+            .expect_err("token_use id on access-only")
             .kind(),
         ErrorKind::InvalidTokenUse
     );

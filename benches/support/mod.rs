@@ -2,8 +2,8 @@
 //!
 //! On a shared machine a baseline and the code under test, timed seconds apart, can catch
 //! different bursts of other work. Timing them alternately within every iteration and reporting
-//! the quotient lets both sides share each disturbance, so the ratio DESIGN.md §11 sets a target
-//! for is stable from run to run.
+//! the quotient lets both sides share each disturbance, so a ratio with a performance target
+//! (README, "Performance") is stable from run to run.
 
 use std::time::Duration;
 

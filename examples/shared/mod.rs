@@ -16,9 +16,9 @@ use std::error::Error;
 use std::fmt::Write as _;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use cognito_authz::{AcceptedTokenUse, Authorizer, AuthorizerOptions, IssuerConfig};
+use cognito_authz::{AcceptedTokenUse, Authorizer, AuthorizerBuilder, IssuerConfig};
 use cognito_authz_testkit::LocalIssuer;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -32,9 +32,15 @@ pub const DEFAULT_PORT: u16 = 3000;
 /// Verified tokens kept so a repeated token skips the signature check.
 pub const VERIFIED_TOKEN_CACHE: usize = 10_000;
 
-/// `examples/policy.toml`, the route table of every quickstart.
+/// `examples/policy.toml`, the route table of every quickstart, found from the includer's
+/// package: the repository root (examples, tests) or a folder below it (`tools/soak`).
 pub fn policy_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/policy.toml")
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .ancestors()
+        .map(|folder| folder.join("examples/policy.toml"))
+        .find(|path| path.is_file())
+        .unwrap_or_else(|| manifest.join("examples/policy.toml"))
 }
 
 /// The authorizer an app runs with, and the local issuer behind it when there is one (keep it
@@ -125,8 +131,8 @@ pub fn cognito_issuer(
 
 /// The quickstart's settings: `issuer` in place of the policy file's issuers, and a
 /// verified-token cache.
-pub fn authorizer_options(issuer: IssuerConfig) -> AuthorizerOptions {
-    AuthorizerOptions::new()
+pub fn authorizer_options(issuer: IssuerConfig) -> AuthorizerBuilder {
+    Authorizer::builder()
         .issuers([issuer])
         .verified_token_cache(VERIFIED_TOKEN_CACHE)
 }
@@ -144,8 +150,8 @@ pub fn load_authorizer(issuer: IssuerConfig) -> Result<Authorizer, BoxError> {
 ///
 /// # Errors
 /// The policy file does not load.
-pub fn load_authorizer_with(options: AuthorizerOptions) -> Result<Authorizer, BoxError> {
-    Ok(Authorizer::from_file_with(policy_path(), options)?)
+pub fn load_authorizer_with(options: AuthorizerBuilder) -> Result<Authorizer, BoxError> {
+    Ok(options.policy_file(policy_path()).build()?)
 }
 
 /// The port from `PORT`, or [`DEFAULT_PORT`].

@@ -1,5 +1,5 @@
 //! Structured requests (headers from a small set of names, any value bytes) and token source
-//! configurations: extraction never panics and follows DESIGN.md §3's token-source rules
+//! configurations: extraction never panics and follows the token-source rules
 //! (see `cognito_authz_fuzz::token_source`).
 #![no_main]
 

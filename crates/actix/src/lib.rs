@@ -3,13 +3,11 @@
 //!
 //! ```
 //! use actix_web::{App, HttpResponse, test, web};
-//! use cognito_authz_actix::{Claims, CognitoAuth, OptionalClaims, Require, policy};
+//! use cognito_authz_actix::{Claims, CognitoAuth, OptionalClaims, policy_guard, validate_guards};
 //! use cognito_authz_core::{AcceptedTokenUse, Authorizer, Policy};
 //! use cognito_authz_testkit::LocalIssuer;
 //!
-//! policy! {
-//!     struct Writer = "scope:api/write";
-//! }
+//! policy_guard!(Writer, "scope:api/write");
 //!
 //! async fn me(Claims(claims): Claims) -> HttpResponse {
 //!     HttpResponse::Ok().body(claims.username.clone().unwrap_or_default())
@@ -20,12 +18,13 @@
 //!     HttpResponse::Ok().body(format!("hello {}", who.unwrap_or("stranger")))
 //! }
 //!
-//! async fn write(_: Require<Writer>) -> HttpResponse {
+//! async fn write(_: Writer) -> HttpResponse {
 //!     HttpResponse::NoContent().finish()
 //! }
 //!
 //! # actix_web::rt::System::new().block_on(async {
-//! // A local user pool (tests and development); in production, Authorizer::from_file.
+//! // A local user pool (tests and development); in production, a policy file
+//! // (`Authorizer::builder().policy_file("policy.toml")`).
 //! let issuer = LocalIssuer::offline();
 //! let authorizer = Authorizer::builder()
 //!     .verifier(issuer.verifier_builder(AcceptedTokenUse::Access).build()?)
@@ -33,7 +32,7 @@
 //!     .route("/admin/{*rest}", "group:admin".parse()?)
 //!     .unmatched(Policy::authenticated())
 //!     .build()?;
-//! Require::<Writer>::check()?; // a typo in a guard fails here, before serving
+//! validate_guards!(Writer)?; // a typo in a guard fails here, before serving
 //!
 //! let app = test::init_service(
 //!     App::new()
@@ -95,14 +94,14 @@
 //! [`CognitoAuth`] wraps an app, a `scope` or a `resource`:
 //!
 //! - `App::new().wrap(CognitoAuth::new(authorizer))` applies an [`Authorizer`]'s whole route
-//!   table, usually a policy file ([`Authorizer::from_file`]);
-//! - `web::scope("/admin").wrap(CognitoAuth::require(&authorizer, "group:admin")?)` applies one
+//!   table, usually a policy file ([`AuthorizerBuilder::policy_file`]);
+//! - `web::scope("/admin").wrap(require(&authorizer, "group:admin")?)` ([`require`]) applies one
 //!   policy to everything inside (`policy:NAME` resolves against the authorizer's named
 //!   policies).
 //!
-//! Building it is where configuration fails ([`RequireError`] with the position of a syntax
+//! Building it is where configuration fails ([`GuardError`] with the position of a syntax
 //! error); nothing fails in `new_transform` or on a request, and no request can make it panic.
-//! It answers refused requests itself, byte for byte as DESIGN.md §7 and the tower adapter do
+//! It answers refused requests itself, byte for byte as the tower adapter does (the response table in `docs/responses.md`)
 //! ([`http_response`] copies the core's [`DenialResponse`]); give it another
 //! [`DenialResponder`] with [`CognitoAuth::responder`]. Allowed requests carry the verified
 //! token in their extensions as `Arc<VerifiedToken>`. CORS preflights (`OPTIONS` with
@@ -133,20 +132,20 @@
 //! | [`OptionalClaims<T>`] | `None` without a token | `None` | 403 as `Claims`; 500 without the middleware |
 //! | [`IdToken`] / [`AccessToken`] | the token, of that kind | 401 | 403 `forbidden` for the other kind |
 //! | [`Groups`] / [`Scopes`] | `cognito:groups` / the scopes | 401 | |
-//! | [`Token`] | the [`VerifiedToken`] | 401 | |
-//! | [`Require<P>`] | the token, if it satisfies `P` (see [`policy!`]) | 401 | 403 `insufficient_scope` / `forbidden` |
+//! | [`Verified`] | the [`VerifiedToken`] | 401 | |
+//! | a [`policy_guard!`] type | nothing: admits or refuses by its expression | 401 | 403 `insufficient_scope` / `forbidden` |
 //!
 //! Every extractor answers 500, with a body naming the middleware to add, when no
 //! [`CognitoAuth`] ran for the request (a wiring bug). "No token" happens on public routes:
 //! there, take `Option<Claims>` or [`OptionalClaims`]. Extractor
-//! rejections are [`Rejection`]s with the same §7 responses as the middleware (they do not go
+//! rejections are [`Rejection`]s with the same responses as the middleware (they do not go
 //! through a custom [`DenialResponder`]).
 //!
 //! No actix-web `Guard` is offered: guards only choose routes and can never answer 401 or 403,
 //! so authorization always comes from the middleware or an extractor.
 //!
 //! [`Authorizer`]: cognito_authz_core::Authorizer
-//! [`Authorizer::from_file`]: cognito_authz_core::Authorizer::from_file
+//! [`AuthorizerBuilder::policy_file`]: cognito_authz_core::AuthorizerBuilder::policy_file
 //! [`DenialResponse`]: cognito_authz_core::DenialResponse
 //! [`CognitoClaims`]: cognito_authz_core::CognitoClaims
 //! [`VerifiedToken`]: cognito_authz_core::VerifiedToken
@@ -158,11 +157,20 @@ mod middleware;
 mod rejection;
 mod response;
 
-pub use extract::{AccessToken, Claims, Groups, IdToken, OptionalClaims, Scopes, Token};
-pub use guard::{PolicyCell, PolicyExpression, Require};
-pub use middleware::{CognitoAuth, CognitoAuthMiddleware, RequireError};
-pub use rejection::{Denied, InvalidPolicy, MissingMiddleware, Rejection};
+pub use cognito_authz_core::{GuardError, PolicyGuard, RejectionKind, validate_guards};
+pub use middleware::{CognitoAuth, CognitoAuthMiddleware, require};
 pub use response::{DefaultResponder, DenialResponder, http_response};
 
 /// The core crate, so `cognito_authz_actix::core::Authorizer` needs no second dependency.
 pub use cognito_authz_core as core;
+
+cognito_authz_core::__adapter_types!();
+
+#[doc(hidden)]
+pub mod __private {
+    //! Paths used by [`policy_guard!`](crate::policy_guard); not a public API.
+    pub use crate::guard::guard;
+    pub use actix_web::dev::Payload;
+    pub use actix_web::{FromRequest, HttpRequest};
+    pub use cognito_authz_core::__policy_guard_type;
+}

@@ -2,19 +2,16 @@
 //! (a whole route table at `App::wrap`, or one policy on a `scope`/`resource`), and puts the
 //! verified token into the request extensions for the extractors.
 
-use std::future::{Future as _, Ready, ready};
-use std::pin::pin;
+use std::future::{Ready, ready};
 use std::rc::Rc;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::header::{HeaderMap, HeaderName as ActixHeaderName};
 use actix_web::{Error, HttpMessage as _};
 use cognito_authz_core::{
-    Authorizer, Decision, DenialResponse, ErrorKind, HeaderLookup, Policy, PolicyError,
-    PolicyParseError, RequestTarget,
+    Authorizer, Decision, DenialResponse, ErrorKind, GuardError, HeaderLookup, RequestTarget,
 };
 use futures_util::TryFutureExt as _;
 use futures_util::future::{Either, LocalBoxFuture, MapOk};
@@ -24,13 +21,14 @@ use crate::response::{DefaultResponder, DenialResponder, ResponderName, http_res
 /// actix-web middleware that authorizes every request it wraps with an [`Authorizer`].
 ///
 /// - At the root, `App::new().wrap(CognitoAuth::new(authorizer))` applies the authorizer's
-///   whole route table (usually loaded from a policy file with [`Authorizer::from_file`]).
-/// - On a `scope` or `resource`, `.wrap(CognitoAuth::require(&authorizer, "scope:api/write")?)`
+///   whole route table (usually loaded from a policy file with
+///   [`AuthorizerBuilder::policy_file`](cognito_authz_core::AuthorizerBuilder::policy_file)).
+/// - On a `scope` or `resource`, `.wrap(require(&authorizer, "scope:api/write")?)`
 ///   applies one policy to everything inside, whatever the path.
 ///
 /// Allowed requests reach the handler with the verified token in the request extensions (as
 /// `Arc<VerifiedToken>`, read by the [extractors](crate#extractors)); refused ones are answered
-/// by the [`DenialResponder`] (by default exactly DESIGN.md §7) without calling the handler.
+/// by the [`DenialResponder`] (by default the responses of `docs/responses.md`) without calling the handler.
 /// CORS preflights (`OPTIONS` with `Access-Control-Request-Method`) are decided like any
 /// request; wrap `actix-cors` outside this middleware (`.wrap(cors)` after
 /// `.wrap(CognitoAuth::new(..))`) so it answers them first.
@@ -42,21 +40,21 @@ use crate::response::{DefaultResponder, DenialResponder, ResponderName, http_res
 ///
 /// ```
 /// use actix_web::{App, HttpResponse, test, web};
-/// use cognito_authz_actix::CognitoAuth;
+/// use cognito_authz_actix::{CognitoAuth, require};
 /// use cognito_authz_core::{AcceptedTokenUse, Authorizer, Policy};
 /// use cognito_authz_testkit::LocalIssuer;
 /// # actix_web::rt::System::new().block_on(async {
 /// let issuer = LocalIssuer::offline();
-/// let authorizer = Authorizer::single(
-///     issuer.verifier_builder(AcceptedTokenUse::Access).build()?,
-///     &Policy::authenticated(),
-/// )?;
+/// let authorizer = Authorizer::builder()
+///     .verifier(issuer.verifier_builder(AcceptedTokenUse::Access).build()?)
+///     .unmatched(Policy::authenticated())
+///     .build()?;
 /// let app = test::init_service(
 ///     App::new()
 ///         .route("/health", web::get().to(HttpResponse::Ok))
 ///         .service(
 ///             web::scope("/admin")
-///                 .wrap(CognitoAuth::require(&authorizer, "group:admin")?)
+///                 .wrap(require(&authorizer, "group:admin")?)
 ///                 .route("/users", web::get().to(HttpResponse::Ok)),
 ///         ),
 /// )
@@ -96,32 +94,6 @@ impl CognitoAuth {
         }
     }
 
-    /// Applies one policy expression to every request wrapped (a `scope` or `resource`),
-    /// with `authorizer`'s verifier, token source and settings; `policy:NAME` resolves
-    /// against its named policies.
-    ///
-    /// # Errors
-    /// The expression does not parse (the error gives the position) or does not compile
-    /// (an unknown `policy:` name, `public` combined with other atoms, an invalid scope).
-    pub fn require(authorizer: &Authorizer, expression: &str) -> Result<Self, RequireError> {
-        let policy: Policy = expression.parse().map_err(|error| RequireError::Parse {
-            expression: expression.to_owned(),
-            error,
-        })?;
-        Self::require_policy(authorizer, &policy).map_err(|error| RequireError::Compile {
-            expression: expression.to_owned(),
-            error,
-        })
-    }
-
-    /// [`CognitoAuth::require`] with a [`Policy`] built in code.
-    ///
-    /// # Errors
-    /// The policy does not compile against `authorizer`'s named policies.
-    pub fn require_policy(authorizer: &Authorizer, policy: &Policy) -> Result<Self, PolicyError> {
-        Ok(Self::new(authorizer.with_policy(policy)?))
-    }
-
     /// Answers denials with `responder` instead of [`DefaultResponder`].
     pub fn responder(mut self, responder: impl DenialResponder) -> Self {
         self.responder_name = std::any::type_name_of_val(&responder);
@@ -135,6 +107,18 @@ impl CognitoAuth {
     }
 }
 
+/// A middleware for one scope or resource (`wrap`) that applies the policy `expression` with
+/// `authorizer`'s verifier, token source and realm; `policy:NAME` resolves against the
+/// authorizer's named policies. For a [`Policy`](cognito_authz_core::Policy) built in code,
+/// `CognitoAuth::new(authorizer.with_policy(&policy)?)`.
+///
+/// # Errors
+/// The expression does not parse (with the column) or does not compile: at start-up, never in
+/// a request.
+pub fn require(authorizer: &Authorizer, expression: &str) -> Result<CognitoAuth, GuardError> {
+    Ok(CognitoAuth::new(authorizer.with_expression(expression)?))
+}
+
 impl std::fmt::Debug for CognitoAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CognitoAuth")
@@ -142,28 +126,6 @@ impl std::fmt::Debug for CognitoAuth {
             .field("responder", &ResponderName(self.responder_name))
             .finish()
     }
-}
-
-/// A policy expression given to [`CognitoAuth::require`] that cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum RequireError {
-    /// The expression is not valid policy syntax.
-    #[error("policy `{expression}`: {error}")]
-    Parse {
-        /// The expression as given.
-        expression: String,
-        /// Where and why parsing failed.
-        error: PolicyParseError,
-    },
-    /// The expression parses but does not compile.
-    #[error("policy `{expression}`: {error}")]
-    Compile {
-        /// The expression as given.
-        expression: String,
-        /// Why it does not compile.
-        error: PolicyError,
-    },
 }
 
 impl<S, B> Transform<S, ServiceRequest> for CognitoAuth
@@ -226,7 +188,7 @@ pub(crate) struct AuthContext {
 }
 
 impl AuthContext {
-    /// The §7 response for `kind` with this middleware's realm.
+    /// The response for `kind` with this middleware's realm.
     pub(crate) fn response(&self, kind: ErrorKind, scopes: &[String]) -> DenialResponse {
         DenialResponse::new(kind, scopes, self.realm.as_deref())
     }
@@ -261,23 +223,17 @@ where
                 .map_into_right_body();
             return Either::Left(Either::Right(ready(Ok(response))));
         };
-        // The decision is ready on the first poll unless a key set has to be fetched (a token
-        // in the verified-token cache, or any token whose key is cached). Poll it once here,
-        // on the stack, so the common case neither boxes a future nor clones the service.
+        // The decision is ready at once unless a key set has to be fetched (a token in the
+        // verified-token cache, or any token whose key is cached): then neither a future is
+        // boxed nor the service cloned.
         let decided = {
             let headers = ActixHeaders {
                 map: request.headers(),
                 state: &self.state,
             };
-            let deciding = pin!(self.state.authorizer.authorize_with(
-                &method,
-                target(&request),
-                &headers
-            ));
-            match deciding.poll(&mut Context::from_waker(Waker::noop())) {
-                Poll::Ready(decision) => Some(decision),
-                Poll::Pending => None,
-            }
+            self.state
+                .authorizer
+                .authorize_now(&method, target(&request), &headers)
         };
         match decided {
             Some(decision) => Either::Left(finish(&self.service, &self.state, request, decision)),
@@ -309,7 +265,7 @@ impl<S> CognitoAuthMiddleware<S> {
                 };
                 state
                     .authorizer
-                    .authorize_with(&method, target(&request), &headers)
+                    .authorize(&method, target(&request), &headers)
                     .await
             };
             finish(&*service, &state, request, decision).await
@@ -459,8 +415,12 @@ mod tests {
     #[test]
     fn a_bad_expression_is_refused_before_serving() {
         let authorizer = state(TokenSource::default()).authorizer;
-        let error = CognitoAuth::require(&authorizer, "(group:admin").expect_err("unbalanced");
-        assert!(matches!(error, RequireError::Parse { .. }), "{error}");
-        assert!(CognitoAuth::require(&authorizer, "group:admin or scope:x").is_ok());
+        let error = require(&authorizer, "(group:admin").expect_err("unbalanced");
+        assert_eq!(
+            error.kind(),
+            cognito_authz_core::GuardErrorKind::Parse,
+            "{error}"
+        );
+        assert!(require(&authorizer, "group:admin or scope:x").is_ok());
     }
 }

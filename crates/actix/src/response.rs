@@ -3,7 +3,7 @@
 //!
 //! Every response this crate sends for a denial, from the middleware or an extractor, is built
 //! by [`http_response`] from the core's [`DenialResponse`], so the tower and actix adapters
-//! cannot drift apart (DESIGN.md §7).
+//! cannot drift apart (`docs/responses.md` lists every answer).
 
 use std::fmt;
 
@@ -52,7 +52,7 @@ pub fn http_response(response: &DenialResponse) -> HttpResponse {
 /// `Fn(&Denial, &HttpRequest) -> HttpResponse + Send + Sync + 'static` is a responder too.
 ///
 /// Extractor rejections (a policy guard's 403, `Claims` without a token) do not go through the
-/// responder: they are [`Rejection`](crate::Rejection)s whose responses are the same §7 bytes;
+/// responder: they are [`Rejection`](crate::Rejection)s whose responses are the same bytes;
 /// change them with actix-web's `ErrorHandlers` middleware or by taking
 /// `Result<Extractor, Rejection>` in the handler.
 ///
@@ -84,7 +84,8 @@ pub trait DenialResponder: Send + Sync + 'static {
     fn respond(&self, denial: &Denial, request: &HttpRequest) -> HttpResponse;
 }
 
-/// The default responder: exactly [`Denial::response`] (DESIGN.md §7).
+/// The default responder: exactly [`Denial::response`]: the status, challenge and JSON body
+/// listed in `docs/responses.md`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DefaultResponder;
 

@@ -7,7 +7,7 @@
 //! | extractor | gives | refuses with |
 //! |---|---|---|
 //! | [`Claims<T>`] | the payload as your type (default [`CognitoClaims`]), `custom:*` included, as a shared `Arc<T>` parsed once per token | 403 if it does not fit `T` |
-//! | `Option<Claims<T>>` | `None` when the request passed without a token (public routes) | as above |
+//! | `Option<Claims<T>>` or [`OptionalClaims<T>`] | `None` when the request passed without a token (public routes) | as above |
 //! | [`Verified`] | the shared [`VerifiedToken`] (standard claims parsed) | |
 //! | [`IdToken`] / [`AccessToken`] | the token, if it is of that kind | 403 for the other kind |
 //! | [`Groups`] / [`Scopes`] | `cognito:groups` / the scopes, as lists of names | |
@@ -15,8 +15,8 @@
 //!
 //! Without a token where one is needed (a handler on a `public` route) every extractor
 //! answers 401 `Bearer`; without the layer, 500 with a message naming the layer to add.
-//! Every refusal is an [`AuthzRejection`] whose 401/403 responses are byte-identical to the
-//! layer's (DESIGN.md §7).
+//! Every refusal is a [`Rejection`] whose 401/403 responses are byte-identical to the
+//! layer's (`docs/responses.md`).
 //!
 //! ```
 //! use axum::{Router, body::Body, routing::get};
@@ -73,8 +73,8 @@
 //! | the layer left | `X` | `Option<X>` |
 //! |---|---|---|
 //! | a verified token | `X` | `Some(X)` |
-//! | [`NoToken`] (a `public` route without a valid token) | 401 [`MissingToken`] | `None` |
-//! | nothing (no layer ran) | 500 [`MissingLayer`] | 500 [`MissingLayer`] |
+//! | [`NoToken`] (a `public` route without a valid token) | 401 ([`RejectionKind::MissingToken`]) | `None` |
+//! | nothing (no layer ran) | 500 ([`RejectionKind::MissingMiddleware`]) | 500 |
 //!
 //! `Option<Claims<T>>` (and `Option` of every other extractor) is `None` exactly when the
 //! layer let the request through without a token: on a `public` route, a missing **or
@@ -108,7 +108,7 @@
 //! # Custom responses
 //!
 //! [`AuthzLayer::responder`] replaces the layer's denial bodies. Extractor rejections are
-//! [`AuthzRejection`]s; to change their bodies, wrap the extractor in your own (axum's usual
+//! [`Rejection`]s; to change their bodies, wrap the extractor in your own (axum's usual
 //! pattern) or map responses with middleware.
 #![forbid(unsafe_code)]
 
@@ -117,16 +117,11 @@ mod guard;
 mod rejection;
 
 pub use cognito_authz_core::{
-    Authorizer, AuthorizerOptions, CognitoClaims, Policy, TokenUse, VerifiedToken,
+    Authorizer, AuthorizerBuilder, CognitoClaims, GuardError, Policy, PolicyGuard, RejectionKind,
+    TokenUse, VerifiedToken, validate_guards,
 };
 pub use cognito_authz_tower::{
-    Authz, AuthzLayer, DefaultResponder, NoToken, Realm, RequireError, Responder, ResponseFuture,
-};
-pub use extract::{AccessToken, Claims, Groups, IdToken, Scopes, Verified};
-pub use guard::PolicyGuard;
-pub use rejection::{
-    AuthzRejection, InvalidClaims, InvalidGuard, MissingLayer, MissingToken, PolicyDenied,
-    WrongTokenUse,
+    Authz, AuthzLayer, DefaultResponder, NoToken, Realm, Responder, ResponseFuture,
 };
 
 /// A layer for one route (`route_layer`) that applies the policy `expression` with
@@ -136,7 +131,7 @@ pub use rejection::{
 /// # use cognito_authz_core::{AcceptedTokenUse, Authorizer, Policy};
 /// # let issuer = cognito_authz_testkit::LocalIssuer::offline();
 /// # let verifier = issuer.verifier_builder(AcceptedTokenUse::Any).build()?;
-/// # let authorizer = Authorizer::single(verifier, &Policy::authenticated())?;
+/// # let authorizer = Authorizer::builder().verifier(verifier).unmatched(Policy::authenticated()).build()?;
 /// use axum::{Router, routing::get};
 /// use cognito_authz_axum::require;
 ///
@@ -149,15 +144,17 @@ pub use rejection::{
 ///
 /// # Errors
 /// The expression does not parse or compile.
-pub fn require(authorizer: &Authorizer, expression: &str) -> Result<AuthzLayer, RequireError> {
+pub fn require(authorizer: &Authorizer, expression: &str) -> Result<AuthzLayer, GuardError> {
     AuthzLayer::new(authorizer.clone()).require(expression)
 }
+
+cognito_authz_core::__adapter_types!();
 
 #[doc(hidden)]
 pub mod __private {
     //! Paths used by [`policy_guard!`](crate::policy_guard); not a public API.
-    pub use crate::guard::compile;
+    pub use crate::guard::guard;
     pub use axum_core::extract::FromRequestParts;
-    pub use cognito_authz_core::CompiledPolicy;
+    pub use cognito_authz_core::__policy_guard_type;
     pub use http::request::Parts;
 }

@@ -1,5 +1,6 @@
 //! A real axum `Router` behind `AuthzLayer`, driven in-process (`oneshot`) and over a socket
-//! on 127.0.0.1 through every row of DESIGN.md §7, plus the extractors, guards and per-route
+//! on 127.0.0.1 through every row of the response table (`crates/core/docs/responses.md`), plus
+//! the extractors, guards and per-route
 //! layers. Time comes from the local issuer's manual clock.
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -10,21 +11,18 @@ use axum::extract::Path;
 use axum::routing::{get, options};
 use axum::{Json, Router};
 use cognito_authz_axum::{
-    AccessToken, AuthzLayer, AuthzRejection, Claims, Groups, IdToken, PolicyGuard, Scopes,
-    Verified, policy_guard, require,
+    AccessToken, AuthzLayer, Claims, Groups, IdToken, PolicyGuard, Rejection, RejectionKind,
+    Scopes, Verified, policy_guard, require,
 };
-use cognito_authz_core::{AcceptedTokenUse, Authorizer, AuthorizerOptions, Denial};
-use cognito_authz_testkit::{DEFAULT_START_SECS, LocalIssuer};
+use cognito_authz_core::{AcceptedTokenUse, Authorizer, AuthorizerBuilder, Denial};
+use cognito_authz_test_support::responses::{
+    BAD_REQUEST, FORBIDDEN, FORBIDDEN_CHALLENGE, UNAUTHORIZED, UNAVAILABLE, bearer, invalid,
+};
+use cognito_authz_testkit::{DEFAULT_START_SECS, LocalIssuer, with_payload_of};
 use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
-
-const UNAUTHORIZED: &str = r#"{"message":"Unauthorized"}"#;
-const FORBIDDEN: &str = r#"{"message":"Forbidden"}"#;
-const BAD_REQUEST: &str = r#"{"message":"Bad Request"}"#;
-const UNAVAILABLE: &str = r#"{"message":"Service Unavailable"}"#;
-const FORBIDDEN_CHALLENGE: &str = r#"Bearer error="insufficient_scope""#;
 
 const POLICY: &str = r#"
 [[issuer]]
@@ -66,11 +64,9 @@ policy_guard!(
     AdminOnly, "group:admin and token_use:id"
 );
 policy_guard!(ReadReports, "scope:reports/read");
-policy_guard!(Broken, "group:admin and");
-
-fn invalid(description: &str) -> String {
-    format!(r#"Bearer error="invalid_token", error_description="{description}""#)
-}
+// A guard whose mistake only the policy compiler finds (a typo in the syntax fails the
+// build: see the `policy_guard!` docs).
+policy_guard!(Broken, "public or group:admin");
 
 /// The claims the handlers read, with a custom attribute.
 #[derive(Debug, serde::Deserialize)]
@@ -164,17 +160,11 @@ fn app(authorizer: &Authorizer) -> Result<Router, Box<dyn std::error::Error>> {
 
 /// The local issuer (JWKS served on 127.0.0.1, manual clock) and an authorizer for POLICY that
 /// trusts it.
-async fn fixture(options: AuthorizerOptions) -> (LocalIssuer, Authorizer) {
+async fn fixture(options: AuthorizerBuilder) -> (LocalIssuer, Authorizer) {
     let issuer = LocalIssuer::start().await.expect("local issuer");
-    let clock = issuer.manual_clock().expect("manual clock").clone();
-    let authorizer = Authorizer::from_toml_str_with(
-        POLICY,
-        ".",
-        options
-            .issuers([issuer.issuer_config(AcceptedTokenUse::Any)])
-            .clock(clock),
-    )
-    .unwrap_or_else(|error| panic!("{error}"));
+    let authorizer = issuer
+        .authorizer_with(POLICY, options)
+        .unwrap_or_else(|error| panic!("{error}"));
     (issuer, authorizer)
 }
 
@@ -265,10 +255,6 @@ async fn over_socket(
     Reply::from_parts(status, &headers, body)
 }
 
-fn bearer(token: &str) -> Vec<(&'static str, String)> {
-    vec![("authorization", format!("Bearer {token}"))]
-}
-
 /// An expected reply: status, challenge, body; denials carry `application/json`.
 fn expect(status: u16, challenge: Option<&str>, body: &str) -> Reply {
     let json = body.starts_with('{') && status != 200;
@@ -303,7 +289,7 @@ fn json_reply(body: &Value) -> Reply {
 
 #[tokio::test]
 async fn every_contract_row_answers_the_same_in_process_and_over_a_socket() {
-    let (issuer, authorizer) = fixture(AuthorizerOptions::new()).await;
+    let (issuer, authorizer) = fixture(Authorizer::builder()).await;
     let app = app(&authorizer).expect("router");
     let start = DEFAULT_START_SECS;
 
@@ -333,9 +319,7 @@ async fn every_contract_row_answers_the_same_in_process_and_over_a_socket() {
             .username("bob")
             .groups(["admin"])
             .sign();
-        let mut parts: Vec<&str> = user.split('.').collect();
-        parts[1] = forged.split('.').nth(1).expect("payload");
-        parts.join(".")
+        with_payload_of(&user, &forged)
     };
     let foreign = issuer
         .access_token()
@@ -363,7 +347,7 @@ async fn every_contract_row_answers_the_same_in_process_and_over_a_socket() {
     // (what, method, path, headers, expected)
     type Case<'a> = (&'a str, &'a str, &'a str, Vec<(&'a str, String)>, Reply);
     let cases: Vec<Case<'_>> = vec![
-        // §7 rows
+        // the response table's rows
         (
             "no token",
             "GET",
@@ -711,14 +695,7 @@ async fn every_contract_row_answers_the_same_in_process_and_over_a_socket() {
 async fn keys_unavailable_answers_503_with_retry_after_and_no_challenge() {
     let issuer = LocalIssuer::start().await.expect("issuer");
     issuer.server().expect("server").respond_with_status(500);
-    let authorizer = Authorizer::from_toml_str_with(
-        POLICY,
-        ".",
-        AuthorizerOptions::new()
-            .issuers([issuer.issuer_config(AcceptedTokenUse::Any)])
-            .clock(issuer.manual_clock().expect("manual").clone()),
-    )
-    .expect("authorizer");
+    let authorizer = issuer.authorizer(POLICY).expect("authorizer");
     let app = app(&authorizer).expect("router");
     let token = issuer.access_token().sign();
     let expected = Reply {
@@ -749,7 +726,7 @@ async fn keys_unavailable_answers_503_with_retry_after_and_no_challenge() {
 
 #[tokio::test]
 async fn cached_tokens_expire_on_the_injected_clock() {
-    let (issuer, authorizer) = fixture(AuthorizerOptions::new().verified_token_cache(100)).await;
+    let (issuer, authorizer) = fixture(Authorizer::builder().verified_token_cache(100)).await;
     let app = app(&authorizer).expect("router");
     let token = issuer
         .access_token()
@@ -774,7 +751,7 @@ async fn cached_tokens_expire_on_the_injected_clock() {
 
 #[tokio::test]
 async fn a_cached_token_hands_every_request_the_same_typed_claims() {
-    let (issuer, authorizer) = fixture(AuthorizerOptions::new().verified_token_cache(100)).await;
+    let (issuer, authorizer) = fixture(Authorizer::builder().verified_token_cache(100)).await;
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let record = std::sync::Arc::clone(&seen);
     let app = Router::new()
@@ -806,14 +783,12 @@ async fn a_cached_token_hands_every_request_the_same_typed_claims() {
 #[tokio::test]
 async fn an_access_only_pool_refuses_id_tokens_as_wrong_token_use() {
     let issuer = LocalIssuer::start().await.expect("issuer");
-    let authorizer = Authorizer::from_toml_str_with(
-        POLICY,
-        ".",
-        AuthorizerOptions::new()
-            .issuers([issuer.issuer_config(AcceptedTokenUse::Access)])
-            .clock(issuer.manual_clock().expect("manual").clone()),
-    )
-    .expect("authorizer");
+    let authorizer = Authorizer::builder()
+        .issuers([issuer.issuer_config(AcceptedTokenUse::Access)])
+        .clock(issuer.manual_clock().expect("manual").clone())
+        .policy_text(POLICY, ".")
+        .build()
+        .expect("authorizer");
     let app = app(&authorizer).expect("router");
     let id = issuer.id_token().sign();
     assert_eq!(
@@ -851,7 +826,7 @@ async fn without_the_layer_extractors_answer_500_naming_the_layer() {
 
 #[tokio::test]
 async fn bad_policies_fail_at_start_up_and_never_panic_in_a_request() {
-    let (_issuer, authorizer) = fixture(AuthorizerOptions::new()).await;
+    let (_issuer, authorizer) = fixture(Authorizer::builder()).await;
     // Per-route policies are parsed when the layer is built.
     let error = require(&authorizer, "group:admin and").expect_err("incomplete expression");
     assert_eq!(
@@ -863,12 +838,20 @@ async fn bad_policies_fail_at_start_up_and_never_panic_in_a_request() {
     assert!(require(&authorizer, "policy:admin and token_use:id").is_ok());
     // A policy file with a bad route expression is reported with its line.
     let bad_file = POLICY.replace("\"policy:admin\"", "\"group:admin and\"");
-    let error = Authorizer::from_toml_str(&bad_file, ".").expect_err("bad route");
+    let error = Authorizer::builder()
+        .policy_text(&bad_file, ".")
+        .build()
+        .expect_err("bad route");
     assert!(error.to_string().contains("expected an atom"), "{error}");
     // Guards validate at start-up; an unchecked bad guard answers 500 instead of panicking.
     assert!(AdminOnly::validate().is_ok());
     let error = Broken::validate().expect_err("bad guard");
-    assert!(error.to_string().contains("column 16"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("`public` must be the whole policy"),
+        "{error}"
+    );
     let app = Router::new()
         .route("/broken", get(|_: Broken| async { "unreachable" }))
         .layer(AuthzLayer::new(authorizer));
@@ -879,7 +862,7 @@ async fn bad_policies_fail_at_start_up_and_never_panic_in_a_request() {
 
 #[tokio::test]
 async fn an_invalid_guard_answers_500_on_a_verified_request() {
-    let (issuer, authorizer) = fixture(AuthorizerOptions::new()).await;
+    let (issuer, authorizer) = fixture(Authorizer::builder()).await;
     let app = Router::new()
         .route("/broken", get(|_: Broken| async { "unreachable" }))
         .layer(AuthzLayer::new(authorizer));
@@ -887,12 +870,16 @@ async fn an_invalid_guard_answers_500_on_a_verified_request() {
     let reply = in_process(&app, "GET", "/broken", &bearer(&token)).await;
     assert_eq!(reply.status, 500);
     assert!(reply.body.contains("Broken"), "{}", reply.body);
-    assert!(reply.body.contains("group:admin and"), "{}", reply.body);
+    assert!(
+        reply.body.contains("public or group:admin"),
+        "{}",
+        reply.body
+    );
 }
 
 #[tokio::test]
 async fn extractor_rejections_carry_the_configured_realm() {
-    let (issuer, authorizer) = fixture(AuthorizerOptions::new().realm("api")).await;
+    let (issuer, authorizer) = fixture(Authorizer::builder().realm("api")).await;
     let app = app(&authorizer).expect("router");
     let user = issuer.access_token().sign();
     // The layer's own denial and the extractors' agree.
@@ -924,7 +911,7 @@ async fn extractor_rejections_carry_the_configured_realm() {
 
 #[tokio::test]
 async fn a_custom_responder_replaces_the_layer_bodies() {
-    let (_issuer, authorizer) = fixture(AuthorizerOptions::new()).await;
+    let (_issuer, authorizer) = fixture(Authorizer::builder()).await;
     let layer = AuthzLayer::new(authorizer).responder(|denial: &Denial| {
         let mut response = denial.response().into_response::<Body>();
         *response.body_mut() = Body::from(format!("{{\"error\":\"{}\"}}", denial.code()));
@@ -941,13 +928,14 @@ async fn a_custom_responder_replaces_the_layer_bodies() {
 
 #[test]
 fn rejections_have_statuses_and_name_their_kind() {
-    fn status_of(rejection: &AuthzRejection) -> u16 {
+    fn status_of(rejection: &Rejection) -> u16 {
         rejection.status().as_u16()
     }
-    let missing = AuthzRejection::from(cognito_authz_axum::MissingLayer::default());
+    let missing = Rejection::from(cognito_authz_core::Rejection::missing_middleware("Claims"));
     assert_eq!(status_of(&missing), 500);
+    assert_eq!(missing.kind(), RejectionKind::MissingMiddleware);
     assert!(missing.to_string().contains("AuthzLayer"));
     let invalid = Broken::validate().expect_err("bad guard");
-    assert_eq!(invalid.status(), 500);
-    assert_eq!(invalid.expression(), "group:admin and");
+    assert_eq!(invalid.kind(), cognito_authz_core::GuardErrorKind::Compile);
+    assert_eq!(invalid.expression(), "public or group:admin");
 }

@@ -70,7 +70,7 @@ pub(crate) fn run(args: &AlbArgs<'_>, token: &str) -> Result<Outcome, UsageError
             if args.json {
                 println!(
                     "{}",
-                    json!({"valid": false, "error": error.code(), "status": error.status()})
+                    json!({"valid": false, "error": error.code(), "status": error.status().as_u16()})
                 );
             } else {
                 println!("invalid: {} ({})", error.code(), error.status());

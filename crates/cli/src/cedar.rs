@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use cognito_authz_core::{Authorizer, AuthorizerOptions, FixedClock, RequestTarget, VerifiedToken};
+use cognito_authz_core::{Authorizer, FixedClock, RequestTarget, VerifiedToken};
 use http::Method;
 use serde_json::{Value, json};
 
@@ -62,7 +62,7 @@ pub(crate) fn run(command: &CedarCommand) -> Result<Outcome, UsageError> {
 
 fn entities(args: &EntitiesArgs) -> Result<Outcome, UsageError> {
     let token = args.input.read()?;
-    let mut options = AuthorizerOptions::new();
+    let mut options = Authorizer::builder();
     if let Some(path) = &args.jwks_file {
         options = options.jwks_file(path);
     }
@@ -72,7 +72,7 @@ fn entities(args: &EntitiesArgs) -> Result<Outcome, UsageError> {
     let runtime = crate::runtime()?;
     let authorizer = {
         let _inside = runtime.enter();
-        Authorizer::from_file_with(&args.config, options)?
+        options.policy_file(&args.config).build()?
     };
     let Some(cedar) = authorizer.cedar() else {
         return Err(UsageError(format!(

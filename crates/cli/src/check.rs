@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use cognito_authz_core::{Authorizer, AuthorizerOptions, Decision, FixedClock, RequestTarget};
+use cognito_authz_core::{Authorizer, Decision, FixedClock, RequestTarget};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use serde_json::json;
 
@@ -71,7 +71,7 @@ pub(crate) fn run(args: &CheckArgs) -> Result<Outcome, UsageError> {
     if let Some(hint) = token.as_deref().and_then(crate::hint::token_shape) {
         eprintln!("cognito-authz: hint: {hint}");
     }
-    let mut options = AuthorizerOptions::new();
+    let mut options = Authorizer::builder();
     if let Some(path) = &args.jwks_file {
         options = options.jwks_file(path);
     }
@@ -82,7 +82,7 @@ pub(crate) fn run(args: &CheckArgs) -> Result<Outcome, UsageError> {
     let runtime = crate::runtime()?;
     let authorizer = {
         let _inside = runtime.enter();
-        Authorizer::from_file_with(&args.config, options)?
+        options.policy_file(&args.config).build()?
     };
     crate::revoke::await_store(&runtime, &authorizer);
     let mut headers = request_headers(&authorizer, token.as_deref())?;
@@ -101,7 +101,8 @@ pub(crate) fn run(args: &CheckArgs) -> Result<Outcome, UsageError> {
         Router::Actix => RequestTarget::actix(&actix_routed, path),
     }
     .with_query(query);
-    let guards = authorizer.routes().matches(&method, target);
+    let routes = authorizer.routes();
+    let guards = routes.matches(&method, target);
     let guards: Vec<(Option<String>, String)> = guards
         .iter()
         .map(|found| {
@@ -125,7 +126,7 @@ pub(crate) fn run(args: &CheckArgs) -> Result<Outcome, UsageError> {
             route = denial.route().map(str::to_owned);
             policy = denial.policy().to_owned();
             (
-                denial.status(),
+                denial.status().as_u16(),
                 Some(denial.code()),
                 denial.reason().to_owned(),
             )

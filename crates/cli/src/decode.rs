@@ -18,7 +18,7 @@ pub(crate) fn run(args: &DecodeArgs) -> Result<Outcome, UsageError> {
         eprintln!("cognito-authz: hint: {hint}");
     }
     eprintln!("cognito-authz: decoded WITHOUT verification: nothing below is trusted");
-    match cognito_authz_core::decode_unverified(&token) {
+    match cognito_authz_core::dangerous::decode_unverified(&token) {
         Ok((header, payload)) => {
             let document = json!({ "header": header, "payload": payload });
             println!("{}", serde_json::to_string_pretty(&document)?);

@@ -7,7 +7,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use cognito_authz_core::{ErrorKind, IssuerConfig, decode_unverified};
+use cognito_authz_core::dangerous::decode_unverified;
+use cognito_authz_core::{ErrorKind, IssuerConfig};
 use serde_json::Value;
 
 /// A hint about the shape of the token as given, before any check: what looks pasted from a

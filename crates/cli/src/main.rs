@@ -13,6 +13,7 @@ mod hint;
 mod input;
 mod lint;
 mod mint;
+mod openapi;
 mod revoke;
 mod verify;
 
@@ -55,6 +56,9 @@ enum PolicyCommand {
     /// Load a policy file, report its first error with line and column, list its routes in
     /// match order (exit 0 ok, 1 errors).
     Lint(lint::LintArgs),
+    /// Write the OpenAPI 3.1 security of a policy file's routes (schemes per issuer, each
+    /// route's scopes; groups and claims in `x-cognito-authz-policy`) as JSON.
+    Openapi(openapi::OpenApiArgs),
 }
 
 /// What a subcommand concluded.
@@ -93,6 +97,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => verify::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Policy(PolicyCommand::Lint(args)) => lint::run(&args),
+        Command::Policy(PolicyCommand::Openapi(args)) => openapi::run(&args),
         Command::Decode(args) => decode::run(&args),
         Command::Mint(args) => mint::run(&args),
         Command::Revoke(args) => revoke::run(&args),

@@ -1,10 +1,10 @@
-//! `cognito-authz verify`: run every check of DESIGN.md §3 on one token.
+//! `cognito-authz verify`: run every verification check on one token, in order.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::ArgGroup;
-use cognito_authz_core::jwks::KeySet;
+use cognito_authz_core::jwks::{KeyFileError, KeySet};
 use cognito_authz_core::{AcceptedTokenUse, FixedClock, IssuerConfig, PolicyFile, Verifier};
 use serde_json::json;
 
@@ -133,7 +133,7 @@ pub(crate) fn run(args: &VerifyArgs) -> Result<Outcome, UsageError> {
             if args.json {
                 println!(
                     "{}",
-                    json!({"valid": false, "error": error.code(), "status": error.status()})
+                    json!({"valid": false, "error": error.code(), "status": error.status().as_u16()})
                 );
             } else {
                 println!("invalid: {} ({})", error.code(), error.status());
@@ -160,13 +160,11 @@ fn issuers(args: &VerifyArgs) -> Result<Vec<IssuerConfig>, UsageError> {
     if let Some(path) = &args.config {
         let file = PolicyFile::load(path)?;
         file.check_key_files(args.jwks_file.as_deref())?;
-        let mut issuers = file.issuers().to_vec();
-        if let Some(jwks) = &args.jwks_file {
-            for issuer in &mut issuers {
-                issuer.set_jwks_file(jwks);
-            }
-        }
-        return Ok(issuers);
+        let issuers = file.issuers().iter().cloned();
+        return Ok(match &args.jwks_file {
+            Some(jwks) => issuers.map(|issuer| issuer.with_jwks_file(jwks)).collect(),
+            None => issuers.collect(),
+        });
     }
     if args.client_id.is_empty() && !args.any_client {
         return Err(UsageError(
@@ -200,9 +198,13 @@ fn issuers(args: &VerifyArgs) -> Result<Vec<IssuerConfig>, UsageError> {
         (None, true) => {}
     }
     if let Some(path) = &args.jwks_file {
-        let text = crate::input::read_file(path, "--jwks-file")?;
-        KeySet::from_json(text.as_bytes())
-            .map_err(|error| UsageError(format!("--jwks-file {}: {error}", path.display())))?;
+        KeySet::from_file(path).map_err(|error| match error {
+            KeyFileError::Read(error) => UsageError(format!(
+                "cannot read --jwks-file {}: {error}",
+                path.display()
+            )),
+            error => UsageError(format!("--jwks-file {}: {error}", path.display())),
+        })?;
         builder = builder.jwks_file(path);
     } else if let Some(url) = &args.jwks_url {
         builder = builder.jwks_url(url);

@@ -1,4 +1,4 @@
-//! The `cognito-authz` binary end to end: exit codes, JSON shapes and messages of DESIGN.md §10.
+//! The `cognito-authz` binary end to end: exit codes, JSON shapes and messages.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -77,7 +77,12 @@ struct LoadBalancer {
 impl LoadBalancer {
     /// `arn:{partition}:elasticloadbalancing:{region}:{account}:loadbalancer/app/{name}/{id}`.
     fn parse(arn: &str) -> Result<Self, ConfigError> {
-        let bad = || ConfigError::new(format!("{arn:?} is not an Application Load Balancer ARN"));
+        let bad = || {
+            ConfigError::new(
+                crate::ConfigErrorKind::Alb,
+                format!("{arn:?} is not an Application Load Balancer ARN"),
+            )
+        };
         let mut parts = arn.splitn(6, ':');
         let (scheme, partition, service, region, account, resource) = (
             parts.next().ok_or_else(bad)?,
@@ -233,6 +238,7 @@ impl AlbConfigBuilder {
     pub fn build(self) -> Result<AlbConfig, ConfigError> {
         if self.arns.is_empty() {
             return Err(ConfigError::new(
+                crate::ConfigErrorKind::Alb,
                 "an ALB verifier needs at least one load balancer ARN",
             ));
         }
@@ -242,23 +248,35 @@ impl AlbConfigBuilder {
             .map(|arn| LoadBalancer::parse(arn))
             .collect::<Result<Vec<_>, _>>()?;
         if self.client_ids.is_empty() || self.client_ids.iter().any(String::is_empty) {
-            return Err(ConfigError::new("an ALB verifier needs its app client ids"));
+            return Err(ConfigError::new(
+                crate::ConfigErrorKind::Alb,
+                "an ALB verifier needs its app client ids",
+            ));
         }
         let issuer = self
             .issuer
             .filter(|issuer| !issuer.is_empty())
-            .ok_or_else(|| ConfigError::new("an ALB verifier needs the issuer (`iss`)"))?;
+            .ok_or_else(|| {
+                ConfigError::new(
+                    crate::ConfigErrorKind::Alb,
+                    "an ALB verifier needs the issuer (`iss`)",
+                )
+            })?;
         if let Some(base) = &self.key_base
             && !(base.starts_with("https://")
                 || (base.starts_with("http://") && is_loopback_url(base)))
         {
-            return Err(ConfigError::new(format!(
-                "ALB key URL {base:?} must be HTTPS (plain HTTP only to a loopback host)"
-            )));
+            return Err(ConfigError::new(
+                crate::ConfigErrorKind::Alb,
+                format!("ALB key URL {base:?} must be HTTPS (plain HTTP only to a loopback host)"),
+            ));
         }
         let max_keys = self.max_keys.unwrap_or(64);
         if max_keys == 0 {
-            return Err(ConfigError::new("max_keys must be at least 1"));
+            return Err(ConfigError::new(
+                crate::ConfigErrorKind::Alb,
+                "max_keys must be at least 1",
+            ));
         }
         Ok(AlbConfig {
             load_balancers,
@@ -312,8 +330,9 @@ impl AlbVerifier {
     /// # Errors
     /// The HTTP client cannot be built.
     pub fn new(config: AlbConfig) -> Result<Self, ConfigError> {
-        let client = crate::jwks::http_client()
-            .map_err(|error| ConfigError::new(format!("HTTP client: {error}")))?;
+        let client = crate::jwks::http_client().map_err(|error| {
+            ConfigError::new(crate::ConfigErrorKind::Alb, format!("HTTP client: {error}"))
+        })?;
         Ok(Self {
             inner: Arc::new(AlbInner {
                 config,

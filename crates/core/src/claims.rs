@@ -46,7 +46,7 @@ impl fmt::Display for TokenUse {
     }
 }
 
-/// A token that passed every check of DESIGN.md §3.
+/// A token that passed every verification check.
 ///
 /// Standard claims are parsed once at verification; [`VerifiedToken::claims`] deserializes the
 /// whole payload into any type, `custom:*` attributes included.

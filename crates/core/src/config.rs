@@ -1,6 +1,6 @@
 //! Issuer configuration: which tokens an issuer accepts and where its keys come from.
 //!
-//! Three kinds, as DESIGN.md §3 lays out: a Cognito user pool id (the normal case), a Cognito
+//! Three kinds: a Cognito user pool id (the normal case), a Cognito
 //! issuer given as an exact string (emulators), and a generic OIDC issuer. Every builder returns
 //! `Result`: a configuration that would admit more than the user asked for (no `token_use`, no
 //! client ids) is an error, never an open door.
@@ -52,9 +52,10 @@ impl std::str::FromStr for AcceptedTokenUse {
             "id" => Ok(AcceptedTokenUse::Id),
             "access" => Ok(AcceptedTokenUse::Access),
             "any" => Ok(AcceptedTokenUse::Any),
-            other => Err(ConfigError::new(format!(
-                "token_use must be \"id\", \"access\" or \"any\", not {other:?}"
-            ))),
+            other => Err(ConfigError::new(
+                crate::ConfigErrorKind::Issuer,
+                format!("token_use must be \"id\", \"access\" or \"any\", not {other:?}"),
+            )),
         }
     }
 }
@@ -144,7 +145,7 @@ impl KeyLocation {
     }
 }
 
-/// How the JWKS of an issuer is fetched and refreshed (DESIGN.md §4 defaults).
+/// How the JWKS of an issuer is fetched and refreshed (each default is documented on its setter).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchSettings {
     /// At most one refresh per issuer in this interval (default 30 s).
@@ -273,23 +274,26 @@ impl IssuerConfig {
         &self.fetch
     }
 
-    /// Replaces the key location with a static key-set file (the CLI's `--jwks-file`).
-    pub fn set_jwks_file(&mut self, path: impl Into<PathBuf>) {
+    /// The same issuer with its keys read from a static key-set file instead (the CLI's
+    /// `--jwks-file`).
+    #[must_use]
+    pub fn with_jwks_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.keys = KeyLocation {
             url: None,
             file: Some(path.into()),
             json: None,
         };
+        self
     }
 
-    /// Replaces the key location with a URL, checked as [`IssuerBuilder::jwks_url`] checks it
+    /// The same issuer with its keys fetched from `url`, checked as [`IssuerBuilder::jwks_url`] checks it
     /// (HTTPS, or plain HTTP to a loopback host): e.g. a test issuer's key server standing in
     /// for a policy file's pool.
     ///
     /// # Errors
     /// The URL is not http(s), or is plain HTTP to a non-loopback host without
     /// `allow_insecure_http`.
-    pub fn set_jwks_url(&mut self, url: impl Into<String>) -> Result<(), ConfigError> {
+    pub fn with_jwks_url(mut self, url: impl Into<String>) -> Result<Self, ConfigError> {
         let url = url.into();
         check_key_url(&url, self.fetch.allow_insecure_http)?;
         self.keys = KeyLocation {
@@ -297,7 +301,7 @@ impl IssuerConfig {
             file: None,
             json: None,
         };
-        Ok(())
+        Ok(self)
     }
 
     /// The accepted app client ids (the audiences of a generic OIDC issuer); `None` when the
@@ -358,9 +362,12 @@ pub(crate) fn is_region(region: &str) -> bool {
 /// The id is not of Cognito's form.
 pub fn parse_user_pool_id(pool_id: &str) -> Result<&str, ConfigError> {
     let bad = || {
-        ConfigError::new(format!(
-            "{pool_id:?} is not a Cognito user pool id (expected REGION_ID, e.g. us-east-1_Example1)"
-        ))
+        ConfigError::new(
+            crate::ConfigErrorKind::Issuer,
+            format!(
+                "{pool_id:?} is not a Cognito user pool id (expected REGION_ID, e.g. us-east-1_Example1)"
+            ),
+        )
     };
     let (region, id) = pool_id.split_once('_').ok_or_else(bad)?;
     if pool_id.len() > 55
@@ -552,9 +559,10 @@ impl IssuerBuilder {
                 let region = parse_user_pool_id(&pool_id)?.to_owned();
                 for replica in &self.replica_regions {
                     if !is_region(replica) {
-                        return Err(ConfigError::new(format!(
-                            "replica region {replica:?} is not an AWS region name"
-                        )));
+                        return Err(ConfigError::new(
+                            crate::ConfigErrorKind::Issuer,
+                            format!("replica region {replica:?} is not an AWS region name"),
+                        ));
                     }
                 }
                 let name = pool_id.clone();
@@ -582,6 +590,7 @@ impl IssuerBuilder {
         let clients = if cognito {
             if self.audiences.is_some() {
                 return Err(ConfigError::new(
+                    crate::ConfigErrorKind::Issuer,
                     "audiences apply to generic OIDC issuers; a Cognito issuer takes client_ids",
                 ));
             }
@@ -589,12 +598,14 @@ impl IssuerBuilder {
         } else {
             if self.token_use.is_some() {
                 return Err(ConfigError::new(
+                    crate::ConfigErrorKind::Issuer,
                     "token_use applies to Cognito issuers; a generic OIDC issuer has no token_use rule",
                 ));
             }
             let audiences = match (self.audiences, self.client_ids) {
                 (Some(_), Some(_)) => {
                     return Err(ConfigError::new(
+                        crate::ConfigErrorKind::Issuer,
                         "give a generic OIDC issuer audiences or client_ids, not both",
                     ));
                 }
@@ -604,16 +615,19 @@ impl IssuerBuilder {
         };
         if cognito && self.token_use.is_none() {
             return Err(ConfigError::new(
+                crate::ConfigErrorKind::Issuer,
                 "token_use is required for a Cognito issuer: \"id\", \"access\" or \"any\"",
             ));
         }
         if self.algorithms.is_empty() {
             return Err(ConfigError::new(
+                crate::ConfigErrorKind::Issuer,
                 "algorithms must list at least one algorithm",
             ));
         }
         if self.fetch.max_body_bytes == 0 || self.fetch.timeout.is_zero() {
             return Err(ConfigError::new(
+                crate::ConfigErrorKind::Issuer,
                 "JWKS timeout and body cap must be positive",
             ));
         }
@@ -644,17 +658,22 @@ fn client_rule(
     field: &str,
 ) -> Result<ClientRule, ConfigError> {
     match (ids, any) {
-        (Some(_), true) => Err(ConfigError::new(format!(
-            "{field} and any_client together are ambiguous: choose one"
-        ))),
-        (Some(ids), false) if ids.is_empty() || ids.iter().any(String::is_empty) => Err(
-            ConfigError::new(format!("{field} must list at least one non-empty id")),
-        ),
+        (Some(_), true) => Err(ConfigError::new(
+            crate::ConfigErrorKind::Issuer,
+            format!("{field} and any_client together are ambiguous: choose one"),
+        )),
+        (Some(ids), false) if ids.is_empty() || ids.iter().any(String::is_empty) => {
+            Err(ConfigError::new(
+                crate::ConfigErrorKind::Issuer,
+                format!("{field} must list at least one non-empty id"),
+            ))
+        }
         (Some(ids), false) => Ok(ClientRule::Only(ids)),
         (None, true) => Ok(ClientRule::Any),
-        (None, false) => Err(ConfigError::new(format!(
-            "{field} is required (or any_client = true to accept every client explicitly)"
-        ))),
+        (None, false) => Err(ConfigError::new(
+            crate::ConfigErrorKind::Issuer,
+            format!("{field} is required (or any_client = true to accept every client explicitly)"),
+        )),
     }
 }
 
@@ -663,6 +682,7 @@ fn reject_replicas(replicas: &[String]) -> Result<(), ConfigError> {
         Ok(())
     } else {
         Err(ConfigError::new(
+            crate::ConfigErrorKind::Issuer,
             "replica_regions apply to user_pool_id issuers only",
         ))
     }
@@ -672,9 +692,10 @@ fn check_issuer_url(issuer: &str) -> Result<(), ConfigError> {
     if issuer.starts_with("https://") || issuer.starts_with("http://") {
         Ok(())
     } else {
-        Err(ConfigError::new(format!(
-            "issuer {issuer:?} must be an http(s) URL"
-        )))
+        Err(ConfigError::new(
+            crate::ConfigErrorKind::Issuer,
+            format!("issuer {issuer:?} must be an http(s) URL"),
+        ))
     }
 }
 
@@ -705,16 +726,20 @@ fn check_key_url(url: &str, allow_insecure_http: bool) -> Result<(), ConfigError
         if allow_insecure_http || is_loopback_url(url) {
             return Ok(());
         }
-        return Err(ConfigError::new(format!(
-            "key URL {url:?} (jwks_url, or derived from the issuer) is plain HTTP to a \
+        return Err(ConfigError::new(
+            crate::ConfigErrorKind::Issuer,
+            format!(
+                "key URL {url:?} (jwks_url, or derived from the issuer) is plain HTTP to a \
              non-loopback host: keys over plain HTTP come from whoever is on the path; use \
              HTTPS, or set allow_insecure_http = true for this issuer (CLI: \
              --allow-insecure-http) if the network is yours"
-        )));
+            ),
+        ));
     }
-    Err(ConfigError::new(format!(
-        "key URL {url:?} (jwks_url, or derived from the issuer) must be an http(s) URL"
-    )))
+    Err(ConfigError::new(
+        crate::ConfigErrorKind::Issuer,
+        format!("key URL {url:?} (jwks_url, or derived from the issuer) must be an http(s) URL"),
+    ))
 }
 
 #[cfg(test)]

@@ -149,10 +149,13 @@ pub(crate) fn normalize_origin(origin: &str) -> Result<Box<str>, ConfigError> {
     parse_origin(origin.as_bytes())
         .map(String::into_boxed_str)
         .ok_or_else(|| {
-            ConfigError::new(format!(
-                "allowed origin {origin:?} is not an origin: write scheme://host or \
+            ConfigError::new(
+                crate::ConfigErrorKind::TokenSource,
+                format!(
+                    "allowed origin {origin:?} is not an origin: write scheme://host or \
                  scheme://host:port, with no path, not even a trailing '/'"
-            ))
+                ),
+            )
         })
 }
 

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use http::{HeaderValue, StatusCode};
+
 /// Why a request was not admitted.
 ///
 /// The code strings ([`ErrorKind::code`]) are the contract: they appear in logs, in the CLI's JSON
@@ -10,50 +12,73 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// No token was found in any configured place (401, plain `Bearer` challenge).
+    /// No token was found in any configured place (401, plain `Bearer` challenge with no error
+    /// code). See `docs/verification.md` for where tokens are read from.
     MissingToken,
-    /// The request itself is ambiguous: two `Authorization` headers, or a token in two places (400).
+    /// The request is ambiguous (400): two `Authorization` headers, or a token in two configured
+    /// places at once. Nothing is verified.
     InvalidRequest,
-    /// Check 1: the token is longer than `max_token_bytes`.
+    /// Check 1 (401): the token is longer than `max_token_bytes` (default 16 KiB).
     TokenTooLarge,
-    /// Checks 2–3: not three canonical base64url segments of JSON objects, duplicate members, or
-    /// a registered claim of the wrong type.
+    /// Checks 2–3 (401): the token is not exactly three non-empty segments of canonical base64url
+    /// without padding; the header or payload is not a UTF-8 JSON object, or has a duplicate
+    /// top-level member; or a registered claim has the wrong type (`exp` `nbf` `iat` `auth_time`
+    /// finite numbers; `iss` `sub` `token_use` `client_id` `scope` `username` `jti` … strings;
+    /// `cognito:groups` an array of strings; JSON `null` is a wrong type, not an absence).
     MalformedToken,
-    /// Check 4: `alg` not allowed for the issuer, or a `crit` header is present.
+    /// Check 4 (401): the header's `alg` is absent or not in the issuer's allow-list (default
+    /// `RS256` only; `none` and `HS*` are always refused, case-sensitive), or the header has a
+    /// `crit` member in any form.
     UnsupportedAlg,
-    /// Check 5: `iss` absent or not a configured issuer.
+    /// Check 5 (401): `iss` is absent or not exactly a configured issuer. The issuer is chosen
+    /// before any key lookup, so an unknown issuer causes no fetch.
     InvalidIssuer,
-    /// Check 6: no `kid` in the header.
+    /// Check 6 (401): the header has no `kid`.
     MissingKid,
-    /// Check 7: no key with that `kid` in the issuer's key set, even after a refresh.
+    /// Check 7 (401): the issuer's key set has no key with that `kid`, even after one refresh
+    /// (at most one refresh per issuer per cooldown; misses inside it fail at once).
     UnknownKid,
-    /// Check 7b: the issuer's key set could not be obtained (503).
+    /// Check 7b (503, `Retry-After`): the issuer's key set could not be obtained: never fetched
+    /// successfully and the fetch fails, or in back-off with nothing cached.
     JwksUnavailable,
-    /// Check 8: the selected key does not fit the token's algorithm or is too weak.
+    /// Check 8 (401): the selected key does not fit: `kty` not RSA, `use` present and not `sig`,
+    /// the key's `alg` differs from the header's, `key_ops` without `verify`, or an RSA modulus
+    /// below 2048 or above 8192 bits.
     InvalidKey,
-    /// Check 9: the signature does not verify.
+    /// Check 9 (401): the signature does not verify with the selected key.
     InvalidSignature,
-    /// Check 10: `exp` absent or passed.
+    /// Check 10 (401): `exp` is missing, or `now ≥ exp + leeway` (at `now == exp` the token has
+    /// expired).
     Expired,
-    /// Check 11: `nbf` is in the future.
+    /// Check 11 (401): `nbf` is present and `now < nbf − leeway`.
     NotYetValid,
-    /// Check 12: `iat` is in the future.
+    /// Check 12 (401): `iat` is present and `iat > now + leeway`.
     IssuedInFuture,
-    /// Check 13: `token_use` is not one the issuer accepts.
+    /// Check 13 (401): `token_use` is not `id` or `access`, or not one the issuer accepts. (An
+    /// id-token or access-token extractor given a verified token of the other kind answers
+    /// 403 [`Forbidden`](ErrorKind::Forbidden), as the policy `token_use:id` would.)
     InvalidTokenUse,
-    /// Check 14: the token's client (`aud` or `client_id`) is not configured.
+    /// Check 14 (401): the token's client is not configured: `aud` of an id token or
+    /// `client_id` of an access token not among the issuer's `client_ids` (unless the issuer
+    /// accepts any client); for a generic OIDC issuer, `aud` not among its audiences.
     InvalidClient,
-    /// An ALB token's `signer` is not a configured load balancer ARN.
+    /// An ALB token's `signer` is not a configured load balancer ARN (401).
     InvalidSigner,
-    /// Check 15: the token was revoked (its `jti`, its session's `origin_jti`, or a sign-out of
-    /// its user after it was issued) in the configured revocation store.
+    /// Check 15 (401): the token was revoked in the configured revocation store: its `jti`, its
+    /// session's `origin_jti`, or a sign-out of its user after it was issued. Checked on
+    /// verified-token-cache hits too.
     RevokedToken,
     /// The revocation store has been unreachable for longer than its staleness limit and is
-    /// configured to refuse rather than serve from its stale replica (503).
+    /// configured to refuse rather than serve from its stale replica (503, `Retry-After`).
     RevocationUnavailable,
-    /// Policy denial that granting scopes would fix (403).
+    /// A policy denial that scopes alone would fix (403): taking every positive `scope:` atom
+    /// of the route's policy as satisfied would allow the request. The challenge lists those
+    /// scopes in `scope="…"`. See `docs/policy.md`.
     InsufficientScope,
-    /// Policy denial for any other reason (403).
+    /// Any other policy denial (403): a missing group, a wrong client, `not scope:x` with `x`
+    /// present, an unmatched request under the default policy. The challenge says
+    /// `insufficient_scope` (RFC 6750 has no other code); `forbidden` is the code in logs and the
+    /// CLI.
     Forbidden,
     /// The token came from a cookie and a state-changing request (any method but `GET`,
     /// `HEAD`, `OPTIONS`) did not show it comes from an allowed page: `Sec-Fetch-Site` not
@@ -122,16 +147,61 @@ impl ErrorKind {
         Self::ALL.into_iter().find(|kind| kind.code() == code)
     }
 
-    /// The HTTP status this kind answers with.
-    pub const fn status(self) -> u16 {
+    /// The HTTP status this kind answers with: 400, 401, 403 or 503.
+    pub const fn status(self) -> StatusCode {
         match self {
-            ErrorKind::InvalidRequest => 400,
-            ErrorKind::JwksUnavailable | ErrorKind::RevocationUnavailable => 503,
-            ErrorKind::InsufficientScope | ErrorKind::Forbidden | ErrorKind::CrossSiteRequest => {
-                403
+            ErrorKind::InvalidRequest => StatusCode::BAD_REQUEST,
+            ErrorKind::JwksUnavailable | ErrorKind::RevocationUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
             }
-            _ => 401,
+            ErrorKind::InsufficientScope | ErrorKind::Forbidden | ErrorKind::CrossSiteRequest => {
+                StatusCode::FORBIDDEN
+            }
+            _ => StatusCode::UNAUTHORIZED,
         }
+    }
+
+    /// The RFC 6750 `WWW-Authenticate` challenge of this kind, or `None` when the answer has
+    /// none (the 503s, and `cross_site_request`: the credentials are fine, where the request
+    /// came from is not, and no other token would change that).
+    ///
+    /// `scopes` fill the `scope` parameter of `insufficient_scope`; `realm`, when valid (see
+    /// [`validate_realm`](crate::validate_realm)), is quoted first. `forbidden` answers with
+    /// `error="insufficient_scope"` too: RFC 6750 has no other code for a policy denial.
+    pub fn challenge(self, scopes: &[String], realm: Option<&str>) -> Option<HeaderValue> {
+        let mut params: Vec<String> = Vec::with_capacity(3);
+        if let Some(realm) = realm.filter(|realm| crate::response::validate_realm(realm).is_ok()) {
+            params.push(format!("realm=\"{realm}\""));
+        }
+        match self {
+            ErrorKind::JwksUnavailable
+            | ErrorKind::CrossSiteRequest
+            | ErrorKind::RevocationUnavailable => return None,
+            ErrorKind::MissingToken => {}
+            ErrorKind::InvalidRequest => params.push("error=\"invalid_request\"".to_owned()),
+            ErrorKind::InsufficientScope => {
+                params.push("error=\"insufficient_scope\"".to_owned());
+                let listed: Vec<&str> = scopes
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|scope| is_quotable(scope))
+                    .collect();
+                if !listed.is_empty() {
+                    params.push(format!("scope=\"{}\"", listed.join(" ")));
+                }
+            }
+            ErrorKind::Forbidden => params.push("error=\"insufficient_scope\"".to_owned()),
+            invalid => params.push(format!(
+                "error=\"invalid_token\", error_description=\"{}\"",
+                invalid.description()
+            )),
+        }
+        let text = if params.is_empty() {
+            "Bearer".to_owned()
+        } else {
+            format!("Bearer {}", params.join(", "))
+        };
+        Some(HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("Bearer")))
     }
 
     /// A short, fixed description for `error_description`; never derived from the token.
@@ -165,8 +235,17 @@ impl ErrorKind {
     /// Whether this kind is a verification failure of an offered token (steps 1–15, not the
     /// 503s).
     pub const fn is_invalid_token(self) -> bool {
-        self.status() == 401 && !matches!(self, ErrorKind::MissingToken)
+        self.status().as_u16() == 401 && !matches!(self, ErrorKind::MissingToken)
     }
+}
+
+/// Scope names from compiled policies are RFC 6749 scope-tokens already; this keeps the header
+/// valid even for scopes given some other way.
+fn is_quotable(scope: &str) -> bool {
+    !scope.is_empty()
+        && scope
+            .bytes()
+            .all(|b| (0x21..0x7f).contains(&b) && b != b'"' && b != b'\\')
 }
 
 impl fmt::Display for ErrorKind {
@@ -203,7 +282,7 @@ impl Error {
     }
 
     /// The HTTP status of the kind.
-    pub const fn status(&self) -> u16 {
+    pub const fn status(&self) -> StatusCode {
         self.kind.status()
     }
 
@@ -219,26 +298,136 @@ impl From<ErrorKind> for Error {
     }
 }
 
-/// A configuration mistake found at start-up (bad pool id, missing `token_use`, bad policy, …).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
+/// A configuration mistake found at start-up: a bad pool id, a missing `token_use`, a policy
+/// that does not parse, a key file that cannot be read, an unknown key in a policy file, ….
+///
+/// Errors found in a policy file carry its name and the 1-based line and column
+/// ([`ConfigError::location`]) and display as `FILE:LINE:COLUMN: MESSAGE`; an error about a
+/// file as a whole (it cannot be read) displays as `FILE: MESSAGE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
+    kind: ConfigErrorKind,
     message: String,
+    location: Option<Location>,
+}
+
+/// What part of the configuration a [`ConfigError`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ConfigErrorKind {
+    /// An issuer: pool id, issuer URL, client ids, `token_use`, algorithms, key location.
+    Issuer,
+    /// A key set given as a file or a string that cannot be read or is not a JSON key set.
+    KeySet,
+    /// A policy expression that does not parse or compile, or a route table that conflicts.
+    Policy,
+    /// Where tokens are read from (header, cookie, allowed origins).
+    TokenSource,
+    /// The `realm` of the challenges.
+    Realm,
+    /// The revocation store.
+    Revocation,
+    /// An Application Load Balancer verifier.
+    Alb,
+    /// A policy file that cannot be read, is not TOML, or has an unknown or misplaced key.
+    PolicyFile,
+    /// The parts given to a builder do not go together (e.g. overrides without a policy file).
+    Builder,
+}
+
+/// Where in a policy file a [`ConfigError`] was found.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Location {
+    file: String,
+    line: usize,
+    column: usize,
+}
+
+impl Location {
+    /// The file as given (or `<string>` for policy text without a file).
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
+    /// 1-based line; 0 when the error concerns the file as a whole.
+    pub fn line(&self) -> usize {
+        self.line
+    }
+
+    /// 1-based column, in characters; 0 when the error concerns the file as a whole.
+    pub fn column(&self) -> usize {
+        self.column
+    }
 }
 
 impl ConfigError {
-    /// A configuration error with a message for the operator.
-    pub fn new(message: impl Into<String>) -> Self {
+    /// A configuration error of `kind` with a message for the operator.
+    pub fn new(kind: ConfigErrorKind, message: impl Into<String>) -> Self {
         Self {
+            kind,
             message: message.into(),
+            location: None,
         }
     }
 
-    /// The message.
+    /// The same error, found in `file` at 1-based `line` and `column` (0 and 0: the file as a
+    /// whole).
+    #[must_use]
+    pub fn at(mut self, file: impl Into<String>, line: usize, column: usize) -> Self {
+        self.location = Some(Location {
+            file: file.into(),
+            line,
+            column,
+        });
+        self
+    }
+
+    /// What part of the configuration is wrong.
+    pub fn kind(&self) -> ConfigErrorKind {
+        self.kind
+    }
+
+    /// What is wrong, without the location.
     pub fn message(&self) -> &str {
         &self.message
     }
+
+    /// Where in a policy file, when the error was found in one.
+    pub fn location(&self) -> Option<&Location> {
+        self.location.as_ref()
+    }
+
+    /// The 1-based line in the policy file (0 when not found in a file, or about all of it).
+    pub fn line(&self) -> usize {
+        self.location.as_ref().map_or(0, |location| location.line)
+    }
+
+    /// The 1-based column in the policy file (0 when not found in a file, or about all of it).
+    pub fn column(&self) -> usize {
+        self.location.as_ref().map_or(0, |location| location.column)
+    }
+
+    /// The same error with another message (the kind and location are kept).
+    #[must_use]
+    pub(crate) fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = message.into();
+        self
+    }
 }
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.location {
+            Some(Location { file, line: 0, .. }) => write!(f, "{file}: {}", self.message),
+            Some(Location { file, line, column }) => {
+                write!(f, "{file}:{line}:{column}: {}", self.message)
+            }
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
 
 #[cfg(test)]
 mod tests {

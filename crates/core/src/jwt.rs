@@ -1,4 +1,5 @@
-//! Strict compact-JWS parsing (checks 2 and 3 of DESIGN.md §3).
+//! Strict compact-JWS parsing (the token's shape and its claims' types: checks 2 and 3 of
+//! `docs/verification.md`).
 //!
 //! Stricter than common verifiers on purpose: padding or non-canonical base64url, duplicate
 //! top-level members and registered claims of the wrong type are all `malformed_token`, so two
@@ -86,7 +87,7 @@ pub type JsonObject = Map<String, Value>;
 /// # Example
 ///
 /// ```
-/// let (header, payload) = cognito_authz_core::decode_unverified("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln").unwrap();
+/// let (header, payload) = cognito_authz_core::dangerous::decode_unverified("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln").unwrap();
 /// assert_eq!(header["alg"], "RS256");
 /// assert_eq!(payload["sub"], "a");
 /// ```

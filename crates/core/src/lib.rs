@@ -8,10 +8,15 @@
 //!
 //! The pieces, in the order a request meets them: [`TokenSource`] finds the token in the
 //! headers, [`Verifier`] runs the ordered checks, [`RouteTable`] picks the route's
-//! [`CompiledPolicy`] (the [`Policy`] language of DESIGN.md §6), and [`Authorizer::authorize`]
+//! [`CompiledPolicy`] (the [`Policy`] language), and [`Authorizer::authorize`]
 //! does all of it in one call, answering a [`Decision`]; a [`Denial`] turns into the
-//! [`DenialResponse`] both adapters send. [`Authorizer::from_file`] loads all of it from a
-//! TOML [`PolicyFile`].
+//! [`DenialResponse`] both adapters send. [`Authorizer::builder`] loads all of it from a
+//! TOML [`PolicyFile`] or takes it from code.
+//!
+//! In production: [`Authorizer::reload`] (and a [`PolicyWatcher`]) swaps in a new policy file
+//! atomically, keeping the last good one when the new one fails to load; [`OpenApiSecurity`]
+//! documents the route table's security in OpenAPI 3.1; with feature `metrics`, decisions,
+//! cache, key fetches and revocation state are counted through the `metrics` facade.
 //!
 //! ```
 //! use cognito_authz_core::{AcceptedTokenUse, ErrorKind, IssuerConfig, Verifier};
@@ -34,6 +39,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod adapter_types;
 #[cfg(feature = "alb")]
 mod alb;
 mod authorizer;
@@ -44,12 +50,20 @@ mod claims;
 mod clock;
 mod config;
 mod cross_site;
+pub mod dangerous;
 mod error;
+mod extract;
+mod guard;
+pub mod guide;
 pub mod jwks;
 mod jwt;
+mod metrics;
+mod openapi;
+mod per_core_counter;
 mod policy;
 mod policy_file;
 mod registered;
+mod reload;
 mod response;
 pub mod revocation;
 #[cfg(test)]
@@ -60,14 +74,19 @@ mod verify;
 
 #[cfg(feature = "alb")]
 pub use alb::{ALB_DATA_HEADER, AlbConfig, AlbConfigBuilder, AlbVerifier};
-pub use authorizer::{Authorizer, AuthorizerBuilder, AuthorizerOptions, Decision, Denial};
+pub use authorizer::{Authorizer, AuthorizerBuilder, Decision, Denial};
 pub use claims::{CognitoClaims, Names, NamesIter, TokenUse, VerifiedToken};
 pub use clock::{Clock, FixedClock, SharedClock, SystemClock};
 pub use config::{
     AcceptedTokenUse, Algorithm, FetchSettings, IssuerBuilder, IssuerConfig, parse_user_pool_id,
 };
-pub use error::{ConfigError, Error, ErrorKind};
-pub use jwt::{JsonObject, decode_unverified};
+pub use error::{ConfigError, ConfigErrorKind, Error, ErrorKind, Location};
+pub use extract::{Rejection, RejectionKind, RequestAuth};
+#[doc(hidden)]
+pub use guard::syntax_error as __guard_syntax_error;
+pub use guard::{GuardCell, GuardError, GuardErrorKind, PolicyGuard, compile as compile_guard};
+pub use jwt::JsonObject;
+pub use openapi::{OpenApiSecurity, POLICY_EXTENSION, SchemeStyle};
 pub use policy::paths::{Dispatch, RequestTarget};
 pub use policy::routes::{
     Route, RouteError, RouteMatch, RouteMatches, RouteTable, RouteTableBuilder,
@@ -75,7 +94,8 @@ pub use policy::routes::{
 pub use policy::{
     CompiledPolicy, Evaluation, Explanation, Policy, PolicyError, PolicyParseError, PolicySet,
 };
-pub use policy_file::{PolicyFile, PolicyFileError};
+pub use policy_file::PolicyFile;
+pub use reload::{PolicyWatcher, Reloaded, WatchEvent, WatchHandle};
 pub use response::{DenialResponse, RETRY_AFTER_SECS, validate_realm};
 pub use token_source::{HeaderLookup, TokenLocation, TokenSource, TokenSourceBuilder};
 pub use verify::{

@@ -44,42 +44,17 @@ use toml::Spanned;
 
 use crate::claims::TokenUse;
 use crate::config::{AcceptedTokenUse, Algorithm, IssuerConfig};
-use crate::jwks::KeySet;
+use crate::error::{ConfigError, ConfigErrorKind};
+use crate::jwks::{KeyFileError, KeySet};
 use crate::policy::routes::{RouteError, RouteTable, STANDARD_METHODS};
 use crate::policy::{Policy, PolicyError, PolicyParseError};
 use crate::revocation::RevocationConfig;
 use crate::revocation::config::RevocationEntry;
 use crate::token_source::{TokenSource, TokenSourceBuilder};
 
-/// A policy-file error: where (file, 1-based line and column) and what.
-///
-/// Displays as `FILE:LINE:COLUMN: MESSAGE`, or `FILE: MESSAGE` when the file could not be read
-/// at all (line and column 0).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{file}{}: {message}", position(*.line, *.column))]
-pub struct PolicyFileError {
-    /// The file as given (or `<string>` for text without a file).
-    pub file: String,
-    /// 1-based line; 0 when the file could not be read.
-    pub line: usize,
-    /// 1-based column, in characters; 0 when the file could not be read.
-    pub column: usize,
-    /// What is wrong.
-    pub message: String,
-}
-
-/// `:LINE:COLUMN`, or nothing for an error with no position in the text.
-fn position(line: usize, column: usize) -> String {
-    if line == 0 {
-        String::new()
-    } else {
-        format!(":{line}:{column}")
-    }
-}
-
 /// A loaded and validated policy file: issuer configurations, token source and route table.
 ///
-/// Key files are not read here; [`Authorizer::from_policy_file`](crate::Authorizer::from_policy_file)
+/// Key files are not read here; [`AuthorizerBuilder::build`](crate::AuthorizerBuilder::build)
 /// reads them (after any `--jwks-file` override) and reports problems at the issuer's line.
 #[derive(Debug, Clone)]
 pub struct PolicyFile {
@@ -175,16 +150,16 @@ impl PolicyFile {
     /// # Errors
     /// The file cannot be read, is not valid TOML, has unknown keys, or any issuer, policy or
     /// route is invalid.
-    pub fn load(path: impl AsRef<Path>) -> Result<Self, PolicyFileError> {
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
         let path = path.as_ref();
         let label = path.display().to_string();
-        let text =
-            crate::bounded_read::read_text_file_bounded(path).map_err(|error| PolicyFileError {
-                file: label.clone(),
-                line: 0,
-                column: 0,
-                message: format!("cannot read the policy file: {error}"),
-            })?;
+        let text = crate::bounded_read::read_text_file_bounded(path).map_err(|error| {
+            ConfigError::new(
+                ConfigErrorKind::PolicyFile,
+                format!("cannot read the policy file: {error}"),
+            )
+            .at(label.clone(), 0, 0)
+        })?;
         let base_dir = path.parent().unwrap_or_else(|| Path::new("."));
         Self::parse(&text, base_dir, label)
     }
@@ -219,7 +194,7 @@ impl PolicyFile {
         text: &str,
         base_dir: impl AsRef<Path>,
         label: impl Into<String>,
-    ) -> Result<Self, PolicyFileError> {
+    ) -> Result<Self, ConfigError> {
         let label = label.into();
         let at = |span: Range<usize>, message: String| locate(&label, text, span.start, message);
         let document: Document = toml::from_str(text).map_err(|error| {
@@ -294,12 +269,8 @@ impl PolicyFile {
                             line,
                             column,
                             message,
-                        }) => PolicyFileError {
-                            file,
-                            line,
-                            column,
-                            message,
-                        },
+                        }) => ConfigError::new(ConfigErrorKind::PolicyFile, message)
+                            .at(file, line, column),
                         _ => at(span, message),
                     })?;
                 Some(loaded)
@@ -357,7 +328,7 @@ impl PolicyFile {
     /// requests no route names in, spellings the router reads differently included), and a
     /// route no token the configured issuers accept can satisfy (e.g. `token_use:id` where
     /// every issuer accepts only access tokens, or `scope:` on id tokens, which carry none).
-    pub fn warnings(&self) -> Vec<PolicyFileError> {
+    pub fn warnings(&self) -> Vec<ConfigError> {
         let mut warnings = Vec::new();
         let unmatched = self.routes.unmatched();
         if unmatched.is_public() || unmatched.effective() == "authenticated" {
@@ -428,7 +399,7 @@ impl PolicyFile {
         index: usize,
         at_jwks_file: bool,
         message: String,
-    ) -> PolicyFileError {
+    ) -> ConfigError {
         let start = self.issuer_spans.get(index).map_or(0, |spans| {
             spans
                 .jwks_file
@@ -441,7 +412,7 @@ impl PolicyFile {
     }
 
     /// An error about the file as a whole (line 1, column 1).
-    pub(crate) fn file_error(&self, message: String) -> PolicyFileError {
+    pub(crate) fn file_error(&self, message: String) -> ConfigError {
         locate(&self.label, &self.text, 0, message)
     }
 
@@ -457,13 +428,19 @@ impl PolicyFile {
         self.cedar.as_ref()
     }
 
-    #[cfg(feature = "cedar")]
-    pub(crate) fn take_cedar(&mut self) -> Option<crate::cedar::Cedar> {
-        self.cedar.take()
-    }
-
-    pub(crate) fn into_parts(self) -> (Vec<IssuerConfig>, TokenSource, RouteTable) {
-        (self.issuers, self.token_source, self.routes)
+    pub(crate) fn into_parts(
+        self,
+    ) -> (
+        Vec<IssuerConfig>,
+        TokenSource,
+        RouteTable,
+        crate::authorizer::CedarSetUp,
+    ) {
+        #[cfg(feature = "cedar")]
+        let cedar = self.cedar;
+        #[cfg(not(feature = "cedar"))]
+        let cedar = None;
+        (self.issuers, self.token_source, self.routes, cedar)
     }
 
     /// Reads and checks each issuer's static key file (or `override_file` for every issuer),
@@ -471,7 +448,7 @@ impl PolicyFile {
     ///
     /// # Errors
     /// A key file that cannot be read or is not a JSON key set.
-    pub fn check_key_files(&self, override_file: Option<&Path>) -> Result<(), PolicyFileError> {
+    pub fn check_key_files(&self, override_file: Option<&Path>) -> Result<(), ConfigError> {
         for (index, issuer) in self.issuers.iter().enumerate() {
             let (path, overridden) = match override_file {
                 Some(path) => (path.to_path_buf(), true),
@@ -486,22 +463,23 @@ impl PolicyFile {
                 "jwks_file"
             };
             let fail = |message: String| self.issuer_error(index, !overridden, message);
-            let bytes = crate::bounded_read::read_file_bounded(&path)
-                .map_err(|error| fail(format!("cannot read {what} {}: {error}", path.display())))?;
-            KeySet::from_json(&bytes).map_err(|error| {
-                fail(format!(
+            KeySet::from_file(&path).map_err(|error| match error {
+                KeyFileError::Read(error) => {
+                    fail(format!("cannot read {what} {}: {error}", path.display()))
+                }
+                error => fail(format!(
                     "{what} {} is not a JSON key set: {error}",
                     path.display()
-                ))
+                )),
             })?;
         }
         Ok(())
     }
 }
 
-type At<'a> = dyn Fn(Range<usize>, String) -> PolicyFileError + 'a;
+type At<'a> = dyn Fn(Range<usize>, String) -> ConfigError + 'a;
 
-fn locate(file: &str, text: &str, offset: usize, message: String) -> PolicyFileError {
+fn locate(file: &str, text: &str, offset: usize, message: String) -> ConfigError {
     let offset = (0..=offset.min(text.len()))
         .rev()
         .find(|index| text.is_char_boundary(*index))
@@ -509,19 +487,15 @@ fn locate(file: &str, text: &str, offset: usize, message: String) -> PolicyFileE
     let before = &text[..offset];
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map_or(0, |index| index + 1);
-    PolicyFileError {
-        file: file.to_owned(),
-        line,
-        column: before[line_start..].chars().count() + 1,
-        message,
-    }
+    let column = before[line_start..].chars().count() + 1;
+    ConfigError::new(ConfigErrorKind::PolicyFile, message).at(file, line, column)
 }
 
 fn parse_expression(
     expression: &Spanned<String>,
     what: &str,
     at: &At<'_>,
-) -> Result<Policy, PolicyFileError> {
+) -> Result<Policy, ConfigError> {
     expression
         .get_ref()
         .parse()
@@ -547,7 +521,7 @@ fn parse_method(name: &str, extensions: &[Method]) -> Result<Method, String> {
 fn extension_methods(
     defaults: Option<&DefaultsEntry>,
     at: &At<'_>,
-) -> Result<Vec<Method>, PolicyFileError> {
+) -> Result<Vec<Method>, ConfigError> {
     let mut methods = Vec::new();
     for name in defaults
         .and_then(|d| d.extension_methods.as_ref())
@@ -578,7 +552,7 @@ fn issuers(
     entries: &[Spanned<IssuerEntry>],
     base_dir: &Path,
     at: &At<'_>,
-) -> Result<(Vec<IssuerConfig>, Vec<IssuerSpans>), PolicyFileError> {
+) -> Result<(Vec<IssuerConfig>, Vec<IssuerSpans>), ConfigError> {
     if entries.is_empty() {
         return Err(at(0..0, "at least one [[issuer]] is required".to_owned()));
     }
@@ -622,7 +596,7 @@ fn issuer(
     entry: &Spanned<IssuerEntry>,
     base_dir: &Path,
     at: &At<'_>,
-) -> Result<IssuerConfig, PolicyFileError> {
+) -> Result<IssuerConfig, ConfigError> {
     let table = entry.span();
     let entry = entry.get_ref();
     let mut builder = match (&entry.user_pool_id, &entry.cognito_issuer, &entry.issuer) {
@@ -694,7 +668,7 @@ fn issuer(
         .map_err(|error| at(table, format!("issuer: {error}")))
 }
 
-fn token_source(entry: Option<&TokenEntry>, at: &At<'_>) -> Result<TokenSource, PolicyFileError> {
+fn token_source(entry: Option<&TokenEntry>, at: &At<'_>) -> Result<TokenSource, ConfigError> {
     let Some(entry) = entry else {
         return Ok(TokenSource::default());
     };
@@ -740,7 +714,7 @@ fn route_error_location(
     policies: &[(&Spanned<String>, &Spanned<String>)],
     unmatched: Option<&Spanned<String>>,
     at: &At<'_>,
-) -> PolicyFileError {
+) -> ConfigError {
     let route = |index: usize| document.route.get(index).map(Spanned::get_ref);
     match error {
         RouteError::Policies(policy_error) => {
@@ -853,7 +827,7 @@ mod tests {
         .expect_err("methods are case-sensitive tokens; only standard names are folded");
         assert!(
             lowercase
-                .message
+                .message()
                 .contains("\"purge\" is not a standard HTTP method"),
             "{lowercase}"
         );
@@ -1118,7 +1092,7 @@ allow_missing_origin = true
         let text = "[[issuer]]\nname = \"é\"\nuser_pool_id = \"us-east-1_X\"\nany_client = true\ntoken_use = \"id\"\njwks_file = \"keys/jwks.json\"\n\n[[route]]\npath = \"/ü\"  ; require = \"group:a and\"\n";
         // `;` is not TOML: the parser error points past the multi-byte character correctly.
         let error = PolicyFile::parse(text, "/etc/app", "f.toml").expect_err("bad toml");
-        assert_eq!((error.line, error.column), (9, 14), "{error}");
+        assert_eq!((error.line(), error.column()), (9, 14), "{error}");
 
         let text = "[[issuer]]\nname = \"é\"\nuser_pool_id = \"us-east-1_X\"\nany_client = true\ntoken_use = \"id\"\njwks_file = \"keys/jwks.json\"\n";
         let file = PolicyFile::parse(text, "/etc/app", "f.toml").expect("valid");
@@ -1127,10 +1101,10 @@ allow_missing_origin = true
             Some(Path::new("/etc/app/keys/jwks.json"))
         );
         let error = file.check_key_files(None).expect_err("missing file");
-        assert_eq!((error.line, error.column), (6, 13), "{error}");
+        assert_eq!((error.line(), error.column()), (6, 13), "{error}");
         assert!(
             error
-                .message
+                .message()
                 .starts_with("cannot read jwks_file /etc/app/keys/jwks.json")
         );
     }
@@ -1145,11 +1119,11 @@ allow_missing_origin = true
         for (kind, extra) in [("cognito_issuer", "token_use = \"id\""), ("issuer", "")] {
             let error = PolicyFile::parse(&issuer(kind, extra), ".", "f.toml")
                 .expect_err("plain HTTP keys from a remote host");
-            assert_eq!(error.line, 1, "{error}");
-            assert!(error.message.contains("allow_insecure_http"), "{error}");
+            assert_eq!(error.line(), 1, "{error}");
+            assert!(error.message().contains("allow_insecure_http"), "{error}");
             assert!(
                 error
-                    .message
+                    .message()
                     .contains("http://cognito-local:9229/local_pool/.well-known/jwks.json"),
                 "{error}"
             );
@@ -1166,13 +1140,13 @@ allow_missing_origin = true
             "f.toml",
         )
         .expect_err("explicit URL, explicitly not allowed");
-        assert!(error.message.contains("allow_insecure_http"), "{error}");
+        assert!(error.message().contains("allow_insecure_http"), "{error}");
     }
 
     #[test]
     fn an_unreadable_file_is_reported_without_a_position() {
         let error = PolicyFile::load("/nonexistent/policy.toml").expect_err("missing");
-        assert_eq!((error.line, error.column), (0, 0));
+        assert_eq!((error.line(), error.column()), (0, 0));
         let text = error.to_string();
         assert!(
             text.starts_with("/nonexistent/policy.toml: cannot read the policy file: "),

@@ -1,5 +1,5 @@
 //! One-pass typed parsing of what the verifier reads: the header's `alg`, `kid` and `crit`, and
-//! the registered claims of DESIGN.md §3 check 3.
+//! the registered claims whose types the verifier checks (`docs/verification.md`).
 //!
 //! Checks 2 and 3 both answer `malformed_token`, so one pass can do both: it rejects duplicate
 //! top-level members and wrong claim types while reading, borrows strings from the decoded JSON
@@ -195,29 +195,47 @@ fn strings<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<Vec<Cow<'de, str>>, A::
     Ok(items)
 }
 
-/// Top-level member names seen so far: a short list, a set once the object is large (so a
-/// hostile object of thousands of members stays linear).
-#[derive(Default)]
+/// How many member names are kept in a plain list before they move to a set.
+const FEW_KEYS: usize = 24;
+
+/// Top-level member names seen so far: a short list on the stack (a Cognito payload has about
+/// twenty members, so the common token allocates nothing here), a set once the object is large
+/// (so a hostile object of thousands of members stays linear).
 struct SeenKeys<'a> {
-    few: Vec<Cow<'a, str>>,
+    few: [Cow<'a, str>; FEW_KEYS],
+    count: usize,
     many: HashSet<Cow<'a, str>>,
+}
+
+impl Default for SeenKeys<'_> {
+    fn default() -> Self {
+        Self {
+            few: std::array::from_fn(|_| Cow::Borrowed("")),
+            count: 0,
+            many: HashSet::new(),
+        }
+    }
 }
 
 impl<'a> SeenKeys<'a> {
     /// Records `key`; false if it was already there.
     fn insert(&mut self, key: Cow<'a, str>) -> bool {
-        if self.many.is_empty() {
-            if self.few.contains(&key) {
-                return false;
-            }
-            self.few.push(key);
-            if self.few.len() > 24 {
-                self.many.extend(self.few.drain(..));
-            }
-            true
-        } else {
-            self.many.insert(key)
+        if !self.many.is_empty() {
+            return self.many.insert(key);
         }
+        if self.few[..self.count].contains(&key) {
+            return false;
+        }
+        if self.count < FEW_KEYS {
+            self.few[self.count] = key;
+            self.count += 1;
+        } else {
+            self.many.reserve(2 * FEW_KEYS);
+            self.many.extend(self.few.iter_mut().map(std::mem::take));
+            self.count = 0;
+            self.many.insert(key);
+        }
+        true
     }
 }
 
@@ -437,6 +455,29 @@ mod tests {
         json.push_str("\"k50\":0}");
         assert!(Claims::parse(&json).is_err());
         assert!(Header::parse(&json).is_err());
+    }
+
+    #[test]
+    fn duplicates_are_found_on_either_side_of_the_move_to_a_set() {
+        // (members before the repeat, which member is repeated)
+        for (members, repeated) in [
+            (1, 0),
+            (23, 0),
+            (24, 0),
+            (24, 23),
+            (25, 0),
+            (25, 24),
+            (26, 25),
+            (60, 3),
+        ] {
+            let mut json: String = (0..members).map(|i| format!("\"k{i}\":{i},")).collect();
+            json.insert(0, '{');
+            let unique = format!("{json}\"last\":0}}");
+            assert!(Claims::parse(&unique).is_ok(), "{members} unique members");
+            let repeated = format!("{json}\"k{repeated}\":0}}");
+            assert!(Claims::parse(&repeated).is_err(), "{repeated}");
+            assert!(Header::parse(&repeated).is_err(), "{repeated}");
+        }
     }
 
     #[test]

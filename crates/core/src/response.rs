@@ -1,5 +1,5 @@
 //! The HTTP answer to a denial, as plain data, so the tower and actix adapters send
-//! byte-identical responses (DESIGN.md §7).
+//! byte-identical responses (`docs/responses.md` lists them).
 //!
 //! | case | status | `WWW-Authenticate` | body |
 //! |---|---|---|---|
@@ -53,12 +53,7 @@ impl DenialResponse {
     /// The response for `kind`; `scopes` feed the `scope` parameter of `insufficient_scope`,
     /// `realm` (if any) is quoted first in every challenge.
     pub fn new(kind: ErrorKind, scopes: &[String], realm: Option<&str>) -> Self {
-        let status = match kind.status() {
-            400 => StatusCode::BAD_REQUEST,
-            403 => StatusCode::FORBIDDEN,
-            503 => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::UNAUTHORIZED,
-        };
+        let status = kind.status();
         let body = match status {
             StatusCode::BAD_REQUEST => r#"{"message":"Bad Request"}"#,
             StatusCode::FORBIDDEN => r#"{"message":"Forbidden"}"#,
@@ -68,10 +63,8 @@ impl DenialResponse {
         let mut headers = vec![(CONTENT_TYPE, HeaderValue::from_static("application/json"))];
         if status == StatusCode::SERVICE_UNAVAILABLE {
             headers.push((RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS)));
-        } else if kind != ErrorKind::CrossSiteRequest {
-            // A cross-site refusal has no challenge: the credentials are fine, where the
-            // request came from is not, and no other token would change that.
-            headers.push((WWW_AUTHENTICATE, challenge(kind, scopes, realm)));
+        } else if let Some(challenge) = kind.challenge(scopes, realm) {
+            headers.push((WWW_AUTHENTICATE, challenge));
         }
         Self {
             status,
@@ -129,55 +122,11 @@ pub fn validate_realm(realm: &str) -> Result<(), ConfigError> {
     {
         Ok(())
     } else {
-        Err(ConfigError::new(format!(
-            "realm {realm:?} must be non-empty printable ASCII without '\"' or '\\'"
-        )))
+        Err(ConfigError::new(
+            crate::ConfigErrorKind::Realm,
+            format!("realm {realm:?} must be non-empty printable ASCII without '\"' or '\\'"),
+        ))
     }
-}
-
-fn challenge(kind: ErrorKind, scopes: &[String], realm: Option<&str>) -> HeaderValue {
-    let mut params: Vec<String> = Vec::with_capacity(3);
-    if let Some(realm) = realm.filter(|realm| validate_realm(realm).is_ok()) {
-        params.push(format!("realm=\"{realm}\""));
-    }
-    match kind {
-        ErrorKind::MissingToken
-        | ErrorKind::JwksUnavailable
-        | ErrorKind::CrossSiteRequest
-        | ErrorKind::RevocationUnavailable => {}
-        ErrorKind::InvalidRequest => params.push("error=\"invalid_request\"".to_owned()),
-        ErrorKind::InsufficientScope => {
-            params.push("error=\"insufficient_scope\"".to_owned());
-            let listed: Vec<&str> = scopes
-                .iter()
-                .map(String::as_str)
-                .filter(|scope| is_quotable(scope))
-                .collect();
-            if !listed.is_empty() {
-                params.push(format!("scope=\"{}\"", listed.join(" ")));
-            }
-        }
-        ErrorKind::Forbidden => params.push("error=\"insufficient_scope\"".to_owned()),
-        invalid => params.push(format!(
-            "error=\"invalid_token\", error_description=\"{}\"",
-            invalid.description()
-        )),
-    }
-    let text = if params.is_empty() {
-        "Bearer".to_owned()
-    } else {
-        format!("Bearer {}", params.join(", "))
-    };
-    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("Bearer"))
-}
-
-/// Scope names from compiled policies are RFC 6749 scope-tokens already; this keeps the header
-/// valid even for scopes given some other way.
-fn is_quotable(scope: &str) -> bool {
-    !scope.is_empty()
-        && scope
-            .bytes()
-            .all(|b| (0x21..0x7f).contains(&b) && b != b'"' && b != b'\\')
 }
 
 #[cfg(test)]

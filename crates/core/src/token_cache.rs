@@ -1,5 +1,5 @@
-//! The optional verified-token cache (DESIGN.md §5): a repeated token skips parsing and the
-//! signature check, never a decision.
+//! The optional verified-token cache: a repeated token skips parsing and the signature check,
+//! never a decision.
 //!
 //! Bounded in entries and in bytes (FIFO eviction), keyed by the exact token bytes. A hit is used
 //! only while the key that verified it is still the one its issuer's current key set holds for
@@ -10,15 +10,25 @@
 //! table and the eviction queue, the shared token's allocation, allocator overhead per
 //! allocation, and the typed claims values handlers later keep on the token (reported to the
 //! cache's meter as they are kept). It is enforced on every insert and lookup.
+//!
+//! A hit takes no lock: the entries live in many small shards, each published through an
+//! atomic pointer and replaced whole by the writers (inserts, removals and evictions, which
+//! take one lock among themselves). So lookups on different cores never wait for each other,
+//! and a lookup that races a change sees the shard either before or after it. That race never
+//! admits a token it should not: the key's retirement is read from the key itself on every
+//! hit, and the time rules are re-checked by the verifier on every hit.
 
+use std::collections::VecDeque;
 use std::collections::hash_map::RandomState;
-use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use arc_swap::ArcSwapOption;
+
 use crate::claims::{VerifiedToken, heap_allocation};
 use crate::jwks::KeyEntry;
+use crate::per_core_counter::PerCoreCounter;
 
 /// What the cache keeps per token: the token, the key that verified it, and the issuer that
 /// accepted it.
@@ -44,9 +54,11 @@ pub(crate) enum Lookup {
     Miss,
 }
 
-/// One cached token: its exact bytes, what a hit returns, its insertion number, and the bytes
-/// it was charged when inserted (typed values kept later are charged through the meter).
+/// One cached token: its hash and exact bytes, what a hit returns, its insertion number, and
+/// the bytes it was charged when inserted (typed values kept later are charged through the
+/// meter). Immutable once published: a replacement is a new entry.
 struct Entry {
+    hash: u64,
     token: Box<[u8]>,
     cached: CachedToken,
     id: u64,
@@ -55,54 +67,38 @@ struct Entry {
     typed_at_link: usize,
 }
 
-/// Bytes one entry holds besides its token's own buffers: the token bytes, its slot in a
-/// bucket, the bucket's hash-table slot (at most half the table is in use after growth), two
+/// The entries whose hashes fall in one shard (a handful: shards are sized for about four
+/// entries each when the cache is full). Replaced whole on every change, so a reader never
+/// sees one half-written.
+struct Shard {
+    entries: Box<[Arc<Entry>]>,
+}
+
+/// Bytes one entry holds besides its token's own buffers: the token bytes, the shared entry,
+/// its slot in its shard's list and (at most one per entry) the shard's own allocation, two
 /// eviction-queue slots (the queue is compacted at twice the entry count), and the shared
 /// `VerifiedToken` allocation.
 fn entry_overhead(token_bytes: usize) -> usize {
+    let arc_counts = 2 * std::mem::size_of::<usize>();
     heap_allocation(token_bytes)
-        + heap_allocation(std::mem::size_of::<Entry>())
-        + 2 * (std::mem::size_of::<(u64, Vec<Entry>)>() + 1)
+        + heap_allocation(arc_counts + std::mem::size_of::<Entry>())
+        + heap_allocation(std::mem::size_of::<Arc<Entry>>())
+        + heap_allocation(arc_counts + std::mem::size_of::<Shard>())
         + 2 * std::mem::size_of::<(u64, u64)>()
-        + heap_allocation(2 * std::mem::size_of::<usize>() + std::mem::size_of::<VerifiedToken>())
+        + heap_allocation(arc_counts + std::mem::size_of::<VerifiedToken>())
 }
 
-/// The buckets' keys are already keyed hashes of the tokens: hashing them again would only
-/// cost time.
-#[derive(Default)]
-struct PassThrough(u64);
-
-impl Hasher for PassThrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `write_u64` is used (the keys are `u64`); fold anything else in anyway.
-        for &byte in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
-        }
-    }
-
-    fn write_u64(&mut self, value: u64) {
-        self.0 = value;
-    }
-}
-
-struct Inner {
-    /// Hash of the token → entries with that hash (almost always one).
-    buckets: HashMap<u64, Vec<Entry>, BuildHasherDefault<PassThrough>>,
+/// The write side, behind one lock: only inserts, removals and evictions take it, never a hit.
+struct Writer {
     /// Insertion order as (hash, insertion number), for FIFO eviction. It holds no token
     /// bytes, so a slot left behind by an early removal costs 16 bytes, not a token.
     order: VecDeque<(u64, u64)>,
-    len: usize,
     next_id: u64,
-    /// Lookups answered with a current entry (counted under the lock: no extra atomic).
-    hits: u64,
-    /// Bytes charged to the entries when inserted.
-    bytes: usize,
 }
 
+/// The verified-token cache: a hit reads one shard through an atomic pointer (no lock, and
+/// nothing written that another core reads except the token's own reference count); changes
+/// are serialized by one writer lock and publish a new shard.
 pub(crate) struct TokenCache {
     capacity: usize,
     max_bytes: usize,
@@ -111,7 +107,16 @@ pub(crate) struct TokenCache {
     meter: Arc<AtomicUsize>,
     /// Per-process random keys of [`TokenCache::hash`].
     keys: [u64; 2],
-    inner: Mutex<Inner>,
+    /// The shards, indexed by the top bits of the hash (a power of two of them).
+    shards: Box<[ArcSwapOption<Shard>]>,
+    shard_bits: u32,
+    /// Entries cached (written under the writer lock, read by anyone).
+    len: AtomicUsize,
+    /// Bytes charged to the entries when inserted (written under the writer lock).
+    bytes: AtomicUsize,
+    /// Lookups answered with a current entry.
+    hits: PerCoreCounter,
+    writer: Mutex<Writer>,
 }
 
 impl std::fmt::Debug for TokenCache {
@@ -125,8 +130,23 @@ impl std::fmt::Debug for TokenCache {
     }
 }
 
+/// The fewest bytes a cached entry can be charged (a small token and its claims): bounds the
+/// entry count a byte budget allows, and so the shard table.
+const SMALLEST_ENTRY_BYTES: usize = 1024;
+
+/// The most shards (512 KiB of shard pointers).
+const MAX_SHARD_BITS: u32 = 16;
+
 impl TokenCache {
     pub(crate) fn new(capacity: usize, max_bytes: usize) -> Self {
+        // About four entries a shard when full: a hit scans a few hashes, a change copies a few
+        // pointers.
+        let entries = capacity.min(max_bytes / SMALLEST_ENTRY_BYTES).max(1);
+        let shard_bits = (entries / 4)
+            .max(1)
+            .next_power_of_two()
+            .trailing_zeros()
+            .min(MAX_SHARD_BITS);
         Self {
             capacity,
             max_bytes,
@@ -135,16 +155,16 @@ impl TokenCache {
                 let seed = RandomState::new();
                 [seed.hash_one(0_u8), seed.hash_one(1_u8)]
             },
-            inner: Mutex::new(Inner {
-                buckets: HashMap::with_capacity_and_hasher(
-                    capacity.min(4096),
-                    BuildHasherDefault::default(),
-                ),
+            shards: (0..1_usize << shard_bits)
+                .map(|_| ArcSwapOption::empty())
+                .collect(),
+            shard_bits,
+            len: AtomicUsize::new(0),
+            bytes: AtomicUsize::new(0),
+            hits: PerCoreCounter::default(),
+            writer: Mutex::new(Writer {
                 order: VecDeque::with_capacity(capacity.min(4096)),
-                len: 0,
                 next_id: 0,
-                hits: 0,
-                bytes: 0,
             }),
         }
     }
@@ -154,7 +174,7 @@ impl TokenCache {
     /// Only verified tokens are stored, and a verified token ends in its signature: bytes the
     /// issuer's key produced, uniformly spread, that no one without that key can steer. So the
     /// tail spreads entries as well as the whole token would, in a fraction of the time, and
-    /// with per-process keys an outsider cannot aim lookups at one bucket. Equality is still
+    /// with per-process keys an outsider cannot aim lookups at one shard. Equality is still
     /// checked on the whole token.
     fn hash(&self, bytes: &[u8]) -> u64 {
         let tail = &bytes[bytes.len().saturating_sub(16)..];
@@ -167,66 +187,85 @@ impl TokenCache {
         (product as u64) ^ ((product >> 64) as u64)
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    fn shard(&self, hash: u64) -> &ArcSwapOption<Shard> {
+        // The top bits: the low ones are as good, but this keeps the index independent of
+        // anything else that might bucket by the low bits.
+        let index = hash.checked_shr(64 - self.shard_bits).unwrap_or(0);
+        &self.shards[usize::try_from(index).unwrap_or(0)]
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Writer> {
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The most entries kept.
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// The most bytes kept.
+    pub(crate) fn max_bytes(&self) -> usize {
+        self.max_bytes
     }
 
     pub(crate) fn hits(&self) -> u64 {
-        self.lock().hits
+        self.hits.get()
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.lock().len
+        self.len.load(Ordering::Relaxed)
     }
 
     /// Bytes the cached entries hold, as charged against the byte bound.
     pub(crate) fn bytes(&self) -> usize {
-        self.lock().bytes + self.meter.load(Ordering::Relaxed)
+        self.bytes.load(Ordering::Relaxed) + self.meter.load(Ordering::Relaxed)
     }
 
-    fn over_budget(&self, inner: &Inner, adding: usize) -> bool {
-        inner.bytes + self.meter.load(Ordering::Relaxed) + adding > self.max_bytes
+    fn over_budget(&self, adding: usize) -> bool {
+        self.bytes() + adding > self.max_bytes
     }
 
     /// Evicts oldest entries while `room` says there is not enough room.
-    fn evict_while(&self, inner: &mut Inner, room: impl Fn(&Self, &Inner) -> bool) {
-        while inner.len > 0 && room(self, inner) {
-            let Some((old_hash, old_id)) = inner.order.pop_front() else {
+    fn evict_while(&self, writer: &mut Writer, room: impl Fn(&Self) -> bool) {
+        while self.len() > 0 && room(self) {
+            let Some((old_hash, old_id)) = writer.order.pop_front() else {
                 break;
             };
-            inner.remove_where(old_hash, |entry| entry.id == old_id, &self.meter);
+            self.remove_where(writer, old_hash, |entry| entry.id == old_id);
+            crate::metrics::token_cache_eviction();
         }
     }
 
     /// The entry for exactly these token bytes, checked against its key's current status.
+    /// Takes no lock (unless typed values kept since the last change put the cache over its
+    /// byte bound: then this lookup evicts).
     pub(crate) fn get(&self, token: &[u8]) -> Lookup {
         let hash = self.hash(token);
-        let mut inner = self.lock();
-        let Some(cached) = inner
-            .buckets
-            .get(&hash)
-            .and_then(|bucket| bucket.iter().find(|entry| *entry.token == *token))
-            .map(|entry| &entry.cached)
-        else {
-            return Lookup::Miss;
+        let lookup = {
+            let shard = self.shard(hash).load();
+            let Some(entry) = shard.as_ref().and_then(|shard| shard.find(hash, token)) else {
+                return Lookup::Miss;
+            };
+            if !entry.cached.key.is_current() {
+                return Lookup::Stale;
+            }
+            Lookup::Current(Hit {
+                token: Arc::clone(&entry.cached.token),
+                issuer: entry.cached.issuer,
+            })
         };
-        if !cached.key.is_current() {
-            return Lookup::Stale;
+        self.hits.increment();
+        if self.over_budget(0) {
+            let mut writer = self.lock();
+            self.evict_while(&mut writer, |cache| cache.over_budget(0));
         }
-        let hit = Hit {
-            token: Arc::clone(&cached.token),
-            issuer: cached.issuer,
-        };
-        inner.hits += 1;
-        // Typed values kept since the last operation may have grown the cache past its bytes.
-        self.evict_while(&mut inner, |cache, inner| cache.over_budget(inner, 0));
-        Lookup::Current(hit)
+        lookup
     }
 
     pub(crate) fn remove(&self, token: &[u8]) {
         let hash = self.hash(token);
-        let mut guard = self.lock();
-        guard.remove_where(hash, |entry| *entry.token == *token, &self.meter);
+        let mut writer = self.lock();
+        self.remove_where(&mut writer, hash, |entry| *entry.token == *token);
     }
 
     pub(crate) fn insert(&self, token: &str, cached: CachedToken) {
@@ -236,59 +275,134 @@ impl TokenCache {
         let token = token.as_bytes();
         let hash = self.hash(token);
         let fixed = entry_overhead(token.len()) + cached.token.fixed_heap_bytes();
-        let mut guard = self.lock();
-        let inner = &mut *guard;
+        let mut writer = self.lock();
+        let writer = &mut *writer;
         let typed = cached.token.account().bytes;
         if fixed + typed > self.max_bytes {
             // Larger than the whole budget: never cached.
-            inner.remove_where(hash, |entry| *entry.token == *token, &self.meter);
+            self.remove_where(writer, hash, |entry| *entry.token == *token);
             return;
         }
-        if let Some(entry) = inner
-            .buckets
-            .get_mut(&hash)
-            .and_then(|bucket| bucket.iter_mut().find(|entry| *entry.token == *token))
-        {
-            // Two requests verified the same token at once: replace the entry in place
-            // (keeping its place in the eviction order), moving the charge to the new token.
-            let old = std::mem::replace(&mut entry.cached, cached);
-            unlink(&old.token, entry.typed_at_link, &self.meter);
-            let typed_at_link = link(&entry.cached.token, &self.meter);
+        let existing = self
+            .shard(hash)
+            .load()
+            .as_ref()
+            .and_then(|shard| shard.find(hash, token).map(Arc::clone));
+        if let Some(old) = existing {
+            // Two requests verified the same token at once: replace the entry (keeping its
+            // place in the eviction order), moving the charge to the new token.
+            unlink(&old.cached.token, old.typed_at_link, &self.meter);
+            let typed_at_link = link(&cached.token, &self.meter);
             let charged = fixed + typed_at_link;
-            inner.bytes = inner.bytes - entry.charged + charged;
-            entry.charged = charged;
-            entry.typed_at_link = typed_at_link;
-            self.evict_while(inner, |cache, inner| cache.over_budget(inner, 0));
+            self.bytes.store(
+                self.bytes.load(Ordering::Relaxed) - old.charged + charged,
+                Ordering::Relaxed,
+            );
+            let entry = Arc::new(Entry {
+                hash,
+                token: token.into(),
+                cached,
+                id: old.id,
+                charged,
+                typed_at_link,
+            });
+            self.publish(hash, |entries| {
+                entries
+                    .iter()
+                    .map(|kept| {
+                        if Arc::ptr_eq(kept, &old) {
+                            Arc::clone(&entry)
+                        } else {
+                            Arc::clone(kept)
+                        }
+                    })
+                    .collect()
+            });
+            self.evict_while(writer, |cache| cache.over_budget(0));
             return;
         }
-        self.evict_while(inner, |cache, inner| {
-            inner.len >= cache.capacity || cache.over_budget(inner, fixed + typed)
+        self.evict_while(writer, |cache| {
+            cache.len() >= cache.capacity || cache.over_budget(fixed + typed)
         });
         // Entries removed early (expired, stale key) leave their order slot behind; keep the
         // queue bounded by dropping those slots when it grows past twice the capacity.
-        if inner.order.len() >= self.capacity.saturating_mul(2) {
-            let buckets = &inner.buckets;
-            inner.order.retain(|(hash, id)| {
-                buckets
-                    .get(hash)
-                    .is_some_and(|bucket| bucket.iter().any(|entry| entry.id == *id))
+        if writer.order.len() >= self.capacity.saturating_mul(2) {
+            writer.order.retain(|&(hash, id)| {
+                self.shard(hash)
+                    .load()
+                    .as_ref()
+                    .is_some_and(|shard| shard.entries.iter().any(|entry| entry.id == id))
             });
         }
         // Link the token to the meter and read its typed charge under one lock, so a value
         // kept concurrently is counted exactly once (here or through the meter).
         let typed_at_link = link(&cached.token, &self.meter);
-        let id = inner.next_id;
-        inner.next_id += 1;
-        inner.order.push_back((hash, id));
-        inner.buckets.entry(hash).or_default().push(Entry {
+        let id = writer.next_id;
+        writer.next_id += 1;
+        writer.order.push_back((hash, id));
+        let entry = Arc::new(Entry {
+            hash,
             token: token.into(),
             cached,
             id,
             charged: fixed + typed_at_link,
             typed_at_link,
         });
-        inner.len += 1;
-        inner.bytes += fixed + typed_at_link;
+        self.publish(hash, |entries| {
+            entries
+                .iter()
+                .cloned()
+                .chain(std::iter::once(entry))
+                .collect()
+        });
+        self.len.fetch_add(1, Ordering::Relaxed);
+        self.bytes
+            .fetch_add(fixed + typed_at_link, Ordering::Relaxed);
+    }
+
+    /// Replaces shard `hash`'s entries with `change(current entries)` (an empty result empties
+    /// the shard). Only called with the writer lock held, so no change is lost.
+    fn publish(&self, hash: u64, change: impl FnOnce(&[Arc<Entry>]) -> Box<[Arc<Entry>]>) {
+        let slot = self.shard(hash);
+        let current = slot.load_full();
+        let entries = change(current.as_ref().map_or(&[], |shard| &shard.entries));
+        slot.store((!entries.is_empty()).then(|| Arc::new(Shard { entries })));
+    }
+
+    /// Removes the entries of shard `hash` that match, taking their bytes off the bound.
+    /// Only called with the writer lock held.
+    fn remove_where(&self, _writer: &mut Writer, hash: u64, matches: impl Fn(&Entry) -> bool) {
+        let Some(shard) = self.shard(hash).load_full() else {
+            return;
+        };
+        if !shard
+            .entries
+            .iter()
+            .any(|entry| entry.hash == hash && matches(entry))
+        {
+            return;
+        }
+        let mut kept = Vec::with_capacity(shard.entries.len() - 1);
+        for entry in &shard.entries {
+            if entry.hash == hash && matches(entry) {
+                self.len.fetch_sub(1, Ordering::Relaxed);
+                self.bytes.fetch_sub(entry.charged, Ordering::Relaxed);
+                unlink(&entry.cached.token, entry.typed_at_link, &self.meter);
+            } else {
+                kept.push(Arc::clone(entry));
+            }
+        }
+        self.publish(hash, |_| kept.into_boxed_slice());
+    }
+}
+
+impl Shard {
+    /// The entry for exactly these token bytes: the hash first (one word), then the length,
+    /// then every byte.
+    fn find(&self, hash: u64, token: &[u8]) -> Option<&Arc<Entry>> {
+        self.entries
+            .iter()
+            .find(|entry| entry.hash == hash && *entry.token == *token)
     }
 }
 
@@ -309,29 +423,6 @@ fn unlink(token: &VerifiedToken, typed_at_link: usize, meter: &AtomicUsize) {
     let _ = meter.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |total| {
         Some(total.saturating_sub(grown))
     });
-}
-
-impl Inner {
-    /// Removes the entries of bucket `hash` that match, taking their bytes off the bound.
-    fn remove_where(&mut self, hash: u64, matches: impl Fn(&Entry) -> bool, meter: &AtomicUsize) {
-        let Some(bucket) = self.buckets.get_mut(&hash) else {
-            return;
-        };
-        let mut index = 0;
-        while index < bucket.len() {
-            if !matches(&bucket[index]) {
-                index += 1;
-                continue;
-            }
-            let entry = bucket.swap_remove(index);
-            self.len -= 1;
-            self.bytes -= entry.charged;
-            unlink(&entry.cached.token, entry.typed_at_link, meter);
-        }
-        if bucket.is_empty() {
-            self.buckets.remove(&hash);
-        }
-    }
 }
 
 #[cfg(test)]
@@ -387,13 +478,13 @@ mod tests {
             cache.remove(token.as_bytes());
         }
         assert_eq!(cache.len(), 0);
-        let inner = cache.lock();
+        let writer = cache.lock();
         assert!(
-            inner.order.len() <= 8,
+            writer.order.len() <= 8,
             "queue compacted: {}",
-            inner.order.len()
+            writer.order.len()
         );
-        assert!(inner.buckets.is_empty());
+        assert!(cache.shards.iter().all(|shard| shard.load().is_none()));
     }
 
     #[test]
@@ -526,4 +617,230 @@ mod tests {
 
     #[derive(serde::Deserialize)]
     struct CachedTokenMarker {}
+
+    /// The charges of the entries the shards hold, and how many there are.
+    fn published(cache: &TokenCache) -> (usize, usize) {
+        cache
+            .shards
+            .iter()
+            .filter_map(|shard| shard.load_full())
+            .flat_map(|shard| shard.entries.to_vec())
+            .fold((0, 0), |(len, bytes), entry| {
+                (len + 1, bytes + entry.charged)
+            })
+    }
+
+    #[test]
+    fn shards_grow_with_the_bound_and_stay_few_for_small_caches() {
+        assert_eq!(TokenCache::new(1, usize::MAX).shards.len(), 1);
+        assert_eq!(TokenCache::new(4096, usize::MAX).shards.len(), 1024);
+        assert_eq!(TokenCache::new(4096, 64 * 1024).shards.len(), 16);
+        assert_eq!(
+            TokenCache::new(usize::MAX, usize::MAX).shards.len(),
+            1 << 16
+        );
+    }
+
+    #[test]
+    fn hits_inserts_and_evictions_from_many_threads_keep_every_count_exact() {
+        const THREADS: usize = 8;
+        const TOKENS: usize = 400;
+        let cache = TokenCache::new(64, usize::MAX);
+        let current = std::sync::atomic::AtomicU64::new(0);
+        std::thread::scope(|scope| {
+            for thread in 0..THREADS {
+                let (cache, current) = (&cache, &current);
+                scope.spawn(move || {
+                    for n in 0..TOKENS {
+                        let token = format!("thread-{thread}-token-{n}");
+                        cache.insert(&token, entry());
+                        // Its own token, a neighbour's, one long evicted, and one removed.
+                        let neighbour = format!("thread-{}-token-{n}", (thread + 1) % THREADS);
+                        let old = format!("thread-{thread}-token-{}", n.saturating_sub(200));
+                        for probe in [&token, &neighbour, &old] {
+                            if matches!(cache.get(probe.as_bytes()), Lookup::Current(_)) {
+                                current.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                        if n % 7 == 0 {
+                            cache.remove(token.as_bytes());
+                            assert!(matches!(cache.get(token.as_bytes()), Lookup::Miss));
+                        }
+                        assert!(cache.len() <= 64, "{}", cache.len());
+                    }
+                });
+            }
+        });
+        assert_eq!(cache.hits(), current.load(Ordering::Relaxed));
+        assert!(cache.hits() > 0);
+        // The counters agree with what the shards really hold.
+        let (len, bytes) = published(&cache);
+        assert_eq!((cache.len(), cache.bytes()), (len, bytes));
+        assert!(len <= 64 && len > 0, "{len}");
+        // The queue knows every entry: evicting by it empties the cache and gives every byte back.
+        let mut writer = cache.lock();
+        cache.evict_while(&mut writer, |_| true);
+        drop(writer);
+        assert_eq!((cache.len(), cache.bytes()), (0, 0));
+        assert!(cache.shards.iter().all(|shard| shard.load().is_none()));
+    }
+
+    #[test]
+    fn the_byte_bound_holds_while_many_threads_insert() {
+        let groups: Vec<String> = (0..100).map(|n| format!("group-{n}")).collect();
+        let payload = serde_json::json!({"cognito:groups": groups}).to_string();
+        let one = {
+            let cache = TokenCache::new(10, usize::MAX);
+            cache.insert("t0000", entry_with(&payload));
+            cache.bytes()
+        };
+        let cache = TokenCache::new(1000, 10 * one);
+        std::thread::scope(|scope| {
+            for thread in 0..4 {
+                let (cache, payload) = (&cache, &payload);
+                scope.spawn(move || {
+                    for n in 0..200 {
+                        cache.insert(&format!("t{thread}{n:03}"), entry_with(payload));
+                        assert!(cache.bytes() <= 10 * one, "{}", cache.bytes());
+                    }
+                });
+            }
+        });
+        assert_eq!(cache.len(), 10);
+        assert_eq!(published(&cache), (cache.len(), cache.bytes()));
+    }
+
+    #[test]
+    fn once_its_key_is_retired_no_lookup_on_any_thread_answers_with_the_token() {
+        let keys = KeySet::from_json(br#"{"keys":[{"kid":"k","kty":"EC"}]}"#).expect("set");
+        let cache = TokenCache::new_for_test(64);
+        let tokens: Vec<String> = (0..32).map(|n| format!("token-{n}")).collect();
+        for token in &tokens {
+            cache.insert(
+                token,
+                CachedToken {
+                    key: Arc::clone(keys.get("k").expect("key")),
+                    ..entry()
+                },
+            );
+        }
+        let retired = std::sync::atomic::AtomicBool::new(false);
+        let started = std::sync::Barrier::new(5);
+        std::thread::scope(|scope| {
+            for thread in 0..4 {
+                let (cache, tokens, retired, started, keys) =
+                    (&cache, &tokens, &retired, &started, &keys);
+                scope.spawn(move || {
+                    started.wait();
+                    let mut after = 0;
+                    // Bounded: the retirement happens right after the barrier.
+                    for round in 0..10_000_000_usize {
+                        let was_retired = retired.load(Ordering::Acquire);
+                        let token = &tokens[(round + thread) % tokens.len()];
+                        let lookup = cache.get(token.as_bytes());
+                        if was_retired {
+                            // Stale, or a miss while another thread replaces it.
+                            assert!(
+                                !matches!(lookup, Lookup::Current(_)),
+                                "a token outlived its key"
+                            );
+                            after += 1;
+                            if after == 10_000 {
+                                return;
+                            }
+                        }
+                        // What the verifier does with a stale entry; and a racing
+                        // verification that read the key before it was retired inserting it.
+                        if matches!(lookup, Lookup::Stale) && round % 2 == 0 {
+                            cache.remove(token.as_bytes());
+                            cache.insert(
+                                token,
+                                CachedToken {
+                                    key: Arc::clone(keys.get("k").expect("key")),
+                                    ..entry()
+                                },
+                            );
+                        }
+                    }
+                    panic!("the key was never retired");
+                });
+            }
+            started.wait();
+            keys.retire_replaced(&KeySet::default());
+            retired.store(true, Ordering::Release);
+        });
+    }
+
+    /// A clock the tests move by hand.
+    #[derive(Debug, Clone)]
+    struct TestClock(Arc<std::sync::atomic::AtomicU64>);
+
+    impl crate::Clock for TestClock {
+        fn now(&self) -> std::time::Duration {
+            std::time::Duration::from_secs(self.0.load(Ordering::SeqCst))
+        }
+    }
+
+    #[test]
+    fn once_a_cached_token_expires_no_verification_on_any_thread_accepts_it() {
+        use crate::test_tokens::{NOW, issuer};
+        let clock = TestClock(Arc::new(std::sync::atomic::AtomicU64::new(NOW)));
+        let verifier = crate::Verifier::builder()
+            .issuer(issuer().config())
+            .clock(clock.clone())
+            .verified_token_cache(64)
+            .build()
+            .expect("verifier");
+        let tokens: Vec<String> = (0..4)
+            .map(|n| {
+                issuer().access_token(
+                    "api/read",
+                    &[],
+                    serde_json::json!({"sub": format!("user-{n}"), "exp": NOW + 60}),
+                )
+            })
+            .collect();
+        let verify = |token: &str| {
+            tokio::runtime::Builder::new_current_thread()
+                .build()
+                .expect("runtime")
+                .block_on(verifier.verify(token))
+        };
+        for token in &tokens {
+            verify(token).expect("valid");
+        }
+        let hits = verifier.cached_token_hits();
+        let expired = std::sync::atomic::AtomicBool::new(false);
+        let started = std::sync::Barrier::new(5);
+        std::thread::scope(|scope| {
+            for thread in 0..4 {
+                let (verifier, tokens, expired, started) = (&verifier, &tokens, &expired, &started);
+                scope.spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .build()
+                        .expect("runtime");
+                    started.wait();
+                    let mut after = 0;
+                    for round in 0..10_000_000_usize {
+                        let was_expired = expired.load(Ordering::Acquire);
+                        let token = &tokens[(round + thread) % tokens.len()];
+                        let result = runtime.block_on(verifier.verify(token));
+                        if was_expired {
+                            let code = result.map(|_| "ok").unwrap_or_else(|error| error.code());
+                            assert_eq!(code, "expired", "a token outlived its exp");
+                            after += 1;
+                            if after == 2_000 {
+                                return;
+                            }
+                        }
+                    }
+                    panic!("the clock never moved");
+                });
+            }
+            started.wait();
+            clock.0.store(NOW + 60, Ordering::SeqCst);
+            expired.store(true, Ordering::Release);
+        });
+        assert!(verifier.cached_token_hits() > hits, "the cache answered");
+    }
 }

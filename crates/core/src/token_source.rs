@@ -1,7 +1,7 @@
 //! Where a request carries its token: a header (`Authorization: Bearer <t>` or the raw token,
 //! as API Gateway accepts both) and optionally a cookie.
 //!
-//! The rules, in the words of DESIGN.md §3 "token source errors":
+//! The rules (token-source errors come before any verification check):
 //! - no token anywhere → `missing_token` (401, plain `Bearer` challenge);
 //! - the header twice, or a token in the header *and* the cookie → `invalid_request` (400).
 //!
@@ -18,7 +18,7 @@ use http::header::{COOKIE, HeaderMap, HeaderName};
 
 /// Read access to request headers, so adapters whose framework has another header map type
 /// (actix-web's) can hand theirs to [`TokenSource::extract_from`] and
-/// [`Authorizer::authorize_with`](crate::Authorizer::authorize_with) without copying it.
+/// [`Authorizer::authorize`](crate::Authorizer::authorize) without copying it.
 ///
 /// Implemented for [`http::HeaderMap`].
 ///
@@ -189,10 +189,14 @@ impl TokenSourceBuilder {
             Some(name) => {
                 let parsed =
                     HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()).map_err(|_| {
-                        ConfigError::new(format!("token header {name:?} is not a header name"))
+                        ConfigError::new(
+                            crate::ConfigErrorKind::TokenSource,
+                            format!("token header {name:?} is not a header name"),
+                        )
                     })?;
                 if parsed == COOKIE {
                     return Err(ConfigError::new(
+                        crate::ConfigErrorKind::TokenSource,
                         "the token header cannot be `cookie`: set the cookie name instead",
                     ));
                 }
@@ -203,9 +207,10 @@ impl TokenSourceBuilder {
             None => None,
             Some(name) if is_cookie_name(&name) => Some(name.into_boxed_str()),
             Some(name) => {
-                return Err(ConfigError::new(format!(
-                    "token cookie {name:?} is not a cookie name (RFC 6265 token)"
-                )));
+                return Err(ConfigError::new(
+                    crate::ConfigErrorKind::TokenSource,
+                    format!("token cookie {name:?} is not a cookie name (RFC 6265 token)"),
+                ));
             }
         };
         let cross_site = CrossSiteCheck {
@@ -219,6 +224,7 @@ impl TokenSourceBuilder {
         };
         if cookie.is_none() && cross_site.is_configured() {
             return Err(ConfigError::new(
+                crate::ConfigErrorKind::TokenSource,
                 "allowed_origins, allow_same_site and allow_missing_origin apply to a token \
                  cookie: set the cookie name, or remove them",
             ));
@@ -301,7 +307,7 @@ impl TokenSource {
     /// assert_eq!((token, location), ("a.b.c", TokenLocation::Cookie));
     ///
     /// let refused = source.check_cross_site(&Method::POST, &headers, location).unwrap_err();
-    /// assert_eq!((refused.code(), refused.status()), ("cross_site_request", 403));
+    /// assert_eq!((refused.code(), refused.status().as_u16()), ("cross_site_request", 403));
     /// assert!(source.check_cross_site(&Method::GET, &headers, location).is_ok());
     /// assert!(source.check_cross_site(&Method::POST, &headers, TokenLocation::Header).is_ok());
     ///

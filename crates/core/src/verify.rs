@@ -1,4 +1,4 @@
-//! The verifier: the ordered checks of DESIGN.md §3 over a token string, the configured issuers
+//! The verifier: the ordered checks of `docs/verification.md` over a token string, the configured issuers
 //! and the clock. The first failing check is the result.
 
 use std::collections::HashMap;
@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use crate::claims::{TokenUse, VerifiedToken};
 use crate::clock::{Clock, SharedClock};
-use crate::config::{Algorithm, ClientRule, IssuerConfig, IssuerKind, KeyLocation};
+use crate::config::{Algorithm, ClientRule, FetchSettings, IssuerConfig, IssuerKind, KeyLocation};
 use crate::error::{ConfigError, Error, ErrorKind};
-use crate::jwks::{KeySet, KeySource, KeySourceStats, RefreshReason};
+use crate::jwks::{KeyFileError, KeySet, KeySetError, KeySource, KeySourceStats, RefreshReason};
 use crate::jwt;
 use crate::registered::{Audience, Claims, Header};
 use crate::revocation::RevocationStore;
@@ -93,6 +93,9 @@ pub struct VerifierBuilder {
     cache_capacity: Option<usize>,
     cache_max_bytes: Option<usize>,
     revocation: Option<RevocationStore>,
+    /// A verifier whose fetched key sets are taken over where the new configuration fetches
+    /// from the same place the same way (a policy reload keeps those caches warm).
+    reuse: Option<Verifier>,
 }
 
 impl VerifierBuilder {
@@ -166,10 +169,16 @@ impl VerifierBuilder {
     /// file or string that is not a JSON key set, or an HTTP client that cannot be built.
     pub fn build(self) -> Result<Verifier, ConfigError> {
         if self.issuers.is_empty() {
-            return Err(ConfigError::new("at least one issuer is required"));
+            return Err(ConfigError::new(
+                crate::ConfigErrorKind::Issuer,
+                "at least one issuer is required",
+            ));
         }
         if self.max_token_bytes == Some(0) {
-            return Err(ConfigError::new("max_token_bytes must be positive"));
+            return Err(ConfigError::new(
+                crate::ConfigErrorKind::Issuer,
+                "max_token_bytes must be positive",
+            ));
         }
         let clock = self.clock.unwrap_or_default();
         // Each issuer's key sets (one per region of a replicated pool), planned once.
@@ -180,21 +189,29 @@ impl VerifierBuilder {
             .any(|(_, location)| location.url.is_some());
         let client = if needs_client {
             Some(crate::jwks::http_client().map_err(|error| {
-                ConfigError::new(format!("cannot build the JWKS HTTP client: {error}"))
+                ConfigError::new(
+                    crate::ConfigErrorKind::Issuer,
+                    format!("cannot build the JWKS HTTP client: {error}"),
+                )
             })?)
         } else {
             None
         };
+        let reusable = self
+            .reuse
+            .as_ref()
+            .map(Verifier::fetched_sources)
+            .unwrap_or_default();
         let mut by_iss = HashMap::new();
         let mut sources = Vec::new();
         let mut names = std::collections::HashSet::new();
         let mut any_algorithms = Vec::new();
         for (index, (config, key_sources)) in self.issuers.iter().zip(planned).enumerate() {
             if !names.insert(config.name().to_owned()) {
-                return Err(ConfigError::new(format!(
-                    "two issuers are named {:?}",
-                    config.name()
-                )));
+                return Err(ConfigError::new(
+                    crate::ConfigErrorKind::Issuer,
+                    format!("two issuers are named {:?}", config.name()),
+                ));
             }
             for algorithm in &config.algorithms {
                 if !any_algorithms.contains(algorithm) {
@@ -202,36 +219,46 @@ impl VerifierBuilder {
                 }
             }
             for (issuers, location) in key_sources {
-                let preload = preload(&location, config.name())?;
-                let label: Arc<str> = Arc::from(
-                    location
-                        .url
-                        .clone()
-                        .or_else(|| {
+                let reused = reusable
+                    .iter()
+                    .find(|(old, fetch, _)| *old == location && *fetch == config.fetch)
+                    .map(|(_, _, source)| Arc::clone(source));
+                let source = match reused {
+                    Some(source) => source,
+                    None => {
+                        let preload = preload(&location, config.name())?;
+                        let label: Arc<str> = Arc::from(
                             location
-                                .file
-                                .as_ref()
-                                .map(|path| path.display().to_string())
-                        })
-                        .unwrap_or_else(|| format!("{} (inline keys)", config.name())),
-                );
-                let source = KeySource::new(
-                    label,
-                    location.url.clone(),
-                    preload,
-                    config.fetch.clone(),
-                    client.clone(),
-                    clock.clone(),
-                );
-                sources.push(Arc::new(source));
+                                .url
+                                .clone()
+                                .or_else(|| {
+                                    location
+                                        .file
+                                        .as_ref()
+                                        .map(|path| path.display().to_string())
+                                })
+                                .unwrap_or_else(|| format!("{} (inline keys)", config.name())),
+                        );
+                        Arc::new(KeySource::new(
+                            label,
+                            location.url.clone(),
+                            preload,
+                            config.fetch.clone(),
+                            client.clone(),
+                            clock.clone(),
+                        ))
+                    }
+                };
+                sources.push(source);
                 for iss in issuers {
                     if by_iss
                         .insert(iss.clone(), (index, sources.len() - 1))
                         .is_some()
                     {
-                        return Err(ConfigError::new(format!(
-                            "two issuers accept the same iss {iss:?}"
-                        )));
+                        return Err(ConfigError::new(
+                            crate::ConfigErrorKind::Issuer,
+                            format!("two issuers accept the same iss {iss:?}"),
+                        ));
                     }
                 }
             }
@@ -258,26 +285,32 @@ impl VerifierBuilder {
 }
 
 fn preload(location: &KeyLocation, name: &str) -> Result<Option<KeySet>, ConfigError> {
-    let document: Option<Vec<u8>> = if let Some(json) = &location.json {
-        Some(json.as_bytes().to_vec())
-    } else if let Some(path) = &location.file {
-        Some(
-            crate::bounded_read::read_file_bounded(path).map_err(|error| {
-                ConfigError::new(format!(
+    let invalid = |error: KeySetError| {
+        ConfigError::new(
+            crate::ConfigErrorKind::Issuer,
+            format!("issuer {name:?}: jwks: {error}"),
+        )
+    };
+    if let Some(json) = &location.json {
+        return KeySet::from_json(json.as_bytes())
+            .map(Some)
+            .map_err(invalid);
+    }
+    let Some(path) = &location.file else {
+        return Ok(None);
+    };
+    KeySet::from_file(path)
+        .map(Some)
+        .map_err(|error| match error {
+            KeyFileError::Invalid(error) => invalid(error),
+            error => ConfigError::new(
+                crate::ConfigErrorKind::Issuer,
+                format!(
                     "issuer {name:?}: cannot read jwks_file {}: {error}",
                     path.display()
-                ))
-            })?,
-        )
-    } else {
-        None
-    };
-    document
-        .map(|bytes| {
-            KeySet::from_json(&bytes)
-                .map_err(|error| ConfigError::new(format!("issuer {name:?}: jwks: {error}")))
+                ),
+            ),
         })
-        .transpose()
 }
 
 impl Verifier {
@@ -354,7 +387,10 @@ impl Verifier {
     /// Called outside a tokio runtime.
     pub fn spawn_background_refresh(&self) -> Result<BackgroundRefresh, ConfigError> {
         let handle = tokio::runtime::Handle::try_current().map_err(|_| {
-            ConfigError::new("spawn_background_refresh must be called inside a tokio runtime")
+            ConfigError::new(
+                crate::ConfigErrorKind::Issuer,
+                "spawn_background_refresh must be called inside a tokio runtime",
+            )
         })?;
         let tasks = self
             .inner
@@ -380,7 +416,7 @@ impl Verifier {
     /// Verifies a token (already stripped of any `Bearer ` prefix).
     ///
     /// # Errors
-    /// The first failing check of DESIGN.md §3, as an [`Error`] whose kind carries the code.
+    /// The first failing check (each [`ErrorKind`](crate::ErrorKind) states its rule), as an [`Error`] whose kind carries the code.
     pub async fn verify(&self, token: &str) -> Result<Arc<VerifiedToken>, Error> {
         let verified = match self.cached(token.as_bytes()) {
             Some(answer) => answer,
@@ -412,6 +448,62 @@ impl Verifier {
         }
     }
 
+    /// A verifier with the same clock, limits, verified-token cache settings and revocation
+    /// store for `issuers`, taking over this one's fetched key sets wherever an issuer fetches
+    /// from the same URL with the same settings (its verified-token cache starts empty: the
+    /// issuers' rules may have changed).
+    pub(crate) fn rebuilt(&self, issuers: Vec<IssuerConfig>) -> Result<Verifier, ConfigError> {
+        let inner = &*self.inner;
+        let mut builder = Verifier::builder()
+            .issuers(issuers)
+            .shared_clock(inner.clock.clone())
+            .max_token_bytes(inner.max_token_bytes);
+        if let Some(cache) = &inner.cache {
+            builder = builder
+                .verified_token_cache(cache.capacity())
+                .verified_token_cache_bytes(cache.max_bytes());
+        }
+        if let Some(store) = &inner.revocation {
+            builder = builder.revocation(store.clone());
+        }
+        builder.reuse = Some(self.clone());
+        builder.build()
+    }
+
+    /// The key sets fetched from a URL, with where and how they are fetched (key sets from a
+    /// file or string alone are re-read instead: the file may have changed).
+    fn fetched_sources(&self) -> Vec<(KeyLocation, FetchSettings, Arc<KeySource>)> {
+        let inner = &*self.inner;
+        inner
+            .issuers
+            .iter()
+            .flat_map(|issuer| {
+                issuer
+                    .key_sources()
+                    .into_iter()
+                    .map(move |(_, location)| (location, issuer.fetch.clone()))
+            })
+            .zip(&inner.sources)
+            .filter(|((location, _), _)| location.url.is_some() && location.file.is_none())
+            .map(|((location, fetch), source)| (location, fetch, Arc::clone(source)))
+            .collect()
+    }
+
+    /// How many of this verifier's key sets are `previous`'s very own (a reload kept them).
+    pub(crate) fn kept_key_sets(&self, previous: &Verifier) -> usize {
+        self.inner
+            .sources
+            .iter()
+            .filter(|source| {
+                previous
+                    .inner
+                    .sources
+                    .iter()
+                    .any(|theirs| Arc::ptr_eq(source, theirs))
+            })
+            .count()
+    }
+
     /// The revocation store given to the builder, if any: record sign-outs through it.
     pub fn revocation(&self) -> Option<&RevocationStore> {
         self.inner.revocation.as_ref()
@@ -425,6 +517,7 @@ impl Verifier {
         let cache = inner.cache.as_ref()?;
         match cache.get(raw) {
             Lookup::Current(hit) => {
+                crate::metrics::token_cache_hit();
                 let issuer = &inner.issuers[hit.issuer];
                 let result = self.check_times(issuer, hit.token.exp, hit.token.nbf, hit.token.iat);
                 if result.is_err() {
@@ -433,10 +526,14 @@ impl Verifier {
                 Some(result.map(|()| hit.token))
             }
             Lookup::Stale => {
+                crate::metrics::token_cache_miss();
                 cache.remove(raw);
                 None
             }
-            Lookup::Miss => None,
+            Lookup::Miss => {
+                crate::metrics::token_cache_miss();
+                None
+            }
         }
     }
 

@@ -19,6 +19,6 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let path = std::env::var("COGNITO_AUTHZ_POLICY").unwrap_or_else(|_| "policy.toml".to_owned());
     // A bad policy file stops the function at start-up (an init error), never in a request.
-    let authorizer = Authorizer::from_file(&path)?;
+    let authorizer = Authorizer::builder().policy_file(&path).build()?;
     cognito_authz_lambda::run(authorizer).await
 }

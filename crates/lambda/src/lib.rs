@@ -9,7 +9,7 @@
 //!
 //! #[tokio::main]
 //! async fn main() -> Result<(), lambda_runtime::Error> {
-//!     let authorizer = Authorizer::from_file("policy.toml")?;
+//!     let authorizer = Authorizer::builder().policy_file("policy.toml").build()?;
 //!     cognito_authz_lambda::run(authorizer).await
 //! }
 //! ```
@@ -272,7 +272,7 @@ impl LambdaAuthorizer {
         match self.scope {
             PolicyScope::Request => PolicyDocument::single(arn.arn(), allowed),
             PolicyScope::Table => {
-                let compiled = iam::compile(self.authorizer.routes(), token, arn);
+                let compiled = iam::compile(&self.authorizer.routes(), token, arn);
                 if !compiled.narrowed.is_empty() {
                     let examples: Vec<String> = compiled
                         .narrowed

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use cognito_authz_core::{AcceptedTokenUse, Authorizer, AuthorizerOptions};
+use cognito_authz_core::{AcceptedTokenUse, Authorizer, AuthorizerBuilder};
 use cognito_authz_lambda::{AuthorizerError, LambdaAuthorizer, PolicyScope};
 use cognito_authz_testkit::{JwksReply, LocalIssuer};
 use http::{HeaderMap, HeaderValue, Method};
@@ -38,8 +38,8 @@ fn issuer() -> LocalIssuer {
         .expect("offline issuer")
 }
 
-fn options(issuer: &LocalIssuer) -> AuthorizerOptions {
-    AuthorizerOptions::new()
+fn options(issuer: &LocalIssuer) -> AuthorizerBuilder {
+    Authorizer::builder()
         .issuers([issuer.issuer_config(AcceptedTokenUse::Any)])
         .clock(issuer.manual_clock().expect("manual clock").clone())
 }
@@ -136,9 +136,11 @@ require = "scope:api/write"
 
 fn load(name: &str, text: &str, issuer: &LocalIssuer) -> Authorizer {
     if name == "example" {
-        Authorizer::from_file_with(root().join("examples/policy.toml"), options(issuer))
+        options(issuer)
+            .policy_file(root().join("examples/policy.toml"))
+            .build()
     } else {
-        Authorizer::from_toml_str_with(text, root(), options(issuer))
+        options(issuer).policy_text(text, root()).build()
     }
     .unwrap_or_else(|error| panic!("{name}: {error}"))
 }
@@ -679,9 +681,10 @@ fn unavailable_keys_are_a_server_error_not_unauthorized() {
             .server()
             .expect("server")
             .set_reply(JwksReply::Status(500));
-        let authorizer =
-            Authorizer::from_file_with(root().join("examples/policy.toml"), options(&issuer))
-                .expect("authorizer");
+        let authorizer = options(&issuer)
+            .policy_file(root().join("examples/policy.toml"))
+            .build()
+            .expect("authorizer");
         let lambda = LambdaAuthorizer::new(authorizer);
         let token = issuer.access_token().sign();
         let answer = lambda.handle(token_event("GET", "/me", &token)).await;

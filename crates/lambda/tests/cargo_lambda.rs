@@ -7,13 +7,14 @@
 //! Without it this test fails: an end-to-end test that skips itself proves nothing.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use cognito_authz_test_support::free_loopback_port;
 use cognito_authz_testkit::LocalIssuer;
 use serde_json::{Value, json};
 
@@ -35,11 +36,6 @@ fn cargo_lambda() -> PathBuf {
         program.display()
     );
     program
-}
-
-fn free_loopback_port() -> u16 {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local address").port()
 }
 
 /// `cargo lambda watch` in its own process group, ended with the group on drop.

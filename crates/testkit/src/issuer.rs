@@ -23,15 +23,13 @@ pub const DEFAULT_CLIENT_ID: &str = "localclient123";
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StartError {
-    /// A bad pool id, client id or issuer URL.
+    /// A bad pool id, client id or issuer URL, or a policy file given to
+    /// [`LocalIssuer::for_policy_file`] that does not load.
     #[error("invalid local issuer configuration: {0}")]
     Config(#[from] ConfigError),
     /// The JWKS server could not bind `127.0.0.1:0`.
     #[error("cannot start the JWKS server on 127.0.0.1: {0}")]
     Bind(#[from] std::io::Error),
-    /// The policy file given to [`LocalIssuer::for_policy_file`] does not load.
-    #[error("{0}")]
-    PolicyFile(#[from] cognito_authz_core::PolicyFileError),
 }
 
 #[derive(Debug)]
@@ -174,12 +172,20 @@ impl LocalIssuerBuilder {
     fn validate(self) -> Result<Parts, StartError> {
         let region = parse_user_pool_id(&self.pool_id)?.to_owned();
         if self.client_id.is_empty() {
-            return Err(ConfigError::new("the client id must not be empty").into());
+            return Err(ConfigError::new(
+                cognito_authz_core::ConfigErrorKind::Issuer,
+                "the client id must not be empty",
+            )
+            .into());
         }
         if let Some(iss) = &self.custom_iss
             && !(iss.starts_with("https://") || iss.starts_with("http://"))
         {
-            return Err(ConfigError::new(format!("issuer {iss:?} must be an http(s) URL")).into());
+            return Err(ConfigError::new(
+                cognito_authz_core::ConfigErrorKind::Issuer,
+                format!("issuer {iss:?} must be an http(s) URL"),
+            )
+            .into());
         }
         let (clock, manual) = match self.clock {
             ClockChoice::Manual(manual) => (SharedClock::new(manual.clone()), Some(manual)),

@@ -40,12 +40,14 @@
 //!   gives the matching core configuration, [`LocalIssuer::offline`] works without a server.
 //! - [`TokenBuilder`]: Cognito's members in Cognito's order, then your edits
 //!   (`claim`, `remove_claim`, `header`, `remove_header`) on top; [`sign_raw`] and
-//!   [`sign_segments`] sign exact bytes for malformed-token tests.
+//!   [`sign_segments`] sign exact bytes for malformed-token tests; [`with_payload_of`] and
+//!   [`with_kid`] splice real tokens into forged ones.
 //! - [`JwksServer`]: switch the reply ([`JwksReply`]) and delay at any time, rotate keys, count
 //!   fetches and await them ([`JwksServer::wait_for_fetches`]) without sleeping.
 //! - [`ManualClock`]: share it between issuer and verifier; `advance` past `exp` to expire a token.
 //! - [`LocalIssuer::for_policy_file`]: your own `policy.toml` against a local issuer in one
-//!   call, for tests of your router route by route.
+//!   call, for tests of your router route by route; [`LocalIssuer::authorizer`]: a route table's
+//!   text with this issuer as its issuer, a ready [`Authorizer`](cognito_authz_core::Authorizer).
 //!
 //! Choices worth knowing: token times come from the issuer's clock, a [`ManualClock`] at
 //! [`DEFAULT_START_SECS`] unless the builder asks for the system clock, so give the verifier
@@ -54,11 +56,13 @@
 //! [`LocalIssuer::rotate`] advance the manual clock past the cooldown (30 s by default).
 #![forbid(unsafe_code)]
 
+mod authorizer;
 mod clock;
 mod issuer;
 mod key;
 mod policy_file;
 mod server;
+mod tamper;
 mod token;
 
 pub use clock::{DEFAULT_START_SECS, ManualClock};
@@ -67,6 +71,7 @@ pub use key::{InvalidKeyMaterial, SigningKey, base64url, jwks_json, jwks_value};
 pub use server::{
     GARBAGE_BODY, HTML_BODY, JwksReply, JwksServer, MAX_RECORDED_REQUESTS, RecordedRequest,
 };
+pub use tamper::{with_kid, with_payload_of};
 pub use token::{
     DEFAULT_TOKEN_LIFETIME, DEFAULT_USER_SCOPE, DEFAULT_USERNAME, TokenBuilder, TokenKind,
     random_uuid, sign_raw, sign_segments,

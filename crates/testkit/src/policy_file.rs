@@ -4,9 +4,7 @@
 
 use std::path::Path;
 
-use cognito_authz_core::{
-    Authorizer, AuthorizerOptions, ConfigError, PolicyFile, SystemClock, parse_user_pool_id,
-};
+use cognito_authz_core::{Authorizer, ConfigError, PolicyFile, SystemClock, parse_user_pool_id};
 
 use crate::issuer::{LocalIssuer, StartError};
 
@@ -64,6 +62,7 @@ impl LocalIssuer {
             .filter(|issuer| issuer.is_cognito())
             .ok_or_else(|| {
                 ConfigError::new(
+                    cognito_authz_core::ConfigErrorKind::PolicyFile,
                     "the policy file's first [[issuer]] must be a Cognito pool or Cognito issuer \
                      for the testkit to stand in for it",
                 )
@@ -100,18 +99,22 @@ impl LocalIssuer {
 
     fn authorizer_from(&self, file: PolicyFile) -> Result<Authorizer, StartError> {
         let url = self.jwks_url().ok_or_else(|| {
-            ConfigError::new("an offline local issuer serves no keys: start it with a key server")
+            ConfigError::new(
+                cognito_authz_core::ConfigErrorKind::KeySet,
+                "an offline local issuer serves no keys: start it with a key server",
+            )
         })?;
-        let mut issuers = file.issuers().to_vec();
-        for issuer in &mut issuers {
-            issuer.set_jwks_url(url.as_str())?;
-        }
-        let options = AuthorizerOptions::new().issuers(issuers);
+        let issuers = file
+            .issuers()
+            .iter()
+            .map(|issuer| issuer.clone().with_jwks_url(url.as_str()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let options = Authorizer::builder().issuers(issuers);
         let options = match self.manual_clock() {
             Some(clock) => options.clock(clock.clone()),
             None => options.clock(SystemClock),
         };
-        Ok(Authorizer::from_policy_file(file, options)?)
+        Ok(options.parsed_policy_file(file).build()?)
     }
 }
 
@@ -142,7 +145,7 @@ mod tests {
         }
         match authorizer.authorize(&Method::GET, path, &headers).await {
             cognito_authz_core::Decision::Allow { .. } => 200,
-            cognito_authz_core::Decision::Deny(denial) => denial.status(),
+            cognito_authz_core::Decision::Deny(denial) => denial.status().as_u16(),
         }
     }
 

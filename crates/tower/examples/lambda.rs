@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use cognito_authz_tower::{AuthzLayer, VerifiedToken, lambda_policy_path};
+use cognito_authz_tower::{Authorizer, AuthzLayer, VerifiedToken, lambda_policy_path};
 use lambda_http::{Body, Error, Request, Response, service_fn, tower::ServiceBuilder};
 
 #[tokio::main]
@@ -19,7 +19,7 @@ async fn main() -> Result<(), Error> {
     let policy = std::env::var("COGNITO_AUTHZ_POLICY")
         .map_err(|_| "set COGNITO_AUTHZ_POLICY to the policy file")?;
     // A bad policy fails here, at start-up, never in a request.
-    let layer = AuthzLayer::from_file(policy)?;
+    let layer = AuthzLayer::new(Authorizer::builder().policy_file(policy).build()?);
     lambda_http::run(
         ServiceBuilder::new()
             .layer(layer)

@@ -28,8 +28,9 @@ use tonic::{Code, Status};
 use crate::layer::AuthzLayer;
 use crate::responder::Responder;
 
-/// Answers denials as gRPC statuses (trailers-only); see the [module docs](self) for the
-/// mapping. Use it through [`AuthzLayer::grpc`], or `AuthzLayer::new(a).responder(GrpcResponder)`.
+/// Answers denials as gRPC statuses (trailers-only): 401 → `UNAUTHENTICATED`, 403 →
+/// `PERMISSION_DENIED`, 400 → `INVALID_ARGUMENT`, 503 → `UNAVAILABLE`, the error code as
+/// `grpc-message` (see [`grpc_status`]). Use it through [`AuthzLayer::grpc`], or `AuthzLayer::new(a).responder(GrpcResponder)`.
 ///
 /// Works with any response body that has an empty [`Default`], tonic's
 /// [`Body`](tonic::body::Body) among them. For gRPC services only: a plain HTTP client would
@@ -51,7 +52,7 @@ impl<B: Default> Responder<B> for GrpcResponder {
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// # let issuer = cognito_authz_testkit::LocalIssuer::offline();
 /// # let verifier = issuer.verifier_builder(AcceptedTokenUse::Any).build().unwrap();
-/// # let authorizer = Authorizer::single(verifier, &Policy::authenticated()).unwrap();
+/// # let authorizer = Authorizer::builder().verifier(verifier).unmatched(Policy::authenticated()).build().unwrap();
 /// let decision = authorizer
 ///     .authorize(&http::Method::POST, "/pkg.Service/Method", &http::HeaderMap::new())
 ///     .await;
@@ -62,7 +63,7 @@ impl<B: Default> Responder<B> for GrpcResponder {
 /// # });
 /// ```
 pub fn grpc_status(denial: &Denial) -> Status {
-    let code = code_for_status(denial.status());
+    let code = code_for_status(denial.status().as_u16());
     let response = denial.response();
     let mut metadata = MetadataMap::new();
     for (name, value) in response.headers() {
@@ -131,8 +132,11 @@ mod tests {
             .verifier_builder(cognito_authz_core::AcceptedTokenUse::Any)
             .build()
             .expect("verifier");
-        let authorizer =
-            Authorizer::single(verifier, &"group:admin".parse().expect("policy")).expect("authz");
+        let authorizer = Authorizer::builder()
+            .verifier(verifier)
+            .unmatched("group:admin".parse().expect("policy"))
+            .build()
+            .expect("authz");
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("runtime");
@@ -188,14 +192,14 @@ mod tests {
     #[test]
     fn every_error_kind_maps_to_the_grpc_code_of_its_http_status() {
         for kind in ErrorKind::ALL {
-            let expected = match kind.status() {
+            let expected = match kind.status().as_u16() {
                 400 => Code::InvalidArgument,
                 401 => Code::Unauthenticated,
                 403 => Code::PermissionDenied,
                 503 => Code::Unavailable,
                 other => panic!("{kind}: unexpected status {other}"),
             };
-            assert_eq!(code_for_status(kind.status()), expected, "{kind}");
+            assert_eq!(code_for_status(kind.status().as_u16()), expected, "{kind}");
         }
     }
 }

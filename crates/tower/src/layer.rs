@@ -1,10 +1,8 @@
 //! [`AuthzLayer`]: the tower `Layer` that puts an [`Authorizer`] in front of a service.
 
-use std::error::Error;
 use std::fmt;
-use std::path::Path;
 
-use cognito_authz_core::{Authorizer, Policy, PolicyFileError};
+use cognito_authz_core::{Authorizer, GuardError, Policy};
 use tower_layer::Layer;
 
 use crate::extensions::Realm;
@@ -35,14 +33,6 @@ impl AuthzLayer {
             realm,
             path: PolicyPath::default(),
         }
-    }
-
-    /// Loads a policy file (issuers, token source, routes) with default options.
-    ///
-    /// # Errors
-    /// Any problem in the file or its key files, with file, line and column.
-    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, PolicyFileError> {
-        Authorizer::from_file(path).map(Self::new)
     }
 }
 
@@ -88,7 +78,7 @@ impl<R> AuthzLayer<R> {
     /// # use cognito_authz_tower::AuthzLayer;
     /// # let issuer = cognito_authz_testkit::LocalIssuer::offline();
     /// # let verifier = issuer.verifier_builder(AcceptedTokenUse::Any).build().unwrap();
-    /// let layer = AuthzLayer::new(Authorizer::single(verifier, &Policy::authenticated())?);
+    /// let layer = AuthzLayer::new(Authorizer::builder().verifier(verifier).unmatched(Policy::authenticated()).build()?);
     /// let admins = layer.require("group:admin and token_use:id")?;
     /// // Mistakes are found here, at start-up, with their position:
     /// let error = layer.require("group:admin and").unwrap_err();
@@ -103,34 +93,34 @@ impl<R> AuthzLayer<R> {
     /// # Errors
     /// The expression does not parse, or does not compile (`public` combined with other
     /// atoms, an unknown `policy:` name, an invalid scope).
-    pub fn require(&self, expression: &str) -> Result<Self, RequireError>
+    pub fn require(&self, expression: &str) -> Result<Self, GuardError>
     where
         R: Clone,
     {
-        let policy: Policy = expression
-            .parse()
-            .map_err(|error| RequireError::new(expression, &error))?;
-        self.require_policy(&policy)
+        Ok(self.with_authorizer(self.authorizer.with_expression(expression)?))
     }
 
     /// [`AuthzLayer::require`] with a [`Policy`] built in code.
     ///
     /// # Errors
     /// The policy does not compile (see [`AuthzLayer::require`]).
-    pub fn require_policy(&self, policy: &Policy) -> Result<Self, RequireError>
+    pub fn require_policy(&self, policy: &Policy) -> Result<Self, GuardError>
     where
         R: Clone,
     {
-        let authorizer = self
-            .authorizer
-            .with_policy(policy)
-            .map_err(|error| RequireError::new(&policy.to_string(), &error))?;
-        Ok(Self {
+        Ok(self.with_authorizer(self.authorizer.with_policy(policy)?))
+    }
+
+    fn with_authorizer(&self, authorizer: Authorizer) -> Self
+    where
+        R: Clone,
+    {
+        Self {
             authorizer,
             responder: self.responder.clone(),
             realm: self.realm.clone(),
             path: self.path,
-        })
+        }
     }
 }
 
@@ -156,38 +146,3 @@ impl<R> fmt::Debug for AuthzLayer<R> {
             .finish()
     }
 }
-
-/// A per-route policy that cannot be used: it does not parse or does not compile. Returned at
-/// start-up by [`AuthzLayer::require`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequireError {
-    expression: String,
-    message: String,
-}
-
-impl RequireError {
-    fn new(expression: &str, error: &dyn fmt::Display) -> Self {
-        Self {
-            expression: expression.to_owned(),
-            message: error.to_string(),
-        }
-    }
-
-    /// The expression as given.
-    pub fn expression(&self) -> &str {
-        &self.expression
-    }
-
-    /// What is wrong with it (with the column, for parse errors).
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-}
-
-impl fmt::Display for RequireError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid policy `{}`: {}", self.expression, self.message)
-    }
-}
-
-impl Error for RequireError {}

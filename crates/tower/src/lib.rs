@@ -9,7 +9,7 @@
 //! - **allowed**: inserts the verified token into the request extensions as
 //!   `Arc<VerifiedToken>` (or [`NoToken`] when the request passed without one: a public
 //!   route) and calls the inner service;
-//! - **denied**: answers the denial's response (DESIGN.md §7: 400/401/403/503 with the exact
+//! - **denied**: answers the denial's response (`docs/responses.md`: 400/401/403/503 with the exact
 //!   `WWW-Authenticate` challenge and a small JSON body) without calling the inner service.
 //!   Replace the body with your own [`Responder`].
 //!
@@ -141,7 +141,7 @@ mod service;
 
 pub use extensions::{NoToken, Realm};
 pub use future::ResponseFuture;
-pub use layer::{AuthzLayer, RequireError};
+pub use layer::AuthzLayer;
 pub use responder::{DefaultResponder, Responder};
 pub use service::Authz;
 
@@ -150,4 +150,6 @@ pub use grpc::{GrpcResponder, grpc_status};
 #[cfg(feature = "lambda-http")]
 pub use lambda::{StagePath, lambda_policy_path};
 
-pub use cognito_authz_core::{Authorizer, Decision, Denial, DenialResponse, VerifiedToken};
+pub use cognito_authz_core::{
+    Authorizer, Decision, Denial, DenialResponse, GuardError, VerifiedToken,
+};

@@ -39,7 +39,7 @@ pub trait Responder<B> {
     fn respond(&self, denial: &Denial) -> Response<B>;
 }
 
-/// The contract response of DESIGN.md §7, byte for byte: [`Denial::response`] with its JSON
+/// The documented response (`docs/responses.md`), byte for byte: [`Denial::response`] with its JSON
 /// body, for any body type that can be made from a `&'static str`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DefaultResponder;

@@ -1,11 +1,9 @@
 //! [`Authz`]: the service the layer wraps around yours.
 
 use std::fmt;
-use std::future::Future;
 use std::mem;
-use std::pin::pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 use cognito_authz_core::{Authorizer, Decision, VerifiedToken};
 use http::{Request, Response};
@@ -83,27 +81,19 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        // The decision is ready on the first poll unless a key set has to be fetched (a token
-        // in the verified-token cache, or any token whose key is cached). Poll it once here,
-        // on the stack, so the common case allocates nothing and never clones the service.
-        let decided = {
-            let authorizing = pin!(
-                self.authorizer.authorize(
-                    request.method(),
-                    // The policy path: the client's path (axum's `OriginalUri` inside a nested
-                    // router), less an API Gateway stage (policy_path.rs).
-                    cognito_authz_core::RequestTarget::new(
-                        self.path.of(request.uri().path(), request.extensions())
-                    )
-                    .with_query(request.uri().query()),
-                    request.headers(),
-                )
-            );
-            match authorizing.poll(&mut Context::from_waker(Waker::noop())) {
-                Poll::Ready(decision) => Some(decision),
-                Poll::Pending => None,
-            }
-        };
+        // The decision is ready at once unless a key set has to be fetched (a token in the
+        // verified-token cache, or any token whose key is cached): then nothing is allocated
+        // and the service is never cloned.
+        let decided = self.authorizer.authorize_now(
+            request.method(),
+            // The policy path: the client's path (axum's `OriginalUri` inside a nested
+            // router), less an API Gateway stage (policy_path.rs).
+            cognito_authz_core::RequestTarget::new(
+                self.path.of(request.uri().path(), request.extensions()),
+            )
+            .with_query(request.uri().query()),
+            request.headers(),
+        );
         match decided {
             Some(Decision::Allow { token }) => {
                 mark(&mut request, token, self.realm.as_ref());

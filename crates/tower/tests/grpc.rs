@@ -19,7 +19,8 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use cognito_authz_core::{AcceptedTokenUse, Authorizer, AuthorizerOptions, VerifiedToken};
+use cognito_authz_core::{Authorizer, VerifiedToken};
+use cognito_authz_test_support::responses::invalid;
 use cognito_authz_testkit::LocalIssuer;
 use cognito_authz_tower::AuthzLayer;
 use http::uri::PathAndQuery;
@@ -280,19 +281,10 @@ fn metadata(status: &Status, key: &str) -> Option<String> {
 
 async fn fixture() -> (LocalIssuer, Authorizer) {
     let issuer = LocalIssuer::start().await.expect("local issuer");
-    let authorizer = Authorizer::from_toml_str_with(
-        POLICY,
-        ".",
-        AuthorizerOptions::new()
-            .issuers([issuer.issuer_config(AcceptedTokenUse::Any)])
-            .clock(issuer.manual_clock().expect("manual clock").clone()),
-    )
-    .unwrap_or_else(|error| panic!("{error}"));
+    let authorizer = issuer
+        .authorizer(POLICY)
+        .unwrap_or_else(|error| panic!("{error}"));
     (issuer, authorizer)
-}
-
-fn invalid(description: &str) -> String {
-    format!(r#"Bearer error="invalid_token", error_description="{description}""#)
 }
 
 /// The calls every client makes, and what each must see, for a server with `wiring`.
@@ -402,12 +394,9 @@ async fn tonic_clients_see_grpc_codes_with_the_server_layer_and_with_named_layer
 async fn keys_unavailable() -> (LocalIssuer, Authorizer, Call, Seen) {
     let issuer = LocalIssuer::start().await.expect("issuer");
     issuer.server().expect("server").respond_with_status(500);
-    let authorizer = Authorizer::from_toml_str_with(
-        POLICY,
-        ".",
-        AuthorizerOptions::new().issuers([issuer.issuer_config(AcceptedTokenUse::Any)]),
-    )
-    .unwrap_or_else(|error| panic!("{error}"));
+    let authorizer = issuer
+        .authorizer(POLICY)
+        .unwrap_or_else(|error| panic!("{error}"));
     let token = format!("Bearer {}", issuer.access_token().sign());
     let call = Call {
         what: "keys unavailable",

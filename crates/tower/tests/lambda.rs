@@ -9,13 +9,14 @@
 //! it into `target/tools-venv`; without it that test fails, naming the command that fixes it.
 
 use std::convert::Infallible;
-use std::net::{Ipv4Addr, TcpListener};
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use cognito_authz_core::{AcceptedTokenUse, Authorizer, AuthorizerOptions, VerifiedToken};
+use cognito_authz_core::{Authorizer, VerifiedToken};
+use cognito_authz_test_support::free_loopback_port;
 use cognito_authz_testkit::LocalIssuer;
 use cognito_authz_tower::{AuthzLayer, StagePath, lambda_policy_path};
 use lambda_http::request::RequestContext;
@@ -164,15 +165,10 @@ struct Fixture {
 impl Fixture {
     fn new() -> Self {
         let issuer = LocalIssuer::offline();
-        let authorizer = Authorizer::from_toml_str_with(
-            &format!("{}\n{POLICY}", issuer_toml(&issuer, None)),
-            ".",
-            // The offline issuer's keys, in place of the file's key location.
-            AuthorizerOptions::new()
-                .issuers([issuer.issuer_config(AcceptedTokenUse::Any)])
-                .clock(issuer.manual_clock().expect("manual clock").clone()),
-        )
-        .unwrap_or_else(|error| panic!("{error}"));
+        // The offline issuer's keys, in place of the file's key location.
+        let authorizer = issuer
+            .authorizer(&format!("{}\n{POLICY}", issuer_toml(&issuer, None)))
+            .unwrap_or_else(|error| panic!("{error}"));
         Self {
             issuer,
             layer: AuthzLayer::new(authorizer),
@@ -503,11 +499,6 @@ impl Drop for Watch {
     }
 }
 
-fn free_loopback_port() -> u16 {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local address").port()
-}
-
 /// Builds the `lambda` example as `cargo lambda watch` will run it, so the first invocation
 /// does not wait for a build (and a build failure shows here, with cargo's own output).
 fn build_the_example() {
@@ -549,7 +540,11 @@ fn cargo_lambda_watch_and_invoke_answer_every_event_kind() {
     )
     .expect("policy");
     let fixture = Fixture {
-        layer: AuthzLayer::from_file(&policy).unwrap_or_else(|error| panic!("{error}")),
+        layer: Authorizer::builder()
+            .policy_file(&policy)
+            .build()
+            .map(AuthzLayer::new)
+            .unwrap_or_else(|error| panic!("{error}")),
         issuer,
     };
     build_the_example();
@@ -625,14 +620,9 @@ async fn the_stage_is_stripped_while_keys_are_fetched_too() {
     // A JWKS server: the first decision waits for the key set (the layer's boxed path).
     for (group, status) in [("admin", 200), ("staff", 403)] {
         let issuer = LocalIssuer::start().await.expect("local issuer");
-        let authorizer = Authorizer::from_toml_str_with(
-            &format!("{}\n{POLICY}", issuer_toml(&issuer, None)),
-            ".",
-            AuthorizerOptions::new()
-                .issuers([issuer.issuer_config(AcceptedTokenUse::Any)])
-                .clock(issuer.manual_clock().expect("manual clock").clone()),
-        )
-        .unwrap_or_else(|error| panic!("{error}"));
+        let authorizer = issuer
+            .authorizer(&format!("{}\n{POLICY}", issuer_toml(&issuer, None)))
+            .unwrap_or_else(|error| panic!("{error}"));
         let token = issuer
             .access_token()
             .username("carol")

@@ -1,6 +1,6 @@
 //! `AuthzLayer` on services that are not axum: a plain `tower::service_fn` over
 //! `http::Request<String>` in-process, and a hyper server over a socket on 127.0.0.1. Same
-//! contract rows as the axum tests (DESIGN.md §7), plus the tower-specific duties: the token
+//! contract rows as the axum tests (the response table, `crates/core/docs/responses.md`), plus the tower-specific duties: the token
 //! in extensions, `NoToken`, the realm, readiness on the slow path, and custom responders.
 
 use std::convert::Infallible;
@@ -9,16 +9,14 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use cognito_authz_core::{
-    AcceptedTokenUse, Authorizer, AuthorizerOptions, Denial, Policy, VerifiedToken,
+    AcceptedTokenUse, Authorizer, AuthorizerBuilder, Denial, Policy, VerifiedToken,
 };
-use cognito_authz_testkit::{DEFAULT_START_SECS, LocalIssuer};
+use cognito_authz_test_support::responses::{FORBIDDEN, UNAUTHORIZED, bearer, invalid};
+use cognito_authz_testkit::{DEFAULT_START_SECS, LocalIssuer, with_payload_of};
 use cognito_authz_tower::{AuthzLayer, NoToken, Realm};
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
-
-const UNAUTHORIZED: &str = r#"{"message":"Unauthorized"}"#;
-const FORBIDDEN: &str = r#"{"message":"Forbidden"}"#;
 
 const POLICY: &str = r#"
 [[issuer]]
@@ -43,20 +41,11 @@ methods = ["GET"]
 require = "scope:reports/read or group:admin"
 "#;
 
-fn invalid(description: &str) -> String {
-    format!(r#"Bearer error="invalid_token", error_description="{description}""#)
-}
-
-async fn fixture(options: AuthorizerOptions) -> (LocalIssuer, Authorizer) {
+async fn fixture(options: AuthorizerBuilder) -> (LocalIssuer, Authorizer) {
     let issuer = LocalIssuer::start().await.expect("local issuer");
-    let authorizer = Authorizer::from_toml_str_with(
-        POLICY,
-        ".",
-        options
-            .issuers([issuer.issuer_config(AcceptedTokenUse::Any)])
-            .clock(issuer.manual_clock().expect("manual clock").clone()),
-    )
-    .unwrap_or_else(|error| panic!("{error}"));
+    let authorizer = issuer
+        .authorizer_with(POLICY, options)
+        .unwrap_or_else(|error| panic!("{error}"));
     (issuer, authorizer)
 }
 
@@ -82,10 +71,6 @@ type Row<'a> = (
     String,
 );
 
-fn bearer(token: &str) -> Vec<(&'static str, String)> {
-    vec![("authorization", format!("Bearer {token}"))]
-}
-
 fn rows(issuer: &LocalIssuer) -> Vec<Row<'static>> {
     let user = issuer.access_token().username("bob").sign();
     let admin = issuer
@@ -104,9 +89,7 @@ fn rows(issuer: &LocalIssuer) -> Vec<Row<'static>> {
             .username("bob")
             .groups(["admin"])
             .sign();
-        let mut parts: Vec<&str> = user.split('.').collect();
-        parts[1] = forged.split('.').nth(1).expect("payload");
-        parts.join(".")
+        with_payload_of(&user, &forged)
     };
     let id = issuer.id_token().username("ida").sign();
     let huge = "a".repeat(20_000);
@@ -286,7 +269,7 @@ fn check(what: &str, status: StatusCode, headers: &http::HeaderMap, body: &str, 
 
 #[tokio::test]
 async fn a_plain_service_fn_over_string_bodies_gets_the_contract() {
-    let (issuer, authorizer) = fixture(AuthorizerOptions::new()).await;
+    let (issuer, authorizer) = fixture(Authorizer::builder()).await;
     let service = ServiceBuilder::new()
         .layer(AuthzLayer::new(authorizer))
         .service_fn(|request: Request<String>| async move {
@@ -305,7 +288,7 @@ async fn a_plain_service_fn_over_string_bodies_gets_the_contract() {
 
 #[tokio::test]
 async fn a_hyper_server_over_a_socket_gets_the_contract() {
-    let (issuer, authorizer) = fixture(AuthorizerOptions::new()).await;
+    let (issuer, authorizer) = fixture(Authorizer::builder()).await;
     let service = AuthzLayer::new(authorizer).layer(tower::service_fn(
         |request: Request<hyper::body::Incoming>| async move {
             Ok::<_, Infallible>(Response::new(Full::new(bytes_of(who(&request)))))
@@ -356,7 +339,11 @@ async fn keys_unavailable_is_503_with_retry_after() {
         .verifier_builder(AcceptedTokenUse::Access)
         .build()
         .expect("verifier");
-    let authorizer = Authorizer::single(verifier, &Policy::authenticated()).expect("authorizer");
+    let authorizer = Authorizer::builder()
+        .verifier(verifier)
+        .unmatched(Policy::authenticated())
+        .build()
+        .expect("authorizer");
     let service = ServiceBuilder::new()
         .layer(AuthzLayer::new(authorizer))
         .service_fn(|_: Request<String>| async {
@@ -411,7 +398,7 @@ impl Service<Request<String>> for MustBeReady {
 async fn the_slow_path_calls_the_service_that_was_polled_ready() {
     // A fresh issuer: the first request has to fetch the key set, so its decision is pending
     // on the first poll and takes the boxed path; the second is decided inline.
-    let (issuer, authorizer) = fixture(AuthorizerOptions::new()).await;
+    let (issuer, authorizer) = fixture(Authorizer::builder()).await;
     let mut service = AuthzLayer::new(authorizer).layer(MustBeReady::default());
     let token = issuer.access_token().username("bob").sign();
     for round in 0..3 {
@@ -430,7 +417,7 @@ async fn the_slow_path_calls_the_service_that_was_polled_ready() {
 
 #[tokio::test]
 async fn denials_never_call_the_inner_service_and_keep_its_error_type() {
-    let (_issuer, authorizer) = fixture(AuthorizerOptions::new()).await;
+    let (_issuer, authorizer) = fixture(Authorizer::builder()).await;
     let service = ServiceBuilder::new()
         .layer(AuthzLayer::new(authorizer))
         .service_fn(|_: Request<String>| async { Err::<Response<String>, &str>("inner ran") });
@@ -453,7 +440,7 @@ async fn denials_never_call_the_inner_service_and_keep_its_error_type() {
 
 #[tokio::test]
 async fn the_realm_is_left_for_extractors_and_in_the_challenge() {
-    let (issuer, authorizer) = fixture(AuthorizerOptions::new().realm("api")).await;
+    let (issuer, authorizer) = fixture(Authorizer::builder().realm("api")).await;
     let service = ServiceBuilder::new()
         .layer(AuthzLayer::new(authorizer))
         .service_fn(|request: Request<String>| async move {
@@ -484,7 +471,7 @@ async fn the_realm_is_left_for_extractors_and_in_the_challenge() {
 
 #[tokio::test]
 async fn custom_responders_replace_bodies() {
-    let (_issuer, authorizer) = fixture(AuthorizerOptions::new()).await;
+    let (_issuer, authorizer) = fixture(Authorizer::builder()).await;
     let service = ServiceBuilder::new()
         .layer(AuthzLayer::new(authorizer).responder(|denial: &Denial| {
             let mut response = denial.response().into_response::<String>();
@@ -509,7 +496,7 @@ async fn custom_responders_replace_bodies() {
 
 #[tokio::test]
 async fn require_builds_per_route_layers_and_rejects_bad_expressions() {
-    let (issuer, authorizer) = fixture(AuthorizerOptions::new()).await;
+    let (issuer, authorizer) = fixture(Authorizer::builder()).await;
     let root = AuthzLayer::new(authorizer);
     assert!(root.require("group:").is_err());
     assert!(root.require("policy:missing").is_err());

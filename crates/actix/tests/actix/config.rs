@@ -4,10 +4,9 @@
 use actix_web::body::BoxBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, HttpRequest, HttpResponse, web};
-use cognito_authz_actix::{Claims, CognitoAuth, RequireError};
-use cognito_authz_core::{
-    AcceptedTokenUse, Authorizer, AuthorizerOptions, Denial, DenialResponse, ErrorKind, Policy,
-};
+use cognito_authz_actix::{Claims, CognitoAuth};
+use cognito_authz_core::GuardErrorKind;
+use cognito_authz_core::{AcceptedTokenUse, Authorizer, Denial, DenialResponse, ErrorKind, Policy};
 use cognito_authz_testkit::LocalIssuer;
 
 use crate::support::{Row, row, run_table, serve};
@@ -34,12 +33,11 @@ require = "public"
 /// The file's authorizer with the local issuer's key set written next to it, on its clock.
 fn file_authorizer(issuer: &LocalIssuer, folder: &std::path::Path) -> Authorizer {
     std::fs::write(folder.join("jwks.json"), issuer.jwks_json()).expect("write keys");
-    Authorizer::from_toml_str_with(
-        POLICY_FILE,
-        folder,
-        AuthorizerOptions::new().clock(issuer.manual_clock().expect("manual").clone()),
-    )
-    .unwrap_or_else(|error| panic!("{error}"))
+    Authorizer::builder()
+        .clock(issuer.manual_clock().expect("manual").clone())
+        .policy_text(POLICY_FILE, folder)
+        .build()
+        .unwrap_or_else(|error| panic!("{error}"))
 }
 
 fn temp_folder(name: &str) -> std::path::PathBuf {
@@ -66,17 +64,17 @@ fn scoped_app(
         .route("/open", web::get().to(|| async { "open" }))
         .service(
             web::scope("/api")
-                .wrap(CognitoAuth::require(authorizer, "scope:api/write").expect("valid"))
+                .wrap(cognito_authz_actix::require(authorizer, "scope:api/write").expect("valid"))
                 .route("/items", web::post().to(who)),
         )
         .service(
             web::resource("/admin")
-                .wrap(CognitoAuth::require(authorizer, "policy:admin").expect("valid"))
+                .wrap(cognito_authz_actix::require(authorizer, "policy:admin").expect("valid"))
                 .route(web::get().to(who)),
         )
         .service(
             web::scope("/public")
-                .wrap(CognitoAuth::require(authorizer, "public").expect("valid"))
+                .wrap(cognito_authz_actix::require(authorizer, "public").expect("valid"))
                 .route("/hello", web::get().to(|| async { "hello" })),
         )
 }
@@ -160,7 +158,9 @@ async fn root_and_scope_middleware_both_apply() {
             .service(
                 web::scope("/admin")
                     .wrap(
-                        CognitoAuth::require_policy(authorizer, &Policy::named("admin"))
+                        authorizer
+                            .with_policy(&Policy::named("admin"))
+                            .map(CognitoAuth::new)
                             .expect("valid"),
                     )
                     .route("/users", web::get().to(who)),
@@ -192,45 +192,53 @@ fn bad_policies_fail_at_start_up_with_their_position() {
     let folder = temp_folder("startup");
     let authorizer = file_authorizer(&issuer, &folder);
 
-    let error = CognitoAuth::require(&authorizer, "group:admin and").expect_err("incomplete");
-    assert!(matches!(error, RequireError::Parse { .. }), "{error:?}");
+    let error =
+        cognito_authz_actix::require(&authorizer, "group:admin and").expect_err("incomplete");
+    assert!(matches!(error.kind(), GuardErrorKind::Parse), "{error:?}");
     let message = error.to_string();
     assert!(message.contains("group:admin and"), "{message}");
     assert!(message.contains("column"), "{message}");
 
-    let error = CognitoAuth::require(&authorizer, "policy:nope").expect_err("unknown name");
-    assert!(matches!(error, RequireError::Compile { .. }), "{error:?}");
+    let error = cognito_authz_actix::require(&authorizer, "policy:nope").expect_err("unknown name");
+    assert!(matches!(error.kind(), GuardErrorKind::Compile), "{error:?}");
     assert!(error.to_string().contains("nope"), "{error}");
 
-    let error = CognitoAuth::require(&authorizer, "public or group:x").expect_err("combined");
-    assert!(matches!(error, RequireError::Compile { .. }), "{error:?}");
+    let error =
+        cognito_authz_actix::require(&authorizer, "public or group:x").expect_err("combined");
+    assert!(matches!(error.kind(), GuardErrorKind::Compile), "{error:?}");
 
-    assert!(CognitoAuth::require_policy(&authorizer, &Policy::named("nope")).is_err());
-    assert!(CognitoAuth::require(&authorizer, "policy:admin and scope:api/read").is_ok());
+    assert!(
+        &authorizer
+            .with_policy(&Policy::named("nope"))
+            .map(CognitoAuth::new)
+            .is_err()
+    );
+    assert!(cognito_authz_actix::require(&authorizer, "policy:admin and scope:api/read").is_ok());
 
     // A bad route policy in the file fails when the authorizer loads, with its line.
     let broken = POLICY_FILE.replace("require = \"public\"", "require = \"group:\"");
-    let error = Authorizer::from_toml_str_with(
-        &broken,
-        &folder,
-        AuthorizerOptions::new().jwks_file(folder.join("jwks.json")),
-    )
-    .expect_err("bad route policy");
-    assert!(error.line > 0, "{error}");
+    let error = Authorizer::builder()
+        .jwks_file(folder.join("jwks.json"))
+        .policy_text(&broken, &folder)
+        .build()
+        .expect_err("bad route policy");
+    assert!(error.line() > 0, "{error}");
     let _ = std::fs::remove_dir_all(folder);
 }
 
 #[actix_web::test]
 async fn the_responder_is_replaceable_and_the_handler_is_not_called() {
     let issuer = LocalIssuer::offline();
-    let authorizer = Authorizer::single(
-        issuer
-            .verifier_builder(AcceptedTokenUse::Access)
-            .build()
-            .expect("verifier"),
-        &Policy::group("admin"),
-    )
-    .expect("authorizer");
+    let authorizer = Authorizer::builder()
+        .verifier(
+            issuer
+                .verifier_builder(AcceptedTokenUse::Access)
+                .build()
+                .expect("verifier"),
+        )
+        .unmatched(Policy::group("admin"))
+        .build()
+        .expect("authorizer");
     let responder = |denial: &Denial, request: &HttpRequest| {
         let core = denial.response();
         HttpResponse::build(actix_web::http::StatusCode::IM_A_TEAPOT)
@@ -336,14 +344,16 @@ async fn preflights_are_decided_like_any_request() {
 fn middleware_is_send_clone_and_debug() {
     fn send_sync_clone<T: Send + Sync + Clone + std::fmt::Debug>(_: &T) {}
     let issuer = LocalIssuer::offline();
-    let authorizer = Authorizer::single(
-        issuer
-            .verifier_builder(AcceptedTokenUse::Access)
-            .build()
-            .expect("verifier"),
-        &Policy::authenticated(),
-    )
-    .expect("authorizer");
+    let authorizer = Authorizer::builder()
+        .verifier(
+            issuer
+                .verifier_builder(AcceptedTokenUse::Access)
+                .build()
+                .expect("verifier"),
+        )
+        .unmatched(Policy::authenticated())
+        .build()
+        .expect("authorizer");
     let middleware = CognitoAuth::new(authorizer)
         .responder(|d: &Denial, _: &HttpRequest| cognito_authz_actix::http_response(&d.response()));
     send_sync_clone(&middleware);

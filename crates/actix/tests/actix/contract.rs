@@ -1,5 +1,5 @@
-//! Every row of DESIGN.md §7 through the middleware at the app root, in process and over a
-//! socket, each denial byte-identical to the core's `Denial::response()` for the same request.
+//! Every row of the response table (`crates/core/docs/responses.md`) through the middleware at
+//! the app root, in process and over a socket, each denial byte-identical to the core's `Denial::response()` for the same request.
 
 use std::time::Duration;
 
@@ -8,7 +8,7 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, web};
 use cognito_authz_actix::{Claims, CognitoAuth, OptionalClaims};
 use cognito_authz_core::{AcceptedTokenUse, Authorizer, Policy};
-use cognito_authz_testkit::{LocalIssuer, SigningKey};
+use cognito_authz_testkit::{LocalIssuer, SigningKey, with_payload_of};
 use http::Method;
 
 use crate::support::{Row, row, run_table, serve};
@@ -86,13 +86,6 @@ async fn report(id: web::Path<String>, Claims(claims): Claims) -> String {
 
 fn now(issuer: &LocalIssuer) -> u64 {
     issuer.manual_clock().expect("manual clock").now_secs()
-}
-
-/// `header.payload.signature` with the payload of `other`.
-fn with_payload_of(token: &str, other: &str) -> String {
-    let parts: Vec<&str> = token.split('.').collect();
-    let payload = other.split('.').nth(1).expect("payload");
-    format!("{}.{payload}.{}", parts[0], parts[2])
 }
 
 #[actix_web::test]

@@ -7,8 +7,8 @@ use actix_web::body::{BoxBody, EitherBody};
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, HttpMessage as _, HttpRequest, web};
 use cognito_authz_actix::{
-    AccessToken, Claims, CognitoAuth, Groups, IdToken, OptionalClaims, PolicyExpression as _,
-    Rejection, Require, Scopes, Token, policy,
+    AccessToken, Claims, CognitoAuth, Groups, IdToken, OptionalClaims, PolicyGuard as _, Rejection,
+    Scopes, Verified, policy_guard,
 };
 use cognito_authz_core::{
     AcceptedTokenUse, Authorizer, DenialResponse, ErrorKind, Policy, VerifiedToken,
@@ -18,12 +18,14 @@ use serde::Deserialize;
 
 use crate::support::{Row, row, run_table, serve};
 
-policy! {
+policy_guard!(
     /// Writers.
-    struct Writer = "scope:api/write";
-    struct AdminOnly = "group:admin";
-    struct Broken = "group:admin and";
-}
+    Writer, "scope:api/write"
+);
+policy_guard!(AdminOnly, "group:admin");
+// A guard whose mistake only the policy compiler finds (a typo in the syntax fails the
+// build: see the `policy_guard!` docs).
+policy_guard!(Broken, "public or group:admin");
 
 /// A user's own claims type with a custom attribute.
 #[derive(Debug, Deserialize)]
@@ -122,7 +124,7 @@ async fn scopes(scopes: Scopes) -> String {
     )
 }
 
-async fn token(Token(token): Token) -> String {
+async fn token(Verified(token): Verified) -> String {
     format!(
         "token:{}",
         token.token_use().map(|u| u.as_str()).unwrap_or("-")
@@ -138,15 +140,15 @@ async fn extensions(request: HttpRequest) -> String {
     )
 }
 
-async fn write(writer: Require<Writer>) -> String {
+async fn write(_: Writer, writer: Verified) -> String {
     format!("write:{}", writer.username().unwrap_or_default())
 }
 
-async fn admin_only(_: Require<AdminOnly>) -> &'static str {
+async fn admin_only(_: AdminOnly) -> &'static str {
     "admin"
 }
 
-async fn broken(_: Require<Broken>) -> &'static str {
+async fn broken(_: Broken) -> &'static str {
     "unreachable"
 }
 
@@ -279,7 +281,7 @@ async fn extractors_hand_out_claims_and_refuse_with_the_contract_responses() {
         row("GET", "/admin").bearer(&user).response(forbidden()),
         row("GET", "/broken")
             .bearer(&writer)
-            .server_error(&["invalid policy guard", "group:admin and"]),
+            .server_error(&["invalid policy guard", "public or group:admin"]),
         // public routes: optional claims with and without (valid or invalid) tokens
         row("GET", "/public/optional").status(200, Some("optional:-")),
         row("GET", "/public/optional")
@@ -308,8 +310,8 @@ async fn extractors_hand_out_claims_and_refuse_with_the_contract_responses() {
     });
     run_table!("extractors", app(authorizer.clone()), server, rows);
     server.stop().await;
-    assert!(Writer::check().is_ok());
-    assert!(Require::<Broken>::check().is_err());
+    assert!(Writer::validate().is_ok());
+    assert!(Broken::validate().is_err());
 }
 
 #[actix_web::test]
@@ -325,8 +327,8 @@ async fn without_the_middleware_extractors_answer_500_naming_it() {
         ("/access", "AccessToken"),
         ("/groups", "Groups"),
         ("/scopes", "Scopes"),
-        ("/token", "Token"),
-        ("/admin", "Require"),
+        ("/token", "Verified"),
+        ("/admin", "AdminOnly"),
         ("/public/optional", "OptionalClaims"),
     ]
     .into_iter()
@@ -346,7 +348,7 @@ async fn without_the_middleware_extractors_answer_500_naming_it() {
             Some(
                 "result:500:cognito-authz: the `Claims` extractor needs the CognitoAuth \
                  middleware: add `.wrap(cognito_authz_actix::CognitoAuth::new(authorizer))` to \
-                 the App, or `.wrap(cognito_authz_actix::CognitoAuth::require(&authorizer, \
+                 the App, or `.wrap(cognito_authz_actix::require(&authorizer, \
                  \"authenticated\")?)` to the scope or resource of this route",
             ),
         ),

@@ -270,7 +270,7 @@ pub type ResourceFuture = Pin<Box<dyn Future<Output = Result<Entity, ResourceErr
 /// returns the entity with its attributes and parents (e.g. a report with its `owner` and
 /// `tenant`). Registered per route on the authorizer
 /// ([`AuthorizerBuilder::resource_loader`](crate::AuthorizerBuilder::resource_loader),
-/// [`AuthorizerOptions::resource_loader`](crate::AuthorizerOptions::resource_loader)), so every
+/// [`AuthorizerBuilder::resource_loader`](crate::AuthorizerBuilder::resource_loader)), so every
 /// adapter uses it. Any `async` closure `Fn(ResourceRequest) -> Result<Entity, ResourceError>`
 /// is one.
 pub trait ResourceLoader: Send + Sync + 'static {

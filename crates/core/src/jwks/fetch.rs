@@ -9,7 +9,7 @@ use super::set::KeySet;
 
 /// Why a fetch failed (for logs; the verifier maps every failure to the same rules).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum FetchError {
+pub(crate) enum FetchError {
     /// Could not connect or the connection broke.
     #[error("connection failed")]
     Connect,

@@ -1,4 +1,4 @@
-//! The JWKS cache of DESIGN.md §4: one key source per issuer (per region for replicated pools),
+//! The JWKS cache: one key source per issuer (per region for replicated pools),
 //! read lock-free, refreshed single-flight with a cooldown and back-off, stale-if-error.
 //!
 //! Reads never take a lock: the current [`KeySet`] sits behind an [`ArcSwap`]. A miss may start a
@@ -19,8 +19,9 @@ use arc_swap::ArcSwap;
 use futures_util::FutureExt as _;
 use futures_util::future::{BoxFuture, Shared};
 
-pub use fetch::FetchError;
-pub use set::{KeyEntry, KeySet, KeySetError, MAX_KEYS, MAX_RSA_BITS, MIN_RSA_BITS};
+pub(crate) use fetch::FetchError;
+pub(crate) use set::KeyEntry;
+pub use set::{KeyFileError, KeySet, KeySetError, MAX_KEYS};
 
 use crate::clock::SharedClock;
 use crate::config::FetchSettings;
@@ -89,6 +90,7 @@ pub(crate) struct KeySource {
     failures: AtomicU64,
     cooldown_hits: AtomicU64,
     backoff_hits: AtomicU64,
+    metrics: crate::metrics::SourceCounters,
 }
 
 impl std::fmt::Debug for KeySource {
@@ -125,6 +127,7 @@ impl KeySource {
             failures: AtomicU64::new(0),
             cooldown_hits: AtomicU64::new(0),
             backoff_hits: AtomicU64::new(0),
+            metrics: crate::metrics::SourceCounters::default(),
         }
     }
 
@@ -244,6 +247,7 @@ impl KeySource {
                 .is_some_and(|last| now < last + self.settings.min_refresh_interval)
         {
             self.cooldown_hits.fetch_add(1, Ordering::Relaxed);
+            self.metrics.cooldown_refusal(&self.label);
             tracing::debug!(source = %self.label, "jwks refresh skipped: unknown kid inside the refresh cooldown");
             return None;
         }
@@ -300,10 +304,12 @@ impl KeySource {
     async fn run_fetch(self: Arc<Self>, url: String, generation: u64) -> bool {
         self.fetches.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(source = %self.label, url = %url, "jwks fetch started");
+        let started = std::time::Instant::now();
         let result = match &self.client {
             Some(client) => fetch::fetch(client, &url, &self.settings).await,
             None => Err(FetchError::Transport),
         };
+        let elapsed = started.elapsed();
         let mut state = self.lock();
         if state
             .in_flight
@@ -325,6 +331,7 @@ impl KeySource {
                 let set = Arc::new(set);
                 self.set.store(Arc::clone(&set));
                 previous.retire_replaced(&set);
+                crate::metrics::jwks_fetch(&self.label, "ok", elapsed, set.len());
                 self.loaded.store(true, Ordering::Release);
                 state.failures = 0;
                 state.retry_at = None;
@@ -336,6 +343,12 @@ impl KeySource {
                 state.failures = state.failures.saturating_add(1);
                 let backoff = backoff(&self.settings, state.failures);
                 state.retry_at = Some(self.clock.now() + backoff);
+                crate::metrics::jwks_fetch(
+                    &self.label,
+                    crate::metrics::fetch_failure(&error),
+                    elapsed,
+                    self.set.load().len(),
+                );
                 tracing::warn!(
                     source = %self.label,
                     %error,

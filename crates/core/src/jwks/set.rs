@@ -1,6 +1,6 @@
 //! A parsed key set: every readable JWK kept under its kid, RSA keys parsed once.
 //!
-//! DESIGN.md §3 "Which keys exist": an entry is skipped only when it cannot be read as a key at
+//! Which keys exist: an entry is skipped only when it cannot be read as a key at
 //! all; every other entry is kept, and if it does not fit the token it fails check 8.
 
 use std::collections::HashMap;
@@ -19,9 +19,9 @@ use crate::error::{Error, ErrorKind};
 use crate::jwt;
 
 /// The smallest RSA modulus accepted (bits).
-pub const MIN_RSA_BITS: usize = 2048;
+pub(crate) const MIN_RSA_BITS: usize = 2048;
 /// The largest RSA modulus accepted (bits): bounds the cost of one verification.
-pub const MAX_RSA_BITS: usize = 8192;
+pub(crate) const MAX_RSA_BITS: usize = 8192;
 /// The most keys one set may hold; a larger set is a failed fetch (bounded memory).
 pub const MAX_KEYS: usize = 256;
 
@@ -32,7 +32,7 @@ const RSA_PARAMETERS: [&RsaParameters; 3] = [
 ];
 
 /// One key of a set, with the facts check 8 needs precomputed.
-pub struct KeyEntry {
+pub(crate) struct KeyEntry {
     /// The JWK as served (canonical JSON), to recognise an unchanged key across fetches.
     source: Box<str>,
     kid: String,
@@ -54,11 +54,6 @@ struct RsaKey {
 }
 
 impl KeyEntry {
-    /// The key id.
-    pub fn kid(&self) -> &str {
-        &self.kid
-    }
-
     /// Whether the issuer's current key set still holds this very entry (no refresh dropped or
     /// changed its kid since).
     pub(crate) fn is_current(&self) -> bool {
@@ -114,6 +109,7 @@ pub struct KeySet {
 
 /// Why a key-set document was rejected as a whole.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum KeySetError {
     /// Not a JSON object with a `keys` array.
     #[error("not a JSON key set ({{\"keys\": [...]}})")]
@@ -123,7 +119,30 @@ pub enum KeySetError {
     TooManyKeys,
 }
 
+/// Why a key-set file could not be loaded by [`KeySet::from_file`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyFileError {
+    /// The file cannot be read (or is larger than the bound on input files).
+    #[error("{0}")]
+    Read(#[source] std::io::Error),
+    /// The file is not a JSON key set.
+    #[error("{0}")]
+    Invalid(#[source] KeySetError),
+}
+
 impl KeySet {
+    /// Reads a key-set file (at most the bound of
+    /// [`bounded_read`](crate::bounded_read)) and parses it as [`KeySet::from_json`] does: the
+    /// one place key files are read, for the verifier, the policy-file loader and the CLI.
+    ///
+    /// # Errors
+    /// The file cannot be read, or is not a JSON key set.
+    pub fn from_file(path: &std::path::Path) -> Result<Self, KeyFileError> {
+        let bytes = crate::bounded_read::read_file_bounded(path).map_err(KeyFileError::Read)?;
+        Self::from_json(&bytes).map_err(KeyFileError::Invalid)
+    }
+
     /// Parses a JWKS document (`{"keys": [...]}`).
     ///
     /// # Errors
@@ -187,8 +206,14 @@ impl KeySet {
     }
 
     /// The key with this kid.
-    pub fn get(&self, kid: &str) -> Option<&Arc<KeyEntry>> {
+    pub(crate) fn get(&self, kid: &str) -> Option<&Arc<KeyEntry>> {
         self.keys.get(kid)
+    }
+
+    /// Whether a key is kept under `kid` (usable or not: an unfit key fails `invalid_key`,
+    /// an absent one `unknown_kid`).
+    pub fn contains(&self, kid: &str) -> bool {
+        self.keys.contains_key(kid)
     }
 
     /// Number of keys kept.

@@ -1,5 +1,5 @@
 //! Named policies, compilation (inlining `policy:` references) and evaluation against a
-//! verified token, with the `insufficient_scope` / `forbidden` rule of DESIGN.md §6.
+//! verified token, with the `insufficient_scope` / `forbidden` rule (see [`ErrorKind::InsufficientScope`](crate::ErrorKind::InsufficientScope)).
 
 use std::collections::HashMap;
 use std::fmt::{self, Write as _};

@@ -1,4 +1,4 @@
-//! The policy language of DESIGN.md §6: a small boolean expression over the verified token's
+//! The policy language (`docs/policy.md`): a small boolean expression over the verified token's
 //! groups, scopes, `token_use`, client, issuer and claims.
 //!
 //! A [`Policy`] is a syntax tree. It is written as text (`"group:admin and scope:api/read"`,
@@ -61,7 +61,7 @@ pub(crate) fn reference_column(expression: &str, prefix: &str, name: &str) -> Op
         .map(|(_, column)| column)
 }
 
-/// A policy expression (DESIGN.md §6), as a syntax tree.
+/// A policy expression, as a syntax tree.
 ///
 /// Built from text with [`str::parse`] or with the builder functions; `and`/`or` chains are
 /// flattened so both ways give equal trees. [`Policy::default`] denies every request: it is

@@ -151,6 +151,7 @@ impl RevocationConfig {
             StoreLocation::Redis(url) => builder.redis(url),
             #[cfg(not(feature = "redis"))]
             StoreLocation::Redis(_) => Err(ConfigError::new(
+                crate::ConfigErrorKind::Revocation,
                 "a Redis revocation store needs the `redis` feature",
             )),
         }
@@ -162,7 +163,7 @@ pub(crate) fn from_policy_file(
     file: &crate::PolicyFile,
     given: Option<RevocationStore>,
     clock: SharedClock,
-) -> Result<Option<RevocationStore>, crate::PolicyFileError> {
+) -> Result<Option<RevocationStore>, crate::ConfigError> {
     if given.is_some() {
         return Ok(given);
     }
@@ -185,7 +186,7 @@ client_ids = ["1example23456789"]
 token_use = "access"
 "#;
 
-    fn parse(section: &str) -> Result<PolicyFile, crate::PolicyFileError> {
+    fn parse(section: &str) -> Result<PolicyFile, crate::ConfigError> {
         PolicyFile::parse(&format!("{ISSUER}\n{section}"), ".", "policy.toml")
     }
 
@@ -231,7 +232,7 @@ token_use = "access"
             let error = parse(section).expect_err(section);
             assert!(error.to_string().contains(message), "{section}: {error}");
             // At the section, or at the offending key inside it.
-            assert!((6..=8).contains(&error.line), "{section}: {error}");
+            assert!((6..=8).contains(&error.line()), "{section}: {error}");
         }
     }
 }

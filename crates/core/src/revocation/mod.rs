@@ -457,10 +457,14 @@ impl RevocationStoreBuilder {
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     fn validate(&self) -> Result<(), ConfigError> {
         if self.key_prefix.is_empty() {
-            return Err(ConfigError::new("revocation key_prefix must not be empty"));
+            return Err(ConfigError::new(
+                crate::ConfigErrorKind::Revocation,
+                "revocation key_prefix must not be empty",
+            ));
         }
         if self.resync_interval.is_zero() {
             return Err(ConfigError::new(
+                crate::ConfigErrorKind::Revocation,
                 "revocation resync_interval must be positive",
             ));
         }
@@ -698,6 +702,11 @@ impl RevocationStore {
         self.inner.status.send_modify(|status| {
             change(status);
             status.entries = entries;
+            crate::metrics::revocation_state(
+                status.connected,
+                entries,
+                self.inner.fresh_at.load(Ordering::Acquire),
+            );
         });
     }
 

@@ -75,10 +75,16 @@ pub(crate) fn connect(
     builder.validate()?;
     // The URL may carry a password: never repeat it in an error.
     let client = Client::open(url).map_err(|_| {
-        ConfigError::new("revocation store: not a redis:// URL this client accepts (no TLS)")
+        ConfigError::new(
+            crate::ConfigErrorKind::Revocation,
+            "revocation store: not a redis:// URL this client accepts (no TLS)",
+        )
     })?;
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
-        ConfigError::new("a Redis revocation store must be created inside a tokio runtime")
+        ConfigError::new(
+            crate::ConfigErrorKind::Revocation,
+            "a Redis revocation store must be created inside a tokio runtime",
+        )
     })?;
     let prefix = builder.key_prefix.clone();
     let resync_interval = builder.resync_interval;

@@ -1,0 +1,200 @@
+//! The per-request pipeline: route lookup, token extraction, the cookie cross-site check,
+//! verification, every guarding route's policy.
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use http::Method;
+
+use super::{Authorizer, Decision, Denial};
+use crate::claims::VerifiedToken;
+use crate::error::ErrorKind;
+use crate::policy::paths::RequestTarget;
+use crate::policy::routes::{RouteMatch, RouteMatches};
+use crate::reload::Active;
+use crate::token_source::HeaderLookup;
+
+impl Authorizer {
+    /// Decides a request: route lookup, token extraction, the cookie cross-site check,
+    /// verification, policy.
+    ///
+    /// `headers` is an `http::HeaderMap` or any other [`HeaderLookup`] (for frameworks with
+    /// their own header map, such as actix-web): only the headers the token source reads are
+    /// looked at (its header and cookie; for a cookie token, `Sec-Fetch-Site`, `Origin` and
+    /// `Referer`).
+    ///
+    /// A cookie token on a state-changing request that another site may have sent (see
+    /// [`TokenSource::check_cross_site`](crate::TokenSource::check_cross_site)) is refused
+    /// with `cross_site_request` before the token is verified; on a public route such a token
+    /// is not offered to the handler.
+    ///
+    /// `target` is the request path (a `&str`: the path as sent, routed most specific
+    /// first, as tower and axum do) or a [`RequestTarget`] saying how the framework routes.
+    /// A path with a `.` or `..` segment (as sent or percent-encoded) is refused with 400
+    /// `invalid_request`: clients resolve them before sending, and a file server resolves them
+    /// from where it is mounted, which no reading of the path can tell. Every route that guards
+    /// the request ([`RouteTable::matches`](crate::RouteTable::matches): the routes of the path
+    /// as routed, as sent, decoded and normalized) must allow it; `deny` refuses before any
+    /// token is read, and only when every guarding route is `public` is verification skipped
+    /// (a valid token, if sent, is still returned; an invalid one is ignored). On a token in
+    /// the verified-token cache nothing is awaited. Every denial is logged at `debug` with its
+    /// code and route, never the token.
+    pub async fn authorize<'a, H: HeaderLookup + ?Sized>(
+        &self,
+        method: &Method,
+        target: impl Into<RequestTarget<'a>>,
+        headers: &H,
+    ) -> Decision {
+        // One read of the policy in force: the request finishes on it whatever reloads happen.
+        let active = self.inner.live.load();
+        let (decision, route) = self
+            .decide_request(&active, method, target.into(), headers)
+            .await;
+        active.counters.record(route, &decision);
+        decision
+    }
+
+    /// The decision on the policy `active`, and the pattern of the route that made it
+    /// (`None`: no route matched).
+    async fn decide_request<'r, H: HeaderLookup + ?Sized>(
+        &self,
+        active: &'r Active,
+        method: &Method,
+        target: RequestTarget<'_>,
+        headers: &H,
+    ) -> (Decision, Option<&'r str>) {
+        let inner = &*self.inner;
+        let verifier = &active.verifier;
+        let guards = active.routes.matches(method, target);
+        let primary = guards.primary().pattern();
+        if target.has_dot_segments() {
+            let reason = "the path has a '.' or '..' segment (clients resolve them before sending)";
+            let denial = Denial::new(ErrorKind::InvalidRequest, reason);
+            return (self.deny(&guards.primary(), method, denial), primary);
+        }
+        if let Some(denied) = guards.iter().find(|found| found.policy().is_deny()) {
+            let denial = Denial::new(ErrorKind::Forbidden, "the route denies every request");
+            return (self.deny(&denied, method, denial), primary);
+        }
+        if guards.iter().all(|found| found.policy().is_public()) {
+            // A cookie token that fails the cross-site check is not offered to the handler
+            // (the route still answers, as to a request without a token).
+            let token = match inner.token_source.extract_raw_checked(method, headers) {
+                Ok(raw) => verifier.verify_raw(raw).await.ok(),
+                Err(_) => None,
+            };
+            return (Decision::Allow { token }, primary);
+        }
+        #[cfg(feature = "alb")]
+        if let Some(alb) = &inner.alb {
+            let token = crate::alb::identify(alb, headers).await;
+            let decision = self.decide(active, &guards, method, target, token).await;
+            return (decision, primary);
+        }
+        // The cookie cross-site check runs here, before verification: it is cheaper, and a
+        // forged request learns nothing about the token it carries.
+        let token = match inner.token_source.extract_raw_checked(method, headers) {
+            Ok(raw) => verifier.verify_raw(raw).await,
+            Err(error) => Err(error),
+        };
+        let decision = self.decide(active, &guards, method, target, token).await;
+        (decision, primary)
+    }
+
+    /// [`Authorizer::authorize`], decided at once when nothing has to be awaited (no key set
+    /// to fetch: a token in the verified-token cache, or any token whose key is cached), else
+    /// `None`: then call `authorize` in a future of your own. This is how an adapter answers
+    /// the common case without boxing a future.
+    ///
+    /// A `None` is not wasted: the attempt joined or started the single-flight key fetch,
+    /// which lives on in the key cache.
+    pub fn authorize_now<'a, H: HeaderLookup + ?Sized>(
+        &self,
+        method: &Method,
+        target: impl Into<RequestTarget<'a>>,
+        headers: &H,
+    ) -> Option<Decision> {
+        let deciding = pin!(self.authorize(method, target, headers));
+        match deciding.poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(decision) => Some(decision),
+            Poll::Pending => None,
+        }
+    }
+
+    /// A verified identity (or why there is none) against every guarding route's policy
+    /// (asking Cedar where a policy's `cedar` atom can change the outcome).
+    async fn decide(
+        &self,
+        active: &Active,
+        guards: &RouteMatches<'_>,
+        method: &Method,
+        target: RequestTarget<'_>,
+        token: Result<Arc<VerifiedToken>, crate::error::Error>,
+    ) -> Decision {
+        let token = match token {
+            Ok(token) => token,
+            Err(error) => {
+                let denial = Denial::new(error.kind(), error.detail());
+                return self.deny(&guards.primary(), method, denial);
+            }
+        };
+        for found in guards.iter() {
+            #[cfg(feature = "cedar")]
+            let denial = {
+                let (evaluation, cedar) = crate::cedar::hooks::evaluate_guard(
+                    active.cedar.as_ref(),
+                    &found,
+                    method,
+                    target,
+                    &token,
+                )
+                .await;
+                // With Cedar asked, the reason carries its account (determining policy ids):
+                // for logs and the CLI, never the response.
+                Denial::of_evaluation(found.policy(), &evaluation, || {
+                    let allowed = cedar.as_ref().is_some_and(|(allowed, _)| *allowed);
+                    let mut reason = found
+                        .policy()
+                        .explain_with_cedar(&token, allowed)
+                        .to_string();
+                    if let Some((_, account)) = &cedar {
+                        reason.push_str("; ");
+                        reason.push_str(account);
+                    }
+                    reason
+                })
+            };
+            #[cfg(not(feature = "cedar"))]
+            let denial = {
+                let _ = (&active.cedar, target);
+                Denial::of_policy(found.policy(), &token)
+            };
+            if let Some(denial) = denial {
+                return self.deny(&found, method, denial);
+            }
+        }
+        Decision::Allow { token: Some(token) }
+    }
+
+    /// `denial` on the route `found`, in this authorizer's realm, logged at `debug`.
+    fn deny(&self, found: &RouteMatch<'_>, method: &Method, denial: Denial) -> Decision {
+        let route = found
+            .route()
+            .map(|route| Arc::clone(route.shared_pattern()));
+        let denial = denial
+            .on_route(route)
+            .under_policy(found.policy().shared_text())
+            .in_realm(self.inner.realm.clone());
+        tracing::debug!(
+            code = denial.code(),
+            route = denial.route().unwrap_or("<unmatched>"),
+            method = %method,
+            policy = denial.policy(),
+            reason = %denial.reason(),
+            "request denied"
+        );
+        Decision::Deny(denial)
+    }
+}

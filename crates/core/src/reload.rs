@@ -1,0 +1,395 @@
+//! Policy reload without a restart: the issuers and route table an [`Authorizer`] decides with
+//! are one value, swapped atomically.
+//!
+//! A request reads the current value once, lock-free, and finishes on it: a reload never
+//! blocks or drops a request, and no request sees half of a policy. A policy file that fails to
+//! load changes nothing (the last good policy stays in force; the error, with file, line and
+//! column, is returned and logged). Issuers whose keys come from the same URL with the same
+//! settings keep their fetched key sets; the verified-token cache starts empty, since the rules
+//! a cached token passed may have changed.
+//!
+//! [`PolicyWatcher`] polls a file's content hash and reloads when it changes.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+
+use crate::authorizer::{Authorizer, CedarSetUp, Loaders, check_issuer_names};
+use crate::config::IssuerConfig;
+use crate::error::{ConfigError, ConfigErrorKind};
+use crate::metrics::DecisionCounters;
+use crate::policy::routes::RouteTable;
+use crate::policy_file::PolicyFile;
+use crate::verify::Verifier;
+
+/// What an authorizer decides with, swapped whole by a reload.
+pub(crate) struct Active {
+    pub(crate) verifier: Verifier,
+    pub(crate) routes: Arc<RouteTable>,
+    pub(crate) counters: DecisionCounters,
+    /// The Cedar set-up deciding `cedar` atoms, prepared for these routes.
+    pub(crate) cedar: CedarSetUp,
+}
+
+impl Active {
+    pub(crate) fn new(verifier: Verifier, routes: RouteTable, cedar: CedarSetUp) -> Self {
+        let counters = DecisionCounters::new(&routes);
+        Self {
+            verifier,
+            routes: Arc::new(routes),
+            counters,
+            cedar,
+        }
+    }
+}
+
+/// The swappable state shared by an authorizer and its clones.
+#[derive(Clone)]
+pub(crate) struct Live {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    current: ArcSwap<Active>,
+    /// `None`: this authorizer applies one fixed policy and cannot reload.
+    reload: Option<ReloadSettings>,
+    /// Reloads run one at a time (never taken on the request path).
+    reloading: Mutex<()>,
+    generation: AtomicU64,
+}
+
+/// What a reload applies on top of the file, as the authorizer was first built.
+#[derive(Default)]
+pub(crate) struct ReloadSettings {
+    pub(crate) issuers: Option<Vec<IssuerConfig>>,
+    pub(crate) jwks_file: Option<PathBuf>,
+    /// The resource loaders given when it was built, attached to each reloaded Cedar set-up.
+    pub(crate) loaders: Loaders,
+}
+
+impl Live {
+    /// State that reloads apply to, with the overrides given when it was built.
+    pub(crate) fn reloadable(active: Active, settings: ReloadSettings) -> Self {
+        Self::with(active, Some(settings))
+    }
+
+    /// State that never changes (an authorizer derived for one policy).
+    pub(crate) fn fixed(active: Active) -> Self {
+        Self::with(active, None)
+    }
+
+    fn with(active: Active, reload: Option<ReloadSettings>) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                current: ArcSwap::from_pointee(active),
+                reload,
+                reloading: Mutex::new(()),
+                generation: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The current state: a lock-free read, held for one request.
+    #[inline]
+    pub(crate) fn load(&self) -> arc_swap::Guard<Arc<Active>> {
+        self.shared.current.load()
+    }
+}
+
+/// What a successful reload changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Reloaded {
+    /// Counts successful reloads of this authorizer, from 1.
+    pub generation: u64,
+    /// Routes in the new table.
+    pub routes: usize,
+    /// Issuers in the new configuration.
+    pub issuers: usize,
+    /// Key sets taken over from the previous configuration (fetched from the same URL with the
+    /// same settings), so no fetch is needed for them.
+    pub kept_key_sets: usize,
+}
+
+impl Authorizer {
+    /// Swaps in the issuers, policies and routes of `file`, atomically.
+    ///
+    /// Requests already deciding finish on the policy they started with; the next ones use the
+    /// new one. Nothing on the request path waits for a reload. Settings given when the
+    /// authorizer was built (clock, verified-token cache, key-file override, replacement
+    /// issuers, realm, revocation store) still apply. Issuers fetching keys from the same URL
+    /// with the same settings keep their key sets.
+    ///
+    /// The `[token]` section (where tokens are read) cannot change while serving, because the
+    /// adapters read it when they are built: a file that changes it is refused. The revocation
+    /// store running since start keeps serving whatever the new file's `[revocation]` section
+    /// says, and a file that adds one to an authorizer started without is refused.
+    ///
+    /// # Errors
+    /// The file is invalid (the error has its file, line and column), an issuer cannot be
+    /// built, the token section changed, a revocation section was added, or this authorizer was derived for one policy
+    /// ([`Authorizer::with_policy`]). The last good policy stays in force, and the error is
+    /// logged at `warn`.
+    pub fn reload(&self, file: PolicyFile) -> Result<Reloaded, ConfigError> {
+        let result = self.try_reload(file);
+        match &result {
+            Ok(reloaded) => {
+                crate::metrics::policy_reload("ok");
+                tracing::info!(
+                    generation = reloaded.generation,
+                    routes = reloaded.routes,
+                    issuers = reloaded.issuers,
+                    kept_key_sets = reloaded.kept_key_sets,
+                    "policy reloaded"
+                );
+            }
+            Err(error) => {
+                crate::metrics::policy_reload("error");
+                tracing::warn!(%error, "policy reload failed; the last good policy stays in force");
+            }
+        }
+        result
+    }
+
+    /// [`Authorizer::reload`] from the policy file at `path`.
+    ///
+    /// # Errors
+    /// As [`Authorizer::reload`], or the file cannot be read.
+    pub fn reload_from_file(&self, path: impl AsRef<Path>) -> Result<Reloaded, ConfigError> {
+        match PolicyFile::load(path) {
+            Ok(file) => self.reload(file),
+            Err(error) => {
+                crate::metrics::policy_reload("error");
+                tracing::warn!(%error, "policy reload failed; the last good policy stays in force");
+                Err(error)
+            }
+        }
+    }
+
+    /// A watcher that reloads from `path` when its content changes (see [`PolicyWatcher`]).
+    /// The file's current content counts as already applied.
+    pub fn watch(&self, path: impl Into<PathBuf>) -> PolicyWatcher {
+        let path = path.into();
+        let last = std::fs::read(&path).ok().map(|bytes| digest(&bytes));
+        PolicyWatcher {
+            authorizer: self.clone(),
+            path,
+            last,
+        }
+    }
+
+    fn try_reload(&self, file: PolicyFile) -> Result<Reloaded, ConfigError> {
+        let live = self.live();
+        let Some(settings) = &live.shared.reload else {
+            return Err(file.file_error(
+                "this authorizer applies one fixed policy (with_policy) and cannot reload; \
+                 reload the authorizer it was derived from"
+                    .to_owned(),
+            ));
+        };
+        let _one_at_a_time = live
+            .shared
+            .reloading
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if settings.issuers.is_none() || settings.jwks_file.is_some() {
+            file.check_key_files(settings.jwks_file.as_deref())?;
+        }
+        let file_level = file.file_error(String::new());
+        if file.token_source() != self.token_source() {
+            return Err(file_level.with_message(
+                "the [token] section differs from the one being served; where tokens \
+                          are read cannot change without a restart"
+                    .to_owned(),
+            ));
+        }
+        let previous = live.load();
+        if file.revocation().is_some() && previous.verifier.revocation().is_none() {
+            // Ignoring it would leave revoked tokens accepted by a file that says otherwise.
+            return Err(file_level.with_message(
+                "the [revocation] section cannot be added while serving; restart to \
+                          start the revocation store"
+                    .to_owned(),
+            ));
+        }
+        let (mut issuers, _, routes, cedar) = file.into_parts();
+        if let Some(replacements) = &settings.issuers {
+            issuers.clone_from(replacements);
+        }
+        if let Some(path) = &settings.jwks_file {
+            issuers = issuers
+                .into_iter()
+                .map(|issuer| issuer.with_jwks_file(path.clone()))
+                .collect();
+        }
+        let issuer_count = issuers.len();
+        let verifier = previous
+            .verifier
+            .rebuilt(issuers)
+            .map_err(|error| file_level.clone().with_message(error.message()))?;
+        check_issuer_names(&verifier, &routes)
+            .map_err(|message| file_level.clone().with_message(message))?;
+        let cedar = crate::authorizer::prepare_cedar(cedar, &settings.loaders, &routes)
+            .map_err(|message| file_level.with_message(message))?;
+        let kept_key_sets = verifier.kept_key_sets(&previous.verifier);
+        let route_count = routes.routes().len();
+        live.shared
+            .current
+            .store(Arc::new(Active::new(verifier, routes, cedar)));
+        let generation = live.shared.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        Ok(Reloaded {
+            generation,
+            routes: route_count,
+            issuers: issuer_count,
+            kept_key_sets,
+        })
+    }
+}
+
+/// Reloads an authorizer when its policy file changes, by polling the file's content hash
+/// (SHA-256): edits that keep the modification time, or files replaced by a symlink swap (as
+/// Kubernetes ConfigMaps are), are seen too.
+///
+/// [`PolicyWatcher::poll`] checks once (drive it from your own timer, or from a test);
+/// [`PolicyWatcher::spawn`] checks on an interval in a tokio task. A file that cannot be read
+/// or fails to load leaves the policy in force, and the same broken content is not retried
+/// until it changes again.
+pub struct PolicyWatcher {
+    authorizer: Authorizer,
+    path: PathBuf,
+    last: Option<[u8; 32]>,
+}
+
+/// What one [`PolicyWatcher::poll`] did.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum WatchEvent {
+    /// The content is the one last seen: nothing to do.
+    Unchanged,
+    /// The content changed and the new policy is in force.
+    Reloaded(Reloaded),
+    /// The content changed (or could not be read) and the policy in force stays.
+    Failed(ConfigError),
+}
+
+impl PolicyWatcher {
+    /// Checks the file once: reloads if its content differs from the last content seen.
+    pub fn poll(&mut self) -> WatchEvent {
+        let bytes = match std::fs::read(&self.path) {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                let error = ConfigError::new(
+                    ConfigErrorKind::PolicyFile,
+                    format!("cannot read the policy file: {error}"),
+                )
+                .at(self.path.display().to_string(), 0, 0);
+                tracing::warn!(%error, "policy watch: the last good policy stays in force");
+                return WatchEvent::Failed(error);
+            }
+        };
+        let hash = digest(&bytes);
+        if self.last == Some(hash) {
+            return WatchEvent::Unchanged;
+        }
+        self.last = Some(hash);
+        let base_dir = self
+            .path
+            .parent()
+            .map_or_else(PathBuf::new, Path::to_path_buf);
+        let text = String::from_utf8_lossy(&bytes);
+        let loaded = PolicyFile::parse(&text, &base_dir, self.path.display().to_string());
+        let result = match loaded {
+            Ok(file) => self.authorizer.reload(file),
+            Err(error) => {
+                crate::metrics::policy_reload("error");
+                tracing::warn!(%error, "policy reload failed; the last good policy stays in force");
+                Err(error)
+            }
+        };
+        match result {
+            Ok(reloaded) => WatchEvent::Reloaded(reloaded),
+            Err(error) => WatchEvent::Failed(error),
+        }
+    }
+
+    /// Polls every `interval` on the current tokio runtime until the handle is dropped or
+    /// stopped. Each reload or failure is sent to the handle ([`WatchHandle::next_event`]).
+    ///
+    /// # Panics
+    /// Outside a tokio runtime.
+    pub fn spawn(self, interval: Duration) -> WatchHandle {
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let ticks = futures_util::stream::unfold(ticks, |mut ticks| async move {
+            ticks.tick().await;
+            Some(((), ticks))
+        });
+        self.spawn_with_ticks(Box::pin(ticks))
+    }
+
+    /// Polls once per item of `ticks` (your own timer or signal, or a test's channel) until
+    /// the stream ends or the handle is dropped or stopped.
+    ///
+    /// # Panics
+    /// Outside a tokio runtime.
+    pub fn spawn_with_ticks<S>(mut self, mut ticks: S) -> WatchHandle
+    where
+        S: futures_util::Stream<Item = ()> + Send + Unpin + 'static,
+    {
+        use futures_util::StreamExt as _;
+        let (events, receiver) = tokio::sync::mpsc::channel(16);
+        let task = tokio::spawn(async move {
+            while ticks.next().await.is_some() {
+                let event = self.poll();
+                if matches!(event, WatchEvent::Unchanged) {
+                    continue;
+                }
+                // Nobody listening (or a slow listener) must not stop the reloads.
+                let _ = events.try_send(event);
+            }
+        });
+        WatchHandle { task, receiver }
+    }
+}
+
+impl fmt::Debug for PolicyWatcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PolicyWatcher")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A running [`PolicyWatcher`]: dropping it stops the polling.
+#[derive(Debug)]
+pub struct WatchHandle {
+    task: tokio::task::JoinHandle<()>,
+    receiver: tokio::sync::mpsc::Receiver<WatchEvent>,
+}
+
+impl WatchHandle {
+    /// The next reload or failure (`None` once the watcher stopped).
+    pub async fn next_event(&mut self) -> Option<WatchEvent> {
+        self.receiver.recv().await
+    }
+
+    /// Stops polling.
+    pub fn stop(self) {}
+}
+
+impl Drop for WatchHandle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn digest(bytes: &[u8]) -> [u8; 32] {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
+    let mut out = [0; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
+}
