@@ -48,8 +48,9 @@ if [[ -z "${COGNITO_AUTHZ_CHROMIUM:-}" ]] && ! command -v chromium >/dev/null 2>
 fi
 echo "==> chromium: $(command -v chromium || command -v chromium-browser || echo "${COGNITO_AUTHZ_CHROMIUM:-}")"
 # Verified with grpcio 1.85, cargo-lambda 1.9.2 (crates/tower/tests/grpc.rs, lambda.rs,
-# crates/lambda/tests/cargo_lambda.rs) and openapi-spec-validator 0.7.2.
-tools_requirements=('grpcio>=1.60,<2' 'cargo-lambda>=1.9.2,<2' 'openapi-spec-validator>=0.7.2,<0.8')
+# crates/lambda/tests/cargo_lambda.rs), openapi-spec-validator 0.7.2 and cedarpy 4.12
+# (tests/cedar.rs: Cedar decisions compared with an independent evaluator).
+tools_requirements=('grpcio>=1.60,<2' 'cargo-lambda>=1.9.2,<2' 'openapi-spec-validator>=0.7.2,<0.8' 'cedarpy>=4.12,<5')
 tools_venv="$root/target/tools-venv"
 tools_stamp="$tools_venv/.installed-requirements"
 if [[ ! -x "$tools_venv/bin/cargo-lambda" || "$(cat "$tools_stamp" 2>/dev/null)" != "${tools_requirements[*]}" ]]; then
@@ -64,9 +65,10 @@ echo "==> grpcio $("$tools_venv/bin/python" -c 'import grpc; print(grpc.__versio
 
 
 # The ALB verifier's differential test (crates/core/tests/alb.rs) runs aws-jwt-verify's
-# AlbJwtVerifier under node: installed with npm into target/npm (node and npm from Debian's
-# packages when the machine has none).
-aws_jwt_verify_requirement='aws-jwt-verify@5.2.1'
+# AlbJwtVerifier under node, and the Cedar schema test (tests/cedar.rs) AWS's generator
+# (@cedar-policy/cedar-authorization generate-schema): installed with npm into target/npm
+# (node and npm from Debian's packages when the machine has none).
+aws_jwt_verify_requirement='aws-jwt-verify@5.2.1 @cedar-policy/cedar-authorization@0.2.0'
 npm_prefix="$root/target/npm"
 npm_stamp="$npm_prefix/.installed-requirement"
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
@@ -77,7 +79,8 @@ if [[ ! -f "$npm_prefix/node_modules/aws-jwt-verify/package.json" || "$(cat "$np
     echo "==> installing $aws_jwt_verify_requirement into $npm_prefix"
     rm -rf "$npm_prefix"
     mkdir -p "$npm_prefix"
-    npm install --prefix "$npm_prefix" --silent --no-audit --no-fund "$aws_jwt_verify_requirement"
+    # shellcheck disable=SC2086 # one word per package
+    npm install --prefix "$npm_prefix" --silent --no-audit --no-fund $aws_jwt_verify_requirement
     printf '%s' "$aws_jwt_verify_requirement" >"$npm_stamp"
 fi
 echo "==> $aws_jwt_verify_requirement under node $(node --version) at $npm_prefix"

@@ -3,6 +3,8 @@
 mod serve;
 
 mod attack_drills;
+#[cfg(feature = "cedar")]
+mod cedar;
 mod cookie_csrf;
 mod first_hour;
 mod front_doors;

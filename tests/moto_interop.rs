@@ -513,3 +513,67 @@ async fn moto_tokens_are_rejected_with_the_code_of_the_failed_check() {
 /// Revocation on moto's tokens (a child module, so it shares this module's moto fixture).
 #[path = "moto_revocation.rs"]
 mod revocation;
+
+/// moto's tokens through a Cedar route: the principal is `<pool id>|<sub>` in the pool's group,
+/// the id token's claims are its attributes and the access token's scopes are in the context,
+/// as Amazon Verified Permissions builds them.
+#[cfg(feature = "cedar")]
+#[tokio::test]
+async fn moto_tokens_are_decided_by_cedar_policies() {
+    use cognito_authz_core::cedar::CedarConfig;
+    use cognito_authz_core::{Authorizer, Policy};
+    use http::{HeaderMap, Method};
+
+    let moto = MotoCognito::start().await;
+    let tokens = moto.user_password_auth().await;
+    let schema = r#"namespace App {
+      entity UserGroup;
+      entity User in [UserGroup] { "cognito:username"?: String, email?: String };
+      entity Application;
+      action "get /admin", "get /profile", "get /signin" appliesTo {
+        principal: User, resource: Application,
+        context: { token?: { scope: Set<String> } }
+      };
+    }"#;
+    let pool = &moto.pool_id;
+    let policies = format!(
+        r#"permit(principal in App::UserGroup::"{pool}|{GROUP}", action == App::Action::"get /admin", resource);
+permit(principal == App::User::"{pool}|{sub}", action == App::Action::"get /profile", resource)
+when {{ principal has "cognito:username" && principal["cognito:username"] == "{USERNAME}" && principal has email && principal.email == "{EMAIL}" }};
+permit(principal, action == App::Action::"get /signin", resource)
+when {{ context has token && context.token.scope.contains("{SIGNIN_SCOPE}") }};
+"#,
+        sub = moto.user_sub
+    );
+    let cedar = CedarConfig::new("App")
+        .schema_text("app.cedarschema", schema)
+        .policies_text("app.cedar", policies)
+        .build()
+        .expect("policies validate");
+    let authorizer = Authorizer::builder()
+        .verifier(moto.verifier(&moto.client_id, AcceptedTokenUse::Any))
+        .cedar(cedar)
+        .route_methods([Method::GET], "/admin", Policy::cedar())
+        .route_methods([Method::GET], "/profile", Policy::cedar())
+        .route_methods([Method::GET], "/signin", Policy::cedar())
+        .build()
+        .expect("authorizer");
+    let rows = [
+        ("/admin", &tokens.id, true),
+        ("/admin", &tokens.access, true),
+        ("/profile", &tokens.id, true),
+        // An access token's claims are context, not principal attributes.
+        ("/profile", &tokens.access, false),
+        ("/signin", &tokens.access, true),
+        ("/signin", &tokens.id, false),
+    ];
+    for (path, token, allowed) in rows {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            http::header::AUTHORIZATION,
+            format!("Bearer {token}").parse().expect("header"),
+        );
+        let decision = authorizer.authorize(&Method::GET, path, &headers).await;
+        assert_eq!(decision.is_allowed(), allowed, "{path}: {decision:?}");
+    }
+}

@@ -279,6 +279,7 @@ impl<S> CognitoAuthMiddleware<S> {
 /// as sent.
 fn target(request: &ServiceRequest) -> RequestTarget<'_> {
     RequestTarget::actix(request.match_info().as_str(), request.path())
+        .with_query(Some(request.query_string()).filter(|query| !query.is_empty()))
 }
 
 /// Lets an allowed request through (the verified token and this middleware's context in its

@@ -20,7 +20,7 @@ pub(crate) struct CheckArgs {
     /// The request method, e.g. GET.
     #[arg(long, value_name = "M")]
     method: String,
-    /// The request path, e.g. /reports/42.
+    /// The request path, e.g. /reports/42 (a `?query` is passed on to Cedar routes).
     #[arg(long, value_name = "P")]
     path: String,
     #[command(flatten)]
@@ -90,12 +90,17 @@ pub(crate) fn run(args: &CheckArgs) -> Result<Outcome, UsageError> {
         let (name, value) = parse_header(header)?;
         headers.append(name, value);
     }
-    let actix_routed = actix_routed_path(&args.path);
-    let target = match args.router {
-        Router::Axum => RequestTarget::new(&args.path),
-        // actix routes on its own decoding of the path; the adapter passes both.
-        Router::Actix => RequestTarget::actix(&actix_routed, &args.path),
+    let (path, query) = match args.path.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (args.path.as_str(), None),
     };
+    let actix_routed = actix_routed_path(path);
+    let target = match args.router {
+        Router::Axum => RequestTarget::new(path),
+        // actix routes on its own decoding of the path; the adapter passes both.
+        Router::Actix => RequestTarget::actix(&actix_routed, path),
+    }
+    .with_query(query);
     let routes = authorizer.routes();
     let guards = routes.matches(&method, target);
     let guards: Vec<(Option<String>, String)> = guards
@@ -127,8 +132,13 @@ pub(crate) fn run(args: &CheckArgs) -> Result<Outcome, UsageError> {
             )
         }
     };
+    #[cfg(feature = "cedar")]
+    let cedar =
+        crate::cedar::check_details(&runtime, &authorizer, &method, target, token.as_deref());
+    #[cfg(not(feature = "cedar"))]
+    let cedar: Vec<serde_json::Value> = Vec::new();
     if args.json {
-        let document = json!({
+        let mut document = json!({
             "decision": if decision.is_allowed() { "allow" } else { "deny" },
             "status": status,
             "error": error,
@@ -136,6 +146,9 @@ pub(crate) fn run(args: &CheckArgs) -> Result<Outcome, UsageError> {
             "policy": policy,
             "reason": reason,
         });
+        if !cedar.is_empty() {
+            document["cedar"] = serde_json::Value::Array(cedar);
+        }
         println!("{document}");
     } else {
         let verdict = if decision.is_allowed() {
@@ -159,6 +172,19 @@ pub(crate) fn run(args: &CheckArgs) -> Result<Outcome, UsageError> {
             println!("  error:  {code}");
         }
         println!("  reason: {reason}");
+        for route in &cedar {
+            println!(
+                "  cedar:  {} {} -> {} (determining: {}{})",
+                route["route"].as_str().unwrap_or_default(),
+                route["action"],
+                route["decision"].as_str().unwrap_or_default(),
+                route["policies"],
+                match route["errors"].as_array() {
+                    Some(errors) if !errors.is_empty() => format!("; errors: {}", route["errors"]),
+                    _ => String::new(),
+                }
+            );
+        }
         if let (Decision::Deny(denial), Some(token)) = (&decision, &token) {
             let issuers = cognito_authz_core::PolicyFile::load(&args.config)
                 .map(|file| file.issuers().to_vec())

@@ -5,6 +5,8 @@
 #![forbid(unsafe_code)]
 
 mod alb;
+#[cfg(feature = "cedar")]
+mod cedar;
 mod check;
 mod decode;
 mod hint;
@@ -43,6 +45,10 @@ enum Command {
     /// Record a revocation (session, user sign-out, or one token) in the policy file's
     /// revocation store (exit 0 recorded, 1 store unreachable).
     Revoke(revoke::RevokeArgs),
+    /// Cedar tools: the entities built from a token, a schema from an OpenAPI document.
+    #[cfg(feature = "cedar")]
+    #[command(subcommand)]
+    Cedar(cedar::CedarCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -95,6 +101,8 @@ fn main() -> ExitCode {
         Command::Decode(args) => decode::run(&args),
         Command::Mint(args) => mint::run(&args),
         Command::Revoke(args) => revoke::run(&args),
+        #[cfg(feature = "cedar")]
+        Command::Cedar(command) => cedar::run(&command),
     };
     match result {
         Ok(Outcome::Accepted) => ExitCode::SUCCESS,

@@ -94,6 +94,9 @@ pub struct VerifiedToken {
     json_heap_bytes: OnceLock<usize>,
     /// The revocation store's generation at which this token was last found not revoked.
     pub(crate) revocation_memo: crate::revocation::Memo,
+    /// The Cedar entities built from this token, on first use by a Cedar route.
+    #[cfg(feature = "cedar")]
+    pub(crate) cedar: crate::cedar::EntitySlot,
 }
 
 /// Bytes charged for the typed values one token keeps, and where growth is reported while the
@@ -134,6 +137,8 @@ impl Clone for VerifiedToken {
             json_heap_bytes: self.json_heap_bytes.clone(),
             // A clone is looked up in the revocation store afresh.
             revocation_memo: crate::revocation::Memo::default(),
+            #[cfg(feature = "cedar")]
+            cedar: self.cedar.clone(),
         }
     }
 }
@@ -400,6 +405,8 @@ impl VerifiedToken {
             typed_account: Mutex::new(TypedAccount::default()),
             json_heap_bytes: OnceLock::new(),
             revocation_memo: crate::revocation::Memo::default(),
+            #[cfg(feature = "cedar")]
+            cedar: crate::cedar::EntitySlot::default(),
         }
     }
 

@@ -44,6 +44,8 @@ mod adapter_types;
 mod alb;
 mod authorizer;
 pub mod bounded_read;
+#[cfg(feature = "cedar")]
+pub mod cedar;
 mod claims;
 mod clock;
 mod config;

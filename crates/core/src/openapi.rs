@@ -556,6 +556,8 @@ struct Atoms {
     claims: Vec<String>,
     token_use: Vec<String>,
     issuers: Vec<String>,
+    /// A Cedar decision is part of the policy.
+    cedar: bool,
 }
 
 impl Atoms {
@@ -580,11 +582,15 @@ impl Atoms {
                     self.collect(child, negated);
                 }
             }
+            Node::Cedar => self.cedar = true,
             Node::Public | Node::Deny | Node::Authenticated | Node::Named(_) => {}
         }
     }
 
     fn write(self, note: &mut Map<String, Value>) {
+        if self.cedar {
+            note.insert("cedar".to_owned(), Value::Bool(true));
+        }
         for (key, list) in [
             ("scopes", self.scopes),
             ("groups", self.groups),

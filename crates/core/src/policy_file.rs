@@ -69,6 +69,9 @@ pub struct PolicyFile {
     unmatched_span: Option<Range<usize>>,
     /// The `[revocation]` section, if any.
     revocation: Option<RevocationConfig>,
+    /// The `[cedar]` section, loaded and validated.
+    #[cfg(feature = "cedar")]
+    cedar: Option<crate::cedar::Cedar>,
 }
 
 #[derive(Debug, Clone)]
@@ -92,6 +95,9 @@ struct Document {
     route: Vec<Spanned<RouteEntry>>,
     #[serde(default)]
     revocation: Option<Spanned<RevocationEntry>>,
+    /// Cedar policies (read by the `cedar` feature's loader).
+    #[serde(default)]
+    cedar: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Deserialize)]
@@ -252,6 +258,32 @@ impl PolicyFile {
             }
             None => None,
         };
+        #[cfg(feature = "cedar")]
+        let cedar = match document.cedar {
+            Some(section) => {
+                let span = section.span();
+                let loaded = crate::cedar::file::load(section.into_inner(), base_dir.as_ref())
+                    .map_err(|(inside, message)| match inside {
+                        Some(crate::cedar::CedarError {
+                            file: Some(file),
+                            line,
+                            column,
+                            message,
+                        }) => ConfigError::new(ConfigErrorKind::PolicyFile, message)
+                            .at(file, line, column),
+                        _ => at(span, message),
+                    })?;
+                Some(loaded)
+            }
+            None => None,
+        };
+        #[cfg(not(feature = "cedar"))]
+        if let Some(section) = &document.cedar {
+            return Err(at(
+                section.span(),
+                "a [cedar] section needs cognito-authz built with the `cedar` feature".to_owned(),
+            ));
+        }
         Ok(Self {
             label,
             text: text.to_owned(),
@@ -266,6 +298,8 @@ impl PolicyFile {
                 .collect(),
             unmatched_span: unmatched.map(Spanned::span),
             revocation,
+            #[cfg(feature = "cedar")]
+            cedar,
         })
     }
 
@@ -388,8 +422,25 @@ impl PolicyFile {
         self.revocation.as_ref()
     }
 
-    pub(crate) fn into_parts(self) -> (Vec<IssuerConfig>, TokenSource, RouteTable) {
-        (self.issuers, self.token_source, self.routes)
+    /// The `[cedar]` section's policies, schema and names, if the file has one.
+    #[cfg(feature = "cedar")]
+    pub fn cedar(&self) -> Option<&crate::cedar::Cedar> {
+        self.cedar.as_ref()
+    }
+
+    pub(crate) fn into_parts(
+        self,
+    ) -> (
+        Vec<IssuerConfig>,
+        TokenSource,
+        RouteTable,
+        crate::authorizer::CedarSetUp,
+    ) {
+        #[cfg(feature = "cedar")]
+        let cedar = self.cedar;
+        #[cfg(not(feature = "cedar"))]
+        let cedar = None;
+        (self.issuers, self.token_source, self.routes, cedar)
     }
 
     /// Reads and checks each issuer's static key file (or `override_file` for every issuer),

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 
-use crate::authorizer::{Authorizer, check_issuer_names};
+use crate::authorizer::{Authorizer, CedarSetUp, Loaders, check_issuer_names};
 use crate::config::IssuerConfig;
 use crate::error::{ConfigError, ConfigErrorKind};
 use crate::metrics::DecisionCounters;
@@ -31,15 +31,18 @@ pub(crate) struct Active {
     pub(crate) verifier: Verifier,
     pub(crate) routes: Arc<RouteTable>,
     pub(crate) counters: DecisionCounters,
+    /// The Cedar set-up deciding `cedar` atoms, prepared for these routes.
+    pub(crate) cedar: CedarSetUp,
 }
 
 impl Active {
-    pub(crate) fn new(verifier: Verifier, routes: RouteTable) -> Self {
+    pub(crate) fn new(verifier: Verifier, routes: RouteTable, cedar: CedarSetUp) -> Self {
         let counters = DecisionCounters::new(&routes);
         Self {
             verifier,
             routes: Arc::new(routes),
             counters,
+            cedar,
         }
     }
 }
@@ -64,6 +67,8 @@ struct Shared {
 pub(crate) struct ReloadSettings {
     pub(crate) issuers: Option<Vec<IssuerConfig>>,
     pub(crate) jwks_file: Option<PathBuf>,
+    /// The resource loaders given when it was built, attached to each reloaded Cedar set-up.
+    pub(crate) loaders: Loaders,
 }
 
 impl Live {
@@ -211,7 +216,7 @@ impl Authorizer {
                     .to_owned(),
             ));
         }
-        let (mut issuers, _, routes) = file.into_parts();
+        let (mut issuers, _, routes, cedar) = file.into_parts();
         if let Some(replacements) = &settings.issuers {
             issuers.clone_from(replacements);
         }
@@ -227,12 +232,14 @@ impl Authorizer {
             .rebuilt(issuers)
             .map_err(|error| file_level.clone().with_message(error.message()))?;
         check_issuer_names(&verifier, &routes)
+            .map_err(|message| file_level.clone().with_message(message))?;
+        let cedar = crate::authorizer::prepare_cedar(cedar, &settings.loaders, &routes)
             .map_err(|message| file_level.with_message(message))?;
         let kept_key_sets = verifier.kept_key_sets(&previous.verifier);
         let route_count = routes.routes().len();
         live.shared
             .current
-            .store(Arc::new(Active::new(verifier, routes)));
+            .store(Arc::new(Active::new(verifier, routes, cedar)));
         let generation = live.shared.generation.fetch_add(1, Ordering::AcqRel) + 1;
         Ok(Reloaded {
             generation,

@@ -88,7 +88,10 @@ where
             request.method(),
             // The policy path: the client's path (axum's `OriginalUri` inside a nested
             // router), less an API Gateway stage (policy_path.rs).
-            self.path.of(request.uri().path(), request.extensions()),
+            cognito_authz_core::RequestTarget::new(
+                self.path.of(request.uri().path(), request.extensions()),
+            )
+            .with_query(request.uri().query()),
             request.headers(),
         );
         match decided {
@@ -134,7 +137,10 @@ impl<S, R> Authz<S, R> {
                 .authorize(
                     &parts.method,
                     // The policy path, as in `call`.
-                    path.of(parts.uri.path(), &parts.extensions),
+                    cognito_authz_core::RequestTarget::new(
+                        path.of(parts.uri.path(), &parts.extensions),
+                    )
+                    .with_query(parts.uri.query()),
                     &parts.headers,
                 )
                 .await;

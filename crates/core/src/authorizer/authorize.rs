@@ -90,7 +90,8 @@ impl Authorizer {
         #[cfg(feature = "alb")]
         if let Some(alb) = &inner.alb {
             let token = crate::alb::identify(alb, headers).await;
-            return (self.decide(&guards, method, token), primary);
+            let decision = self.decide(active, &guards, method, target, token).await;
+            return (decision, primary);
         }
         // The cookie cross-site check runs here, before verification: it is cheaper, and a
         // forged request learns nothing about the token it carries.
@@ -98,7 +99,8 @@ impl Authorizer {
             Ok(raw) => verifier.verify_raw(raw).await,
             Err(error) => Err(error),
         };
-        (self.decide(&guards, method, token), primary)
+        let decision = self.decide(active, &guards, method, target, token).await;
+        (decision, primary)
     }
 
     /// [`Authorizer::authorize`], decided at once when nothing has to be awaited (no key set
@@ -121,11 +123,14 @@ impl Authorizer {
         }
     }
 
-    /// A verified identity (or why there is none) against every guarding route's policy.
-    fn decide(
+    /// A verified identity (or why there is none) against every guarding route's policy
+    /// (asking Cedar where a policy's `cedar` atom can change the outcome).
+    async fn decide(
         &self,
+        active: &Active,
         guards: &RouteMatches<'_>,
         method: &Method,
+        target: RequestTarget<'_>,
         token: Result<Arc<VerifiedToken>, crate::error::Error>,
     ) -> Decision {
         let token = match token {
@@ -136,7 +141,37 @@ impl Authorizer {
             }
         };
         for found in guards.iter() {
-            if let Some(denial) = Denial::of_policy(found.policy(), &token) {
+            #[cfg(feature = "cedar")]
+            let denial = {
+                let (evaluation, cedar) = crate::cedar::hooks::evaluate_guard(
+                    active.cedar.as_ref(),
+                    &found,
+                    method,
+                    target,
+                    &token,
+                )
+                .await;
+                // With Cedar asked, the reason carries its account (determining policy ids):
+                // for logs and the CLI, never the response.
+                Denial::of_evaluation(found.policy(), &evaluation, || {
+                    let allowed = cedar.as_ref().is_some_and(|(allowed, _)| *allowed);
+                    let mut reason = found
+                        .policy()
+                        .explain_with_cedar(&token, allowed)
+                        .to_string();
+                    if let Some((_, account)) = &cedar {
+                        reason.push_str("; ");
+                        reason.push_str(account);
+                    }
+                    reason
+                })
+            };
+            #[cfg(not(feature = "cedar"))]
+            let denial = {
+                let _ = (&active.cedar, target);
+                Denial::of_policy(found.policy(), &token)
+            };
+            if let Some(denial) = denial {
                 return self.deny(&found, method, denial);
             }
         }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use http::Method;
 
-use super::Authorizer;
+use super::{Authorizer, CedarSetUp, Loaders, prepare_cedar};
 use crate::clock::{Clock, SharedClock};
 use crate::config::IssuerConfig;
 use crate::error::{ConfigError, ConfigErrorKind};
@@ -55,6 +55,8 @@ pub struct AuthorizerBuilder {
     token_source: Option<TokenSource>,
     realm: Option<String>,
     overrides: Overrides,
+    cedar: CedarSetUp,
+    loaders: Loaders,
 }
 
 /// Verification settings that override a policy file's.
@@ -99,6 +101,8 @@ impl Default for AuthorizerBuilder {
             token_source: None,
             realm: None,
             overrides: Overrides::default(),
+            cedar: CedarSetUp::default(),
+            loaders: Loaders::default(),
         }
     }
 }
@@ -243,6 +247,28 @@ impl AuthorizerBuilder {
         self
     }
 
+    /// The Cedar set-up that decides the routes' `cedar` atoms (with a policy file, it
+    /// replaces the file's `[cedar]` section).
+    #[cfg(feature = "cedar")]
+    pub fn cedar(mut self, cedar: crate::cedar::Cedar) -> Self {
+        self.cedar = Some(cedar);
+        self
+    }
+
+    /// The Cedar resource loader of route `pattern` (whose policy uses `cedar`): it supplies
+    /// the request's resource entity, whichever adapter serves the request.
+    #[cfg(feature = "cedar")]
+    pub fn resource_loader(
+        mut self,
+        pattern: impl Into<String>,
+        loader: impl crate::cedar::ResourceLoader,
+    ) -> Self {
+        self.loaders
+            .0
+            .push((pattern.into(), std::sync::Arc::new(loader)));
+        self
+    }
+
     /// Validates and builds. Nothing is fetched.
     ///
     /// # Errors
@@ -271,6 +297,7 @@ impl AuthorizerBuilder {
                     self.table,
                     self.token_source,
                     self.realm,
+                    (self.cedar, self.loaders),
                 );
             }
             Source::File(path) => PolicyFile::load(path)?,
@@ -284,7 +311,7 @@ impl AuthorizerBuilder {
                     .to_owned(),
             ));
         }
-        from_file(file, self.overrides, self.realm)
+        from_file(file, self.overrides, self.realm, (self.cedar, self.loaders))
     }
 }
 
@@ -294,6 +321,7 @@ fn from_code(
     table: Option<RouteTable>,
     token_source: Option<TokenSource>,
     realm: Option<String>,
+    (cedar, loaders): (CedarSetUp, Loaders),
 ) -> Result<Authorizer, ConfigError> {
     if let Some(realm) = &realm {
         validate_realm(realm)?;
@@ -307,12 +335,18 @@ fn from_code(
     };
     check_issuer_names(&verifier, &routes)
         .map_err(|message| ConfigError::new(ConfigErrorKind::Policy, message))?;
+    let cedar = prepare_cedar(cedar, &loaders, &routes)
+        .map_err(|message| ConfigError::new(ConfigErrorKind::Policy, message))?;
     Ok(Authorizer::from_parts(
         verifier,
         routes,
         token_source.unwrap_or_default(),
         realm,
-        ReloadSettings::default(),
+        cedar,
+        ReloadSettings {
+            loaders,
+            ..ReloadSettings::default()
+        },
     ))
 }
 
@@ -322,6 +356,7 @@ fn from_file(
     file: PolicyFile,
     overrides: Overrides,
     realm: Option<String>,
+    (cedar, loaders): (CedarSetUp, Loaders),
 ) -> Result<Authorizer, ConfigError> {
     if overrides.issuers.is_none() || overrides.jwks_file.is_some() {
         file.check_key_files(overrides.jwks_file.as_deref())?;
@@ -337,10 +372,12 @@ fn from_file(
         overrides.revocation,
         overrides.clock.clone().unwrap_or_default(),
     )?;
-    let (mut issuers, token_source, routes) = file.into_parts();
+    let (mut issuers, token_source, routes, file_cedar) = file.into_parts();
+    let cedar = cedar.or(file_cedar);
     let reload = ReloadSettings {
         issuers: overrides.issuers.clone(),
         jwks_file: overrides.jwks_file.clone(),
+        loaders: loaders.clone(),
     };
     if let Some(replacements) = overrides.issuers {
         issuers = replacements;
@@ -372,12 +409,16 @@ fn from_file(
         .map_err(|error| file_level.clone().with_message(error.message()))?;
     // The file's own issuers were checked with positions when it was parsed; this catches
     // `issuer:` atoms that no replacement issuer is named after.
-    check_issuer_names(&verifier, &routes).map_err(|message| file_level.with_message(message))?;
+    check_issuer_names(&verifier, &routes)
+        .map_err(|message| file_level.clone().with_message(message))?;
+    let cedar = prepare_cedar(cedar, &loaders, &routes)
+        .map_err(|message| file_level.with_message(message))?;
     Ok(Authorizer::from_parts(
         verifier,
         routes,
         token_source,
         realm,
+        cedar,
         reload,
     ))
 }

@@ -81,13 +81,24 @@ impl Denial {
     /// (`insufficient_scope` with the scopes that would allow it, or `forbidden`) with the
     /// failed atoms as its reason and the policy's text.
     pub fn of_policy(policy: &CompiledPolicy, token: &VerifiedToken) -> Option<Self> {
-        let evaluation = policy.evaluate(token);
+        Self::of_evaluation(policy, &policy.evaluate(token), || {
+            policy.explain(token).to_string()
+        })
+    }
+
+    /// The denial for `evaluation` of `policy` (`None` when it allows), with `reason` asked
+    /// for only when it denies.
+    pub(crate) fn of_evaluation(
+        policy: &CompiledPolicy,
+        evaluation: &crate::policy::Evaluation,
+        reason: impl FnOnce() -> String,
+    ) -> Option<Self> {
         let kind = evaluation.error_kind()?;
         Some(Self {
             kind,
             route: None,
             policy: policy.shared_text(),
-            reason: policy.explain(token).to_string(),
+            reason: reason(),
             scopes: Arc::from(evaluation.scopes()),
             realm: None,
         })

@@ -12,6 +12,7 @@
 
 mod authorize;
 mod builder;
+mod cedar;
 mod decision;
 #[cfg(test)]
 mod tests;
@@ -21,6 +22,7 @@ use std::sync::Arc;
 
 pub use builder::AuthorizerBuilder;
 pub(crate) use builder::check_issuer_names;
+pub(crate) use cedar::{CedarSetUp, Loaders, prepare as prepare_cedar};
 pub use decision::{Decision, Denial};
 
 use crate::guard::GuardError;
@@ -99,11 +101,12 @@ impl Authorizer {
         routes: RouteTable,
         token_source: TokenSource,
         realm: Option<String>,
+        cedar: CedarSetUp,
         reload: ReloadSettings,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
-                live: Live::reloadable(Active::new(verifier, routes), reload),
+                live: Live::reloadable(Active::new(verifier, routes, cedar), reload),
                 token_source,
                 realm: realm.map(Arc::from),
                 #[cfg(feature = "alb")]
@@ -128,9 +131,11 @@ impl Authorizer {
             .map_err(|error| GuardError::compile(policy.to_string(), error))?;
         Ok(Self {
             inner: Arc::new(Inner {
+                // No route pattern, so no Cedar action: a `cedar` atom here never holds.
                 live: Live::fixed(Active::new(
                     active.verifier.clone(),
                     RouteTable::single(compiled),
+                    CedarSetUp::default(),
                 )),
                 token_source: inner.token_source.clone(),
                 realm: inner.realm.clone(),
@@ -177,6 +182,12 @@ impl Authorizer {
     /// The route table in force (a reload may replace it).
     pub fn routes(&self) -> Arc<RouteTable> {
         Arc::clone(&self.inner.live.load().routes)
+    }
+
+    /// The Cedar set-up in force, if any (a reload may replace it).
+    #[cfg(feature = "cedar")]
+    pub fn cedar(&self) -> Option<crate::cedar::Cedar> {
+        self.inner.live.load().cedar.clone()
     }
 
     pub(crate) fn live(&self) -> &Live {

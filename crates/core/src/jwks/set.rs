@@ -258,7 +258,7 @@ fn read_entry(entry: &Value) -> Option<KeyEntry> {
         Some(_) => false,
     };
     Some(KeyEntry {
-        source: entry.to_string().into_boxed_str(),
+        source: in_name_order(entry).to_string().into_boxed_str(),
         kid,
         kty,
         use_ok,
@@ -296,6 +296,26 @@ fn rsa_key(n: &[u8], e: &[u8]) -> RsaKey {
 fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
     let first = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
     &bytes[first..]
+}
+
+/// `value` with every object's members in name order, so one key written with its members in
+/// another order compares equal, whichever map type serde_json was built with (a dependency
+/// such as Cedar turns on its insertion-ordered maps).
+fn in_name_order(value: &Value) -> Value {
+    match value {
+        Value::Object(members) => {
+            let mut sorted: Vec<(&String, &Value)> = members.iter().collect();
+            sorted.sort_by(|a, b| a.0.cmp(b.0));
+            Value::Object(
+                sorted
+                    .into_iter()
+                    .map(|(name, member)| (name.clone(), in_name_order(member)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.iter().map(in_name_order).collect()),
+        other => other.clone(),
+    }
 }
 
 #[cfg(test)]

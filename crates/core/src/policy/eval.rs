@@ -60,6 +60,10 @@ pub enum PolicyError {
         /// The configured issuer names, comma-separated.
         configured: String,
     },
+    /// `cedar` appears under `not`: a Cedar denial (or an erroring Cedar policy) would then
+    /// allow the request.
+    #[error("`cedar` may not appear under `not` (a Cedar denial or error must never allow)")]
+    CedarNegated,
     /// Inlining produced a tree too deep or too large to evaluate safely.
     #[error(
         "policy is too large after inlining policy: references (limit {MAX_COMPILED_NODES} atoms, {MAX_COMPILED_DEPTH} levels)"
@@ -212,6 +216,7 @@ impl PolicySet {
                         root: CNode::True,
                         public: true,
                         deny: false,
+                        cedar: false,
                         text,
                         scopes: Arc::from(Vec::new()),
                     }),
@@ -223,6 +228,7 @@ impl PolicySet {
                         root: CNode::False,
                         public: false,
                         deny: true,
+                        cedar: false,
                         text,
                         scopes: Arc::from(Vec::new()),
                     }),
@@ -235,13 +241,16 @@ impl PolicySet {
             stack: Vec::new(),
             scopes: Vec::new(),
             nodes: 0,
+            cedar: false,
         };
         let root = lowering.lower(&policy.node, true, 0)?;
+        let cedar = lowering.cedar;
         Ok(CompiledPolicy {
             inner: Arc::new(Compiled {
                 root,
                 public: false,
                 deny: false,
+                cedar,
                 text,
                 scopes: Arc::from(lowering.scopes),
             }),
@@ -268,6 +277,8 @@ struct Lowering<'a> {
     stack: Vec<&'a str>,
     scopes: Vec<String>,
     nodes: usize,
+    /// A `cedar` atom was lowered.
+    cedar: bool,
 }
 
 impl<'a> Lowering<'a> {
@@ -286,6 +297,13 @@ impl<'a> Lowering<'a> {
             Node::Public => return Err(PolicyError::PublicCombined),
             Node::Deny => CNode::False,
             Node::Authenticated => CNode::True,
+            Node::Cedar => {
+                if !positive {
+                    return Err(PolicyError::CedarNegated);
+                }
+                self.cedar = true;
+                CNode::Cedar
+            }
             Node::Group(name) => CNode::Group(boxed(name)),
             Node::Scope(name) => {
                 if !is_scope_token(name) {
@@ -387,6 +405,8 @@ struct Compiled {
     public: bool,
     /// The whole policy is `deny` (through references): refused before any token is read.
     deny: bool,
+    /// The policy has a `cedar` atom (always in positive position).
+    cedar: bool,
     text: Arc<str>,
     /// Positive scope atoms, deduplicated, in order of appearance.
     scopes: Arc<[String]>,
@@ -397,6 +417,7 @@ struct Compiled {
 enum CNode {
     True,
     False,
+    Cedar,
     Group(Box<str>),
     Scope { name: Box<str>, positive: bool },
     TokenUse(TokenUse),
@@ -530,10 +551,22 @@ impl CompiledPolicy {
     ///
     /// A public policy allows every token.
     pub fn evaluate(&self, token: &VerifiedToken) -> Evaluation {
+        self.evaluate_with_cedar(token, false)
+    }
+
+    /// Whether the policy has a `cedar` atom: the route's Cedar policies take part in the
+    /// decision.
+    pub fn uses_cedar(&self) -> bool {
+        self.inner.cedar
+    }
+
+    /// [`CompiledPolicy::evaluate`] with the `cedar` atom taken as `cedar` (the Cedar
+    /// decision for the request). [`CompiledPolicy::evaluate`] takes it as denied.
+    pub fn evaluate_with_cedar(&self, token: &VerifiedToken, cedar: bool) -> Evaluation {
         let inner = &*self.inner;
-        if inner.public || inner.root.eval(token, false) {
+        if inner.public || inner.root.eval(token, false, cedar) {
             Evaluation::Allow
-        } else if !inner.scopes.is_empty() && inner.root.eval(token, true) {
+        } else if !inner.scopes.is_empty() && inner.root.eval(token, true, cedar) {
             Evaluation::InsufficientScope(Arc::clone(&inner.scopes))
         } else {
             Evaluation::Forbidden
@@ -542,12 +575,19 @@ impl CompiledPolicy {
 
     /// Lists which atoms failed for `token`.
     pub fn explain(&self, token: &VerifiedToken) -> Explanation {
+        self.explain_with_cedar(token, false)
+    }
+
+    /// [`CompiledPolicy::explain`] with the `cedar` atom taken as `cedar`.
+    pub fn explain_with_cedar(&self, token: &VerifiedToken, cedar: bool) -> Explanation {
         let mut failed = Vec::new();
         if !self.inner.public {
-            self.inner.root.collect_failed(token, true, &mut failed);
+            self.inner
+                .root
+                .collect_failed(token, true, cedar, &mut failed);
         }
         Explanation {
-            allowed: self.evaluate(token).is_allowed(),
+            allowed: self.evaluate_with_cedar(token, cedar).is_allowed(),
             failed,
         }
     }
@@ -577,6 +617,7 @@ impl CNode {
         match self {
             CNode::True => Node::Authenticated,
             CNode::False => Node::Deny,
+            CNode::Cedar => Node::Cedar,
             CNode::Group(name) => Node::Group(text(name)),
             CNode::Scope { name, .. } => Node::Scope(text(name)),
             CNode::TokenUse(token_use) => Node::TokenUse(*token_use),
@@ -629,19 +670,24 @@ impl CNode {
     }
 
     /// Evaluates; with `assume_scopes`, every positive scope atom counts as satisfied.
-    fn eval(&self, token: &VerifiedToken, assume_scopes: bool) -> bool {
+    fn eval(&self, token: &VerifiedToken, assume_scopes: bool, cedar: bool) -> bool {
         match self {
-            CNode::Not(inner) => !inner.eval(token, assume_scopes),
-            CNode::And(items) => items.iter().all(|item| item.eval(token, assume_scopes)),
-            CNode::Or(items) => items.iter().any(|item| item.eval(token, assume_scopes)),
+            CNode::Not(inner) => !inner.eval(token, assume_scopes, cedar),
+            CNode::And(items) => items
+                .iter()
+                .all(|item| item.eval(token, assume_scopes, cedar)),
+            CNode::Or(items) => items
+                .iter()
+                .any(|item| item.eval(token, assume_scopes, cedar)),
             CNode::Scope { positive: true, .. } if assume_scopes => true,
-            atom => atom.atom_holds(token),
+            atom => atom.atom_holds(token, cedar),
         }
     }
 
-    fn atom_holds(&self, token: &VerifiedToken) -> bool {
+    fn atom_holds(&self, token: &VerifiedToken, cedar: bool) -> bool {
         match self {
             CNode::True => true,
+            CNode::Cedar => cedar,
             CNode::False => false,
             CNode::Group(name) => token.in_group(name),
             CNode::Scope { name, .. } => token.has_scope(name),
@@ -656,16 +702,22 @@ impl CNode {
         }
     }
 
-    fn collect_failed(&self, token: &VerifiedToken, positive: bool, out: &mut Vec<String>) {
+    fn collect_failed(
+        &self,
+        token: &VerifiedToken,
+        positive: bool,
+        cedar: bool,
+        out: &mut Vec<String>,
+    ) {
         match self {
-            CNode::Not(inner) => inner.collect_failed(token, !positive, out),
+            CNode::Not(inner) => inner.collect_failed(token, !positive, cedar, out),
             CNode::And(items) | CNode::Or(items) => {
                 for item in items {
-                    item.collect_failed(token, positive, out);
+                    item.collect_failed(token, positive, cedar, out);
                 }
             }
             atom => {
-                if atom.atom_holds(token) != positive {
+                if atom.atom_holds(token, cedar) != positive {
                     let mut text = String::new();
                     if !positive {
                         text.push_str("not ");

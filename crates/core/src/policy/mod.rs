@@ -16,7 +16,7 @@
 //! or    := and ("or" and)*
 //! and   := unary ("and" unary)*
 //! unary := "not" unary | "(" expr ")" | atom
-//! atom  := "public" | "authenticated" | "group:" NAME | "scope:" NAME
+//! atom  := "public" | "authenticated" | "cedar" | "group:" NAME | "scope:" NAME
 //!        | "token_use:" ("id" | "access") | "client:" ID | "issuer:" NAME
 //!        | "claim:" NAME | "claim:" NAME "=" VALUE | "policy:" NAME
 //! ```
@@ -95,6 +95,8 @@ pub(crate) enum Node {
     Public,
     Deny,
     Authenticated,
+    /// `cedar`: the route's Cedar policies allow the request.
+    Cedar,
     Group(String),
     Scope(String),
     TokenUse(TokenUse),
@@ -130,6 +132,13 @@ impl Policy {
     #[must_use]
     pub fn authenticated() -> Self {
         Self::from_node(Node::Authenticated)
+    }
+
+    /// `cedar`: the route's Cedar policies must allow the request (see the `cedar` feature).
+    /// It may not appear under `not`: an erroring or denying Cedar decision never allows.
+    #[must_use]
+    pub fn cedar() -> Self {
+        Self::from_node(Node::Cedar)
     }
 
     /// `group:NAME`: `cognito:groups` contains `name`.
@@ -335,6 +344,7 @@ pub(crate) fn write_atom(f: &mut impl fmt::Write, node: &Node) -> fmt::Result {
         Node::Public => f.write_str("public"),
         Node::Deny => f.write_str("deny"),
         Node::Authenticated => f.write_str("authenticated"),
+        Node::Cedar => f.write_str("cedar"),
         Node::Group(name) => write_prefixed(f, "group:", name),
         Node::Scope(name) => write_prefixed(f, "scope:", name),
         Node::TokenUse(token_use) => write!(f, "token_use:{token_use}"),

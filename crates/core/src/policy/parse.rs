@@ -7,8 +7,7 @@ use crate::claims::TokenUse;
 /// Deepest nesting of parentheses and `not` accepted (keeps recursion bounded).
 const MAX_DEPTH: usize = 64;
 
-const ATOMS: &str =
-    "public, deny, authenticated, group:, scope:, token_use:, client:, issuer:, claim: or policy:";
+const ATOMS: &str = "public, deny, authenticated, cedar, group:, scope:, token_use:, client:, issuer:, claim: or policy:";
 
 /// A policy expression that does not parse: the 1-based column (in characters) and what was
 /// expected there.
@@ -312,6 +311,10 @@ impl Parser {
                         self.position = word_end;
                         return Ok(Node::Authenticated);
                     }
+                    "cedar" => {
+                        self.position = word_end;
+                        return Ok(Node::Cedar);
+                    }
                     _ => {}
                 }
             }
@@ -491,12 +494,12 @@ mod tests {
             (
                 "admin",
                 1,
-                "expected an atom (public, deny, authenticated, group:, scope:, token_use:, client:, issuer:, claim: or policy:), found 'admin'",
+                "expected an atom (public, deny, authenticated, cedar, group:, scope:, token_use:, client:, issuer:, claim: or policy:), found 'admin'",
             ),
             (
                 "groups:admin",
                 1,
-                "unknown atom 'groups:' (expected public, deny, authenticated, group:, scope:, token_use:, client:, issuer:, claim: or policy:)",
+                "unknown atom 'groups:' (expected public, deny, authenticated, cedar, group:, scope:, token_use:, client:, issuer:, claim: or policy:)",
             ),
             ("group:", 7, "expected a name after 'group:'"),
             ("group: admin", 7, "expected a name after 'group:'"),
@@ -555,7 +558,7 @@ mod tests {
             (
                 "!group:a",
                 1,
-                "expected an atom (public, deny, authenticated, group:, scope:, token_use:, client:, issuer:, claim: or policy:), found '!group:a' (write 'not', not '!')",
+                "expected an atom (public, deny, authenticated, cedar, group:, scope:, token_use:, client:, issuer:, claim: or policy:), found '!group:a' (write 'not', not '!')",
             ),
             (
                 "group:team blue",

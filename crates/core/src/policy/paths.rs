@@ -31,6 +31,8 @@ pub struct RequestTarget<'a> {
     path: &'a str,
     raw_path: Option<&'a str>,
     dispatch: Dispatch,
+    /// The query string (without `?`), read by Cedar routes for their context.
+    query: Option<&'a str>,
 }
 
 impl<'a> RequestTarget<'a> {
@@ -40,6 +42,7 @@ impl<'a> RequestTarget<'a> {
             path,
             raw_path: None,
             dispatch: Dispatch::MostSpecific,
+            query: None,
         }
     }
 
@@ -50,6 +53,7 @@ impl<'a> RequestTarget<'a> {
             path: routed,
             raw_path: Some(raw),
             dispatch: Dispatch::EveryMatch,
+            query: None,
         }
     }
 
@@ -58,6 +62,19 @@ impl<'a> RequestTarget<'a> {
     pub fn dispatch(mut self, dispatch: Dispatch) -> Self {
         self.dispatch = dispatch;
         self
+    }
+
+    /// The same target with the request's query string (without `?`), which Cedar routes put
+    /// in their context; routing never reads it.
+    #[must_use]
+    pub fn with_query(mut self, query: Option<&'a str>) -> Self {
+        self.query = query;
+        self
+    }
+
+    /// The query string, if the adapter gave it.
+    pub fn query(&self) -> Option<&'a str> {
+        self.query
     }
 
     /// The path the framework routes on.
