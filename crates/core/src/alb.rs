@@ -332,6 +332,7 @@ impl AlbVerifier {
     pub fn new(config: AlbConfig) -> Result<Self, ConfigError> {
         let client = crate::jwks::http_client().map_err(|error| {
             ConfigError::new(crate::ConfigErrorKind::Alb, format!("HTTP client: {error}"))
+                .caused_by(error)
         })?;
         Ok(Self {
             inner: Arc::new(AlbInner {

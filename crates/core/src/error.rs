@@ -304,12 +304,23 @@ impl From<ErrorKind> for Error {
 /// Errors found in a policy file carry its name and the 1-based line and column
 /// ([`ConfigError::location`]) and display as `FILE:LINE:COLUMN: MESSAGE`; an error about a
 /// file as a whole (it cannot be read) displays as `FILE: MESSAGE`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ConfigError {
     kind: ConfigErrorKind,
     message: String,
     location: Option<Location>,
+    /// The error underneath (an I/O error, a key-set error, …), for [`std::error::Error::source`].
+    source: Option<std::sync::Arc<dyn std::error::Error + Send + Sync>>,
 }
+
+/// Equal when kind, message and location are (the underlying error is not compared).
+impl PartialEq for ConfigError {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind && self.message == other.message && self.location == other.location
+    }
+}
+
+impl Eq for ConfigError {}
 
 /// What part of the configuration a [`ConfigError`] is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -367,7 +378,18 @@ impl ConfigError {
             kind,
             message: message.into(),
             location: None,
+            source: None,
         }
+    }
+
+    /// The same error, caused by `source` (what [`std::error::Error::source`] returns).
+    #[must_use]
+    pub(crate) fn caused_by(
+        mut self,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        self.source = Some(std::sync::Arc::new(source));
+        self
     }
 
     /// The same error, found in `file` at 1-based `line` and `column` (0 and 0: the file as a
@@ -427,7 +449,13 @@ impl fmt::Display for ConfigError {
     }
 }
 
-impl std::error::Error for ConfigError {}
+impl std::error::Error for ConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|source| source as &(dyn std::error::Error + 'static))
+    }
+}
 
 #[cfg(test)]
 mod tests {

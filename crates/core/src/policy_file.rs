@@ -159,6 +159,7 @@ impl PolicyFile {
                 format!("cannot read the policy file: {error}"),
             )
             .at(label.clone(), 0, 0)
+            .caused_by(error)
         })?;
         let base_dir = path.parent().unwrap_or_else(|| Path::new("."));
         Self::parse(&text, base_dir, label)
@@ -1072,6 +1073,19 @@ allow_missing_origin = true
             ["https://app.example.com", "http://127.0.0.1:8080"]
         );
         assert!(source.allows_same_site() && source.allows_missing_origin());
+    }
+
+    #[test]
+    fn an_unreadable_file_keeps_the_io_error_as_its_source() {
+        use std::error::Error as _;
+        let error =
+            PolicyFile::load("/nonexistent/cognito-authz/policy.toml").expect_err("missing");
+        assert_eq!(error.kind(), ConfigErrorKind::PolicyFile);
+        let source = error.source().expect("a source");
+        assert!(
+            source.downcast_ref::<std::io::Error>().is_some(),
+            "{source:?}"
+        );
     }
 
     #[test]

@@ -286,7 +286,8 @@ impl PolicyWatcher {
                     ConfigErrorKind::PolicyFile,
                     format!("cannot read the policy file: {error}"),
                 )
-                .at(self.path.display().to_string(), 0, 0);
+                .at(self.path.display().to_string(), 0, 0)
+                .caused_by(error);
                 tracing::warn!(%error, "policy watch: the last good policy stays in force");
                 return WatchEvent::Failed(error);
             }

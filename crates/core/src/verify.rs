@@ -193,6 +193,7 @@ impl VerifierBuilder {
                     crate::ConfigErrorKind::Issuer,
                     format!("cannot build the JWKS HTTP client: {error}"),
                 )
+                .caused_by(error)
             })?)
         } else {
             None
@@ -278,6 +279,7 @@ fn preload(location: &KeyLocation, name: &str) -> Result<Option<KeySet>, ConfigE
             crate::ConfigErrorKind::Issuer,
             format!("issuer {name:?}: jwks: {error}"),
         )
+        .caused_by(error)
     };
     if let Some(json) = &location.json {
         return KeySet::from_json(json.as_bytes())
@@ -297,7 +299,8 @@ fn preload(location: &KeyLocation, name: &str) -> Result<Option<KeySet>, ConfigE
                     "issuer {name:?}: cannot read jwks_file {}: {error}",
                     path.display()
                 ),
-            ),
+            )
+            .caused_by(error),
         })
 }
 

@@ -331,7 +331,9 @@ fn from_code(
         None => routes
             .issuers(verifier.issuers().map(|issuer| issuer.name().to_owned()))
             .build()
-            .map_err(|error| ConfigError::new(ConfigErrorKind::Policy, error.to_string()))?,
+            .map_err(|error| {
+                ConfigError::new(ConfigErrorKind::Policy, error.to_string()).caused_by(error)
+            })?,
     };
     check_issuer_names(&verifier, &routes)
         .map_err(|message| ConfigError::new(ConfigErrorKind::Policy, message))?;
