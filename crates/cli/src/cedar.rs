@@ -2,9 +2,8 @@
 //! OpenAPI document; plus what `check` prints about a Cedar route's decision.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
-use cognito_authz_core::{Authorizer, FixedClock, RequestTarget, VerifiedToken};
+use cognito_authz_core::{Authorizer, RequestTarget, VerifiedToken};
 use http::Method;
 use serde_json::{Value, json};
 
@@ -62,18 +61,8 @@ pub(crate) fn run(command: &CedarCommand) -> Result<Outcome, UsageError> {
 
 fn entities(args: &EntitiesArgs) -> Result<Outcome, UsageError> {
     let token = args.input.read()?;
-    let mut options = Authorizer::builder();
-    if let Some(path) = &args.jwks_file {
-        options = options.jwks_file(path);
-    }
-    if let Some(now) = args.now {
-        options = options.clock(FixedClock(Duration::from_secs(now)));
-    }
-    let runtime = crate::runtime()?;
-    let authorizer = {
-        let _inside = runtime.enter();
-        options.policy_file(&args.config).build()?
-    };
+    let (runtime, authorizer) =
+        crate::load_authorizer(&args.config, args.jwks_file.as_deref(), args.now)?;
     let Some(cedar) = authorizer.cedar() else {
         return Err(UsageError(format!(
             "{} has no [cedar] section (it names the entity types)",

@@ -2,9 +2,8 @@
 //! policy, verification and the status an adapter would answer with.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
-use cognito_authz_core::{Authorizer, Decision, FixedClock, RequestTarget};
+use cognito_authz_core::{Authorizer, Decision, RequestTarget};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use serde_json::json;
 
@@ -71,19 +70,9 @@ pub(crate) fn run(args: &CheckArgs) -> Result<Outcome, UsageError> {
     if let Some(hint) = token.as_deref().and_then(crate::hint::token_shape) {
         eprintln!("cognito-authz: hint: {hint}");
     }
-    let mut options = Authorizer::builder();
-    if let Some(path) = &args.jwks_file {
-        options = options.jwks_file(path);
-    }
-    if let Some(now) = args.now {
-        options = options.clock(FixedClock(Duration::from_secs(now)));
-    }
     // A Redis revocation store follows Redis on this runtime.
-    let runtime = crate::runtime()?;
-    let authorizer = {
-        let _inside = runtime.enter();
-        options.policy_file(&args.config).build()?
-    };
+    let (runtime, authorizer) =
+        crate::load_authorizer(&args.config, args.jwks_file.as_deref(), args.now)?;
     crate::revoke::await_store(&runtime, &authorizer);
     let mut headers = request_headers(&authorizer, token.as_deref())?;
     for header in &args.headers {

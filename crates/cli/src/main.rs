@@ -121,3 +121,27 @@ fn runtime() -> Result<tokio::runtime::Runtime, UsageError> {
         .build()
         .map_err(|error| UsageError(format!("cannot start the async runtime: {error}")))
 }
+
+/// The authorizer of the policy file `config` (keys from `jwks_file` when given, time fixed at
+/// `now` when given), built inside a runtime that stays for the store and fetches it starts.
+fn load_authorizer(
+    config: &std::path::Path,
+    jwks_file: Option<&std::path::Path>,
+    now: Option<u64>,
+) -> Result<(tokio::runtime::Runtime, cognito_authz_core::Authorizer), UsageError> {
+    let mut options = cognito_authz_core::Authorizer::builder();
+    if let Some(path) = jwks_file {
+        options = options.jwks_file(path);
+    }
+    if let Some(now) = now {
+        options = options.clock(cognito_authz_core::FixedClock(
+            std::time::Duration::from_secs(now),
+        ));
+    }
+    let runtime = runtime()?;
+    let authorizer = {
+        let _inside = runtime.enter();
+        options.policy_file(config).build()?
+    };
+    Ok((runtime, authorizer))
+}
