@@ -18,29 +18,11 @@ use actix_web::HttpServer;
 
 #[actix_web::main]
 async fn main() -> std::process::ExitCode {
-    // A failed start-up is reported as a sentence, not as `main`'s `Debug` of the error.
-    match run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("actix_quickstart: {error}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    shared::exit_code("actix_quickstart", run().await)
 }
 
 async fn run() -> Result<(), shared::BoxError> {
-    let setup = shared::setup_from_env().await?;
-    let listener = shared::bind(shared::port_from_env()?)?;
-    let base_url = shared::base_url(listener.local_addr()?);
-    let checks = setup
-        .local
-        .as_ref()
-        .map(|issuer| shared::checks(&shared::mint_tokens(issuer)))
-        .unwrap_or_default();
-    println!(
-        "{}",
-        shared::banner("actix-web", &base_url, &setup, &checks)
-    );
+    let (setup, listener) = shared::start("actix-web").await?;
     // `setup` lives until the server stops: its local issuer serves the key set.
     let authorizer = setup.authorizer.clone();
     HttpServer::new(move || shared::actix_app::app(authorizer.clone()))

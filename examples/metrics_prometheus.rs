@@ -17,21 +17,14 @@ mod prometheus;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    match run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("metrics_prometheus: {error}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    shared::exit_code("metrics_prometheus", run().await)
 }
 
 async fn run() -> Result<(), shared::BoxError> {
     // The recorder comes first: the authorizer registers its counters on first use.
     let handle = prometheus::install()?;
-    let setup = shared::setup_from_env().await?;
-    let listener = tokio::net::TcpListener::from_std(shared::bind(shared::port_from_env()?)?)?;
-    let base_url = shared::base_url(listener.local_addr()?);
+    let (setup, listener) = shared::start("axum").await?;
+    let listener = tokio::net::TcpListener::from_std(listener)?;
     let metrics_port = match std::env::var("METRICS_PORT") {
         Ok(port) => port
             .parse()
@@ -40,12 +33,6 @@ async fn run() -> Result<(), shared::BoxError> {
     };
     let metrics_listener = tokio::net::TcpListener::from_std(shared::bind(metrics_port)?)?;
     let metrics_url = shared::base_url(metrics_listener.local_addr()?);
-    let checks = setup
-        .local
-        .as_ref()
-        .map(|issuer| shared::checks(&shared::mint_tokens(issuer)))
-        .unwrap_or_default();
-    println!("{}", shared::banner("axum", &base_url, &setup, &checks));
     println!("Prometheus text: curl {metrics_url}/metrics");
     let metrics =
         tokio::spawn(

@@ -15,26 +15,12 @@ mod shared;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    // A failed start-up is reported as a sentence, not as `main`'s `Debug` of the error.
-    match run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("quickstart: {error}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    shared::exit_code("quickstart", run().await)
 }
 
 async fn run() -> Result<(), shared::BoxError> {
-    let setup = shared::setup_from_env().await?;
-    let listener = tokio::net::TcpListener::from_std(shared::bind(shared::port_from_env()?)?)?;
-    let base_url = shared::base_url(listener.local_addr()?);
-    let checks = setup
-        .local
-        .as_ref()
-        .map(|issuer| shared::checks(&shared::mint_tokens(issuer)))
-        .unwrap_or_default();
-    println!("{}", shared::banner("axum", &base_url, &setup, &checks));
+    let (setup, listener) = shared::start("axum").await?;
+    let listener = tokio::net::TcpListener::from_std(listener)?;
     // `setup` lives until the server stops: its local issuer serves the key set.
     axum::serve(listener, shared::axum_app::router(setup.authorizer.clone())).await?;
     Ok(())

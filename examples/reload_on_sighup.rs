@@ -16,25 +16,12 @@ use std::time::Duration;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    match run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("reload_on_sighup: {error}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    shared::exit_code("reload_on_sighup", run().await)
 }
 
 async fn run() -> Result<(), shared::BoxError> {
-    let setup = shared::setup_from_env().await?;
-    let listener = tokio::net::TcpListener::from_std(shared::bind(shared::port_from_env()?)?)?;
-    let base_url = shared::base_url(listener.local_addr()?);
-    let checks = setup
-        .local
-        .as_ref()
-        .map(|issuer| shared::checks(&shared::mint_tokens(issuer)))
-        .unwrap_or_default();
-    println!("{}", shared::banner("axum", &base_url, &setup, &checks));
+    let (setup, listener) = shared::start("axum").await?;
+    let listener = tokio::net::TcpListener::from_std(listener)?;
     let path = shared::policy_path();
     println!(
         "Reload {} with: kill -HUP {}",

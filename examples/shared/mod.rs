@@ -310,6 +310,33 @@ pub fn checks(tokens: &Tokens) -> Vec<Check> {
     ]
 }
 
+/// What every example server does first: the set-up from the environment, the listener on
+/// `PORT`, and the banner with ready-to-paste `curl` lines for `framework`.
+pub async fn start(framework: &str) -> Result<(Setup, TcpListener), BoxError> {
+    let setup = setup_from_env().await?;
+    let listener = bind(port_from_env()?)?;
+    let base_url = base_url(listener.local_addr()?);
+    let checks = setup
+        .local
+        .as_ref()
+        .map(|issuer| checks(&mint_tokens(issuer)))
+        .unwrap_or_default();
+    println!("{}", banner(framework, &base_url, &setup, &checks));
+    Ok((setup, listener))
+}
+
+/// The exit code of an example whose `run` gave `result`: a failed start-up is reported as a
+/// sentence, not as `main`'s `Debug` of the error.
+pub fn exit_code(example: &str, result: Result<(), BoxError>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{example}: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// The start-up text: where the app listens and what to try.
 pub fn banner(framework: &str, base_url: &str, setup: &Setup, checks: &[Check]) -> String {
     let mut text = format!("{framework} quickstart listening on {base_url}\n");
