@@ -25,6 +25,16 @@ pub struct Authz<S, R = crate::DefaultResponder> {
     path: PolicyPath,
 }
 
+/// What the policy is looked up with: the client's path (axum's `OriginalUri` inside a nested
+/// router), less an API Gateway stage (policy_path.rs), and the query.
+fn target<'a>(
+    path: PolicyPath,
+    uri: &'a http::Uri,
+    extensions: &'a http::Extensions,
+) -> cognito_authz_core::RequestTarget<'a> {
+    cognito_authz_core::RequestTarget::new(path.of(uri.path(), extensions)).with_query(uri.query())
+}
+
 impl<S, R> Authz<S, R> {
     pub(crate) fn new(
         inner: S,
@@ -86,12 +96,7 @@ where
         // and the service is never cloned.
         let decided = self.authorizer.authorize_now(
             request.method(),
-            // The policy path: the client's path (axum's `OriginalUri` inside a nested
-            // router), less an API Gateway stage (policy_path.rs).
-            cognito_authz_core::RequestTarget::new(
-                self.path.of(request.uri().path(), request.extensions()),
-            )
-            .with_query(request.uri().query()),
+            target(self.path, request.uri(), request.extensions()),
             request.headers(),
         );
         match decided {
@@ -136,11 +141,7 @@ impl<S, R> Authz<S, R> {
             let decision = authorizer
                 .authorize(
                     &parts.method,
-                    // The policy path, as in `call`.
-                    cognito_authz_core::RequestTarget::new(
-                        path.of(parts.uri.path(), &parts.extensions),
-                    )
-                    .with_query(parts.uri.query()),
+                    target(path, &parts.uri, &parts.extensions),
                     &parts.headers,
                 )
                 .await;
