@@ -131,14 +131,20 @@ fn fixture() -> (LocalIssuer, String) {
     (issuer, token)
 }
 
+/// Every app here is called as `axum::serve` calls it: `with_state(())` turns each route's
+/// handler (and its layers) into a service once, where a bare `Router<()>` does it again on
+/// every request (axum's `Router::into_make_service` does the same for the same reason).
 fn axum_no_auth() -> Router {
-    Router::new().route("/reports/{id}", get(plain))
+    Router::new()
+        .route("/reports/{id}", get(plain))
+        .with_state(())
 }
 
 fn axum_authz(issuer: &LocalIssuer, cache: bool) -> Router {
     Router::new()
         .route("/reports/{id}", get(with_claims))
         .layer(AuthzLayer::new(authorizer(issuer, cache)))
+        .with_state(())
 }
 
 fn request(token: &str) -> Request<Body> {
@@ -192,6 +198,7 @@ fn axum_peer(runtime: &Runtime, issuer: &LocalIssuer) -> Router {
     Router::new()
         .route("/reports/{id}", get(with_peer_claims))
         .layer(peer_server.into_layer())
+        .with_state(())
 }
 
 fn runtime() -> Runtime {
@@ -207,8 +214,11 @@ fn http(c: &mut Criterion) {
 
     let no_auth = axum_no_auth();
     let authz = axum_authz(&issuer, true);
-    let authz_wrapped = AuthzLayer::new(authorizer(&issuer, true))
-        .layer(Router::new().route("/reports/{id}", get(with_claims)));
+    let authz_wrapped = AuthzLayer::new(authorizer(&issuer, true)).layer(
+        Router::new()
+            .route("/reports/{id}", get(with_claims))
+            .with_state(()),
+    );
     let authz_cold = axum_authz(&issuer, false);
 
     let peer = axum_peer(&runtime, &issuer);

@@ -26,8 +26,9 @@ pub(crate) fn with_auth<T>(
         return Err(cognito_authz_core::Rejection::missing_middleware(extractor).into());
     };
     let token = extensions.get::<Arc<VerifiedToken>>();
-    let route = request.match_pattern();
-    let auth = RequestAuth::new(token, context.realm.as_deref()).on_route(route.as_deref());
+    // The pattern's text is built only for a refusal's log line.
+    let route = || request.match_pattern();
+    let auth = RequestAuth::new(token, context.realm.as_deref()).on_route_lazily(&route);
     Ok(extract(auth)?)
 }
 

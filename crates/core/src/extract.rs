@@ -7,6 +7,7 @@
 //! axum and actix-web answer the same request with the same bytes.
 
 use std::any::type_name;
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -25,7 +26,37 @@ use crate::response::DenialResponse;
 pub struct RequestAuth<'a> {
     token: Option<&'a Arc<VerifiedToken>>,
     realm: Option<&'a str>,
-    route: Option<&'a str>,
+    route: RouteName<'a>,
+}
+
+/// The route a refusal is logged under: known, or worked out only when something is refused
+/// (a framework may have to build the pattern's text, which an admitted request never needs).
+#[derive(Clone, Copy, Default)]
+enum RouteName<'a> {
+    #[default]
+    Unknown,
+    Known(&'a str),
+    Lazy(&'a (dyn Fn() -> Option<String> + 'a)),
+}
+
+impl RouteName<'_> {
+    fn text(&self) -> Option<Cow<'_, str>> {
+        match self {
+            Self::Unknown => None,
+            Self::Known(route) => Some(Cow::Borrowed(route)),
+            Self::Lazy(route) => route().map(Cow::Owned),
+        }
+    }
+}
+
+impl fmt::Debug for RouteName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unknown => f.write_str("None"),
+            Self::Known(route) => write!(f, "Some({route:?})"),
+            Self::Lazy(_) => f.write_str("(on refusal)"),
+        }
+    }
 }
 
 impl<'a> RequestAuth<'a> {
@@ -34,14 +65,22 @@ impl<'a> RequestAuth<'a> {
         Self {
             token,
             realm,
-            route: None,
+            route: RouteName::Unknown,
         }
     }
 
     /// The route pattern the framework matched, named in logs.
     #[must_use]
     pub fn on_route(mut self, route: Option<&'a str>) -> Self {
-        self.route = route;
+        self.route = route.map_or(RouteName::Unknown, RouteName::Known);
+        self
+    }
+
+    /// The route pattern the framework matched, asked of `route` only if the request is
+    /// refused (for a framework where naming the pattern costs an allocation).
+    #[must_use]
+    pub fn on_route_lazily(mut self, route: &'a (dyn Fn() -> Option<String> + 'a)) -> Self {
+        self.route = RouteName::Lazy(route);
         self
     }
 
@@ -170,13 +209,14 @@ impl<'a> RequestAuth<'a> {
 
     /// A refusal with `denial` in this request's realm, logged at `debug`.
     fn deny(&self, kind: RejectionKind, extractor: &'static str, denial: Denial) -> Rejection {
+        let route = self.route.text();
         let denial = denial
-            .on_route(self.route.map(Arc::from))
+            .on_route(route.as_deref().map(Arc::from))
             .in_realm(self.realm.map(Arc::from));
         tracing::debug!(
             code = denial.code(),
             extractor,
-            route = self.route.unwrap_or("<unmatched>"),
+            route = route.as_deref().unwrap_or("<unmatched>"),
             policy = denial.policy(),
             reason = %denial.reason(),
             "request denied by an extractor"

@@ -59,7 +59,6 @@ pub mod jwks;
 mod jwt;
 mod metrics;
 mod openapi;
-mod per_core_counter;
 mod policy;
 mod policy_file;
 mod registered;

@@ -30,6 +30,9 @@ pub enum Dispatch {
 pub struct RequestTarget<'a> {
     path: &'a str,
     raw_path: Option<&'a str>,
+    /// One reading only: the path is plain (see [`is_plain`]) and the raw path, if any, is
+    /// the same. Worked out once, as the target is made.
+    plain: bool,
     dispatch: Dispatch,
     /// The query string (without `?`), read by Cedar routes for their context.
     query: Option<&'a str>,
@@ -41,6 +44,7 @@ impl<'a> RequestTarget<'a> {
         Self {
             path,
             raw_path: None,
+            plain: is_plain(path),
             dispatch: Dispatch::MostSpecific,
             query: None,
         }
@@ -52,6 +56,7 @@ impl<'a> RequestTarget<'a> {
         Self {
             path: routed,
             raw_path: Some(raw),
+            plain: routed == raw && is_plain(routed),
             dispatch: Dispatch::EveryMatch,
             query: None,
         }
@@ -93,6 +98,9 @@ impl<'a> RequestTarget<'a> {
     /// `/docs/../internal/x` from its own `internal` folder), which no reading of the whole
     /// path can tell, so such requests are refused.
     pub fn has_dot_segments(&self) -> bool {
+        if self.plain {
+            return false;
+        }
         [Some(self.path), self.raw_path]
             .into_iter()
             .flatten()
@@ -112,6 +120,9 @@ impl<'a> RequestTarget<'a> {
             first: self.path,
             more: Vec::new(),
         };
+        if self.plain {
+            return list;
+        }
         if let Some(raw) = self.raw_path {
             list.push(Cow::Borrowed(raw));
         }
@@ -151,6 +162,20 @@ impl<'a> Interpretations<'a> {
     pub(crate) fn iter(&self) -> impl Iterator<Item = &str> {
         std::iter::once(self.first).chain(self.more.iter().map(|path| &**path))
     }
+}
+
+/// Whether `path` reads the same every way: no `%`, no `.` at all (so no dot segment), no
+/// empty segment and no trailing `/` beyond the root. One pass over the bytes; most request
+/// paths are plain, and then the table is consulted once.
+fn is_plain(path: &str) -> bool {
+    let mut previous = 0_u8;
+    for &byte in path.as_bytes() {
+        if byte == b'%' || byte == b'.' || (byte == b'/' && previous == b'/') {
+            return false;
+        }
+        previous = byte;
+    }
+    path.len() <= 1 || previous != b'/'
 }
 
 fn is_dotted(path: &str) -> bool {
@@ -238,6 +263,41 @@ mod tests {
 
     fn all(target: RequestTarget<'_>) -> Vec<String> {
         target.interpretations().iter().map(str::to_owned).collect()
+    }
+
+    /// The plain fast path never hides a reading or a dot segment: every path over an
+    /// alphabet of the bytes that matter, up to six long, read both ways.
+    #[test]
+    fn plain_paths_read_the_same_as_through_the_full_rules() {
+        const ALPHABET: &[u8] = b"/.%a2eF";
+        let mut path = Vec::new();
+        let mut plain = 0;
+        for length in 0..=6_u32 {
+            for mut code in 0..ALPHABET.len().pow(length) {
+                path.clear();
+                for _ in 0..length {
+                    path.push(ALPHABET[code % ALPHABET.len()]);
+                    code /= ALPHABET.len();
+                }
+                let text = std::str::from_utf8(&path).expect("ASCII");
+                let fast = RequestTarget::new(text);
+                let full = RequestTarget {
+                    plain: false,
+                    ..fast
+                };
+                assert_eq!(all(fast), all(full), "{text}");
+                assert_eq!(fast.has_dot_segments(), full.has_dot_segments(), "{text}");
+                let actix = RequestTarget::actix(text, text);
+                let actix_full = RequestTarget {
+                    plain: false,
+                    ..actix
+                };
+                assert_eq!(all(actix), all(actix_full), "{text}");
+                assert_eq!(actix.has_dot_segments(), actix_full.has_dot_segments(), "{text}");
+                plain += usize::from(fast.plain);
+            }
+        }
+        assert!(plain > 1000, "{plain}");
     }
 
     #[test]
