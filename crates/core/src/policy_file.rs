@@ -694,8 +694,8 @@ fn token_source(entry: Option<&TokenEntry>, at: &At<'_>) -> Result<TokenSource, 
     builder.build().map_err(|error| at(0..0, error.to_string()))
 }
 
-/// Puts a route-table error at the string it is about, and for a reference inside a named
-/// policy, adds the column of that reference.
+/// Puts a route-table error at the string it is about, and for a reference error, adds the
+/// column of that reference inside the string (recorded when the expression was parsed).
 fn route_error_location(
     error: &RouteError,
     document: &Document,
@@ -714,27 +714,27 @@ fn route_error_location(
                 PolicyError::InNamed { source, .. } => source.as_ref(),
                 other => other,
             };
-            let message = match reference_column(inner, expression.get_ref()) {
-                Some(column) => format!("policy {name:?}: column {column}: {inner}"),
-                None => format!("policy {name:?}: {inner}"),
-            };
-            at(expression.span(), message)
+            at(
+                expression.span(),
+                format!("policy {name:?}: {}", with_column(inner)),
+            )
         }
         RouteError::Unmatched(policy_error) => {
             let span = unmatched.map_or(0..0, Spanned::span);
-            at(span, format!("defaults.unmatched: {policy_error}"))
+            at(
+                span,
+                format!("defaults.unmatched: {}", with_column(policy_error)),
+            )
         }
         RouteError::Policy { index, source, .. } => match route(*index) {
-            Some(route) => {
-                let message = match reference_column(source, route.require.get_ref()) {
-                    Some(column) => format!("column {column}: {source}"),
-                    None => source.to_string(),
-                };
-                at(
-                    route.require.span(),
-                    format!("route {:?} require: {message}", route.path.get_ref()),
-                )
-            }
+            Some(route) => at(
+                route.require.span(),
+                format!(
+                    "route {:?} require: {}",
+                    route.path.get_ref(),
+                    with_column(source)
+                ),
+            ),
             None => at(0..0, error.to_string()),
         },
         RouteError::NoMethods { index, .. } => match route(*index) {
@@ -751,15 +751,12 @@ fn route_error_location(
     }
 }
 
-/// The column of the `policy:` reference a policy error is about, when it is one.
-fn reference_column(error: &PolicyError, expression: &str) -> Option<usize> {
-    let (prefix, name) = match error {
-        PolicyError::UnknownPolicy { name } => ("policy:", name),
-        PolicyError::Cycle { path } => ("policy:", path.last()?),
-        PolicyError::UnknownIssuer { name, .. } => ("issuer:", name),
-        _ => return None,
-    };
-    crate::policy::reference_column(expression, prefix, name)
+/// A policy error's message, led by `column N: ` when it knows where in its expression it is.
+fn with_column(error: &PolicyError) -> String {
+    match error.column() {
+        Some(column) => format!("column {column}: {error}"),
+        None => error.to_string(),
+    }
 }
 
 impl fmt::Display for PolicyFile {
@@ -944,8 +941,13 @@ require = "policy:admin and token_use:id"
                 "f.toml:9:11: route \"/x\" require: column 12: unknown policy \"nope\" (referenced as policy:nope)",
             ),
             (
+                // The column is the parsed atom's, not the text inside the quoted name.
+                with_issuer("[[route]]\npath = \"/x\"\nrequire = 'group:\"a policy:nope\" or policy:nope'\n"),
+                "f.toml:9:11: route \"/x\" require: column 26: unknown policy \"nope\" (referenced as policy:nope)",
+            ),
+            (
                 with_issuer("[defaults]\nunmatched = \"policy:x\"\n"),
-                "f.toml:8:13: defaults.unmatched: unknown policy \"x\" (referenced as policy:x)",
+                "f.toml:8:13: defaults.unmatched: column 1: unknown policy \"x\" (referenced as policy:x)",
             ),
             (
                 with_issuer("[defaults]\nunmatched = \"(\"\n"),

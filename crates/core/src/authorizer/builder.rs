@@ -441,6 +441,7 @@ pub(crate) fn check_issuer_names(verifier: &Verifier, routes: &RouteTable) -> Re
             return Err(PolicyError::UnknownIssuer {
                 name: name.to_owned(),
                 configured: configured.join(", "),
+                column: None,
             }
             .to_string());
         }
