@@ -158,13 +158,7 @@ fn build_verifier(args: &VerifyArgs, issuers: Vec<IssuerConfig>) -> Result<Verif
 /// The issuers: from `--config`, or one built from the flags.
 fn issuers(args: &VerifyArgs) -> Result<Vec<IssuerConfig>, UsageError> {
     if let Some(path) = &args.config {
-        let file = PolicyFile::load(path)?;
-        file.check_key_files(args.jwks_file.as_deref())?;
-        let issuers = file.issuers().iter().cloned();
-        return Ok(match &args.jwks_file {
-            Some(jwks) => issuers.map(|issuer| issuer.with_jwks_file(jwks)).collect(),
-            None => issuers.collect(),
-        });
+        return Ok(PolicyFile::load(path)?.load_key_files(args.jwks_file.as_deref())?);
     }
     if args.client_id.is_empty() && !args.any_client {
         return Err(UsageError(

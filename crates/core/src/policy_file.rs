@@ -444,27 +444,36 @@ impl PolicyFile {
         (self.issuers, self.token_source, self.routes, cedar)
     }
 
-    /// Reads and checks each issuer's static key file (or `override_file` for every issuer),
-    /// so a bad one is reported at its issuer's line.
+    /// Reads each issuer's static key file (or `override_file`, once, for every issuer) and
+    /// returns the issuers holding the sets read: a bad file is reported at its issuer's line,
+    /// and a [`Verifier`](crate::Verifier) built from these issuers uses the sets instead of
+    /// reading the files again.
     ///
     /// # Errors
     /// A key file that cannot be read or is not a JSON key set.
-    pub fn check_key_files(&self, override_file: Option<&Path>) -> Result<(), ConfigError> {
-        for (index, issuer) in self.issuers.iter().enumerate() {
-            let (path, overridden) = match override_file {
-                Some(path) => (path.to_path_buf(), true),
-                None => match issuer.keys.file.clone() {
-                    Some(path) => (path, false),
-                    None => continue,
-                },
-            };
+    pub fn load_key_files(
+        &self,
+        override_file: Option<&Path>,
+    ) -> Result<Vec<IssuerConfig>, ConfigError> {
+        Ok(self
+            .read_key_files(override_file)?
+            .hand_to(self.issuers.clone()))
+    }
+
+    /// Reads the key files of [`PolicyFile::load_key_files`], to hand to the issuers an
+    /// authorizer serves (the file's own, or replacements).
+    pub(crate) fn read_key_files(
+        &self,
+        override_file: Option<&Path>,
+    ) -> Result<KeyFiles, ConfigError> {
+        let read = |index: usize, path: &Path, overridden: bool| {
             let what = if overridden {
                 "jwks file override"
             } else {
                 "jwks_file"
             };
             let fail = |message: String| self.issuer_error(index, !overridden, message);
-            KeySet::from_file(&path).map_err(|error| match error {
+            KeySet::from_file(path).map_err(|error| match error {
                 KeyFileError::Read(error) => {
                     fail(format!("cannot read {what} {}: {error}", path.display()))
                 }
@@ -472,9 +481,63 @@ impl PolicyFile {
                     "{what} {} is not a JSON key set: {error}",
                     path.display()
                 )),
-            })?;
+            })
+        };
+        if let Some(path) = override_file {
+            return Ok(KeyFiles {
+                overriding: Some((path.to_path_buf(), read(0, path, true)?)),
+                own: Vec::new(),
+            });
         }
-        Ok(())
+        let own = self
+            .issuers
+            .iter()
+            .enumerate()
+            .map(|(index, issuer)| {
+                issuer
+                    .keys
+                    .file
+                    .as_deref()
+                    .map(|path| read(index, path, false))
+                    .transpose()
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(KeyFiles {
+            overriding: None,
+            own,
+        })
+    }
+}
+
+/// Key sets read from a policy file's key files, handed to the verifier built from it so that
+/// each file is read once per build or reload.
+#[derive(Debug, Default)]
+pub(crate) struct KeyFiles {
+    /// A file that replaces every issuer's keys (`--jwks-file`), with its set.
+    overriding: Option<(std::path::PathBuf, KeySet)>,
+    /// Otherwise the set of each of the file's issuers that names a `jwks_file`, in file order.
+    own: Vec<Option<KeySet>>,
+}
+
+impl KeyFiles {
+    /// Gives `issuers` the sets read: with an override, every issuer reads its keys from that
+    /// file alone; otherwise the file's issuers (in file order) keep their key locations and
+    /// take their own sets.
+    pub(crate) fn hand_to(self, issuers: Vec<IssuerConfig>) -> Vec<IssuerConfig> {
+        if let Some((path, set)) = self.overriding {
+            return issuers
+                .into_iter()
+                .map(|issuer| issuer.with_jwks_file(&path).with_loaded_keys(set.clone()))
+                .collect();
+        }
+        let mut own = self.own.into_iter();
+        issuers
+            .into_iter()
+            .map(|issuer| match own.next().flatten() {
+                Some(set) => issuer.with_loaded_keys(set),
+                None => issuer,
+            })
+            .collect()
     }
 }
 
@@ -1103,7 +1166,7 @@ allow_missing_origin = true
             file.issuers()[0].keys.file.as_deref(),
             Some(Path::new("/etc/app/keys/jwks.json"))
         );
-        let error = file.check_key_files(None).expect_err("missing file");
+        let error = file.load_key_files(None).expect_err("missing file");
         assert_eq!((error.line(), error.column()), (6, 13), "{error}");
         assert!(
             error

@@ -289,6 +289,9 @@ fn preload(location: &KeyLocation, name: &str) -> Result<Option<KeySet>, ConfigE
     let Some(path) = &location.file else {
         return Ok(None);
     };
+    if let Some(set) = location.loaded.take() {
+        return Ok(Some(set));
+    }
     KeySet::from_file(path)
         .map(Some)
         .map_err(|error| match error {

@@ -11,7 +11,7 @@ use crate::config::IssuerConfig;
 use crate::error::{ConfigError, ConfigErrorKind};
 use crate::policy::routes::{RouteTable, RouteTableBuilder};
 use crate::policy::{Policy, PolicyError};
-use crate::policy_file::PolicyFile;
+use crate::policy_file::{KeyFiles, PolicyFile};
 use crate::reload::ReloadSettings;
 use crate::response::validate_realm;
 use crate::revocation::RevocationStore;
@@ -352,17 +352,19 @@ fn from_code(
     ))
 }
 
-/// Applies the overrides, checks key files (reporting problems at the issuer's line), and
-/// builds the verifier.
+/// Applies the overrides, reads key files (reporting problems at the issuer's line), and
+/// builds the verifier with the sets read.
 fn from_file(
     file: PolicyFile,
     overrides: Overrides,
     realm: Option<String>,
     (cedar, loaders): (CedarSetUp, Loaders),
 ) -> Result<Authorizer, ConfigError> {
-    if overrides.issuers.is_none() || overrides.jwks_file.is_some() {
-        file.check_key_files(overrides.jwks_file.as_deref())?;
-    }
+    let key_files = if overrides.issuers.is_none() || overrides.jwks_file.is_some() {
+        file.read_key_files(overrides.jwks_file.as_deref())?
+    } else {
+        KeyFiles::default()
+    };
     if let Some(realm) = &realm {
         validate_realm(realm).map_err(|error| file.file_error(error.message().to_owned()))?;
     }
@@ -384,13 +386,7 @@ fn from_file(
     if let Some(replacements) = overrides.issuers {
         issuers = replacements;
     }
-    if let Some(path) = &overrides.jwks_file {
-        issuers = issuers
-            .into_iter()
-            .map(|issuer| issuer.with_jwks_file(path.clone()))
-            .collect();
-    }
-    let mut builder = Verifier::builder().issuers(issuers);
+    let mut builder = Verifier::builder().issuers(key_files.hand_to(issuers));
     if let Some(clock) = overrides.clock {
         builder = builder.shared_clock(clock);
     }

@@ -22,6 +22,8 @@ use futures_util::future::{BoxFuture, Shared};
 pub(crate) use fetch::FetchError;
 pub(crate) use set::KeyEntry;
 pub use set::{KeyFileError, KeySet, KeySetError, MAX_KEYS};
+#[cfg(test)]
+pub(crate) use set::FILE_READS;
 
 use crate::clock::SharedClock;
 use crate::config::FetchSettings;
