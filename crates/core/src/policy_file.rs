@@ -919,47 +919,33 @@ mod tests {
 
     #[test]
     fn a_complete_file_loads() {
-        let text = with_issuer(
-            r#"
-[token]
-header = "authorization"
-cookie = "id_token"
-
-[defaults]
-unmatched = "authenticated"
-
-[policies]
-admin = "group:admin"
-reader = "scope:api/read or policy:admin"
-
-[[route]]
-path = "/health"
-require = "public"
-
-[[route]]
-path = "/reports/{id}"
-methods = ["GET", "head"]
-require = "policy:reader"
-
-[[route]]
-path = "/admin/{*rest}"
-require = "policy:admin and token_use:id"
-"#,
-        );
-        let file = PolicyFile::parse(&text, "/srv", "policy.toml").expect("valid");
+        let file = PolicyFile::parse(crate::test_tokens::POLICY, "/srv", "policy.toml")
+            .unwrap_or_else(|error| panic!("{error}"));
         assert_eq!(file.issuers().len(), 1);
         assert_eq!(file.issuers()[0].name(), "main");
         assert_eq!(file.token_source().cookie_name(), Some("id_token"));
         assert_eq!(file.token_source().allowed_origins().count(), 0);
         assert!(!file.token_source().allows_same_site());
         assert!(!file.token_source().allows_missing_origin());
-        assert_eq!(file.routes().routes().len(), 3);
         assert_eq!(
             file.to_string(),
-            "* /health -> public\nGET,HEAD /reports/{id} -> policy:reader\n* /admin/{*rest} -> policy:admin and token_use:id\n(unmatched) -> authenticated\n"
+            "* /health -> public\nGET /reports/{id} -> policy:reader\n* /admin/{*rest} -> policy:admin\nGET /admin/public -> public\n* /id-only -> token_use:id and claim:email\n* /scoped -> scope:api/write and scope:api/read\n* /tenant -> claim:custom:tenant=acme and not group:banned\n(unmatched) -> authenticated\n"
         );
         let found = file.routes().lookup(&Method::GET, "/reports/1");
         assert_eq!(found.policy().required_scopes(), ["api/read"]);
+        // Standard methods are read in any case.
+        let file = PolicyFile::parse(
+            &with_issuer(
+                "[[route]]\npath = \"/x\"\nmethods = [\"get\", \"Head\"]\nrequire = \"public\"\n",
+            ),
+            ".",
+            "f.toml",
+        )
+        .unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(
+            file.to_string(),
+            "GET,HEAD /x -> public\n(unmatched) -> deny\n"
+        );
     }
 
     #[test]

@@ -744,6 +744,7 @@ mod tests {
 
     use super::*;
     use crate::config::AcceptedTokenUse;
+    use crate::test_tokens::block_on;
 
     const ISS: &str = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Prop1";
 
@@ -761,14 +762,6 @@ mod tests {
             .verified_token_cache(16)
             .build()
             .expect("valid verifier")
-    }
-
-    fn block_on<F: std::future::Future>(future: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime")
-            .block_on(future)
     }
 
     fn b64(bytes: &[u8]) -> String {

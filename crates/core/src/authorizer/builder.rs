@@ -151,36 +151,35 @@ impl AuthorizerBuilder {
         self
     }
 
-    /// Defines a named policy (`policy:NAME`).
-    pub fn policy(mut self, name: impl Into<String>, policy: Policy) -> Self {
-        self.routes = self.routes.policy(name, policy);
-        self.code_routes = true;
-        self
+    /// Defines a named policy (`policy:NAME`), as [`RouteTableBuilder::policy`] does.
+    pub fn policy(self, name: impl Into<String>, policy: Policy) -> Self {
+        self.code_routes(|routes| routes.policy(name, policy))
     }
 
-    /// A route for every method.
-    pub fn route(mut self, pattern: impl Into<String>, policy: Policy) -> Self {
-        self.routes = self.routes.route(pattern, policy);
-        self.code_routes = true;
-        self
+    /// Adds a route for every method, as [`RouteTableBuilder::route`] does.
+    pub fn route(self, pattern: impl Into<String>, policy: Policy) -> Self {
+        self.code_routes(|routes| routes.route(pattern, policy))
     }
 
-    /// A route for the listed methods.
+    /// Adds a route for the listed methods, as [`RouteTableBuilder::route_methods`] does.
     pub fn route_methods(
-        mut self,
+        self,
         methods: impl IntoIterator<Item = Method>,
         pattern: impl Into<String>,
         policy: Policy,
     ) -> Self {
-        self.routes = self.routes.route_methods(methods, pattern, policy);
-        self.code_routes = true;
-        self
+        self.code_routes(|routes| routes.route_methods(methods, pattern, policy))
     }
 
     /// The policy for requests no route matches (default `deny`: 403 `forbidden`). With no
     /// routes, every request gets this policy.
-    pub fn unmatched(mut self, policy: Policy) -> Self {
-        self.routes = self.routes.unmatched(policy);
+    pub fn unmatched(self, policy: Policy) -> Self {
+        self.code_routes(|routes| routes.unmatched(policy))
+    }
+
+    /// Routes and policies given in code go to one route table (and rule out a policy file).
+    fn code_routes(mut self, add: impl FnOnce(RouteTableBuilder) -> RouteTableBuilder) -> Self {
+        self.routes = add(self.routes);
         self.code_routes = true;
         self
     }

@@ -12,56 +12,8 @@ use std::path::Path;
 use http::{HeaderMap, Method};
 
 use super::*;
-use crate::test_tokens::{NOW, issuer};
+use crate::test_tokens::{NOW, POLICY, issuer};
 use crate::{ErrorKind, FixedClock, HeaderLookup, IssuerConfig, Policy, PolicyFile};
-
-const POLICY: &str = r#"
-[[issuer]]
-name = "main"
-user_pool_id = "us-east-1_Example1"
-client_ids = ["1example23456789"]
-token_use = "any"
-
-[token]
-cookie = "id_token"
-
-[defaults]
-unmatched = "authenticated"
-
-[policies]
-admin = "group:admin"
-reader = "scope:api/read or policy:admin"
-
-[[route]]
-path = "/health"
-require = "public"
-
-[[route]]
-path = "/reports/{id}"
-methods = ["GET"]
-require = "policy:reader"
-
-[[route]]
-path = "/admin/{*rest}"
-require = "policy:admin"
-
-[[route]]
-path = "/admin/public"
-methods = ["GET"]
-require = "public"
-
-[[route]]
-path = "/id-only"
-require = "token_use:id and claim:email"
-
-[[route]]
-path = "/scoped"
-require = "scope:api/write and scope:api/read"
-
-[[route]]
-path = "/tenant"
-require = 'claim:custom:tenant=acme and not group:banned'
-"#;
 
 fn authorizer(options: AuthorizerBuilder) -> Authorizer {
     options
@@ -1034,7 +986,11 @@ fn key_files_are_read_once_per_build_and_per_reload() {
         .expect("verifier");
     assert_eq!(reads() - before, 1);
     assert!(
-        verifier.verify(&token).now_or_never().expect("ready").is_ok(),
+        verifier
+            .verify(&token)
+            .now_or_never()
+            .expect("ready")
+            .is_ok(),
         "the set read before the file was replaced"
     );
     // A second verifier from the same configurations reads the file afresh.

@@ -333,7 +333,9 @@ impl<'a> Lowering<'a> {
         let column = if matches!(node, Node::Not(_) | Node::And(_) | Node::Or(_)) {
             None
         } else {
-            let column = self.columns.and_then(|columns| columns.get(self.atom).copied());
+            let column = self
+                .columns
+                .and_then(|columns| columns.get(self.atom).copied());
             self.atom += 1;
             column
         };
