@@ -19,12 +19,12 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 
 use crate::authorizer::{Authorizer, CedarSetUp, Loaders, check_issuer_names};
-use crate::config::IssuerConfig;
 use crate::error::{ConfigError, ConfigErrorKind};
 use crate::metrics::DecisionCounters;
+use crate::policy::file::{KeyFiles, PolicyFile};
 use crate::policy::routes::RouteTable;
-use crate::policy_file::{KeyFiles, PolicyFile};
 use crate::verify::Verifier;
+use crate::verify::config::IssuerConfig;
 
 /// What an authorizer decides with, swapped whole by a reload.
 pub(crate) struct Active {

@@ -6,17 +6,17 @@ use std::path::PathBuf;
 use http::Method;
 
 use super::{Authorizer, CedarSetUp, Loaders, prepare_cedar};
-use crate::clock::{Clock, SharedClock};
-use crate::config::IssuerConfig;
+use crate::edge::response::validate_realm;
+use crate::edge::token_source::TokenSource;
 use crate::error::{ConfigError, ConfigErrorKind};
+use crate::policy::file::{KeyFiles, PolicyFile};
 use crate::policy::routes::{RouteTable, RouteTableBuilder};
 use crate::policy::{Policy, PolicyError};
-use crate::policy_file::{KeyFiles, PolicyFile};
 use crate::reload::ReloadSettings;
-use crate::response::validate_realm;
 use crate::revocation::RevocationStore;
-use crate::token_source::TokenSource;
 use crate::verify::Verifier;
+use crate::verify::clock::{Clock, SharedClock};
+use crate::verify::config::IssuerConfig;
 
 /// Where the verifier and routes come from.
 #[derive(Debug, Default)]

@@ -8,7 +8,7 @@ use cedar_policy::{Decision, Request};
 use http::Method;
 
 use super::{Cedar, ResourceRequest, entities};
-use crate::claims::VerifiedToken;
+use crate::verify::claims::VerifiedToken;
 
 /// Most query parameters read for the context; a request with more is denied.
 const MAX_QUERY_PARAMETERS: usize = 256;

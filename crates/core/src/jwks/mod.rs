@@ -25,9 +25,9 @@ pub(crate) use set::FILE_READS;
 pub(crate) use set::KeyEntry;
 pub use set::{KeyFileError, KeySet, KeySetError, MAX_KEYS};
 
-use crate::clock::SharedClock;
-use crate::config::FetchSettings;
 use crate::error::{Error, ErrorKind};
+use crate::verify::clock::SharedClock;
+use crate::verify::config::FetchSettings;
 
 pub(crate) use fetch::client as http_client;
 

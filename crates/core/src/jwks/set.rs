@@ -14,9 +14,9 @@ use aws_lc_rs::signature::{
 };
 use serde_json::Value;
 
-use crate::config::Algorithm;
 use crate::error::{Error, ErrorKind};
-use crate::jwt;
+use crate::verify::config::Algorithm;
+use crate::verify::jwt;
 
 /// The smallest RSA modulus accepted (bits).
 pub(crate) const MIN_RSA_BITS: usize = 2048;

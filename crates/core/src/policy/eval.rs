@@ -8,8 +8,8 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::{Node, Policy, write_atom};
-use crate::claims::{TokenUse, VerifiedToken};
 use crate::error::ErrorKind;
+use crate::verify::claims::{TokenUse, VerifiedToken};
 
 /// Deepest compiled tree accepted (after inlining), so evaluation recursion stays bounded.
 const MAX_COMPILED_DEPTH: usize = 256;

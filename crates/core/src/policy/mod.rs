@@ -40,6 +40,9 @@
 //! ```
 
 mod eval;
+pub(crate) mod file;
+pub(crate) mod guard;
+pub(crate) mod openapi;
 mod parse;
 pub(crate) mod paths;
 pub(crate) mod routes;
@@ -49,7 +52,7 @@ use std::hash::{Hash, Hasher};
 use std::str::FromStr;
 use std::sync::Arc;
 
-use crate::claims::TokenUse;
+use crate::verify::claims::TokenUse;
 
 pub use eval::{CompiledPolicy, Evaluation, Explanation, PolicyError, PolicySet};
 pub use parse::PolicyParseError;

@@ -2,7 +2,7 @@
 //! column (in characters) and say what was expected there.
 
 use super::Node;
-use crate::claims::TokenUse;
+use crate::verify::claims::TokenUse;
 
 /// Deepest nesting of parentheses and `not` accepted (keeps recursion bounded).
 const MAX_DEPTH: usize = 64;

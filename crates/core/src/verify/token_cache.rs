@@ -26,9 +26,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use arc_swap::ArcSwapOption;
 
-use crate::claims::{VerifiedToken, heap_allocation};
 use crate::jwks::KeyEntry;
-use crate::per_core_counter::PerCoreCounter;
+use crate::verify::claims::{VerifiedToken, heap_allocation};
+use crate::verify::per_core_counter::PerCoreCounter;
 
 /// What the cache keeps per token: the token, the key that verified it, and the issuer that
 /// accepted it.

@@ -10,9 +10,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use crate::claims::TokenUse;
 use crate::error::ConfigError;
 use crate::jwks::KeySet;
+use crate::verify::claims::TokenUse;
 
 /// Which `token_use` values a Cognito issuer accepts (required; there is no default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

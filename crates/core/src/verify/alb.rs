@@ -42,12 +42,12 @@ use futures_util::FutureExt as _;
 use futures_util::future::{BoxFuture, Shared};
 use serde_json::{Map, Value};
 
-use crate::claims::VerifiedToken;
-use crate::clock::{SharedClock, SystemClock};
-use crate::config::is_loopback_url;
+use crate::edge::token_source::HeaderLookup;
 use crate::error::{ConfigError, Error, ErrorKind};
-use crate::registered::{Claims, Header};
-use crate::token_source::HeaderLookup;
+use crate::verify::claims::VerifiedToken;
+use crate::verify::clock::{SharedClock, SystemClock};
+use crate::verify::config::is_loopback_url;
+use crate::verify::registered::{Claims, Header};
 
 /// The header an ALB puts its signed user claims in.
 pub const ALB_DATA_HEADER: &str = "x-amzn-oidc-data";

@@ -42,15 +42,15 @@ use http::Method;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::claims::TokenUse;
-use crate::config::{AcceptedTokenUse, Algorithm, IssuerConfig};
+use crate::edge::token_source::{TokenSource, TokenSourceBuilder};
 use crate::error::{ConfigError, ConfigErrorKind};
 use crate::jwks::{KeyFileError, KeySet};
 use crate::policy::routes::{RouteError, RouteTable, STANDARD_METHODS};
 use crate::policy::{Policy, PolicyError, PolicyParseError};
 use crate::revocation::RevocationConfig;
 use crate::revocation::config::RevocationEntry;
-use crate::token_source::{TokenSource, TokenSourceBuilder};
+use crate::verify::claims::TokenUse;
+use crate::verify::config::{AcceptedTokenUse, Algorithm, IssuerConfig};
 
 /// A loaded and validated policy file: issuer configurations, token source and route table.
 ///
@@ -632,7 +632,7 @@ fn issuers(
     }
     // Checked where the verifier checks it; reported at the later issuer (its name for a
     // repeated name).
-    crate::config::check_distinct(&configs).map_err(|clash| {
+    crate::verify::config::check_distinct(&configs).map_err(|clash| {
         let entry = &entries[clash.index];
         let span = match (&entry.get_ref().name, clash.same_name) {
             (Some(name), true) => name.span(),
