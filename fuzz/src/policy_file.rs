@@ -4,7 +4,7 @@ use cognito_authz_core::{CompiledPolicy, Policy, PolicyFile};
 use http::Method;
 
 /// The folder relative `jwks_file` paths resolve against. Never read: `PolicyFile::parse` only
-/// joins paths (key files are read by `check_key_files`, which the target does not call).
+/// joins paths (key files are read by `load_key_files`, which the target does not call).
 pub const POLICY_FILE_BASE_DIR: &str = "/nonexistent/cognito-authz-fuzz";
 /// The label errors name.
 pub const POLICY_FILE_LABEL: &str = "fuzz.toml";

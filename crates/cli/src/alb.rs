@@ -59,24 +59,10 @@ pub(crate) fn run(args: &AlbArgs<'_>, token: &str) -> Result<Outcome, UsageError
                 if let Some(sub) = verified.sub() {
                     println!("  sub:      {sub}");
                 }
-                println!(
-                    "claims:\n{}",
-                    serde_json::to_string_pretty(&verified.payload())?
-                );
+                crate::verify::print_claims(&verified)?;
             }
             Ok(Outcome::Accepted)
         }
-        Err(error) => {
-            if args.json {
-                println!(
-                    "{}",
-                    json!({"valid": false, "error": error.code(), "status": error.status().as_u16()})
-                );
-            } else {
-                println!("invalid: {} ({})", error.code(), error.status());
-                println!("  reason: {}", error.detail());
-            }
-            Ok(Outcome::Rejected)
-        }
+        Err(error) => Ok(crate::verify::rejected(&error, args.json, Vec::new)),
     }
 }

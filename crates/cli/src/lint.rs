@@ -19,7 +19,7 @@ pub(crate) struct LintArgs {
 /// `file:line:column: warning: …`), 1 when it has an error (printed as
 /// `file:line:column: message`).
 pub(crate) fn run(args: &LintArgs) -> Result<Outcome, UsageError> {
-    match PolicyFile::load(&args.file).and_then(|file| file.check_key_files(None).map(|()| file)) {
+    match PolicyFile::load(&args.file).and_then(|file| file.load_key_files(None).map(|_| file)) {
         Ok(file) => {
             print!("{}", listing(&args.file, &file));
             for warning in file.warnings() {

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use clap::ArgGroup;
 use cognito_authz_core::jwks::{KeyFileError, KeySet};
-use cognito_authz_core::{AcceptedTokenUse, FixedClock, IssuerConfig, PolicyFile, Verifier};
+use cognito_authz_core::{
+    AcceptedTokenUse, Error, FixedClock, IssuerConfig, PolicyFile, VerifiedToken, Verifier,
+};
 use serde_json::json;
 
 use crate::input::TokenInput;
@@ -122,29 +124,41 @@ pub(crate) fn run(args: &VerifyArgs) -> Result<Outcome, UsageError> {
                 if !verified.scopes().is_empty() {
                     println!("  scopes:   {}", verified.scopes().join(" "));
                 }
-                println!(
-                    "claims:\n{}",
-                    serde_json::to_string_pretty(&verified.payload())?
-                );
+                print_claims(&verified)?;
             }
             Ok(Outcome::Accepted)
         }
-        Err(error) => {
-            if args.json {
-                println!(
-                    "{}",
-                    json!({"valid": false, "error": error.code(), "status": error.status().as_u16()})
-                );
-            } else {
-                println!("invalid: {} ({})", error.code(), error.status());
-                println!("  reason: {}", error.detail());
-                for line in crate::hint::rejection(error.kind(), &token, &issuers, args.now) {
-                    println!("  {line}");
-                }
-            }
-            Ok(Outcome::Rejected)
+        Err(error) => Ok(rejected(&error, args.json, || {
+            crate::hint::rejection(error.kind(), &token, &issuers, args.now)
+        })),
+    }
+}
+
+/// Ends the text report of an accepted token (`verify` and `verify --alb`): its claims.
+pub(crate) fn print_claims(verified: &VerifiedToken) -> Result<(), UsageError> {
+    println!(
+        "claims:\n{}",
+        serde_json::to_string_pretty(&verified.payload())?
+    );
+    Ok(())
+}
+
+/// Reports a refused token (`verify` and `verify --alb`): one JSON object, or the code, the
+/// status, the reason and the lines of `hints` (asked for only then).
+pub(crate) fn rejected(error: &Error, json: bool, hints: impl FnOnce() -> Vec<String>) -> Outcome {
+    if json {
+        println!(
+            "{}",
+            json!({"valid": false, "error": error.code(), "status": error.status().as_u16()})
+        );
+    } else {
+        println!("invalid: {} ({})", error.code(), error.status());
+        println!("  reason: {}", error.detail());
+        for line in hints() {
+            println!("  {line}");
         }
     }
+    Outcome::Rejected
 }
 
 fn build_verifier(args: &VerifyArgs, issuers: Vec<IssuerConfig>) -> Result<Verifier, UsageError> {
@@ -158,13 +172,7 @@ fn build_verifier(args: &VerifyArgs, issuers: Vec<IssuerConfig>) -> Result<Verif
 /// The issuers: from `--config`, or one built from the flags.
 fn issuers(args: &VerifyArgs) -> Result<Vec<IssuerConfig>, UsageError> {
     if let Some(path) = &args.config {
-        let file = PolicyFile::load(path)?;
-        file.check_key_files(args.jwks_file.as_deref())?;
-        let issuers = file.issuers().iter().cloned();
-        return Ok(match &args.jwks_file {
-            Some(jwks) => issuers.map(|issuer| issuer.with_jwks_file(jwks)).collect(),
-            None => issuers.collect(),
-        });
+        return Ok(PolicyFile::load(path)?.load_key_files(args.jwks_file.as_deref())?);
     }
     if args.client_id.is_empty() && !args.any_client {
         return Err(UsageError(

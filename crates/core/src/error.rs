@@ -170,7 +170,9 @@ impl ErrorKind {
     /// `error="insufficient_scope"` too: RFC 6750 has no other code for a policy denial.
     pub fn challenge(self, scopes: &[String], realm: Option<&str>) -> Option<HeaderValue> {
         let mut params: Vec<String> = Vec::with_capacity(3);
-        if let Some(realm) = realm.filter(|realm| crate::response::validate_realm(realm).is_ok()) {
+        if let Some(realm) =
+            realm.filter(|realm| crate::edge::response::validate_realm(realm).is_ok())
+        {
             params.push(format!("realm=\"{realm}\""));
         }
         match self {

@@ -39,53 +39,34 @@
 //! ```
 #![forbid(unsafe_code)]
 
-mod adapter_types;
-#[cfg(feature = "alb")]
-mod alb;
 mod authorizer;
 pub mod bounded_read;
 #[cfg(feature = "cedar")]
 pub mod cedar;
-mod claims;
-mod clock;
-mod config;
-mod cross_site;
-pub mod dangerous;
+mod edge;
 mod error;
-mod extract;
-mod guard;
 pub mod guide;
 pub mod jwks;
-mod jwt;
 mod metrics;
-mod openapi;
 mod policy;
-mod policy_file;
-mod registered;
 mod reload;
-mod response;
 pub mod revocation;
 #[cfg(test)]
 mod test_tokens;
-mod token_cache;
-mod token_source;
 mod verify;
 
-#[cfg(feature = "alb")]
-pub use alb::{ALB_DATA_HEADER, AlbConfig, AlbConfigBuilder, AlbVerifier};
 pub use authorizer::{Authorizer, AuthorizerBuilder, Decision, Denial};
-pub use claims::{CognitoClaims, Names, NamesIter, TokenUse, VerifiedToken};
-pub use clock::{Clock, FixedClock, SharedClock, SystemClock};
-pub use config::{
-    AcceptedTokenUse, Algorithm, FetchSettings, IssuerBuilder, IssuerConfig, parse_user_pool_id,
-};
+pub use edge::extract::{Rejection, RejectionKind, RequestAuth};
+pub use edge::response::{DenialResponse, RETRY_AFTER_SECS, validate_realm};
+pub use edge::token_source::{HeaderLookup, TokenLocation, TokenSource, TokenSourceBuilder};
 pub use error::{ConfigError, ConfigErrorKind, Error, ErrorKind, Location};
-pub use extract::{Rejection, RejectionKind, RequestAuth};
+pub use policy::file::PolicyFile;
 #[doc(hidden)]
-pub use guard::syntax_error as __guard_syntax_error;
-pub use guard::{GuardCell, GuardError, GuardErrorKind, PolicyGuard, compile as compile_guard};
-pub use jwt::JsonObject;
-pub use openapi::{OpenApiSecurity, POLICY_EXTENSION, SchemeStyle};
+pub use policy::guard::syntax_error as __guard_syntax_error;
+pub use policy::guard::{
+    GuardCell, GuardError, GuardErrorKind, PolicyGuard, compile as compile_guard,
+};
+pub use policy::openapi::{OpenApiSecurity, POLICY_EXTENSION, SchemeStyle};
 pub use policy::paths::{Dispatch, RequestTarget};
 pub use policy::routes::{
     Route, RouteError, RouteMatch, RouteMatches, RouteTable, RouteTableBuilder,
@@ -93,10 +74,16 @@ pub use policy::routes::{
 pub use policy::{
     CompiledPolicy, Evaluation, Explanation, Policy, PolicyError, PolicyParseError, PolicySet,
 };
-pub use policy_file::PolicyFile;
 pub use reload::{PolicyWatcher, Reloaded, WatchEvent, WatchHandle};
-pub use response::{DenialResponse, RETRY_AFTER_SECS, validate_realm};
-pub use token_source::{HeaderLookup, TokenLocation, TokenSource, TokenSourceBuilder};
+#[cfg(feature = "alb")]
+pub use verify::alb::{ALB_DATA_HEADER, AlbConfig, AlbConfigBuilder, AlbVerifier};
+pub use verify::claims::{CognitoClaims, Names, NamesIter, TokenUse, VerifiedToken};
+pub use verify::clock::{Clock, FixedClock, SharedClock, SystemClock};
+pub use verify::config::{
+    AcceptedTokenUse, Algorithm, FetchSettings, IssuerBuilder, IssuerConfig, parse_user_pool_id,
+};
+pub use verify::dangerous;
+pub use verify::jwt::JsonObject;
 pub use verify::{
     BackgroundRefresh, DEFAULT_MAX_TOKEN_BYTES, DEFAULT_VERIFIED_TOKEN_CACHE_BYTES, Verifier,
     VerifierBuilder, WarmUpError,

@@ -19,12 +19,12 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 
 use crate::authorizer::{Authorizer, CedarSetUp, Loaders, check_issuer_names};
-use crate::config::IssuerConfig;
 use crate::error::{ConfigError, ConfigErrorKind};
 use crate::metrics::DecisionCounters;
+use crate::policy::file::{KeyFiles, PolicyFile};
 use crate::policy::routes::RouteTable;
-use crate::policy_file::PolicyFile;
 use crate::verify::Verifier;
+use crate::verify::config::IssuerConfig;
 
 /// What an authorizer decides with, swapped whole by a reload.
 pub(crate) struct Active {
@@ -196,9 +196,11 @@ impl Authorizer {
             .reloading
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if settings.issuers.is_none() || settings.jwks_file.is_some() {
-            file.check_key_files(settings.jwks_file.as_deref())?;
-        }
+        let key_files = if settings.issuers.is_none() || settings.jwks_file.is_some() {
+            file.read_key_files(settings.jwks_file.as_deref())?
+        } else {
+            KeyFiles::default()
+        };
         let file_level = file.file_error(String::new());
         if file.token_source() != self.token_source() {
             return Err(file_level.with_message(
@@ -220,12 +222,7 @@ impl Authorizer {
         if let Some(replacements) = &settings.issuers {
             issuers.clone_from(replacements);
         }
-        if let Some(path) = &settings.jwks_file {
-            issuers = issuers
-                .into_iter()
-                .map(|issuer| issuer.with_jwks_file(path.clone()))
-                .collect();
-        }
+        let issuers = key_files.hand_to(issuers);
         let issuer_count = issuers.len();
         let verifier = previous
             .verifier

@@ -21,6 +21,66 @@ pub(crate) const POOL_ID: &str = "us-east-1_Example1";
 pub(crate) const CLIENT_ID: &str = "1example23456789";
 pub(crate) const KID: &str = "test-key-1";
 
+/// The policy file most tests decide with: the test pool, tokens from the `Authorization`
+/// header or an `id_token` cookie, named policies, and a route for each kind of rule.
+pub(crate) const POLICY: &str = r#"
+[[issuer]]
+name = "main"
+user_pool_id = "us-east-1_Example1"
+client_ids = ["1example23456789"]
+token_use = "any"
+
+[token]
+cookie = "id_token"
+
+[defaults]
+unmatched = "authenticated"
+
+[policies]
+admin = "group:admin"
+reader = "scope:api/read or policy:admin"
+
+[[route]]
+path = "/health"
+require = "public"
+
+[[route]]
+path = "/reports/{id}"
+methods = ["GET"]
+require = "policy:reader"
+
+[[route]]
+path = "/admin/{*rest}"
+require = "policy:admin"
+
+[[route]]
+path = "/admin/public"
+methods = ["GET"]
+require = "public"
+
+[[route]]
+path = "/id-only"
+require = "token_use:id and claim:email"
+
+[[route]]
+path = "/scoped"
+require = "scope:api/write and scope:api/read"
+
+[[route]]
+path = "/tenant"
+require = 'claim:custom:tenant=acme and not group:banned'
+"#;
+
+/// Runs `future` to completion on a fresh single-threaded runtime (for tests that are not
+/// async themselves, such as property tests).
+pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(future)
+}
+
 pub(crate) struct TestIssuer {
     key: KeyPair,
     jwks: String,

@@ -9,12 +9,12 @@ use std::task::{Context, Poll, Waker};
 use http::Method;
 
 use super::{Authorizer, Decision, Denial};
-use crate::claims::VerifiedToken;
+use crate::edge::token_source::HeaderLookup;
 use crate::error::ErrorKind;
 use crate::policy::paths::RequestTarget;
 use crate::policy::routes::{RouteMatch, RouteMatches};
 use crate::reload::Active;
-use crate::token_source::HeaderLookup;
+use crate::verify::claims::VerifiedToken;
 
 impl Authorizer {
     /// Decides a request: route lookup, token extraction, the cookie cross-site check,
@@ -89,7 +89,7 @@ impl Authorizer {
         }
         #[cfg(feature = "alb")]
         if let Some(alb) = &inner.alb {
-            let token = crate::alb::identify(alb, headers).await;
+            let token = crate::verify::alb::identify(alb, headers).await;
             let decision = self.decide(active, &guards, method, target, token).await;
             return (decision, primary);
         }

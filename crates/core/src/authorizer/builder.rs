@@ -6,17 +6,17 @@ use std::path::PathBuf;
 use http::Method;
 
 use super::{Authorizer, CedarSetUp, Loaders, prepare_cedar};
-use crate::clock::{Clock, SharedClock};
-use crate::config::IssuerConfig;
+use crate::edge::response::validate_realm;
+use crate::edge::token_source::TokenSource;
 use crate::error::{ConfigError, ConfigErrorKind};
+use crate::policy::file::{KeyFiles, PolicyFile};
 use crate::policy::routes::{RouteTable, RouteTableBuilder};
 use crate::policy::{Policy, PolicyError};
-use crate::policy_file::PolicyFile;
 use crate::reload::ReloadSettings;
-use crate::response::validate_realm;
 use crate::revocation::RevocationStore;
-use crate::token_source::TokenSource;
 use crate::verify::Verifier;
+use crate::verify::clock::{Clock, SharedClock};
+use crate::verify::config::IssuerConfig;
 
 /// Where the verifier and routes come from.
 #[derive(Debug, Default)]
@@ -151,36 +151,35 @@ impl AuthorizerBuilder {
         self
     }
 
-    /// Defines a named policy (`policy:NAME`).
-    pub fn policy(mut self, name: impl Into<String>, policy: Policy) -> Self {
-        self.routes = self.routes.policy(name, policy);
-        self.code_routes = true;
-        self
+    /// Defines a named policy (`policy:NAME`), as [`RouteTableBuilder::policy`] does.
+    pub fn policy(self, name: impl Into<String>, policy: Policy) -> Self {
+        self.code_routes(|routes| routes.policy(name, policy))
     }
 
-    /// A route for every method.
-    pub fn route(mut self, pattern: impl Into<String>, policy: Policy) -> Self {
-        self.routes = self.routes.route(pattern, policy);
-        self.code_routes = true;
-        self
+    /// Adds a route for every method, as [`RouteTableBuilder::route`] does.
+    pub fn route(self, pattern: impl Into<String>, policy: Policy) -> Self {
+        self.code_routes(|routes| routes.route(pattern, policy))
     }
 
-    /// A route for the listed methods.
+    /// Adds a route for the listed methods, as [`RouteTableBuilder::route_methods`] does.
     pub fn route_methods(
-        mut self,
+        self,
         methods: impl IntoIterator<Item = Method>,
         pattern: impl Into<String>,
         policy: Policy,
     ) -> Self {
-        self.routes = self.routes.route_methods(methods, pattern, policy);
-        self.code_routes = true;
-        self
+        self.code_routes(|routes| routes.route_methods(methods, pattern, policy))
     }
 
     /// The policy for requests no route matches (default `deny`: 403 `forbidden`). With no
     /// routes, every request gets this policy.
-    pub fn unmatched(mut self, policy: Policy) -> Self {
-        self.routes = self.routes.unmatched(policy);
+    pub fn unmatched(self, policy: Policy) -> Self {
+        self.code_routes(|routes| routes.unmatched(policy))
+    }
+
+    /// Routes and policies given in code go to one route table (and rule out a policy file).
+    fn code_routes(mut self, add: impl FnOnce(RouteTableBuilder) -> RouteTableBuilder) -> Self {
+        self.routes = add(self.routes);
         self.code_routes = true;
         self
     }
@@ -352,17 +351,19 @@ fn from_code(
     ))
 }
 
-/// Applies the overrides, checks key files (reporting problems at the issuer's line), and
-/// builds the verifier.
+/// Applies the overrides, reads key files (reporting problems at the issuer's line), and
+/// builds the verifier with the sets read.
 fn from_file(
     file: PolicyFile,
     overrides: Overrides,
     realm: Option<String>,
     (cedar, loaders): (CedarSetUp, Loaders),
 ) -> Result<Authorizer, ConfigError> {
-    if overrides.issuers.is_none() || overrides.jwks_file.is_some() {
-        file.check_key_files(overrides.jwks_file.as_deref())?;
-    }
+    let key_files = if overrides.issuers.is_none() || overrides.jwks_file.is_some() {
+        file.read_key_files(overrides.jwks_file.as_deref())?
+    } else {
+        KeyFiles::default()
+    };
     if let Some(realm) = &realm {
         validate_realm(realm).map_err(|error| file.file_error(error.message().to_owned()))?;
     }
@@ -384,13 +385,7 @@ fn from_file(
     if let Some(replacements) = overrides.issuers {
         issuers = replacements;
     }
-    if let Some(path) = &overrides.jwks_file {
-        issuers = issuers
-            .into_iter()
-            .map(|issuer| issuer.with_jwks_file(path.clone()))
-            .collect();
-    }
-    let mut builder = Verifier::builder().issuers(issuers);
+    let mut builder = Verifier::builder().issuers(key_files.hand_to(issuers));
     if let Some(clock) = overrides.clock {
         builder = builder.shared_clock(clock);
     }
@@ -441,6 +436,7 @@ pub(crate) fn check_issuer_names(verifier: &Verifier, routes: &RouteTable) -> Re
             return Err(PolicyError::UnknownIssuer {
                 name: name.to_owned(),
                 configured: configured.join(", "),
+                column: None,
             }
             .to_string());
         }

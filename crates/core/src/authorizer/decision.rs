@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use http::StatusCode;
 
-use crate::claims::VerifiedToken;
+use crate::edge::response::DenialResponse;
 use crate::error::ErrorKind;
 use crate::policy::CompiledPolicy;
-use crate::response::DenialResponse;
+use crate::verify::claims::VerifiedToken;
 
 /// The outcome of [`Authorizer::authorize`](crate::Authorizer::authorize).
 #[derive(Debug, Clone)]

@@ -25,11 +25,11 @@ pub(crate) use builder::check_issuer_names;
 pub(crate) use cedar::{CedarSetUp, Loaders, prepare as prepare_cedar};
 pub use decision::{Decision, Denial};
 
-use crate::guard::GuardError;
+use crate::edge::token_source::TokenSource;
 use crate::policy::Policy;
+use crate::policy::guard::GuardError;
 use crate::policy::routes::RouteTable;
 use crate::reload::{Active, Live, ReloadSettings};
-use crate::token_source::TokenSource;
 use crate::verify::Verifier;
 
 /// Verifier + route table + token source: decides requests. Cheap to clone (one `Arc`).
@@ -85,7 +85,7 @@ struct Inner {
     realm: Option<Arc<str>>,
     /// With an ALB in front: identities come from its `x-amzn-oidc-data` tokens.
     #[cfg(feature = "alb")]
-    alb: Option<crate::alb::AlbVerifier>,
+    alb: Option<crate::verify::alb::AlbVerifier>,
 }
 
 impl Authorizer {
@@ -162,7 +162,7 @@ impl Authorizer {
     /// and Cognito verifier (a service behind an ALB that authenticates users).
     #[cfg(feature = "alb")]
     #[must_use]
-    pub fn with_alb(&self, alb: crate::alb::AlbVerifier) -> Self {
+    pub fn with_alb(&self, alb: crate::verify::alb::AlbVerifier) -> Self {
         let inner = &*self.inner;
         Self {
             inner: Arc::new(Inner {

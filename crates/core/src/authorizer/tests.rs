@@ -12,56 +12,8 @@ use std::path::Path;
 use http::{HeaderMap, Method};
 
 use super::*;
-use crate::test_tokens::{NOW, issuer};
-use crate::{ErrorKind, FixedClock, HeaderLookup, IssuerConfig, Policy};
-
-const POLICY: &str = r#"
-[[issuer]]
-name = "main"
-user_pool_id = "us-east-1_Example1"
-client_ids = ["1example23456789"]
-token_use = "any"
-
-[token]
-cookie = "id_token"
-
-[defaults]
-unmatched = "authenticated"
-
-[policies]
-admin = "group:admin"
-reader = "scope:api/read or policy:admin"
-
-[[route]]
-path = "/health"
-require = "public"
-
-[[route]]
-path = "/reports/{id}"
-methods = ["GET"]
-require = "policy:reader"
-
-[[route]]
-path = "/admin/{*rest}"
-require = "policy:admin"
-
-[[route]]
-path = "/admin/public"
-methods = ["GET"]
-require = "public"
-
-[[route]]
-path = "/id-only"
-require = "token_use:id and claim:email"
-
-[[route]]
-path = "/scoped"
-require = "scope:api/write and scope:api/read"
-
-[[route]]
-path = "/tenant"
-require = 'claim:custom:tenant=acme and not group:banned'
-"#;
+use crate::test_tokens::{NOW, POLICY, issuer};
+use crate::{ErrorKind, FixedClock, HeaderLookup, IssuerConfig, Policy, PolicyFile};
 
 fn authorizer(options: AuthorizerBuilder) -> Authorizer {
     options
@@ -965,4 +917,96 @@ fn the_example_policy_file_loads_and_decides() {
         let got = decision.denial().map_or("allow", Denial::code);
         assert_eq!(got, expected, "{method} {path}");
     }
+}
+
+#[test]
+fn key_files_are_read_once_per_build_and_per_reload() {
+    let reads = || crate::jwks::FILE_READS.with(std::cell::Cell::get);
+    let folder = std::env::temp_dir().join(format!(
+        "cognito-authz-core-read-once-{}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&folder).expect("folder");
+    let keys = folder.join("keys.json");
+    std::fs::write(&keys, issuer().jwks_json()).expect("write keys");
+    let own = folder.join("own.toml");
+    std::fs::write(&own, format!("[[issuer]]\nuser_pool_id = \"{}\"\nclient_ids = [\"{}\"]\ntoken_use = \"any\"\njwks_file = \"keys.json\"\n\n[[route]]\npath = \"/who\"\nrequire = \"authenticated\"\n", crate::test_tokens::POOL_ID, crate::test_tokens::CLIENT_ID)).expect("write policy");
+    let two = folder.join("two.toml");
+    std::fs::write(&two, format!("[[issuer]]\nuser_pool_id = \"{}\"\nclient_ids = [\"{}\"]\ntoken_use = \"any\"\njwks_file = \"missing.json\"\n\n[[issuer]]\nuser_pool_id = \"us-east-1_Other1\"\nany_client = true\ntoken_use = \"id\"\n\n[[route]]\npath = \"/who\"\nrequire = \"authenticated\"\n", crate::test_tokens::POOL_ID, crate::test_tokens::CLIENT_ID)).expect("write policy");
+    let token = issuer().access_token("openid", &[], json!({}));
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        "authorization",
+        HeaderValue::from_str(&format!("Bearer {token}")).expect("value"),
+    );
+    let allowed = |authorizer: &Authorizer| {
+        authorizer
+            .authorize(&Method::GET, "/who", &headers)
+            .now_or_never()
+            .expect("ready")
+            .is_allowed()
+    };
+
+    // The issuer's own key file: read once to build, once per reload.
+    let before = reads();
+    let authorizer = Authorizer::builder()
+        .clock(FixedClock(Duration::from_secs(NOW)))
+        .policy_file(&own)
+        .build()
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(reads() - before, 1);
+    assert!(allowed(&authorizer));
+    authorizer.reload_from_file(&own).expect("reloads");
+    assert_eq!(reads() - before, 2);
+    assert!(allowed(&authorizer));
+
+    // An override file for two issuers: read once in all, not once per issuer nor again
+    // for the verifier.
+    let before = reads();
+    let authorizer = Authorizer::builder()
+        .jwks_file(&keys)
+        .clock(FixedClock(Duration::from_secs(NOW)))
+        .policy_file(&two)
+        .build()
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(reads() - before, 1);
+    assert!(allowed(&authorizer));
+    authorizer.reload_from_file(&two).expect("reloads");
+    assert_eq!(reads() - before, 2);
+
+    // The verifier serves the set that was read, even if the file changes afterwards.
+    let file = PolicyFile::load(&own).expect("loads");
+    let before = reads();
+    let issuers = file.load_key_files(None).expect("key files read");
+    std::fs::write(&keys, r#"{"keys": []}"#).expect("replace keys");
+    let verifier = Verifier::builder()
+        .issuers(issuers)
+        .clock(FixedClock(Duration::from_secs(NOW)))
+        .build()
+        .expect("verifier");
+    assert_eq!(reads() - before, 1);
+    assert!(
+        verifier
+            .verify(&token)
+            .now_or_never()
+            .expect("ready")
+            .is_ok(),
+        "the set read before the file was replaced"
+    );
+    // A second verifier from the same configurations reads the file afresh.
+    let again = Verifier::builder()
+        .issuers(file.load_key_files(None).expect("key files read"))
+        .clock(FixedClock(Duration::from_secs(NOW)))
+        .build()
+        .expect("verifier");
+    assert_eq!(
+        again
+            .verify(&token)
+            .now_or_never()
+            .expect("ready")
+            .map(|_| ())
+            .map_err(|error| error.code()),
+        Err("unknown_kid")
+    );
+    let _ = std::fs::remove_dir_all(&folder);
 }

@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use super::CedarError;
 use super::names::Names;
-use crate::claims::{TokenUse, VerifiedToken};
+use crate::verify::claims::{TokenUse, VerifiedToken};
 
 /// What one verified token contributes to every Cedar request it makes, built once per token
 /// and kept with it (in the verified-token cache, with the token).

@@ -8,7 +8,7 @@ use cedar_policy::{Decision, Request};
 use http::Method;
 
 use super::{Cedar, ResourceRequest, entities};
-use crate::claims::VerifiedToken;
+use crate::verify::claims::VerifiedToken;
 
 /// Most query parameters read for the context; a request with more is denied.
 const MAX_QUERY_PARAMETERS: usize = 256;
@@ -76,7 +76,133 @@ impl Cedar {
         query: Option<&str>,
         token: &Arc<VerifiedToken>,
     ) -> CedarDecision {
-        let decision = self.decide_inner(method, pattern, path, query, token).await;
+        // Every way out, a refusal included, leaves this block with the decision to log.
+        let decision = 'decided: {
+            let shared = &*self.shared;
+            // The actions of the routes were parsed at start-up; any other (a method a route
+            // without `methods` did not expect) is parsed here, and denied unless declared.
+            let (action, action_uid) =
+                match self.action_uids.get(&(method.clone(), pattern.to_owned())) {
+                    Some((name, uid)) => (name.clone(), uid.clone()),
+                    None => {
+                        let action = self.action_name(method, pattern);
+                        match shared.names.action_uid(&action) {
+                            Ok(uid) if shared.declared.contains(&uid) => (action, uid),
+                            _ => {
+                                let reason =
+                                    format!("action {action:?} is not declared in the schema");
+                                break 'decided CedarDecision::refused(action, reason);
+                            }
+                        }
+                    }
+                };
+            let built = match token.cedar.get_or_build(shared.id, || {
+                entities::build(shared.id, &shared.names, token)
+            }) {
+                Ok(built) => built,
+                Err(error) => break 'decided CedarDecision::refused(action, error.message),
+            };
+            let path_parameters = match self.path_parameters(pattern, path) {
+                Ok(parameters) => parameters,
+                Err(reason) => break 'decided CedarDecision::refused(action, reason),
+            };
+            let query_parameters = match query.map(query_parameters).transpose() {
+                Ok(parameters) => parameters.unwrap_or_default(),
+                Err(reason) => break 'decided CedarDecision::refused(action, reason),
+            };
+            let loader = self.loaders.get(pattern).cloned();
+            let context = if path_parameters.is_empty() && query_parameters.is_empty() {
+                built.base_context.clone()
+            } else {
+                match entities::context(
+                    built.token_record.as_ref(),
+                    path_parameters.clone(),
+                    query_parameters.clone(),
+                ) {
+                    Ok(context) => context,
+                    Err(error) => break 'decided CedarDecision::refused(action, error.message),
+                }
+            };
+            let (resource, extra) = match loader {
+                None => (shared.application.clone(), None),
+                Some(loader) => {
+                    let request = ResourceRequest {
+                        method: method.clone(),
+                        route: Arc::from(pattern),
+                        path_parameters,
+                        query_parameters,
+                        token: Arc::clone(token),
+                        principal: built.principal.clone(),
+                        names: Arc::clone(&shared.names),
+                    };
+                    match loader.load(request).await {
+                        Ok(entity) => (entity.uid(), Some(entity)),
+                        Err(error) => {
+                            let reason = format!("the resource loader failed: {error}");
+                            break 'decided CedarDecision::refused(action, reason);
+                        }
+                    }
+                }
+            };
+            let request =
+                match Request::new(built.principal.clone(), action_uid, resource, context, None) {
+                    Ok(request) => request,
+                    Err(error) => {
+                        break 'decided CedarDecision::refused(action, format!("request: {error}"));
+                    }
+                };
+            let response = match extra {
+                None => {
+                    shared
+                        .authorizer
+                        .is_authorized(&request, &shared.policies, &built.entities)
+                }
+                Some(entity) => {
+                    // The loader's entity replaces nothing of the token's: a clash is refused.
+                    let entities = match built.entities.clone().add_entities([entity], None) {
+                        Ok(entities) => entities,
+                        Err(error) => {
+                            let reason = format!("the loaded resource clashes: {error}");
+                            break 'decided CedarDecision::refused(action, reason);
+                        }
+                    };
+                    shared
+                        .authorizer
+                        .is_authorized(&request, &shared.policies, &entities)
+                }
+            };
+            let mut determining: Vec<String> = response
+                .diagnostics()
+                .reason()
+                .map(ToString::to_string)
+                .collect();
+            determining.sort();
+            let errors: Vec<String> = response
+                .diagnostics()
+                .errors()
+                .map(ToString::to_string)
+                .collect();
+            let allowed = errors.is_empty() && response.decision() == Decision::Allow;
+            let reason = if !errors.is_empty() {
+                format!(
+                    "cedar: denied because a policy errored ({})",
+                    errors.join("; ")
+                )
+            } else if allowed {
+                format!("cedar: allowed by {}", determining.join(", "))
+            } else if determining.is_empty() {
+                "cedar: denied (no policy permits it)".to_owned()
+            } else {
+                format!("cedar: forbidden by {}", determining.join(", "))
+            };
+            CedarDecision {
+                allowed,
+                action,
+                determining,
+                errors,
+                reason,
+            }
+        };
         tracing::debug!(
             target: "cognito_authz::cedar",
             route = pattern,
@@ -88,135 +214,6 @@ impl Cedar {
             "cedar decision"
         );
         decision
-    }
-
-    async fn decide_inner(
-        &self,
-        method: &Method,
-        pattern: &str,
-        path: &str,
-        query: Option<&str>,
-        token: &Arc<VerifiedToken>,
-    ) -> CedarDecision {
-        let shared = &*self.shared;
-        // The actions of the routes were parsed at start-up; any other (a method a route
-        // without `methods` did not expect) is parsed here, and denied unless declared.
-        let (action, action_uid) = match self.action_uids.get(&(method.clone(), pattern.to_owned()))
-        {
-            Some((name, uid)) => (name.clone(), uid.clone()),
-            None => {
-                let action = self.action_name(method, pattern);
-                match shared.names.action_uid(&action) {
-                    Ok(uid) if shared.declared.contains(&uid) => (action, uid),
-                    _ => {
-                        let reason = format!("action {action:?} is not declared in the schema");
-                        return CedarDecision::refused(action, reason);
-                    }
-                }
-            }
-        };
-        let built = match token.cedar.get_or_build(shared.id, || {
-            entities::build(shared.id, &shared.names, token)
-        }) {
-            Ok(built) => built,
-            Err(error) => return CedarDecision::refused(action, error.message),
-        };
-        let path_parameters = match self.path_parameters(pattern, path) {
-            Ok(parameters) => parameters,
-            Err(reason) => return CedarDecision::refused(action, reason),
-        };
-        let query_parameters = match query.map(query_parameters).transpose() {
-            Ok(parameters) => parameters.unwrap_or_default(),
-            Err(reason) => return CedarDecision::refused(action, reason),
-        };
-        let loader = self.loaders.get(pattern).cloned();
-        let context = if path_parameters.is_empty() && query_parameters.is_empty() {
-            built.base_context.clone()
-        } else {
-            match entities::context(
-                built.token_record.as_ref(),
-                path_parameters.clone(),
-                query_parameters.clone(),
-            ) {
-                Ok(context) => context,
-                Err(error) => return CedarDecision::refused(action, error.message),
-            }
-        };
-        let (resource, extra) = match loader {
-            None => (shared.application.clone(), None),
-            Some(loader) => {
-                let request = ResourceRequest {
-                    method: method.clone(),
-                    route: Arc::from(pattern),
-                    path_parameters,
-                    query_parameters,
-                    token: Arc::clone(token),
-                    principal: built.principal.clone(),
-                    names: Arc::clone(&shared.names),
-                };
-                match loader.load(request).await {
-                    Ok(entity) => (entity.uid(), Some(entity)),
-                    Err(error) => {
-                        let reason = format!("the resource loader failed: {error}");
-                        return CedarDecision::refused(action, reason);
-                    }
-                }
-            }
-        };
-        let request =
-            match Request::new(built.principal.clone(), action_uid, resource, context, None) {
-                Ok(request) => request,
-                Err(error) => return CedarDecision::refused(action, format!("request: {error}")),
-            };
-        let response = match extra {
-            None => shared
-                .authorizer
-                .is_authorized(&request, &shared.policies, &built.entities),
-            Some(entity) => {
-                // The loader's entity replaces nothing of the token's: a clash is refused.
-                let entities = match built.entities.clone().add_entities([entity], None) {
-                    Ok(entities) => entities,
-                    Err(error) => {
-                        let reason = format!("the loaded resource clashes: {error}");
-                        return CedarDecision::refused(action, reason);
-                    }
-                };
-                shared
-                    .authorizer
-                    .is_authorized(&request, &shared.policies, &entities)
-            }
-        };
-        let mut determining: Vec<String> = response
-            .diagnostics()
-            .reason()
-            .map(ToString::to_string)
-            .collect();
-        determining.sort();
-        let errors: Vec<String> = response
-            .diagnostics()
-            .errors()
-            .map(ToString::to_string)
-            .collect();
-        let allowed = errors.is_empty() && response.decision() == Decision::Allow;
-        let reason = if !errors.is_empty() {
-            format!(
-                "cedar: denied because a policy errored ({})",
-                errors.join("; ")
-            )
-        } else if allowed {
-            format!("cedar: allowed by {}", determining.join(", "))
-        } else if determining.is_empty() {
-            "cedar: denied (no policy permits it)".to_owned()
-        } else {
-            format!("cedar: forbidden by {}", determining.join(", "))
-        };
-        CedarDecision {
-            allowed,
-            action,
-            determining,
-            errors,
-            reason,
-        }
     }
 
     fn path_parameters(&self, pattern: &str, path: &str) -> Result<Vec<(String, String)>, String> {

@@ -5,10 +5,10 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::{Cedar, ResourceLoader};
-use crate::claims::VerifiedToken;
 use crate::policy::Evaluation;
 use crate::policy::paths::RequestTarget;
 use crate::policy::routes::RouteMatch;
+use crate::verify::claims::VerifiedToken;
 
 /// Resource loaders by route pattern, as registered before the authorizer is built.
 #[derive(Clone, Default)]

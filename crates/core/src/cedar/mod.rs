@@ -58,8 +58,8 @@ pub use eval::CedarDecision;
 use load::Source;
 use names::Names;
 
-use crate::claims::VerifiedToken;
 use crate::policy::routes::RouteTable;
+use crate::verify::claims::VerifiedToken;
 
 /// A Cedar configuration problem: where (file, 1-based line and column, when known) and what.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::config::FetchSettings;
+use crate::verify::config::FetchSettings;
 
 use super::set::KeySet;
 

@@ -20,12 +20,14 @@ use futures_util::FutureExt as _;
 use futures_util::future::{BoxFuture, Shared};
 
 pub(crate) use fetch::FetchError;
+#[cfg(test)]
+pub(crate) use set::FILE_READS;
 pub(crate) use set::KeyEntry;
 pub use set::{KeyFileError, KeySet, KeySetError, MAX_KEYS};
 
-use crate::clock::SharedClock;
-use crate::config::FetchSettings;
 use crate::error::{Error, ErrorKind};
+use crate::verify::clock::SharedClock;
+use crate::verify::config::FetchSettings;
 
 pub(crate) use fetch::client as http_client;
 
@@ -67,6 +69,19 @@ struct RefreshState {
     applied_generation: u64,
     /// Why the last fetch failed, until one succeeds (for warm-up errors).
     last_error: Option<FetchError>,
+}
+
+impl RefreshState {
+    /// Clears the fetch under way if it is still fetch `generation` (a newer one stays).
+    fn forget_fetch(&mut self, generation: u64) {
+        if self
+            .in_flight
+            .as_ref()
+            .is_some_and(|in_flight| in_flight.generation == generation)
+        {
+            self.in_flight = None;
+        }
+    }
 }
 
 /// The fetch under way: what waiters join, when it started, and its number.
@@ -270,7 +285,7 @@ impl KeySource {
                             // The task's runtime shut down before it finished: forget it, so
                             // the next miss starts a fetch instead of joining a dead one.
                             if let Some(source) = source.upgrade() {
-                                source.forget_fetch(generation);
+                                source.lock().forget_fetch(generation);
                             }
                             false
                         }
@@ -289,18 +304,6 @@ impl KeySource {
         Some(fetch)
     }
 
-    /// Clears the fetch under way if it is still fetch `generation`.
-    fn forget_fetch(&self, generation: u64) {
-        let mut state = self.lock();
-        if state
-            .in_flight
-            .as_ref()
-            .is_some_and(|in_flight| in_flight.generation == generation)
-        {
-            state.in_flight = None;
-        }
-    }
-
     async fn run_fetch(self: Arc<Self>, url: String, generation: u64) -> bool {
         self.fetches.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(source = %self.label, url = %url, "jwks fetch started");
@@ -311,13 +314,7 @@ impl KeySource {
         };
         let elapsed = started.elapsed();
         let mut state = self.lock();
-        if state
-            .in_flight
-            .as_ref()
-            .is_some_and(|in_flight| in_flight.generation == generation)
-        {
-            state.in_flight = None;
-        }
+        state.forget_fetch(generation);
         if generation < state.applied_generation {
             tracing::debug!(source = %self.label, "jwks fetch finished after a newer one; its answer is ignored");
             return false;

@@ -14,9 +14,9 @@ use aws_lc_rs::signature::{
 };
 use serde_json::Value;
 
-use crate::config::Algorithm;
 use crate::error::{Error, ErrorKind};
-use crate::jwt;
+use crate::verify::config::Algorithm;
+use crate::verify::jwt;
 
 /// The smallest RSA modulus accepted (bits).
 pub(crate) const MIN_RSA_BITS: usize = 2048;
@@ -101,8 +101,9 @@ impl fmt::Debug for KeyEntry {
     }
 }
 
-/// A key set: kid → key, pre-parsed. Cheap to look up, replaced whole on refresh.
-#[derive(Debug, Default)]
+/// A key set: kid → key, pre-parsed. Cheap to look up, replaced whole on refresh, and cheap
+/// to clone (the parsed keys are shared).
+#[derive(Debug, Clone, Default)]
 pub struct KeySet {
     keys: HashMap<String, Arc<KeyEntry>>,
 }
@@ -131,6 +132,12 @@ pub enum KeyFileError {
     Invalid(#[source] KeySetError),
 }
 
+#[cfg(test)]
+thread_local! {
+    /// How many key files [`KeySet::from_file`] has read on this thread (tests count reads).
+    pub(crate) static FILE_READS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 impl KeySet {
     /// Reads a key-set file (at most the bound of
     /// [`bounded_read`](crate::bounded_read)) and parses it as [`KeySet::from_json`] does: the
@@ -139,6 +146,8 @@ impl KeySet {
     /// # Errors
     /// The file cannot be read, or is not a JSON key set.
     pub fn from_file(path: &std::path::Path) -> Result<Self, KeyFileError> {
+        #[cfg(test)]
+        FILE_READS.with(|reads| reads.set(reads.get() + 1));
         let bytes = crate::bounded_read::read_file_bounded(path).map_err(KeyFileError::Read)?;
         Self::from_json(&bytes).map_err(KeyFileError::Invalid)
     }

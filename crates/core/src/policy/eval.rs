@@ -8,8 +8,8 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::{Node, Policy, write_atom};
-use crate::claims::{TokenUse, VerifiedToken};
 use crate::error::ErrorKind;
+use crate::verify::claims::{TokenUse, VerifiedToken};
 
 /// Deepest compiled tree accepted (after inlining), so evaluation recursion stays bounded.
 const MAX_COMPILED_DEPTH: usize = 256;
@@ -25,12 +25,17 @@ pub enum PolicyError {
     UnknownPolicy {
         /// The missing name.
         name: String,
+        /// Where the reference stands in its expression (see [`PolicyError::column`]).
+        column: Option<usize>,
     },
     /// Named policies refer to each other in a loop.
     #[error("policies refer to each other in a cycle: {}", path.join(" -> "))]
     Cycle {
         /// The names along the loop, the first repeated at the end.
         path: Vec<String>,
+        /// Where the reference that closes the loop stands in its expression (see
+        /// [`PolicyError::column`]).
+        column: Option<usize>,
     },
     /// The same name was given to two policies.
     #[error("policy {name:?} is defined twice")]
@@ -59,6 +64,8 @@ pub enum PolicyError {
         name: String,
         /// The configured issuer names, comma-separated.
         configured: String,
+        /// Where the atom stands in its expression (see [`PolicyError::column`]).
+        column: Option<usize>,
     },
     /// `cedar` appears under `not`: a Cedar denial (or an erroring Cedar policy) would then
     /// allow the request.
@@ -88,6 +95,30 @@ impl PolicyError {
                 name: name.to_owned(),
                 source: Box::new(other),
             },
+        }
+    }
+
+    /// The 1-based column (in characters) of the reference this error is about, in the
+    /// expression that holds it: for an unknown `policy:`/`issuer:` name, or the `policy:`
+    /// reference that closes a cycle.
+    ///
+    /// `None` for a policy built in code (it has no text), for errors about no single atom,
+    /// and for [`PolicyError::InNamed`], whose source has the column inside that named
+    /// policy's expression.
+    ///
+    /// ```
+    /// use cognito_authz_core::{Policy, PolicyError};
+    /// let error = "group:a or policy:admin".parse::<Policy>()?.compile().unwrap_err();
+    /// assert_eq!(error.column(), Some(12));
+    /// assert_eq!(Policy::named("admin").compile().unwrap_err().column(), None);
+    /// # Ok::<(), cognito_authz_core::PolicyParseError>(())
+    /// ```
+    pub fn column(&self) -> Option<usize> {
+        match self {
+            PolicyError::UnknownPolicy { column, .. }
+            | PolicyError::Cycle { column, .. }
+            | PolicyError::UnknownIssuer { column, .. } => *column,
+            _ => None,
         }
     }
 
@@ -238,6 +269,8 @@ impl PolicySet {
         }
         let mut lowering = Lowering {
             set: self,
+            columns: policy.columns.as_deref(),
+            atom: 0,
             stack: Vec::new(),
             scopes: Vec::new(),
             nodes: 0,
@@ -274,6 +307,10 @@ impl PolicySet {
 
 struct Lowering<'a> {
     set: &'a PolicySet,
+    /// The atom columns of the policy whose tree is being lowered (`None`: built in code).
+    columns: Option<&'a [usize]>,
+    /// How many of that policy's atoms were met so far: the index of the next one's column.
+    atom: usize,
     stack: Vec<&'a str>,
     scopes: Vec<String>,
     nodes: usize,
@@ -293,6 +330,15 @@ impl<'a> Lowering<'a> {
             return Err(PolicyError::TooLarge);
         }
         let boxed = |text: &str| -> Box<str> { Box::from(text) };
+        let column = if matches!(node, Node::Not(_) | Node::And(_) | Node::Or(_)) {
+            None
+        } else {
+            let column = self
+                .columns
+                .and_then(|columns| columns.get(self.atom).copied());
+            self.atom += 1;
+            column
+        };
         Ok(match node {
             Node::Public => return Err(PolicyError::PublicCombined),
             Node::Deny => CNode::False,
@@ -328,6 +374,7 @@ impl<'a> Lowering<'a> {
                     return Err(PolicyError::UnknownIssuer {
                         name: name.clone(),
                         configured: issuers.join(", "),
+                        column,
                     });
                 }
                 CNode::Issuer(boxed(name))
@@ -339,20 +386,27 @@ impl<'a> Lowering<'a> {
                     let mut path: Vec<String> =
                         self.stack[at..].iter().map(|s| (*s).to_owned()).collect();
                     path.push(name.clone());
-                    return Err(PolicyError::Cycle { path });
+                    return Err(PolicyError::Cycle { path, column });
                 }
                 let target = self
                     .set
                     .get(name)
-                    .ok_or_else(|| PolicyError::UnknownPolicy { name: name.clone() })?;
+                    .ok_or_else(|| PolicyError::UnknownPolicy {
+                        name: name.clone(),
+                        column,
+                    })?;
                 if matches!(self.set.resolves_to_whole(&target.node), Some(Node::Public)) {
                     // The fault is the reference (public inside a larger expression), not
                     // the named policy, which is fine on its own.
                     return Err(PolicyError::PublicCombined);
                 }
+                // The body's atoms are counted against the body's own text.
+                let outer = (self.columns, self.atom);
+                (self.columns, self.atom) = (target.columns.as_deref(), 0);
                 self.stack.push(name);
                 let lowered = self.lower(&target.node, positive, depth + 1);
                 self.stack.pop();
+                (self.columns, self.atom) = outer;
                 lowered.map_err(|error| error.in_named(name))?
             }
             Node::Not(inner) => CNode::Not(Box::new(self.lower(inner, !positive, depth + 1)?)),
@@ -530,10 +584,7 @@ impl CompiledPolicy {
         if self.inner.public {
             return Policy::public().to_string();
         }
-        Policy {
-            node: self.inner.root.to_node(),
-        }
-        .to_string()
+        Policy::from_node(self.inner.root.to_node()).to_string()
     }
 
     pub(crate) fn shared_text(&self) -> Arc<str> {
@@ -1017,7 +1068,10 @@ mod tests {
                 vec![("a", parse("policy:b"))],
                 PolicyError::InNamed {
                     name: "a".into(),
-                    source: Box::new(PolicyError::UnknownPolicy { name: "b".into() }),
+                    source: Box::new(PolicyError::UnknownPolicy {
+                        name: "b".into(),
+                        column: Some(1),
+                    }),
                 },
             ),
             (
@@ -1026,6 +1080,7 @@ mod tests {
                     name: "a".into(),
                     source: Box::new(PolicyError::Cycle {
                         path: vec!["a".into(), "a".into()],
+                        column: Some(1),
                     }),
                 },
             ),
@@ -1033,12 +1088,13 @@ mod tests {
                 vec![
                     ("a", parse("group:x or policy:b")),
                     ("b", parse("not policy:c")),
-                    ("c", parse("policy:a")),
+                    ("c", parse("group:y and policy:a")),
                 ],
                 PolicyError::InNamed {
                     name: "c".into(),
                     source: Box::new(PolicyError::Cycle {
                         path: vec!["a".into(), "b".into(), "c".into(), "a".into()],
+                        column: Some(13),
                     }),
                 },
             ),
@@ -1102,7 +1158,10 @@ mod tests {
         );
         assert_eq!(
             Policy::named("x").compile().expect_err("no set"),
-            PolicyError::UnknownPolicy { name: "x".into() }
+            PolicyError::UnknownPolicy {
+                name: "x".into(),
+                column: None
+            }
         );
     }
 

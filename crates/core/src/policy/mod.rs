@@ -40,26 +40,22 @@
 //! ```
 
 mod eval;
+pub(crate) mod file;
+pub(crate) mod guard;
+pub(crate) mod openapi;
 mod parse;
 pub(crate) mod paths;
 pub(crate) mod routes;
 
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::str::FromStr;
+use std::sync::Arc;
 
-use crate::claims::TokenUse;
+use crate::verify::claims::TokenUse;
 
 pub use eval::{CompiledPolicy, Evaluation, Explanation, PolicyError, PolicySet};
 pub use parse::PolicyParseError;
-
-/// The 1-based column of the first `prefix` atom (`policy:` or `issuer:`) naming `name` in
-/// `expression`, for error messages.
-pub(crate) fn reference_column(expression: &str, prefix: &str, name: &str) -> Option<usize> {
-    parse::references(expression, prefix)
-        .into_iter()
-        .find(|(candidate, _)| candidate == name)
-        .map(|(_, column)| column)
-}
 
 /// A policy expression, as a syntax tree.
 ///
@@ -84,9 +80,18 @@ pub(crate) fn reference_column(expression: &str, prefix: &str, name: &str) -> Op
 /// assert_eq!(Policy::default().to_string(), "deny");
 /// # Ok::<(), cognito_authz_core::PolicyParseError>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+///
+/// Equality and hashing compare the trees only: a parsed policy also remembers where each of
+/// its atoms was written, so that compile errors can point at them, but two policies that
+/// read the same are equal however they were spaced or built.
+#[derive(Clone)]
 pub struct Policy {
     pub(crate) node: Node,
+    /// The 1-based column (in characters) of each atom of `node`, in the order the atoms are
+    /// met walking the tree depth-first left to right (the order they were written in). Only
+    /// a policy parsed from text has them; one built in code, or combined from others, has
+    /// none.
+    pub(crate) columns: Option<Arc<[usize]>>,
 }
 
 /// The syntax tree. `And`/`Or` hold at least two operands, none of the same kind (flattened).
@@ -110,9 +115,33 @@ pub(crate) enum Node {
     Or(Vec<Node>),
 }
 
+impl PartialEq for Policy {
+    fn eq(&self, other: &Self) -> bool {
+        self.node == other.node
+    }
+}
+
+impl Eq for Policy {}
+
+impl Hash for Policy {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.node.hash(state);
+    }
+}
+
+impl fmt::Debug for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Policy").field("node", &self.node).finish()
+    }
+}
+
 impl Policy {
-    fn from_node(node: Node) -> Self {
-        Self { node }
+    /// A policy built in code (no text, so no atom columns).
+    pub(crate) fn from_node(node: Node) -> Self {
+        Self {
+            node,
+            columns: None,
+        }
     }
 
     /// `public`: the route skips verification (a valid token, if sent, is still offered).
@@ -279,7 +308,11 @@ impl FromStr for Policy {
     type Err = PolicyParseError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        parse::parse(text).map(Self::from_node)
+        let (node, columns) = parse::parse(text)?;
+        Ok(Self {
+            node,
+            columns: Some(columns.into()),
+        })
     }
 }
 
@@ -509,6 +542,25 @@ mod tests {
             assert_eq!(policy.to_string(), text);
             assert_eq!(text.parse::<Policy>().as_ref(), Ok(&policy), "{text}");
         }
+    }
+
+    #[test]
+    fn where_atoms_were_written_is_not_part_of_equality() {
+        use std::collections::hash_map::DefaultHasher;
+        let hash = |policy: &Policy| {
+            let mut hasher = DefaultHasher::new();
+            policy.hash(&mut hasher);
+            hasher.finish()
+        };
+        let spaced: Policy = "  group:a   or ( group:b )".parse().expect("parses");
+        let tight: Policy = "group:a or group:b".parse().expect("parses");
+        let built = Policy::group("a").or(Policy::group("b"));
+        assert_eq!(spaced.columns.as_deref(), Some(&[3, 18][..]));
+        assert_eq!(built.columns, None);
+        assert_eq!(spaced, tight);
+        assert_eq!(spaced, built);
+        assert_eq!(hash(&spaced), hash(&built));
+        assert_eq!(format!("{spaced:?}"), format!("{built:?}"));
     }
 
     #[test]

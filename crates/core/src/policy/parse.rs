@@ -2,7 +2,7 @@
 //! column (in characters) and say what was expected there.
 
 use super::Node;
-use crate::claims::TokenUse;
+use crate::verify::claims::TokenUse;
 
 /// Deepest nesting of parentheses and `not` accepted (keeps recursion bounded).
 const MAX_DEPTH: usize = 64;
@@ -27,12 +27,14 @@ pub struct PolicyParseError {
     pub message: String,
 }
 
-/// Parses a whole expression.
-pub(super) fn parse(text: &str) -> Result<Node, PolicyParseError> {
+/// Parses a whole expression, and returns with it the 1-based column of each of its atoms in
+/// the order they were written (which is the order a depth-first walk of the tree meets them).
+pub(super) fn parse(text: &str) -> Result<(Node, Vec<usize>), PolicyParseError> {
     let mut parser = Parser {
         chars: text.chars().collect(),
         position: 0,
         depth: 0,
+        columns: Vec::new(),
     };
     parser.skip_whitespace();
     if parser.at_end() {
@@ -41,7 +43,7 @@ pub(super) fn parse(text: &str) -> Result<Node, PolicyParseError> {
     let node = parser.or("")?;
     parser.skip_whitespace();
     match parser.peek() {
-        None => Ok(node),
+        None => Ok((node, parser.columns)),
         Some(')') => Err(parser.error_here("unexpected ')' without a matching '('")),
         Some(_) => {
             let found = parser.describe_here();
@@ -53,45 +55,12 @@ pub(super) fn parse(text: &str) -> Result<Node, PolicyParseError> {
     }
 }
 
-/// The `policy:` references of an expression with the column of each, for error positions.
-/// The names of the atoms with `prefix` (`policy:` or `issuer:`) in `text`, each with the
-/// 1-based column where its prefix starts.
-pub(crate) fn references(text: &str, prefix: &str) -> Vec<(String, usize)> {
-    let mut references = Vec::new();
-    if let Ok(node) = parse(text) {
-        collect_references(&node, prefix, &mut references);
-    }
-    let chars: Vec<char> = text.chars().collect();
-    let prefix: Vec<char> = prefix.chars().collect();
-    let mut columns = (0..chars.len()).filter(|&start| {
-        chars[start..].starts_with(&prefix)
-            && (start == 0 || chars[start - 1].is_whitespace() || chars[start - 1] == '(')
-    });
-    references
-        .into_iter()
-        .map(|name| (name, columns.next().map_or(1, |start| start + 1)))
-        .collect()
-}
-
-fn collect_references(node: &Node, prefix: &str, out: &mut Vec<String>) {
-    match (node, prefix) {
-        (Node::Named(name), "policy:") | (Node::Issuer(name), "issuer:") => {
-            out.push(name.clone());
-        }
-        (Node::Not(inner), _) => collect_references(inner, prefix, out),
-        (Node::And(items) | Node::Or(items), _) => {
-            for item in items {
-                collect_references(item, prefix, out);
-            }
-        }
-        _ => {}
-    }
-}
-
 struct Parser {
     chars: Vec<char>,
     position: usize,
     depth: usize,
+    /// Where each atom parsed so far starts (1-based column).
+    columns: Vec<usize>,
 }
 
 fn is_delimiter(c: char) -> bool {
@@ -286,7 +255,10 @@ impl Parser {
                 return Err(self.error_here(&format!("{expected_atom}, found '{keyword}'")));
             }
         }
-        self.atom(&expected_atom)
+        let start = self.position;
+        let atom = self.atom(&expected_atom)?;
+        self.columns.push(start + 1);
+        Ok(atom)
     }
 
     fn atom(&mut self, expected_atom: &str) -> Result<Node, PolicyParseError> {
@@ -589,10 +561,10 @@ mod tests {
     }
 
     #[test]
-    fn named_references_have_columns() {
-        assert_eq!(
-            references("group:a or policy:admin and not policy:\"x y\"", "policy:"),
-            vec![("admin".to_owned(), 12), ("x y".to_owned(), 33)]
-        );
+    fn atom_columns_are_recorded_in_the_order_written() {
+        let (_, columns) =
+            parse("group:a or (policy:admin and not  policy:\"x y\") or claim:é=1 or cedar")
+                .expect("parses");
+        assert_eq!(columns, [1, 13, 35, 52, 65]);
     }
 }

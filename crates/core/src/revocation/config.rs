@@ -5,8 +5,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{RevocationStore, RevocationStoreBuilder, WhenStale};
-use crate::clock::SharedClock;
 use crate::error::ConfigError;
+use crate::verify::clock::SharedClock;
 
 /// Where revocations are kept.
 #[derive(Debug, Clone, PartialEq, Eq)]

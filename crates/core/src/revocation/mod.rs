@@ -72,9 +72,9 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::claims::VerifiedToken;
-use crate::clock::{Clock, SharedClock};
 use crate::error::{ConfigError, Error, ErrorKind};
+use crate::verify::claims::VerifiedToken;
+use crate::verify::clock::{Clock, SharedClock};
 
 use replica::{Entry, Key, Replica};
 

@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use serde_json::json;
 
 use super::*;
-use crate::test_tokens::{NOW, TestIssuer, issuer};
+use crate::test_tokens::{NOW, TestIssuer, block_on, issuer};
 use crate::{Clock, Verifier};
 
 /// A clock tests move by hand.
@@ -29,14 +29,6 @@ impl Clock for TestClock {
     }
 }
 
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(future)
-}
-
 fn store(clock: &TestClock) -> RevocationStore {
     RevocationStore::builder().clock(clock.clone()).memory()
 }
@@ -50,6 +42,18 @@ fn verifier(clock: &TestClock, store: &RevocationStore, cache: bool) -> Verifier
         builder = builder.verified_token_cache(64);
     }
     builder.build().expect("valid verifier")
+}
+
+/// A memory store and a verifier that checks it, both on a clock that stays at `at`.
+fn set_up(at: u64, cache: bool) -> (RevocationStore, Verifier) {
+    let clock = TestClock::at(at);
+    let store = store(&clock);
+    let verifier = verifier(&clock, &store, cache);
+    (store, verifier)
+}
+
+async fn revoke(store: &RevocationStore, revocation: Revocation) {
+    store.revoke(revocation).await.expect("revoke");
 }
 
 fn access(jti: &str, origin_jti: &str, sub: &str, iat: u64) -> String {
@@ -69,12 +73,10 @@ fn code(result: Result<Arc<VerifiedToken>, Error>) -> &'static str {
 
 #[test]
 fn a_revoked_jti_is_refused_and_other_tokens_pass() {
-    let clock = TestClock::at(NOW);
-    let store = store(&clock);
-    let verifier = verifier(&clock, &store, false);
+    let (store, verifier) = set_up(NOW, false);
     let (first, second) = (access("j1", "o1", "s1", NOW), access("j2", "o1", "s1", NOW));
     block_on(async {
-        store.revoke(Revocation::token("j1")).await.expect("revoke");
+        revoke(&store, Revocation::token("j1")).await;
         let error = verifier.verify(&first).await.expect_err("revoked");
         assert_eq!(error.kind(), ErrorKind::RevokedToken);
         assert_eq!(error.status(), 401);
@@ -84,15 +86,10 @@ fn a_revoked_jti_is_refused_and_other_tokens_pass() {
 
 #[test]
 fn a_revoked_session_refuses_every_token_sharing_its_origin_jti() {
-    let clock = TestClock::at(NOW);
-    let store = store(&clock);
-    let verifier = verifier(&clock, &store, false);
+    let (store, verifier) = set_up(NOW, false);
     let id = issuer().id_token(&[], json!({"origin_jti": "o1", "jti": "id-1"}));
     block_on(async {
-        store
-            .revoke(Revocation::session("o1"))
-            .await
-            .expect("revoke");
+        revoke(&store, Revocation::session("o1")).await;
         assert_eq!(
             code(verifier.verify(&access("a", "o1", "s1", NOW)).await),
             "revoked_token"
@@ -107,16 +104,11 @@ fn a_revoked_session_refuses_every_token_sharing_its_origin_jti() {
 
 #[test]
 fn a_user_cutoff_revokes_tokens_issued_in_or_before_its_second() {
-    let clock = TestClock::at(NOW + 10);
-    let store = store(&clock);
-    let verifier = verifier(&clock, &store, false);
+    let (store, verifier) = set_up(NOW + 10, false);
     let cutoff = NOW + 5;
     let iss = TestIssuer::iss();
     block_on(async {
-        store
-            .revoke(Revocation::user(&iss, "s1", cutoff))
-            .await
-            .expect("revoke");
+        revoke(&store, Revocation::user(&iss, "s1", cutoff)).await;
         let cases = [
             (access("a", "o1", "s1", cutoff - 1), "revoked_token"),
             // Same second as the sign-out: cannot be told apart from one issued before it.
@@ -138,36 +130,26 @@ fn a_user_cutoff_revokes_tokens_issued_in_or_before_its_second() {
 
 #[test]
 fn a_user_signed_out_under_one_issuer_spelling_is_signed_out_under_the_other() {
-    let clock = TestClock::at(NOW);
-    let store = store(&clock);
-    let verifier = verifier(&clock, &store, false);
+    let (store, verifier) = set_up(NOW, false);
     let updated = TestIssuer::iss().replace("https://cognito-idp.", "https://issuer-cognito-idp.");
     let token = issuer().access_token("", &[], json!({"iss": updated, "sub": "s1"}));
     block_on(async {
         assert_eq!(code(verifier.verify(&token).await), "ok");
-        store
-            .revoke(Revocation::user(TestIssuer::iss(), "s1", NOW))
-            .await
-            .expect("revoke");
+        revoke(&store, Revocation::user(TestIssuer::iss(), "s1", NOW)).await;
         assert_eq!(code(verifier.verify(&token).await), "revoked_token");
     });
 }
 
 #[test]
 fn a_cache_hit_is_checked_too() {
-    let clock = TestClock::at(NOW);
-    let store = store(&clock);
-    let verifier = verifier(&clock, &store, true);
+    let (store, verifier) = set_up(NOW, true);
     let token = access("j1", "o1", "s1", NOW);
     block_on(async {
         assert_eq!(code(verifier.verify(&token).await), "ok");
         assert_eq!(code(verifier.verify(&token).await), "ok");
         let hits = verifier.cached_token_hits();
         assert!(hits >= 1);
-        store
-            .revoke(Revocation::session("o1"))
-            .await
-            .expect("revoke");
+        revoke(&store, Revocation::session("o1")).await;
         assert_eq!(code(verifier.verify(&token).await), "revoked_token");
         assert!(verifier.cached_token_hits() > hits, "answered by the cache");
     });
@@ -185,18 +167,9 @@ fn entries_expire_when_no_token_they_match_can_still_be_valid() {
     let token = access("j1", "o1", "s1", NOW);
     let verified = block_on(verifier.verify(&token)).expect("valid");
     block_on(async {
-        store
-            .revoke(Revocation::this_token(&verified).expect("jti"))
-            .await
-            .expect("revoke");
-        store
-            .revoke(Revocation::session("o1"))
-            .await
-            .expect("revoke");
-        store
-            .revoke(Revocation::user(TestIssuer::iss(), "s1", NOW - 100))
-            .await
-            .expect("revoke");
+        revoke(&store, Revocation::this_token(&verified).expect("jti")).await;
+        revoke(&store, Revocation::session("o1")).await;
+        revoke(&store, Revocation::user(TestIssuer::iss(), "s1", NOW - 100)).await;
     });
     assert_eq!(store.status().entries, 3);
     // The token expires at NOW + 3600: every entry lives until its bound plus the leeway.
@@ -204,29 +177,14 @@ fn entries_expire_when_no_token_they_match_can_still_be_valid() {
     let session_until = NOW + 3600 + 60;
     let user_until = NOW - 100 + 3600 + 60;
     let replica = &store.inner.replica;
+    let iss = TestIssuer::iss();
+    let user = Key::User {
+        issuer: &iss,
+        sub: "s1",
+    };
     clock.set(user_until - 1);
-    assert!(
-        replica
-            .get(
-                Key::User {
-                    issuer: &TestIssuer::iss(),
-                    sub: "s1"
-                },
-                user_until - 1
-            )
-            .is_some()
-    );
-    assert!(
-        replica
-            .get(
-                Key::User {
-                    issuer: &TestIssuer::iss(),
-                    sub: "s1"
-                },
-                user_until
-            )
-            .is_none()
-    );
+    assert!(replica.get(user, user_until - 1).is_some());
+    assert!(replica.get(user, user_until).is_none());
     clock.set(user_until);
     store.purge_expired();
     assert_eq!(store.status().entries, 2);
@@ -243,14 +201,8 @@ fn a_later_cutoff_wins_and_an_earlier_one_does_not_shorten_it() {
     let store = store(&clock);
     let iss = TestIssuer::iss();
     block_on(async {
-        store
-            .revoke(Revocation::user(&iss, "s1", NOW + 50))
-            .await
-            .expect("revoke");
-        store
-            .revoke(Revocation::user(&iss, "s1", NOW + 10))
-            .await
-            .expect("revoke");
+        revoke(&store, Revocation::user(&iss, "s1", NOW + 50)).await;
+        revoke(&store, Revocation::user(&iss, "s1", NOW + 10)).await;
     });
     let entry = store
         .inner

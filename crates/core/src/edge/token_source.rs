@@ -61,7 +61,7 @@ impl HeaderLookup for HeaderMap {
     }
 }
 
-use crate::cross_site::{CrossSiteCheck, normalize_origin};
+use crate::edge::cross_site::{CrossSiteCheck, normalize_origin};
 use crate::error::{ConfigError, Error, ErrorKind};
 
 /// Where a request's token was found.

@@ -27,8 +27,8 @@
 use http::Method;
 use http::header::{HeaderName, ORIGIN, REFERER};
 
+use crate::edge::token_source::HeaderLookup;
 use crate::error::{ConfigError, Error, ErrorKind};
-use crate::token_source::HeaderLookup;
 
 /// The `Sec-Fetch-Site` request header (Fetch Metadata).
 static SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");

@@ -15,10 +15,10 @@ use http::StatusCode;
 use serde::de::DeserializeOwned;
 
 use crate::authorizer::Denial;
-use crate::claims::{TokenUse, VerifiedToken};
+use crate::edge::response::DenialResponse;
 use crate::error::ErrorKind;
-use crate::guard::{GuardError, PolicyGuard};
-use crate::response::DenialResponse;
+use crate::policy::guard::{GuardError, PolicyGuard};
+use crate::verify::claims::{TokenUse, VerifiedToken};
 
 /// What the authorization layer (or middleware) left on a request it let through: the
 /// verified token, if any, and the realm of the challenges; plus the route, for logs.

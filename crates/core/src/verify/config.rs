@@ -5,12 +5,14 @@
 //! `Result`: a configuration that would admit more than the user asked for (no `token_use`, no
 //! client ids) is an error, never an open door.
 
+use std::fmt;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use crate::claims::TokenUse;
 use crate::error::ConfigError;
+use crate::jwks::KeySet;
+use crate::verify::claims::TokenUse;
 
 /// Which `token_use` values a Cognito issuer accepts (required; there is no default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -130,6 +132,44 @@ pub(crate) struct KeyLocation {
     pub(crate) url: Option<String>,
     pub(crate) file: Option<PathBuf>,
     pub(crate) json: Option<Arc<str>>,
+    /// `file`'s key set, when it was already read (by the policy-file loader, which reports a
+    /// bad file at its issuer's line): the verifier takes it instead of reading the file again.
+    pub(crate) loaded: LoadedKeys,
+}
+
+/// A key set read from an issuer's key file, handed over once to the verifier built from the
+/// configuration (every clone of the configuration shares it; a later build reads the file
+/// afresh). It is `file`'s content, so it takes no part in comparing locations.
+#[derive(Clone, Default)]
+pub(crate) struct LoadedKeys(Option<Arc<Mutex<Option<KeySet>>>>);
+
+impl LoadedKeys {
+    /// The set, for the first caller; `None` if there was none or it was taken.
+    pub(crate) fn take(&self) -> Option<KeySet> {
+        self.0
+            .as_ref()?
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+}
+
+impl PartialEq for LoadedKeys {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for LoadedKeys {}
+
+impl fmt::Debug for LoadedKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "LoadedKeys(read)"
+        } else {
+            "LoadedKeys(none)"
+        })
+    }
 }
 
 impl KeyLocation {
@@ -279,10 +319,16 @@ impl IssuerConfig {
     #[must_use]
     pub fn with_jwks_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.keys = KeyLocation {
-            url: None,
             file: Some(path.into()),
-            json: None,
+            ..KeyLocation::default()
         };
+        self
+    }
+
+    /// The same issuer with `set`, already read from its key file, handed to the verifier in
+    /// place of reading the file again.
+    pub(crate) fn with_loaded_keys(mut self, set: KeySet) -> Self {
+        self.keys.loaded = LoadedKeys(Some(Arc::new(Mutex::new(Some(set)))));
         self
     }
 
@@ -298,8 +344,7 @@ impl IssuerConfig {
         check_key_url(&url, self.fetch.allow_insecure_http)?;
         self.keys = KeyLocation {
             url: Some(url),
-            file: None,
-            json: None,
+            ..KeyLocation::default()
         };
         Ok(self)
     }

@@ -4,4 +4,4 @@
 //! check are skipped. Use [`Verifier::verify`](crate::Verifier::verify) or an
 //! [`Authorizer`](crate::Authorizer) to trust a token.
 
-pub use crate::jwt::decode_unverified;
+pub use crate::verify::jwt::decode_unverified;

@@ -26,8 +26,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use arc_swap::ArcSwapOption;
 
-use crate::claims::{VerifiedToken, heap_allocation};
 use crate::jwks::KeyEntry;
+use crate::verify::claims::{VerifiedToken, heap_allocation};
 
 /// What the cache keeps per token: the token, the key that verified it, and the issuer that
 /// accepted it.

@@ -42,12 +42,12 @@ use futures_util::FutureExt as _;
 use futures_util::future::{BoxFuture, Shared};
 use serde_json::{Map, Value};
 
-use crate::claims::VerifiedToken;
-use crate::clock::{SharedClock, SystemClock};
-use crate::config::is_loopback_url;
+use crate::edge::token_source::HeaderLookup;
 use crate::error::{ConfigError, Error, ErrorKind};
-use crate::registered::{Claims, Header};
-use crate::token_source::HeaderLookup;
+use crate::verify::claims::VerifiedToken;
+use crate::verify::clock::{SharedClock, SystemClock};
+use crate::verify::config::is_loopback_url;
+use crate::verify::registered::{Claims, Header};
 
 /// The header an ALB puts its signed user claims in.
 pub const ALB_DATA_HEADER: &str = "x-amzn-oidc-data";
@@ -671,27 +671,17 @@ mod tests {
                 .issuer("https://issuer.example")
         };
         assert!(ok().build().is_ok());
-        assert!(
-            AlbConfig::builder()
-                .client_ids(["c"])
-                .issuer("i")
-                .build()
-                .is_err()
-        );
-        assert!(
+        // Each of the three required settings missing in turn.
+        let incomplete = [
+            AlbConfig::builder().client_ids(["c"]).issuer("i"),
+            AlbConfig::builder().load_balancer_arn(arn).issuer("i"),
             AlbConfig::builder()
                 .load_balancer_arn(arn)
-                .issuer("i")
-                .build()
-                .is_err()
-        );
-        assert!(
-            AlbConfig::builder()
-                .load_balancer_arn(arn)
-                .client_ids(["c"])
-                .build()
-                .is_err()
-        );
+                .client_ids(["c"]),
+        ];
+        for builder in incomplete {
+            assert!(builder.build().is_err());
+        }
         assert!(ok().key_url_base("http://keys.example/").build().is_err());
         assert!(ok().key_url_base("http://127.0.0.1:9/").build().is_ok());
         assert!(ok().max_keys(0).build().is_err());

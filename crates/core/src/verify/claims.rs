@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use serde::de::{DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-use crate::registered::{Audience, Claims};
+use crate::verify::registered::{Audience, Claims};
 
 /// Which kind of Cognito token this is (`token_use`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

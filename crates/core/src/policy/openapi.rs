@@ -37,9 +37,9 @@
 use http::Method;
 use serde_json::{Map, Value, json};
 
-use crate::config::IssuerConfig;
 use crate::policy::routes::RouteTable;
 use crate::policy::{Node, Policy};
+use crate::verify::config::IssuerConfig;
 
 /// The extension holding what a requirement cannot say (groups, claims, the policy itself).
 pub const POLICY_EXTENSION: &str = "x-cognito-authz-policy";

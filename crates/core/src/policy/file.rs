@@ -42,15 +42,15 @@ use http::Method;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::claims::TokenUse;
-use crate::config::{AcceptedTokenUse, Algorithm, IssuerConfig};
+use crate::edge::token_source::{TokenSource, TokenSourceBuilder};
 use crate::error::{ConfigError, ConfigErrorKind};
 use crate::jwks::{KeyFileError, KeySet};
 use crate::policy::routes::{RouteError, RouteTable, STANDARD_METHODS};
 use crate::policy::{Policy, PolicyError, PolicyParseError};
 use crate::revocation::RevocationConfig;
 use crate::revocation::config::RevocationEntry;
-use crate::token_source::{TokenSource, TokenSourceBuilder};
+use crate::verify::claims::TokenUse;
+use crate::verify::config::{AcceptedTokenUse, Algorithm, IssuerConfig};
 
 /// A loaded and validated policy file: issuer configurations, token source and route table.
 ///
@@ -444,27 +444,36 @@ impl PolicyFile {
         (self.issuers, self.token_source, self.routes, cedar)
     }
 
-    /// Reads and checks each issuer's static key file (or `override_file` for every issuer),
-    /// so a bad one is reported at its issuer's line.
+    /// Reads each issuer's static key file (or `override_file`, once, for every issuer) and
+    /// returns the issuers holding the sets read: a bad file is reported at its issuer's line,
+    /// and a [`Verifier`](crate::Verifier) built from these issuers uses the sets instead of
+    /// reading the files again.
     ///
     /// # Errors
     /// A key file that cannot be read or is not a JSON key set.
-    pub fn check_key_files(&self, override_file: Option<&Path>) -> Result<(), ConfigError> {
-        for (index, issuer) in self.issuers.iter().enumerate() {
-            let (path, overridden) = match override_file {
-                Some(path) => (path.to_path_buf(), true),
-                None => match issuer.keys.file.clone() {
-                    Some(path) => (path, false),
-                    None => continue,
-                },
-            };
+    pub fn load_key_files(
+        &self,
+        override_file: Option<&Path>,
+    ) -> Result<Vec<IssuerConfig>, ConfigError> {
+        Ok(self
+            .read_key_files(override_file)?
+            .hand_to(self.issuers.clone()))
+    }
+
+    /// Reads the key files of [`PolicyFile::load_key_files`], to hand to the issuers an
+    /// authorizer serves (the file's own, or replacements).
+    pub(crate) fn read_key_files(
+        &self,
+        override_file: Option<&Path>,
+    ) -> Result<KeyFiles, ConfigError> {
+        let read = |index: usize, path: &Path, overridden: bool| {
             let what = if overridden {
                 "jwks file override"
             } else {
                 "jwks_file"
             };
             let fail = |message: String| self.issuer_error(index, !overridden, message);
-            KeySet::from_file(&path).map_err(|error| match error {
+            KeySet::from_file(path).map_err(|error| match error {
                 KeyFileError::Read(error) => {
                     fail(format!("cannot read {what} {}: {error}", path.display()))
                 }
@@ -472,9 +481,63 @@ impl PolicyFile {
                     "{what} {} is not a JSON key set: {error}",
                     path.display()
                 )),
-            })?;
+            })
+        };
+        if let Some(path) = override_file {
+            return Ok(KeyFiles {
+                overriding: Some((path.to_path_buf(), read(0, path, true)?)),
+                own: Vec::new(),
+            });
         }
-        Ok(())
+        let own = self
+            .issuers
+            .iter()
+            .enumerate()
+            .map(|(index, issuer)| {
+                issuer
+                    .keys
+                    .file
+                    .as_deref()
+                    .map(|path| read(index, path, false))
+                    .transpose()
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(KeyFiles {
+            overriding: None,
+            own,
+        })
+    }
+}
+
+/// Key sets read from a policy file's key files, handed to the verifier built from it so that
+/// each file is read once per build or reload.
+#[derive(Debug, Default)]
+pub(crate) struct KeyFiles {
+    /// A file that replaces every issuer's keys (`--jwks-file`), with its set.
+    overriding: Option<(std::path::PathBuf, KeySet)>,
+    /// Otherwise the set of each of the file's issuers that names a `jwks_file`, in file order.
+    own: Vec<Option<KeySet>>,
+}
+
+impl KeyFiles {
+    /// Gives `issuers` the sets read: with an override, every issuer reads its keys from that
+    /// file alone; otherwise the file's issuers (in file order) keep their key locations and
+    /// take their own sets.
+    pub(crate) fn hand_to(self, issuers: Vec<IssuerConfig>) -> Vec<IssuerConfig> {
+        if let Some((path, set)) = self.overriding {
+            return issuers
+                .into_iter()
+                .map(|issuer| issuer.with_jwks_file(&path).with_loaded_keys(set.clone()))
+                .collect();
+        }
+        let mut own = self.own.into_iter();
+        issuers
+            .into_iter()
+            .map(|issuer| match own.next().flatten() {
+                Some(set) => issuer.with_loaded_keys(set),
+                None => issuer,
+            })
+            .collect()
     }
 }
 
@@ -569,7 +632,7 @@ fn issuers(
     }
     // Checked where the verifier checks it; reported at the later issuer (its name for a
     // repeated name).
-    crate::config::check_distinct(&configs).map_err(|clash| {
+    crate::verify::config::check_distinct(&configs).map_err(|clash| {
         let entry = &entries[clash.index];
         let span = match (&entry.get_ref().name, clash.same_name) {
             (Some(name), true) => name.span(),
@@ -694,8 +757,8 @@ fn token_source(entry: Option<&TokenEntry>, at: &At<'_>) -> Result<TokenSource, 
     builder.build().map_err(|error| at(0..0, error.to_string()))
 }
 
-/// Puts a route-table error at the string it is about, and for a reference inside a named
-/// policy, adds the column of that reference.
+/// Puts a route-table error at the string it is about, and for a reference error, adds the
+/// column of that reference inside the string (recorded when the expression was parsed).
 fn route_error_location(
     error: &RouteError,
     document: &Document,
@@ -714,27 +777,27 @@ fn route_error_location(
                 PolicyError::InNamed { source, .. } => source.as_ref(),
                 other => other,
             };
-            let message = match reference_column(inner, expression.get_ref()) {
-                Some(column) => format!("policy {name:?}: column {column}: {inner}"),
-                None => format!("policy {name:?}: {inner}"),
-            };
-            at(expression.span(), message)
+            at(
+                expression.span(),
+                format!("policy {name:?}: {}", with_column(inner)),
+            )
         }
         RouteError::Unmatched(policy_error) => {
             let span = unmatched.map_or(0..0, Spanned::span);
-            at(span, format!("defaults.unmatched: {policy_error}"))
+            at(
+                span,
+                format!("defaults.unmatched: {}", with_column(policy_error)),
+            )
         }
         RouteError::Policy { index, source, .. } => match route(*index) {
-            Some(route) => {
-                let message = match reference_column(source, route.require.get_ref()) {
-                    Some(column) => format!("column {column}: {source}"),
-                    None => source.to_string(),
-                };
-                at(
-                    route.require.span(),
-                    format!("route {:?} require: {message}", route.path.get_ref()),
-                )
-            }
+            Some(route) => at(
+                route.require.span(),
+                format!(
+                    "route {:?} require: {}",
+                    route.path.get_ref(),
+                    with_column(source)
+                ),
+            ),
             None => at(0..0, error.to_string()),
         },
         RouteError::NoMethods { index, .. } => match route(*index) {
@@ -751,15 +814,12 @@ fn route_error_location(
     }
 }
 
-/// The column of the `policy:` reference a policy error is about, when it is one.
-fn reference_column(error: &PolicyError, expression: &str) -> Option<usize> {
-    let (prefix, name) = match error {
-        PolicyError::UnknownPolicy { name } => ("policy:", name),
-        PolicyError::Cycle { path } => ("policy:", path.last()?),
-        PolicyError::UnknownIssuer { name, .. } => ("issuer:", name),
-        _ => return None,
-    };
-    crate::policy::reference_column(expression, prefix, name)
+/// A policy error's message, led by `column N: ` when it knows where in its expression it is.
+fn with_column(error: &PolicyError) -> String {
+    match error.column() {
+        Some(column) => format!("column {column}: {error}"),
+        None => error.to_string(),
+    }
 }
 
 impl fmt::Display for PolicyFile {
@@ -859,47 +919,33 @@ mod tests {
 
     #[test]
     fn a_complete_file_loads() {
-        let text = with_issuer(
-            r#"
-[token]
-header = "authorization"
-cookie = "id_token"
-
-[defaults]
-unmatched = "authenticated"
-
-[policies]
-admin = "group:admin"
-reader = "scope:api/read or policy:admin"
-
-[[route]]
-path = "/health"
-require = "public"
-
-[[route]]
-path = "/reports/{id}"
-methods = ["GET", "head"]
-require = "policy:reader"
-
-[[route]]
-path = "/admin/{*rest}"
-require = "policy:admin and token_use:id"
-"#,
-        );
-        let file = PolicyFile::parse(&text, "/srv", "policy.toml").expect("valid");
+        let file = PolicyFile::parse(crate::test_tokens::POLICY, "/srv", "policy.toml")
+            .unwrap_or_else(|error| panic!("{error}"));
         assert_eq!(file.issuers().len(), 1);
         assert_eq!(file.issuers()[0].name(), "main");
         assert_eq!(file.token_source().cookie_name(), Some("id_token"));
         assert_eq!(file.token_source().allowed_origins().count(), 0);
         assert!(!file.token_source().allows_same_site());
         assert!(!file.token_source().allows_missing_origin());
-        assert_eq!(file.routes().routes().len(), 3);
         assert_eq!(
             file.to_string(),
-            "* /health -> public\nGET,HEAD /reports/{id} -> policy:reader\n* /admin/{*rest} -> policy:admin and token_use:id\n(unmatched) -> authenticated\n"
+            "* /health -> public\nGET /reports/{id} -> policy:reader\n* /admin/{*rest} -> policy:admin\nGET /admin/public -> public\n* /id-only -> token_use:id and claim:email\n* /scoped -> scope:api/write and scope:api/read\n* /tenant -> claim:custom:tenant=acme and not group:banned\n(unmatched) -> authenticated\n"
         );
         let found = file.routes().lookup(&Method::GET, "/reports/1");
         assert_eq!(found.policy().required_scopes(), ["api/read"]);
+        // Standard methods are read in any case.
+        let file = PolicyFile::parse(
+            &with_issuer(
+                "[[route]]\npath = \"/x\"\nmethods = [\"get\", \"Head\"]\nrequire = \"public\"\n",
+            ),
+            ".",
+            "f.toml",
+        )
+        .unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(
+            file.to_string(),
+            "GET,HEAD /x -> public\n(unmatched) -> deny\n"
+        );
     }
 
     #[test]
@@ -944,8 +990,13 @@ require = "policy:admin and token_use:id"
                 "f.toml:9:11: route \"/x\" require: column 12: unknown policy \"nope\" (referenced as policy:nope)",
             ),
             (
+                // The column is the parsed atom's, not the text inside the quoted name.
+                with_issuer("[[route]]\npath = \"/x\"\nrequire = 'group:\"a policy:nope\" or policy:nope'\n"),
+                "f.toml:9:11: route \"/x\" require: column 26: unknown policy \"nope\" (referenced as policy:nope)",
+            ),
+            (
                 with_issuer("[defaults]\nunmatched = \"policy:x\"\n"),
-                "f.toml:8:13: defaults.unmatched: unknown policy \"x\" (referenced as policy:x)",
+                "f.toml:8:13: defaults.unmatched: column 1: unknown policy \"x\" (referenced as policy:x)",
             ),
             (
                 with_issuer("[defaults]\nunmatched = \"(\"\n"),
@@ -1101,7 +1152,7 @@ allow_missing_origin = true
             file.issuers()[0].keys.file.as_deref(),
             Some(Path::new("/etc/app/keys/jwks.json"))
         );
-        let error = file.check_key_files(None).expect_err("missing file");
+        let error = file.load_key_files(None).expect_err("missing file");
         assert_eq!((error.line(), error.column()), (6, 13), "{error}");
         assert!(
             error

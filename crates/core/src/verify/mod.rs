@@ -1,20 +1,31 @@
 //! The verifier: the ordered checks of `docs/verification.md` over a token string, the configured issuers
 //! and the clock. The first failing check is the result.
 
+#[cfg(feature = "alb")]
+pub(crate) mod alb;
+pub(crate) mod claims;
+pub(crate) mod clock;
+pub(crate) mod config;
+pub mod dangerous;
+pub(crate) mod jwt;
+pub(crate) mod registered;
+pub(crate) mod token_cache;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::claims::{TokenUse, VerifiedToken};
-use crate::clock::{Clock, SharedClock};
-use crate::config::{Algorithm, ClientRule, FetchSettings, IssuerConfig, IssuerKind, KeyLocation};
+use crate::edge::token_source::token_text;
 use crate::error::{ConfigError, Error, ErrorKind};
 use crate::jwks::{KeyFileError, KeySet, KeySetError, KeySource, KeySourceStats, RefreshReason};
-use crate::jwt;
-use crate::registered::{Audience, Claims, Header};
 use crate::revocation::RevocationStore;
-use crate::token_cache::{CachedToken, Lookup, TokenCache};
-use crate::token_source::token_text;
+use crate::verify::claims::{TokenUse, VerifiedToken};
+use crate::verify::clock::{Clock, SharedClock};
+use crate::verify::config::{
+    Algorithm, ClientRule, FetchSettings, IssuerConfig, IssuerKind, KeyLocation,
+};
+use crate::verify::registered::{Audience, Claims, Header};
+use crate::verify::token_cache::{CachedToken, Lookup, TokenCache};
 
 /// Default cap on the token length (check 1): 16 KiB.
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
@@ -203,7 +214,7 @@ impl VerifierBuilder {
             .as_ref()
             .map(Verifier::fetched_sources)
             .unwrap_or_default();
-        crate::config::check_distinct(&self.issuers)
+        crate::verify::config::check_distinct(&self.issuers)
             .map_err(|clash| ConfigError::new(crate::ConfigErrorKind::Issuer, clash.message))?;
         let mut by_iss = HashMap::new();
         let mut sources = Vec::new();
@@ -289,6 +300,9 @@ fn preload(location: &KeyLocation, name: &str) -> Result<Option<KeySet>, ConfigE
     let Some(path) = &location.file else {
         return Ok(None);
     };
+    if let Some(set) = location.loaded.take() {
+        return Ok(Some(set));
+    }
     KeySet::from_file(path)
         .map(Some)
         .map_err(|error| match error {
@@ -740,7 +754,8 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::config::AcceptedTokenUse;
+    use crate::test_tokens::block_on;
+    use crate::verify::config::AcceptedTokenUse;
 
     const ISS: &str = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Prop1";
 
@@ -758,14 +773,6 @@ mod tests {
             .verified_token_cache(16)
             .build()
             .expect("valid verifier")
-    }
-
-    fn block_on<F: std::future::Future>(future: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime")
-            .block_on(future)
     }
 
     fn b64(bytes: &[u8]) -> String {
