@@ -293,7 +293,11 @@ mod tests {
                     ..actix
                 };
                 assert_eq!(all(actix), all(actix_full), "{text}");
-                assert_eq!(actix.has_dot_segments(), actix_full.has_dot_segments(), "{text}");
+                assert_eq!(
+                    actix.has_dot_segments(),
+                    actix_full.has_dot_segments(),
+                    "{text}"
+                );
                 plain += usize::from(fast.plain);
             }
         }

@@ -36,30 +36,44 @@ const fn malformed(detail: &'static str) -> Error {
 
 /// Check 2, structure: three non-empty canonical base64url segments; header and payload UTF-8.
 pub(crate) fn split(token: &str) -> Result<Segments<'_>, Error> {
-    let mut segments = token.split('.');
-    let (Some(header), Some(payload), Some(signature), None) = (
-        segments.next(),
-        segments.next(),
-        segments.next(),
-        segments.next(),
-    ) else {
-        return Err(malformed("token is not three dot-separated segments"));
+    const NOT_THREE: Error = malformed("token is not three dot-separated segments");
+    // The header is found from the front and the signature from the back, so the payload (the
+    // longest part) is not scanned for dots: a dot in it fails its base64url decoding, which
+    // then reports the token as not three segments.
+    let bytes = token.as_bytes();
+    let (Some(first), Some(last)) = (token.find('.'), token.rfind('.')) else {
+        return Err(NOT_THREE);
     };
-    if header.is_empty() || payload.is_empty() || signature.is_empty() {
-        return Err(malformed("empty segment"));
+    if first == last {
+        return Err(NOT_THREE);
     }
-    // Everything before the last '.' is what was signed.
-    let signing_input = &token.as_bytes()[..token.len() - signature.len() - 1];
-    let header_json =
-        String::from_utf8(decode_segment(header)?).map_err(|_| malformed("header is not UTF-8"))?;
-    let payload_json = String::from_utf8(decode_segment(payload)?)
-        .map_err(|_| malformed("payload is not UTF-8"))?;
-    let signature = decode_segment(signature)?;
-    Ok(Segments {
-        header_json,
-        payload_json,
-        signing_input,
-        signature,
+    let (header, payload, signature) =
+        (&token[..first], &token[first + 1..last], &token[last + 1..]);
+    // Any failure below is reported as "not three segments" when the payload holds a dot,
+    // exactly as if the token had been split at every dot first.
+    let segments = || {
+        if header.is_empty() || payload.is_empty() || signature.is_empty() {
+            return Err(malformed("empty segment"));
+        }
+        let header_json = String::from_utf8(decode_segment(header)?)
+            .map_err(|_| malformed("header is not UTF-8"))?;
+        let payload_json = String::from_utf8(decode_segment(payload)?)
+            .map_err(|_| malformed("payload is not UTF-8"))?;
+        let signature = decode_segment(signature)?;
+        Ok(Segments {
+            header_json,
+            payload_json,
+            // Everything before the last '.' is what was signed.
+            signing_input: &bytes[..last],
+            signature,
+        })
+    };
+    segments().map_err(|error| {
+        if payload.contains('.') {
+            NOT_THREE
+        } else {
+            error
+        }
     })
 }
 
@@ -151,6 +165,50 @@ mod tests {
 
     fn token(header: &str, payload: &str) -> String {
         format!("{}.{}.{}", b64(header), b64(payload), b64("sig"))
+    }
+
+    /// Splitting at every dot first, then checking the segments in order: what `split` must
+    /// answer, error text included.
+    fn split_everywhere(token: &str) -> Result<(String, String, Vec<u8>), &'static str> {
+        let parts: Vec<&str> = token.split('.').collect();
+        let [header, payload, signature] = parts[..] else {
+            return Err("token is not three dot-separated segments");
+        };
+        if header.is_empty() || payload.is_empty() || signature.is_empty() {
+            return Err("empty segment");
+        }
+        let decode = |segment| decode_segment(segment).map_err(|error| error.detail());
+        let header = String::from_utf8(decode(header)?).map_err(|_| "header is not UTF-8")?;
+        let payload = String::from_utf8(decode(payload)?).map_err(|_| "payload is not UTF-8")?;
+        Ok((header, payload, decode(signature)?))
+    }
+
+    #[test]
+    fn splitting_from_both_ends_answers_as_splitting_at_every_dot() {
+        const ALPHABET: &[u8] = b".eyJ9A_-=";
+        let mut text = Vec::new();
+        for length in 0..=6_u32 {
+            for mut code in 0..ALPHABET.len().pow(length) {
+                text.clear();
+                for _ in 0..length {
+                    text.push(ALPHABET[code % ALPHABET.len()]);
+                    code /= ALPHABET.len();
+                }
+                let token = std::str::from_utf8(&text).expect("ASCII");
+                let fast = split(token)
+                    .map(|s| (s.header_json, s.payload_json, s.signature))
+                    .map_err(|error| error.detail());
+                assert_eq!(fast, split_everywhere(token), "{token}");
+            }
+        }
+        let real = token(r#"{"alg":"RS256"}"#, r#"{"sub":"a"}"#);
+        assert!(split(&real).is_ok());
+        assert_eq!(
+            split(&format!("{real}.x"))
+                .map(|_| ())
+                .map_err(|e| e.detail()),
+            Err("token is not three dot-separated segments")
+        );
     }
 
     #[test]

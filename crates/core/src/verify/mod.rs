@@ -8,6 +8,7 @@ pub(crate) mod clock;
 pub(crate) mod config;
 pub mod dangerous;
 pub(crate) mod jwt;
+pub(crate) mod per_core_counter;
 pub(crate) mod registered;
 pub(crate) mod token_cache;
 
@@ -66,7 +67,7 @@ pub struct Verifier {
 struct Inner {
     issuers: Vec<IssuerConfig>,
     /// Exact `iss` → (issuer index, key source index).
-    by_iss: HashMap<String, (usize, usize)>,
+    by_iss: IssIndex,
     sources: Vec<Arc<KeySource>>,
     /// Union of every issuer's algorithms, for check 4 when `iss` names no configured issuer.
     any_algorithms: Vec<Algorithm>,
@@ -216,7 +217,7 @@ impl VerifierBuilder {
             .unwrap_or_default();
         crate::verify::config::check_distinct(&self.issuers)
             .map_err(|clash| ConfigError::new(crate::ConfigErrorKind::Issuer, clash.message))?;
-        let mut by_iss = HashMap::new();
+        let mut by_iss = Vec::new();
         let mut sources = Vec::new();
         let mut any_algorithms = Vec::new();
         for (index, (config, key_sources)) in self.issuers.iter().zip(planned).enumerate() {
@@ -259,14 +260,14 @@ impl VerifierBuilder {
                 sources.push(source);
                 // Distinct (checked above): each iss is inserted once.
                 for iss in issuers {
-                    by_iss.insert(iss.clone(), (index, sources.len() - 1));
+                    by_iss.push((iss.clone(), (index, sources.len() - 1)));
                 }
             }
         }
         Ok(Verifier {
             inner: Arc::new(Inner {
                 issuers: self.issuers,
-                by_iss,
+                by_iss: IssIndex::new(by_iss),
                 sources,
                 any_algorithms,
                 clock,
@@ -555,11 +556,7 @@ impl Verifier {
         let segments = jwt::split(token)?;
         let header = Header::parse(&segments.header_json)?;
         let claims = Claims::parse(&segments.payload_json)?;
-        let selected = claims
-            .iss
-            .as_deref()
-            .and_then(|iss| inner.by_iss.get(iss))
-            .copied();
+        let selected = claims.iss.as_deref().and_then(|iss| inner.by_iss.get(iss));
         let generic = selected.is_some_and(|(index, _)| !inner.issuers[index].is_cognito());
         if matches!(claims.aud, Audience::Many(_)) && !generic {
             return Err(Error::new(
@@ -668,6 +665,38 @@ impl Verifier {
             ));
         }
         Ok(())
+    }
+}
+
+/// The configured `iss` values, each with its (issuer index, key source index): compared one
+/// by one while there are few (cheaper than hashing the token's `iss`, a URL of some 70
+/// bytes, on every verification), hashed beyond.
+enum IssIndex {
+    Few(Vec<(String, (usize, usize))>),
+    Many(HashMap<String, (usize, usize)>),
+}
+
+impl IssIndex {
+    /// Issuers compared one by one at most.
+    const FEW: usize = 16;
+
+    /// `entries` are distinct (checked as the verifier is built).
+    fn new(entries: Vec<(String, (usize, usize))>) -> Self {
+        if entries.len() <= Self::FEW {
+            Self::Few(entries)
+        } else {
+            Self::Many(entries.into_iter().collect())
+        }
+    }
+
+    fn get(&self, iss: &str) -> Option<(usize, usize)> {
+        match self {
+            Self::Few(entries) => entries
+                .iter()
+                .find(|(candidate, _)| candidate == iss)
+                .map(|(_, found)| *found),
+            Self::Many(map) => map.get(iss).copied(),
+        }
     }
 }
 

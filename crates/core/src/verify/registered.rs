@@ -204,7 +204,10 @@ const FEW_KEYS: usize = 24;
 struct SeenKeys<'a> {
     few: [Cow<'a, str>; FEW_KEYS],
     count: usize,
-    many: HashSet<Cow<'a, str>>,
+    /// One bit per fingerprint of the names in `few`: a name whose bit is clear is new, and
+    /// most names are told apart without comparing strings.
+    fingerprints: u64,
+    many: Option<HashSet<Cow<'a, str>>>,
 }
 
 impl Default for SeenKeys<'_> {
@@ -212,28 +215,44 @@ impl Default for SeenKeys<'_> {
         Self {
             few: std::array::from_fn(|_| Cow::Borrowed("")),
             count: 0,
-            many: HashSet::new(),
+            fingerprints: 0,
+            many: None,
         }
     }
+}
+
+/// A bit chosen by a name's length and end bytes (not a hash: it only has to spread the
+/// names of one payload).
+fn fingerprint(key: &str) -> u64 {
+    let bytes = key.as_bytes();
+    let (first, last) = (bytes.first().copied(), bytes.last().copied());
+    let mixed = bytes
+        .len()
+        .wrapping_mul(31)
+        .wrapping_add(usize::from(first.unwrap_or(0)) * 7)
+        .wrapping_add(usize::from(last.unwrap_or(0)));
+    1 << (mixed % 64)
 }
 
 impl<'a> SeenKeys<'a> {
     /// Records `key`; false if it was already there.
     fn insert(&mut self, key: Cow<'a, str>) -> bool {
-        if !self.many.is_empty() {
-            return self.many.insert(key);
+        if let Some(many) = &mut self.many {
+            return many.insert(key);
         }
-        if self.few[..self.count].contains(&key) {
+        let bit = fingerprint(&key);
+        if self.fingerprints & bit != 0 && self.few[..self.count].contains(&key) {
             return false;
         }
         if self.count < FEW_KEYS {
+            self.fingerprints |= bit;
             self.few[self.count] = key;
             self.count += 1;
         } else {
-            self.many.reserve(2 * FEW_KEYS);
-            self.many.extend(self.few.iter_mut().map(std::mem::take));
-            self.count = 0;
-            self.many.insert(key);
+            let mut many = HashSet::with_capacity(2 * FEW_KEYS);
+            many.extend(self.few.iter_mut().map(std::mem::take));
+            many.insert(key);
+            self.many = Some(many);
         }
         true
     }
@@ -478,6 +497,16 @@ mod tests {
             assert!(Claims::parse(&repeated).is_err(), "{repeated}");
             assert!(Header::parse(&repeated).is_err(), "{repeated}");
         }
+    }
+
+    #[test]
+    fn names_alike_at_their_ends_are_told_apart() {
+        // Same length and end bytes: the same fingerprint, so the names themselves decide.
+        assert_eq!(fingerprint("axb"), fingerprint("ayb"));
+        assert!(Claims::parse(r#"{"axb":1,"ayb":2}"#).is_ok());
+        assert!(Claims::parse(r#"{"axb":1,"ayb":2,"axb":3}"#).is_err());
+        assert!(Claims::parse(r#"{"":1,"x":2}"#).is_ok());
+        assert!(Claims::parse(r#"{"":1,"":2}"#).is_err());
     }
 
     #[test]

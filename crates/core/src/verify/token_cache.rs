@@ -28,6 +28,7 @@ use arc_swap::ArcSwapOption;
 
 use crate::jwks::KeyEntry;
 use crate::verify::claims::{VerifiedToken, heap_allocation};
+use crate::verify::per_core_counter::PerCoreCounter;
 
 /// What the cache keeps per token: the token, the key that verified it, and the issuer that
 /// accepted it.
@@ -113,11 +114,8 @@ pub(crate) struct TokenCache {
     len: AtomicUsize,
     /// Bytes charged to the entries when inserted (written under the writer lock).
     bytes: AtomicUsize,
-    /// Lookups answered with a current entry, counted for tests only: a counter bumped on
-    /// every hit costs a locked instruction per request that nothing in production reads (with
-    /// feature `metrics`, hits are counted through the `metrics` facade instead).
-    #[cfg(test)]
-    hits: std::sync::atomic::AtomicU64,
+    /// Lookups answered with a current entry.
+    hits: PerCoreCounter,
     writer: Mutex<Writer>,
 }
 
@@ -163,8 +161,7 @@ impl TokenCache {
             shard_bits,
             len: AtomicUsize::new(0),
             bytes: AtomicUsize::new(0),
-            #[cfg(test)]
-            hits: std::sync::atomic::AtomicU64::new(0),
+            hits: PerCoreCounter::default(),
             writer: Mutex::new(Writer {
                 order: VecDeque::with_capacity(capacity.min(4096)),
                 next_id: 0,
@@ -211,9 +208,8 @@ impl TokenCache {
         self.max_bytes
     }
 
-    #[cfg(test)]
     pub(crate) fn hits(&self) -> u64 {
-        self.hits.load(Ordering::Relaxed)
+        self.hits.get()
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -258,8 +254,7 @@ impl TokenCache {
                 issuer: entry.cached.issuer,
             })
         };
-        #[cfg(test)]
-        self.hits.fetch_add(1, Ordering::Relaxed);
+        self.hits.increment();
         if self.over_budget(0) {
             let mut writer = self.lock();
             self.evict_while(&mut writer, |cache| cache.over_budget(0));
