@@ -421,22 +421,11 @@ impl TokenSource {
                 "the token header appears more than once",
             ));
         }
-        let text = trim_blanks(value);
-        match text.iter().position(|b| is_blank(*b)) {
-            Some(end) => {
-                if !text[..end].eq_ignore_ascii_case(b"bearer") {
-                    // Another scheme (Basic, Negotiate, …) carries no bearer token; a value
-                    // that is not UTF-8 cannot be a well-formed header of any scheme.
-                    return match std::str::from_utf8(value) {
-                        Ok(_) => Ok(None),
-                        Err(_) => Err(not_utf8()),
-                    };
-                }
-                let token = trim_blanks(&text[end + 1..]);
-                Ok((!token.is_empty()).then_some(token))
-            }
-            None if text.is_empty() || text.eq_ignore_ascii_case(b"bearer") => Ok(None),
-            None => Ok(Some(text)),
+        // The common spelling, `Bearer <token>` with nothing around it, is read at once; the
+        // full rules give the same answer for it.
+        match plain_bearer(value) {
+            Some(token) => Ok(Some(token)),
+            None => bearer_token(value),
         }
     }
 }
@@ -448,6 +437,38 @@ pub(crate) fn token_text(raw: &[u8]) -> Result<&str, Error> {
 
 fn not_utf8() -> Error {
     Error::new(ErrorKind::MalformedToken, "token is not UTF-8")
+}
+
+/// The token in an authorization header's value: `Bearer <token>` (scheme in any case, blanks
+/// around either part ignored); `None` for another scheme or no token.
+fn bearer_token(value: &[u8]) -> Result<Option<&[u8]>, Error> {
+    let text = trim_blanks(value);
+    match text.iter().position(|b| is_blank(*b)) {
+        Some(end) => {
+            if !text[..end].eq_ignore_ascii_case(b"bearer") {
+                // Another scheme (Basic, Negotiate, …) carries no bearer token; a value
+                // that is not UTF-8 cannot be a well-formed header of any scheme.
+                return match std::str::from_utf8(value) {
+                    Ok(_) => Ok(None),
+                    Err(_) => Err(not_utf8()),
+                };
+            }
+            let token = trim_blanks(&text[end + 1..]);
+            Ok((!token.is_empty()).then_some(token))
+        }
+        None if text.is_empty() || text.eq_ignore_ascii_case(b"bearer") => Ok(None),
+        None => Ok(Some(text)),
+    }
+}
+
+/// The token of a value that is exactly `Bearer ` (any case) and a token with no blank at
+/// either end, else `None` (then the full rules decide).
+fn plain_bearer(value: &[u8]) -> Option<&[u8]> {
+    const SCHEME: &[u8] = b"bearer ";
+    let token = value.get(SCHEME.len()..)?;
+    let (first, last) = (*token.first()?, *token.last()?);
+    (value[..SCHEME.len()].eq_ignore_ascii_case(SCHEME) && !is_blank(first) && !is_blank(last))
+        .then_some(token)
 }
 
 fn is_blank(byte: u8) -> bool {
@@ -506,6 +527,37 @@ fn cookie_token<'a, H: HeaderLookup + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The shortcut for `Bearer <token>` only ever answers what the full rules answer.
+    #[test]
+    fn the_plain_bearer_shortcut_agrees_with_the_full_rules() {
+        const TAIL: &[u8] = b" \tx.B";
+        let mut shortcuts = 0;
+        for prefix in [
+            &b"Bearer "[..],
+            b"bearer ",
+            b"BEARER ",
+            b"Bearer",
+            b"Basic ",
+            b"",
+            b" Bearer ",
+        ] {
+            for length in 0..=5_u32 {
+                for mut code in 0..TAIL.len().pow(length) {
+                    let mut value = prefix.to_vec();
+                    for _ in 0..length {
+                        value.push(TAIL[code % TAIL.len()]);
+                        code /= TAIL.len();
+                    }
+                    if let Some(token) = plain_bearer(&value) {
+                        shortcuts += 1;
+                        assert_eq!(bearer_token(&value).ok(), Some(Some(token)), "{value:?}");
+                    }
+                }
+            }
+        }
+        assert!(shortcuts > 1000, "{shortcuts}");
+    }
     use http::HeaderValue;
 
     /// Headers as a list of pairs, like a framework with its own header map.
