@@ -433,12 +433,9 @@ impl AlbVerifier {
             _ => return Err(Error::new(ErrorKind::Expired, "exp missing or passed")),
         }
         let name: Arc<str> = Arc::from("alb");
-        Ok(Arc::new(VerifiedToken::from_claims(
-            name,
-            kid,
-            claims,
-            payload_text,
-        )))
+        Ok(Arc::new(
+            VerifiedToken::from_claims(name, kid, claims).with_payload(payload_text.into()),
+        ))
     }
 
     async fn key(&self, signer: &LoadBalancer, kid: &str) -> Result<Arc<ParsedPublicKey>, Error> {

@@ -345,14 +345,10 @@ const TYPED_SLOTS: usize = 4;
 type Typed = (TypeId, Arc<dyn Any + Send + Sync>);
 
 impl VerifiedToken {
-    /// Builds the view from claims that passed checks 2–3; keeps the payload text for typed
-    /// deserialization and builds the generic object only when asked.
-    pub(crate) fn from_claims(
-        issuer_name: Arc<str>,
-        kid: &str,
-        claims: Claims<'_>,
-        payload_json: &str,
-    ) -> Self {
+    /// Builds the view from claims that passed checks 2–3, still without the payload text
+    /// (the claims borrow it): [`VerifiedToken::with_payload`] hands it over once they are
+    /// gone, so the text decoded from the token is kept, never copied.
+    pub(crate) fn from_claims(issuer_name: Arc<str>, kid: &str, claims: Claims<'_>) -> Self {
         let boxed = |text: Option<Cow<'_, str>>| text.map(|text| Box::from(&*text));
         let token_use = claims.token_use.as_deref().and_then(TokenUse::parse);
         let audiences = match &claims.aud {
@@ -400,7 +396,7 @@ impl VerifiedToken {
             audiences,
             groups,
             scopes,
-            payload_json: payload_json.into(),
+            payload_json: Box::default(),
             typed: Default::default(),
             typed_account: Mutex::new(TypedAccount::default()),
             json_heap_bytes: OnceLock::new(),
@@ -408,6 +404,13 @@ impl VerifiedToken {
             #[cfg(feature = "cedar")]
             cedar: crate::cedar::EntitySlot::default(),
         }
+    }
+
+    /// The token with `payload_json`, the payload text its claims were read from, kept for
+    /// typed deserialization and the generic object (built only when asked).
+    pub(crate) fn with_payload(mut self, payload_json: Box<str>) -> Self {
+        self.payload_json = payload_json;
+        self
     }
 
     /// Heap bytes verification built for this token (every owned buffer, with allocator
@@ -442,7 +445,7 @@ impl VerifiedToken {
     #[cfg(test)]
     pub(crate) fn from_payload(issuer_name: Arc<str>, kid: &str, payload_json: &str) -> Self {
         let claims = Claims::parse(payload_json).expect("test payloads are well-formed");
-        Self::from_claims(issuer_name, kid, claims, payload_json)
+        Self::from_claims(issuer_name, kid, claims).with_payload(payload_json.into())
     }
 
     /// The configured name of the issuer that accepted the token (policy atom `issuer:`).

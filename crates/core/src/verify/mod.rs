@@ -623,12 +623,8 @@ impl Verifier {
         // 14. client
         check_client(issuer, token_use, &claims)?;
 
-        let verified = Arc::new(VerifiedToken::from_claims(
-            Arc::clone(&issuer.name),
-            kid,
-            claims,
-            &segments.payload_json,
-        ));
+        let verified = VerifiedToken::from_claims(Arc::clone(&issuer.name), kid, claims);
+        let verified = Arc::new(verified.with_payload(segments.payload_json.into_boxed_str()));
         if let Some(cache) = &inner.cache {
             cache.insert(
                 token,
