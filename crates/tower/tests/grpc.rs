@@ -13,7 +13,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::io::Write as _;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::pin::Pin;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -32,11 +32,6 @@ use tonic::{Code, Status};
 use tonic_prost::ProstCodec;
 
 const POLICY: &str = r#"
-[[issuer]]
-user_pool_id = "us-east-1_Example1"
-client_ids = ["1example23456789"]
-token_use = "any"
-
 # Methods no route names are refused to every signed-in caller (fail closed).
 [defaults]
 unmatched = "not authenticated"
@@ -419,22 +414,6 @@ async fn keys_unavailable_is_unavailable_with_retry_after() {
     assert_eq!(tonic_call(server.addr, &call).await, expected);
 }
 
-/// The Python interpreter of the venv `scripts/test.sh` makes, with `grpcio` installed.
-fn python() -> PathBuf {
-    let python = std::env::var_os("COGNITO_AUTHZ_TOOLS_PYTHON").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/tools-venv/bin/python"),
-        PathBuf::from,
-    );
-    assert!(
-        python.is_file(),
-        "no Python with grpcio at {}: run `scripts/test.sh` (it installs grpcio into \
-         target/tools-venv and runs the tests), or set COGNITO_AUTHZ_TOOLS_PYTHON to a Python \
-         with `pip install grpcio`",
-        python.display()
-    );
-    python
-}
-
 /// Runs `tests/grpcio_client.py` against `addr` with `calls`; returns what it saw, in order.
 fn grpcio_calls(addr: SocketAddr, calls: &[Call]) -> Vec<Seen> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/grpcio_client.py");
@@ -442,7 +421,7 @@ fn grpcio_calls(addr: SocketAddr, calls: &[Call]) -> Vec<Seen> {
         .iter()
         .map(|call| serde_json::json!({"method": call.method, "authorization": call.authorization}))
         .collect();
-    let mut child = Command::new(python())
+    let mut child = Command::new(cognito_authz_test_support::tools::tools_python())
         .arg(&script)
         .arg(addr.to_string())
         .stdin(Stdio::piped())

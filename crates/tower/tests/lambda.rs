@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use cognito_authz_core::{Authorizer, VerifiedToken};
 use cognito_authz_test_support::free_loopback_port;
+use cognito_authz_test_support::policy::PolicyText;
 use cognito_authz_testkit::LocalIssuer;
 use cognito_authz_tower::{AuthzLayer, StagePath, lambda_policy_path};
 use lambda_http::request::RequestContext;
@@ -27,18 +28,11 @@ use tower::{ServiceBuilder, ServiceExt};
 /// The policy of these tests; routes are written as the API's routes are, without a stage.
 /// Paths no route names are refused to every signed-in caller, so a path the layer failed to
 /// match (a stage left in front) can never be let in.
-const POLICY: &str = r#"
-[defaults]
-unmatched = "not authenticated"
-
-[[route]]
-path = "/health"
-require = "public"
-
-[[route]]
-path = "/admin/{*rest}"
-require = "group:admin"
-"#;
+fn policy_text() -> String {
+    PolicyText::standard()
+        .unmatched("not authenticated")
+        .to_string()
+}
 
 /// The kinds of event lambda_http accepts, each from its fixture file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,7 +161,11 @@ impl Fixture {
         let issuer = LocalIssuer::offline();
         // The offline issuer's keys, in place of the file's key location.
         let authorizer = issuer
-            .authorizer(&format!("{}\n{POLICY}", issuer_toml(&issuer, None)))
+            .authorizer(&format!(
+                "{}\n{}",
+                issuer_toml(&issuer, None),
+                policy_text()
+            ))
             .unwrap_or_else(|error| panic!("{error}"));
         Self {
             issuer,
@@ -400,23 +398,6 @@ async fn rest_apis_with_ignore_stage_in_path_are_matched_on_the_same_path() {
     }
 }
 
-/// The `cargo-lambda` program: `COGNITO_AUTHZ_CARGO_LAMBDA`, else the venv `scripts/test.sh`
-/// makes.
-fn cargo_lambda_program() -> PathBuf {
-    let program = std::env::var_os("COGNITO_AUTHZ_CARGO_LAMBDA").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/tools-venv/bin/cargo-lambda"),
-        PathBuf::from,
-    );
-    assert!(
-        program.is_file(),
-        "cargo-lambda not found at {}: run `scripts/test.sh` (it installs cargo-lambda from PyPI \
-         into target/tools-venv and runs the tests), or `pip install cargo-lambda` and set \
-         COGNITO_AUTHZ_CARGO_LAMBDA to its cargo-lambda",
-        program.display()
-    );
-    program
-}
-
 /// `cargo lambda watch` serving the `lambda` example on 127.0.0.1, ended on drop.
 struct Watch {
     child: Child,
@@ -523,7 +504,7 @@ const LISTEN_POLL: Duration = Duration::from_millis(100);
 
 #[test]
 fn cargo_lambda_watch_and_invoke_answer_every_event_kind() {
-    let program = cargo_lambda_program();
+    let program = cognito_authz_test_support::tools::cargo_lambda();
     let dir =
         Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cargo-lambda-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("work folder");
@@ -536,7 +517,11 @@ fn cargo_lambda_watch_and_invoke_answer_every_event_kind() {
     let policy = dir.join("policy.toml");
     std::fs::write(
         &policy,
-        format!("{}\n{POLICY}", issuer_toml(&issuer, Some("keys.json"))),
+        format!(
+            "{}\n{}",
+            issuer_toml(&issuer, Some("keys.json")),
+            policy_text()
+        ),
     )
     .expect("policy");
     let fixture = Fixture {
@@ -621,7 +606,11 @@ async fn the_stage_is_stripped_while_keys_are_fetched_too() {
     for (group, status) in [("admin", 200), ("staff", 403)] {
         let issuer = LocalIssuer::start().await.expect("local issuer");
         let authorizer = issuer
-            .authorizer(&format!("{}\n{POLICY}", issuer_toml(&issuer, None)))
+            .authorizer(&format!(
+                "{}\n{}",
+                issuer_toml(&issuer, None),
+                policy_text()
+            ))
             .unwrap_or_else(|error| panic!("{error}"));
         let token = issuer
             .access_token()

@@ -11,6 +11,7 @@ use std::task::{Context, Poll};
 use cognito_authz_core::{
     AcceptedTokenUse, Authorizer, AuthorizerBuilder, Denial, Policy, VerifiedToken,
 };
+use cognito_authz_test_support::policy::PolicyText;
 use cognito_authz_test_support::responses::{FORBIDDEN, UNAUTHORIZED, bearer, invalid};
 use cognito_authz_testkit::{DEFAULT_START_SECS, LocalIssuer, with_payload_of};
 use cognito_authz_tower::{AuthzLayer, NoToken, Realm};
@@ -18,33 +19,21 @@ use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 
-const POLICY: &str = r#"
-[[issuer]]
-user_pool_id = "us-east-1_Example1"
-client_ids = ["1example23456789"]
-token_use = "any"
-
-[defaults]
-unmatched = "authenticated"
-
-[[route]]
-path = "/health"
-require = "public"
-
-[[route]]
-path = "/admin/{*rest}"
-require = "group:admin"
-
-[[route]]
-path = "/reports/{id}"
-methods = ["GET"]
-require = "scope:reports/read or group:admin"
-"#;
+/// The standard table; `GET /reports/{id}` needs `scope:reports/read`, or the admin group.
+fn policy() -> String {
+    PolicyText::standard()
+        .route_for(
+            &["GET"],
+            "/reports/{id}",
+            "scope:reports/read or group:admin",
+        )
+        .to_string()
+}
 
 async fn fixture(options: AuthorizerBuilder) -> (LocalIssuer, Authorizer) {
     let issuer = LocalIssuer::start().await.expect("local issuer");
     let authorizer = issuer
-        .authorizer_with(POLICY, options)
+        .authorizer_with(&policy(), options)
         .unwrap_or_else(|error| panic!("{error}"));
     (issuer, authorizer)
 }

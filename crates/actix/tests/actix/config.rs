@@ -9,7 +9,7 @@ use cognito_authz_core::GuardErrorKind;
 use cognito_authz_core::{AcceptedTokenUse, Authorizer, Denial, DenialResponse, ErrorKind, Policy};
 use cognito_authz_testkit::LocalIssuer;
 
-use crate::support::{Row, row, run_table, serve};
+use crate::support::{Expectations as _, Row, row, run_table, serve};
 
 const POLICY_FILE: &str = r#"
 [[issuer]]
@@ -229,13 +229,8 @@ fn bad_policies_fail_at_start_up_with_their_position() {
 #[actix_web::test]
 async fn the_responder_is_replaceable_and_the_handler_is_not_called() {
     let issuer = LocalIssuer::offline();
-    let authorizer = Authorizer::builder()
-        .verifier(
-            issuer
-                .verifier_builder(AcceptedTokenUse::Access)
-                .build()
-                .expect("verifier"),
-        )
+    let authorizer = issuer
+        .authorizer_builder(AcceptedTokenUse::Access)
         .unmatched(Policy::group("admin"))
         .build()
         .expect("authorizer");
@@ -270,13 +265,8 @@ async fn the_responder_is_replaceable_and_the_handler_is_not_called() {
 #[actix_web::test]
 async fn a_realm_reaches_middleware_and_extractor_challenges() {
     let issuer = LocalIssuer::offline();
-    let authorizer = Authorizer::builder()
-        .verifier(
-            issuer
-                .verifier_builder(AcceptedTokenUse::Access)
-                .build()
-                .expect("verifier"),
-        )
+    let authorizer = issuer
+        .authorizer_builder(AcceptedTokenUse::Access)
         .realm("my api")
         .route("/public", Policy::public())
         .unmatched(Policy::authenticated())
@@ -312,13 +302,8 @@ async fn a_realm_reaches_middleware_and_extractor_challenges() {
 #[actix_web::test]
 async fn preflights_are_decided_like_any_request() {
     let issuer = LocalIssuer::offline();
-    let strict = Authorizer::builder()
-        .verifier(
-            issuer
-                .verifier_builder(AcceptedTokenUse::Access)
-                .build()
-                .expect("verifier"),
-        )
+    let strict = issuer
+        .authorizer_builder(AcceptedTokenUse::Access)
         .unmatched(Policy::authenticated())
         .build()
         .expect("authorizer");
@@ -344,13 +329,8 @@ async fn preflights_are_decided_like_any_request() {
 fn middleware_is_send_clone_and_debug() {
     fn send_sync_clone<T: Send + Sync + Clone + std::fmt::Debug>(_: &T) {}
     let issuer = LocalIssuer::offline();
-    let authorizer = Authorizer::builder()
-        .verifier(
-            issuer
-                .verifier_builder(AcceptedTokenUse::Access)
-                .build()
-                .expect("verifier"),
-        )
+    let authorizer = issuer
+        .authorizer_builder(AcceptedTokenUse::Access)
         .unmatched(Policy::authenticated())
         .build()
         .expect("authorizer");

@@ -16,7 +16,7 @@ use cognito_authz_core::{
 use cognito_authz_testkit::LocalIssuer;
 use serde::Deserialize;
 
-use crate::support::{Row, row, run_table, serve};
+use crate::support::{Expectations as _, Row, row, run_table, serve};
 
 policy_guard!(
     /// Writers.
@@ -38,13 +38,8 @@ struct TenantClaims {
 }
 
 fn authorizer(issuer: &LocalIssuer) -> Authorizer {
-    Authorizer::builder()
-        .verifier(
-            issuer
-                .verifier_builder(AcceptedTokenUse::Any)
-                .build()
-                .expect("verifier"),
-        )
+    issuer
+        .authorizer_builder(AcceptedTokenUse::Any)
         .route("/public/{*rest}", Policy::public())
         .unmatched(Policy::authenticated())
         .build()
