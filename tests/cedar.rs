@@ -138,13 +138,8 @@ fn load_report(request: &ResourceRequest) -> Result<Entity, ResourceError> {
 
 fn authorizer(issuer: &LocalIssuer) -> Authorizer {
     let all = [Method::GET, Method::HEAD, Method::OPTIONS];
-    Authorizer::builder()
-        .verifier(
-            issuer
-                .verifier_builder(AcceptedTokenUse::Any)
-                .build()
-                .expect("verifier"),
-        )
+    issuer
+        .authorizer_builder(AcceptedTokenUse::Any)
         .cedar(cedar(issuer))
         .route_methods(
             all,
@@ -312,31 +307,8 @@ struct Row {
     token: Arc<VerifiedToken>,
 }
 
-fn tools_python() -> PathBuf {
-    let path = std::env::var_os("COGNITO_AUTHZ_TOOLS_PYTHON").map(PathBuf::from);
-    match path {
-        Some(path) if path.exists() => path,
-        _ => panic!(
-            "COGNITO_AUTHZ_TOOLS_PYTHON is not set to a Python with cedarpy: run the tests with `scripts/test.sh --test lib cedar`, which installs cedarpy into target/tools-venv"
-        ),
-    }
-}
-
-fn node_modules() -> PathBuf {
-    let path = std::env::var_os("COGNITO_AUTHZ_NODE_MODULES").map(PathBuf::from);
-    match path {
-        Some(path)
-            if path
-                .join("@cedar-policy/cedar-authorization/dist/bin.js")
-                .exists() =>
-        {
-            path
-        }
-        _ => panic!(
-            "COGNITO_AUTHZ_NODE_MODULES does not hold @cedar-policy/cedar-authorization: run the tests with `scripts/test.sh --test lib cedar`, which installs it into target/npm"
-        ),
-    }
-}
+/// AWS's Cedar schema generator, inside the npm folder `scripts/test.sh` fills.
+const CEDAR_GENERATOR: &str = "@cedar-policy/cedar-authorization/dist/bin.js";
 
 /// Decides every case with cedarpy; answers (allowed, errored) per case.
 fn cedarpy_decisions(cases: &Value) -> Vec<(bool, bool)> {
@@ -350,7 +322,7 @@ for case in cases:
     out.append({"allowed": result.decision == cedarpy.Decision.Allow, "errored": len(errors) > 0})
 print(json.dumps(out))
 "#;
-    let mut child = Command::new(tools_python())
+    let mut child = Command::new(cognito_authz_test_support::tools::tools_python())
         .args(["-c", script])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -551,7 +523,8 @@ fn generated_schema_matches_aws_generator_and_the_golden_file() {
     .expect("JSON");
     assert_eq!(ours, golden, "differs from the golden file");
 
-    let bin = node_modules().join("@cedar-policy/cedar-authorization/dist/bin.js");
+    let bin =
+        cognito_authz_test_support::tools::node_modules(CEDAR_GENERATOR).join(CEDAR_GENERATOR);
     let work =
         Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cedar-schema-{}", std::process::id()));
     std::fs::create_dir_all(&work).expect("work folder");
@@ -606,13 +579,8 @@ when {{ context has token && context.token.scope.contains("MyAPI/mydata.write") 
         .policies_text("avp.cedar", policies)
         .build()
         .expect("the documentation's policies validate");
-    let authorizer = Authorizer::builder()
-        .verifier(
-            issuer
-                .verifier_builder(AcceptedTokenUse::Any)
-                .build()
-                .expect("verifier"),
-        )
+    let authorizer = issuer
+        .authorizer_builder(AcceptedTokenUse::Any)
         .cedar(cedar)
         .route_methods([Method::GET], "/rbac", Policy::cedar())
         .route_methods([Method::GET], "/store", Policy::cedar())
