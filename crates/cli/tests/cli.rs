@@ -30,9 +30,7 @@ fn verify_json(token: &str, jwks: &str, extra: &[&str]) -> (Option<i32>, Value) 
         jwks,
         &[&["--now", NOW, "--json"][..], extra].concat(),
     );
-    let output = CLI.run(&args);
-    let json = serde_json::from_str(stdout(&output).trim()).unwrap_or(Value::Null);
-    (output.status.code(), json)
+    CLI.run_json(&args)
 }
 
 #[test]
@@ -323,9 +321,7 @@ fn check_json(config: &str, method: &str, path: &str, token: Option<&str>) -> (O
     if let Some(token) = token {
         args.push(token);
     }
-    let output = CLI.run(&args);
-    let json = serde_json::from_str(stdout(&output).trim()).unwrap_or(Value::Null);
-    (output.status.code(), json)
+    CLI.run_json(&args)
 }
 
 #[test]
@@ -345,7 +341,7 @@ require = "group:admin"
 "#,
     );
     let check = |router: &str| {
-        let output = CLI.run(&[
+        let (code, json) = CLI.run_json(&[
             "check",
             "--config",
             &config,
@@ -360,8 +356,7 @@ require = "group:admin"
             router,
             &user,
         ]);
-        let json: Value = serde_json::from_str(stdout(&output).trim()).unwrap_or(Value::Null);
-        (output.status.code(), json["route"].clone())
+        (code, json["route"].clone())
     };
     // axum runs the most specific route only.
     assert_eq!(check("axum"), (Some(0), "/items/special".into()));
@@ -474,9 +469,7 @@ fn check_takes_headers_and_refuses_cross_site_cookie_requests_like_the_adapters(
             "--json", "--header", &cookie,
         ];
         args.extend(extra);
-        let output = CLI.run(&args);
-        let json: Value = serde_json::from_str(stdout(&output).trim()).unwrap_or(Value::Null);
-        (output.status.code(), json)
+        CLI.run_json(&args)
     };
     /// (method, extra arguments, exit code, status, error)
     type Case<'a> = (&'a str, &'a [&'a str], i32, u16, Option<&'a str>);

@@ -84,12 +84,10 @@ fn policy_file(dir: &Path, revocation: &str) -> String {
 }
 
 fn check(config: &str, token: &str) -> (Option<i32>, Value) {
-    let output = CLI.run(&[
+    CLI.run_json(&[
         "check", "--config", config, "--method", "GET", "--path", "/items", "--now", NOW, "--json",
         token,
-    ]);
-    let json = serde_json::from_str(stdout(&output).trim()).unwrap_or(Value::Null);
-    (output.status.code(), json)
+    ])
 }
 
 #[test]

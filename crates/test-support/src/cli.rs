@@ -71,6 +71,15 @@ impl Cli {
         child.wait_with_output().expect("finishes")
     }
 
+    /// Runs the binary with `args` (a `--json` command line); its exit code and what it
+    /// printed as JSON (`null` if it printed no JSON).
+    #[must_use]
+    pub fn run_json(self, args: &[&str]) -> (Option<i32>, serde_json::Value) {
+        let output = self.run(args);
+        let json = serde_json::from_str(stdout(&output).trim()).unwrap_or_default();
+        (output.status.code(), json)
+    }
+
     /// An empty folder for one test, `<suite>-<name>` under Cargo's test temp dir.
     ///
     /// # Panics

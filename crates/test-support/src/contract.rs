@@ -80,6 +80,22 @@ impl Request {
     }
 }
 
+/// The tables' plain caller: an access token of `bob`, in no group.
+#[must_use]
+pub fn user(issuer: &LocalIssuer) -> String {
+    issuer.access_token().username("bob").sign()
+}
+
+/// The tables' administrator: an access token of `alice`, in the `admin` group.
+#[must_use]
+pub fn admin(issuer: &LocalIssuer) -> String {
+    issuer
+        .access_token()
+        .username("alice")
+        .groups(["admin"])
+        .sign()
+}
+
 /// One token per verification check that fails it, for a verifier that trusts `issuer`
 /// (access tokens of its client) on its clock at `now`: what the token is, the token, the
 /// error it must get. `user` and `admin` are two valid access tokens of the issuer.

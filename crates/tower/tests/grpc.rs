@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use cognito_authz_core::{Authorizer, VerifiedToken};
+use cognito_authz_test_support::contract;
 use cognito_authz_test_support::responses::invalid;
 use cognito_authz_testkit::LocalIssuer;
 use cognito_authz_tower::AuthzLayer;
@@ -284,15 +285,8 @@ async fn fixture() -> (LocalIssuer, Authorizer) {
 
 /// The calls every client makes, and what each must see, for a server with `wiring`.
 fn table(issuer: &LocalIssuer, wiring: Wiring) -> Vec<(Call, Seen)> {
-    let user = format!("Bearer {}", issuer.access_token().username("bob").sign());
-    let admin = format!(
-        "Bearer {}",
-        issuer
-            .access_token()
-            .username("alice")
-            .groups(["admin"])
-            .sign()
-    );
+    let user = format!("Bearer {}", contract::user(&issuer));
+    let admin = format!("Bearer {}", contract::admin(&issuer));
     let forbidden = r#"Bearer error="insufficient_scope""#;
     let malformed = invalid("malformed token");
     let mut rows = vec![

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cognito_authz_core::{Authorizer, VerifiedToken};
+use cognito_authz_test_support::contract;
 use cognito_authz_test_support::free_loopback_port;
 use cognito_authz_test_support::policy::PolicyText;
 use cognito_authz_testkit::LocalIssuer;
@@ -159,13 +160,9 @@ struct Fixture {
 impl Fixture {
     fn new() -> Self {
         let issuer = LocalIssuer::offline();
-        // The offline issuer's keys, in place of the file's key location.
+        // The offline issuer's keys and client, as the only issuer.
         let authorizer = issuer
-            .authorizer(&format!(
-                "{}\n{}",
-                issuer_toml(&issuer, None),
-                policy_text()
-            ))
+            .authorizer(&policy_text())
             .unwrap_or_else(|error| panic!("{error}"));
         Self {
             issuer,
@@ -174,20 +171,11 @@ impl Fixture {
     }
 
     fn user(&self) -> String {
-        format!(
-            "Bearer {}",
-            self.issuer.access_token().username("bob").sign()
-        )
+        format!("Bearer {}", contract::user(&self.issuer))
     }
 
     fn admin(&self) -> String {
-        let token = self
-            .issuer
-            .access_token()
-            .username("alice")
-            .groups(["admin"])
-            .sign();
-        format!("Bearer {token}")
+        format!("Bearer {}", contract::admin(&self.issuer))
     }
 
     /// Sends `event` through lambda_http's conversion and the layer; status and body.
@@ -214,11 +202,10 @@ impl Fixture {
     }
 }
 
-/// The `[[issuer]]` table for `issuer`, with its keys from `jwks_file` when given.
-fn issuer_toml(issuer: &LocalIssuer, jwks_file: Option<&str>) -> String {
-    let keys = jwks_file.map_or_else(String::new, |file| format!("jwks_file = \"{file}\"\n"));
+/// The `[[issuer]]` table for `issuer`, with its keys from `jwks_file`.
+fn issuer_toml(issuer: &LocalIssuer, jwks_file: &str) -> String {
     format!(
-        "[[issuer]]\nuser_pool_id = \"{}\"\nclient_ids = [\"{}\"]\ntoken_use = \"any\"\n{keys}",
+        "[[issuer]]\nuser_pool_id = \"{}\"\nclient_ids = [\"{}\"]\ntoken_use = \"any\"\njwks_file = \"{jwks_file}\"\n",
         issuer.pool_id(),
         issuer.client_id()
     )
@@ -517,11 +504,7 @@ fn cargo_lambda_watch_and_invoke_answer_every_event_kind() {
     let policy = dir.join("policy.toml");
     std::fs::write(
         &policy,
-        format!(
-            "{}\n{}",
-            issuer_toml(&issuer, Some("keys.json")),
-            policy_text()
-        ),
+        format!("{}\n{}", issuer_toml(&issuer, "keys.json"), policy_text()),
     )
     .expect("policy");
     let fixture = Fixture {
@@ -606,11 +589,7 @@ async fn the_stage_is_stripped_while_keys_are_fetched_too() {
     for (group, status) in [("admin", 200), ("staff", 403)] {
         let issuer = LocalIssuer::start().await.expect("local issuer");
         let authorizer = issuer
-            .authorizer(&format!(
-                "{}\n{}",
-                issuer_toml(&issuer, None),
-                policy_text()
-            ))
+            .authorizer(&policy_text())
             .unwrap_or_else(|error| panic!("{error}"));
         let token = issuer
             .access_token()

@@ -11,6 +11,7 @@ use std::task::{Context, Poll};
 use cognito_authz_core::{
     AcceptedTokenUse, Authorizer, AuthorizerBuilder, Denial, Policy, VerifiedToken,
 };
+use cognito_authz_test_support::contract;
 use cognito_authz_test_support::policy::PolicyText;
 use cognito_authz_test_support::responses::{FORBIDDEN, UNAUTHORIZED, bearer, invalid};
 use cognito_authz_testkit::{DEFAULT_START_SECS, LocalIssuer, with_payload_of};
@@ -61,12 +62,8 @@ type Row<'a> = (
 );
 
 fn rows(issuer: &LocalIssuer) -> Vec<Row<'static>> {
-    let user = issuer.access_token().username("bob").sign();
-    let admin = issuer
-        .access_token()
-        .username("alice")
-        .groups(["admin"])
-        .sign();
+    let user = contract::user(issuer);
+    let admin = contract::admin(issuer);
     let expired = issuer
         .access_token()
         .issued_at(DEFAULT_START_SECS - 100)
@@ -389,7 +386,7 @@ async fn the_slow_path_calls_the_service_that_was_polled_ready() {
     // on the first poll and takes the boxed path; the second is decided inline.
     let (issuer, authorizer) = fixture(Authorizer::builder()).await;
     let mut service = AuthzLayer::new(authorizer).layer(MustBeReady::default());
-    let token = issuer.access_token().username("bob").sign();
+    let token = contract::user(&issuer);
     for round in 0..3 {
         let request = build("GET", "/me", &bearer(&token))
             .body(String::new())
@@ -497,7 +494,7 @@ async fn require_builds_per_route_layers_and_rejects_bad_expressions() {
             Ok::<_, Infallible>(Response::new(who(&request)))
         });
     // The per-route policy applies everywhere under it, even on the file's public route.
-    let user = issuer.access_token().username("bob").sign();
+    let user = contract::user(&issuer);
     let request = build("GET", "/health", &bearer(&user))
         .body(String::new())
         .expect("request");

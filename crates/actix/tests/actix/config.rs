@@ -7,6 +7,7 @@ use actix_web::{App, HttpRequest, HttpResponse, web};
 use cognito_authz_actix::{Claims, CognitoAuth};
 use cognito_authz_core::GuardErrorKind;
 use cognito_authz_core::{AcceptedTokenUse, Authorizer, Denial, DenialResponse, ErrorKind, Policy};
+use cognito_authz_test_support::contract;
 use cognito_authz_testkit::LocalIssuer;
 
 use crate::support::{Expectations as _, Row, row, run_table, serve};
@@ -94,17 +95,13 @@ async fn a_policy_per_scope_or_resource_answers_like_the_core() {
     let admins = authorizer
         .with_policy(&Policy::named("admin"))
         .expect("compiles");
-    let user = issuer.access_token().username("bob").sign();
+    let user = contract::user(&issuer);
     let writer = issuer
         .access_token()
         .username("wes")
         .scopes(["api/write"])
         .sign();
-    let admin = issuer
-        .access_token()
-        .username("alice")
-        .groups(["admin"])
-        .sign();
+    let admin = contract::admin(&issuer);
     let rows: Vec<Row> = vec![
         row("GET", "/open").status(200, Some("open")),
         row("POST", "/api/items").denied("missing_token", &writes),
@@ -145,12 +142,8 @@ async fn root_and_scope_middleware_both_apply() {
     let admins = authorizer
         .with_policy(&Policy::named("admin"))
         .expect("compiles");
-    let user = issuer.access_token().username("bob").sign();
-    let admin = issuer
-        .access_token()
-        .username("alice")
-        .groups(["admin"])
-        .sign();
+    let user = contract::user(&issuer);
+    let admin = contract::admin(&issuer);
     let nested = |authorizer: &Authorizer| {
         App::new()
             .wrap(CognitoAuth::new(authorizer.clone()))

@@ -8,7 +8,7 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, web};
 use cognito_authz_actix::{Claims, CognitoAuth, OptionalClaims};
 use cognito_authz_core::{AcceptedTokenUse, Authorizer, Policy};
-use cognito_authz_test_support::contract::invalid_tokens;
+use cognito_authz_test_support::contract::{self, invalid_tokens};
 use cognito_authz_testkit::LocalIssuer;
 use http::Method;
 
@@ -89,12 +89,8 @@ async fn every_response_row_is_the_cores_byte_for_byte() {
     let issuer = LocalIssuer::start().await.expect("issuer");
     let authorizer = table(&issuer, AcceptedTokenUse::Access);
     let t = now(&issuer);
-    let user = issuer.access_token().username("bob").sign();
-    let admin = issuer
-        .access_token()
-        .username("alice")
-        .groups(["admin"])
-        .sign();
+    let user = contract::user(&issuer);
+    let admin = contract::admin(&issuer);
     let reader = issuer
         .access_token()
         .username("rita")
@@ -258,7 +254,7 @@ async fn unavailable_keys_answer_503_with_retry_after() {
 async fn a_token_expires_when_the_clock_passes_exp() {
     let issuer = LocalIssuer::start().await.expect("issuer");
     let authorizer = table(&issuer, AcceptedTokenUse::Access);
-    let token = issuer.access_token().username("bob").sign();
+    let token = contract::user(&issuer);
     let server = serve!({
         let authorizer = authorizer.clone();
         move || app(authorizer.clone())
