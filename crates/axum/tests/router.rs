@@ -15,6 +15,7 @@ use cognito_authz_axum::{
     Scopes, Verified, policy_guard, require,
 };
 use cognito_authz_core::{AcceptedTokenUse, Authorizer, AuthorizerBuilder, Denial};
+use cognito_authz_test_support::contract;
 use cognito_authz_test_support::policy::PolicyText;
 use cognito_authz_test_support::responses::{
     BAD_REQUEST, FORBIDDEN, FORBIDDEN_CHALLENGE, UNAUTHORIZED, UNAVAILABLE, bearer, invalid,
@@ -270,7 +271,7 @@ async fn every_contract_row_answers_the_same_in_process_and_over_a_socket() {
     let app = app(&authorizer).expect("router");
     let start = DEFAULT_START_SECS;
 
-    let user = issuer.access_token().username("bob").sign();
+    let user = contract::user(&issuer);
     let reader = issuer
         .access_token()
         .username("rita")
@@ -763,7 +764,7 @@ async fn an_access_only_pool_refuses_id_tokens_as_wrong_token_use() {
     let authorizer = Authorizer::builder()
         .issuers([issuer.issuer_config(AcceptedTokenUse::Access)])
         .clock(issuer.manual_clock().expect("manual").clone())
-        .policy_text(&policy(), ".")
+        .policy_text(policy(), ".")
         .build()
         .expect("authorizer");
     let app = app(&authorizer).expect("router");

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use cognito_authz_test_support::cli::{CLIENT, Cli, POOL, stderr, stdout};
+use cognito_authz_test_support::policy::PolicyText;
 use serde_json::Value;
 
 const CLI: Cli = Cli::new(
@@ -290,28 +291,14 @@ fn mint_signs_with_an_openssl_made_pkcs1_key() {
 }
 
 /// A policy file beside a key set minted in `dir`, for `check`, `policy lint` and
-/// `verify --config`.
+/// `verify --config`: the standard table without a default (a path no route names is
+/// denied), and `GET /reports/{id}` for readers (`scope:reports/read`) and administrators.
 fn policy_file(dir: &Path) -> String {
-    cognito_authz_test_support::cli::policy_file(
-        dir,
-        r#"[policies]
-admin = "group:admin"
-reader = "scope:reports/read or policy:admin"
-
-[[route]]
-path = "/health"
-require = "public"
-
-[[route]]
-path = "/reports/{id}"
-methods = ["GET"]
-require = "policy:reader"
-
-[[route]]
-path = "/admin/{*rest}"
-require = "policy:admin"
-"#,
-    )
+    let table = PolicyText::standard()
+        .without_unmatched()
+        .policy("reader", "scope:reports/read or policy:admin")
+        .route_for(&["GET"], "/reports/{id}", "policy:reader");
+    cognito_authz_test_support::cli::policy_file(dir, &table.to_string())
 }
 
 fn check_json(config: &str, method: &str, path: &str, token: Option<&str>) -> (Option<i32>, Value) {

@@ -130,7 +130,7 @@ fn load(name: &str, text: &str, issuer: &LocalIssuer) -> Authorizer {
             .build()
     } else {
         options(issuer)
-            .policy_text(&format!("{EXAMPLE_ISSUER}{text}"), root())
+            .policy_text(format!("{EXAMPLE_ISSUER}{text}"), root())
             .build()
     }
     .unwrap_or_else(|error| panic!("{name}: {error}"))

@@ -64,6 +64,12 @@ impl PolicyText {
         self
     }
 
+    /// No `[defaults] unmatched`: a path no route names is denied (the file's default).
+    pub fn without_unmatched(mut self) -> Self {
+        self.unmatched = None;
+        self
+    }
+
     /// A named policy (replaced if the name is taken).
     pub fn policy(mut self, name: &str, expression: &str) -> Self {
         match self.policies.iter_mut().find(|(have, _)| have == name) {

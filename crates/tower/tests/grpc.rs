@@ -285,8 +285,8 @@ async fn fixture() -> (LocalIssuer, Authorizer) {
 
 /// The calls every client makes, and what each must see, for a server with `wiring`.
 fn table(issuer: &LocalIssuer, wiring: Wiring) -> Vec<(Call, Seen)> {
-    let user = format!("Bearer {}", contract::user(&issuer));
-    let admin = format!("Bearer {}", contract::admin(&issuer));
+    let user = format!("Bearer {}", contract::user(issuer));
+    let admin = format!("Bearer {}", contract::admin(issuer));
     let forbidden = r#"Bearer error="insufficient_scope""#;
     let malformed = invalid("malformed token");
     let mut rows = vec![
