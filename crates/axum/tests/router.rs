@@ -20,7 +20,7 @@ use cognito_authz_test_support::policy::PolicyText;
 use cognito_authz_test_support::responses::{
     BAD_REQUEST, FORBIDDEN, FORBIDDEN_CHALLENGE, UNAUTHORIZED, UNAVAILABLE, bearer, invalid,
 };
-use cognito_authz_testkit::{DEFAULT_START_SECS, LocalIssuer, with_payload_of};
+use cognito_authz_testkit::{DEFAULT_START_SECS, LocalIssuer};
 use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
@@ -291,14 +291,7 @@ async fn every_contract_row_answers_the_same_in_process_and_over_a_socket() {
         .groups(["ops"])
         .sign();
     let machine = issuer.machine_token().scopes(["reports/read"]).sign();
-    let tampered = {
-        let forged = issuer
-            .access_token()
-            .username("bob")
-            .groups(["admin"])
-            .sign();
-        with_payload_of(&user, &forged)
-    };
+    let tampered = contract::escalated(&issuer, &user);
     let foreign = issuer
         .access_token()
         .iss("https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Other1")

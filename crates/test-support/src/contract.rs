@@ -96,6 +96,18 @@ pub fn admin(issuer: &LocalIssuer) -> String {
         .sign()
 }
 
+/// The plain caller's token `user` with the payload of the same caller in the `admin` group
+/// spliced in: an escalation whose signature no longer matches.
+#[must_use]
+pub fn escalated(issuer: &LocalIssuer, user: &str) -> String {
+    let forged = issuer
+        .access_token()
+        .username("bob")
+        .groups(["admin"])
+        .sign();
+    with_payload_of(user, &forged)
+}
+
 /// One token per verification check that fails it, for a verifier that trusts `issuer`
 /// (access tokens of its client) on its clock at `now`: what the token is, the token, the
 /// error it must get. `user` and `admin` are two valid access tokens of the issuer.

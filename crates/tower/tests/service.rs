@@ -14,7 +14,7 @@ use cognito_authz_core::{
 use cognito_authz_test_support::contract;
 use cognito_authz_test_support::policy::PolicyText;
 use cognito_authz_test_support::responses::{FORBIDDEN, UNAUTHORIZED, bearer, invalid};
-use cognito_authz_testkit::{DEFAULT_START_SECS, LocalIssuer, with_payload_of};
+use cognito_authz_testkit::{DEFAULT_START_SECS, LocalIssuer};
 use cognito_authz_tower::{AuthzLayer, NoToken, Realm};
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
@@ -69,14 +69,7 @@ fn rows(issuer: &LocalIssuer) -> Vec<Row<'static>> {
         .issued_at(DEFAULT_START_SECS - 100)
         .expires_at(DEFAULT_START_SECS)
         .sign();
-    let tampered = {
-        let forged = issuer
-            .access_token()
-            .username("bob")
-            .groups(["admin"])
-            .sign();
-        with_payload_of(&user, &forged)
-    };
+    let tampered = contract::escalated(issuer, &user);
     let id = issuer.id_token().username("ida").sign();
     let huge = "a".repeat(20_000);
     let scope_challenge = r#"Bearer error="insufficient_scope", scope="reports/read""#;
