@@ -10,7 +10,7 @@ use cognito_authz_core::{AcceptedTokenUse, Authorizer, Denial, DenialResponse, E
 use cognito_authz_test_support::contract;
 use cognito_authz_testkit::LocalIssuer;
 
-use crate::support::{Expectations as _, Row, row, run_table, serve};
+use crate::support::{Expectations as _, Row, row, run_served};
 
 const POLICY_FILE: &str = r#"
 [[issuer]]
@@ -125,12 +125,7 @@ async fn a_policy_per_scope_or_resource_answers_like_the_core() {
             .bearer("garbage")
             .status(200, Some("hello")),
     ];
-    let server = serve!({
-        let authorizer = authorizer.clone();
-        move || scoped_app(&authorizer)
-    });
-    run_table!("per scope", scoped_app(&authorizer), server, rows);
-    server.stop().await;
+    run_served!("per scope", scoped_app, authorizer, rows);
     let _ = std::fs::remove_dir_all(folder);
 }
 
@@ -170,12 +165,7 @@ async fn root_and_scope_middleware_both_apply() {
             .bearer(&admin)
             .status(200, Some("who:alice")),
     ];
-    let server = serve!({
-        let authorizer = authorizer.clone();
-        move || nested(&authorizer)
-    });
-    run_table!("nested", nested(&authorizer), server, rows);
-    server.stop().await;
+    run_served!("nested", nested, authorizer, rows);
     let _ = std::fs::remove_dir_all(folder);
 }
 
@@ -279,12 +269,7 @@ async fn a_realm_reaches_middleware_and_extractor_challenges() {
             Some("my api"),
         )),
     ];
-    let server = serve!({
-        let authorizer = authorizer.clone();
-        move || make(&authorizer)
-    });
-    run_table!("realm", make(&authorizer), server, rows);
-    server.stop().await;
+    run_served!("realm", make, authorizer, rows);
     let response = DenialResponse::new(ErrorKind::MissingToken, &[], Some("my api"));
     assert_eq!(
         response.www_authenticate().expect("challenge"),
@@ -310,12 +295,7 @@ async fn preflights_are_decided_like_any_request() {
             .header("access-control-request-method", "GET")
             .denied("missing_token", &strict),
     ];
-    let server = serve!({
-        let strict = strict.clone();
-        move || make(&strict)
-    });
-    run_table!("strict preflight", make(&strict), server, rows);
-    server.stop().await;
+    run_served!("strict preflight", make, strict, rows);
 }
 
 #[test]

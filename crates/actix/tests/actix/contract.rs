@@ -12,7 +12,7 @@ use cognito_authz_test_support::contract::{self, invalid_tokens};
 use cognito_authz_testkit::LocalIssuer;
 use http::Method;
 
-use crate::support::{Expectations as _, Row, row, run_table, serve};
+use crate::support::{Expectations as _, Row, row, run_served, run_table, serve};
 
 /// The route table of the contract app (the shape of `examples/policy.toml`, plus a route
 /// that needs two scopes).
@@ -164,12 +164,12 @@ async fn every_response_row_is_the_cores_byte_for_byte() {
                     .denied(kind.code(), &authorizer)
             }),
     );
-    let server = serve!({
-        let authorizer = authorizer.clone();
-        move || app(authorizer.clone())
-    });
-    run_table!("contract", app(authorizer.clone()), server, rows);
-    server.stop().await;
+    run_served!(
+        "contract",
+        |authorizer: &Authorizer| app(authorizer.clone()),
+        authorizer,
+        rows
+    );
 }
 
 #[actix_web::test]

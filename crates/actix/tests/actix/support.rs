@@ -268,3 +268,18 @@ macro_rules! run_table {
     }};
 }
 pub(crate) use run_table;
+
+/// Serves `make(&authorizer)` on a socket, runs every row in process and over it, and stops
+/// the server (`make`: a function or closure building the app from a borrowed authorizer).
+macro_rules! run_served {
+    ($name:expr, $make:expr, $authorizer:expr, $rows:expr) => {{
+        let make = $make;
+        let server = $crate::support::serve!({
+            let authorizer = $authorizer.clone();
+            move || make(&authorizer)
+        });
+        $crate::support::run_table!($name, make(&$authorizer), server, $rows);
+        server.stop().await;
+    }};
+}
+pub(crate) use run_served;
