@@ -26,7 +26,9 @@ use std::time::Duration;
 
 use cognito_authz::cedar::cedar_policy::{Entity, RestrictedExpression};
 use cognito_authz::cedar::{CedarConfig, ResourceError, ResourceRequest};
-use cognito_authz::{AcceptedTokenUse, Authorizer, Decision, Policy, VerifiedToken};
+use cognito_authz::{
+    AcceptedTokenUse, Authorizer, AuthorizerBuilder, Decision, Policy, VerifiedToken,
+};
 use cognito_authz_testkit::LocalIssuer;
 use http::{HeaderMap, Method};
 use serde_json::{Value, json};
@@ -549,6 +551,27 @@ fn generated_schema_matches_aws_generator_and_the_golden_file() {
     assert_eq!(ours, theirs, "differs from AWS's generator");
 }
 
+/// `authorizer` deciding `GET` on each of `paths` with Cedar: `schema` and `policies` under
+/// `namespace`.
+pub(crate) fn cedar_routes(
+    authorizer: AuthorizerBuilder,
+    (namespace, schema, policies): (&str, &str, &str),
+    paths: &[&str],
+) -> Authorizer {
+    let cedar = CedarConfig::new(namespace)
+        .schema_text(format!("{namespace}.cedarschema"), schema)
+        .policies_text(format!("{namespace}.cedar"), policies)
+        .build()
+        .expect("the policies validate");
+    paths
+        .iter()
+        .fold(authorizer.cedar(cedar), |routes, path| {
+            routes.route_methods([Method::GET], *path, Policy::cedar())
+        })
+        .build()
+        .expect("authorizer")
+}
+
 /// The AVP documentation's examples, each decided as it documents: group-based access
 /// (`principal in MyCorp::UserGroup::"<pool>|<group>"`), a `custom:` attribute of an id token
 /// (`principal["custom:employmentStoreCode"]`), and an access token's scopes
@@ -574,19 +597,11 @@ when {{ context has token && context.token.scope.contains("MyAPI/mydata.write") 
 "#,
         pool = issuer.pool_id()
     );
-    let cedar = CedarConfig::new("MyCorp")
-        .schema_text("avp.cedarschema", schema)
-        .policies_text("avp.cedar", policies)
-        .build()
-        .expect("the documentation's policies validate");
-    let authorizer = issuer
-        .authorizer_builder(AcceptedTokenUse::Any)
-        .cedar(cedar)
-        .route_methods([Method::GET], "/rbac", Policy::cedar())
-        .route_methods([Method::GET], "/store", Policy::cedar())
-        .route_methods([Method::GET], "/write", Policy::cedar())
-        .build()
-        .expect("authorizer");
+    let authorizer = cedar_routes(
+        issuer.authorizer_builder(AcceptedTokenUse::Any),
+        ("MyCorp", schema, &policies),
+        &["/rbac", "/store", "/write"],
+    );
     let rows = [
         (
             "/rbac",

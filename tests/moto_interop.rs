@@ -510,8 +510,7 @@ mod revocation;
 #[cfg(feature = "cedar")]
 #[tokio::test]
 async fn moto_tokens_are_decided_by_cedar_policies() {
-    use cognito_authz_core::cedar::CedarConfig;
-    use cognito_authz_core::{Authorizer, Policy};
+    use cognito_authz_core::Authorizer;
     use http::{HeaderMap, Method};
 
     let moto = MotoCognito::start().await;
@@ -535,19 +534,11 @@ when {{ context has token && context.token.scope.contains("{SIGNIN_SCOPE}") }};
 "#,
         sub = moto.user_sub
     );
-    let cedar = CedarConfig::new("App")
-        .schema_text("app.cedarschema", schema)
-        .policies_text("app.cedar", policies)
-        .build()
-        .expect("policies validate");
-    let authorizer = Authorizer::builder()
-        .verifier(moto.verifier(&moto.client_id, AcceptedTokenUse::Any))
-        .cedar(cedar)
-        .route_methods([Method::GET], "/admin", Policy::cedar())
-        .route_methods([Method::GET], "/profile", Policy::cedar())
-        .route_methods([Method::GET], "/signin", Policy::cedar())
-        .build()
-        .expect("authorizer");
+    let authorizer = crate::cedar::cedar_routes(
+        Authorizer::builder().verifier(moto.verifier(&moto.client_id, AcceptedTokenUse::Any)),
+        ("App", schema, &policies),
+        &["/admin", "/profile", "/signin"],
+    );
     let rows = [
         ("/admin", &tokens.id, true),
         ("/admin", &tokens.access, true),
