@@ -20,7 +20,7 @@ use std::collections::{HashMap, HashSet};
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,6 +29,7 @@ use cognito_authz::cedar::{CedarConfig, ResourceError, ResourceRequest};
 use cognito_authz::{
     AcceptedTokenUse, Authorizer, AuthorizerBuilder, Decision, Policy, VerifiedToken,
 };
+use cognito_authz_test_support::tools;
 use cognito_authz_testkit::LocalIssuer;
 use http::{HeaderMap, Method};
 use serde_json::{Value, json};
@@ -324,20 +325,9 @@ for case in cases:
     out.append({"allowed": result.decision == cedarpy.Decision.Allow, "errored": len(errors) > 0})
 print(json.dumps(out))
 "#;
-    let mut child = Command::new(cognito_authz_test_support::tools::tools_python())
-        .args(["-c", script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python starts");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(cases.to_string().as_bytes())
-        .expect("write cases");
-    let output = child.wait_with_output().expect("python ends");
+    let mut python = Command::new(tools::tools_python());
+    python.args(["-c", script]);
+    let output = tools::output_with_input(python, cases.to_string().as_bytes());
     assert!(
         output.status.success(),
         "cedarpy failed: {}",
@@ -525,8 +515,7 @@ fn generated_schema_matches_aws_generator_and_the_golden_file() {
     .expect("JSON");
     assert_eq!(ours, golden, "differs from the golden file");
 
-    let bin =
-        cognito_authz_test_support::tools::node_modules(CEDAR_GENERATOR).join(CEDAR_GENERATOR);
+    let bin = tools::node_modules(CEDAR_GENERATOR).join(CEDAR_GENERATOR);
     let work =
         Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cedar-schema-{}", std::process::id()));
     std::fs::create_dir_all(&work).expect("work folder");

@@ -2,9 +2,8 @@
 //! texts out, scratch folders under Cargo's temporary directory, and tokens minted with a key
 //! file the way a user of `cognito-authz mint` makes them.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 /// The user pool `cognito-authz mint` names by default.
 pub const POOL: &str = "us-east-1_Example1";
@@ -54,21 +53,9 @@ impl Cli {
     /// The binary cannot be started or its input written.
     #[must_use]
     pub fn run_with_stdin(self, args: &[&str], stdin: &str) -> Output {
-        let mut child = self
-            .command()
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawns");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(stdin.as_bytes())
-            .expect("writes");
-        child.wait_with_output().expect("finishes")
+        let mut command = self.command();
+        command.args(args);
+        crate::tools::output_with_input(command, stdin.as_bytes())
     }
 
     /// Runs the binary with `args` (a `--json` command line); its exit code and what it

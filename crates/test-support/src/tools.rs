@@ -4,7 +4,28 @@
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
+
+/// Runs `command` with `input` as its standard input, to the end; its status and output.
+///
+/// # Panics
+/// The program cannot be started or its input written.
+#[must_use]
+pub fn output_with_input(mut command: Command, input: &[u8]) -> Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|error| panic!("cannot start {command:?}: {error}"));
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input)
+        .expect("input written");
+    child.wait_with_output().expect("the program finishes")
+}
 
 /// The repository's root folder.
 #[must_use]
@@ -111,20 +132,9 @@ print("VALID")
 /// # Panics
 /// The validator is not installed or does not run.
 pub fn validate_openapi(document: &serde_json::Value) -> Result<(), String> {
-    let mut child = Command::new(tools_python())
-        .args(["-c", VALIDATE_OPENAPI])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(document.to_string().as_bytes())
-        .expect("document sent");
-    let output = child.wait_with_output().expect("validator finishes");
+    let mut python = Command::new(tools_python());
+    python.args(["-c", VALIDATE_OPENAPI]);
+    let output = output_with_input(python, document.to_string().as_bytes());
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(

@@ -11,17 +11,16 @@
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::future::Future;
-use std::io::Write as _;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::pin::Pin;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use cognito_authz_core::{Authorizer, VerifiedToken};
-use cognito_authz_test_support::contract;
 use cognito_authz_test_support::responses::invalid;
+use cognito_authz_test_support::{contract, tools};
 use cognito_authz_testkit::LocalIssuer;
 use cognito_authz_tower::AuthzLayer;
 use http::uri::PathAndQuery;
@@ -415,21 +414,12 @@ fn grpcio_calls(addr: SocketAddr, calls: &[Call]) -> Vec<Seen> {
         .iter()
         .map(|call| serde_json::json!({"method": call.method, "authorization": call.authorization}))
         .collect();
-    let mut child = Command::new(cognito_authz_test_support::tools::tools_python())
-        .arg(&script)
-        .arg(addr.to_string())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the grpcio client");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(serde_json::Value::from(input).to_string().as_bytes())
-        .expect("write the calls");
-    let output = child.wait_with_output().expect("grpcio client");
+    let mut client = Command::new(tools::tools_python());
+    client.arg(&script).arg(addr.to_string());
+    let output = tools::output_with_input(
+        client,
+        serde_json::Value::from(input).to_string().as_bytes(),
+    );
     assert!(
         output.status.success(),
         "the grpcio client failed ({}); run `scripts/test.sh` to install grpcio into \
