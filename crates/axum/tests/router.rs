@@ -16,7 +16,7 @@ use cognito_authz_axum::{
 };
 use cognito_authz_core::{AcceptedTokenUse, Authorizer, AuthorizerBuilder, Denial};
 use cognito_authz_test_support::contract;
-use cognito_authz_test_support::policy::PolicyText;
+use cognito_authz_test_support::policy::{PolicyText, served};
 use cognito_authz_test_support::responses::{
     BAD_REQUEST, FORBIDDEN, FORBIDDEN_CHALLENGE, UNAUTHORIZED, UNAVAILABLE, bearer, invalid,
 };
@@ -139,11 +139,7 @@ fn app(authorizer: &Authorizer) -> Result<Router, Box<dyn std::error::Error>> {
 /// The local issuer (JWKS served on 127.0.0.1, manual clock) and an authorizer for `policy()` that
 /// trusts it.
 async fn fixture(options: AuthorizerBuilder) -> (LocalIssuer, Authorizer) {
-    let issuer = LocalIssuer::start().await.expect("local issuer");
-    let authorizer = issuer
-        .authorizer_with(&policy(), options)
-        .unwrap_or_else(|error| panic!("{error}"));
-    (issuer, authorizer)
+    served(&policy(), options).await
 }
 
 /// What came back.

@@ -3,6 +3,22 @@
 
 use std::fmt;
 
+use cognito_authz_core::{Authorizer, AuthorizerBuilder};
+use cognito_authz_testkit::LocalIssuer;
+
+/// A local issuer (keys served on 127.0.0.1, manual clock) and an authorizer for the policy
+/// file text `policy` that trusts it, with further `options`.
+///
+/// # Panics
+/// 127.0.0.1 cannot be bound, or the text or the options are refused.
+pub async fn served(policy: &str, options: AuthorizerBuilder) -> (LocalIssuer, Authorizer) {
+    let issuer = LocalIssuer::start().await.expect("local issuer");
+    let authorizer = issuer
+        .authorizer_with(policy, options)
+        .unwrap_or_else(|error| panic!("{error}"));
+    (issuer, authorizer)
+}
+
 /// The `[[issuer]]` table of the tests' example pool (`us-east-1_Example1`, app client
 /// `1example23456789`, id and access tokens), for texts loaded where a file needs one even
 /// though the builder's issuers replace it.

@@ -12,7 +12,7 @@ use cognito_authz_core::{
     AcceptedTokenUse, Authorizer, AuthorizerBuilder, Denial, Policy, VerifiedToken,
 };
 use cognito_authz_test_support::contract;
-use cognito_authz_test_support::policy::PolicyText;
+use cognito_authz_test_support::policy::{PolicyText, served};
 use cognito_authz_test_support::responses::{FORBIDDEN, UNAUTHORIZED, bearer, invalid};
 use cognito_authz_testkit::{DEFAULT_START_SECS, LocalIssuer};
 use cognito_authz_tower::{AuthzLayer, NoToken, Realm};
@@ -31,12 +31,10 @@ fn policy() -> String {
         .to_string()
 }
 
+/// The local issuer (JWKS served on 127.0.0.1, manual clock) and an authorizer for `policy()` that
+/// trusts it.
 async fn fixture(options: AuthorizerBuilder) -> (LocalIssuer, Authorizer) {
-    let issuer = LocalIssuer::start().await.expect("local issuer");
-    let authorizer = issuer
-        .authorizer_with(&policy(), options)
-        .unwrap_or_else(|error| panic!("{error}"));
-    (issuer, authorizer)
+    served(&policy(), options).await
 }
 
 /// The handler: says who called, from what the layer left in the extensions.
