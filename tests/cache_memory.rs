@@ -8,7 +8,7 @@
 
 use std::alloc::System;
 
-use cognito_authz::{AcceptedTokenUse, CognitoClaims, DEFAULT_MAX_TOKEN_BYTES};
+use cognito_authz::{AcceptedTokenUse, CognitoClaims, DEFAULT_MAX_TOKEN_BYTES, Verifier};
 use cognito_authz_testkit::LocalIssuer;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
@@ -27,6 +27,17 @@ fn list_heavy_token(issuer: &LocalIssuer, n: usize, groups: usize) -> String {
         .groups((0..groups).map(|g| format!("g{g}")))
         .scopes((0..groups / 4).map(|s| format!("s{s}")))
         .sign()
+}
+
+/// A verifier of the issuer's access tokens whose cache may hold 100,000 tokens in `BUDGET`
+/// bytes.
+fn budgeted_verifier(issuer: &LocalIssuer) -> Verifier {
+    issuer
+        .verifier_builder(AcceptedTokenUse::Access)
+        .verified_token_cache(100_000)
+        .verified_token_cache_bytes(BUDGET)
+        .build()
+        .expect("verifier")
 }
 
 /// Heap bytes allocated and not freed since the region started.
@@ -53,12 +64,7 @@ fn a_cache_full_of_cap_sized_list_heavy_tokens_stays_within_its_byte_bound() {
         (DEFAULT_MAX_TOKEN_BYTES - 1024..=DEFAULT_MAX_TOKEN_BYTES).contains(&longest),
         "cap-sized: {longest}"
     );
-    let verifier = issuer
-        .verifier_builder(AcceptedTokenUse::Access)
-        .verified_token_cache(100_000)
-        .verified_token_cache_bytes(BUDGET)
-        .build()
-        .expect("verifier");
+    let verifier = budgeted_verifier(&issuer);
     // Warm the runtime and the verify path with a token that is rejected (so not cached).
     let expired = issuer
         .access_token()
@@ -108,12 +114,7 @@ fn a_cache_full_of_cap_sized_list_heavy_tokens_stays_within_its_byte_bound() {
     );
 
     // Without typed values an entry costs a small multiple of its token, not 23 times it.
-    let plain = issuer
-        .verifier_builder(AcceptedTokenUse::Access)
-        .verified_token_cache(100_000)
-        .verified_token_cache_bytes(BUDGET)
-        .build()
-        .expect("verifier");
+    let plain = budgeted_verifier(&issuer);
     let region = Region::new(GLOBAL);
     for token in &tokens[..8] {
         runtime.block_on(plain.verify(token)).expect("valid");

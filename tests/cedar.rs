@@ -20,13 +20,16 @@ use std::collections::{HashMap, HashSet};
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
 use cognito_authz::cedar::cedar_policy::{Entity, RestrictedExpression};
 use cognito_authz::cedar::{CedarConfig, ResourceError, ResourceRequest};
-use cognito_authz::{AcceptedTokenUse, Authorizer, Decision, Policy, VerifiedToken};
+use cognito_authz::{
+    AcceptedTokenUse, Authorizer, AuthorizerBuilder, Decision, Policy, VerifiedToken,
+};
+use cognito_authz_test_support::tools;
 use cognito_authz_testkit::LocalIssuer;
 use http::{HeaderMap, Method};
 use serde_json::{Value, json};
@@ -138,13 +141,8 @@ fn load_report(request: &ResourceRequest) -> Result<Entity, ResourceError> {
 
 fn authorizer(issuer: &LocalIssuer) -> Authorizer {
     let all = [Method::GET, Method::HEAD, Method::OPTIONS];
-    Authorizer::builder()
-        .verifier(
-            issuer
-                .verifier_builder(AcceptedTokenUse::Any)
-                .build()
-                .expect("verifier"),
-        )
+    issuer
+        .authorizer_builder(AcceptedTokenUse::Any)
         .cedar(cedar(issuer))
         .route_methods(
             all,
@@ -312,31 +310,8 @@ struct Row {
     token: Arc<VerifiedToken>,
 }
 
-fn tools_python() -> PathBuf {
-    let path = std::env::var_os("COGNITO_AUTHZ_TOOLS_PYTHON").map(PathBuf::from);
-    match path {
-        Some(path) if path.exists() => path,
-        _ => panic!(
-            "COGNITO_AUTHZ_TOOLS_PYTHON is not set to a Python with cedarpy: run the tests with `scripts/test.sh --test lib cedar`, which installs cedarpy into target/tools-venv"
-        ),
-    }
-}
-
-fn node_modules() -> PathBuf {
-    let path = std::env::var_os("COGNITO_AUTHZ_NODE_MODULES").map(PathBuf::from);
-    match path {
-        Some(path)
-            if path
-                .join("@cedar-policy/cedar-authorization/dist/bin.js")
-                .exists() =>
-        {
-            path
-        }
-        _ => panic!(
-            "COGNITO_AUTHZ_NODE_MODULES does not hold @cedar-policy/cedar-authorization: run the tests with `scripts/test.sh --test lib cedar`, which installs it into target/npm"
-        ),
-    }
-}
+/// AWS's Cedar schema generator, inside the npm folder `scripts/test.sh` fills.
+const CEDAR_GENERATOR: &str = "@cedar-policy/cedar-authorization/dist/bin.js";
 
 /// Decides every case with cedarpy; answers (allowed, errored) per case.
 fn cedarpy_decisions(cases: &Value) -> Vec<(bool, bool)> {
@@ -350,20 +325,9 @@ for case in cases:
     out.append({"allowed": result.decision == cedarpy.Decision.Allow, "errored": len(errors) > 0})
 print(json.dumps(out))
 "#;
-    let mut child = Command::new(tools_python())
-        .args(["-c", script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python starts");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(cases.to_string().as_bytes())
-        .expect("write cases");
-    let output = child.wait_with_output().expect("python ends");
+    let mut python = Command::new(tools::tools_python());
+    python.args(["-c", script]);
+    let output = tools::output_with_input(python, cases.to_string().as_bytes());
     assert!(
         output.status.success(),
         "cedarpy failed: {}",
@@ -551,7 +515,7 @@ fn generated_schema_matches_aws_generator_and_the_golden_file() {
     .expect("JSON");
     assert_eq!(ours, golden, "differs from the golden file");
 
-    let bin = node_modules().join("@cedar-policy/cedar-authorization/dist/bin.js");
+    let bin = tools::node_modules(CEDAR_GENERATOR).join(CEDAR_GENERATOR);
     let work =
         Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cedar-schema-{}", std::process::id()));
     std::fs::create_dir_all(&work).expect("work folder");
@@ -574,6 +538,27 @@ fn generated_schema_matches_aws_generator_and_the_golden_file() {
     .expect("JSON");
     let _ = std::fs::remove_dir_all(&work);
     assert_eq!(ours, theirs, "differs from AWS's generator");
+}
+
+/// `authorizer` deciding `GET` on each of `paths` with Cedar: `schema` and `policies` under
+/// `namespace`.
+pub(crate) fn cedar_routes(
+    authorizer: AuthorizerBuilder,
+    (namespace, schema, policies): (&str, &str, &str),
+    paths: &[&str],
+) -> Authorizer {
+    let cedar = CedarConfig::new(namespace)
+        .schema_text(format!("{namespace}.cedarschema"), schema)
+        .policies_text(format!("{namespace}.cedar"), policies)
+        .build()
+        .expect("the policies validate");
+    paths
+        .iter()
+        .fold(authorizer.cedar(cedar), |routes, path| {
+            routes.route_methods([Method::GET], *path, Policy::cedar())
+        })
+        .build()
+        .expect("authorizer")
 }
 
 /// The AVP documentation's examples, each decided as it documents: group-based access
@@ -601,24 +586,11 @@ when {{ context has token && context.token.scope.contains("MyAPI/mydata.write") 
 "#,
         pool = issuer.pool_id()
     );
-    let cedar = CedarConfig::new("MyCorp")
-        .schema_text("avp.cedarschema", schema)
-        .policies_text("avp.cedar", policies)
-        .build()
-        .expect("the documentation's policies validate");
-    let authorizer = Authorizer::builder()
-        .verifier(
-            issuer
-                .verifier_builder(AcceptedTokenUse::Any)
-                .build()
-                .expect("verifier"),
-        )
-        .cedar(cedar)
-        .route_methods([Method::GET], "/rbac", Policy::cedar())
-        .route_methods([Method::GET], "/store", Policy::cedar())
-        .route_methods([Method::GET], "/write", Policy::cedar())
-        .build()
-        .expect("authorizer");
+    let authorizer = cedar_routes(
+        issuer.authorizer_builder(AcceptedTokenUse::Any),
+        ("MyCorp", schema, &policies),
+        &["/rbac", "/store", "/write"],
+    );
     let rows = [
         (
             "/rbac",

@@ -87,32 +87,31 @@ async fn a_removed_key_stops_verifying_after_the_next_successful_fetch() {
     assert_eq!(stats(&verifier).keys, 1);
 }
 
+/// Verifies `token` in 1,000 tasks at once; every one must accept it.
+async fn verify_1000_at_once(verifier: &Verifier, token: &str) {
+    let results = join_all((0..1000).map(|_| {
+        let verifier = verifier.clone();
+        let token = token.to_owned();
+        tokio::spawn(async move { verifier.verify(&token).await.map(|_| ()) })
+    }))
+    .await;
+    assert!(results.into_iter().all(|r| r.expect("task").is_ok()));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_concurrent_misses_cause_exactly_one_fetch() {
     let issuer = pool().await;
     let verifier = plain_verifier(&issuer);
     let token = issuer.access_token().sign();
     // Cold start: nothing fetched yet.
-    let results = join_all((0..1000).map(|_| {
-        let verifier = verifier.clone();
-        let token = token.clone();
-        tokio::spawn(async move { verifier.verify(&token).await.map(|_| ()) })
-    }))
-    .await;
-    assert!(results.into_iter().all(|r| r.expect("task").is_ok()));
+    verify_1000_at_once(&verifier, &token).await;
     assert_eq!(server(&issuer).fetch_count(), 1);
 
     // Rotation: 1,000 concurrent requests with the one unknown kid.
     let new_key = issuer.rotate();
     advance(&issuer, COOLDOWN);
     let token = issuer.access_token().signed_by(&new_key).sign();
-    let results = join_all((0..1000).map(|_| {
-        let verifier = verifier.clone();
-        let token = token.clone();
-        tokio::spawn(async move { verifier.verify(&token).await.map(|_| ()) })
-    }))
-    .await;
-    assert!(results.into_iter().all(|r| r.expect("task").is_ok()));
+    verify_1000_at_once(&verifier, &token).await;
     assert_eq!(server(&issuer).fetch_count(), 2);
 }
 
@@ -183,10 +182,7 @@ async fn endpoint_down_at_start_is_jwks_unavailable_with_503() {
 #[tokio::test]
 async fn nothing_listening_is_jwks_unavailable() {
     let issuer = LocalIssuer::offline();
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.local_addr().expect("addr").port()
-    };
+    let port = cognito_authz_test_support::free_loopback_port();
     let config = cognito_authz::IssuerConfig::user_pool(issuer.pool_id())
         .client_ids([issuer.client_id()])
         .token_use(AcceptedTokenUse::Any)

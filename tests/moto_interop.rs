@@ -55,7 +55,7 @@ struct MotoServer {
 impl MotoServer {
     /// Starts moto on a free loopback port and waits until it accepts connections.
     async fn start() -> Self {
-        let program = moto_program();
+        let program = cognito_authz_test_support::tools::moto_server();
         let port = free_loopback_port();
         let log = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("moto-{port}.log"));
         let log_file = File::create(&log)
@@ -121,21 +121,6 @@ impl Drop for MotoServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// The `moto_server` to run: `COGNITO_AUTHZ_MOTO`, else the venv `scripts/test.sh` makes.
-fn moto_program() -> PathBuf {
-    let program = std::env::var_os("COGNITO_AUTHZ_MOTO").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("target/moto-venv/bin/moto_server"),
-        PathBuf::from,
-    );
-    assert!(
-        program.is_file(),
-        "moto_server not found at {}: run `scripts/test.sh` (it installs moto into \
-         target/moto-venv and runs the tests), or set COGNITO_AUTHZ_MOTO to a moto_server",
-        program.display()
-    );
-    program
 }
 
 /// A client of moto's Cognito user-pool API (AWS JSON 1.1 protocol).
@@ -305,35 +290,40 @@ impl MotoCognito {
         }
     }
 
+    /// `InitiateAuth` (`admin`: `AdminInitiateAuth`, which names the pool) of the app client
+    /// with `flow` and its parameters; moto's answer.
+    async fn initiate_auth(&self, admin: bool, flow: &str, parameters: Value) -> Value {
+        let mut request = json!({
+            "ClientId": self.client_id,
+            "AuthFlow": flow,
+            "AuthParameters": parameters,
+        });
+        let action = if admin {
+            request["UserPoolId"] = json!(self.pool_id);
+            "AdminInitiateAuth"
+        } else {
+            "InitiateAuth"
+        };
+        self.api.call(action, &request).await
+    }
+
+    /// `InitiateAuth` with `USER_PASSWORD_AUTH`, as a public client signs in; moto's answer.
+    async fn user_password_answer(&self) -> Value {
+        let credentials = json!({ "USERNAME": USERNAME, "PASSWORD": PASSWORD });
+        self.initiate_auth(false, "USER_PASSWORD_AUTH", credentials)
+            .await
+    }
+
     /// Signs in with `USER_PASSWORD_AUTH` (`InitiateAuth`), as a public client would.
     async fn user_password_auth(&self) -> Tokens {
-        let answer = self
-            .api
-            .call(
-                "InitiateAuth",
-                &json!({
-                    "ClientId": self.client_id,
-                    "AuthFlow": "USER_PASSWORD_AUTH",
-                    "AuthParameters": { "USERNAME": USERNAME, "PASSWORD": PASSWORD },
-                }),
-            )
-            .await;
-        Tokens::from_answer(&answer)
+        Tokens::from_answer(&self.user_password_answer().await)
     }
 
     /// Signs in with `ADMIN_USER_PASSWORD_AUTH` (`AdminInitiateAuth`), as a back end would.
     async fn admin_user_password_auth(&self) -> Tokens {
+        let credentials = json!({ "USERNAME": USERNAME, "PASSWORD": PASSWORD });
         let answer = self
-            .api
-            .call(
-                "AdminInitiateAuth",
-                &json!({
-                    "UserPoolId": self.pool_id,
-                    "ClientId": self.client_id,
-                    "AuthFlow": "ADMIN_USER_PASSWORD_AUTH",
-                    "AuthParameters": { "USERNAME": USERNAME, "PASSWORD": PASSWORD },
-                }),
-            )
+            .initiate_auth(true, "ADMIN_USER_PASSWORD_AUTH", credentials)
             .await;
         Tokens::from_answer(&answer)
     }
@@ -520,8 +510,7 @@ mod revocation;
 #[cfg(feature = "cedar")]
 #[tokio::test]
 async fn moto_tokens_are_decided_by_cedar_policies() {
-    use cognito_authz_core::cedar::CedarConfig;
-    use cognito_authz_core::{Authorizer, Policy};
+    use cognito_authz_core::Authorizer;
     use http::{HeaderMap, Method};
 
     let moto = MotoCognito::start().await;
@@ -545,19 +534,11 @@ when {{ context has token && context.token.scope.contains("{SIGNIN_SCOPE}") }};
 "#,
         sub = moto.user_sub
     );
-    let cedar = CedarConfig::new("App")
-        .schema_text("app.cedarschema", schema)
-        .policies_text("app.cedar", policies)
-        .build()
-        .expect("policies validate");
-    let authorizer = Authorizer::builder()
-        .verifier(moto.verifier(&moto.client_id, AcceptedTokenUse::Any))
-        .cedar(cedar)
-        .route_methods([Method::GET], "/admin", Policy::cedar())
-        .route_methods([Method::GET], "/profile", Policy::cedar())
-        .route_methods([Method::GET], "/signin", Policy::cedar())
-        .build()
-        .expect("authorizer");
+    let authorizer = crate::cedar::cedar_routes(
+        Authorizer::builder().verifier(moto.verifier(&moto.client_id, AcceptedTokenUse::Any)),
+        ("App", schema, &policies),
+        &["/admin", "/profile", "/signin"],
+    );
     let rows = [
         ("/admin", &tokens.id, true),
         ("/admin", &tokens.access, true),

@@ -22,17 +22,7 @@ struct Session {
 
 impl MotoCognito {
     async fn sign_in(&self) -> Session {
-        let answer = self
-            .api
-            .call(
-                "InitiateAuth",
-                &json!({
-                    "ClientId": self.client_id,
-                    "AuthFlow": "USER_PASSWORD_AUTH",
-                    "AuthParameters": { "USERNAME": USERNAME, "PASSWORD": PASSWORD },
-                }),
-            )
-            .await;
+        let answer = self.user_password_answer().await;
         Session {
             id: text(&answer, "/AuthenticationResult/IdToken"),
             access: text(&answer, "/AuthenticationResult/AccessToken"),
@@ -41,16 +31,9 @@ impl MotoCognito {
     }
 
     async fn refresh(&self, refresh_token: &str) -> Tokens {
+        let parameters = json!({ "REFRESH_TOKEN": refresh_token });
         let answer = self
-            .api
-            .call(
-                "InitiateAuth",
-                &json!({
-                    "ClientId": self.client_id,
-                    "AuthFlow": "REFRESH_TOKEN_AUTH",
-                    "AuthParameters": { "REFRESH_TOKEN": refresh_token },
-                }),
-            )
+            .initiate_auth(false, "REFRESH_TOKEN_AUTH", parameters)
             .await;
         Tokens::from_answer(&answer)
     }

@@ -133,6 +133,20 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
+    /// Writes a revocation record (`key`, valid until `expires`, kept an hour) the way the
+    /// store does, but with no message on the channel: only a resync can find it.
+    pub(crate) async fn record_unannounced(&self, key: &str, expires: u64) {
+        let mut admin = self.admin().await.expect("admin");
+        let () = redis::cmd("SET")
+            .arg(key)
+            .arg(format!("0 {expires}"))
+            .arg("PX")
+            .arg(3_600_000)
+            .query_async(&mut admin)
+            .await
+            .expect("SET");
+    }
+
     /// A connection as the admin user (works while the server is locked).
     pub(crate) async fn admin(&self) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
         let client = redis::Client::open(format!(
@@ -451,16 +465,9 @@ async fn redis_killed_and_restarted_the_stale_rule_then_a_resync() {
     // before a revocation is written that nobody hears published: only a resync finds it.
     let resyncs = [refuse.store.status().resyncs, serve.store.status().resyncs];
     redis.restart(true).await;
-    let mut admin = redis.admin().await.expect("admin");
-    let expires = now(&issuer) + 3600;
-    let () = redis::cmd("SET")
-        .arg("cognito-authz:revocation:s:o-missed")
-        .arg(format!("0 {expires}"))
-        .arg("PX")
-        .arg(3_600_000)
-        .query_async(&mut admin)
-        .await
-        .expect("SET");
+    redis
+        .record_unannounced("cognito-authz:revocation:s:o-missed", now(&issuer) + 3600)
+        .await;
     redis.unlock().await;
     for (instance, before) in [&refuse, &serve].into_iter().zip(resyncs) {
         until(&instance.store, "reconnected and resynchronised", |s| {
@@ -502,16 +509,12 @@ async fn a_periodic_resync_finds_what_pub_sub_missed() {
         .expect("store");
     let instance = Instance::new(&issuer, store);
     until(&instance.store, "connected", |s| s.connected).await;
-    let mut admin = redis.admin().await.expect("admin");
-    let expires = now(&issuer) + 3600;
-    let () = redis::cmd("SET")
-        .arg("cognito-authz:revocation:t:j-unpublished")
-        .arg(format!("0 {expires}"))
-        .arg("PX")
-        .arg(3_600_000)
-        .query_async(&mut admin)
-        .await
-        .expect("SET");
+    redis
+        .record_unannounced(
+            "cognito-authz:revocation:t:j-unpublished",
+            now(&issuer) + 3600,
+        )
+        .await;
     until(&instance.store, "the periodic resync applied it", |s| {
         s.applied >= 1
     })

@@ -108,8 +108,22 @@ async fn send(port: u16, case: &Case) -> Answer {
     }
 }
 
+/// Sends every case to both apps, stops them, and fails with one line per problem.
+async fn run(cases: &[Case], mut apps: Vec<App>) {
+    let problems = problems(cases, &mut apps).await;
+    for app in apps {
+        app.stop().await;
+    }
+    assert!(
+        problems.is_empty(),
+        "{} problem(s):\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
 /// Sends every case to both apps; returns one line per problem.
-async fn run(cases: &[Case], apps: &mut [App]) -> Vec<String> {
+async fn problems(cases: &[Case], apps: &mut [App]) -> Vec<String> {
     let mut problems = Vec::new();
     for case in cases {
         let mut answers = Vec::new();
@@ -632,20 +646,11 @@ async fn every_header_combination_gets_the_same_answer_from_both_adapters() {
         .issued_at(now - 7200)
         .expires_at(now - 3600)
         .sign();
-    let mut apps = start_both(&issuer, &token, |builder, origin| {
+    let apps = start_both(&issuer, &token, |builder, origin| {
         builder.allowed_origins([origin])
     })
     .await;
-    let problems = run(&strict_cases(&token, &expired), &mut apps).await;
-    for app in apps {
-        app.stop().await;
-    }
-    assert!(
-        problems.is_empty(),
-        "{} problem(s):\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
+    run(&strict_cases(&token, &expired), apps).await;
 }
 
 #[actix_web::test]
@@ -654,7 +659,7 @@ async fn same_site_and_origin_less_requests_pass_only_where_configured() {
     let token = issuer.access_token().sign();
     let cookie = format!("{COOKIE}={token}");
     let c = cookie.as_str();
-    let mut apps = start_both(&issuer, &token, |builder, _| {
+    let apps = start_both(&issuer, &token, |builder, _| {
         builder.allow_same_site(true).allow_missing_origin(true)
     })
     .await;
@@ -703,14 +708,5 @@ async fn same_site_and_origin_less_requests_pass_only_where_configured() {
             CROSS_SITE,
         ),
     ];
-    let problems = run(&cases, &mut apps).await;
-    for app in apps {
-        app.stop().await;
-    }
-    assert!(
-        problems.is_empty(),
-        "{} problem(s):\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
+    run(&cases, apps).await;
 }

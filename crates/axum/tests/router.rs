@@ -15,49 +15,27 @@ use cognito_authz_axum::{
     Scopes, Verified, policy_guard, require,
 };
 use cognito_authz_core::{AcceptedTokenUse, Authorizer, AuthorizerBuilder, Denial};
+use cognito_authz_test_support::contract;
+use cognito_authz_test_support::policy::{PolicyText, served};
 use cognito_authz_test_support::responses::{
     BAD_REQUEST, FORBIDDEN, FORBIDDEN_CHALLENGE, UNAUTHORIZED, UNAVAILABLE, bearer, invalid,
 };
-use cognito_authz_testkit::{DEFAULT_START_SECS, LocalIssuer, with_payload_of};
+use cognito_authz_testkit::{DEFAULT_START_SECS, LocalIssuer};
 use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-const POLICY: &str = r#"
-[[issuer]]
-name = "main"
-user_pool_id = "us-east-1_Example1"
-client_ids = ["1example23456789"]
-token_use = "any"
-
-[defaults]
-unmatched = "authenticated"
-
-[policies]
-admin = "group:admin"
-
-[[route]]
-path = "/health"
-require = "public"
-
-[[route]]
-path = "/open"
-require = "public"
-
-[[route]]
-path = "/me"
-require = "authenticated"
-
-[[route]]
-path = "/admin/{*rest}"
-require = "policy:admin"
-
-[[route]]
-path = "/reports/{id}"
-methods = ["GET"]
-require = "scope:reports/read"
-"#;
+/// The standard table with the example issuer, plus a public `/open` and `/me` for any
+/// signed-in caller; `GET /reports/{id}` needs `scope:reports/read`.
+fn policy() -> String {
+    PolicyText::standard()
+        .example_issuer()
+        .route("/open", "public")
+        .route("/me", "authenticated")
+        .route_for(&["GET"], "/reports/{id}", "scope:reports/read")
+        .to_string()
+}
 
 policy_guard!(
     /// Administrators with an id token.
@@ -158,14 +136,10 @@ fn app(authorizer: &Authorizer) -> Result<Router, Box<dyn std::error::Error>> {
     )
 }
 
-/// The local issuer (JWKS served on 127.0.0.1, manual clock) and an authorizer for POLICY that
+/// The local issuer (JWKS served on 127.0.0.1, manual clock) and an authorizer for `policy()` that
 /// trusts it.
 async fn fixture(options: AuthorizerBuilder) -> (LocalIssuer, Authorizer) {
-    let issuer = LocalIssuer::start().await.expect("local issuer");
-    let authorizer = issuer
-        .authorizer_with(POLICY, options)
-        .unwrap_or_else(|error| panic!("{error}"));
-    (issuer, authorizer)
+    served(&policy(), options).await
 }
 
 /// What came back.
@@ -293,7 +267,7 @@ async fn every_contract_row_answers_the_same_in_process_and_over_a_socket() {
     let app = app(&authorizer).expect("router");
     let start = DEFAULT_START_SECS;
 
-    let user = issuer.access_token().username("bob").sign();
+    let user = contract::user(&issuer);
     let reader = issuer
         .access_token()
         .username("rita")
@@ -313,14 +287,7 @@ async fn every_contract_row_answers_the_same_in_process_and_over_a_socket() {
         .groups(["ops"])
         .sign();
     let machine = issuer.machine_token().scopes(["reports/read"]).sign();
-    let tampered = {
-        let forged = issuer
-            .access_token()
-            .username("bob")
-            .groups(["admin"])
-            .sign();
-        with_payload_of(&user, &forged)
-    };
+    let tampered = contract::escalated(&issuer, &user);
     let foreign = issuer
         .access_token()
         .iss("https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Other1")
@@ -695,7 +662,7 @@ async fn every_contract_row_answers_the_same_in_process_and_over_a_socket() {
 async fn keys_unavailable_answers_503_with_retry_after_and_no_challenge() {
     let issuer = LocalIssuer::start().await.expect("issuer");
     issuer.server().expect("server").respond_with_status(500);
-    let authorizer = issuer.authorizer(POLICY).expect("authorizer");
+    let authorizer = issuer.authorizer(&policy()).expect("authorizer");
     let app = app(&authorizer).expect("router");
     let token = issuer.access_token().sign();
     let expected = Reply {
@@ -786,7 +753,7 @@ async fn an_access_only_pool_refuses_id_tokens_as_wrong_token_use() {
     let authorizer = Authorizer::builder()
         .issuers([issuer.issuer_config(AcceptedTokenUse::Access)])
         .clock(issuer.manual_clock().expect("manual").clone())
-        .policy_text(POLICY, ".")
+        .policy_text(policy(), ".")
         .build()
         .expect("authorizer");
     let app = app(&authorizer).expect("router");
@@ -837,7 +804,7 @@ async fn bad_policies_fail_at_start_up_and_never_panic_in_a_request() {
     assert!(require(&authorizer, "policy:nobody").is_err());
     assert!(require(&authorizer, "policy:admin and token_use:id").is_ok());
     // A policy file with a bad route expression is reported with its line.
-    let bad_file = POLICY.replace("\"policy:admin\"", "\"group:admin and\"");
+    let bad_file = policy().replace("\"policy:admin\"", "\"group:admin and\"");
     let error = Authorizer::builder()
         .policy_text(&bad_file, ".")
         .build()

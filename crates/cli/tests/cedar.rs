@@ -2,12 +2,18 @@
 //! binary, on tokens from a local test pool.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
+use cognito_authz_test_support::cli::{Cli, stderr};
 use cognito_authz_testkit::{DEFAULT_START_SECS, LocalIssuer};
 use serde_json::{Value, json};
 
 const POOL: &str = "us-east-1_Example1";
+const CLI: Cli = Cli::new(
+    env!("CARGO_BIN_EXE_cognito-authz"),
+    env!("CARGO_TARGET_TMPDIR"),
+    "cli-cedar",
+);
 
 const SCHEMA: &str = r#"namespace Reports {
   entity UserGroup;
@@ -25,9 +31,7 @@ forbid(principal, action, resource) when { principal has email && principal.emai
 
 /// A folder with a policy file, its schema, its policies and the pool's keys.
 fn setup(issuer: &LocalIssuer, name: &str) -> PathBuf {
-    let folder = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("cli-cedar-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&folder).expect("folder");
+    let folder = CLI.scratch(name);
     std::fs::write(folder.join("reports.cedarschema"), SCHEMA).expect("schema");
     std::fs::write(folder.join("reports.cedar"), POLICIES).expect("policies");
     std::fs::write(folder.join("jwks.json"), issuer.jwks_json()).expect("keys");
@@ -58,11 +62,31 @@ require = "cedar"
     folder
 }
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cognito-authz"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
+/// `cedar entities` for `token` under the folder's policy file, at `now`.
+fn entities(folder: &Path, token: &str, now: u64) -> Output {
+    let config = folder.join("policy.toml");
+    CLI.run(&[
+        "cedar",
+        "entities",
+        token,
+        "--config",
+        config.to_str().expect("path"),
+        "--now",
+        &now.to_string(),
+    ])
+}
+
+/// `cedar schema` of the Pet Store document in `tests/cedar`, under `namespace`.
+fn schema(namespace: &str) -> Output {
+    let openapi = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/cedar/openapi.json");
+    CLI.run(&[
+        "cedar",
+        "schema",
+        "--openapi",
+        openapi.to_str().expect("path"),
+        "--namespace",
+        namespace,
+    ])
 }
 
 fn issuer() -> LocalIssuer {
@@ -81,23 +105,8 @@ fn entities_prints_the_avp_entities_of_a_token() {
         .subject("alice-sub")
         .groups(["readers"])
         .sign();
-    let config = folder.join("policy.toml");
-    let now = DEFAULT_START_SECS.to_string();
-    let output = run(&[
-        "cedar",
-        "entities",
-        &token,
-        "--config",
-        config.to_str().expect("path"),
-        "--now",
-        &now,
-    ]);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = entities(&folder, &token, DEFAULT_START_SECS);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let printed: Value = serde_json::from_slice(&output.stdout).expect("JSON");
     assert_eq!(
         printed["principal"],
@@ -115,16 +124,7 @@ fn entities_prints_the_avp_entities_of_a_token() {
         json!([{"type": "Reports::UserGroup", "id": format!("{POOL}|readers")}])
     );
     // An invalid token is a rejection, not entities.
-    let expired = (DEFAULT_START_SECS + 100_000).to_string();
-    let output = run(&[
-        "cedar",
-        "entities",
-        &token,
-        "--config",
-        config.to_str().expect("path"),
-        "--now",
-        &expired,
-    ]);
+    let output = entities(&folder, &token, DEFAULT_START_SECS + 100_000);
     assert_eq!(output.status.code(), Some(1));
     assert!(output.stdout.is_empty());
 }
@@ -148,7 +148,7 @@ fn check_prints_the_cedar_decision_and_its_determining_policies() {
         ("GET", &banned, 1, "deny", json!(["banned"])),
     ];
     for (method, token, code, decision, policies) in rows {
-        let output = run(&[
+        let output = CLI.run(&[
             "check",
             "--config",
             config,
@@ -161,12 +161,7 @@ fn check_prints_the_cedar_decision_and_its_determining_policies() {
             &now,
             "--json",
         ]);
-        assert_eq!(
-            output.status.code(),
-            Some(code),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        assert_eq!(output.status.code(), Some(code), "{}", stderr(&output));
         let printed: Value = serde_json::from_slice(&output.stdout).expect("JSON");
         assert_eq!(printed["decision"], decision);
         assert_eq!(
@@ -181,7 +176,7 @@ fn check_prints_the_cedar_decision_and_its_determining_policies() {
         }
     }
     // The text form names the determining policy too.
-    let output = run(&[
+    let output = CLI.run(&[
         "check", "--config", config, "--method", "GET", "--path", "/open", &banned, "--now", &now,
     ]);
     let text = String::from_utf8_lossy(&output.stdout);
@@ -194,35 +189,15 @@ fn check_prints_the_cedar_decision_and_its_determining_policies() {
 #[test]
 fn schema_writes_what_aws_generator_writes() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/cedar");
-    let openapi = root.join("openapi.json");
-    let output = run(&[
-        "cedar",
-        "schema",
-        "--openapi",
-        openapi.to_str().expect("path"),
-        "--namespace",
-        "PetStore",
-    ]);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = schema("PetStore");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let printed: Value = serde_json::from_slice(&output.stdout).expect("JSON");
     let golden: Value = serde_json::from_str(
         &std::fs::read_to_string(root.join("openapi.v4.cedarschema.json")).expect("golden"),
     )
     .expect("JSON");
     assert_eq!(printed, golden);
-    let output = run(&[
-        "cedar",
-        "schema",
-        "--openapi",
-        openapi.to_str().expect("path"),
-        "--namespace",
-        "in",
-    ]);
+    let output = schema("in");
     assert_eq!(output.status.code(), Some(2));
 }
 
@@ -236,7 +211,7 @@ fn a_policy_that_does_not_validate_fails_lint_with_its_position() {
     )
     .expect("policies");
     let config = folder.join("policy.toml");
-    let output = run(&["policy", "lint", config.to_str().expect("path")]);
+    let output = CLI.run(&["policy", "lint", config.to_str().expect("path")]);
     assert_ne!(output.status.code(), Some(0));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("reports.cedar:2:"), "{stderr}");

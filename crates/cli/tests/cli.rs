@@ -1,100 +1,42 @@
 //! The `cognito-authz` binary end to end: exit codes, JSON shapes and messages.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
 
+use cognito_authz_test_support::cli::{CLIENT, Cli, POOL, stderr, stdout};
+use cognito_authz_test_support::policy::PolicyText;
 use serde_json::Value;
 
+const CLI: Cli = Cli::new(
+    env!("CARGO_BIN_EXE_cognito-authz"),
+    env!("CARGO_TARGET_TMPDIR"),
+    "cli",
+);
 const NOW: &str = "1700000000";
-const POOL: &str = "us-east-1_Example1";
-const CLIENT: &str = "1example23456789";
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_cognito-authz"))
-}
-
-fn run(args: &[&str]) -> Output {
-    bin().args(args).output().expect("binary runs")
-}
-
-fn run_with_stdin(args: &[&str], stdin: &str) -> Output {
-    use std::io::Write as _;
-    let mut child = bin()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawns");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("writes");
-    child.wait_with_output().expect("finishes")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// A scratch folder per test under Cargo's test temp dir.
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{name}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
-}
-
-/// Mints a token with a fresh key in `dir`, returning (token, jwks path).
+/// Mints a token at `NOW` with the key in `dir`, returning (token, jwks path).
 fn mint(dir: &Path, extra: &[&str]) -> (String, String) {
-    let key = dir.join("dev.key");
-    let jwks = dir.join("jwks.json");
-    let mut args = vec![
-        "mint",
-        "--now",
-        NOW,
-        "--key-file",
-        key.to_str().expect("utf8"),
-        "--jwks-out",
-        jwks.to_str().expect("utf8"),
-    ];
+    CLI.mint(dir, &[&["--now", NOW][..], extra].concat())
+}
+
+/// `verify <token> --user-pool-id POOL --jwks-file <jwks>` and `extra` (`token` may be `-`).
+fn verify_args<'a>(token: &'a str, jwks: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["verify", token, "--user-pool-id", POOL, "--jwks-file", jwks];
     args.extend_from_slice(extra);
-    let output = run(&args);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert!(stderr(&output).contains("NOT valid for a real pool"));
-    (
-        stdout(&output).trim().to_owned(),
-        jwks.to_str().expect("utf8").to_owned(),
-    )
+    args
 }
 
 fn verify_json(token: &str, jwks: &str, extra: &[&str]) -> (Option<i32>, Value) {
-    let mut args = vec![
-        "verify",
+    let args = verify_args(
         token,
-        "--user-pool-id",
-        POOL,
-        "--jwks-file",
         jwks,
-        "--now",
-        NOW,
-        "--json",
-    ];
-    args.extend_from_slice(extra);
-    let output = run(&args);
-    let json = serde_json::from_str(stdout(&output).trim()).unwrap_or(Value::Null);
-    (output.status.code(), json)
+        &[&["--now", NOW, "--json"][..], extra].concat(),
+    );
+    CLI.run_json(&args)
 }
 
 #[test]
 fn minted_token_verifies_offline_with_json_output() {
-    let dir = scratch("verify-ok");
+    let dir = CLI.scratch("verify-ok");
     let (token, jwks) = mint(
         &dir,
         &[
@@ -121,7 +63,7 @@ fn minted_token_verifies_offline_with_json_output() {
 
 #[test]
 fn rejected_tokens_exit_1_with_the_code() {
-    let dir = scratch("verify-rejected");
+    let dir = CLI.scratch("verify-rejected");
     let (token, jwks) = mint(&dir, &[]);
     let (code, json) = verify_json(&token, &jwks, &["--client-id", "someone-else"]);
     assert_eq!(code, Some(1));
@@ -135,60 +77,33 @@ fn rejected_tokens_exit_1_with_the_code() {
     assert_eq!(json["error"], "invalid_token_use");
 
     let later = "1700003600";
-    let output = run(&[
-        "verify",
+    let output = CLI.run(&verify_args(
         &token,
-        "--user-pool-id",
-        POOL,
-        "--client-id",
-        CLIENT,
-        "--jwks-file",
         &jwks,
-        "--now",
-        later,
-        "--json",
-    ]);
+        &["--client-id", CLIENT, "--now", later, "--json"],
+    ));
     assert_eq!(output.status.code(), Some(1));
     assert!(stdout(&output).contains("\"error\":\"expired\""));
     // With leeway the same instant passes.
-    let output = run(&[
-        "verify",
+    let output = CLI.run(&verify_args(
         &token,
-        "--user-pool-id",
-        POOL,
-        "--client-id",
-        CLIENT,
-        "--jwks-file",
         &jwks,
-        "--now",
-        later,
-        "--leeway",
-        "1",
-    ]);
+        &["--client-id", CLIENT, "--now", later, "--leeway", "1"],
+    ));
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
     assert!(stdout(&output).starts_with("valid access token"));
 }
 
 #[test]
 fn token_is_read_from_stdin_or_a_file_and_trimmed() {
-    let dir = scratch("verify-inputs");
+    let dir = CLI.scratch("verify-inputs");
     let (token, jwks) = mint(&dir, &["--kind", "id"]);
-    let args = [
-        "verify",
-        "-",
-        "--user-pool-id",
-        POOL,
-        "--any-client",
-        "--jwks-file",
-        &jwks,
-        "--now",
-        NOW,
-    ];
-    let output = run_with_stdin(&args, &format!("\n  {token}  \n"));
+    let args = verify_args("-", &jwks, &["--any-client", "--now", NOW]);
+    let output = CLI.run_with_stdin(&args, &format!("\n  {token}  \n"));
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
     let file = dir.join("token.txt");
     std::fs::write(&file, format!("{token}\n")).expect("write");
-    let output = run(&[
+    let output = CLI.run(&[
         "verify",
         "--token-file",
         file.to_str().expect("utf8"),
@@ -202,41 +117,20 @@ fn token_is_read_from_stdin_or_a_file_and_trimmed() {
     ]);
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
     // No Bearer stripping: that is the adapters' job.
-    let output = run(&[
-        "verify",
-        &format!("Bearer {token}"),
-        "--user-pool-id",
-        POOL,
-        "--any-client",
-        "--jwks-file",
-        &jwks,
-        "--now",
-        NOW,
-        "--json",
-    ]);
-    assert_eq!(output.status.code(), Some(1));
-    assert!(stdout(&output).contains("malformed_token"));
+    let (code, json) = verify_json(&format!("Bearer {token}"), &jwks, &["--any-client"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(json["error"], "malformed_token");
 }
 
 #[test]
 fn configuration_errors_exit_2_with_a_message() {
-    let dir = scratch("verify-config");
+    let dir = CLI.scratch("verify-config");
     let (token, jwks) = mint(&dir, &[]);
     let not_a_set = dir.join("not-a-set.json");
     std::fs::write(&not_a_set, "[1,2,3]").expect("write");
     let missing = dir.join("missing.json");
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (
-            vec![
-                "verify",
-                &token,
-                "--user-pool-id",
-                POOL,
-                "--jwks-file",
-                &jwks,
-            ],
-            "client",
-        ),
+        (verify_args(&token, &jwks, &[]), "client"),
         (
             vec![
                 "verify",
@@ -250,27 +144,11 @@ fn configuration_errors_exit_2_with_a_message() {
             "user pool id",
         ),
         (
-            vec![
-                "verify",
-                &token,
-                "--user-pool-id",
-                POOL,
-                "--any-client",
-                "--jwks-file",
-                missing.to_str().expect("utf8"),
-            ],
+            verify_args(&token, missing.to_str().expect("utf8"), &["--any-client"]),
             "cannot read --jwks-file",
         ),
         (
-            vec![
-                "verify",
-                &token,
-                "--user-pool-id",
-                POOL,
-                "--any-client",
-                "--jwks-file",
-                not_a_set.to_str().expect("utf8"),
-            ],
+            verify_args(&token, not_a_set.to_str().expect("utf8"), &["--any-client"]),
             "key set",
         ),
         (vec!["verify", &token, "--any-client"], "user-pool-id"),
@@ -299,7 +177,7 @@ fn configuration_errors_exit_2_with_a_message() {
         ),
     ];
     for (args, message) in cases {
-        let output = run(&args);
+        let output = CLI.run(&args);
         assert_eq!(
             output.status.code(),
             Some(2),
@@ -322,7 +200,7 @@ fn configuration_errors_exit_2_with_a_message() {
 
 #[test]
 fn generic_oidc_issuer_takes_client_ids_as_audiences() {
-    let dir = scratch("verify-oidc");
+    let dir = CLI.scratch("verify-oidc");
     let iss = "https://idp.example.com";
     let (token, jwks) = mint(
         &dir,
@@ -335,56 +213,47 @@ fn generic_oidc_issuer_takes_client_ids_as_audiences() {
             "aud=[\"api://orders\"]",
         ],
     );
-    let output = run(&[
-        "verify",
-        &token,
-        "--issuer",
-        iss,
-        "--client-id",
-        "api://orders",
-        "--jwks-file",
-        &jwks,
-        "--now",
-        NOW,
-        "--json",
-    ]);
+    let verify = |client: &str| {
+        CLI.run(&[
+            "verify",
+            &token,
+            "--issuer",
+            iss,
+            "--client-id",
+            client,
+            "--jwks-file",
+            &jwks,
+            "--now",
+            NOW,
+            "--json",
+        ])
+    };
+    let output = verify("api://orders");
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
-    let output = run(&[
-        "verify",
-        &token,
-        "--issuer",
-        iss,
-        "--client-id",
-        "api://other",
-        "--jwks-file",
-        &jwks,
-        "--now",
-        NOW,
-        "--json",
-    ]);
+    let output = verify("api://other");
     assert_eq!(output.status.code(), Some(1));
     assert!(stdout(&output).contains("invalid_client"));
 }
 
 #[test]
 fn decode_shows_header_and_payload_and_warns() {
-    let dir = scratch("decode");
+    let dir = CLI.scratch("decode");
     let (token, _) = mint(&dir, &["--username", "bob"]);
-    let output = run(&["decode", &token]);
+    let output = CLI.run(&["decode", &token]);
     assert_eq!(output.status.code(), Some(0));
     assert!(stderr(&output).contains("WITHOUT verification"));
     let json: Value = serde_json::from_str(&stdout(&output)).expect("json");
     assert_eq!(json["header"]["alg"], "RS256");
     assert_eq!(json["payload"]["username"], "bob");
 
-    let output = run(&["decode", "not.a.token="]);
+    let output = CLI.run(&["decode", "not.a.token="]);
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("malformed_token"));
 }
 
 #[test]
 fn mint_reuses_its_key_file_across_runs() {
-    let dir = scratch("mint-key");
+    let dir = CLI.scratch("mint-key");
     let (first, jwks_first) = mint(&dir, &[]);
     let jwks_first = std::fs::read_to_string(jwks_first).expect("jwks");
     let (second, jwks_second) = mint(&dir, &["--kind", "machine", "--scope", "svc/run"]);
@@ -403,7 +272,7 @@ fn mint_signs_with_an_openssl_made_pkcs1_key() {
     // `tests/data/openssl-genpkey-rsa2048.der` was made by `openssl genpkey -algorithm RSA
     // -pkeyopt rsa_keygen_bits:2048 -outform DER` (OpenSSL 3.0, which writes PKCS#1
     // `RSAPrivateKey`); it is a test key with no other use.
-    let dir = scratch("mint-pkcs1");
+    let dir = CLI.scratch("mint-pkcs1");
     std::fs::copy(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/openssl-genpkey-rsa2048.der"),
         dir.join("dev.key"),
@@ -422,37 +291,14 @@ fn mint_signs_with_an_openssl_made_pkcs1_key() {
 }
 
 /// A policy file beside a key set minted in `dir`, for `check`, `policy lint` and
-/// `verify --config`.
+/// `verify --config`: the standard table without a default (a path no route names is
+/// denied), and `GET /reports/{id}` for readers (`scope:reports/read`) and administrators.
 fn policy_file(dir: &Path) -> String {
-    let path = dir.join("policy.toml");
-    let text = format!(
-        r#"[[issuer]]
-name = "local"
-user_pool_id = "{POOL}"
-client_ids = ["{CLIENT}"]
-token_use = "access"
-jwks_file = "jwks.json"
-
-[policies]
-admin = "group:admin"
-reader = "scope:reports/read or policy:admin"
-
-[[route]]
-path = "/health"
-require = "public"
-
-[[route]]
-path = "/reports/{{id}}"
-methods = ["GET"]
-require = "policy:reader"
-
-[[route]]
-path = "/admin/{{*rest}}"
-require = "policy:admin"
-"#
-    );
-    std::fs::write(&path, text).expect("write policy");
-    path.to_str().expect("utf8").to_owned()
+    let table = PolicyText::standard()
+        .without_unmatched()
+        .policy("reader", "scope:reports/read or policy:admin")
+        .route_for(&["GET"], "/reports/{id}", "policy:reader");
+    cognito_authz_test_support::cli::policy_file(dir, &table.to_string())
 }
 
 fn check_json(config: &str, method: &str, path: &str, token: Option<&str>) -> (Option<i32>, Value) {
@@ -462,41 +308,27 @@ fn check_json(config: &str, method: &str, path: &str, token: Option<&str>) -> (O
     if let Some(token) = token {
         args.push(token);
     }
-    let output = run(&args);
-    let json = serde_json::from_str(stdout(&output).trim()).unwrap_or(Value::Null);
-    (output.status.code(), json)
+    CLI.run_json(&args)
 }
 
 #[test]
 fn check_follows_the_router_it_is_told() {
-    let dir = scratch("check-router");
+    let dir = CLI.scratch("check-router");
     let (user, _) = mint(&dir, &["--username", "carol"]);
-    let config = dir.join("policy.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"[[issuer]]
-name = "local"
-user_pool_id = "{POOL}"
-client_ids = ["{CLIENT}"]
-token_use = "access"
-jwks_file = "jwks.json"
-
-[[route]]
+    let config = cognito_authz_test_support::cli::policy_file(
+        &dir,
+        r#"[[route]]
 path = "/items/special"
 require = "authenticated"
 
 [[route]]
-path = "/items/{{id}}"
+path = "/items/{id}"
 methods = ["DELETE"]
 require = "group:admin"
-"#
-        ),
-    )
-    .expect("write policy");
-    let config = config.to_str().expect("utf8").to_owned();
+"#,
+    );
     let check = |router: &str| {
-        let output = run(&[
+        let (code, json) = CLI.run_json(&[
             "check",
             "--config",
             &config,
@@ -511,8 +343,7 @@ require = "group:admin"
             router,
             &user,
         ]);
-        let json: Value = serde_json::from_str(stdout(&output).trim()).unwrap_or(Value::Null);
-        (output.status.code(), json["route"].clone())
+        (code, json["route"].clone())
     };
     // axum runs the most specific route only.
     assert_eq!(check("axum"), (Some(0), "/items/special".into()));
@@ -522,7 +353,7 @@ require = "group:admin"
 
 #[test]
 fn check_explains_each_kind_of_decision() {
-    let dir = scratch("check");
+    let dir = CLI.scratch("check");
     let (user, _) = mint(&dir, &["--username", "carol"]);
     let (admin, _) = mint(&dir, &["--group", "admin"]);
     let (reader, _) = mint(&dir, &["--scope", "reports/read"]);
@@ -587,7 +418,7 @@ fn check_explains_each_kind_of_decision() {
         (Some(1), 401.into(), "malformed_token".into())
     );
 
-    let output = run(&[
+    let output = CLI.run(&[
         "check",
         "--config",
         &config,
@@ -609,7 +440,7 @@ fn check_explains_each_kind_of_decision() {
 
 #[test]
 fn check_takes_headers_and_refuses_cross_site_cookie_requests_like_the_adapters() {
-    let dir = scratch("check-cookie");
+    let dir = CLI.scratch("check-cookie");
     let (user, _) = mint(&dir, &[]);
     let config = policy_file(&dir);
     let text = std::fs::read_to_string(&config).expect("policy");
@@ -625,9 +456,7 @@ fn check_takes_headers_and_refuses_cross_site_cookie_requests_like_the_adapters(
             "--json", "--header", &cookie,
         ];
         args.extend(extra);
-        let output = run(&args);
-        let json: Value = serde_json::from_str(stdout(&output).trim()).unwrap_or(Value::Null);
-        (output.status.code(), json)
+        CLI.run_json(&args)
     };
     /// (method, extra arguments, exit code, status, error)
     type Case<'a> = (&'a str, &'a [&'a str], i32, u16, Option<&'a str>);
@@ -700,7 +529,7 @@ fn check_takes_headers_and_refuses_cross_site_cookie_requests_like_the_adapters(
     assert_eq!(json["route"], Value::Null);
 
     // A header token is not a cookie: no origin check.
-    let output = run(&[
+    let output = CLI.run(&[
         "check",
         "--config",
         &config,
@@ -723,7 +552,7 @@ fn check_takes_headers_and_refuses_cross_site_cookie_requests_like_the_adapters(
         "Bad Name: x",
         "X-Ok: line\nbreak",
     ] {
-        let output = run(&[
+        let output = CLI.run(&[
             "check", "--config", &config, "--method", "POST", "--path", "/me", "--header", bad,
         ]);
         assert_eq!(output.status.code(), Some(2), "{bad:?}");
@@ -733,10 +562,10 @@ fn check_takes_headers_and_refuses_cross_site_cookie_requests_like_the_adapters(
 
 #[test]
 fn check_with_a_bad_file_or_method_exits_2() {
-    let dir = scratch("check-bad");
+    let dir = CLI.scratch("check-bad");
     let config = dir.join("bad.toml");
     std::fs::write(&config, "[[route]]\npath = \"/x\"\nrequire = \"group:\"\n").expect("write");
-    let output = run(&[
+    let output = CLI.run(&[
         "check",
         "--config",
         config.to_str().expect("utf8"),
@@ -749,7 +578,7 @@ fn check_with_a_bad_file_or_method_exits_2() {
     assert!(stderr(&output).contains("bad.toml:"), "{}", stderr(&output));
     let good = policy_file(&dir);
     let _ = mint(&dir, &[]);
-    let output = run(&[
+    let output = CLI.run(&[
         "check", "--config", &good, "--method", "GE T", "--path", "/x",
     ]);
     assert_eq!(output.status.code(), Some(2));
@@ -757,10 +586,10 @@ fn check_with_a_bad_file_or_method_exits_2() {
 
 #[test]
 fn lint_lists_routes_in_match_order_or_reports_the_error_position() {
-    let dir = scratch("lint");
+    let dir = CLI.scratch("lint");
     let _ = mint(&dir, &[]);
     let config = policy_file(&dir);
-    let output = run(&["policy", "lint", &config]);
+    let output = CLI.run(&["policy", "lint", &config]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let text = stdout(&output);
     let order: Vec<usize> = ["/health", "/reports/{id}", "/admin/{*rest}", "(unmatched)"]
@@ -790,7 +619,7 @@ fn lint_lists_routes_in_match_order_or_reports_the_error_position() {
         ),
     )
     .expect("write");
-    let output = run(&["policy", "lint", risky.to_str().expect("utf8")]);
+    let output = CLI.run(&["policy", "lint", risky.to_str().expect("utf8")]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let warnings = stderr(&output);
     assert!(
@@ -808,7 +637,7 @@ fn lint_lists_routes_in_match_order_or_reports_the_error_position() {
         issuer + "[[route]]\npath = \"/a\"\nrequire = \"group:admin and\"\n",
     )
     .expect("write");
-    let output = run(&["policy", "lint", broken.to_str().expect("utf8")]);
+    let output = CLI.run(&["policy", "lint", broken.to_str().expect("utf8")]);
     assert_eq!(output.status.code(), Some(1));
     let message = stderr(&output);
     assert!(
@@ -820,10 +649,10 @@ fn lint_lists_routes_in_match_order_or_reports_the_error_position() {
 
 #[test]
 fn verify_takes_issuers_from_a_policy_file() {
-    let dir = scratch("verify-config");
+    let dir = CLI.scratch("verify-from-policy-file");
     let (token, _) = mint(&dir, &[]);
     let config = policy_file(&dir);
-    let output = run(&[
+    let output = CLI.run(&[
         "verify", &token, "--config", &config, "--now", NOW, "--json",
     ]);
     assert_eq!(
@@ -835,7 +664,7 @@ fn verify_takes_issuers_from_a_policy_file() {
     );
     let json: Value = serde_json::from_str(stdout(&output).trim()).expect("json");
     assert_eq!(json["valid"], true);
-    let output = run(&["verify", &token, "--config", &config, "--client-id", "x"]);
+    let output = CLI.run(&["verify", &token, "--config", &config, "--client-id", "x"]);
     assert_eq!(
         output.status.code(),
         Some(2),
@@ -845,7 +674,7 @@ fn verify_takes_issuers_from_a_policy_file() {
 
 #[test]
 fn plain_http_key_urls_from_remote_hosts_need_allow_insecure_http() {
-    let dir = scratch("insecure-http");
+    let dir = CLI.scratch("insecure-http");
     let (token, _) = mint(&dir, &[]);
     // The key URL derived from an http:// issuer and an explicit --jwks-url alike.
     for issuer_args in [
@@ -862,7 +691,7 @@ fn plain_http_key_urls_from_remote_hosts_need_allow_insecure_http() {
             let mut args = vec!["verify", token.as_str(), "--any-client"];
             args.extend_from_slice(&issuer_args);
             args.extend_from_slice(extra);
-            let output = run(&args);
+            let output = CLI.run(&args);
             assert_eq!(output.status.code(), Some(2), "{args:?}");
             assert!(
                 stderr(&output).contains("--allow-insecure-http"),
@@ -872,7 +701,7 @@ fn plain_http_key_urls_from_remote_hosts_need_allow_insecure_http() {
             // Opted in, the configuration builds; the token's iss names another issuer, so the
             // verdict comes before any fetch.
             args.extend_from_slice(&["--allow-insecure-http", "--json"]);
-            let output = run(&args);
+            let output = CLI.run(&args);
             assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
             let json: Value = serde_json::from_str(stdout(&output).trim()).expect("json");
             assert_eq!(json["error"], "invalid_issuer");
@@ -884,16 +713,16 @@ fn plain_http_key_urls_from_remote_hosts_need_allow_insecure_http() {
     let route = "[[route]]\npath = \"/\"\nrequire = \"authenticated\"\n";
     std::fs::write(&config, format!("{issuer}{route}")).expect("write");
     let config = config.to_str().expect("utf8");
-    let output = run(&["verify", &token, "--config", config]);
+    let output = CLI.run(&["verify", &token, "--config", config]);
     assert_eq!(output.status.code(), Some(2));
     assert!(
         stderr(&output).contains("allow_insecure_http"),
         "{}",
         stderr(&output)
     );
-    let output = run(&["policy", "lint", config]);
+    let output = CLI.run(&["policy", "lint", config]);
     assert_eq!(output.status.code(), Some(1), "lint reports it too");
-    let output = run(&[
+    let output = CLI.run(&[
         "verify",
         &token,
         "--config",
@@ -906,7 +735,7 @@ fn plain_http_key_urls_from_remote_hosts_need_allow_insecure_http() {
         format!("{issuer}allow_insecure_http = true\n{route}"),
     )
     .expect("write");
-    let output = run(&["verify", &token, "--config", config, "--json"]);
+    let output = CLI.run(&["verify", &token, "--config", config, "--json"]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let json: Value = serde_json::from_str(stdout(&output).trim()).expect("json");
     assert_eq!(json["error"], "invalid_issuer");
@@ -914,7 +743,7 @@ fn plain_http_key_urls_from_remote_hosts_need_allow_insecure_http() {
 
 #[test]
 fn every_input_is_read_whole_up_to_one_bound_and_refused_past_it() {
-    let dir = scratch("bounded-input");
+    let dir = CLI.scratch("bounded-input");
     let (token, jwks) = mint(&dir, &[]);
     let big = dir.join("big");
     std::fs::write(&big, vec![b' '; 4 * 1024 * 1024 + 1]).expect("write");
@@ -967,7 +796,7 @@ fn every_input_is_read_whole_up_to_one_bound_and_refused_past_it() {
         (vec!["policy", "lint", "/dev/zero"], "/dev/zero"),
     ];
     for (args, names) in cases {
-        let output = run(&args);
+        let output = CLI.run(&args);
         let code = if args[0] == "policy" { 1 } else { 2 };
         assert_eq!(
             output.status.code(),
@@ -982,16 +811,9 @@ fn every_input_is_read_whole_up_to_one_bound_and_refused_past_it() {
         );
     }
     // Standard input: endless input is refused, not truncated and verified.
-    let output = bin()
-        .args([
-            "verify",
-            "-",
-            "--user-pool-id",
-            POOL,
-            "--any-client",
-            "--jwks-file",
-            &jwks,
-        ])
+    let output = CLI
+        .command()
+        .args(verify_args("-", &jwks, &["--any-client"]))
         .stdin(std::fs::File::open("/dev/zero").expect("/dev/zero"))
         .output()
         .expect("runs");
@@ -1003,35 +825,14 @@ fn every_input_is_read_whole_up_to_one_bound_and_refused_past_it() {
     // A token padded past the old 1 MiB stdin cutoff, then junk: read whole, so the junk is
     // part of the token and it does not verify.
     let padded = format!("{token}{}\njunk\n", " ".repeat(1 << 20));
-    let output = run_with_stdin(
-        &[
-            "verify",
-            "-",
-            "--user-pool-id",
-            POOL,
-            "--any-client",
-            "--jwks-file",
-            &jwks,
-            "--now",
-            NOW,
-            "--json",
-        ],
+    let output = CLI.run_with_stdin(
+        &verify_args("-", &jwks, &["--any-client", "--now", NOW, "--json"]),
         &padded,
     );
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     // Within the bound, surrounding whitespace is still trimmed.
-    let output = run_with_stdin(
-        &[
-            "verify",
-            "-",
-            "--user-pool-id",
-            POOL,
-            "--any-client",
-            "--jwks-file",
-            &jwks,
-            "--now",
-            NOW,
-        ],
+    let output = CLI.run_with_stdin(
+        &verify_args("-", &jwks, &["--any-client", "--now", NOW]),
         &format!("{token}{}\n", " ".repeat(1 << 20)),
     );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));

@@ -1,48 +1,18 @@
 //! Errors that say what to do: each mistake a newcomer makes with the command gets a message
 //! naming the fix, and a rejected token is shown next to what the configuration expected.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-const POOL: &str = "us-east-1_Example1";
-const CLIENT: &str = "1example23456789";
+use cognito_authz_test_support::cli::{CLIENT, Cli, POOL, policy_file};
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cognito-authz"))
-        .args(args)
-        .output()
-        .expect("binary runs")
-}
+const CLI: Cli = Cli::new(
+    env!("CARGO_BIN_EXE_cognito-authz"),
+    env!("CARGO_TARGET_TMPDIR"),
+    "hints",
+);
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("hints-{name}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
-}
-
-/// Mints a token with a key in `dir`; returns the token and the key-set path.
-fn mint(dir: &Path, extra: &[&str]) -> (String, String) {
-    let key = dir.join("dev.key");
-    let jwks = dir.join("jwks.json");
-    let mut args = vec![
-        "mint",
-        "--key-file",
-        key.to_str().expect("utf8"),
-        "--jwks-out",
-        jwks.to_str().expect("utf8"),
-    ];
-    args.extend_from_slice(extra);
-    let output = run(&args);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-    (
-        text(&output.stdout).trim().to_owned(),
-        jwks.to_str().expect("utf8").to_owned(),
-    )
 }
 
 fn verify(token: &str, jwks: &str, extra: &[&str]) -> Output {
@@ -57,13 +27,13 @@ fn verify(token: &str, jwks: &str, extra: &[&str]) -> Output {
     ];
     args.extend_from_slice(extra);
     args.push(token);
-    run(&args)
+    CLI.run(&args)
 }
 
 #[test]
 fn a_pasted_bearer_prefix_or_quotes_get_a_hint_naming_the_fix() {
-    let dir = scratch("shape");
-    let (token, jwks) = mint(&dir, &[]);
+    let dir = CLI.scratch("shape");
+    let (token, jwks) = CLI.mint(&dir, &[]);
     for (given, hint) in [
         (format!("Bearer {token}"), "pass the token alone"),
         (format!("\"{token}\""), "wrapped in quotes"),
@@ -82,23 +52,15 @@ fn a_pasted_bearer_prefix_or_quotes_get_a_hint_naming_the_fix() {
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
     assert!(!text(&output.stderr).contains("hint"));
     // `decode` and `check` give the same hint.
-    let output = run(&["decode", &format!("Bearer {token}")]);
+    let output = CLI.run(&["decode", &format!("Bearer {token}")]);
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output.stderr).contains("pass the token alone"));
-    let policy = dir.join("policy.toml");
-    std::fs::write(
-        &policy,
-        format!(
-            "[[issuer]]\nname = \"main\"\nuser_pool_id = \"{POOL}\"\nclient_ids = [\"{CLIENT}\"]\n\
-             token_use = \"access\"\n\n[defaults]\nunmatched = \"authenticated\"\n"
-        ),
-    )
-    .expect("policy");
+    let policy = policy_file(&dir, "[defaults]\nunmatched = \"authenticated\"\n");
     let given = format!("Bearer {token}");
-    let output = run(&[
+    let output = CLI.run(&[
         "check",
         "--config",
-        policy.to_str().expect("utf8"),
+        &policy,
         "--jwks-file",
         &jwks,
         "--method",
@@ -113,8 +75,8 @@ fn a_pasted_bearer_prefix_or_quotes_get_a_hint_naming_the_fix() {
 
 #[test]
 fn invalid_issuer_shows_the_token_iss_and_the_accepted_issuers() {
-    let dir = scratch("issuer");
-    let (token, jwks) = mint(&dir, &["--user-pool-id", "eu-west-1_Other"]);
+    let dir = CLI.scratch("issuer");
+    let (token, jwks) = CLI.mint(&dir, &["--user-pool-id", "eu-west-1_Other"]);
     let output = verify(&token, &jwks, &[]);
     assert_eq!(output.status.code(), Some(1));
     let stdout = text(&output.stdout);
@@ -133,8 +95,8 @@ fn invalid_issuer_shows_the_token_iss_and_the_accepted_issuers() {
 
 #[test]
 fn expired_shows_exp_and_now() {
-    let dir = scratch("expired");
-    let (token, jwks) = mint(&dir, &["--now", "1700000000", "--lifetime", "60"]);
+    let dir = CLI.scratch("expired");
+    let (token, jwks) = CLI.mint(&dir, &["--now", "1700000000", "--lifetime", "60"]);
     let output = verify(&token, &jwks, &["--now", "1700000100"]);
     assert_eq!(output.status.code(), Some(1));
     let stdout = text(&output.stdout);
@@ -144,16 +106,16 @@ fn expired_shows_exp_and_now() {
     assert!(stdout.contains("expired 40 s ago"), "{stdout}");
     // A token minted with a later --now, checked on the real clock, is issued in the future:
     // the hint says to check it with the same --now.
-    let (future, _) = mint(&dir, &["--now", "4000000000"]);
+    let (future, _) = CLI.mint(&dir, &["--now", "4000000000"]);
     let stdout = text(&verify(&future, &jwks, &[]).stdout);
     assert!(stdout.contains("verify with the same --now"), "{stdout}");
 }
 
 #[test]
 fn a_bare_string_claim_value_gets_the_quoting_hint() {
-    let dir = scratch("claim");
+    let dir = CLI.scratch("claim");
     let key = dir.join("dev.key");
-    let output = run(&[
+    let output = CLI.run(&[
         "mint",
         "--key-file",
         key.to_str().expect("utf8"),
@@ -170,14 +132,14 @@ fn a_bare_string_claim_value_gets_the_quoting_hint() {
 
 #[test]
 fn lint_without_policy_points_at_policy_lint() {
-    let output = run(&["lint", "policy.toml"]);
+    let output = CLI.run(&["lint", "policy.toml"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains("cognito-authz policy lint FILE"));
 }
 
 #[test]
 fn a_missing_file_has_no_made_up_position() {
-    let dir = scratch("missing");
+    let dir = CLI.scratch("missing");
     let missing = dir.join("nope.toml");
     let missing = missing.to_str().expect("utf8");
     for args in [
@@ -186,7 +148,7 @@ fn a_missing_file_has_no_made_up_position() {
             "check", "--config", missing, "--method", "GET", "--path", "/",
         ],
     ] {
-        let output = run(&args);
+        let output = CLI.run(&args);
         let stderr = text(&output.stderr);
         assert!(
             stderr.contains(&format!("{missing}: cannot read the policy file")),
@@ -198,7 +160,7 @@ fn a_missing_file_has_no_made_up_position() {
 
 #[test]
 fn operators_from_other_languages_and_unquoted_spaces_get_a_hint() {
-    let dir = scratch("operators");
+    let dir = CLI.scratch("operators");
     for (require, hint) in [
         ("group:a AND group:b", "lower case"),
         ("group:a && group:b", "write 'and'"),
@@ -213,7 +175,7 @@ fn operators_from_other_languages_and_unquoted_spaces_get_a_hint() {
             ),
         )
         .expect("policy");
-        let output = run(&["policy", "lint", path.to_str().expect("utf8")]);
+        let output = CLI.run(&["policy", "lint", path.to_str().expect("utf8")]);
         assert_eq!(output.status.code(), Some(1));
         assert!(
             text(&output.stderr).contains(hint),
@@ -225,7 +187,7 @@ fn operators_from_other_languages_and_unquoted_spaces_get_a_hint() {
 
 #[test]
 fn verify_help_states_the_token_use_default() {
-    let help = text(&run(&["verify", "--help"]).stdout);
+    let help = text(&CLI.run(&["verify", "--help"]).stdout);
     let line = help
         .lines()
         .find(|line| line.contains("--token-use"))

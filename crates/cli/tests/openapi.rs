@@ -3,91 +3,26 @@
 //! of the document route by route.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use cognito_authz_core::PolicyFile;
+use cognito_authz_test_support::cli::{Cli, stderr};
+use cognito_authz_test_support::tools::{repository_root as root, validate_openapi as validate};
 use serde_json::Value;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cognito-authz"))
-        .args(args)
-        .output()
-        .expect("binary runs")
-}
+const CLI: Cli = Cli::new(
+    env!("CARGO_BIN_EXE_cognito-authz"),
+    env!("CARGO_TARGET_TMPDIR"),
+    "cli-openapi",
+);
 
 fn document(args: &[&str]) -> Value {
-    let output = run(args);
+    let output = CLI.run(args);
     assert!(
         output.status.success(),
         "{args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
+        stderr(&output)
     );
     serde_json::from_slice(&output.stdout).expect("the command prints JSON")
-}
-
-/// The Python interpreter of the venv `scripts/test.sh` makes, with openapi-spec-validator.
-fn python() -> PathBuf {
-    let python = std::env::var_os("COGNITO_AUTHZ_TOOLS_PYTHON").map_or_else(
-        || root().join("target/tools-venv/bin/python"),
-        PathBuf::from,
-    );
-    assert!(
-        python.is_file(),
-        "no Python with openapi-spec-validator at {}: run `scripts/test.sh` (it installs it into \
-         target/tools-venv), or set COGNITO_AUTHZ_TOOLS_PYTHON to a Python with \
-         `pip install 'openapi-spec-validator>=0.7.2,<0.8'`",
-        python.display()
-    );
-    python
-}
-
-const VALIDATE: &str = r#"
-import json, sys
-from openapi_spec_validator import validate
-from openapi_spec_validator.validation.validators import OpenAPIV31SpecValidator
-spec = json.load(sys.stdin)
-try:
-    validate(spec, cls=OpenAPIV31SpecValidator)
-except Exception as error:
-    print(f"INVALID: {error}")
-    sys.exit(1)
-print("VALID")
-"#;
-
-/// Whether openapi-spec-validator accepts `document` as OpenAPI 3.1 (its message if not).
-fn validate(document: &Value) -> Result<(), String> {
-    use std::io::Write as _;
-    let mut child = Command::new(python())
-        .args(["-c", VALIDATE])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("python runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(document.to_string().as_bytes())
-        .expect("document sent");
-    let output = child.wait_with_output().expect("validator finishes");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.is_empty() || output.status.success() || stdout.starts_with("INVALID"),
-        "openapi-spec-validator did not run; run `scripts/test.sh` to install it into \
-         target/tools-venv. stderr:\n{stderr}"
-    );
-    if stdout.trim() == "VALID" {
-        Ok(())
-    } else {
-        Err(format!("{stdout}{stderr}"))
-    }
 }
 
 #[test]
@@ -289,12 +224,12 @@ require = "public"
 fn oauth2_needs_an_https_domain() {
     let file = root().join("examples/policy.toml");
     let file = file.to_str().expect("utf-8");
-    let output = run(&["policy", "openapi", file, "--style", "oauth2"]);
+    let output = CLI.run(&["policy", "openapi", file, "--style", "oauth2"]);
     assert_eq!(output.status.code(), Some(2));
-    let output = run(&[
+    let output = CLI.run(&[
         "policy", "openapi", file, "--style", "oauth2", "--domain", "http://x",
     ]);
     assert_eq!(output.status.code(), Some(2));
-    let output = run(&["policy", "openapi", "/nonexistent/policy.toml"]);
+    let output = CLI.run(&["policy", "openapi", "/nonexistent/policy.toml"]);
     assert_eq!(output.status.code(), Some(1));
 }

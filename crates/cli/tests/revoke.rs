@@ -2,16 +2,21 @@
 //! `revoked_token` for what it recorded (Debian's `redis-server`, installed by
 //! `scripts/test.sh`; started on a free 127.0.0.1 port with persistence off, stopped by PID).
 
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use cognito_authz_test_support::cli::{Cli, stderr, stdout};
+use cognito_authz_test_support::free_loopback_port;
 use serde_json::Value;
 
+const CLI: Cli = Cli::new(
+    env!("CARGO_BIN_EXE_cognito-authz"),
+    env!("CARGO_TARGET_TMPDIR"),
+    "cli-revoke",
+);
 const NOW: &str = "1700000000";
-const POOL: &str = "us-east-1_Example1";
-const CLIENT: &str = "1example23456789";
 
 struct RedisServer {
     child: Child,
@@ -20,7 +25,7 @@ struct RedisServer {
 
 impl RedisServer {
     fn start(dir: &Path) -> Self {
-        let port = free_port();
+        let port = free_loopback_port();
         let program = std::env::var_os("COGNITO_AUTHZ_REDIS")
             .map_or_else(|| PathBuf::from("redis-server"), PathBuf::from);
         let child = Command::new(&program)
@@ -62,90 +67,32 @@ impl Drop for RedisServer {
     }
 }
 
-fn free_port() -> u16 {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
-    listener.local_addr().expect("address").port()
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cognito-authz"))
-        .args(args)
-        .output()
-        .expect("binary runs")
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-revoke-{name}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
-}
-
 /// Mints an access token of `sub` in session `origin_jti`, signed by the key in `dir`.
 fn mint(dir: &Path, sub: &str, origin_jti: &str) -> String {
-    let key = dir.join("dev.key");
-    let jwks = dir.join("jwks.json");
     let sub = format!("sub=\"{sub}\"");
     let origin = format!("origin_jti=\"{origin_jti}\"");
-    let output = run(&[
-        "mint",
-        "--now",
-        NOW,
-        "--key-file",
-        key.to_str().expect("utf8"),
-        "--jwks-out",
-        jwks.to_str().expect("utf8"),
-        "--claim",
-        &sub,
-        "--claim",
-        &origin,
-    ]);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    let extra = ["--now", NOW, "--claim", &sub, "--claim", &origin];
+    CLI.mint(dir, &extra).0
 }
 
+/// The policy file of these tests: one route for any signed-in caller, then `revocation`.
 fn policy_file(dir: &Path, revocation: &str) -> String {
-    let path = dir.join("policy.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"[[issuer]]
-name = "local"
-user_pool_id = "{POOL}"
-client_ids = ["{CLIENT}"]
-token_use = "access"
-jwks_file = "jwks.json"
-
-[[route]]
-path = "/items"
-require = "authenticated"
-
-{revocation}
-"#
-        ),
+    cognito_authz_test_support::cli::policy_file(
+        dir,
+        &format!("[[route]]\npath = \"/items\"\nrequire = \"authenticated\"\n\n{revocation}\n"),
     )
-    .expect("write policy");
-    path.to_str().expect("utf8").to_owned()
 }
 
 fn check(config: &str, token: &str) -> (Option<i32>, Value) {
-    let output = run(&[
+    CLI.run_json(&[
         "check", "--config", config, "--method", "GET", "--path", "/items", "--now", NOW, "--json",
         token,
-    ]);
-    let json =
-        serde_json::from_str(String::from_utf8_lossy(&output.stdout).trim()).unwrap_or(Value::Null);
-    (output.status.code(), json)
+    ])
 }
 
 #[test]
 fn revoke_records_in_redis_and_check_reports_revoked_token() {
-    let dir = scratch("redis");
+    let dir = CLI.scratch("redis");
     let redis = RedisServer::start(&dir);
     let laptop = mint(&dir, "user-1", "session-laptop");
     let phone = mint(&dir, "user-1", "session-phone");
@@ -166,14 +113,9 @@ fn revoke_records_in_redis_and_check_reports_revoked_token() {
         );
     }
 
-    let output = run(&["revoke", "--session", "session-laptop", "--config", &config]);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(String::from_utf8_lossy(&output.stdout).contains("revoked session session-laptop"));
+    let output = CLI.run(&["revoke", "--session", "session-laptop", "--config", &config]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stdout(&output).contains("revoked session session-laptop"));
     let (code, json) = check(&config, &laptop);
     assert_eq!(code, Some(1));
     assert_eq!(json["error"], "revoked_token", "{json}");
@@ -181,15 +123,10 @@ fn revoke_records_in_redis_and_check_reports_revoked_token() {
     assert_eq!(check(&config, &phone).0, Some(0), "the other session works");
 
     // A global sign-out of user-1 at the tokens' issue time (tokens of that second included).
-    let output = run(&[
+    let output = CLI.run(&[
         "revoke", "--user", "user-1", "--before", NOW, "--now", NOW, "--config", &config,
     ]);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(check(&config, &phone).1["error"], "revoked_token");
     assert_eq!(
         check(&config, &other).0,
@@ -200,19 +137,19 @@ fn revoke_records_in_redis_and_check_reports_revoked_token() {
 
 #[test]
 fn revoke_needs_a_shared_store_and_says_when_it_is_unreachable() {
-    let dir = scratch("usage");
+    let dir = CLI.scratch("usage");
     let _ = mint(&dir, "user-1", "s");
     let none = policy_file(&dir, "");
-    let output = run(&["revoke", "--token", "j", "--config", &none]);
+    let output = CLI.run(&["revoke", "--token", "j", "--config", &none]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("no [revocation] section"));
+    assert!(stderr(&output).contains("no [revocation] section"));
 
     let memory = policy_file(&dir, "[revocation]\nstore = \"memory\"\n");
-    let output = run(&["revoke", "--token", "j", "--config", &memory]);
+    let output = CLI.run(&["revoke", "--token", "j", "--config", &memory]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("memory"));
+    assert!(stderr(&output).contains("memory"));
 
-    let output = run(&["revoke", "--user", "u", "--config", &memory]);
+    let output = CLI.run(&["revoke", "--user", "u", "--config", &memory]);
     assert_eq!(output.status.code(), Some(2), "--user needs --before");
 
     // Nothing listens on this port: the revocation is not recorded, and check fails closed.
@@ -220,12 +157,12 @@ fn revoke_needs_a_shared_store_and_says_when_it_is_unreachable() {
         &dir,
         &format!(
             "[revocation]\nstore = \"redis://127.0.0.1:{}/\"\n",
-            free_port()
+            free_loopback_port()
         ),
     );
-    let output = run(&["revoke", "--session", "s", "--config", &down]);
+    let output = CLI.run(&["revoke", "--session", "s", "--config", &down]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("NOT revoked"));
+    assert!(stderr(&output).contains("NOT revoked"));
     let token = mint(&dir, "user-1", "s2");
     let (code, json) = check(&down, &token);
     assert_eq!(code, Some(1));

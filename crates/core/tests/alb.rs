@@ -422,18 +422,7 @@ async fn an_unreachable_key_endpoint_is_jwks_unavailable() {
 
 /// Where scripts/test.sh installs aws-jwt-verify (npm) for the differential test.
 fn aws_jwt_verify_modules() -> std::path::PathBuf {
-    let modules = std::env::var_os("COGNITO_AUTHZ_NODE_MODULES").map_or_else(
-        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/npm/node_modules"),
-        std::path::PathBuf::from,
-    );
-    assert!(
-        modules.join("aws-jwt-verify/package.json").is_file(),
-        "aws-jwt-verify not found in {}: run `scripts/test.sh` (it installs aws-jwt-verify from \
-         npm into target/npm and runs the tests), or set COGNITO_AUTHZ_NODE_MODULES to a \
-         node_modules folder holding it",
-        modules.display()
-    );
-    modules
+    cognito_authz_test_support::tools::node_modules("aws-jwt-verify/package.json")
 }
 
 /// The same tokens through aws-jwt-verify's `AlbJwtVerifier` (node) and ours: every token

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use cognito_authz_core::{AcceptedTokenUse, Authorizer, AuthorizerBuilder};
 use cognito_authz_lambda::{AuthorizerError, LambdaAuthorizer, PolicyScope};
+use cognito_authz_test_support::policy::EXAMPLE_ISSUER;
 use cognito_authz_testkit::{JwksReply, LocalIssuer};
 use http::{HeaderMap, HeaderValue, Method};
 use proptest::prelude::*;
@@ -51,12 +52,6 @@ const TABLES: [(&str, &str); 3] = [
     (
         "overlaps",
         r#"
-[[issuer]]
-name = "main"
-user_pool_id = "us-east-1_Example1"
-client_ids = ["1example23456789"]
-token_use = "any"
-
 [policies]
 admin = "group:admin"
 
@@ -108,12 +103,6 @@ require = "deny"
     (
         "permissive-default",
         r#"
-[[issuer]]
-name = "main"
-user_pool_id = "us-east-1_Example1"
-client_ids = ["1example23456789"]
-token_use = "any"
-
 [defaults]
 unmatched = "authenticated"
 
@@ -140,7 +129,9 @@ fn load(name: &str, text: &str, issuer: &LocalIssuer) -> Authorizer {
             .policy_file(root().join("examples/policy.toml"))
             .build()
     } else {
-        options(issuer).policy_text(text, root()).build()
+        options(issuer)
+            .policy_text(format!("{EXAMPLE_ISSUER}{text}"), root())
+            .build()
     }
     .unwrap_or_else(|error| panic!("{name}: {error}"))
 }
@@ -337,13 +328,6 @@ fn cached_table_policies_refuse_paths_the_layer_reads_in_several_ways() {
 /// the layer.
 #[test]
 fn tables_iam_cannot_express_are_narrowed_never_widened() {
-    const HEAD: &str = r#"
-[[issuer]]
-name = "main"
-user_pool_id = "us-east-1_Example1"
-client_ids = ["1example23456789"]
-token_use = "any"
-"#;
     let tables = [
         r#"
 [[route]]
@@ -373,7 +357,7 @@ require = "scope:api/write"
     let user = issuer.access_token().sign();
     let headers = headers(Some(&user));
     for table in tables {
-        let authorizer = load("narrowed", &format!("{HEAD}{table}"), &issuer);
+        let authorizer = load("narrowed", table, &issuer);
         let lambda = LambdaAuthorizer::new(authorizer.clone());
         let response = runtime
             .block_on(lambda.handle(request_event("GET", "/a/1", Some(&user))))

@@ -9,12 +9,13 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, TcpStream};
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use cognito_authz_test_support::free_loopback_port;
+use cognito_authz_test_support::tools::cargo_lambda;
 use cognito_authz_testkit::LocalIssuer;
 use serde_json::{Value, json};
 
@@ -22,21 +23,6 @@ mod iam;
 use iam::iam_allows;
 
 const ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:s4x3opwd6i/test/";
-
-fn cargo_lambda() -> PathBuf {
-    let program = std::env::var_os("COGNITO_AUTHZ_CARGO_LAMBDA").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/tools-venv/bin/cargo-lambda"),
-        PathBuf::from,
-    );
-    assert!(
-        program.is_file(),
-        "cargo-lambda not found at {}: run `scripts/test.sh` (it installs cargo-lambda from PyPI \
-         into target/tools-venv and runs the tests), or set COGNITO_AUTHZ_CARGO_LAMBDA \
-         to a cargo-lambda binary",
-        program.display()
-    );
-    program
-}
 
 /// `cargo lambda watch` in its own process group, ended with the group on drop.
 struct Watch {

@@ -1,6 +1,8 @@
 //! What the tests of the workspace share that is no use to a user of the testkit: the exact
 //! response texts a denial answers with, request headers in the shape the tables use, the
-//! harness of the JWKS tests, and a free port for a child process.
+//! standard route table, the rows of the response-table tests, the harness of the JWKS tests,
+//! the `cognito-authz` binary's runner, the programs from outside Rust some tests run, and a
+//! free port for a child process.
 //!
 //! An unpublished crate rather than a `#[path]`-included file: the adapters' tests and the root
 //! tests depend on it like on any crate, each uses what it needs without dead-code allowances,
@@ -9,8 +11,12 @@
 //! `cognito-authz-testkit` instead.
 #![forbid(unsafe_code)]
 
+pub mod cli;
+pub mod contract;
 pub mod jwks;
+pub mod policy;
 pub mod responses;
+pub mod tools;
 
 use std::net::{Ipv4Addr, TcpListener};
 

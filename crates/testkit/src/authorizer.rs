@@ -1,9 +1,7 @@
 //! A ready [`Authorizer`] from a policy file's text, with this issuer as its only issuer: the
 //! shortest way from a route table to tests of it.
 
-use cognito_authz_core::{
-    AcceptedTokenUse, Authorizer, AuthorizerBuilder, ConfigError, SystemClock,
-};
+use cognito_authz_core::{AcceptedTokenUse, Authorizer, AuthorizerBuilder, ConfigError};
 
 use crate::issuer::LocalIssuer;
 
@@ -55,10 +53,7 @@ impl LocalIssuer {
         options: AuthorizerBuilder,
     ) -> Result<Authorizer, ConfigError> {
         let options = options.issuers([self.issuer_config(AcceptedTokenUse::Any)]);
-        let options = match self.manual_clock() {
-            Some(clock) => options.clock(clock.clone()),
-            None => options.clock(SystemClock),
-        };
+        let options = options.shared_clock(self.clock());
         if declares_issuers(policy_toml) {
             options.policy_text(policy_toml, ".").build()
         } else {

@@ -4,8 +4,8 @@
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use cognito_authz_core::{
-    AcceptedTokenUse, ConfigError, IssuerBuilder, IssuerConfig, SharedClock, SystemClock, Verifier,
-    VerifierBuilder, parse_user_pool_id,
+    AcceptedTokenUse, Authorizer, AuthorizerBuilder, ConfigError, IssuerBuilder, IssuerConfig,
+    SharedClock, SystemClock, Verifier, VerifierBuilder, parse_user_pool_id,
 };
 
 use crate::clock::ManualClock;
@@ -75,12 +75,7 @@ enum ClockChoice {
 /// ```
 #[derive(Debug)]
 pub struct LocalIssuer {
-    pool_id: String,
-    region: String,
-    client_id: String,
-    custom_iss: Option<String>,
-    clock: SharedClock,
-    manual: Option<ManualClock>,
+    identity: Identity,
     current: Mutex<SigningKey>,
     keys: KeyHome,
 }
@@ -153,9 +148,9 @@ impl LocalIssuerBuilder {
     /// A malformed pool id, an empty client id, an issuer that is not an http(s) URL, or a
     /// loopback port that cannot be bound.
     pub async fn start(self) -> Result<LocalIssuer, StartError> {
-        let parts = self.validate()?;
-        let server = JwksServer::start([parts.key.clone()]).await?;
-        Ok(parts.into_issuer(KeyHome::Served(server)))
+        let (identity, key) = self.validate()?;
+        let server = JwksServer::start([key.clone()]).await?;
+        Ok(identity.into_issuer(key, KeyHome::Served(server)))
     }
 
     /// Builds the issuer without a server: configs carry the keys as JSON
@@ -164,12 +159,12 @@ impl LocalIssuerBuilder {
     /// # Errors
     /// A malformed pool id, an empty client id, or an issuer that is not an http(s) URL.
     pub fn offline(self) -> Result<LocalIssuer, StartError> {
-        let parts = self.validate()?;
-        let keys = Mutex::new(vec![parts.key.clone()]);
-        Ok(parts.into_issuer(KeyHome::Offline(keys)))
+        let (identity, key) = self.validate()?;
+        let keys = Mutex::new(vec![key.clone()]);
+        Ok(identity.into_issuer(key, KeyHome::Offline(keys)))
     }
 
-    fn validate(self) -> Result<Parts, StartError> {
+    fn validate(self) -> Result<(Identity, SigningKey), StartError> {
         let region = parse_user_pool_id(&self.pool_id)?.to_owned();
         if self.client_id.is_empty() {
             return Err(ConfigError::new(
@@ -191,40 +186,37 @@ impl LocalIssuerBuilder {
             ClockChoice::Manual(manual) => (SharedClock::new(manual.clone()), Some(manual)),
             ClockChoice::System => (SharedClock::new(SystemClock), None),
         };
-        Ok(Parts {
+        let identity = Identity {
             pool_id: self.pool_id,
             region,
             client_id: self.client_id,
             custom_iss: self.custom_iss,
             clock,
             manual,
-            key: self
-                .key
-                .unwrap_or_else(SigningKey::generate_with_random_kid),
-        })
+        };
+        let key = self
+            .key
+            .unwrap_or_else(SigningKey::generate_with_random_kid);
+        Ok((identity, key))
     }
 }
 
-struct Parts {
+/// Who the issuer is and what time it keeps: everything but its keys.
+#[derive(Debug)]
+struct Identity {
     pool_id: String,
     region: String,
     client_id: String,
     custom_iss: Option<String>,
     clock: SharedClock,
     manual: Option<ManualClock>,
-    key: SigningKey,
 }
 
-impl Parts {
-    fn into_issuer(self, keys: KeyHome) -> LocalIssuer {
+impl Identity {
+    fn into_issuer(self, key: SigningKey, keys: KeyHome) -> LocalIssuer {
         LocalIssuer {
-            pool_id: self.pool_id,
-            region: self.region,
-            client_id: self.client_id,
-            custom_iss: self.custom_iss,
-            clock: self.clock,
-            manual: self.manual,
-            current: Mutex::new(self.key),
+            identity: self,
+            current: Mutex::new(key),
             keys,
         }
     }
@@ -254,27 +246,27 @@ impl LocalIssuer {
 
     /// The user pool id.
     pub fn pool_id(&self) -> &str {
-        &self.pool_id
+        &self.identity.pool_id
     }
 
     /// The pool's region (the pool id's prefix).
     pub fn region(&self) -> &str {
-        &self.region
+        &self.identity.region
     }
 
     /// The app client id tokens are minted for by default.
     pub fn client_id(&self) -> &str {
-        &self.client_id
+        &self.identity.client_id
     }
 
     /// The `iss` minted tokens carry: `https://cognito-idp.{region}.amazonaws.com/{pool_id}`,
     /// or the issuer given to [`LocalIssuerBuilder::cognito_issuer`].
     pub fn iss(&self) -> String {
-        match &self.custom_iss {
+        match &self.identity.custom_iss {
             Some(iss) => iss.clone(),
             None => format!(
                 "https://cognito-idp.{}.amazonaws.com/{}",
-                self.region, self.pool_id
+                self.identity.region, self.identity.pool_id
             ),
         }
     }
@@ -283,22 +275,22 @@ impl LocalIssuer {
     /// `https://issuer-cognito-idp.{region}.amazonaws.com/{pool_id}` (`None` with a custom
     /// issuer). Put it in a token with `.iss(issuer.updated_iss().unwrap())`.
     pub fn updated_iss(&self) -> Option<String> {
-        self.custom_iss.is_none().then(|| {
+        self.identity.custom_iss.is_none().then(|| {
             format!(
                 "https://issuer-cognito-idp.{}.amazonaws.com/{}",
-                self.region, self.pool_id
+                self.identity.region, self.identity.pool_id
             )
         })
     }
 
     /// The issuer's clock, for [`VerifierBuilder::shared_clock`].
     pub fn clock(&self) -> SharedClock {
-        self.clock.clone()
+        self.identity.clock.clone()
     }
 
     /// The manual clock, unless the issuer was built with the system clock.
     pub fn manual_clock(&self) -> Option<&ManualClock> {
-        self.manual.as_ref()
+        self.identity.manual.as_ref()
     }
 
     /// The JWKS server (`None` for an offline issuer).
@@ -398,9 +390,9 @@ impl LocalIssuer {
         TokenBuilder::new(
             kind,
             self.signing_key(),
-            self.clock.clone(),
+            self.identity.clock.clone(),
             self.iss(),
-            self.client_id.clone(),
+            self.identity.client_id.clone(),
         )
     }
 
@@ -411,11 +403,11 @@ impl LocalIssuer {
     /// `token_use`, keys from the local server's URL, or, offline, the current key set as
     /// JSON. Add leeway, fetch settings and so on before building.
     pub fn issuer_builder(&self, token_use: AcceptedTokenUse) -> IssuerBuilder {
-        let builder = match &self.custom_iss {
+        let builder = match &self.identity.custom_iss {
             Some(iss) => IssuerConfig::cognito_issuer(iss.as_str()),
-            None => IssuerConfig::user_pool(self.pool_id.as_str()),
+            None => IssuerConfig::user_pool(self.identity.pool_id.as_str()),
         }
-        .client_ids([self.client_id.as_str()])
+        .client_ids([self.identity.client_id.as_str()])
         .token_use(token_use);
         match &self.keys {
             KeyHome::Served(server) => builder.jwks_url(server.url()),
@@ -435,6 +427,31 @@ impl LocalIssuer {
         Verifier::builder()
             .issuer(self.issuer_config(token_use))
             .shared_clock(self.clock())
+    }
+
+    /// An authorizer builder whose verifier is [`LocalIssuer::verifier_builder`]'s, built: add
+    /// the route table in code (`route`, `policy`, `unmatched`, …) and build.
+    ///
+    /// ```
+    /// use cognito_authz_core::{AcceptedTokenUse, Policy};
+    /// use cognito_authz_testkit::LocalIssuer;
+    /// let issuer = LocalIssuer::offline();
+    /// let authorizer = issuer
+    ///     .authorizer_builder(AcceptedTokenUse::Access)
+    ///     .route("/health", Policy::public())
+    ///     .unmatched(Policy::authenticated())
+    ///     .build()?;
+    /// # Ok::<(), cognito_authz_core::ConfigError>(())
+    /// ```
+    ///
+    /// # Panics
+    /// The HTTP client that fetches the served keys cannot be built (no TLS roots).
+    pub fn authorizer_builder(&self, token_use: AcceptedTokenUse) -> AuthorizerBuilder {
+        let verifier = self
+            .verifier_builder(token_use)
+            .build()
+            .expect("a local issuer's configuration builds a verifier");
+        Authorizer::builder().verifier(verifier)
     }
 }
 

@@ -47,7 +47,8 @@
 //! - [`ManualClock`]: share it between issuer and verifier; `advance` past `exp` to expire a token.
 //! - [`LocalIssuer::for_policy_file`]: your own `policy.toml` against a local issuer in one
 //!   call, for tests of your router route by route; [`LocalIssuer::authorizer`]: a route table's
-//!   text with this issuer as its issuer, a ready [`Authorizer`](cognito_authz_core::Authorizer).
+//!   text with this issuer as its issuer, a ready [`Authorizer`](cognito_authz_core::Authorizer);
+//!   [`LocalIssuer::authorizer_builder`]: the same issuer for a route table written in code.
 //!
 //! Choices worth knowing: token times come from the issuer's clock, a [`ManualClock`] at
 //! [`DEFAULT_START_SECS`] unless the builder asks for the system clock, so give the verifier

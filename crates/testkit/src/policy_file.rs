@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use cognito_authz_core::{Authorizer, ConfigError, PolicyFile, SystemClock, parse_user_pool_id};
+use cognito_authz_core::{Authorizer, ConfigError, PolicyFile, parse_user_pool_id};
 
 use crate::issuer::{LocalIssuer, StartError};
 
@@ -110,10 +110,7 @@ impl LocalIssuer {
             .map(|issuer| issuer.clone().with_jwks_url(url.as_str()))
             .collect::<Result<Vec<_>, _>>()?;
         let options = Authorizer::builder().issuers(issuers);
-        let options = match self.manual_clock() {
-            Some(clock) => options.clock(clock.clone()),
-            None => options.clock(SystemClock),
-        };
+        let options = options.shared_clock(self.clock());
         Ok(options.parsed_policy_file(file).build()?)
     }
 }

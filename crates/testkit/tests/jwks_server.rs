@@ -163,19 +163,23 @@ async fn key_management_changes_what_is_served() {
     assert_eq!(body, jwks_json([&only]).as_bytes());
 }
 
+/// A request with the client timeout `timeout`, made once the server holds replies for ten
+/// minutes; returned once the server has it.
+async fn held_request(
+    server: &JwksServer,
+    timeout: Duration,
+) -> tokio::task::JoinHandle<reqwest::Result<reqwest::Response>> {
+    server.set_delay(Some(Duration::from_secs(600)));
+    let url = server.url();
+    let request = tokio::spawn(async move { client().get(url).timeout(timeout).send().await });
+    server.wait_for_fetches(1).await;
+    request
+}
+
 #[tokio::test]
 async fn delay_holds_the_response_and_a_client_timeout_cuts_it_short() {
     let server = server_with(&["a"]).await;
-    server.set_delay(Some(Duration::from_secs(600)));
-    let url = server.url();
-    let request = tokio::spawn(async move {
-        client()
-            .get(url)
-            .timeout(Duration::from_secs(2))
-            .send()
-            .await
-    });
-    server.wait_for_fetches(1).await;
+    let request = held_request(&server, Duration::from_secs(2)).await;
     let error = request
         .await
         .expect("task")
@@ -195,16 +199,7 @@ async fn delay_holds_the_response_and_a_client_timeout_cuts_it_short() {
 #[tokio::test]
 async fn dropping_the_server_ends_delayed_connections() {
     let server = server_with(&["a"]).await;
-    server.set_delay(Some(Duration::from_secs(600)));
-    let url = server.url();
-    let request = tokio::spawn(async move {
-        client()
-            .get(url)
-            .timeout(Duration::from_secs(60))
-            .send()
-            .await
-    });
-    server.wait_for_fetches(1).await;
+    let request = held_request(&server, Duration::from_secs(60)).await;
     drop(server);
     let error = request
         .await

@@ -11,16 +11,16 @@
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::future::Future;
-use std::io::Write as _;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::pin::Pin;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use cognito_authz_core::{Authorizer, VerifiedToken};
 use cognito_authz_test_support::responses::invalid;
+use cognito_authz_test_support::{contract, tools};
 use cognito_authz_testkit::LocalIssuer;
 use cognito_authz_tower::AuthzLayer;
 use http::uri::PathAndQuery;
@@ -32,11 +32,6 @@ use tonic::{Code, Status};
 use tonic_prost::ProstCodec;
 
 const POLICY: &str = r#"
-[[issuer]]
-user_pool_id = "us-east-1_Example1"
-client_ids = ["1example23456789"]
-token_use = "any"
-
 # Methods no route names are refused to every signed-in caller (fail closed).
 [defaults]
 unmatched = "not authenticated"
@@ -289,15 +284,8 @@ async fn fixture() -> (LocalIssuer, Authorizer) {
 
 /// The calls every client makes, and what each must see, for a server with `wiring`.
 fn table(issuer: &LocalIssuer, wiring: Wiring) -> Vec<(Call, Seen)> {
-    let user = format!("Bearer {}", issuer.access_token().username("bob").sign());
-    let admin = format!(
-        "Bearer {}",
-        issuer
-            .access_token()
-            .username("alice")
-            .groups(["admin"])
-            .sign()
-    );
+    let user = format!("Bearer {}", contract::user(issuer));
+    let admin = format!("Bearer {}", contract::admin(issuer));
     let forbidden = r#"Bearer error="insufficient_scope""#;
     let malformed = invalid("malformed token");
     let mut rows = vec![
@@ -419,22 +407,6 @@ async fn keys_unavailable_is_unavailable_with_retry_after() {
     assert_eq!(tonic_call(server.addr, &call).await, expected);
 }
 
-/// The Python interpreter of the venv `scripts/test.sh` makes, with `grpcio` installed.
-fn python() -> PathBuf {
-    let python = std::env::var_os("COGNITO_AUTHZ_TOOLS_PYTHON").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/tools-venv/bin/python"),
-        PathBuf::from,
-    );
-    assert!(
-        python.is_file(),
-        "no Python with grpcio at {}: run `scripts/test.sh` (it installs grpcio into \
-         target/tools-venv and runs the tests), or set COGNITO_AUTHZ_TOOLS_PYTHON to a Python \
-         with `pip install grpcio`",
-        python.display()
-    );
-    python
-}
-
 /// Runs `tests/grpcio_client.py` against `addr` with `calls`; returns what it saw, in order.
 fn grpcio_calls(addr: SocketAddr, calls: &[Call]) -> Vec<Seen> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/grpcio_client.py");
@@ -442,21 +414,12 @@ fn grpcio_calls(addr: SocketAddr, calls: &[Call]) -> Vec<Seen> {
         .iter()
         .map(|call| serde_json::json!({"method": call.method, "authorization": call.authorization}))
         .collect();
-    let mut child = Command::new(python())
-        .arg(&script)
-        .arg(addr.to_string())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the grpcio client");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(serde_json::Value::from(input).to_string().as_bytes())
-        .expect("write the calls");
-    let output = child.wait_with_output().expect("grpcio client");
+    let mut client = Command::new(tools::tools_python());
+    client.arg(&script).arg(addr.to_string());
+    let output = tools::output_with_input(
+        client,
+        serde_json::Value::from(input).to_string().as_bytes(),
+    );
     assert!(
         output.status.success(),
         "the grpcio client failed ({}); run `scripts/test.sh` to install grpcio into \

@@ -16,7 +16,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cognito_authz_core::{Authorizer, VerifiedToken};
+use cognito_authz_test_support::contract;
 use cognito_authz_test_support::free_loopback_port;
+use cognito_authz_test_support::policy::PolicyText;
 use cognito_authz_testkit::LocalIssuer;
 use cognito_authz_tower::{AuthzLayer, StagePath, lambda_policy_path};
 use lambda_http::request::RequestContext;
@@ -27,18 +29,11 @@ use tower::{ServiceBuilder, ServiceExt};
 /// The policy of these tests; routes are written as the API's routes are, without a stage.
 /// Paths no route names are refused to every signed-in caller, so a path the layer failed to
 /// match (a stage left in front) can never be let in.
-const POLICY: &str = r#"
-[defaults]
-unmatched = "not authenticated"
-
-[[route]]
-path = "/health"
-require = "public"
-
-[[route]]
-path = "/admin/{*rest}"
-require = "group:admin"
-"#;
+fn policy_text() -> String {
+    PolicyText::standard()
+        .unmatched("not authenticated")
+        .to_string()
+}
 
 /// The kinds of event lambda_http accepts, each from its fixture file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,9 +160,9 @@ struct Fixture {
 impl Fixture {
     fn new() -> Self {
         let issuer = LocalIssuer::offline();
-        // The offline issuer's keys, in place of the file's key location.
+        // The offline issuer's keys and client, as the only issuer.
         let authorizer = issuer
-            .authorizer(&format!("{}\n{POLICY}", issuer_toml(&issuer, None)))
+            .authorizer(&policy_text())
             .unwrap_or_else(|error| panic!("{error}"));
         Self {
             issuer,
@@ -176,20 +171,11 @@ impl Fixture {
     }
 
     fn user(&self) -> String {
-        format!(
-            "Bearer {}",
-            self.issuer.access_token().username("bob").sign()
-        )
+        format!("Bearer {}", contract::user(&self.issuer))
     }
 
     fn admin(&self) -> String {
-        let token = self
-            .issuer
-            .access_token()
-            .username("alice")
-            .groups(["admin"])
-            .sign();
-        format!("Bearer {token}")
+        format!("Bearer {}", contract::admin(&self.issuer))
     }
 
     /// Sends `event` through lambda_http's conversion and the layer; status and body.
@@ -216,11 +202,10 @@ impl Fixture {
     }
 }
 
-/// The `[[issuer]]` table for `issuer`, with its keys from `jwks_file` when given.
-fn issuer_toml(issuer: &LocalIssuer, jwks_file: Option<&str>) -> String {
-    let keys = jwks_file.map_or_else(String::new, |file| format!("jwks_file = \"{file}\"\n"));
+/// The `[[issuer]]` table for `issuer`, with its keys from `jwks_file`.
+fn issuer_toml(issuer: &LocalIssuer, jwks_file: &str) -> String {
     format!(
-        "[[issuer]]\nuser_pool_id = \"{}\"\nclient_ids = [\"{}\"]\ntoken_use = \"any\"\n{keys}",
+        "[[issuer]]\nuser_pool_id = \"{}\"\nclient_ids = [\"{}\"]\ntoken_use = \"any\"\njwks_file = \"{jwks_file}\"\n",
         issuer.pool_id(),
         issuer.client_id()
     )
@@ -400,23 +385,6 @@ async fn rest_apis_with_ignore_stage_in_path_are_matched_on_the_same_path() {
     }
 }
 
-/// The `cargo-lambda` program: `COGNITO_AUTHZ_CARGO_LAMBDA`, else the venv `scripts/test.sh`
-/// makes.
-fn cargo_lambda_program() -> PathBuf {
-    let program = std::env::var_os("COGNITO_AUTHZ_CARGO_LAMBDA").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/tools-venv/bin/cargo-lambda"),
-        PathBuf::from,
-    );
-    assert!(
-        program.is_file(),
-        "cargo-lambda not found at {}: run `scripts/test.sh` (it installs cargo-lambda from PyPI \
-         into target/tools-venv and runs the tests), or `pip install cargo-lambda` and set \
-         COGNITO_AUTHZ_CARGO_LAMBDA to its cargo-lambda",
-        program.display()
-    );
-    program
-}
-
 /// `cargo lambda watch` serving the `lambda` example on 127.0.0.1, ended on drop.
 struct Watch {
     child: Child,
@@ -523,7 +491,7 @@ const LISTEN_POLL: Duration = Duration::from_millis(100);
 
 #[test]
 fn cargo_lambda_watch_and_invoke_answer_every_event_kind() {
-    let program = cargo_lambda_program();
+    let program = cognito_authz_test_support::tools::cargo_lambda();
     let dir =
         Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cargo-lambda-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("work folder");
@@ -536,7 +504,7 @@ fn cargo_lambda_watch_and_invoke_answer_every_event_kind() {
     let policy = dir.join("policy.toml");
     std::fs::write(
         &policy,
-        format!("{}\n{POLICY}", issuer_toml(&issuer, Some("keys.json"))),
+        format!("{}\n{}", issuer_toml(&issuer, "keys.json"), policy_text()),
     )
     .expect("policy");
     let fixture = Fixture {
@@ -621,7 +589,7 @@ async fn the_stage_is_stripped_while_keys_are_fetched_too() {
     for (group, status) in [("admin", 200), ("staff", 403)] {
         let issuer = LocalIssuer::start().await.expect("local issuer");
         let authorizer = issuer
-            .authorizer(&format!("{}\n{POLICY}", issuer_toml(&issuer, None)))
+            .authorizer(&policy_text())
             .unwrap_or_else(|error| panic!("{error}"));
         let token = issuer
             .access_token()

@@ -11,42 +11,30 @@ use std::task::{Context, Poll};
 use cognito_authz_core::{
     AcceptedTokenUse, Authorizer, AuthorizerBuilder, Denial, Policy, VerifiedToken,
 };
+use cognito_authz_test_support::contract;
+use cognito_authz_test_support::policy::{PolicyText, served};
 use cognito_authz_test_support::responses::{FORBIDDEN, UNAUTHORIZED, bearer, invalid};
-use cognito_authz_testkit::{DEFAULT_START_SECS, LocalIssuer, with_payload_of};
+use cognito_authz_testkit::{DEFAULT_START_SECS, LocalIssuer};
 use cognito_authz_tower::{AuthzLayer, NoToken, Realm};
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 
-const POLICY: &str = r#"
-[[issuer]]
-user_pool_id = "us-east-1_Example1"
-client_ids = ["1example23456789"]
-token_use = "any"
+/// The standard table; `GET /reports/{id}` needs `scope:reports/read`, or the admin group.
+fn policy() -> String {
+    PolicyText::standard()
+        .route_for(
+            &["GET"],
+            "/reports/{id}",
+            "scope:reports/read or group:admin",
+        )
+        .to_string()
+}
 
-[defaults]
-unmatched = "authenticated"
-
-[[route]]
-path = "/health"
-require = "public"
-
-[[route]]
-path = "/admin/{*rest}"
-require = "group:admin"
-
-[[route]]
-path = "/reports/{id}"
-methods = ["GET"]
-require = "scope:reports/read or group:admin"
-"#;
-
+/// The local issuer (JWKS served on 127.0.0.1, manual clock) and an authorizer for `policy()` that
+/// trusts it.
 async fn fixture(options: AuthorizerBuilder) -> (LocalIssuer, Authorizer) {
-    let issuer = LocalIssuer::start().await.expect("local issuer");
-    let authorizer = issuer
-        .authorizer_with(POLICY, options)
-        .unwrap_or_else(|error| panic!("{error}"));
-    (issuer, authorizer)
+    served(&policy(), options).await
 }
 
 /// The handler: says who called, from what the layer left in the extensions.
@@ -72,25 +60,14 @@ type Row<'a> = (
 );
 
 fn rows(issuer: &LocalIssuer) -> Vec<Row<'static>> {
-    let user = issuer.access_token().username("bob").sign();
-    let admin = issuer
-        .access_token()
-        .username("alice")
-        .groups(["admin"])
-        .sign();
+    let user = contract::user(issuer);
+    let admin = contract::admin(issuer);
     let expired = issuer
         .access_token()
         .issued_at(DEFAULT_START_SECS - 100)
         .expires_at(DEFAULT_START_SECS)
         .sign();
-    let tampered = {
-        let forged = issuer
-            .access_token()
-            .username("bob")
-            .groups(["admin"])
-            .sign();
-        with_payload_of(&user, &forged)
-    };
+    let tampered = contract::escalated(issuer, &user);
     let id = issuer.id_token().username("ida").sign();
     let huge = "a".repeat(20_000);
     let scope_challenge = r#"Bearer error="insufficient_scope", scope="reports/read""#;
@@ -400,7 +377,7 @@ async fn the_slow_path_calls_the_service_that_was_polled_ready() {
     // on the first poll and takes the boxed path; the second is decided inline.
     let (issuer, authorizer) = fixture(Authorizer::builder()).await;
     let mut service = AuthzLayer::new(authorizer).layer(MustBeReady::default());
-    let token = issuer.access_token().username("bob").sign();
+    let token = contract::user(&issuer);
     for round in 0..3 {
         let request = build("GET", "/me", &bearer(&token))
             .body(String::new())
@@ -508,7 +485,7 @@ async fn require_builds_per_route_layers_and_rejects_bad_expressions() {
             Ok::<_, Infallible>(Response::new(who(&request)))
         });
     // The per-route policy applies everywhere under it, even on the file's public route.
-    let user = issuer.access_token().username("bob").sign();
+    let user = contract::user(&issuer);
     let request = build("GET", "/health", &bearer(&user))
         .body(String::new())
         .expect("request");

@@ -7,9 +7,10 @@ use actix_web::{App, HttpRequest, HttpResponse, web};
 use cognito_authz_actix::{Claims, CognitoAuth};
 use cognito_authz_core::GuardErrorKind;
 use cognito_authz_core::{AcceptedTokenUse, Authorizer, Denial, DenialResponse, ErrorKind, Policy};
+use cognito_authz_test_support::contract;
 use cognito_authz_testkit::LocalIssuer;
 
-use crate::support::{Row, row, run_table, serve};
+use crate::support::{Expectations as _, Row, row, run_served};
 
 const POLICY_FILE: &str = r#"
 [[issuer]]
@@ -94,17 +95,13 @@ async fn a_policy_per_scope_or_resource_answers_like_the_core() {
     let admins = authorizer
         .with_policy(&Policy::named("admin"))
         .expect("compiles");
-    let user = issuer.access_token().username("bob").sign();
+    let user = contract::user(&issuer);
     let writer = issuer
         .access_token()
         .username("wes")
         .scopes(["api/write"])
         .sign();
-    let admin = issuer
-        .access_token()
-        .username("alice")
-        .groups(["admin"])
-        .sign();
+    let admin = contract::admin(&issuer);
     let rows: Vec<Row> = vec![
         row("GET", "/open").status(200, Some("open")),
         row("POST", "/api/items").denied("missing_token", &writes),
@@ -128,12 +125,7 @@ async fn a_policy_per_scope_or_resource_answers_like_the_core() {
             .bearer("garbage")
             .status(200, Some("hello")),
     ];
-    let server = serve!({
-        let authorizer = authorizer.clone();
-        move || scoped_app(&authorizer)
-    });
-    run_table!("per scope", scoped_app(&authorizer), server, rows);
-    server.stop().await;
+    run_served!("per scope", scoped_app, authorizer, rows);
     let _ = std::fs::remove_dir_all(folder);
 }
 
@@ -145,12 +137,8 @@ async fn root_and_scope_middleware_both_apply() {
     let admins = authorizer
         .with_policy(&Policy::named("admin"))
         .expect("compiles");
-    let user = issuer.access_token().username("bob").sign();
-    let admin = issuer
-        .access_token()
-        .username("alice")
-        .groups(["admin"])
-        .sign();
+    let user = contract::user(&issuer);
+    let admin = contract::admin(&issuer);
     let nested = |authorizer: &Authorizer| {
         App::new()
             .wrap(CognitoAuth::new(authorizer.clone()))
@@ -177,12 +165,7 @@ async fn root_and_scope_middleware_both_apply() {
             .bearer(&admin)
             .status(200, Some("who:alice")),
     ];
-    let server = serve!({
-        let authorizer = authorizer.clone();
-        move || nested(&authorizer)
-    });
-    run_table!("nested", nested(&authorizer), server, rows);
-    server.stop().await;
+    run_served!("nested", nested, authorizer, rows);
     let _ = std::fs::remove_dir_all(folder);
 }
 
@@ -229,13 +212,8 @@ fn bad_policies_fail_at_start_up_with_their_position() {
 #[actix_web::test]
 async fn the_responder_is_replaceable_and_the_handler_is_not_called() {
     let issuer = LocalIssuer::offline();
-    let authorizer = Authorizer::builder()
-        .verifier(
-            issuer
-                .verifier_builder(AcceptedTokenUse::Access)
-                .build()
-                .expect("verifier"),
-        )
+    let authorizer = issuer
+        .authorizer_builder(AcceptedTokenUse::Access)
         .unmatched(Policy::group("admin"))
         .build()
         .expect("authorizer");
@@ -270,13 +248,8 @@ async fn the_responder_is_replaceable_and_the_handler_is_not_called() {
 #[actix_web::test]
 async fn a_realm_reaches_middleware_and_extractor_challenges() {
     let issuer = LocalIssuer::offline();
-    let authorizer = Authorizer::builder()
-        .verifier(
-            issuer
-                .verifier_builder(AcceptedTokenUse::Access)
-                .build()
-                .expect("verifier"),
-        )
+    let authorizer = issuer
+        .authorizer_builder(AcceptedTokenUse::Access)
         .realm("my api")
         .route("/public", Policy::public())
         .unmatched(Policy::authenticated())
@@ -296,12 +269,7 @@ async fn a_realm_reaches_middleware_and_extractor_challenges() {
             Some("my api"),
         )),
     ];
-    let server = serve!({
-        let authorizer = authorizer.clone();
-        move || make(&authorizer)
-    });
-    run_table!("realm", make(&authorizer), server, rows);
-    server.stop().await;
+    run_served!("realm", make, authorizer, rows);
     let response = DenialResponse::new(ErrorKind::MissingToken, &[], Some("my api"));
     assert_eq!(
         response.www_authenticate().expect("challenge"),
@@ -312,13 +280,8 @@ async fn a_realm_reaches_middleware_and_extractor_challenges() {
 #[actix_web::test]
 async fn preflights_are_decided_like_any_request() {
     let issuer = LocalIssuer::offline();
-    let strict = Authorizer::builder()
-        .verifier(
-            issuer
-                .verifier_builder(AcceptedTokenUse::Access)
-                .build()
-                .expect("verifier"),
-        )
+    let strict = issuer
+        .authorizer_builder(AcceptedTokenUse::Access)
         .unmatched(Policy::authenticated())
         .build()
         .expect("authorizer");
@@ -332,25 +295,15 @@ async fn preflights_are_decided_like_any_request() {
             .header("access-control-request-method", "GET")
             .denied("missing_token", &strict),
     ];
-    let server = serve!({
-        let strict = strict.clone();
-        move || make(&strict)
-    });
-    run_table!("strict preflight", make(&strict), server, rows);
-    server.stop().await;
+    run_served!("strict preflight", make, strict, rows);
 }
 
 #[test]
 fn middleware_is_send_clone_and_debug() {
     fn send_sync_clone<T: Send + Sync + Clone + std::fmt::Debug>(_: &T) {}
     let issuer = LocalIssuer::offline();
-    let authorizer = Authorizer::builder()
-        .verifier(
-            issuer
-                .verifier_builder(AcceptedTokenUse::Access)
-                .build()
-                .expect("verifier"),
-        )
+    let authorizer = issuer
+        .authorizer_builder(AcceptedTokenUse::Access)
         .unmatched(Policy::authenticated())
         .build()
         .expect("authorizer");

@@ -16,7 +16,7 @@ use cognito_authz_core::{
 use cognito_authz_testkit::LocalIssuer;
 use serde::Deserialize;
 
-use crate::support::{Row, row, run_table, serve};
+use crate::support::{Expectations as _, Row, row, run_served, run_table, serve};
 
 policy_guard!(
     /// Writers.
@@ -38,13 +38,8 @@ struct TenantClaims {
 }
 
 fn authorizer(issuer: &LocalIssuer) -> Authorizer {
-    Authorizer::builder()
-        .verifier(
-            issuer
-                .verifier_builder(AcceptedTokenUse::Any)
-                .build()
-                .expect("verifier"),
-        )
+    issuer
+        .authorizer_builder(AcceptedTokenUse::Any)
         .route("/public/{*rest}", Policy::public())
         .unmatched(Policy::authenticated())
         .build()
@@ -304,12 +299,12 @@ async fn extractors_hand_out_claims_and_refuse_with_the_contract_responses() {
             Some("result:401:missing_token: `Claims` needs a token and the request has none"),
         ),
     ];
-    let server = serve!({
-        let authorizer = authorizer.clone();
-        move || app(authorizer.clone())
-    });
-    run_table!("extractors", app(authorizer.clone()), server, rows);
-    server.stop().await;
+    run_served!(
+        "extractors",
+        |authorizer: &Authorizer| app(authorizer.clone()),
+        authorizer,
+        rows
+    );
     assert!(Writer::validate().is_ok());
     assert!(Broken::validate().is_err());
 }

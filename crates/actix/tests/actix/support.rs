@@ -8,16 +8,11 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::test;
 use cognito_authz_core::{Authorizer, Decision, DenialResponse};
-use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use cognito_authz_test_support::contract;
 
-/// A request of a table.
-#[derive(Debug, Clone)]
-pub(crate) struct Row {
-    pub(crate) method: Method,
-    pub(crate) path: &'static str,
-    pub(crate) headers: HeaderMap,
-    pub(crate) expect: Expect,
-}
+/// A request of a table, with what it expects.
+pub(crate) type Row = contract::Row<Expect>;
+pub(crate) use cognito_authz_test_support::contract::row;
 
 /// What a row expects.
 #[derive(Debug, Clone)]
@@ -33,68 +28,36 @@ pub(crate) enum Expect {
     ServerError(Vec<&'static str>),
 }
 
-/// Starts a row.
-pub(crate) fn row(method: &str, path: &'static str) -> RowBuilder {
-    RowBuilder {
-        method: Method::from_bytes(method.as_bytes()).expect("method"),
-        path,
-        headers: HeaderMap::new(),
-    }
-}
-
-/// Builds a [`Row`].
-#[derive(Debug)]
-pub(crate) struct RowBuilder {
-    method: Method,
-    path: &'static str,
-    headers: HeaderMap,
-}
-
-impl RowBuilder {
-    /// Adds a header (appending: the same name twice is two headers).
-    pub(crate) fn header(mut self, name: &str, value: &str) -> Self {
-        self.headers.append(
-            HeaderName::from_bytes(name.as_bytes()).expect("name"),
-            HeaderValue::from_str(value).expect("value"),
-        );
-        self
-    }
-
-    /// `Authorization: Bearer <token>`.
-    pub(crate) fn bearer(self, token: &str) -> Self {
-        self.header("authorization", &format!("Bearer {token}"))
-    }
-
+/// The expectations of this suite's rows.
+pub(crate) trait Expectations {
     /// Expects the handler's answer.
-    pub(crate) fn status(self, status: u16, body: Option<&str>) -> Row {
+    fn status(self, status: u16, body: Option<&str>) -> Row;
+    /// Expects the middleware's denial, as `by` decides it.
+    fn denied(self, code: &'static str, by: &Authorizer) -> Row;
+    /// Expects an extractor's denial with this response.
+    fn response(self, response: DenialResponse) -> Row;
+    /// Expects a 500 naming these texts.
+    fn server_error(self, texts: &[&'static str]) -> Row;
+}
+
+impl Expectations for contract::Request {
+    fn status(self, status: u16, body: Option<&str>) -> Row {
         self.expect(Expect::Status(status, body.map(str::to_owned)))
     }
 
-    /// Expects the middleware's denial, as `by` decides it.
-    pub(crate) fn denied(self, code: &'static str, by: &Authorizer) -> Row {
+    fn denied(self, code: &'static str, by: &Authorizer) -> Row {
         self.expect(Expect::Denied {
             code,
             by: by.clone(),
         })
     }
 
-    /// Expects an extractor's denial with this response.
-    pub(crate) fn response(self, response: DenialResponse) -> Row {
+    fn response(self, response: DenialResponse) -> Row {
         self.expect(Expect::Response(response))
     }
 
-    /// Expects a 500 naming these texts.
-    pub(crate) fn server_error(self, texts: &[&'static str]) -> Row {
+    fn server_error(self, texts: &[&'static str]) -> Row {
         self.expect(Expect::ServerError(texts.to_vec()))
-    }
-
-    fn expect(self, expect: Expect) -> Row {
-        Row {
-            method: self.method,
-            path: self.path,
-            headers: self.headers,
-            expect,
-        }
     }
 }
 
@@ -126,15 +89,11 @@ where
     }
     let response = test::call_service(app, to_request(request)).await;
     let status = response.status().as_u16();
-    let headers = response
-        .headers()
-        .iter()
-        .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
-        .collect();
+    let headers = normalize(response.headers().iter());
     let body = test::read_body(response).await.to_vec();
     Got {
         status,
-        headers: normalize(headers),
+        headers,
         body,
     }
 }
@@ -148,21 +107,24 @@ pub(crate) async fn over_socket(client: &reqwest::Client, base: &str, row: &Row)
         .await
         .expect("request sent");
     let status = response.status().as_u16();
-    let headers = response
-        .headers()
-        .iter()
-        .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
-        .collect();
+    let headers = normalize(response.headers().iter());
     let body = response.bytes().await.expect("body").to_vec();
     Got {
         status,
-        headers: normalize(headers),
+        headers,
         body,
     }
 }
 
-fn normalize(mut headers: Vec<(String, Vec<u8>)>) -> Vec<(String, Vec<u8>)> {
-    headers.retain(|(name, _)| name != "date" && name != "content-length");
+/// The headers as sorted (name, value) pairs, without `date` and `content-length`.
+fn normalize<N: AsRef<str>, V: AsRef<[u8]>>(
+    headers: impl IntoIterator<Item = (N, V)>,
+) -> Vec<(String, Vec<u8>)> {
+    let mut headers: Vec<(String, Vec<u8>)> = headers
+        .into_iter()
+        .map(|(name, value)| (name.as_ref().to_owned(), value.as_ref().to_vec()))
+        .filter(|(name, _)| name != "date" && name != "content-length")
+        .collect();
     headers.sort();
     headers
 }
@@ -306,3 +268,18 @@ macro_rules! run_table {
     }};
 }
 pub(crate) use run_table;
+
+/// Serves `make(&authorizer)` on a socket, runs every row in process and over it, and stops
+/// the server (`make`: a function or closure building the app from a borrowed authorizer).
+macro_rules! run_served {
+    ($name:expr, $make:expr, $authorizer:expr, $rows:expr) => {{
+        let make = $make;
+        let server = $crate::support::serve!({
+            let authorizer = $authorizer.clone();
+            move || make(&authorizer)
+        });
+        $crate::support::run_table!($name, make(&$authorizer), server, $rows);
+        server.stop().await;
+    }};
+}
+pub(crate) use run_served;
