@@ -168,12 +168,14 @@ impl<'a> Interpretations<'a> {
 /// empty segment and no trailing `/` beyond the root. One pass over the bytes; most request
 /// paths are plain, and then the table is consulted once.
 fn is_plain(path: &str) -> bool {
-    let bytes = path.as_bytes();
-    !bytes.iter().any(|&byte| byte == b'%' || byte == b'.')
-        && !bytes
-            .windows(2)
-            .any(|pair| pair[0] == b'/' && pair[1] == b'/')
-        && (bytes.len() <= 1 || bytes[bytes.len() - 1] != b'/')
+    let mut previous = 0_u8;
+    for &byte in path.as_bytes() {
+        if byte == b'%' || byte == b'.' || (byte == b'/' && previous == b'/') {
+            return false;
+        }
+        previous = byte;
+    }
+    path.len() <= 1 || previous != b'/'
 }
 
 fn is_dotted(path: &str) -> bool {
