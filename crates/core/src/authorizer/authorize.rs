@@ -6,6 +6,39 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
+/// What the synchronous first steps leave to do.
+enum Prepared<'r, 'h> {
+    /// Decided by the route alone (`None`: no route matched).
+    Decided(Decision, Option<&'r str>),
+    /// Every guarding route is public: the token, if one was sent and passed the cross-site
+    /// check, is verified only to be offered to the handler.
+    Public {
+        raw: Option<&'h [u8]>,
+        primary: Option<&'r str>,
+    },
+    /// An ALB in front: the identity comes from its header.
+    #[cfg(feature = "alb")]
+    Alb {
+        alb: &'r crate::verify::alb::AlbVerifier,
+        guards: RouteMatches<'r>,
+        primary: Option<&'r str>,
+    },
+    /// The token (or why there is none) is verified, then every guarding route decides.
+    Verify {
+        guards: RouteMatches<'r>,
+        raw: Result<&'h [u8], crate::error::Error>,
+        primary: Option<&'r str>,
+    },
+}
+
+/// `future`'s output if it is ready on the first poll, else `None` (the future is dropped).
+fn ready_now<F: Future>(future: F) -> Option<F::Output> {
+    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(output) => Some(output),
+        Poll::Pending => None,
+    }
+}
+
 use http::Method;
 
 use super::{Authorizer, Decision, Denial};
@@ -49,58 +82,87 @@ impl Authorizer {
     ) -> Decision {
         // One read of the policy in force: the request finishes on it whatever reloads happen.
         let active = self.inner.live.load();
-        let (decision, route) = self
-            .decide_request(&active, method, target.into(), headers)
-            .await;
+        let target = target.into();
+        let (decision, route) = match self.prepare(&active, method, target, headers) {
+            Prepared::Decided(decision, route) => (decision, route),
+            Prepared::Public { raw, primary } => {
+                let token = match raw {
+                    Some(raw) => active.verifier.verify_raw(raw).await.ok(),
+                    None => None,
+                };
+                (Decision::Allow { token }, primary)
+            }
+            #[cfg(feature = "alb")]
+            Prepared::Alb {
+                alb,
+                guards,
+                primary,
+            } => {
+                let token = crate::verify::alb::identify(alb, headers).await;
+                let decision = self.decide(&active, &guards, method, target, token).await;
+                (decision, primary)
+            }
+            Prepared::Verify {
+                guards,
+                raw,
+                primary,
+            } => {
+                let token = match raw {
+                    Ok(raw) => active.verifier.verify_raw(raw).await,
+                    Err(error) => Err(error),
+                };
+                let decision = self.decide(&active, &guards, method, target, token).await;
+                (decision, primary)
+            }
+        };
         active.counters.record(route, &decision);
         decision
     }
 
-    /// The decision on the policy `active`, and the pattern of the route that made it
-    /// (`None`: no route matched).
-    async fn decide_request<'r, H: HeaderLookup + ?Sized>(
-        &self,
+    /// Everything before the first step that may wait: the route lookup and what it alone
+    /// decides (a dot segment, a `deny` route), and the token read from the headers (the
+    /// cookie cross-site check included). Both entry points start here, so they decide alike.
+    fn prepare<'r, 'h, H: HeaderLookup + ?Sized>(
+        &'r self,
         active: &'r Active,
         method: &Method,
         target: RequestTarget<'_>,
-        headers: &H,
-    ) -> (Decision, Option<&'r str>) {
+        headers: &'h H,
+    ) -> Prepared<'r, 'h> {
         let inner = &*self.inner;
-        let verifier = &active.verifier;
         let guards = active.routes.matches(method, target);
         let primary = guards.primary().pattern();
         if target.has_dot_segments() {
             let reason = "the path has a '.' or '..' segment (clients resolve them before sending)";
             let denial = Denial::new(ErrorKind::InvalidRequest, reason);
-            return (self.deny(&guards.primary(), method, denial), primary);
+            return Prepared::Decided(self.deny(&guards.primary(), method, denial), primary);
         }
         if let Some(denied) = guards.iter().find(|found| found.policy().is_deny()) {
             let denial = Denial::new(ErrorKind::Forbidden, "the route denies every request");
-            return (self.deny(&denied, method, denial), primary);
+            return Prepared::Decided(self.deny(&denied, method, denial), primary);
         }
         if guards.iter().all(|found| found.policy().is_public()) {
             // A cookie token that fails the cross-site check is not offered to the handler
             // (the route still answers, as to a request without a token).
-            let token = match inner.token_source.extract_raw_checked(method, headers) {
-                Ok(raw) => verifier.verify_raw(raw).await.ok(),
-                Err(_) => None,
-            };
-            return (Decision::Allow { token }, primary);
+            let raw = inner.token_source.extract_raw_checked(method, headers).ok();
+            return Prepared::Public { raw, primary };
         }
         #[cfg(feature = "alb")]
         if let Some(alb) = &inner.alb {
-            let token = crate::verify::alb::identify(alb, headers).await;
-            let decision = self.decide(active, &guards, method, target, token).await;
-            return (decision, primary);
+            return Prepared::Alb {
+                alb,
+                guards,
+                primary,
+            };
         }
         // The cookie cross-site check runs here, before verification: it is cheaper, and a
         // forged request learns nothing about the token it carries.
-        let token = match inner.token_source.extract_raw_checked(method, headers) {
-            Ok(raw) => verifier.verify_raw(raw).await,
-            Err(error) => Err(error),
-        };
-        let decision = self.decide(active, &guards, method, target, token).await;
-        (decision, primary)
+        let raw = inner.token_source.extract_raw_checked(method, headers);
+        Prepared::Verify {
+            guards,
+            raw,
+            primary,
+        }
     }
 
     /// [`Authorizer::authorize`], decided at once when nothing has to be awaited (no key set
@@ -108,19 +170,43 @@ impl Authorizer {
     /// `None`: then call `authorize` in a future of your own. This is how an adapter answers
     /// the common case without boxing a future.
     ///
-    /// A `None` is not wasted: the attempt joined or started the single-flight key fetch,
-    /// which lives on in the key cache.
+    /// The same steps as `authorize`, in plain calls: only verification (and a Cedar route's
+    /// resource loader) is a future, polled once. A `None` is not wasted: the attempt joined
+    /// or started the single-flight key fetch, which lives on in the key cache.
     pub fn authorize_now<'a, H: HeaderLookup + ?Sized>(
         &self,
         method: &Method,
         target: impl Into<RequestTarget<'a>>,
         headers: &H,
     ) -> Option<Decision> {
-        let deciding = pin!(self.authorize(method, target, headers));
-        match deciding.poll(&mut Context::from_waker(Waker::noop())) {
-            Poll::Ready(decision) => Some(decision),
-            Poll::Pending => None,
-        }
+        let active = self.inner.live.load();
+        let target = target.into();
+        let (decision, route) = match self.prepare(&active, method, target, headers) {
+            Prepared::Decided(decision, route) => (decision, route),
+            Prepared::Public { raw, primary } => {
+                let token = match raw {
+                    Some(raw) => ready_now(active.verifier.verify_raw(raw))?.ok(),
+                    None => None,
+                };
+                (Decision::Allow { token }, primary)
+            }
+            #[cfg(feature = "alb")]
+            Prepared::Alb { .. } => return None,
+            Prepared::Verify {
+                guards,
+                raw,
+                primary,
+            } => {
+                let token = match raw {
+                    Ok(raw) => ready_now(active.verifier.verify_raw(raw))?,
+                    Err(error) => Err(error),
+                };
+                let decision = ready_now(self.decide(&active, &guards, method, target, token))?;
+                (decision, primary)
+            }
+        };
+        active.counters.record(route, &decision);
+        Some(decision)
     }
 
     /// A verified identity (or why there is none) against every guarding route's policy
