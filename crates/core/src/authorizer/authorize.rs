@@ -185,7 +185,10 @@ impl Authorizer {
             Prepared::Decided(decision, route) => (decision, route),
             Prepared::Public { raw, primary } => {
                 let token = match raw {
-                    Some(raw) => ready_now(active.verifier.verify_raw(raw))?.ok(),
+                    Some(raw) => match active.verifier.verify_cached(raw) {
+                        Some(verified) => verified.ok(),
+                        None => ready_now(active.verifier.verify_not_cached(raw))?.ok(),
+                    },
                     None => None,
                 };
                 (Decision::Allow { token }, primary)
@@ -198,10 +201,13 @@ impl Authorizer {
                 primary,
             } => {
                 let token = match raw {
-                    Ok(raw) => ready_now(active.verifier.verify_raw(raw))?,
+                    Ok(raw) => match active.verifier.verify_cached(raw) {
+                        Some(verified) => verified,
+                        None => ready_now(active.verifier.verify_not_cached(raw))?,
+                    },
                     Err(error) => Err(error),
                 };
-                let decision = ready_now(self.decide(&active, &guards, method, target, token))?;
+                let decision = self.decide_now(&active, &guards, method, target, token)?;
                 (decision, primary)
             }
         };
@@ -219,44 +225,104 @@ impl Authorizer {
         target: RequestTarget<'_>,
         token: Result<Arc<VerifiedToken>, crate::error::Error>,
     ) -> Decision {
-        let token = match token {
+        let token = match self.verified(guards, method, token) {
             Ok(token) => token,
-            Err(error) => {
-                let denial = Denial::new(error.kind(), error.detail());
-                return self.deny(&guards.primary(), method, denial);
-            }
+            Err(denied) => return denied,
         };
-        for found in guards.iter() {
-            #[cfg(feature = "cedar")]
-            let denial = {
-                let (evaluation, cedar) = crate::cedar::hooks::evaluate_guard(
-                    active.cedar.as_ref(),
-                    &found,
-                    method,
-                    target,
-                    &token,
-                )
+        #[cfg(feature = "cedar")]
+        if guards.iter().any(|found| found.policy().uses_cedar()) {
+            return self
+                .decide_with_cedar(active, guards, method, target, token)
                 .await;
-                // With Cedar asked, the reason carries its account (determining policy ids):
-                // for logs and the CLI, never the response.
-                Denial::of_evaluation(found.policy(), &evaluation, || {
-                    let allowed = cedar.as_ref().is_some_and(|(allowed, _)| *allowed);
-                    let mut reason = found
-                        .policy()
-                        .explain_with_cedar(&token, allowed)
-                        .to_string();
-                    if let Some((_, account)) = &cedar {
-                        reason.push_str("; ");
-                        reason.push_str(account);
-                    }
-                    reason
-                })
-            };
-            #[cfg(not(feature = "cedar"))]
-            let denial = {
-                let _ = (&active.cedar, target);
-                Denial::of_policy(found.policy(), &token)
-            };
+        }
+        let _ = (&active.cedar, target);
+        self.decide_by_policies(guards, method, token)
+    }
+
+    /// [`Authorizer::decide`] when nothing has to be awaited: every route without Cedar, or
+    /// Cedar's answer ready at once; else `None`.
+    fn decide_now(
+        &self,
+        active: &Active,
+        guards: &RouteMatches<'_>,
+        method: &Method,
+        target: RequestTarget<'_>,
+        token: Result<Arc<VerifiedToken>, crate::error::Error>,
+    ) -> Option<Decision> {
+        let token = match self.verified(guards, method, token) {
+            Ok(token) => token,
+            Err(denied) => return Some(denied),
+        };
+        #[cfg(feature = "cedar")]
+        if guards.iter().any(|found| found.policy().uses_cedar()) {
+            return ready_now(self.decide_with_cedar(active, guards, method, target, token));
+        }
+        let _ = (&active.cedar, target);
+        Some(self.decide_by_policies(guards, method, token))
+    }
+
+    /// The verified token, or the denial of the primary route for why there is none.
+    fn verified(
+        &self,
+        guards: &RouteMatches<'_>,
+        method: &Method,
+        token: Result<Arc<VerifiedToken>, crate::error::Error>,
+    ) -> Result<Arc<VerifiedToken>, Decision> {
+        token.map_err(|error| {
+            let denial = Denial::new(error.kind(), error.detail());
+            self.deny(&guards.primary(), method, denial)
+        })
+    }
+
+    /// Every guarding route's policy, none of them with a `cedar` atom: the first that denies
+    /// decides.
+    fn decide_by_policies(
+        &self,
+        guards: &RouteMatches<'_>,
+        method: &Method,
+        token: Arc<VerifiedToken>,
+    ) -> Decision {
+        for found in guards.iter() {
+            if let Some(denial) = Denial::of_policy(found.policy(), &token) {
+                return self.deny(&found, method, denial);
+            }
+        }
+        Decision::Allow { token: Some(token) }
+    }
+
+    /// Every guarding route's policy, asking Cedar where a `cedar` atom can change the outcome.
+    #[cfg(feature = "cedar")]
+    async fn decide_with_cedar(
+        &self,
+        active: &Active,
+        guards: &RouteMatches<'_>,
+        method: &Method,
+        target: RequestTarget<'_>,
+        token: Arc<VerifiedToken>,
+    ) -> Decision {
+        for found in guards.iter() {
+            let (evaluation, cedar) = crate::cedar::hooks::evaluate_guard(
+                active.cedar.as_ref(),
+                &found,
+                method,
+                target,
+                &token,
+            )
+            .await;
+            // With Cedar asked, the reason carries its account (determining policy ids): for
+            // logs and the CLI, never the response.
+            let denial = Denial::of_evaluation(found.policy(), &evaluation, || {
+                let allowed = cedar.as_ref().is_some_and(|(allowed, _)| *allowed);
+                let mut reason = found
+                    .policy()
+                    .explain_with_cedar(&token, allowed)
+                    .to_string();
+                if let Some((_, account)) = &cedar {
+                    reason.push_str("; ");
+                    reason.push_str(account);
+                }
+                reason
+            });
             if let Some(denial) = denial {
                 return self.deny(&found, method, denial);
             }

@@ -435,11 +435,24 @@ impl Verifier {
     /// verified-token cache is asked first (a cached token is ASCII, so equal bytes need no
     /// UTF-8 check); anything else must be UTF-8 (`malformed_token`) and is verified in full.
     pub(crate) async fn verify_raw(&self, raw: &[u8]) -> Result<Arc<VerifiedToken>, Error> {
-        let verified = match self.cached(raw) {
+        match self.verify_cached(raw) {
             Some(answer) => answer,
-            None => self.verify_uncached(token_text(raw)?).await,
-        };
+            None => self.verify_not_cached(raw).await,
+        }
+    }
+
+    /// [`Verifier::verify_raw`] after [`Verifier::verify_cached`] found nothing.
+    pub(crate) async fn verify_not_cached(&self, raw: &[u8]) -> Result<Arc<VerifiedToken>, Error> {
+        let verified = self.verify_uncached(token_text(raw)?).await;
         self.check_revoked(verified)
+    }
+
+    /// [`Verifier::verify_raw`] answered from the verified-token cache alone (revocation
+    /// included), without building the future a full verification needs; `None` when the
+    /// token is not cached (or its entry is stale).
+    pub(crate) fn verify_cached(&self, raw: &[u8]) -> Option<Result<Arc<VerifiedToken>, Error>> {
+        self.cached(raw)
+            .map(|verified| self.check_revoked(verified))
     }
 
     /// Check 15, after every other check and whichever way the token was verified (cache hit or
