@@ -31,6 +31,91 @@ enum Prepared<'r, 'h> {
     },
 }
 
+/// The steps after [`Authorizer::prepare`], written once for both entry points. Verification
+/// and the decision are resolved by `$resolve`: `awaited` in `authorize`, `ready` in
+/// `authorize_now` (ready at once, else the function returns `None`). A token in the
+/// verified-token cache is answered without building a verification future, and routes
+/// without a `cedar` atom are decided without building a decision future.
+macro_rules! finish {
+    ($self:ident, $active:ident, $prepared:ident, $method:ident, $target:ident, $headers:ident, $resolve:ident) => {
+        match $prepared {
+            Prepared::Decided(decision, route) => (decision, route),
+            Prepared::Public { raw, primary } => {
+                let token = match raw {
+                    Some(raw) => match $active.verifier.verify_cached(raw) {
+                        Some(verified) => verified.ok(),
+                        None => $resolve!($active.verifier.verify_not_cached(raw)).ok(),
+                    },
+                    None => None,
+                };
+                (Decision::Allow { token }, primary)
+            }
+            #[cfg(feature = "alb")]
+            Prepared::Alb {
+                alb,
+                guards,
+                primary,
+            } => {
+                let token = $resolve!(crate::verify::alb::identify(alb, $headers));
+                let decision = match $self.decide_now(&$active, &guards, $method, $target, token) {
+                    Decided::Now(decision) => decision,
+                    #[cfg(feature = "cedar")]
+                    Decided::Later(future) => $resolve!(future),
+                    #[cfg(not(feature = "cedar"))]
+                    Decided::Later(never, _) => match never {},
+                };
+                (decision, primary)
+            }
+            Prepared::Verify {
+                guards,
+                raw,
+                primary,
+            } => {
+                let token = match raw {
+                    Ok(raw) => match $active.verifier.verify_cached(raw) {
+                        Some(verified) => verified,
+                        None => $resolve!($active.verifier.verify_not_cached(raw)),
+                    },
+                    Err(error) => Err(error),
+                };
+                let decision = match $self.decide_now(&$active, &guards, $method, $target, token) {
+                    Decided::Now(decision) => decision,
+                    #[cfg(feature = "cedar")]
+                    Decided::Later(future) => $resolve!(future),
+                    #[cfg(not(feature = "cedar"))]
+                    Decided::Later(never, _) => match never {},
+                };
+                (decision, primary)
+            }
+        }
+    };
+}
+
+/// A decision made at once, or (a Cedar route) the future that makes it.
+enum Decided<'f> {
+    Now(Decision),
+    #[cfg(feature = "cedar")]
+    Later(std::pin::Pin<Box<dyn Future<Output = Decision> + Send + 'f>>),
+    /// Without Cedar there is nothing to wait for: never made.
+    #[cfg(not(feature = "cedar"))]
+    #[expect(dead_code, reason = "uninhabited: keeps the matches alike with and without Cedar")]
+    Later(std::convert::Infallible, std::marker::PhantomData<&'f ()>),
+}
+
+/// `future.await`.
+macro_rules! awaited {
+    ($future:expr) => {
+        $future.await
+    };
+}
+
+/// `future`'s output if ready on the first poll; else the enclosing function returns `None`.
+macro_rules! ready {
+    ($future:expr) => {
+        ready_now($future)?
+    };
+}
+
 /// `future`'s output if it is ready on the first poll, else `None` (the future is dropped).
 fn ready_now<F: Future>(future: F) -> Option<F::Output> {
     match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
@@ -83,38 +168,8 @@ impl Authorizer {
         // One read of the policy in force: the request finishes on it whatever reloads happen.
         let active = self.inner.live.load();
         let target = target.into();
-        let (decision, route) = match self.prepare(&active, method, target, headers) {
-            Prepared::Decided(decision, route) => (decision, route),
-            Prepared::Public { raw, primary } => {
-                let token = match raw {
-                    Some(raw) => active.verifier.verify_raw(raw).await.ok(),
-                    None => None,
-                };
-                (Decision::Allow { token }, primary)
-            }
-            #[cfg(feature = "alb")]
-            Prepared::Alb {
-                alb,
-                guards,
-                primary,
-            } => {
-                let token = crate::verify::alb::identify(alb, headers).await;
-                let decision = self.decide(&active, &guards, method, target, token).await;
-                (decision, primary)
-            }
-            Prepared::Verify {
-                guards,
-                raw,
-                primary,
-            } => {
-                let token = match raw {
-                    Ok(raw) => active.verifier.verify_raw(raw).await,
-                    Err(error) => Err(error),
-                };
-                let decision = self.decide(&active, &guards, method, target, token).await;
-                (decision, primary)
-            }
-        };
+        let prepared = self.prepare(&active, method, target, headers);
+        let (decision, route) = finish!(self, active, prepared, method, target, headers, awaited);
         active.counters.record(route, &decision);
         decision
     }
@@ -181,84 +236,35 @@ impl Authorizer {
     ) -> Option<Decision> {
         let active = self.inner.live.load();
         let target = target.into();
-        let (decision, route) = match self.prepare(&active, method, target, headers) {
-            Prepared::Decided(decision, route) => (decision, route),
-            Prepared::Public { raw, primary } => {
-                let token = match raw {
-                    Some(raw) => match active.verifier.verify_cached(raw) {
-                        Some(verified) => verified.ok(),
-                        None => ready_now(active.verifier.verify_not_cached(raw))?.ok(),
-                    },
-                    None => None,
-                };
-                (Decision::Allow { token }, primary)
-            }
-            #[cfg(feature = "alb")]
-            Prepared::Alb { .. } => return None,
-            Prepared::Verify {
-                guards,
-                raw,
-                primary,
-            } => {
-                let token = match raw {
-                    Ok(raw) => match active.verifier.verify_cached(raw) {
-                        Some(verified) => verified,
-                        None => ready_now(active.verifier.verify_not_cached(raw))?,
-                    },
-                    Err(error) => Err(error),
-                };
-                let decision = self.decide_now(&active, &guards, method, target, token)?;
-                (decision, primary)
-            }
-        };
+        let prepared = self.prepare(&active, method, target, headers);
+        let (decision, route) = finish!(self, active, prepared, method, target, headers, ready);
         active.counters.record(route, &decision);
         Some(decision)
     }
 
-    /// A verified identity (or why there is none) against every guarding route's policy
-    /// (asking Cedar where a policy's `cedar` atom can change the outcome).
-    async fn decide(
-        &self,
-        active: &Active,
-        guards: &RouteMatches<'_>,
-        method: &Method,
-        target: RequestTarget<'_>,
+    /// A verified identity (or why there is none) against every guarding route's policy: at
+    /// once, or — where a policy's `cedar` atom can change the outcome — as a future that asks
+    /// Cedar.
+    fn decide_now<'f>(
+        &'f self,
+        active: &'f Active,
+        guards: &'f RouteMatches<'_>,
+        method: &'f Method,
+        target: RequestTarget<'f>,
         token: Result<Arc<VerifiedToken>, crate::error::Error>,
-    ) -> Decision {
+    ) -> Decided<'f> {
         let token = match self.verified(guards, method, token) {
             Ok(token) => token,
-            Err(denied) => return denied,
+            Err(denied) => return Decided::Now(denied),
         };
         #[cfg(feature = "cedar")]
         if guards.iter().any(|found| found.policy().uses_cedar()) {
-            return self
-                .decide_with_cedar(active, guards, method, target, token)
-                .await;
+            return Decided::Later(Box::pin(
+                self.decide_with_cedar(active, guards, method, target, token),
+            ));
         }
         let _ = (&active.cedar, target);
-        self.decide_by_policies(guards, method, token)
-    }
-
-    /// [`Authorizer::decide`] when nothing has to be awaited: every route without Cedar, or
-    /// Cedar's answer ready at once; else `None`.
-    fn decide_now(
-        &self,
-        active: &Active,
-        guards: &RouteMatches<'_>,
-        method: &Method,
-        target: RequestTarget<'_>,
-        token: Result<Arc<VerifiedToken>, crate::error::Error>,
-    ) -> Option<Decision> {
-        let token = match self.verified(guards, method, token) {
-            Ok(token) => token,
-            Err(denied) => return Some(denied),
-        };
-        #[cfg(feature = "cedar")]
-        if guards.iter().any(|found| found.policy().uses_cedar()) {
-            return ready_now(self.decide_with_cedar(active, guards, method, target, token));
-        }
-        let _ = (&active.cedar, target);
-        Some(self.decide_by_policies(guards, method, token))
+        Decided::Now(self.decide_by_policies(guards, method, token))
     }
 
     /// The verified token, or the denial of the primary route for why there is none.

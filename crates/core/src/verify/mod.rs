@@ -431,28 +431,21 @@ impl Verifier {
         self.check_revoked(verified)
     }
 
-    /// [`Verifier::verify`] on the token's bytes as the request carried them: the
-    /// verified-token cache is asked first (a cached token is ASCII, so equal bytes need no
-    /// UTF-8 check); anything else must be UTF-8 (`malformed_token`) and is verified in full.
-    pub(crate) async fn verify_raw(&self, raw: &[u8]) -> Result<Arc<VerifiedToken>, Error> {
-        match self.verify_cached(raw) {
-            Some(answer) => answer,
-            None => self.verify_not_cached(raw).await,
-        }
-    }
-
-    /// [`Verifier::verify_raw`] after [`Verifier::verify_cached`] found nothing.
-    pub(crate) async fn verify_not_cached(&self, raw: &[u8]) -> Result<Arc<VerifiedToken>, Error> {
-        let verified = self.verify_uncached(token_text(raw)?).await;
-        self.check_revoked(verified)
-    }
-
-    /// [`Verifier::verify_raw`] answered from the verified-token cache alone (revocation
-    /// included), without building the future a full verification needs; `None` when the
-    /// token is not cached (or its entry is stale).
+    /// [`Verifier::verify`] on the token's bytes as the request carried them, answered from
+    /// the verified-token cache alone (revocation included) without building the future a full
+    /// verification needs; `None` when the token is not cached (or its entry is stale): then
+    /// [`Verifier::verify_not_cached`]. A cached token is ASCII, so equal bytes need no UTF-8
+    /// check.
     pub(crate) fn verify_cached(&self, raw: &[u8]) -> Option<Result<Arc<VerifiedToken>, Error>> {
         self.cached(raw)
             .map(|verified| self.check_revoked(verified))
+    }
+
+    /// [`Verifier::verify`] on the token's bytes after [`Verifier::verify_cached`] found
+    /// nothing: they must be UTF-8 (`malformed_token`) and are verified in full.
+    pub(crate) async fn verify_not_cached(&self, raw: &[u8]) -> Result<Arc<VerifiedToken>, Error> {
+        let verified = self.verify_uncached(token_text(raw)?).await;
+        self.check_revoked(verified)
     }
 
     /// Check 15, after every other check and whichever way the token was verified (cache hit or
