@@ -7,28 +7,30 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 /// What the synchronous first steps leave to do.
-enum Prepared<'r, 'h> {
+enum Prepared<'a> {
     /// Decided by the route alone (`None`: no route matched).
-    Decided(Decision, Option<&'r str>),
+    Decided(Decision, Option<&'a str>),
     /// Every guarding route is public: the token, if one was sent and passed the cross-site
     /// check, is verified only to be offered to the handler.
     Public {
-        raw: Option<&'h [u8]>,
-        primary: Option<&'r str>,
+        raw: Option<&'a [u8]>,
+        primary: Option<&'a str>,
     },
-    /// An ALB in front: the identity comes from its header.
+    /// Some route needs an identity: it is verified, then every guarding route decides.
+    Guarded {
+        guards: RouteMatches<'a>,
+        identity: Identity<'a>,
+        primary: Option<&'a str>,
+    },
+}
+
+/// Where a guarded request's identity comes from.
+enum Identity<'a> {
+    /// The token the token source read (or why there is none).
+    Token(Result<&'a [u8], crate::error::Error>),
+    /// An ALB in front: its `x-amzn-oidc-data` header.
     #[cfg(feature = "alb")]
-    Alb {
-        alb: &'r crate::verify::alb::AlbVerifier,
-        guards: RouteMatches<'r>,
-        primary: Option<&'r str>,
-    },
-    /// The token (or why there is none) is verified, then every guarding route decides.
-    Verify {
-        guards: RouteMatches<'r>,
-        raw: Result<&'h [u8], crate::error::Error>,
-        primary: Option<&'r str>,
-    },
+    Alb(&'a crate::verify::alb::AlbVerifier),
 }
 
 /// The steps after [`Authorizer::prepare`], written once for both entry points. Verification
@@ -50,33 +52,19 @@ macro_rules! finish {
                 };
                 (Decision::Allow { token }, primary)
             }
-            #[cfg(feature = "alb")]
-            Prepared::Alb {
-                alb,
+            Prepared::Guarded {
                 guards,
+                identity,
                 primary,
             } => {
-                let token = $resolve!(crate::verify::alb::identify(alb, $headers));
-                let decision = match $self.decide_now(&$active, &guards, $method, $target, token) {
-                    Decided::Now(decision) => decision,
-                    #[cfg(feature = "cedar")]
-                    Decided::Later(future) => $resolve!(future),
-                    #[cfg(not(feature = "cedar"))]
-                    Decided::Later(never, _) => match never {},
-                };
-                (decision, primary)
-            }
-            Prepared::Verify {
-                guards,
-                raw,
-                primary,
-            } => {
-                let token = match raw {
-                    Ok(raw) => match $active.verifier.verify_cached(raw) {
+                let token = match identity {
+                    Identity::Token(Ok(raw)) => match $active.verifier.verify_cached(raw) {
                         Some(verified) => verified,
                         None => $resolve!($active.verifier.verify_not_cached(raw)),
                     },
-                    Err(error) => Err(error),
+                    Identity::Token(Err(error)) => Err(error),
+                    #[cfg(feature = "alb")]
+                    Identity::Alb(alb) => $resolve!(crate::verify::alb::identify(alb, $headers)),
                 };
                 let decision = match $self.decide_now(&$active, &guards, $method, $target, token) {
                     Decided::Now(decision) => decision,
@@ -98,7 +86,10 @@ enum Decided<'f> {
     Later(std::pin::Pin<Box<dyn Future<Output = Decision> + Send + 'f>>),
     /// Without Cedar there is nothing to wait for: never made.
     #[cfg(not(feature = "cedar"))]
-    #[expect(dead_code, reason = "uninhabited: keeps the matches alike with and without Cedar")]
+    #[expect(
+        dead_code,
+        reason = "uninhabited: keeps the matches alike with and without Cedar"
+    )]
     Later(std::convert::Infallible, std::marker::PhantomData<&'f ()>),
 }
 
@@ -177,13 +168,13 @@ impl Authorizer {
     /// Everything before the first step that may wait: the route lookup and what it alone
     /// decides (a dot segment, a `deny` route), and the token read from the headers (the
     /// cookie cross-site check included). Both entry points start here, so they decide alike.
-    fn prepare<'r, 'h, H: HeaderLookup + ?Sized>(
-        &'r self,
-        active: &'r Active,
+    fn prepare<'a, H: HeaderLookup + ?Sized>(
+        &'a self,
+        active: &'a Active,
         method: &Method,
         target: RequestTarget<'_>,
-        headers: &'h H,
-    ) -> Prepared<'r, 'h> {
+        headers: &'a H,
+    ) -> Prepared<'a> {
         let inner = &*self.inner;
         let guards = active.routes.matches(method, target);
         let primary = guards.primary().pattern();
@@ -204,18 +195,18 @@ impl Authorizer {
         }
         #[cfg(feature = "alb")]
         if let Some(alb) = &inner.alb {
-            return Prepared::Alb {
-                alb,
+            return Prepared::Guarded {
                 guards,
+                identity: Identity::Alb(alb),
                 primary,
             };
         }
         // The cookie cross-site check runs here, before verification: it is cheaper, and a
         // forged request learns nothing about the token it carries.
         let raw = inner.token_source.extract_raw_checked(method, headers);
-        Prepared::Verify {
+        Prepared::Guarded {
             guards,
-            raw,
+            identity: Identity::Token(raw),
             primary,
         }
     }
