@@ -6,6 +6,16 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
+use http::Method;
+
+use super::{Authorizer, Decision, Denial};
+use crate::edge::token_source::HeaderLookup;
+use crate::error::ErrorKind;
+use crate::policy::paths::RequestTarget;
+use crate::policy::routes::{RouteMatch, RouteMatches};
+use crate::reload::Active;
+use crate::verify::claims::VerifiedToken;
+
 /// What the synchronous first steps leave to do.
 enum Prepared<'a> {
     /// Decided by the route alone (`None`: no route matched).
@@ -44,10 +54,7 @@ macro_rules! finish {
             Prepared::Decided(decision, route) => (decision, route),
             Prepared::Public { raw, primary } => {
                 let token = match raw {
-                    Some(raw) => match $active.verifier.verify_cached(raw) {
-                        Some(verified) => verified.ok(),
-                        None => $resolve!($active.verifier.verify_not_cached(raw)).ok(),
-                    },
+                    Some(raw) => verify!($active, raw, $resolve).ok(),
                     None => None,
                 };
                 (Decision::Allow { token }, primary)
@@ -58,10 +65,7 @@ macro_rules! finish {
                 primary,
             } => {
                 let token = match identity {
-                    Identity::Token(Ok(raw)) => match $active.verifier.verify_cached(raw) {
-                        Some(verified) => verified,
-                        None => $resolve!($active.verifier.verify_not_cached(raw)),
-                    },
+                    Identity::Token(Ok(raw)) => verify!($active, raw, $resolve),
                     Identity::Token(Err(error)) => Err(error),
                     #[cfg(feature = "alb")]
                     Identity::Alb(alb) => $resolve!(crate::verify::alb::identify(alb, $headers)),
@@ -75,6 +79,17 @@ macro_rules! finish {
                 };
                 (decision, primary)
             }
+        }
+    };
+}
+
+/// The token `$raw` verified: from the verified-token cache without building a future, else
+/// in full, resolved by `$resolve`.
+macro_rules! verify {
+    ($active:ident, $raw:ident, $resolve:ident) => {
+        match $active.verifier.verify_cached($raw) {
+            Some(verified) => verified,
+            None => $resolve!($active.verifier.verify_not_cached($raw)),
         }
     };
 }
@@ -114,16 +129,6 @@ fn ready_now<F: Future>(future: F) -> Option<F::Output> {
         Poll::Pending => None,
     }
 }
-
-use http::Method;
-
-use super::{Authorizer, Decision, Denial};
-use crate::edge::token_source::HeaderLookup;
-use crate::error::ErrorKind;
-use crate::policy::paths::RequestTarget;
-use crate::policy::routes::{RouteMatch, RouteMatches};
-use crate::reload::Active;
-use crate::verify::claims::VerifiedToken;
 
 impl Authorizer {
     /// Decides a request: route lookup, token extraction, the cookie cross-site check,
@@ -244,9 +249,12 @@ impl Authorizer {
         target: RequestTarget<'f>,
         token: Result<Arc<VerifiedToken>, crate::error::Error>,
     ) -> Decided<'f> {
-        let token = match self.verified(guards, method, token) {
+        let token = match token {
             Ok(token) => token,
-            Err(denied) => return Decided::Now(denied),
+            Err(error) => {
+                let denial = Denial::new(error.kind(), error.detail());
+                return Decided::Now(self.deny(&guards.primary(), method, denial));
+            }
         };
         #[cfg(feature = "cedar")]
         if guards.iter().any(|found| found.policy().uses_cedar()) {
@@ -256,19 +264,6 @@ impl Authorizer {
         }
         let _ = (&active.cedar, target);
         Decided::Now(self.decide_by_policies(guards, method, token))
-    }
-
-    /// The verified token, or the denial of the primary route for why there is none.
-    fn verified(
-        &self,
-        guards: &RouteMatches<'_>,
-        method: &Method,
-        token: Result<Arc<VerifiedToken>, crate::error::Error>,
-    ) -> Result<Arc<VerifiedToken>, Decision> {
-        token.map_err(|error| {
-            let denial = Denial::new(error.kind(), error.detail());
-            self.deny(&guards.primary(), method, denial)
-        })
     }
 
     /// Every guarding route's policy, none of them with a `cedar` atom: the first that denies

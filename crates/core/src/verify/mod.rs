@@ -424,11 +424,10 @@ impl Verifier {
     /// # Errors
     /// The first failing check (each [`ErrorKind`](crate::ErrorKind) states its rule), as an [`Error`] whose kind carries the code.
     pub async fn verify(&self, token: &str) -> Result<Arc<VerifiedToken>, Error> {
-        let verified = match self.cached(token.as_bytes()) {
+        match self.verify_cached(token.as_bytes()) {
             Some(answer) => answer,
-            None => self.verify_uncached(token).await,
-        };
-        self.check_revoked(verified)
+            None => self.verify_in_full(token).await,
+        }
     }
 
     /// [`Verifier::verify`] on the token's bytes as the request carried them, answered from
@@ -444,7 +443,12 @@ impl Verifier {
     /// [`Verifier::verify`] on the token's bytes after [`Verifier::verify_cached`] found
     /// nothing: they must be UTF-8 (`malformed_token`) and are verified in full.
     pub(crate) async fn verify_not_cached(&self, raw: &[u8]) -> Result<Arc<VerifiedToken>, Error> {
-        let verified = self.verify_uncached(token_text(raw)?).await;
+        self.verify_in_full(token_text(raw)?).await
+    }
+
+    /// Every check on a token the cache did not answer, revocation last.
+    async fn verify_in_full(&self, token: &str) -> Result<Arc<VerifiedToken>, Error> {
+        let verified = self.verify_uncached(token).await;
         self.check_revoked(verified)
     }
 
