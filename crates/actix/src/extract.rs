@@ -22,13 +22,16 @@ pub(crate) fn with_auth<T>(
     extract: impl FnOnce(RequestAuth<'_>) -> Result<T, cognito_authz_core::Rejection>,
 ) -> Result<T, Rejection> {
     let extensions = request.extensions();
-    let Some(context) = extensions.get::<Rc<AuthContext>>() else {
-        return Err(cognito_authz_core::Rejection::missing_middleware(extractor).into());
-    };
+    let context = extensions.get::<Rc<AuthContext>>();
     let token = extensions.get::<Arc<VerifiedToken>>();
+    // The middleware leaves a token, its context, or both.
+    if context.is_none() && token.is_none() {
+        return Err(cognito_authz_core::Rejection::missing_middleware(extractor).into());
+    }
+    let realm = context.and_then(|context| context.realm.as_deref());
     // The pattern's text is built only for a refusal's log line.
     let route = || request.match_pattern();
-    let auth = RequestAuth::new(token, context.realm.as_deref()).on_route_lazily(&route);
+    let auth = RequestAuth::new(token, realm).on_route_lazily(&route);
     Ok(extract(auth)?)
 }
 

@@ -180,8 +180,10 @@ struct State {
     actix_token_header: Option<ActixHeaderName>,
 }
 
-/// Put into the extensions of every request the middleware let through, so extractors tell
-/// "no token" (401) from "no middleware" (500), and answer with the configured realm.
+/// Put into the extensions of a request the middleware let through without a token, or with
+/// a realm to answer in, so extractors tell "no token" (401) from "no middleware" (500) and
+/// answer with the configured realm. A request let through with a token and no realm carries
+/// the token alone (the token shows the middleware ran): one extension, not two.
 #[derive(Debug)]
 pub(crate) struct AuthContext {
     pub(crate) realm: Option<Arc<str>>,
@@ -297,7 +299,13 @@ where
         Decision::Allow { token } => {
             {
                 let mut extensions = request.extensions_mut();
-                extensions.insert(Rc::clone(&state.context));
+                // An outer middleware's context is replaced, so the innermost realm answers.
+                if token.is_none()
+                    || state.context.realm.is_some()
+                    || extensions.contains::<Rc<AuthContext>>()
+                {
+                    extensions.insert(Rc::clone(&state.context));
+                }
                 if let Some(token) = token {
                     extensions.insert(token);
                 }

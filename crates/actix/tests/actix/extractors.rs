@@ -353,3 +353,61 @@ async fn without_the_middleware_extractors_answer_500_naming_it() {
     run_table!("no middleware", bare(), server, rows);
     server.stop().await;
 }
+
+#[actix_web::test]
+async fn extractor_challenges_carry_the_innermost_middlewares_realm() {
+    let issuer = LocalIssuer::offline();
+    let with_realm = |realm: Option<&str>| {
+        let builder = issuer
+            .authorizer_builder(AcceptedTokenUse::Any)
+            .unmatched(Policy::authenticated());
+        match realm {
+            Some(realm) => builder.realm(realm),
+            None => builder,
+        }
+        .build()
+        .expect("authorizer")
+    };
+    let reader = issuer.access_token().scopes(["api/read"]).sign();
+    // (outer realm, inner realm, the realm the `Writer` refusal must name)
+    let cases = [
+        (Some("outer"), None, None),
+        (None, Some("inner"), Some("inner")),
+        (Some("outer"), Some("inner"), Some("inner")),
+        (None, None, None),
+    ];
+    for (outer, inner, expected) in cases {
+        let app = actix_web::test::init_service(
+            App::new()
+                .wrap(CognitoAuth::new(with_realm(outer)))
+                .service(
+                    web::scope("/inner")
+                        .wrap(CognitoAuth::new(with_realm(inner)))
+                        .route("/write", web::post().to(write)),
+                ),
+        )
+        .await;
+        let request = actix_web::test::TestRequest::post()
+            .uri("/inner/write")
+            .insert_header(("authorization", format!("Bearer {reader}")))
+            .to_request();
+        let response = actix_web::test::call_service(&app, request).await;
+        let case = format!("outer {outer:?}, inner {inner:?}");
+        assert_eq!(response.status(), 403, "{case}");
+        let challenge = DenialResponse::new(
+            ErrorKind::InsufficientScope,
+            &["api/write".to_owned()],
+            expected,
+        );
+        assert_eq!(
+            response
+                .headers()
+                .get("www-authenticate")
+                .and_then(|value| value.to_str().ok()),
+            challenge
+                .www_authenticate()
+                .and_then(|value| value.to_str().ok()),
+            "{case}"
+        );
+    }
+}
