@@ -27,12 +27,19 @@
 //!
 //! The two targets that are ratios to a no-auth floor are also measured as ratios directly,
 //! because on a shared machine the floor and the layered app, timed seconds apart, can catch
-//! different bursts of other work (±15 % between runs here):
+//! different bursts of other work (±15 % between runs here). Each iteration times 32 requests
+//! through the floor, then 32 through the other app, back to back, and reports the quotient
+//! (shown as `×`, not as a time), so both sides share every disturbance (`benches/support`):
 //!
-//! - `ratio/axum_authz_per_no_auth` and `ratio/actix_authz_per_no_auth`: each iteration times
-//!   32 requests through the no-auth app, then 32 through the `authz` app, back to back, and
-//!   reports the quotient (shown as `×`, not as a time), so both sides share every disturbance
-//!   (`benches/support`);
+//! - `ratio/axum_layer_per_no_auth` and `ratio/actix_middleware_per_no_auth`: the targets'
+//!   own shape — a minimal handler answering `"ok"` with no extractor, with and without the
+//!   layer (middleware), token in the verified-token cache (targets ≤ 1.25× and ≤ 1.20×);
+//! - `ratio/axum_authz_per_no_auth` and `ratio/actix_authz_per_no_auth`: the `Path` + `Claims`
+//!   handlers above against the `Path` handler alone: the same, plus reading the claims;
+//! - `ratio/axum_reference_layer_per_no_auth` and `ratio/actix_reference_middleware_per_no_auth`:
+//!   for scale, a layer (middleware) that does no work at all — it puts one shared value into
+//!   the request, which the handler reads with `Extension` (`ReqData`) — against the `Path`
+//!   handler alone: what the framework charges any layer that hands something to handlers;
 //! - `ratio/axum_authz_cold_per_peer` and `ratio/actix_authz_cold_per_peer`: likewise, 4
 //!   requests through the peer, then 4 through `authz_cold` (target: below 1×).
 //!
@@ -86,6 +93,17 @@ async fn plain(Path(id): Path<u32>) -> String {
 
 async fn with_claims(Path(id): Path<u32>, Claims(claims): Claims) -> String {
     black_box(&claims);
+    format!("report {id}")
+}
+
+/// The minimal handler of the layer-only ratios: no extractor, a static body.
+async fn ok() -> &'static str {
+    "ok"
+}
+
+/// The handler behind the reference layer: reads the value it left, as `Claims` reads the token.
+async fn with_reference(Path(id): Path<u32>, Extension(value): Extension<Arc<u64>>) -> String {
+    black_box(&value);
     format!("report {id}")
 }
 
@@ -144,6 +162,67 @@ fn axum_authz(issuer: &LocalIssuer, cache: bool) -> Router {
     Router::new()
         .route("/reports/{id}", get(with_claims))
         .layer(AuthzLayer::new(authorizer(issuer, cache)))
+        .with_state(())
+}
+
+/// `ok` with and without `AuthzLayer` (cached token): what the layer alone costs.
+fn axum_layer_only(issuer: &LocalIssuer) -> (Router, Router) {
+    let no_auth = Router::new().route("/reports/{id}", get(ok)).with_state(());
+    let layered = Router::new()
+        .route("/reports/{id}", get(ok))
+        .layer(AuthzLayer::new(authorizer(issuer, true)))
+        .with_state(());
+    (no_auth, layered)
+}
+
+/// The reference layer: it puts one shared value into the request and calls the route, and
+/// the handler reads it back with `Extension`. What any layer that hands a value to handlers
+/// costs in axum, before it does any work of its own.
+#[derive(Clone)]
+struct ReferenceLayer;
+
+impl<S> tower::Layer<S> for ReferenceLayer {
+    type Service = ReferenceService<S>;
+
+    fn layer(&self, inner: S) -> ReferenceService<S> {
+        ReferenceService {
+            inner,
+            value: Arc::new(42),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct ReferenceService<S> {
+    inner: S,
+    value: Arc<u64>,
+}
+
+impl<S, B> Service<Request<B>> for ReferenceService<S>
+where
+    S: Service<Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<B>) -> S::Future {
+        request.extensions_mut().insert(Arc::clone(&self.value));
+        self.inner.call(request)
+    }
+}
+
+fn axum_reference() -> Router {
+    Router::new()
+        .route("/reports/{id}", get(with_reference))
+        .layer(ReferenceLayer)
         .with_state(())
 }
 
@@ -253,6 +332,48 @@ async fn actix_with_claims(
 async fn actix_with_peer_claims(id: web::Path<u32>, claims: web::ReqData<CognitoClaims>) -> String {
     black_box(&*claims);
     format!("report {id}")
+}
+
+async fn actix_ok() -> &'static str {
+    "ok"
+}
+
+async fn actix_with_reference(id: web::Path<u32>, value: web::ReqData<Arc<u64>>) -> String {
+    black_box(&*value);
+    format!("report {id}")
+}
+
+/// `actix_ok` with and without `CognitoAuth` (cached token): what the middleware alone costs.
+macro_rules! actix_layer_only {
+    ($system:expr, $issuer:expr) => {
+        (
+            $system.block_on(actix_web::test::init_service(
+                App::new().route("/reports/{id}", web::get().to(actix_ok)),
+            )),
+            $system.block_on(actix_web::test::init_service(
+                App::new()
+                    .wrap(CognitoAuth::new(authorizer(&$issuer, true)))
+                    .route("/reports/{id}", web::get().to(actix_ok)),
+            )),
+        )
+    };
+}
+
+/// The reference middleware: it puts one shared value into the request and calls the route,
+/// and the handler reads it back with `ReqData` — what any middleware that hands a value to
+/// handlers costs in actix-web, before it does any work of its own.
+macro_rules! actix_reference {
+    ($system:expr) => {{
+        let value = Arc::new(42_u64);
+        $system.block_on(actix_web::test::init_service(
+            App::new()
+                .wrap_fn(move |request, service| {
+                    request.extensions_mut().insert(Arc::clone(&value));
+                    service.call(request)
+                })
+                .route("/reports/{id}", web::get().to(actix_with_reference)),
+        ))
+    }};
 }
 
 /// What the peer's validator needs, built once: jsonwebtoken's key and rules.
@@ -445,6 +566,22 @@ fn ratios(c: &mut Criterion<Ratio>) {
             })
         });
     });
+    let (floor, layered) = axum_layer_only(&issuer);
+    group.bench_function("axum_layer_per_no_auth", |b| {
+        b.iter_custom(|iters| {
+            interleaved(iters, || {
+                (axum_chunk(&floor, CHUNK), axum_chunk(&layered, CHUNK))
+            })
+        });
+    });
+    let reference = axum_reference();
+    group.bench_function("axum_reference_layer_per_no_auth", |b| {
+        b.iter_custom(|iters| {
+            interleaved(iters, || {
+                (axum_chunk(&no_auth, CHUNK), axum_chunk(&reference, CHUNK))
+            })
+        });
+    });
     let (cold, peer) = (axum_authz(&issuer, false), axum_peer(&runtime, &issuer));
     group.bench_function("axum_authz_cold_per_peer", |b| {
         b.iter_custom(|iters| {
@@ -469,6 +606,39 @@ fn ratios(c: &mut Criterion<Ratio>) {
                             .await;
                     let layered =
                         actix_requests("authz", &authz, to_request, &authorization, CHUNK).await;
+                    (floor, layered)
+                })
+            })
+        });
+    });
+    let (floor, layered) = actix_layer_only!(system, issuer);
+    group.bench_function("actix_middleware_per_no_auth", |b| {
+        b.iter_custom(|iters| {
+            interleaved(iters, || {
+                system.block_on(async {
+                    let to_request = TestRequest::to_request;
+                    let floor =
+                        actix_requests("ok", &floor, to_request, &authorization, CHUNK).await;
+                    let layered =
+                        actix_requests("ok_authz", &layered, to_request, &authorization, CHUNK)
+                            .await;
+                    (floor, layered)
+                })
+            })
+        });
+    });
+    let reference = actix_reference!(system);
+    group.bench_function("actix_reference_middleware_per_no_auth", |b| {
+        b.iter_custom(|iters| {
+            interleaved(iters, || {
+                system.block_on(async {
+                    let to_request = TestRequest::to_request;
+                    let floor =
+                        actix_requests("no_auth", &no_auth, to_request, &authorization, CHUNK)
+                            .await;
+                    let layered =
+                        actix_requests("reference", &reference, to_request, &authorization, CHUNK)
+                            .await;
                     (floor, layered)
                 })
             })
