@@ -8,7 +8,6 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, TcpStream};
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -24,7 +23,8 @@ use iam::iam_allows;
 
 const ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:s4x3opwd6i/test/";
 
-/// `cargo lambda watch` in its own process group, ended with the group on drop.
+/// `cargo lambda watch`, ended on drop together with what it started (the `cargo run` of the
+/// example and the function itself), each by its PID.
 struct Watch {
     child: Child,
     log: mpsc::Receiver<String>,
@@ -47,7 +47,6 @@ impl Watch {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .process_group(0)
             .spawn()
             .unwrap_or_else(|error| panic!("cannot start {}: {error}", program.display()));
         let (sender, log) = mpsc::channel();
@@ -86,10 +85,45 @@ impl Watch {
 
 impl Drop for Watch {
     fn drop(&mut self) {
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        // Read the tree first: once the watcher is gone its children are re-parented.
+        let started = descendants(self.child.id());
+        let _ = self.child.kill();
         let _ = self.child.wait();
+        for pid in started {
+            let _ = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+        }
     }
+}
+
+/// Every process below `root`, read from `/proc` (each line of `/proc/PID/stat` names the
+/// parent after the command's closing parenthesis).
+fn descendants(root: u32) -> Vec<u32> {
+    let parents: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            let (_, after_command) = stat.rsplit_once(')')?;
+            let parent = after_command.split_whitespace().nth(1)?.parse().ok()?;
+            Some((pid, parent))
+        })
+        .collect();
+    let mut found = vec![root];
+    let mut next = 0;
+    while let Some(&parent) = found.get(next) {
+        found.extend(
+            parents
+                .iter()
+                .filter(|(_, of)| *of == parent)
+                .map(|(pid, _)| *pid),
+        );
+        next += 1;
+    }
+    found.split_off(1)
 }
 
 /// `cargo lambda invoke` with `event`: the response JSON, or the error text.
