@@ -29,6 +29,23 @@ pub(crate) enum Audience<'a> {
     Many(Vec<Cow<'a, str>>),
 }
 
+/// Which of the members read by name were seen already, one bit each (a name read by name
+/// can never equal another, so only the other names need [`SeenKeys`]).
+#[derive(Debug, Default)]
+struct Known(u32);
+
+impl Known {
+    /// Records member `bit`; an error if it was seen before.
+    fn first(&mut self, bit: u32) -> Result<(), Invalid> {
+        let mask = 1 << bit;
+        if self.0 & mask != 0 {
+            return Err(Invalid);
+        }
+        self.0 |= mask;
+        Ok(())
+    }
+}
+
 /// How many member names are kept in a plain list before they move to a set.
 const FEW_KEYS: usize = 24;
 
@@ -69,6 +86,15 @@ fn fingerprint(key: &str) -> u64 {
 }
 
 impl<'a> SeenKeys<'a> {
+    /// Records `key`; an error if it was seen before.
+    fn first(&mut self, key: Cow<'a, str>) -> Result<(), Invalid> {
+        if self.insert(key) {
+            Ok(())
+        } else {
+            Err(Invalid)
+        }
+    }
+
     /// Records `key`; false if it was already there.
     fn insert(&mut self, key: Cow<'a, str>) -> bool {
         if let Some(many) = &mut self.many {
@@ -132,21 +158,18 @@ impl<'a> Header<'a> {
     fn read(json: &'a str) -> Result<Self, Invalid> {
         let mut reader = Reader::new(json);
         let mut header = Header::default();
-        let mut seen = SeenKeys::default();
+        let (mut known, mut others) = (Known::default(), SeenKeys::default());
         let mut first = true;
         reader.object()?;
         while let Some(name) = reader.member(&mut first)? {
-            if !seen.insert(name.clone()) {
-                return Err(Invalid);
-            }
             match name.as_ref() {
-                "alg" => header.alg = Some(reader.string()?),
-                "kid" => header.kid = Some(reader.string()?),
+                "alg" => header.alg = Some(known.first(0).and_then(|()| reader.string())?),
+                "kid" => header.kid = Some(known.first(1).and_then(|()| reader.string())?),
                 "crit" => {
-                    reader.skip()?;
+                    known.first(2).and_then(|()| reader.skip())?;
                     header.crit = true;
                 }
-                _ => reader.skip()?,
+                _ => others.first(name).and_then(|()| reader.skip())?,
             }
         }
         reader.end()?;
@@ -165,34 +188,36 @@ impl<'a> Claims<'a> {
     fn read(json: &'a str) -> Result<Self, Invalid> {
         let mut reader = Reader::new(json);
         let mut claims = Claims::default();
-        let mut seen = SeenKeys::default();
+        let (mut known, mut others) = (Known::default(), SeenKeys::default());
         let mut first = true;
         reader.object()?;
         while let Some(name) = reader.member(&mut first)? {
-            if !seen.insert(name.clone()) {
-                return Err(Invalid);
-            }
+            // Each member read by name has its own bit in `known`; the others are checked
+            // for repeats by name.
+            let mut text = |bit| known.first(bit).and_then(|()| reader.string()).map(Some);
             match name.as_ref() {
-                "iss" => claims.iss = Some(reader.string()?),
-                "sub" => claims.sub = Some(reader.string()?),
-                "token_use" => claims.token_use = Some(reader.string()?),
-                "client_id" => claims.client_id = Some(reader.string()?),
-                "scope" => claims.scope = Some(reader.string()?),
-                "username" => claims.username = Some(reader.string()?),
-                "cognito:username" => claims.cognito_username = Some(reader.string()?),
-                "jti" => claims.jti = Some(reader.string()?),
-                "origin_jti" => claims.origin_jti = Some(reader.string()?),
-                "exp" => claims.exp = Some(reader.number()?),
-                "nbf" => claims.nbf = Some(reader.number()?),
-                "iat" => claims.iat = Some(reader.number()?),
-                "auth_time" => claims.auth_time = Some(reader.number()?),
-                "aud" => claims.aud = audience(&mut reader)?,
+                "iss" => claims.iss = text(0)?,
+                "sub" => claims.sub = text(1)?,
+                "token_use" => claims.token_use = text(2)?,
+                "client_id" => claims.client_id = text(3)?,
+                "scope" => claims.scope = text(4)?,
+                "username" => claims.username = text(5)?,
+                "cognito:username" => claims.cognito_username = text(6)?,
+                "jti" => claims.jti = text(7)?,
+                "origin_jti" => claims.origin_jti = text(8)?,
+                "exp" => claims.exp = Some(known.first(9).and_then(|()| reader.number())?),
+                "nbf" => claims.nbf = Some(known.first(10).and_then(|()| reader.number())?),
+                "iat" => claims.iat = Some(known.first(11).and_then(|()| reader.number())?),
+                "auth_time" => {
+                    claims.auth_time = Some(known.first(12).and_then(|()| reader.number())?);
+                }
+                "aud" => claims.aud = known.first(13).and_then(|()| audience(&mut reader))?,
                 "cognito:groups" => {
-                    reader.array()?;
+                    known.first(14).and_then(|()| reader.array())?;
                     claims.groups = Some(strings(&mut reader)?);
                 }
-                "email" => claims.email = reader.string_or_skip()?,
-                _ => reader.skip()?,
+                "email" => claims.email = known.first(15).and_then(|()| reader.string_or_skip())?,
+                _ => others.first(name).and_then(|()| reader.skip())?,
             }
         }
         reader.end()?;
