@@ -237,7 +237,8 @@ fn audience<'a>(reader: &mut Reader<'a>) -> Result<Audience<'a>, Invalid> {
 
 /// The strings of the array just entered.
 fn strings<'a>(reader: &mut Reader<'a>) -> Result<Vec<Cow<'a, str>>, Invalid> {
-    let mut items = Vec::new();
+    // Room for a few, as most tokens have (growing from empty costs a second allocation).
+    let mut items = Vec::with_capacity(4);
     let mut first = true;
     while reader.element(&mut first)? {
         items.push(reader.string()?);

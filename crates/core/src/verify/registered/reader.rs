@@ -239,62 +239,53 @@ impl<'a> Reader<'a> {
     /// A number's text by the JSON grammar, its first byte (`-` or a digit) next; with its
     /// value when it is an integer short enough to be exact.
     fn number_text(&mut self) -> Result<(&'a str, Option<f64>), Invalid> {
+        let bytes = self.text.as_bytes();
         let start = self.at;
-        let negative = self.byte(self.at) == Some(b'-');
+        let mut at = start;
+        let negative = bytes.get(at) == Some(&b'-');
         if negative {
-            self.at += 1;
+            at += 1;
         }
-        let digits_start = self.at;
-        match self.byte(self.at) {
+        let digits_start = at;
+        // The integer part's value, meaningful while it has at most `EXACT_DIGITS` digits.
+        let mut integer = 0_u64;
+        match bytes.get(at) {
             Some(b'0') => {
-                self.at += 1;
+                at += 1;
                 // One leading zero only.
-                if matches!(self.byte(self.at), Some(b'0'..=b'9')) {
+                if matches!(bytes.get(at), Some(b'0'..=b'9')) {
                     return Err(Invalid);
                 }
             }
-            Some(b'1'..=b'9') => self.digits(),
+            Some(b'1'..=b'9') => {
+                while let Some(&digit @ b'0'..=b'9') = bytes.get(at) {
+                    integer = integer
+                        .wrapping_mul(10)
+                        .wrapping_add(u64::from(digit - b'0'));
+                    at += 1;
+                }
+            }
             _ => return Err(Invalid),
         }
-        let integer_end = self.at;
-        if self.byte(self.at) == Some(b'.') {
-            self.at += 1;
-            self.some_digits()?;
+        let integer_end = at;
+        if bytes.get(at) == Some(&b'.') {
+            at = some_digits(bytes, at + 1)?;
         }
-        if matches!(self.byte(self.at), Some(b'e' | b'E')) {
-            self.at += 1;
-            if matches!(self.byte(self.at), Some(b'+' | b'-')) {
-                self.at += 1;
+        if matches!(bytes.get(at), Some(b'e' | b'E')) {
+            at += 1;
+            if matches!(bytes.get(at), Some(b'+' | b'-')) {
+                at += 1;
             }
-            self.some_digits()?;
+            at = some_digits(bytes, at)?;
         }
-        let text = self.text.get(start..self.at).ok_or(Invalid)?;
-        let exact =
-            (self.at == integer_end && integer_end - digits_start <= EXACT_DIGITS).then(|| {
-                let digits = self.text.as_bytes().get(digits_start..integer_end);
-                let value = digits
-                    .unwrap_or_default()
-                    .iter()
-                    .fold(0_u64, |value, digit| value * 10 + u64::from(digit - b'0'));
-                // Exact: at most 15 digits. `-0` is negative zero, as serde_json reads it.
-                let value = value as f64;
-                if negative { -value } else { value }
-            });
+        self.at = at;
+        let text = self.text.get(start..at).ok_or(Invalid)?;
+        let exact = (at == integer_end && integer_end - digits_start <= EXACT_DIGITS).then(|| {
+            // Exact: at most 15 digits. `-0` is negative zero, as serde_json reads it.
+            let value = integer as f64;
+            if negative { -value } else { value }
+        });
         Ok((text, exact))
-    }
-
-    fn digits(&mut self) {
-        while matches!(self.byte(self.at), Some(b'0'..=b'9')) {
-            self.at += 1;
-        }
-    }
-
-    fn some_digits(&mut self) -> Result<(), Invalid> {
-        if !matches!(self.byte(self.at), Some(b'0'..=b'9')) {
-            return Err(Invalid);
-        }
-        self.digits();
-        Ok(())
     }
 
     /// The rest of a string whose opening quote was just consumed.
@@ -422,6 +413,17 @@ impl<'a> Reader<'a> {
         self.at += 4;
         Ok(unit)
     }
+}
+
+/// The end of a run of at least one digit starting at `at`.
+fn some_digits(bytes: &[u8], mut at: usize) -> Result<usize, Invalid> {
+    if !matches!(bytes.get(at), Some(b'0'..=b'9')) {
+        return Err(Invalid);
+    }
+    while matches!(bytes.get(at), Some(b'0'..=b'9')) {
+        at += 1;
+    }
+    Ok(at)
 }
 
 #[cfg(test)]
