@@ -5,6 +5,11 @@
 //! top-level members and wrong claim types while reading, borrows strings from the decoded JSON
 //! where no unescaping is needed, and skips the user's own claims without building them. The
 //! generic JSON object (for `claim:` policies and typed claims) is built later, only if asked.
+//!
+//! The reading is done by a JSON reader of its own (`reader`) that accepts exactly the
+//! documents serde_json accepts as a generic object, so whatever verifies can be read that way
+//! later; the tests hold the serde_json reading it replaced as an oracle (`oracle`) and compare
+//! the two on generated and mutated documents.
 
 #[cfg(test)]
 mod oracle;
