@@ -461,8 +461,7 @@ impl VerifiedToken {
         ]);
         let groups = claims
             .groups
-            .as_deref()
-            .map(Names::from_slice)
+            .map(|groups| Names::from_slice(&groups))
             .unwrap_or_default();
         Self {
             exp: claims.exp.unwrap_or(0.0),
