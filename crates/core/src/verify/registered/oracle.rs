@@ -444,16 +444,20 @@ fn value() -> impl Strategy<Value = String> {
             .prop_map(str::to_owned),
     ];
     leaf.prop_recursive(4, 32, 6, |inner| {
+        // Now and then a stray comma before the closing bracket or brace.
+        let trailing = || prop::sample::select(vec!["", "", "", "", ","]);
         prop_oneof![
-            prop::collection::vec(inner.clone(), 0..5)
-                .prop_map(|items| format!("[{}]", items.join(","))),
-            prop::collection::vec((name(), inner), 0..4).prop_map(|members| {
-                let members: Vec<String> = members
-                    .into_iter()
-                    .map(|(name, value)| format!("\"{name}\":{value}"))
-                    .collect();
-                format!("{{{}}}", members.join(","))
-            }),
+            (prop::collection::vec(inner.clone(), 0..5), trailing())
+                .prop_map(|(items, trailing)| format!("[{}{trailing}]", items.join(","))),
+            (prop::collection::vec((name(), inner), 0..4), trailing()).prop_map(
+                |(members, trailing)| {
+                    let members: Vec<String> = members
+                        .into_iter()
+                        .map(|(name, value)| format!("\"{name}\":{value}"))
+                        .collect();
+                    format!("{{{}{trailing}}}", members.join(","))
+                }
+            ),
         ]
     })
 }
