@@ -15,63 +15,12 @@ use serde_json::{Map, Value};
 use crate::error::{Error, ErrorKind};
 
 /// A token split and its segments decoded; JSON not parsed yet.
-///
-/// The header and the signature are only read during verification, so they are decoded on
-/// the stack when they fit; the payload is decoded once into the buffer the verified token
-/// keeps.
 #[derive(Debug)]
 pub(crate) struct Segments<'a> {
-    /// The header's JSON text, checked to be UTF-8.
-    header: Decoded<HEADER_BYTES>,
+    pub(crate) header_json: String,
     pub(crate) payload_json: String,
     pub(crate) signing_input: &'a [u8],
-    pub(crate) signature: Decoded<SIGNATURE_BYTES>,
-}
-
-impl Segments<'_> {
-    /// The header's JSON text.
-    pub(crate) fn header_json(&self) -> &str {
-        // Checked to be UTF-8 by `split`; empty (then malformed) were it somehow not.
-        std::str::from_utf8(&self.header).unwrap_or_default()
-    }
-}
-
-/// Header bytes decoded on the stack (a JOSE header is well under 100 bytes).
-const HEADER_BYTES: usize = 256;
-
-/// Signature bytes decoded on the stack: an RSA-4096 signature; longer ones go on the heap.
-const SIGNATURE_BYTES: usize = 512;
-
-/// A decoded segment: on the stack when it fits in `N` bytes, on the heap otherwise.
-#[derive(Debug)]
-pub(crate) enum Decoded<const N: usize> {
-    /// The buffer and how many of its bytes were decoded.
-    Inline([u8; N], usize),
-    Heap(Vec<u8>),
-}
-
-impl<const N: usize> Decoded<N> {
-    fn new(segment: &str) -> Result<Self, Error> {
-        if decoded_length(segment) > N {
-            return decode_segment(segment).map(Self::Heap);
-        }
-        let mut bytes = [0; N];
-        let written = URL_SAFE_NO_PAD
-            .decode_slice(segment, &mut bytes)
-            .map_err(|_| NOT_BASE64URL)?;
-        Ok(Self::Inline(bytes, written))
-    }
-}
-
-impl<const N: usize> std::ops::Deref for Decoded<N> {
-    type Target = [u8];
-
-    fn deref(&self) -> &[u8] {
-        match self {
-            Self::Inline(bytes, length) => bytes.get(..*length).unwrap_or_default(),
-            Self::Heap(bytes) => bytes,
-        }
-    }
+    pub(crate) signature: Vec<u8>,
 }
 
 /// A token split, decoded and parsed into generic JSON objects (for `decode`), not verified.
@@ -106,13 +55,13 @@ pub(crate) fn split(token: &str) -> Result<Segments<'_>, Error> {
         if header.is_empty() || payload.is_empty() || signature.is_empty() {
             return Err(malformed("empty segment"));
         }
-        let header = Decoded::new(header)?;
-        std::str::from_utf8(&header).map_err(|_| malformed("header is not UTF-8"))?;
+        let header_json = String::from_utf8(decode_segment(header)?)
+            .map_err(|_| malformed("header is not UTF-8"))?;
         let payload_json = String::from_utf8(decode_segment(payload)?)
             .map_err(|_| malformed("payload is not UTF-8"))?;
-        let signature = Decoded::new(signature)?;
+        let signature = decode_segment(signature)?;
         Ok(Segments {
-            header,
+            header_json,
             payload_json,
             // Everything before the last '.' is what was signed.
             signing_input: &bytes[..last],
@@ -132,7 +81,7 @@ pub(crate) fn split(token: &str) -> Result<Segments<'_>, Error> {
 /// without duplicate top-level members.
 pub(crate) fn parse(token: &str) -> Result<ParsedToken, Error> {
     let segments = split(token)?;
-    let header = parse_object(segments.header_json().as_bytes())
+    let header = parse_object(segments.header_json.as_bytes())
         .map_err(|()| malformed("header is not a JSON object without duplicate members"))?;
     let payload = parse_object(segments.payload_json.as_bytes())
         .map_err(|()| malformed("payload is not a JSON object without duplicate members"))?;
@@ -166,25 +115,18 @@ pub fn decode_unverified(token: &str) -> Result<(JsonObject, JsonObject), Error>
 /// The buffer is sized to the exact decoded length (four characters per three bytes, a final
 /// two or three for one or two), so the payload text is kept as decoded, never reallocated.
 pub(crate) fn decode_segment(segment: &str) -> Result<Vec<u8>, Error> {
-    let mut bytes = vec![0; decoded_length(segment)];
-    let written = URL_SAFE_NO_PAD
-        .decode_slice(segment, &mut bytes)
-        .map_err(|_| NOT_BASE64URL)?;
-    bytes.truncate(written);
-    Ok(bytes)
-}
-
-const NOT_BASE64URL: Error = malformed("segment is not canonical unpadded base64url");
-
-/// The length `segment` decodes to if it is valid unpadded base64.
-fn decoded_length(segment: &str) -> usize {
     let tail = match segment.len() % 4 {
         2 => 1,
         3 => 2,
         // 1 is never valid; decoding reports it.
         _ => 0,
     };
-    segment.len() / 4 * 3 + tail
+    let mut bytes = vec![0; segment.len() / 4 * 3 + tail];
+    let written = URL_SAFE_NO_PAD
+        .decode_slice(segment, &mut bytes)
+        .map_err(|_| malformed("segment is not canonical unpadded base64url"))?;
+    bytes.truncate(written);
+    Ok(bytes)
 }
 
 /// Parses a JSON object, rejecting duplicate top-level member names.
@@ -266,13 +208,7 @@ mod tests {
                 }
                 let token = std::str::from_utf8(&text).expect("ASCII");
                 let fast = split(token)
-                    .map(|s| {
-                        (
-                            s.header_json().to_owned(),
-                            s.payload_json,
-                            s.signature.to_vec(),
-                        )
-                    })
+                    .map(|s| (s.header_json, s.payload_json, s.signature))
                     .map_err(|error| error.detail());
                 assert_eq!(fast, split_everywhere(token), "{token}");
             }
@@ -290,7 +226,7 @@ mod tests {
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
 
-        /// Headers and signatures decode to their bytes whether they fit on the stack or not.
+        /// Headers and signatures of any length decode to their bytes.
         #[test]
         fn segments_of_any_length_split_to_their_bytes(
             header in "[a-z{}\":]{1,400}",
@@ -298,8 +234,8 @@ mod tests {
         ) {
             let token = format!("{}.{}.{}", b64(&header), b64("{}"), URL_SAFE_NO_PAD.encode(&signature));
             let segments = split(&token).expect("splits");
-            proptest::prop_assert_eq!(segments.header_json(), header.as_str());
-            proptest::prop_assert_eq!(&*segments.signature, signature.as_slice());
+            proptest::prop_assert_eq!(segments.header_json, header);
+            proptest::prop_assert_eq!(segments.signature, signature);
         }
 
         /// Exactly sized decoding answers as the base64 crate's own decoding, bytes and all.
@@ -325,7 +261,7 @@ mod tests {
         assert_eq!(parsed.header["kid"], "k");
         assert_eq!(parsed.payload["sub"], "a");
         let segments = split(&raw).expect("splits");
-        assert_eq!(&*segments.signature, b"sig");
+        assert_eq!(segments.signature, b"sig");
         assert_eq!(
             segments.signing_input,
             &raw.as_bytes()[..raw.rfind('.').expect("dot")]

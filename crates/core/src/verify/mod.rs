@@ -564,7 +564,7 @@ impl Verifier {
         }
         // 2–3. structure and types, in one pass (both answer malformed_token)
         let segments = jwt::split(token)?;
-        let header = Header::parse(segments.header_json())?;
+        let header = Header::parse(&segments.header_json)?;
         let claims = Claims::parse(&segments.payload_json)?;
         let selected = claims.iss.as_deref().and_then(|iss| inner.by_iss.get(iss));
         let generic = selected.is_some_and(|(index, _)| !inner.issuers[index].is_cognito());
