@@ -157,4 +157,70 @@ pub(crate) fn assert_contract(token: &str, verified: &VerifiedToken) {
     assert_eq!(verified.issuer(), iss);
     assert!(verified.expires_at() == exp);
     assert_eq!(verified.payload(), payload, "verified claims differ");
+    assert_claims_read_alike(&payload, verified);
+}
+
+/// Every claim the verified token exposes is what a generic parse of the payload says,
+/// exactly (numbers by their bits, so `-0` and `0` differ): the verifier's own reader and
+/// serde_json read the same text alike.
+fn assert_claims_read_alike(payload: &serde_json::Map<String, Value>, verified: &VerifiedToken) {
+    let text = |name: &str| payload.get(name).and_then(Value::as_str);
+    let bits = |name: &str| payload.get(name).and_then(Value::as_f64).map(f64::to_bits);
+    let strings = |name: &str| -> Vec<&str> {
+        match payload.get(name) {
+            Some(Value::String(one)) => vec![one.as_str()],
+            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        }
+    };
+    assert_eq!(Some(verified.issuer()), text("iss"), "iss read differently");
+    assert_eq!(verified.sub(), text("sub"), "sub read differently");
+    assert_eq!(
+        verified.username(),
+        text("cognito:username").or(text("username")),
+        "user name read differently"
+    );
+    assert_eq!(verified.jti(), text("jti"), "jti read differently");
+    assert_eq!(
+        verified.origin_jti(),
+        text("origin_jti"),
+        "origin_jti read differently"
+    );
+    assert_eq!(verified.email(), text("email"), "email read differently");
+    assert_eq!(
+        Some(verified.expires_at().to_bits()),
+        bits("exp"),
+        "exp read differently"
+    );
+    assert_eq!(
+        verified.not_before().map(f64::to_bits),
+        bits("nbf"),
+        "nbf read differently"
+    );
+    assert_eq!(
+        verified.issued_at().map(f64::to_bits),
+        bits("iat"),
+        "iat read differently"
+    );
+    assert_eq!(
+        verified.auth_time().map(f64::to_bits),
+        bits("auth_time"),
+        "auth_time read differently"
+    );
+    let groups: Vec<&str> = verified.groups().iter().collect();
+    assert_eq!(groups, strings("cognito:groups"), "groups read differently");
+    let audiences: Vec<&str> = verified.audiences().iter().collect();
+    assert_eq!(audiences, strings("aud"), "aud read differently");
+    let mut scopes: Vec<&str> = text("scope")
+        .map(|scope| scope.split(' ').filter(|word| !word.is_empty()).collect())
+        .unwrap_or_default();
+    scopes.sort_unstable();
+    scopes.dedup();
+    let read: Vec<&str> = verified.scopes().iter().collect();
+    assert_eq!(read, scopes, "scopes read differently");
+    let client = match text("token_use") {
+        Some("id") => audiences.first().copied(),
+        _ => text("client_id"),
+    };
+    assert_eq!(verified.client_id(), client, "client read differently");
 }

@@ -2,7 +2,6 @@
 //! plus the raw payload for typed deserialization into the user's own struct.
 
 use std::any::{Any, TypeId};
-use std::borrow::Cow;
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -67,12 +66,9 @@ impl fmt::Display for TokenUse {
 /// ```
 pub struct VerifiedToken {
     pub(crate) issuer_name: Arc<str>,
-    pub(crate) issuer: Box<str>,
-    pub(crate) kid: Box<str>,
+    /// `iss`, `kid`, `sub`, the user name, the client, `jti`, `origin_jti` and `email`.
+    texts: Texts,
     pub(crate) token_use: Option<TokenUse>,
-    pub(crate) sub: Option<Box<str>>,
-    pub(crate) username: Option<Box<str>>,
-    pub(crate) client: Option<Box<str>>,
     pub(crate) audiences: Names,
     pub(crate) groups: Names,
     pub(crate) scopes: Names,
@@ -80,9 +76,6 @@ pub struct VerifiedToken {
     pub(crate) nbf: Option<f64>,
     pub(crate) iat: Option<f64>,
     pub(crate) auth_time: Option<f64>,
-    pub(crate) jti: Option<Box<str>>,
-    pub(crate) origin_jti: Option<Box<str>>,
-    pub(crate) email: Option<Box<str>>,
     /// The payload text as signed: the one copy of the claims; `claim`, `payload` and typed
     /// claims read it on demand.
     pub(crate) payload_json: Box<str>,
@@ -111,12 +104,8 @@ impl Clone for VerifiedToken {
     fn clone(&self) -> Self {
         Self {
             issuer_name: Arc::clone(&self.issuer_name),
-            issuer: self.issuer.clone(),
-            kid: self.kid.clone(),
+            texts: self.texts.clone(),
             token_use: self.token_use,
-            sub: self.sub.clone(),
-            username: self.username.clone(),
-            client: self.client.clone(),
             audiences: self.audiences.clone(),
             groups: self.groups.clone(),
             scopes: self.scopes.clone(),
@@ -124,9 +113,6 @@ impl Clone for VerifiedToken {
             nbf: self.nbf,
             iat: self.iat,
             auth_time: self.auth_time,
-            jti: self.jti.clone(),
-            origin_jti: self.origin_jti.clone(),
-            email: self.email.clone(),
             payload_json: self.payload_json.clone(),
             typed: self.typed.clone(),
             // The clone holds the same typed values; it is in no cache.
@@ -158,10 +144,15 @@ impl Names {
     /// Builds the list from names, in order (exactly sized: no spare capacity).
     pub fn new<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
         let names: Vec<&str> = names.into_iter().collect();
-        let mut text = String::with_capacity(names.iter().map(|name| name.len()).sum());
+        Self::from_slice(&names)
+    }
+
+    /// Builds the list from a slice of names, in order, without an intermediate list.
+    pub(crate) fn from_slice<S: AsRef<str>>(names: &[S]) -> Self {
+        let mut text = String::with_capacity(names.iter().map(|name| name.as_ref().len()).sum());
         let mut ends = Vec::with_capacity(names.len());
         for name in names {
-            text.push_str(name);
+            text.push_str(name.as_ref());
             // Names come from a token of at most a few MiB: offsets fit in u32. Were one
             // not to, `get` would find the range out of bounds and answer `None`.
             ends.push(u32::try_from(text.len()).unwrap_or(u32::MAX));
@@ -323,6 +314,99 @@ impl<S: AsRef<str>> PartialEq<Vec<S>> for Names {
     }
 }
 
+/// Which string of a token a [`Texts`] slot holds.
+#[derive(Debug, Clone, Copy)]
+enum Text {
+    Issuer,
+    Kid,
+    Sub,
+    Username,
+    Client,
+    Jti,
+    OriginJti,
+    Email,
+}
+
+/// How many strings [`Texts`] holds (one per [`Text`]).
+const TEXTS: usize = 8;
+
+/// A token's single strings (`iss`, `kid`, `sub`, the user name, the client, `jti`,
+/// `origin_jti`, `email`) in one buffer: verifying a token allocates once for all of them.
+#[derive(Debug, Clone, Default)]
+struct Texts {
+    text: Box<str>,
+    /// Where each string ends in `text`; each starts where the one before it ends.
+    ends: [usize; TEXTS],
+    /// One bit per string present (an absent one is empty in `text`).
+    present: u8,
+}
+
+impl Texts {
+    /// The strings, in the order of [`Text`].
+    fn new(values: [Option<&str>; TEXTS]) -> Self {
+        let mut text =
+            String::with_capacity(values.iter().flatten().map(|value| value.len()).sum());
+        let mut ends = [0; TEXTS];
+        let mut present = 0_u8;
+        for (bit, (value, end)) in values.iter().zip(&mut ends).enumerate() {
+            if let Some(value) = value {
+                text.push_str(value);
+                present |= 1 << bit;
+            }
+            *end = text.len();
+        }
+        Self {
+            text: text.into_boxed_str(),
+            ends,
+            present,
+        }
+    }
+
+    fn get(&self, which: Text) -> Option<&str> {
+        let index = which as usize;
+        if self.present & (1 << index) == 0 {
+            return None;
+        }
+        let start = match index.checked_sub(1) {
+            Some(before) => *self.ends.get(before)?,
+            None => 0,
+        };
+        self.text.get(start..*self.ends.get(index)?)
+    }
+}
+
+/// Scopes sorted and deduplicated without more than a handful of borrowed slices on the stack
+/// (a list on the heap only for a long `scope`), then copied once into an exactly sized buffer.
+fn scopes(scope: &str) -> Names {
+    /// Scopes sorted on the stack; a token with more sorts them in a list.
+    const FEW: usize = 16;
+    let words = || scope.split(' ').filter(|word| !word.is_empty());
+    let mut few = [""; FEW];
+    let mut many = Vec::new();
+    let list: &mut [&str] = if words().nth(FEW).is_none() {
+        let mut count = 0;
+        for (slot, word) in few.iter_mut().zip(words()) {
+            *slot = word;
+            count += 1;
+        }
+        few.get_mut(..count).unwrap_or_default()
+    } else {
+        many.extend(words());
+        &mut many
+    };
+    list.sort_unstable();
+    // Deduplicate in place: `kept` names are distinct; each later one is kept if it differs
+    // from the last kept.
+    let mut kept = 0;
+    for index in 0..list.len() {
+        if kept == 0 || list.get(kept - 1) != list.get(index) {
+            list.swap(kept, index);
+            kept += 1;
+        }
+    }
+    Names::from_slice(list.get(..kept).unwrap_or_default())
+}
+
 /// What one heap allocation of `bytes` costs: the bytes, rounded up to the allocator's
 /// 16-byte granularity, plus its bookkeeping (`0` for an empty buffer, which allocates nothing).
 pub(crate) fn heap_allocation(bytes: usize) -> usize {
@@ -349,53 +433,47 @@ impl VerifiedToken {
     /// (the claims borrow it): [`VerifiedToken::with_payload`] hands it over once they are
     /// gone, so the text decoded from the token is kept, never copied.
     pub(crate) fn from_claims(issuer_name: Arc<str>, kid: &str, claims: Claims<'_>) -> Self {
-        let boxed = |text: Option<Cow<'_, str>>| text.map(|text| Box::from(&*text));
         let token_use = claims.token_use.as_deref().and_then(TokenUse::parse);
         let audiences = match &claims.aud {
             Audience::Absent => Names::default(),
-            Audience::One(aud) => Names::new([&**aud]),
-            Audience::Many(items) => Names::new(items.iter().map(|item| &**item)),
+            Audience::One(aud) => Names::from_slice(&[aud]),
+            Audience::Many(items) => Names::from_slice(items),
         };
-        let client_id = boxed(claims.client_id);
+        let client_id = claims.client_id.as_deref();
         let client = match token_use {
             Some(TokenUse::Access) => client_id,
-            Some(TokenUse::Id) => audiences.first().map(Box::from),
-            None => client_id.or_else(|| audiences.first().map(Box::from)),
+            Some(TokenUse::Id) => audiences.first(),
+            None => client_id.or_else(|| audiences.first()),
         };
-        let username = boxed(claims.cognito_username).or_else(|| boxed(claims.username));
+        let username = claims
+            .cognito_username
+            .as_deref()
+            .or(claims.username.as_deref());
+        let texts = Texts::new([
+            Some(claims.iss.as_deref().unwrap_or_default()),
+            Some(kid),
+            claims.sub.as_deref(),
+            username,
+            client,
+            claims.jti.as_deref(),
+            claims.origin_jti.as_deref(),
+            claims.email.as_deref(),
+        ]);
         let groups = claims
             .groups
-            .as_ref()
-            .map(|groups| Names::new(groups.iter().map(|group| &**group)))
+            .map(|groups| Names::from_slice(&groups))
             .unwrap_or_default();
-        // Sorted and deduplicated as borrowed slices, then copied once into an exactly sized
-        // buffer: nothing is kept for the duplicates.
-        let mut scopes: Vec<&str> = claims
-            .scope
-            .as_deref()
-            .map(|scope| scope.split(' ').filter(|s| !s.is_empty()).collect())
-            .unwrap_or_default();
-        scopes.sort_unstable();
-        scopes.dedup();
-        let scopes = Names::new(scopes);
         Self {
-            issuer: boxed(claims.iss).unwrap_or_default(),
-            sub: boxed(claims.sub),
             exp: claims.exp.unwrap_or(0.0),
             nbf: claims.nbf,
             iat: claims.iat,
             auth_time: claims.auth_time,
-            jti: boxed(claims.jti),
-            origin_jti: boxed(claims.origin_jti),
-            email: boxed(claims.email),
             issuer_name,
-            kid: Box::from(kid),
+            texts,
             token_use,
-            username,
-            client,
             audiences,
             groups,
-            scopes,
+            scopes: scopes(claims.scope.as_deref().unwrap_or_default()),
             payload_json: Box::default(),
             typed: Default::default(),
             typed_account: Mutex::new(TypedAccount::default()),
@@ -418,17 +496,8 @@ impl VerifiedToken {
     /// configuration, or typed values kept later by [`VerifiedToken::shared_claims`] (charged
     /// separately, see `charge_typed_value`). Never changes.
     pub(crate) fn fixed_heap_bytes(&self) -> usize {
-        let text = |text: &str| heap_allocation(text.len());
-        let optional = |value: &Option<Box<str>>| value.as_deref().map_or(0, text);
-        text(&self.issuer)
-            + text(&self.kid)
-            + text(&self.payload_json)
-            + optional(&self.sub)
-            + optional(&self.username)
-            + optional(&self.client)
-            + optional(&self.jti)
-            + optional(&self.origin_jti)
-            + optional(&self.email)
+        heap_allocation(self.texts.text.len())
+            + heap_allocation(self.payload_json.len())
             + self.audiences.heap_bytes()
             + self.groups.heap_bytes()
             + self.scopes.heap_bytes()
@@ -455,12 +524,12 @@ impl VerifiedToken {
 
     /// The `iss` claim.
     pub fn issuer(&self) -> &str {
-        &self.issuer
+        self.texts.get(Text::Issuer).unwrap_or_default()
     }
 
     /// The `kid` of the key that verified the signature.
     pub fn kid(&self) -> &str {
-        &self.kid
+        self.texts.get(Text::Kid).unwrap_or_default()
     }
 
     /// `token_use`: always present for Cognito issuers; `None` only for generic OIDC tokens
@@ -471,17 +540,17 @@ impl VerifiedToken {
 
     /// The `sub` claim (the user's or machine client's stable id).
     pub fn sub(&self) -> Option<&str> {
-        self.sub.as_deref()
+        self.texts.get(Text::Sub)
     }
 
     /// The user name: `cognito:username` in id tokens, `username` in access tokens.
     pub fn username(&self) -> Option<&str> {
-        self.username.as_deref()
+        self.texts.get(Text::Username)
     }
 
     /// The app client: `aud` for id tokens, `client_id` for access tokens.
     pub fn client_id(&self) -> Option<&str> {
-        self.client.as_deref()
+        self.texts.get(Text::Client)
     }
 
     /// Every `aud` value (one for Cognito id tokens, none for access tokens).
@@ -531,17 +600,17 @@ impl VerifiedToken {
 
     /// `jti`, if present.
     pub fn jti(&self) -> Option<&str> {
-        self.jti.as_deref()
+        self.texts.get(Text::Jti)
     }
 
     /// `origin_jti`, if present.
     pub fn origin_jti(&self) -> Option<&str> {
-        self.origin_jti.as_deref()
+        self.texts.get(Text::OriginJti)
     }
 
     /// `email`, if present as a string.
     pub fn email(&self) -> Option<&str> {
-        self.email.as_deref()
+        self.texts.get(Text::Email)
     }
 
     /// Any claim by name, e.g. `claim("custom:tenant")`, read from the payload text.
@@ -791,8 +860,8 @@ impl fmt::Debug for VerifiedToken {
         f.debug_struct("VerifiedToken")
             .field("issuer", &self.issuer_name)
             .field("token_use", &self.token_use)
-            .field("sub", &self.sub)
-            .field("client_id", &self.client)
+            .field("sub", &self.sub())
+            .field("client_id", &self.client_id())
             .field("groups", &self.groups)
             .field("scopes", &self.scopes)
             .field("exp", &self.exp)

@@ -5,136 +5,24 @@
 //! top-level members and wrong claim types while reading, borrows strings from the decoded JSON
 //! where no unescaping is needed, and skips the user's own claims without building them. The
 //! generic JSON object (for `claim:` policies and typed claims) is built later, only if asked.
+//!
+//! The reading is done by a JSON reader of its own (`reader`) that accepts exactly the
+//! documents serde_json accepts as a generic object, so whatever verifies can be read that way
+//! later; the tests hold the serde_json reading it replaced as an oracle (`oracle`) and compare
+//! the two on generated and mutated documents.
+
+#[cfg(test)]
+mod oracle;
+mod reader;
 
 use std::borrow::Cow;
 use std::collections::HashSet;
-use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-
+use self::reader::{Invalid, Reader};
 use crate::error::{Error, ErrorKind};
 
 const fn malformed(detail: &'static str) -> Error {
     Error::new(ErrorKind::MalformedToken, detail)
-}
-
-/// A string, borrowed from the JSON text when it has no escapes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Text<'a>(pub(crate) Cow<'a, str>);
-
-impl<'de> de::Deserialize<'de> for Text<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct TextVisitor;
-        impl<'de> Visitor<'de> for TextVisitor {
-            type Value = Text<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, value: &'de str) -> Result<Text<'de>, E> {
-                Ok(Text(Cow::Borrowed(value)))
-            }
-            fn visit_str<E: de::Error>(self, value: &str) -> Result<Text<'de>, E> {
-                Ok(Text(Cow::Owned(value.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, value: String) -> Result<Text<'de>, E> {
-                Ok(Text(Cow::Owned(value)))
-            }
-        }
-        deserializer.deserialize_str(TextVisitor)
-    }
-}
-
-/// A value the verifier does not read, consumed with exactly the checks `serde_json::Value`
-/// applies (number range, string escapes, nesting depth) but without building anything.
-///
-/// `serde::de::IgnoredAny` would be cheaper but serde_json only checks its syntax: a signed
-/// token with `1e999` or 200 nested arrays in a user claim would verify here and then fail to
-/// parse as a JSON object for `claim:` policies and typed claims. Going through
-/// `deserialize_any` makes both parsers accept exactly the same documents.
-struct Skip;
-
-impl<'de> de::Deserialize<'de> for Skip {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct SkipVisitor;
-        impl<'de> Visitor<'de> for SkipVisitor {
-            type Value = Skip;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Skip, E> {
-                Ok(Skip)
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Skip, E> {
-                Ok(Skip)
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Skip, E> {
-                Ok(Skip)
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Skip, E> {
-                Ok(Skip)
-            }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Skip, E> {
-                Ok(Skip)
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Skip, E> {
-                Ok(Skip)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
-                while seq.next_element::<Skip>()?.is_some() {}
-                Ok(Skip)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
-                while map.next_entry::<Skip, Skip>()?.is_some() {}
-                Ok(Skip)
-            }
-        }
-        deserializer.deserialize_any(SkipVisitor)
-    }
-}
-
-/// A user claim read leniently: a string if it is one, otherwise skipped (never an error).
-struct AnyText<'a>(Option<Cow<'a, str>>);
-
-impl<'de> de::Deserialize<'de> for AnyText<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct AnyTextVisitor;
-        impl<'de> Visitor<'de> for AnyTextVisitor {
-            type Value = AnyText<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, value: &'de str) -> Result<AnyText<'de>, E> {
-                Ok(AnyText(Some(Cow::Borrowed(value))))
-            }
-            fn visit_str<E: de::Error>(self, value: &str) -> Result<AnyText<'de>, E> {
-                Ok(AnyText(Some(Cow::Owned(value.to_owned()))))
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<AnyText<'de>, E> {
-                Ok(AnyText(None))
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<AnyText<'de>, E> {
-                Ok(AnyText(None))
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<AnyText<'de>, E> {
-                Ok(AnyText(None))
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<AnyText<'de>, E> {
-                Ok(AnyText(None))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<AnyText<'de>, E> {
-                Ok(AnyText(None))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<AnyText<'de>, A::Error> {
-                while seq.next_element::<Skip>()?.is_some() {}
-                Ok(AnyText(None))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<AnyText<'de>, A::Error> {
-                while map.next_entry::<Skip, Skip>()?.is_some() {}
-                Ok(AnyText(None))
-            }
-        }
-        deserializer.deserialize_any(AnyTextVisitor)
-    }
 }
 
 /// `aud`: absent, one string, or (generic OIDC issuers only) an array of strings.
@@ -146,53 +34,21 @@ pub(crate) enum Audience<'a> {
     Many(Vec<Cow<'a, str>>),
 }
 
-impl<'de> de::Deserialize<'de> for Audience<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct AudienceVisitor;
-        impl<'de> Visitor<'de> for AudienceVisitor {
-            type Value = Audience<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string or an array of strings")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, value: &'de str) -> Result<Audience<'de>, E> {
-                Ok(Audience::One(Cow::Borrowed(value)))
-            }
-            fn visit_str<E: de::Error>(self, value: &str) -> Result<Audience<'de>, E> {
-                Ok(Audience::One(Cow::Owned(value.to_owned())))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Audience<'de>, A::Error> {
-                Ok(Audience::Many(strings(seq)?))
-            }
+/// Which of the members read by name were seen already, one bit each (a name read by name
+/// can never equal another, so only the other names need [`SeenKeys`]).
+#[derive(Debug, Default)]
+struct Known(u32);
+
+impl Known {
+    /// Records member `bit`; an error if it was seen before.
+    fn first(&mut self, bit: u32) -> Result<(), Invalid> {
+        let mask = 1 << bit;
+        if self.0 & mask != 0 {
+            return Err(Invalid);
         }
-        deserializer.deserialize_any(AudienceVisitor)
+        self.0 |= mask;
+        Ok(())
     }
-}
-
-/// An array of strings (`cognito:groups`).
-struct Strings<'a>(Vec<Cow<'a, str>>);
-
-impl<'de> de::Deserialize<'de> for Strings<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct StringsVisitor;
-        impl<'de> Visitor<'de> for StringsVisitor {
-            type Value = Strings<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an array of strings")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Strings<'de>, A::Error> {
-                Ok(Strings(strings(seq)?))
-            }
-        }
-        deserializer.deserialize_seq(StringsVisitor)
-    }
-}
-
-fn strings<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<Vec<Cow<'de, str>>, A::Error> {
-    let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(4).min(64));
-    while let Some(Text(item)) = seq.next_element::<Text<'de>>()? {
-        items.push(item);
-    }
-    Ok(items)
 }
 
 /// How many member names are kept in a plain list before they move to a set.
@@ -235,6 +91,15 @@ fn fingerprint(key: &str) -> u64 {
 }
 
 impl<'a> SeenKeys<'a> {
+    /// Records `key`; an error if it was seen before.
+    fn first(&mut self, key: Cow<'a, str>) -> Result<(), Invalid> {
+        if self.insert(key) {
+            Ok(())
+        } else {
+            Err(Invalid)
+        }
+    }
+
     /// Records `key`; false if it was already there.
     fn insert(&mut self, key: Cow<'a, str>) -> bool {
         if let Some(many) = &mut self.many {
@@ -287,100 +152,32 @@ pub(crate) struct Claims<'a> {
     pub(crate) groups: Option<Vec<Cow<'a, str>>>,
 }
 
-struct HeaderSeed;
-
-impl<'de> DeserializeSeed<'de> for HeaderSeed {
-    type Value = Header<'de>;
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Header<'de>, D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for HeaderSeed {
-    type Value = Header<'de>;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JOSE header object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Header<'de>, A::Error> {
-        let mut header = Header::default();
-        let mut seen = SeenKeys::default();
-        while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
-            if !seen.insert(key.clone()) {
-                return Err(de::Error::custom("duplicate member"));
-            }
-            match key.as_ref() {
-                "alg" => header.alg = Some(map.next_value::<Text<'de>>()?.0),
-                "kid" => header.kid = Some(map.next_value::<Text<'de>>()?.0),
-                "crit" => {
-                    map.next_value::<Skip>()?;
-                    header.crit = true;
-                }
-                _ => {
-                    map.next_value::<Skip>()?;
-                }
-            }
-        }
-        Ok(header)
-    }
-}
-
-struct ClaimsSeed;
-
-impl<'de> DeserializeSeed<'de> for ClaimsSeed {
-    type Value = Claims<'de>;
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Claims<'de>, D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ClaimsSeed {
-    type Value = Claims<'de>;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JWT claims object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Claims<'de>, A::Error> {
-        let mut claims = Claims::default();
-        let mut seen = SeenKeys::default();
-        while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
-            if !seen.insert(key.clone()) {
-                return Err(de::Error::custom("duplicate member"));
-            }
-            let text = |map: &mut A| map.next_value::<Text<'de>>().map(|text| Some(text.0));
-            let number = |map: &mut A| map.next_value::<f64>().map(Some);
-            match key.as_ref() {
-                "iss" => claims.iss = text(&mut map)?,
-                "sub" => claims.sub = text(&mut map)?,
-                "token_use" => claims.token_use = text(&mut map)?,
-                "client_id" => claims.client_id = text(&mut map)?,
-                "scope" => claims.scope = text(&mut map)?,
-                "username" => claims.username = text(&mut map)?,
-                "cognito:username" => claims.cognito_username = text(&mut map)?,
-                "jti" => claims.jti = text(&mut map)?,
-                "origin_jti" => claims.origin_jti = text(&mut map)?,
-                "exp" => claims.exp = number(&mut map)?,
-                "nbf" => claims.nbf = number(&mut map)?,
-                "iat" => claims.iat = number(&mut map)?,
-                "auth_time" => claims.auth_time = number(&mut map)?,
-                "aud" => claims.aud = map.next_value::<Audience<'de>>()?,
-                "cognito:groups" => claims.groups = Some(map.next_value::<Strings<'de>>()?.0),
-                "email" => claims.email = map.next_value::<AnyText<'de>>()?.0,
-                _ => {
-                    map.next_value::<Skip>()?;
-                }
-            }
-        }
-        Ok(claims)
-    }
-}
-
 impl<'a> Header<'a> {
     /// Checks 2–3 for the header: a JSON object, unique members, `alg`/`kid` strings.
     pub(crate) fn parse(json: &'a str) -> Result<Self, Error> {
-        let mut deserializer = serde_json::Deserializer::from_str(json);
-        let header = HeaderSeed
-            .deserialize(&mut deserializer)
-            .and_then(|header| deserializer.end().map(|()| header))
-            .map_err(|_| malformed("header is not a JSON object of unique, well-typed members"))?;
+        Self::read(json).map_err(|Invalid| {
+            malformed("header is not a JSON object of unique, well-typed members")
+        })
+    }
+
+    fn read(json: &'a str) -> Result<Self, Invalid> {
+        let mut reader = Reader::new(json);
+        let mut header = Header::default();
+        let (mut known, mut others) = (Known::default(), SeenKeys::default());
+        let mut first = true;
+        reader.object()?;
+        while let Some(name) = reader.member(&mut first)? {
+            match name.as_ref() {
+                "alg" => header.alg = Some(known.first(0).and_then(|()| reader.string())?),
+                "kid" => header.kid = Some(known.first(1).and_then(|()| reader.string())?),
+                "crit" => {
+                    known.first(2).and_then(|()| reader.skip())?;
+                    header.crit = true;
+                }
+                _ => others.first(name).and_then(|()| reader.skip())?,
+            }
+        }
+        reader.end()?;
         Ok(header)
     }
 }
@@ -388,12 +185,70 @@ impl<'a> Header<'a> {
 impl<'a> Claims<'a> {
     /// Checks 2–3 for the payload: a JSON object, unique members, registered claims typed.
     pub(crate) fn parse(json: &'a str) -> Result<Self, Error> {
-        let mut deserializer = serde_json::Deserializer::from_str(json);
-        ClaimsSeed
-            .deserialize(&mut deserializer)
-            .and_then(|claims| deserializer.end().map(|()| claims))
-            .map_err(|_| malformed("payload is not a JSON object of unique, well-typed members"))
+        Self::read(json).map_err(|Invalid| {
+            malformed("payload is not a JSON object of unique, well-typed members")
+        })
     }
+
+    fn read(json: &'a str) -> Result<Self, Invalid> {
+        let mut reader = Reader::new(json);
+        let mut claims = Claims::default();
+        let (mut known, mut others) = (Known::default(), SeenKeys::default());
+        let mut first = true;
+        reader.object()?;
+        while let Some(name) = reader.member(&mut first)? {
+            // Each member read by name has its own bit in `known`; the others are checked
+            // for repeats by name.
+            let mut text = |bit| known.first(bit).and_then(|()| reader.string()).map(Some);
+            match name.as_ref() {
+                "iss" => claims.iss = text(0)?,
+                "sub" => claims.sub = text(1)?,
+                "token_use" => claims.token_use = text(2)?,
+                "client_id" => claims.client_id = text(3)?,
+                "scope" => claims.scope = text(4)?,
+                "username" => claims.username = text(5)?,
+                "cognito:username" => claims.cognito_username = text(6)?,
+                "jti" => claims.jti = text(7)?,
+                "origin_jti" => claims.origin_jti = text(8)?,
+                "exp" => claims.exp = Some(known.first(9).and_then(|()| reader.number())?),
+                "nbf" => claims.nbf = Some(known.first(10).and_then(|()| reader.number())?),
+                "iat" => claims.iat = Some(known.first(11).and_then(|()| reader.number())?),
+                "auth_time" => {
+                    claims.auth_time = Some(known.first(12).and_then(|()| reader.number())?);
+                }
+                "aud" => claims.aud = known.first(13).and_then(|()| audience(&mut reader))?,
+                "cognito:groups" => {
+                    known.first(14).and_then(|()| reader.array())?;
+                    claims.groups = Some(strings(&mut reader)?);
+                }
+                "email" => claims.email = known.first(15).and_then(|()| reader.string_or_skip())?,
+                _ => others.first(name).and_then(|()| reader.skip())?,
+            }
+        }
+        reader.end()?;
+        Ok(claims)
+    }
+}
+
+/// `aud`: one string or an array of strings.
+fn audience<'a>(reader: &mut Reader<'a>) -> Result<Audience<'a>, Invalid> {
+    if reader.is_next(b'[') {
+        reader.array()?;
+        strings(reader).map(Audience::Many)
+    } else {
+        reader.string().map(Audience::One)
+    }
+}
+
+/// The strings of the array just entered.
+fn strings<'a>(reader: &mut Reader<'a>) -> Result<Vec<Cow<'a, str>>, Invalid> {
+    // Room for a few, as most tokens have (growing from empty costs a second allocation).
+    let mut items = Vec::with_capacity(4);
+    let mut first = true;
+    while reader.element(&mut first)? {
+        items.push(reader.string()?);
+    }
+    Ok(items)
 }
 
 #[cfg(test)]

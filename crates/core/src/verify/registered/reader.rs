@@ -1,0 +1,454 @@
+//! A strict JSON reader over a token's decoded header or payload: it accepts exactly the
+//! documents serde_json accepts (as a `serde_json::Value`) and reads only what the verifier
+//! asks for, without building anything else.
+//!
+//! Every rule serde_json applies is applied here too, so a token that verifies always parses
+//! as a generic JSON object later: whitespace is space, tab, CR and LF only; strings hold no
+//! control characters, only the eight short escapes and `\u` escapes whose surrogates come in
+//! pairs; numbers follow the JSON grammar (no leading zeros, no `+`, digits after `.` and `e`)
+//! and must be finite as serde_json rounds them; arrays and objects nest fewer than 128 deep
+//! (the outer object included); nothing but whitespace follows the outer object.
+
+use std::borrow::Cow;
+
+/// The document breaks a rule; which one does not matter (every fault is `malformed_token`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Invalid;
+
+/// How many arrays and objects may be open at once, as serde_json counts them: its budget of
+/// 128 is spent on entering each one, and the one that brings it to zero fails.
+const NESTING_BUDGET: u8 = 128;
+
+/// Integers with at most this many digits are exact as `f64` and never out of range, so they
+/// are read here; any other number goes through serde_json's own conversion.
+const EXACT_DIGITS: usize = 15;
+
+/// A position in one JSON document.
+#[derive(Debug)]
+pub(super) struct Reader<'a> {
+    text: &'a str,
+    at: usize,
+    /// Nesting budget left (see [`NESTING_BUDGET`]).
+    budget: u8,
+}
+
+impl<'a> Reader<'a> {
+    pub(super) fn new(text: &'a str) -> Self {
+        Self {
+            text,
+            at: 0,
+            budget: NESTING_BUDGET,
+        }
+    }
+
+    fn byte(&self, at: usize) -> Option<u8> {
+        self.text.as_bytes().get(at).copied()
+    }
+
+    /// Skips whitespace and returns the next byte, not consumed.
+    fn peek(&mut self) -> Option<u8> {
+        while let Some(byte) = self.byte(self.at) {
+            if !matches!(byte, b' ' | b'\n' | b'\t' | b'\r') {
+                return Some(byte);
+            }
+            self.at += 1;
+        }
+        None
+    }
+
+    /// Whether the next byte after any whitespace is `byte` (nothing is consumed but the
+    /// whitespace).
+    pub(super) fn is_next(&mut self, byte: u8) -> bool {
+        self.peek() == Some(byte)
+    }
+
+    /// Consumes `expected` after any whitespace.
+    fn eat(&mut self, expected: u8) -> Result<(), Invalid> {
+        if self.peek() == Some(expected) {
+            self.at += 1;
+            Ok(())
+        } else {
+            Err(Invalid)
+        }
+    }
+
+    /// Enters an array or object whose opening byte is next.
+    fn open(&mut self) -> Result<(), Invalid> {
+        self.budget = self
+            .budget
+            .checked_sub(1)
+            .filter(|&left| left > 0)
+            .ok_or(Invalid)?;
+        self.at += 1;
+        Ok(())
+    }
+
+    /// Leaves an array or object whose closing byte is next.
+    fn close(&mut self) {
+        self.budget = self.budget.saturating_add(1);
+        self.at += 1;
+    }
+
+    /// Nothing but whitespace is left.
+    pub(super) fn end(mut self) -> Result<(), Invalid> {
+        match self.peek() {
+            None => Ok(()),
+            Some(_) => Err(Invalid),
+        }
+    }
+
+    /// Enters an object: the next value must be one.
+    pub(super) fn object(&mut self) -> Result<(), Invalid> {
+        match self.peek() {
+            Some(b'{') => self.open(),
+            _ => Err(Invalid),
+        }
+    }
+
+    /// The next member name of the object entered last, with its `:` consumed; `None` (and the
+    /// object left) at its `}`. `first` is true until the first member has been read.
+    pub(super) fn member(&mut self, first: &mut bool) -> Result<Option<Cow<'a, str>>, Invalid> {
+        match self.peek() {
+            Some(b'}') => {
+                self.close();
+                return Ok(None);
+            }
+            Some(b'"') if *first => *first = false,
+            Some(b',') if !*first => {
+                self.at += 1;
+                if self.peek() != Some(b'"') {
+                    return Err(Invalid);
+                }
+            }
+            _ => return Err(Invalid),
+        }
+        self.at += 1;
+        let name = self.string_rest()?;
+        self.eat(b':')?;
+        Ok(Some(name))
+    }
+
+    /// Enters an array: the next value must be one.
+    pub(super) fn array(&mut self) -> Result<(), Invalid> {
+        match self.peek() {
+            Some(b'[') => self.open(),
+            _ => Err(Invalid),
+        }
+    }
+
+    /// Whether another element of the array entered last follows (false, and the array left,
+    /// at its `]`). `first` is true until the first element has been read.
+    pub(super) fn element(&mut self, first: &mut bool) -> Result<bool, Invalid> {
+        match self.peek() {
+            Some(b']') => {
+                self.close();
+                Ok(false)
+            }
+            Some(_) if *first => {
+                *first = false;
+                Ok(true)
+            }
+            Some(b',') => {
+                self.at += 1;
+                match self.peek() {
+                    Some(b']') | None => Err(Invalid),
+                    Some(_) => Ok(true),
+                }
+            }
+            _ => Err(Invalid),
+        }
+    }
+
+    /// The next value, which must be a string; borrowed from the text unless it has escapes.
+    pub(super) fn string(&mut self) -> Result<Cow<'a, str>, Invalid> {
+        self.eat(b'"')?;
+        self.string_rest()
+    }
+
+    /// The next value as a string if it is one; any other value is checked and skipped.
+    pub(super) fn string_or_skip(&mut self) -> Result<Option<Cow<'a, str>>, Invalid> {
+        if self.peek() == Some(b'"') {
+            self.string().map(Some)
+        } else {
+            self.skip().map(|()| None)
+        }
+    }
+
+    /// The next value, which must be a number, as serde_json converts it to `f64`.
+    pub(super) fn number(&mut self) -> Result<f64, Invalid> {
+        match self.peek() {
+            Some(b'-' | b'0'..=b'9') => {}
+            _ => return Err(Invalid),
+        }
+        let (text, exact) = self.number_text()?;
+        match exact {
+            Some(value) => Ok(value),
+            None => serde_json::from_str::<f64>(text).map_err(|_| Invalid),
+        }
+    }
+
+    /// Checks and skips the next value, whatever it is, with every rule a generic parse
+    /// applies (nesting is bounded by the budget, so the recursion is too).
+    pub(super) fn skip(&mut self) -> Result<(), Invalid> {
+        match self.peek() {
+            Some(b'"') => {
+                self.at += 1;
+                self.string_rest().map(drop)
+            }
+            Some(b'-' | b'0'..=b'9') => {
+                let (text, exact) = self.number_text()?;
+                if exact.is_none() {
+                    serde_json::from_str::<f64>(text).map_err(|_| Invalid)?;
+                }
+                Ok(())
+            }
+            Some(b'n') => self.word("null"),
+            Some(b't') => self.word("true"),
+            Some(b'f') => self.word("false"),
+            Some(b'[') => {
+                self.open()?;
+                let mut first = true;
+                while self.element(&mut first)? {
+                    self.skip()?;
+                }
+                Ok(())
+            }
+            Some(b'{') => {
+                self.open()?;
+                let mut first = true;
+                while self.member(&mut first)?.is_some() {
+                    self.skip()?;
+                }
+                Ok(())
+            }
+            _ => Err(Invalid),
+        }
+    }
+
+    /// `null`, `true` or `false`, whose first byte is next.
+    fn word(&mut self, word: &str) -> Result<(), Invalid> {
+        let end = self.at + word.len();
+        if self.text.as_bytes().get(self.at..end) == Some(word.as_bytes()) {
+            self.at = end;
+            Ok(())
+        } else {
+            Err(Invalid)
+        }
+    }
+
+    /// A number's text by the JSON grammar, its first byte (`-` or a digit) next; with its
+    /// value when it is an integer short enough to be exact.
+    fn number_text(&mut self) -> Result<(&'a str, Option<f64>), Invalid> {
+        let bytes = self.text.as_bytes();
+        let start = self.at;
+        let mut at = start;
+        let negative = bytes.get(at) == Some(&b'-');
+        if negative {
+            at += 1;
+        }
+        let digits_start = at;
+        // The integer part's value, meaningful while it has at most `EXACT_DIGITS` digits.
+        let mut integer = 0_u64;
+        match bytes.get(at) {
+            Some(b'0') => {
+                at += 1;
+                // One leading zero only.
+                if matches!(bytes.get(at), Some(b'0'..=b'9')) {
+                    return Err(Invalid);
+                }
+            }
+            Some(b'1'..=b'9') => {
+                while let Some(&digit @ b'0'..=b'9') = bytes.get(at) {
+                    integer = integer
+                        .wrapping_mul(10)
+                        .wrapping_add(u64::from(digit - b'0'));
+                    at += 1;
+                }
+            }
+            _ => return Err(Invalid),
+        }
+        let integer_end = at;
+        if bytes.get(at) == Some(&b'.') {
+            at = some_digits(bytes, at + 1)?;
+        }
+        if matches!(bytes.get(at), Some(b'e' | b'E')) {
+            at += 1;
+            if matches!(bytes.get(at), Some(b'+' | b'-')) {
+                at += 1;
+            }
+            at = some_digits(bytes, at)?;
+        }
+        self.at = at;
+        let text = self.text.get(start..at).ok_or(Invalid)?;
+        let exact = (at == integer_end && integer_end - digits_start <= EXACT_DIGITS).then(|| {
+            // Exact: at most 15 digits. `-0` is negative zero, as serde_json reads it.
+            let value = integer as f64;
+            if negative { -value } else { value }
+        });
+        Ok((text, exact))
+    }
+
+    /// The rest of a string whose opening quote was just consumed.
+    fn string_rest(&mut self) -> Result<Cow<'a, str>, Invalid> {
+        let start = self.at;
+        let end = self.plain_run();
+        match self.byte(end) {
+            Some(b'"') => {
+                self.at = end + 1;
+                self.text.get(start..end).map(Cow::Borrowed).ok_or(Invalid)
+            }
+            Some(b'\\') => {
+                let mut owned = String::from(self.text.get(start..end).ok_or(Invalid)?);
+                self.at = end;
+                self.escaped_rest(&mut owned)?;
+                Ok(Cow::Owned(owned))
+            }
+            _ => Err(Invalid),
+        }
+    }
+
+    /// Where the run of plain string bytes from the current position ends: at a quote, a
+    /// backslash, a control character or the end of the text.
+    fn plain_run(&self) -> usize {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+        let bytes = self.text.as_bytes();
+        let mut at = self.at;
+        // Eight bytes at a time: a byte's high bit is set in `stops` if it is a quote, a
+        // backslash or below 0x20 (a byte that is zero after `^` or below after `-`), and the
+        // lowest such bit is always exact.
+        while let Some(chunk) = bytes.get(at..at + 8) {
+            let Ok(chunk) = <[u8; 8]>::try_from(chunk) else {
+                break;
+            };
+            let word = u64::from_le_bytes(chunk);
+            let quote = word ^ (ONES * u64::from(b'"'));
+            let backslash = word ^ (ONES * u64::from(b'\\'));
+            let stops = ((quote.wrapping_sub(ONES) & !quote)
+                | (backslash.wrapping_sub(ONES) & !backslash)
+                | (word.wrapping_sub(ONES * 0x20) & !word))
+                & HIGH_BITS;
+            if stops != 0 {
+                return at + stops.trailing_zeros() as usize / 8;
+            }
+            at += 8;
+        }
+        while let Some(&byte) = bytes.get(at) {
+            if byte == b'"' || byte == b'\\' || byte < 0x20 {
+                break;
+            }
+            at += 1;
+        }
+        at
+    }
+
+    /// Reads the rest of a string from an escape on, appending its text to `owned`.
+    fn escaped_rest(&mut self, owned: &mut String) -> Result<(), Invalid> {
+        loop {
+            let start = self.at;
+            let end = self.plain_run();
+            owned.push_str(self.text.get(start..end).ok_or(Invalid)?);
+            self.at = end + 1;
+            match self.byte(end) {
+                Some(b'"') => return Ok(()),
+                Some(b'\\') => {}
+                _ => return Err(Invalid),
+            }
+            let escape = self.byte(self.at).ok_or(Invalid)?;
+            self.at += 1;
+            owned.push(match escape {
+                b'"' => '"',
+                b'\\' => '\\',
+                b'/' => '/',
+                b'b' => '\u{8}',
+                b'f' => '\u{c}',
+                b'n' => '\n',
+                b'r' => '\r',
+                b't' => '\t',
+                b'u' => self.unicode_escape()?,
+                _ => return Err(Invalid),
+            });
+        }
+    }
+
+    /// The character of a `\u` escape (just consumed): a surrogate must be a leading one
+    /// followed at once by a `\u` escape of a trailing one.
+    fn unicode_escape(&mut self) -> Result<char, Invalid> {
+        let unit = self.hex4()?;
+        let code = match unit {
+            0xD800..=0xDBFF => {
+                if self.text.as_bytes().get(self.at..self.at + 2) != Some(b"\\u") {
+                    return Err(Invalid);
+                }
+                self.at += 2;
+                let low = self.hex4()?;
+                if !(0xDC00..=0xDFFF).contains(&low) {
+                    return Err(Invalid);
+                }
+                0x1_0000 + (((u32::from(unit) - 0xD800) << 10) | (u32::from(low) - 0xDC00))
+            }
+            unit => u32::from(unit),
+        };
+        // Lone trailing surrogates are the only values left that are not characters.
+        char::from_u32(code).ok_or(Invalid)
+    }
+
+    /// Four hex digits.
+    fn hex4(&mut self) -> Result<u16, Invalid> {
+        let digits = self
+            .text
+            .as_bytes()
+            .get(self.at..self.at + 4)
+            .ok_or(Invalid)?;
+        let mut unit = 0_u16;
+        for &digit in digits {
+            let value = match digit {
+                b'0'..=b'9' => digit - b'0',
+                b'a'..=b'f' => digit - b'a' + 10,
+                b'A'..=b'F' => digit - b'A' + 10,
+                _ => return Err(Invalid),
+            };
+            unit = unit << 4 | u16::from(value);
+        }
+        self.at += 4;
+        Ok(unit)
+    }
+}
+
+/// The end of a run of at least one digit starting at `at`.
+fn some_digits(bytes: &[u8], mut at: usize) -> Result<usize, Invalid> {
+    if !matches!(bytes.get(at), Some(b'0'..=b'9')) {
+        return Err(Invalid);
+    }
+    while matches!(bytes.get(at), Some(b'0'..=b'9')) {
+        at += 1;
+    }
+    Ok(at)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        /// The eight-bytes-at-a-time scan stops where a byte-by-byte one does.
+        #[test]
+        fn plain_runs_end_where_a_byte_scan_says(
+            text in "([a-z\"\\\\]|[\\x00-\\x1f]|\\x7f|é|😀|\u{80}){0,40}",
+            from in 0_usize..40,
+        ) {
+            let from = (0..=from.min(text.len())).rev().find(|at| text.is_char_boundary(*at)).unwrap_or(0);
+            let mut reader = Reader::new(&text);
+            reader.at = from;
+            let expected = text.as_bytes()[from..]
+                .iter()
+                .position(|&byte| byte == b'"' || byte == b'\\' || byte < 0x20)
+                .map_or(text.len(), |offset| from + offset);
+            prop_assert_eq!(reader.plain_run(), expected);
+        }
+    }
+}
