@@ -923,6 +923,9 @@ pub struct CognitoClaims {
 }
 
 #[cfg(test)]
+mod adversarial;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

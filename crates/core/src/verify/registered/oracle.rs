@@ -13,6 +13,8 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 
 use super::{Audience, Claims, Header, SeenKeys};
 
+mod adversarial;
+
 /// A string, borrowed from the JSON text when it has no escapes.
 struct Text<'a>(Cow<'a, str>);
 

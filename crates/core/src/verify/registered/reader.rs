@@ -5,9 +5,14 @@
 //! Every rule serde_json applies is applied here too, so a token that verifies always parses
 //! as a generic JSON object later: whitespace is space, tab, CR and LF only; strings hold no
 //! control characters, only the eight short escapes and `\u` escapes whose surrogates come in
-//! pairs; numbers follow the JSON grammar (no leading zeros, no `+`, digits after `.` and `e`)
-//! and must be finite as serde_json rounds them; arrays and objects nest fewer than 128 deep
-//! (the outer object included); nothing but whitespace follows the outer object.
+//! pairs; numbers follow the JSON grammar (no leading zeros, no `+`, digits after `.` and `e`),
+//! a number the verifier reads (`exp`, `nbf`, `iat`, `auth_time`) must be finite as serde_json
+//! rounds it to an `f64`, and any other number must be one a generic parse keeps (finite too,
+//! unless the application's serde_json keeps numbers as text with its `arbitrary_precision`
+//! feature); arrays and objects nest fewer than 128 deep (the outer object included); nothing
+//! but whitespace follows the outer object. One thing is refused that serde_json accepts: an
+//! object whose first member bears one of serde_json's private names, which a generic parse
+//! reads as something other than the object it is in some builds.
 
 use std::borrow::Cow;
 
@@ -22,6 +27,14 @@ const NESTING_BUDGET: u8 = 128;
 /// Integers with at most this many digits are exact as `f64` and never out of range, so they
 /// are read here; any other number goes through serde_json's own conversion.
 const EXACT_DIGITS: usize = 15;
+
+/// Member names serde_json gives a meaning of its own as an object's first member (its
+/// `raw_value` and `arbitrary_precision` features; any crate of an application can switch them
+/// on for the whole build, and axum does switch on `raw_value`).
+const SERDE_JSON_PRIVATE_NAMES: [&str; 2] = [
+    "$serde_json::private::RawValue",
+    "$serde_json::private::Number",
+];
 
 /// A position in one JSON document.
 #[derive(Debug)]
@@ -113,7 +126,20 @@ impl<'a> Reader<'a> {
                 self.close();
                 return Ok(None);
             }
-            Some(b'"') if *first => *first = false,
+            Some(b'"') if *first => {
+                *first = false;
+                self.at += 1;
+                let name = self.string_rest()?;
+                // serde_json reads an object whose first member has one of its private names
+                // as something else (a raw value, an exact number) when the application's
+                // build has the matching feature on; such an object would not read back as
+                // the object it is, so it is refused whatever the features.
+                if SERDE_JSON_PRIVATE_NAMES.contains(&name.as_ref()) {
+                    return Err(Invalid);
+                }
+                self.eat(b':')?;
+                return Ok(Some(name));
+            }
             Some(b',') if !*first => {
                 self.at += 1;
                 if self.peek() != Some(b'"') {
@@ -198,7 +224,9 @@ impl<'a> Reader<'a> {
             Some(b'-' | b'0'..=b'9') => {
                 let (text, exact) = self.number_text()?;
                 if exact.is_none() {
-                    serde_json::from_str::<f64>(text).map_err(|_| Invalid)?;
+                    // As a generic parse keeps it: finite as an `f64`, unless the application's
+                    // serde_json keeps numbers as text (its `arbitrary_precision` feature).
+                    serde_json::from_str::<serde_json::Number>(text).map_err(|_| Invalid)?;
                 }
                 Ok(())
             }
