@@ -542,6 +542,40 @@ fn actix(c: &mut Criterion) {
     group.finish();
 }
 
+/// A ratio bench over two actix apps: each iteration times `$chunk` requests through the
+/// first (the baseline), then as many through the second, inside one `block_on`.
+macro_rules! actix_ratio {
+    ($group:expr, $system:expr, $name:literal, $authorization:expr, $chunk:expr,
+     ($floor_name:literal, $floor:expr), ($other_name:literal, $other:expr)) => {
+        $group.bench_function($name, |b| {
+            b.iter_custom(|iters| {
+                interleaved(iters, || {
+                    $system.block_on(async {
+                        let to_request = TestRequest::to_request;
+                        let floor = actix_requests(
+                            $floor_name,
+                            &$floor,
+                            to_request,
+                            $authorization,
+                            $chunk,
+                        )
+                        .await;
+                        let other = actix_requests(
+                            $other_name,
+                            &$other,
+                            to_request,
+                            $authorization,
+                            $chunk,
+                        )
+                        .await;
+                        (floor, other)
+                    })
+                })
+            });
+        })
+    };
+}
+
 fn ratios(c: &mut Criterion<Ratio>) {
     let (issuer, token) = fixture();
     let mut group = c.benchmark_group("ratio");
@@ -559,108 +593,73 @@ fn ratios(c: &mut Criterion<Ratio>) {
         }
         start.elapsed()
     };
-    group.bench_function("axum_authz_per_no_auth", |b| {
-        b.iter_custom(|iters| {
-            interleaved(iters, || {
-                (axum_chunk(&no_auth, CHUNK), axum_chunk(&authz, CHUNK))
-            })
+    // Each iteration: `count` requests through `floor`, then as many through `other`.
+    let mut axum_ratio = |name: &str, floor: &Router, other: &Router, count: u64| {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                interleaved(iters, || {
+                    (axum_chunk(floor, count), axum_chunk(other, count))
+                })
+            });
         });
-    });
+    };
+    axum_ratio("axum_authz_per_no_auth", &no_auth, &authz, CHUNK);
     let (floor, layered) = axum_layer_only(&issuer);
-    group.bench_function("axum_layer_per_no_auth", |b| {
-        b.iter_custom(|iters| {
-            interleaved(iters, || {
-                (axum_chunk(&floor, CHUNK), axum_chunk(&layered, CHUNK))
-            })
-        });
-    });
-    let reference = axum_reference();
-    group.bench_function("axum_reference_layer_per_no_auth", |b| {
-        b.iter_custom(|iters| {
-            interleaved(iters, || {
-                (axum_chunk(&no_auth, CHUNK), axum_chunk(&reference, CHUNK))
-            })
-        });
-    });
+    axum_ratio("axum_layer_per_no_auth", &floor, &layered, CHUNK);
+    axum_ratio(
+        "axum_reference_layer_per_no_auth",
+        &no_auth,
+        &axum_reference(),
+        CHUNK,
+    );
     let (cold, peer) = (axum_authz(&issuer, false), axum_peer(&runtime, &issuer));
-    group.bench_function("axum_authz_cold_per_peer", |b| {
-        b.iter_custom(|iters| {
-            interleaved(iters, || {
-                (axum_chunk(&peer, CHUNK_COLD), axum_chunk(&cold, CHUNK_COLD))
-            })
-        });
-    });
+    axum_ratio("axum_authz_cold_per_peer", &peer, &cold, CHUNK_COLD);
 
     // Many requests per `block_on`, as in `actix/no_auth` and `actix/authz`.
     let system = actix_web::rt::System::new();
     let no_auth = actix_no_auth!(system);
     let authz = actix_authz!(system, issuer, true);
     let authorization = format!("Bearer {token}");
-    group.bench_function("actix_authz_per_no_auth", |b| {
-        b.iter_custom(|iters| {
-            interleaved(iters, || {
-                system.block_on(async {
-                    let to_request = TestRequest::to_request;
-                    let floor =
-                        actix_requests("no_auth", &no_auth, to_request, &authorization, CHUNK)
-                            .await;
-                    let layered =
-                        actix_requests("authz", &authz, to_request, &authorization, CHUNK).await;
-                    (floor, layered)
-                })
-            })
-        });
-    });
+    actix_ratio!(
+        group,
+        system,
+        "actix_authz_per_no_auth",
+        &authorization,
+        CHUNK,
+        ("no_auth", no_auth),
+        ("authz", authz)
+    );
     let (floor, layered) = actix_layer_only!(system, issuer);
-    group.bench_function("actix_middleware_per_no_auth", |b| {
-        b.iter_custom(|iters| {
-            interleaved(iters, || {
-                system.block_on(async {
-                    let to_request = TestRequest::to_request;
-                    let floor =
-                        actix_requests("ok", &floor, to_request, &authorization, CHUNK).await;
-                    let layered =
-                        actix_requests("ok_authz", &layered, to_request, &authorization, CHUNK)
-                            .await;
-                    (floor, layered)
-                })
-            })
-        });
-    });
+    actix_ratio!(
+        group,
+        system,
+        "actix_middleware_per_no_auth",
+        &authorization,
+        CHUNK,
+        ("ok", floor),
+        ("ok_authz", layered)
+    );
     let reference = actix_reference!(system);
-    group.bench_function("actix_reference_middleware_per_no_auth", |b| {
-        b.iter_custom(|iters| {
-            interleaved(iters, || {
-                system.block_on(async {
-                    let to_request = TestRequest::to_request;
-                    let floor =
-                        actix_requests("no_auth", &no_auth, to_request, &authorization, CHUNK)
-                            .await;
-                    let layered =
-                        actix_requests("reference", &reference, to_request, &authorization, CHUNK)
-                            .await;
-                    (floor, layered)
-                })
-            })
-        });
-    });
+    actix_ratio!(
+        group,
+        system,
+        "actix_reference_middleware_per_no_auth",
+        &authorization,
+        CHUNK,
+        ("no_auth", no_auth),
+        ("reference", reference)
+    );
     let cold = actix_authz!(system, issuer, false);
     let peer = actix_peer!(system, issuer);
-    group.bench_function("actix_authz_cold_per_peer", |b| {
-        b.iter_custom(|iters| {
-            interleaved(iters, || {
-                system.block_on(async {
-                    let to_request = TestRequest::to_request;
-                    let peer =
-                        actix_requests("peer", &peer, to_request, &authorization, CHUNK_COLD).await;
-                    let cold =
-                        actix_requests("authz_cold", &cold, to_request, &authorization, CHUNK_COLD)
-                            .await;
-                    (peer, cold)
-                })
-            })
-        });
-    });
+    actix_ratio!(
+        group,
+        system,
+        "actix_authz_cold_per_peer",
+        &authorization,
+        CHUNK_COLD,
+        ("peer", peer),
+        ("authz_cold", cold)
+    );
     group.finish();
 }
 

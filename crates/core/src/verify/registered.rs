@@ -305,7 +305,10 @@ mod tests {
                 format!(r#"{{"sub":"a","x":{{"{name}":5}}}}"#),
                 format!(r#"{{"x":[1,{{"{name}":"1"}}]}}"#),
                 format!(r#"{{"email":{{"{name}":"1e999"}}}}"#),
-                format!(r#"{{"x":{{"\u0024serde_json::private::{}":5}}}}"#, &name[22..]),
+                format!(
+                    r#"{{"x":{{"\u0024serde_json::private::{}":5}}}}"#,
+                    &name[22..]
+                ),
             ] {
                 assert!(Claims::parse(&json).is_err(), "{json}");
                 assert!(Header::parse(&json).is_err(), "{json}");
