@@ -121,26 +121,14 @@ impl<'a> Reader<'a> {
     /// The next member name of the object entered last, with its `:` consumed; `None` (and the
     /// object left) at its `}`. `first` is true until the first member has been read.
     pub(super) fn member(&mut self, first: &mut bool) -> Result<Option<Cow<'a, str>>, Invalid> {
+        let opening = *first;
         match self.peek() {
             Some(b'}') => {
                 self.close();
                 return Ok(None);
             }
-            Some(b'"') if *first => {
-                *first = false;
-                self.at += 1;
-                let name = self.string_rest()?;
-                // serde_json reads an object whose first member has one of its private names
-                // as something else (a raw value, an exact number) when the application's
-                // build has the matching feature on; such an object would not read back as
-                // the object it is, so it is refused whatever the features.
-                if SERDE_JSON_PRIVATE_NAMES.contains(&name.as_ref()) {
-                    return Err(Invalid);
-                }
-                self.eat(b':')?;
-                return Ok(Some(name));
-            }
-            Some(b',') if !*first => {
+            Some(b'"') if opening => *first = false,
+            Some(b',') if !opening => {
                 self.at += 1;
                 if self.peek() != Some(b'"') {
                     return Err(Invalid);
@@ -150,6 +138,13 @@ impl<'a> Reader<'a> {
         }
         self.at += 1;
         let name = self.string_rest()?;
+        // serde_json reads an object whose first member has one of its private names as
+        // something else (a raw value, an exact number) when the application's build has the
+        // matching feature on; such an object would not read back as the object it is, so it
+        // is refused whatever the features.
+        if opening && SERDE_JSON_PRIVATE_NAMES.contains(&name.as_ref()) {
+            return Err(Invalid);
+        }
         self.eat(b':')?;
         Ok(Some(name))
     }

@@ -569,11 +569,9 @@ fn long_documents_read_alike() {
     ];
     // Large enough that a reader quadratic in any of these shapes would not finish: the
     // time is left to benchmarks, the outcome is compared here.
-    for (shape, build) in shapes {
+    for (_shape, build) in shapes {
         for units in [1_000, 100_000] {
-            let json = build(units);
-            assert!(!json.is_empty(), "{shape}");
-            check(&json, false);
+            check(&build(units), false);
         }
     }
 }
