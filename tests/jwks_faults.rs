@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use cognito_authz::{AcceptedTokenUse, ErrorKind, FetchSettings, Verifier};
+use cognito_authz_test_support::events;
 use cognito_authz_test_support::jwks::{COOLDOWN, advance, pool, server, stats};
 use cognito_authz_testkit::{JwksReply, LocalIssuer, with_kid};
 
@@ -321,46 +322,10 @@ async fn a_removed_key_verifies_until_the_next_successful_fetch_not_a_failed_one
     assert_eq!(stats(&verifier).keys, 1);
 }
 
-/// Records `warn` events (message and fields as text) from the code under test.
-#[derive(Default)]
-struct WarnRecorder(std::sync::Mutex<Vec<String>>);
-
-impl tracing::Subscriber for WarnRecorder {
-    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
-        *metadata.level() <= tracing::Level::WARN
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        struct Fields(String);
-        impl tracing::field::Visit for Fields {
-            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-                use std::fmt::Write as _;
-                let _ = write!(self.0, "{}={value:?} ", field.name());
-            }
-        }
-        let mut fields = Fields(String::new());
-        event.record(&mut fields);
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(fields.0);
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
-}
-
 #[tokio::test]
 async fn a_set_with_no_usable_key_is_a_failed_fetch_that_keeps_the_last_good_set() {
-    let recorder = Arc::new(WarnRecorder::default());
-    // A current-thread runtime: the fetch task runs on this thread, under this subscriber.
-    let _guard = tracing::subscriber::set_default(Arc::clone(&recorder));
-    // Callsite interest is global: another test's event may have cached `never` while no
-    // subscriber was listening. Recompute it with this one in place.
-    tracing::callsite::rebuild_interest_cache();
+    // A current-thread runtime: the fetch task runs on this thread, where events are captured.
+    let capture = events::capture();
     let issuer = pool().await;
     let verifier = default_verifier(&issuer);
     let token = issuer.access_token().sign();
@@ -380,10 +345,6 @@ async fn a_set_with_no_usable_key_is_a_failed_fetch_that_keeps_the_last_good_set
     for (round, body) in (1_u64..).zip(&unusable) {
         server(&issuer).serve_body(body.clone());
         advance(&issuer, COOLDOWN);
-        // Tests on other threads (the apps of tests/parity.rs fetching broken key sets) may
-        // register the warning's callsite while the cache is rebuilt; recompute it before
-        // each round so this subscriber is asked again.
-        tracing::callsite::rebuild_interest_cache();
         let error = verifier
             .verify(&with_kid(&token, "rotated"))
             .await
@@ -402,11 +363,11 @@ async fn a_set_with_no_usable_key_is_a_failed_fetch_that_keeps_the_last_good_set
         assert_eq!(server(&issuer).fetch_count(), fetches);
         assert_eq!(stats(&verifier).backoff_hits, backoff_hits + 1);
     }
-    let warnings = recorder
-        .0
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clone();
+    let warnings: Vec<String> = capture
+        .events()
+        .into_iter()
+        .filter(|line| line.starts_with("WARN "))
+        .collect();
     let why: Vec<_> = warnings
         .iter()
         .filter(|line| {

@@ -562,78 +562,34 @@ async fn propagation_over_pub_sub_takes_about_one_round_trip() {
     assert!(p99 < Duration::from_millis(250), "p99 {p99:?}");
 }
 
-/// Records the messages of `cognito_authz::revocation` events.
-struct Transitions(std::sync::Mutex<Vec<String>>);
-
-impl tracing::Subscriber for Transitions {
-    fn register_callsite(
-        &self,
-        _: &'static tracing::Metadata<'static>,
-    ) -> tracing::subscriber::Interest {
-        // Asked per event: the recorder is one thread's default, not every thread's.
-        tracing::subscriber::Interest::sometimes()
-    }
-    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
-        metadata.target() == "cognito_authz::revocation"
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        struct Message(String);
-        impl tracing::field::Visit for Message {
-            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-                if field.name() == "message" {
-                    self.0 = format!("{value:?}");
-                }
-            }
-        }
-        let mut message = Message(String::new());
-        event.record(&mut message);
-        if let Ok(mut events) = self.0.lock() {
-            events.push(format!("{} {}", event.metadata().level(), message.0));
-        }
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
-}
-
 #[test]
 fn every_transition_is_a_tracing_event() {
-    let transitions = std::sync::Arc::new(Transitions(std::sync::Mutex::new(Vec::new())));
-    // With a single registered dispatcher, tracing computes the interest of a callsite first hit
-    // on another thread (other tests emit these events too) from that thread's default, which
-    // has none, and caches "never". A second registered dispatcher makes it ask them all.
-    let _second = tracing::Dispatch::new(Transitions(std::sync::Mutex::new(Vec::new())));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    // A current-thread runtime polls the store's background task on this thread, inside the
-    // scoped subscriber.
-    tracing::subscriber::with_default(std::sync::Arc::clone(&transitions), || {
-        runtime.block_on(async {
-            let mut redis = RedisServer::start().await;
-            let issuer = LocalIssuer::offline();
-            let clock = issuer.manual_clock().expect("manual clock").clone();
-            let instance = Instance::redis(&issuer, &redis, WhenStale::Refuse);
-            until(&instance.store, "connected", |s| s.connected).await;
-            redis.kill();
-            until(&instance.store, "disconnected", |s| !s.connected).await;
-            clock.advance(Duration::from_secs(31));
-            let fine = token(&issuer, "f", "o", "u");
-            assert_eq!(instance.answer(&fine).await, "revocation_unavailable");
-            assert_eq!(instance.answer(&fine).await, "revocation_unavailable");
-            redis.restart(false).await;
-            until(&instance.store, "reconnected", |s| {
-                s.connected && s.resyncs >= 2
-            })
-            .await;
-        });
+    // A current-thread runtime polls the store's background task on this thread, where events
+    // are captured.
+    let capture = cognito_authz_test_support::events::capture();
+    runtime.block_on(async {
+        let mut redis = RedisServer::start().await;
+        let issuer = LocalIssuer::offline();
+        let clock = issuer.manual_clock().expect("manual clock").clone();
+        let instance = Instance::redis(&issuer, &redis, WhenStale::Refuse);
+        until(&instance.store, "connected", |s| s.connected).await;
+        redis.kill();
+        until(&instance.store, "disconnected", |s| !s.connected).await;
+        clock.advance(Duration::from_secs(31));
+        let fine = token(&issuer, "f", "o", "u");
+        assert_eq!(instance.answer(&fine).await, "revocation_unavailable");
+        assert_eq!(instance.answer(&fine).await, "revocation_unavailable");
+        redis.restart(false).await;
+        until(&instance.store, "reconnected", |s| {
+            s.connected && s.resyncs >= 2
+        })
+        .await;
     });
-    let events = transitions.0.lock().expect("events").clone();
+    let events = capture.events();
     let connected = |event: &&String| event.starts_with("INFO revocation store connected");
     let lost = |event: &&String| event.starts_with("WARN revocation store unreachable");
     let stale = |event: &&String| event.starts_with("WARN revocation replica is stale");

@@ -1,8 +1,8 @@
 //! What the tests of the workspace share that is no use to a user of the testkit: the exact
 //! response texts a denial answers with, request headers in the shape the tables use, the
 //! standard route table, the rows of the response-table tests, the harness of the JWKS tests,
-//! the `cognito-authz` binary's runner, the programs from outside Rust some tests run, and a
-//! free port for a child process.
+//! the `cognito-authz` binary's runner, the programs from outside Rust some tests run, the
+//! tracing events a test's thread emits, and a free port for a child process.
 //!
 //! An unpublished crate rather than a `#[path]`-included file: the adapters' tests and the root
 //! tests depend on it like on any crate, each uses what it needs without dead-code allowances,
@@ -13,6 +13,7 @@
 
 pub mod cli;
 pub mod contract;
+pub mod events;
 pub mod jwks;
 pub mod policy;
 pub mod responses;

@@ -6,7 +6,6 @@ use futures_util::FutureExt as _;
 use http::HeaderValue;
 use serde_json::json;
 
-use std::fmt;
 use std::path::Path;
 
 use http::{HeaderMap, Method};
@@ -67,33 +66,11 @@ fn cross_site(route: Option<&'static str>) -> Expect {
     }
 }
 
-/// Records every event's fields as `name=value` text.
-struct Recorder(std::sync::Mutex<Vec<String>>);
-
-impl tracing::Subscriber for Recorder {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        struct Fields(String);
-        impl tracing::field::Visit for Fields {
-            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
-                self.0.push_str(&format!("{}={value:?} ", field.name()));
-            }
-        }
-        let mut fields = Fields(format!("{} ", event.metadata().level()));
-        event.record(&mut fields);
-        if let Ok(mut events) = self.0.lock() {
-            events.push(fields.0);
-        }
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
+/// Runs `f` and returns every event this thread emitted meanwhile.
+fn capture_events(f: impl FnOnce()) -> Vec<String> {
+    let capture = cognito_authz_test_support::events::capture();
+    f();
+    capture.events()
 }
 
 #[test]
@@ -101,11 +78,7 @@ fn denials_are_logged_at_debug_with_code_and_route_but_never_the_token() {
     let authorizer = authorizer(Authorizer::builder());
     let expired = issuer().access_token("", &[], json!({"exp": NOW - 1}));
     let user = issuer().access_token("openid", &[], json!({}));
-    let recorder = Arc::new(Recorder(std::sync::Mutex::new(Vec::new())));
-    tracing::subscriber::with_default(Arc::clone(&recorder), || {
-        // Callsite interest is global: another test's event may have cached `never` while
-        // no subscriber was listening. Recompute it with this one in place.
-        tracing::callsite::rebuild_interest_cache();
+    let events = capture_events(|| {
         for token in [&expired, &user] {
             let mut headers = HeaderMap::new();
             headers.insert(
@@ -119,7 +92,6 @@ fn denials_are_logged_at_debug_with_code_and_route_but_never_the_token() {
             assert!(!decision.is_allowed());
         }
     });
-    let events = recorder.0.lock().expect("events").clone();
     let denials: Vec<&String> = events
         .iter()
         .filter(|e| e.contains("request denied"))
@@ -146,11 +118,7 @@ fn denials_are_logged_at_debug_with_code_and_route_but_never_the_token() {
 fn cross_site_refusals_are_logged_at_debug_with_the_route_and_why() {
     let authorizer = authorizer(Authorizer::builder());
     let user = issuer().access_token("openid", &["admin"], json!({}));
-    let recorder = Arc::new(Recorder(std::sync::Mutex::new(Vec::new())));
-    tracing::subscriber::with_default(Arc::clone(&recorder), || {
-        // Callsite interest is global: another test's event may have cached `never` while
-        // no subscriber was listening. Recompute it with this one in place.
-        tracing::callsite::rebuild_interest_cache();
+    let events = capture_events(|| {
         let mut headers = HeaderMap::new();
         let cookie = HeaderValue::from_str(&format!("id_token={user}")).expect("value");
         headers.insert("cookie", cookie);
@@ -164,7 +132,6 @@ fn cross_site_refusals_are_logged_at_debug_with_the_route_and_why() {
             Some("cross_site_request")
         );
     });
-    let events = recorder.0.lock().expect("events").clone();
     let denial = events
         .iter()
         .find(|event| event.contains("request denied"))
