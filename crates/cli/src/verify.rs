@@ -4,9 +4,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::ArgGroup;
-use cognito_authz_core::jwks::{KeyFileError, KeySet};
+use cognito_authz_core::jwks::{KeyFileError, KeySetError};
 use cognito_authz_core::{
-    AcceptedTokenUse, Error, FixedClock, IssuerConfig, PolicyFile, VerifiedToken, Verifier,
+    AcceptedTokenUse, ConfigError, Error, FixedClock, IssuerConfig, PolicyFile, VerifiedToken,
+    Verifier,
 };
 use serde_json::json;
 
@@ -166,7 +167,31 @@ fn build_verifier(args: &VerifyArgs, issuers: Vec<IssuerConfig>) -> Result<Verif
     if let Some(now) = args.now {
         verifier = verifier.clock(FixedClock(Duration::from_secs(now)));
     }
-    Ok(verifier.build()?)
+    verifier
+        .build()
+        .map_err(|error| key_file_error(args, error))
+}
+
+/// A build error, worded for `--jwks-file` when that file (given without `--config`, so first
+/// read as the verifier is built) is what failed.
+fn key_file_error(args: &VerifyArgs, error: ConfigError) -> UsageError {
+    let (None, Some(path)) = (&args.config, &args.jwks_file) else {
+        return error.into();
+    };
+    let mut cause = std::error::Error::source(&error);
+    while let Some(current) = cause {
+        if let Some(KeyFileError::Read(read)) = current.downcast_ref::<KeyFileError>() {
+            return UsageError(format!(
+                "cannot read --jwks-file {}: {read}",
+                path.display()
+            ));
+        }
+        if let Some(invalid) = current.downcast_ref::<KeySetError>() {
+            return UsageError(format!("--jwks-file {}: {invalid}", path.display()));
+        }
+        cause = current.source();
+    }
+    error.into()
 }
 
 /// The issuers: from `--config`, or one built from the flags.
@@ -206,13 +231,7 @@ fn issuers(args: &VerifyArgs) -> Result<Vec<IssuerConfig>, UsageError> {
         (None, true) => {}
     }
     if let Some(path) = &args.jwks_file {
-        KeySet::from_file(path).map_err(|error| match error {
-            KeyFileError::Read(error) => UsageError(format!(
-                "cannot read --jwks-file {}: {error}",
-                path.display()
-            )),
-            error => UsageError(format!("--jwks-file {}: {error}", path.display())),
-        })?;
+        // Read once, as the verifier is built; `build_verifier` reports it as the flag's.
         builder = builder.jwks_file(path);
     } else if let Some(url) = &args.jwks_url {
         builder = builder.jwks_url(url);

@@ -122,6 +122,52 @@ fn token_is_read_from_stdin_or_a_file_and_trimmed() {
     assert_eq!(json["error"], "malformed_token");
 }
 
+/// `verify --jwks-file` without `--config` reads the key set once. The key set is served
+/// through a named pipe; the moment the first reader has opened it, the pipe is replaced by a
+/// file that is not a key set, so a second read would fail the command.
+#[cfg(unix)]
+#[test]
+fn a_jwks_file_is_read_once() {
+    use std::io::Write as _;
+
+    let dir = CLI.scratch("verify-read-once");
+    let (token, jwks) = mint(&dir, &[]);
+    let keys = std::fs::read(&jwks).expect("key set");
+    let pipe = dir.join("keys.pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&pipe)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success(), "mkfifo {}", pipe.display());
+    let writer = std::thread::spawn({
+        let pipe = pipe.clone();
+        move || {
+            // Opening for writing waits for the first reader.
+            let mut served = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&pipe)
+                .expect("open the pipe for writing");
+            std::fs::remove_file(&pipe).expect("unlink the pipe");
+            std::fs::write(&pipe, "[1,2,3]").expect("replace it");
+            served.write_all(&keys).expect("serve the key set");
+        }
+    });
+    let output = CLI.run(&verify_args(
+        &token,
+        pipe.to_str().expect("utf8"),
+        &["--any-client", "--now", NOW],
+    ));
+    writer.join().expect("writer");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    assert!(stdout(&output).starts_with("valid"), "{}", stdout(&output));
+}
+
 #[test]
 fn configuration_errors_exit_2_with_a_message() {
     let dir = CLI.scratch("verify-config");
