@@ -273,32 +273,11 @@ const SPACES: &[&str] = &[
 /// claim, arrays of them, a user claim, a nested user claim, a member name, and the header's
 /// members. `true` where the top-level names are distinct and none is read by name.
 fn placements(value: &str) -> Vec<(String, bool)> {
-    let mut documents: Vec<(String, bool)> = [
-        "exp",
-        "nbf",
-        "iat",
-        "auth_time",
-        "sub",
-        "iss",
-        "scope",
-        "token_use",
-        "client_id",
-        "username",
-        "cognito:username",
-        "jti",
-        "origin_jti",
-        "email",
-        "aud",
-        "cognito:groups",
-        "alg",
-        "kid",
-        "crit",
-        "\\u0065xp",
-        "a\\u0075d",
-    ]
-    .iter()
-    .map(|name| (format!("{{\"{name}\":{value}}}"), false))
-    .collect();
+    let mut documents: Vec<(String, bool)> = READ_NAMES
+        .iter()
+        .chain(&["\\u0065xp", "a\\u0075d"])
+        .map(|name| (format!("{{\"{name}\":{value}}}"), false))
+        .collect();
     for (json, plain) in [
         (format!("{{\"custom\":{value}}}"), true),
         (format!("{{\"custom\":[{value}]}}"), true),
