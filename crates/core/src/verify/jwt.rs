@@ -285,6 +285,42 @@ mod tests {
         }
     }
 
+    /// The decoder picks its code by the CPU it runs on (AVX2, SSE4.1, or scalar on x86-64;
+    /// NEON on ARM), and the machines the tests usually run on have AVX2. So the three
+    /// decoding proptests above run again in this test binary under qemu's user-mode x86-64
+    /// emulation, as a CPU without AVX2 (`Nehalem`: the SSE4.1 code) and one without SSE4.1
+    /// (`qemu64`: the scalar code).
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_decoding_proptests_pass_on_cpus_without_avx2_or_sse41() {
+        const PROPTESTS: [&str; 3] = [
+            "verify::jwt::tests::segments_of_any_length_split_to_their_bytes",
+            "verify::jwt::tests::segments_decode_as_the_base64_crate_does",
+            "verify::jwt::tests::long_segments_with_one_fault_anywhere_decode_as_the_base64_crate_does",
+        ];
+        let this = std::env::current_exe().expect("the test binary's path");
+        for cpu in ["Nehalem", "qemu64"] {
+            let output = std::process::Command::new("qemu-x86_64")
+                .args(["-cpu", cpu])
+                .arg(&this)
+                .args(["--exact", "--test-threads", "1"])
+                .args(PROPTESTS)
+                .output()
+                .unwrap_or_else(|error| {
+                    panic!(
+                        "cannot run qemu-x86_64 ({error}): install it with \
+                         `apt-get install qemu-user` (scripts/test.sh does)"
+                    )
+                });
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            assert!(
+                output.status.success() && stdout.contains("test result: ok. 3 passed"),
+                "as a {cpu} CPU: {stdout}{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
+
     #[test]
     fn well_formed_token_parses() {
         let raw = token(r#"{"alg":"RS256","kid":"k"}"#, r#"{"sub":"a"}"#);
