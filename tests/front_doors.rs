@@ -418,3 +418,61 @@ mod alb_door {
         }
     }
 }
+
+/// A revocation store stale beyond its limit, set to refuse, is a 503 in-process
+/// (`revocation_unavailable`): the Lambda authorizer answers it as it answers unavailable keys,
+/// with a server error (API Gateway's 500), never `Unauthorized` (401, which tells the client to
+/// sign in again).
+#[tokio::test]
+async fn a_stale_revocation_store_is_a_server_error_from_the_lambda_authorizer() {
+    use cognito_authz::Decision;
+    use cognito_authz::revocation::{RevocationStore, WhenStale};
+    use http::{HeaderMap, HeaderValue, Method};
+
+    let issuer = LocalIssuer::offline();
+    // Nothing listens on port 1: the store never connects, so its replica is stale from the
+    // start.
+    let store = RevocationStore::builder()
+        .clock(issuer.manual_clock().expect("manual clock").clone())
+        .when_stale(WhenStale::Refuse)
+        .redis("redis://127.0.0.1:1/0")
+        .expect("store");
+    let verifier = issuer
+        .verifier_builder(AcceptedTokenUse::Any)
+        .revocation(store)
+        .build()
+        .expect("verifier");
+    let authorizer = Authorizer::builder()
+        .verifier(verifier)
+        .route("/me", "authenticated".parse().expect("policy"))
+        .build()
+        .expect("authorizer");
+    let token = issuer.access_token().sign();
+
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        "authorization",
+        HeaderValue::from_str(&format!("Bearer {token}")).expect("header"),
+    );
+    let Decision::Deny(denial) = authorizer.authorize(&Method::GET, "/me", &headers).await else {
+        panic!("a stale store set to refuse admits nothing");
+    };
+    assert_eq!(
+        (denial.code(), denial.status().as_u16()),
+        ("revocation_unavailable", 503)
+    );
+
+    let lambda = LambdaAuthorizer::new(authorizer);
+    let event = json!({
+        "type": "TOKEN",
+        "authorizationToken": format!("Bearer {token}"),
+        "methodArn": format!("{ARN}GET/me"),
+    });
+    let answer = lambda.handle(event).await;
+    assert_eq!(
+        answer,
+        Err(AuthorizerError::Internal(
+            "revocation store unavailable".to_owned()
+        ))
+    );
+}

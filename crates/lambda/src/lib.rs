@@ -33,8 +33,8 @@
 //! | allow | IAM `Allow` / `isAuthorized: true`, `principalId` = `sub` | the backend's answer |
 //! | 401 (no token, invalid token, revoked) | the error `Unauthorized` | 401 |
 //! | 400 `invalid_request` (two tokens, a `.`/`..` path segment) | the error `Unauthorized` | 401 |
-//! | 403 (`insufficient_scope`, `forbidden`) | IAM `Deny` / `isAuthorized: false` | 403 |
-//! | 503 (keys unavailable) | another error, logged at `error` | 500 |
+//! | 403 (`insufficient_scope`, `forbidden`, `cross_site_request`) | IAM `Deny` (always naming the request's own `methodArn`) / `isAuthorized: false` | 403 |
+//! | 503 (keys or revocation store unavailable) | another error, logged at `error` | 500 |
 //!
 //! API Gateway has no way to answer 400 from an authorizer; `Unauthorized` is an error, not a
 //! policy, so nothing is cached for it and nothing is granted.
@@ -58,6 +58,19 @@
 //! on, one answer is reused for every route, so a warning is logged unless caching is
 //! declared off; give such APIs a TTL of 0 or route-specific identity sources.
 //!
+//! # Cookie tokens
+//!
+//! A token read from a cookie (a [`TokenSource`](cognito_authz_core::TokenSource) with a
+//! cookie) meets the cross-site check on every method but `GET`, `HEAD` and `OPTIONS`: another
+//! site's page can make the browser send the cookie. The check reads `Sec-Fetch-Site`,
+//! `Origin` and `Referer`, which API Gateway's cache key (the identity source: the cookie)
+//! does not hold, so a grant cached for the app's own page would also answer a forged request
+//! with the same cookie. So, unless [`LambdaAuthorizer::cache_disabled`] says the cache is off,
+//! a cookie token's answer grants those methods only as to a caller without a token (the
+//! routes that need none), for the request itself and in the cached policy, and a warning says
+//! so once. With the result TTL at 0 and `cache_disabled()`, each request is decided as the
+//! in-process layer decides it: the app's own pages may change state, other sites may not.
+//!
 //! The response `context` holds flat values only: `sub`, `username`, `token_use`, `client_id`,
 //! `issuer` (the configured issuer's name), `groups` (comma-separated), `scopes`
 //! (space-separated), `route` (the matched pattern; with caching, the one of the request that
@@ -69,7 +82,10 @@ mod iam;
 
 use std::sync::Arc;
 
-use cognito_authz_core::{Authorizer, Decision, ErrorKind, RequestTarget, VerifiedToken};
+use cognito_authz_core::{
+    Authorizer, Decision, ErrorKind, RequestTarget, TokenLocation, VerifiedToken,
+};
+use http::{HeaderMap, StatusCode};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::{Map, Value, json};
 
@@ -137,6 +153,7 @@ pub struct LambdaAuthorizer {
     scope: PolicyScope,
     cache_disabled: bool,
     warned: Arc<std::sync::Once>,
+    warned_cookies: Arc<std::sync::Once>,
 }
 
 impl LambdaAuthorizer {
@@ -147,6 +164,7 @@ impl LambdaAuthorizer {
             scope: PolicyScope::Table,
             cache_disabled: false,
             warned: Arc::new(std::sync::Once::new()),
+            warned_cookies: Arc::new(std::sync::Once::new()),
         }
     }
 
@@ -197,19 +215,20 @@ impl LambdaAuthorizer {
             .map(str::to_owned);
         let (allowed, token) = match decision {
             Decision::Allow { token } => (true, token),
-            Decision::Deny(denial) => match denial.kind() {
-                ErrorKind::JwksUnavailable => {
+            Decision::Deny(denial) => match denial.status() {
+                StatusCode::SERVICE_UNAVAILABLE => {
                     tracing::error!(
                         code = denial.code(),
                         route = denial.route().unwrap_or("<unmatched>"),
                         event = request.kind.as_str(),
-                        "signing keys unavailable: answering with a server error"
+                        "{}: answering with a server error",
+                        unavailable(denial.kind())
                     );
                     return Err(AuthorizerError::Internal(
-                        "signing keys unavailable".to_owned(),
+                        unavailable(denial.kind()).to_owned(),
                     ));
                 }
-                _ if denial.status() == 403 => (false, self.principal_token(&request).await?),
+                StatusCode::FORBIDDEN => (false, self.principal_token(&request).await?),
                 _ => {
                     tracing::debug!(
                         code = denial.code(),
@@ -221,6 +240,11 @@ impl LambdaAuthorizer {
                 }
             },
         };
+        // A cookie token's answer, while API Gateway may reuse it, grants the methods the
+        // cross-site check judges only as the layer answers another site: as to no token.
+        let cross_site = self.answers_other_sites(&request);
+        let judged = cross_site && source.checks_cross_site(&request.method);
+        let allowed = allowed && (!judged || self.allows_anonymous(&request, target).await);
         let context = context(token.as_deref(), route.as_deref(), &request);
         match request.kind {
             EventKind::HttpApiV2 => Ok(json!({"isAuthorized": allowed, "context": context})),
@@ -228,7 +252,12 @@ impl LambdaAuthorizer {
                 let arn = request.arn.as_ref().ok_or_else(|| {
                     AuthorizerError::Internal("REST event without methodArn".to_owned())
                 })?;
-                let document = self.policy(token.as_deref(), arn, allowed);
+                let mut document = self.policy(token.as_deref(), arn, allowed, cross_site);
+                let own = arn.arn();
+                if !allowed && !document.deny.contains(&own) {
+                    // Whatever the table grants the principal, never this refused request.
+                    document.deny.push(own);
+                }
                 let principal = token
                     .as_deref()
                     .and_then(VerifiedToken::sub)
@@ -253,42 +282,112 @@ impl LambdaAuthorizer {
         };
         match self.authorizer.verifier().verify(raw).await {
             Ok(token) => Ok(Some(token)),
-            Err(error) if error.kind() == ErrorKind::JwksUnavailable => {
-                tracing::error!(code = error.code(), "signing keys unavailable");
+            Err(error) if error.status() == StatusCode::SERVICE_UNAVAILABLE => {
+                tracing::error!(code = error.code(), "{}", unavailable(error.kind()));
                 Err(AuthorizerError::Internal(
-                    "signing keys unavailable".to_owned(),
+                    unavailable(error.kind()).to_owned(),
                 ))
             }
             Err(_) => Ok(None),
         }
     }
 
+    /// Whether this answer may be reused for requests another site made the browser send: a
+    /// cookie token with API Gateway's cache not declared off. The cache key (the identity
+    /// source: the cookie) does not hold the headers the cross-site check reads
+    /// (`Sec-Fetch-Site`, `Origin`, `Referer`), so a grant cached for the app's own page
+    /// would also answer a forged request carrying the same cookie.
+    fn answers_other_sites(&self, request: &AuthorizerRequest) -> bool {
+        if self.cache_disabled {
+            return false;
+        }
+        let from_cookie = matches!(
+            self.authorizer
+                .token_source()
+                .extract_located_from(&request.headers),
+            Ok((_, TokenLocation::Cookie))
+        );
+        if from_cookie {
+            self.warned_cookies.call_once(|| {
+                tracing::warn!(
+                    "cookie tokens with the authorizer cache on: state-changing requests are allowed only where they need no token, because a cached grant would also answer another site's request with the same cookie; set the authorizer's result TTL to 0 and call cache_disabled()"
+                );
+            });
+        }
+        from_cookie
+    }
+
+    /// What the layer decides for the request sent with no token: how it answers another
+    /// site's request, whose cookie token it does not take.
+    async fn allows_anonymous(
+        &self,
+        request: &AuthorizerRequest,
+        target: RequestTarget<'_>,
+    ) -> bool {
+        let decision = self
+            .authorizer
+            .authorize(&request.method, target, &HeaderMap::new())
+            .await;
+        matches!(decision, Decision::Allow { .. })
+    }
+
+    /// The answer's policy document. With `cross_site`, the methods the cross-site check
+    /// judges are granted only as to a caller without a token.
     fn policy(
         &self,
         token: Option<&VerifiedToken>,
         arn: &MethodArn,
         allowed: bool,
+        cross_site: bool,
     ) -> PolicyDocument {
         match self.scope {
             PolicyScope::Request => PolicyDocument::single(arn.arn(), allowed),
-            PolicyScope::Table => {
-                let compiled = iam::compile(&self.authorizer.routes(), token, arn);
-                if !compiled.narrowed.is_empty() {
-                    let examples: Vec<String> = compiled
-                        .narrowed
-                        .iter()
-                        .take(5)
-                        .map(|(method, path)| format!("{method} {path}"))
-                        .collect();
-                    tracing::warn!(
-                        count = compiled.narrowed.len(),
-                        examples = %examples.join(", "),
-                        "the route table cannot be written exactly as an IAM policy for this principal: the cached policy refuses these requests, which the in-process layer allows"
-                    );
+            PolicyScope::Table if cross_site && token.is_some() => {
+                let source = self.authorizer.token_source();
+                let safe = self.compiled(token, arn);
+                let anonymous = self.compiled(None, arn);
+                // A resource is `{prefix}{METHOD}{glob}`, the glob starting with `/`, `*` or
+                // `?`; one whose method cannot be read counts as judged, so it is taken from
+                // the anonymous table.
+                let prefix = arn.resource("", "");
+                let judged = |resource: &String| {
+                    resource
+                        .strip_prefix(&prefix)
+                        .and_then(|rest| rest.split(|c: char| !c.is_ascii_uppercase()).next())
+                        .and_then(|method| method.parse::<http::Method>().ok())
+                        .is_none_or(|method| source.checks_cross_site(&method))
+                };
+                PolicyDocument {
+                    allow: (safe.allow.into_iter().filter(|r| !judged(r)))
+                        .chain(anonymous.allow.into_iter().filter(|r| judged(r)))
+                        .collect(),
+                    deny: (safe.deny.into_iter().filter(|r| !judged(r)))
+                        .chain(anonymous.deny.into_iter().filter(|r| judged(r)))
+                        .collect(),
                 }
-                compiled.document
             }
+            PolicyScope::Table => self.compiled(token, arn),
         }
+    }
+
+    /// The route table compiled for the principal holding `token` (or none), with a warning
+    /// naming what IAM wildcards cannot express.
+    fn compiled(&self, token: Option<&VerifiedToken>, arn: &MethodArn) -> PolicyDocument {
+        let compiled = iam::compile(&self.authorizer.routes(), token, arn);
+        if !compiled.narrowed.is_empty() {
+            let examples: Vec<String> = compiled
+                .narrowed
+                .iter()
+                .take(5)
+                .map(|(method, path)| format!("{method} {path}"))
+                .collect();
+            tracing::warn!(
+                count = compiled.narrowed.len(),
+                examples = %examples.join(", "),
+                "the route table cannot be written exactly as an IAM policy for this principal: the cached policy refuses these requests, which the in-process layer allows"
+            );
+        }
+        compiled.document
     }
 
     fn warn_once(&self, kind: EventKind) {
@@ -305,6 +404,15 @@ impl LambdaAuthorizer {
             (_, PolicyScope::Table) => return,
         };
         self.warned.call_once(|| tracing::warn!("{message}"));
+    }
+}
+
+/// What a 503 answer lacks, for the log and the server error's message.
+fn unavailable(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::JwksUnavailable => "signing keys unavailable",
+        ErrorKind::RevocationUnavailable => "revocation store unavailable",
+        _ => "a dependency of the authorizer is unavailable",
     }
 }
 

@@ -116,7 +116,7 @@ impl CrossSiteCheck {
 }
 
 /// `GET`, `HEAD` and `OPTIONS`: methods that must not change state, so never checked.
-fn is_safe(method: &Method) -> bool {
+pub(crate) fn is_safe(method: &Method) -> bool {
     *method == Method::GET || *method == Method::HEAD || *method == Method::OPTIONS
 }
 

@@ -327,6 +327,22 @@ impl TokenSource {
         }
     }
 
+    /// Whether [`TokenSource::check_cross_site`] judges a cookie token on a `method` request:
+    /// every method but `GET`, `HEAD` and `OPTIONS` (which must not change state).
+    ///
+    /// ```
+    /// use cognito_authz_core::TokenSource;
+    /// use http::Method;
+    ///
+    /// let source = TokenSource::builder().cookie("id_token").build()?;
+    /// assert!(source.checks_cross_site(&Method::POST));
+    /// assert!(!source.checks_cross_site(&Method::GET));
+    /// # Ok::<(), cognito_authz_core::ConfigError>(())
+    /// ```
+    pub fn checks_cross_site(&self, method: &http::Method) -> bool {
+        !crate::edge::cross_site::is_safe(method)
+    }
+
     /// [`TokenSource::extract_from`], also saying where the token was found (for
     /// [`TokenSource::check_cross_site`]).
     ///
