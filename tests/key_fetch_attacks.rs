@@ -1,5 +1,6 @@
 //! Key fetching under hostile or extreme conditions, beyond tests/jwks_*.rs: fetch settings at
-//! `Duration::MAX` answer like any other setting (never a panic inside `verify`).
+//! `Duration::MAX` answer like any other setting (never a panic inside `verify`), an ALB key
+//! fetch abandoned by its only waiter still ends on its own and is never joined stale.
 
 use std::time::Duration;
 
@@ -120,4 +121,132 @@ async fn a_fetch_timeout_of_duration_max_lets_a_request_join_the_fetch_under_way
         .expect("the first request ran")
         .expect("the fetch brings the key");
     assert_eq!(server.fetch_count(), 1, "one fetch for both requests");
+}
+
+// --- the ALB key fetch when its only waiter goes away ----------------------------------------
+
+/// An ALB key fetch runs as its own task: when the only request waiting for it is cancelled
+/// (its client hung up), the fetch still ends within its timeout and clears its entry, so the
+/// next request for the kid starts a fresh fetch instead of joining a stranded one (which would
+/// answer a valid token 503 `jwks_unavailable` while the endpoint answers at once).
+#[cfg(feature = "alb")]
+#[tokio::test]
+async fn an_alb_key_fetch_abandoned_by_its_only_waiter_is_never_joined_stale() {
+    use std::net::Ipv4Addr;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use aws_lc_rs::encoding::AsDer as _;
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+    use cognito_authz::{AlbConfig, AlbVerifier};
+    use serde_json::json;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    const ARN: &str =
+        "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/web/50dc6c495c0c9188";
+    const KID: &str = "0f4a8c2e-7d1b-4e3a-9b6c-5d2e1f0a9b8c";
+    const CLIENT: &str = "1example23456789";
+    const ISS: &str = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example1";
+    const FETCH_TIMEOUT: Duration = Duration::from_millis(200);
+
+    let rng = SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).expect("key");
+    let key =
+        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).expect("key");
+    let der = key.public_key().as_der().expect("der");
+    let pem = format!(
+        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+        STANDARD.encode(der.as_ref())
+    );
+
+    // The key endpoint: the first connection is held (a slow moment of the endpoint) until the
+    // client closes it, every later one is answered at once.
+    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .expect("bind");
+    let base = format!("http://{}/", listener.local_addr().expect("addr"));
+    let connections = Arc::new(AtomicUsize::new(0));
+    let first_arrived = Arc::new(tokio::sync::Notify::new());
+    let first_closed = Arc::new(tokio::sync::Notify::new());
+    let server = {
+        let connections = Arc::clone(&connections);
+        let first_arrived = Arc::clone(&first_arrived);
+        let first_closed = Arc::clone(&first_closed);
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut buffer = vec![0_u8; 4096];
+                let _ = socket.read(&mut buffer).await;
+                if connections.fetch_add(1, Ordering::SeqCst) == 0 {
+                    first_arrived.notify_one();
+                    let first_closed = Arc::clone(&first_closed);
+                    tokio::spawn(async move {
+                        // Never answered: read until the client gives up on it.
+                        while socket.read(&mut buffer).await.is_ok_and(|read| read > 0) {}
+                        first_closed.notify_one();
+                    });
+                    continue;
+                }
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{pem}",
+                    pem.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+            }
+        })
+    };
+
+    let config = AlbConfig::builder()
+        .load_balancer_arn(ARN)
+        .client_ids([CLIENT])
+        .issuer(ISS)
+        .key_url_base(base)
+        .timeout(FETCH_TIMEOUT)
+        .build()
+        .expect("ALB config");
+    let verifier = AlbVerifier::new(config).expect("ALB verifier");
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        + 3600;
+    let header = json!({"typ": "JWT", "kid": KID, "alg": "ES256", "iss": ISS, "client": CLIENT, "signer": ARN, "exp": exp});
+    let claims = json!({"sub": "u-1", "iss": ISS, "exp": exp});
+    let signing_input = format!(
+        "{}.{}",
+        URL_SAFE.encode(header.to_string()),
+        URL_SAFE.encode(claims.to_string())
+    );
+    let signature = key.sign(&rng, signing_input.as_bytes()).expect("sign");
+    let token = format!("{signing_input}.{}", URL_SAFE.encode(signature.as_ref()));
+
+    // A request starts the key fetch, then its client hangs up: its future is dropped.
+    {
+        let abandoned = verifier.verify(&token);
+        tokio::pin!(abandoned);
+        tokio::select! {
+            answer = &mut abandoned => panic!("the held endpoint cannot have answered: {answer:?}"),
+            () = first_arrived.notified() => {}
+        }
+    }
+    assert_eq!(verifier.fetch_count(), 1);
+    // The abandoned fetch gives up on the held connection at its timeout, on its own (a guard,
+    // not a wait: a fetch nobody drives would never close it).
+    tokio::time::timeout(Duration::from_secs(10), first_closed.notified())
+        .await
+        .expect("the abandoned fetch ends at its timeout although nobody waits for it");
+
+    // The endpoint answers at once now: the next request for the kid must get the key.
+    let answer = verifier.verify(&token).await;
+    let fetches = verifier.fetch_count();
+    server.abort();
+    assert!(
+        answer.is_ok(),
+        "a valid ALB token refused ({:?}) after {fetches} fetch(es): the request joined the \
+         fetch its hung-up predecessor left behind",
+        answer.map(|_| ()).map_err(|error| error.kind())
+    );
+    assert_eq!(fetches, 2, "one fresh fetch");
 }
