@@ -1,10 +1,12 @@
 //! Key fetching under hostile or extreme conditions, beyond tests/jwks_*.rs: fetch settings at
 //! `Duration::MAX` answer like any other setting (never a panic inside `verify`), an ALB key
-//! fetch abandoned by its only waiter still ends on its own and is never joined stale.
+//! fetch abandoned by its only waiter still ends on its own and is never joined stale, and a
+//! user's sign-out covers every region of a replicated pool.
 
 use std::time::Duration;
 
-use cognito_authz::{AcceptedTokenUse, ErrorKind, Verifier};
+use cognito_authz::revocation::{Revocation, RevocationStore};
+use cognito_authz::{AcceptedTokenUse, ErrorKind, IssuerConfig, Verifier};
 use cognito_authz_testkit::LocalIssuer;
 use futures_util::FutureExt as _;
 
@@ -249,4 +251,77 @@ async fn an_alb_key_fetch_abandoned_by_its_only_waiter_is_never_joined_stale() {
         answer.map(|_| ()).map_err(|error| error.kind())
     );
     assert_eq!(fetches, 2, "one fresh fetch");
+}
+
+// --- revocation across the regions of a replicated pool --------------------------------------
+
+/// A user pool is one namespace of users for sign-outs: recorded with the primary region's
+/// issuer (as `Revocation::user_of` on a primary-region token and `cognito-authz revoke --user`
+/// write it), a sign-out also refuses the same `sub`'s earlier tokens issued in a replica
+/// region, whose `iss` names that region.
+#[tokio::test]
+async fn a_user_sign_out_covers_the_replica_regions_of_the_pool() {
+    let issuer = LocalIssuer::offline();
+    let clock = issuer.manual_clock().expect("manual clock").clone();
+    let store = RevocationStore::builder().clock(clock.clone()).memory();
+    let config = IssuerConfig::user_pool(issuer.pool_id())
+        .replica_regions(["eu-west-1"])
+        .client_ids([issuer.client_id()])
+        .token_use(AcceptedTokenUse::Any)
+        .jwks_json(issuer.jwks_json())
+        .build()
+        .expect("config");
+    let verifier = Verifier::builder()
+        .issuer(config)
+        .shared_clock(issuer.clock())
+        .revocation(store.clone())
+        .build()
+        .expect("verifier");
+    let now = clock.now_secs();
+    let primary = issuer
+        .access_token()
+        .subject("user-1")
+        .issued_at(now - 10)
+        .sign();
+    let replica_iss = format!(
+        "https://cognito-idp.eu-west-1.amazonaws.com/{}",
+        issuer.pool_id()
+    );
+    let replica = issuer
+        .access_token()
+        .subject("user-1")
+        .iss(replica_iss.clone())
+        .issued_at(now - 10)
+        .sign();
+    let other_user = issuer
+        .access_token()
+        .subject("user-2")
+        .iss(replica_iss)
+        .issued_at(now - 10)
+        .sign();
+    let signed_out = verifier.verify(&primary).await.expect("verifies");
+    verifier.verify(&replica).await.expect("verifies");
+
+    store
+        .revoke(Revocation::user_of(&signed_out, now).expect("sub"))
+        .await
+        .expect("recorded");
+    let error = verifier
+        .verify(&primary)
+        .await
+        .expect_err("signed out in the primary region");
+    assert_eq!(error.kind(), ErrorKind::RevokedToken);
+    let answer = verifier.verify(&replica).await;
+    assert_eq!(
+        answer
+            .as_ref()
+            .map(|_| ())
+            .map_err(cognito_authz::Error::kind),
+        Err(ErrorKind::RevokedToken),
+        "the same user's token from the pool's replica region is admitted after a global sign-out"
+    );
+    verifier
+        .verify(&other_user)
+        .await
+        .expect("another user of the pool is not signed out");
 }

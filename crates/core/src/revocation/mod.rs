@@ -174,6 +174,10 @@ impl Revocation {
     }
 
     /// Revokes every token of `issuer` + `sub` issued at or before `cutoff` (Unix seconds).
+    ///
+    /// A Cognito user pool is one namespace of users: the sign-out covers the pool's tokens
+    /// under both issuer spellings (`cognito-idp.…`, `issuer-cognito-idp.…`) and from every
+    /// region of a replicated pool, whichever of them `issuer` names.
     pub fn user(issuer: impl Into<String>, sub: impl Into<String>, cutoff: u64) -> Self {
         Self::User {
             issuer: issuer.into(),
