@@ -28,7 +28,10 @@
 //! Concurrent requests for one uncached kid share one fetch, and at most four uncached kids
 //! are fetched per region in each [`AlbConfigBuilder::min_refresh_interval`]: a flood of
 //! invented kids costs four fetches per interval and grows nothing; the rest are refused with
-//! `unknown_kid` without a fetch.
+//! `unknown_kid` without a fetch. The budget is shared by forged and real kids alike (nothing
+//! before the key tells them apart), so a forger who knows the ARN and a client id can keep a
+//! key not yet cached out for as long as it sends four invented kids per interval; keys already
+//! cached are unaffected.
 //!
 //! A fetch runs as its own tokio task: when every request waiting for it is cancelled (the
 //! clients hung up) it still ends within [`AlbConfigBuilder::timeout`], caches the key if it
