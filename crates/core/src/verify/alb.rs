@@ -535,9 +535,16 @@ impl AlbVerifier {
         if now >= window.0.saturating_add(interval) {
             *window = (now, 0);
         }
-        if window.1 >= FETCHES_PER_INTERVAL || state.in_flight.len() >= MAX_FETCHES_IN_FLIGHT {
+        if window.1 >= FETCHES_PER_INTERVAL {
             tracing::debug!(region = %signer.region, "ALB key fetch refused: inside the cooldown");
             return Err(Error::new(ErrorKind::UnknownKid, "unknown kid (cooldown)"));
+        }
+        if state.in_flight.len() >= MAX_FETCHES_IN_FLIGHT {
+            tracing::debug!(region = %signer.region, "ALB key fetch refused: too many fetches under way");
+            return Err(Error::new(
+                ErrorKind::UnknownKid,
+                "unknown kid (too many fetches under way)",
+            ));
         }
         window.1 += 1;
         inner
