@@ -431,14 +431,14 @@ impl RevocationStoreBuilder {
     }
 
     /// Interval of the periodic resynchronisation with Redis (default 60 s; more than zero and
-    /// at most 365 days, or [`RevocationStoreBuilder::redis`] fails).
+    /// at most 365 days, or building a Redis store fails).
     pub fn resync_interval(mut self, interval: Duration) -> Self {
         self.resync_interval = interval;
         self
     }
 
     /// Time allowed for one Redis connection or command (default 2 s; more than zero and at most
-    /// 365 days, or [`RevocationStoreBuilder::redis`] fails).
+    /// 365 days, or building a Redis store fails).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
