@@ -11,6 +11,7 @@ mod front_doors;
 mod jwks_abandoned;
 mod jwks_cache;
 mod jwks_faults;
+mod key_fetch_attacks;
 mod moto_interop;
 mod parity;
 mod reload;

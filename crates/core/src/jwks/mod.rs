@@ -7,6 +7,10 @@
 //! it is cancelled, e.g. because the client hung up; a caller never joins a fetch that started
 //! longer ago than the cooldown (or the fetch timeout, if longer), so no one is handed an old
 //! answer. The small state mutex is held only to decide, never across an await.
+//!
+//! Every sum of a clock reading and a configured duration saturates: a cooldown, timeout or
+//! back-off of `Duration::MAX` means "never" (no refresh on an unknown kid, a fetch joined for
+//! as long as it runs, no retry after a failure), not a panic inside a request.
 
 mod fetch;
 mod set;
@@ -225,7 +229,7 @@ impl KeySource {
             if state
                 .in_flight
                 .as_ref()
-                .is_some_and(|in_flight| now >= in_flight.started + fresh_for)
+                .is_some_and(|in_flight| now >= in_flight.started.saturating_add(fresh_for))
             {
                 tracing::debug!(source = %self.label, "jwks fetch in flight is older than the cooldown; not joining it");
                 state.in_flight = None;
@@ -259,7 +263,7 @@ impl KeySource {
             && self.is_loaded()
             && state
                 .last_attempt
-                .is_some_and(|last| now < last + self.settings.min_refresh_interval)
+                .is_some_and(|last| now < last.saturating_add(self.settings.min_refresh_interval))
         {
             self.cooldown_hits.fetch_add(1, Ordering::Relaxed);
             self.metrics.cooldown_refusal(&self.label);
@@ -339,7 +343,7 @@ impl KeySource {
                 self.failures.fetch_add(1, Ordering::Relaxed);
                 state.failures = state.failures.saturating_add(1);
                 let backoff = backoff(&self.settings, state.failures);
-                state.retry_at = Some(self.clock.now() + backoff);
+                state.retry_at = Some(self.clock.now().saturating_add(backoff));
                 crate::metrics::jwks_fetch(
                     &self.label,
                     crate::metrics::fetch_failure(&error),

@@ -89,6 +89,9 @@ pub const DEFAULT_MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 6
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(5 * 60);
 /// Default interval of the periodic resynchronisation with Redis: 60 s.
 pub const DEFAULT_RESYNC_INTERVAL: Duration = Duration::from_secs(60);
+/// The longest resync interval or Redis timeout accepted: the background task schedules them on
+/// timers, which cannot be set near `Duration::MAX`.
+const MAX_BACKGROUND_DURATION: Duration = Duration::from_secs(365 * 86_400);
 
 /// What a replica that has lost Redis for longer than the staleness limit does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -174,6 +177,10 @@ impl Revocation {
     }
 
     /// Revokes every token of `issuer` + `sub` issued at or before `cutoff` (Unix seconds).
+    ///
+    /// A Cognito user pool is one namespace of users: the sign-out covers the pool's tokens
+    /// under both issuer spellings (`cognito-idp.…`, `issuer-cognito-idp.…`) and from every
+    /// region of a replicated pool, whichever of them `issuer` names.
     pub fn user(issuer: impl Into<String>, sub: impl Into<String>, cutoff: u64) -> Self {
         Self::User {
             issuer: issuer.into(),
@@ -423,13 +430,15 @@ impl RevocationStoreBuilder {
         self
     }
 
-    /// Interval of the periodic resynchronisation with Redis (default 60 s).
+    /// Interval of the periodic resynchronisation with Redis (default 60 s; more than zero and
+    /// at most 365 days, or building a Redis store fails).
     pub fn resync_interval(mut self, interval: Duration) -> Self {
         self.resync_interval = interval;
         self
     }
 
-    /// Time allowed for one Redis connection or command (default 2 s).
+    /// Time allowed for one Redis connection or command (default 2 s; more than zero and at most
+    /// 365 days, or building a Redis store fails).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -448,7 +457,8 @@ impl RevocationStoreBuilder {
     /// [`RevocationStore::wait_until_connected`] awaits it.
     ///
     /// # Errors
-    /// A URL the client cannot parse, an empty key prefix, or no tokio runtime.
+    /// A URL the client cannot parse, an empty key prefix, a resync interval or timeout of zero
+    /// or over 365 days, or no tokio runtime.
     #[cfg(feature = "redis")]
     pub fn redis(self, url: &str) -> Result<RevocationStore, ConfigError> {
         redis::connect(self, url)
@@ -462,10 +472,16 @@ impl RevocationStoreBuilder {
                 "revocation key_prefix must not be empty",
             ));
         }
-        if self.resync_interval.is_zero() {
+        if self.resync_interval.is_zero() || self.resync_interval > MAX_BACKGROUND_DURATION {
             return Err(ConfigError::new(
                 crate::ConfigErrorKind::Revocation,
-                "revocation resync_interval must be positive",
+                "revocation resync_interval must be positive and at most 365 days",
+            ));
+        }
+        if self.timeout.is_zero() || self.timeout > MAX_BACKGROUND_DURATION {
+            return Err(ConfigError::new(
+                crate::ConfigErrorKind::Revocation,
+                "revocation timeout must be positive and at most 365 days",
             ));
         }
         Ok(())

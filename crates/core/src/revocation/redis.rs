@@ -179,12 +179,13 @@ impl RedisBackend {
     }
 }
 
-/// Cognito mints two spellings of one pool's issuer; a user signed out under one is signed out
-/// under both.
+/// One Cognito pool is one namespace of users, whichever spelling and region its issuer uses
+/// (see [`user_namespace`](super::replica::user_namespace)): a user signed out under one is
+/// signed out under all, and two writers recording the same sign-out share one key.
 fn canonical_issuer(issuer: &str) -> std::borrow::Cow<'_, str> {
-    match issuer.strip_prefix("https://issuer-cognito-idp.") {
-        Some(rest) => std::borrow::Cow::Owned(format!("https://cognito-idp.{rest}")),
-        None => std::borrow::Cow::Borrowed(issuer),
+    match super::replica::user_namespace(issuer) {
+        ["", issuer, ..] => std::borrow::Cow::Borrowed(issuer),
+        pieces => std::borrow::Cow::Owned(pieces.concat()),
     }
 }
 
@@ -446,6 +447,12 @@ mod tests {
                 5,
             )
             .until(12),
+            Revocation::user(
+                "https://cognito-idp.eu-west-1.amazonaws.com/us-east-1_Abc",
+                "s:1",
+                5,
+            )
+            .until(12),
             Revocation::user("x", "", 5).until(12),
         ] {
             let (key, cutoff, expires) = encode(prefix, &revocation);
@@ -466,6 +473,32 @@ mod tests {
             };
             assert_eq!(back, expected);
         }
+    }
+
+    #[test]
+    fn every_spelling_and_region_of_a_pool_is_one_key() {
+        let pool = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Abc";
+        for issuer in [
+            pool,
+            "https://issuer-cognito-idp.us-east-1.amazonaws.com/us-east-1_Abc",
+            "https://cognito-idp.eu-west-1.amazonaws.com/us-east-1_Abc",
+            "https://issuer-cognito-idp.eu-west-1.amazonaws.com/us-east-1_Abc",
+        ] {
+            assert_eq!(canonical_issuer(issuer), pool, "{issuer}");
+        }
+        for other in [
+            "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Other",
+            "https://cognito-idp.us-east-1.amazonaws.com.cn/us-east-1_Abc",
+            "http://localhost:9229/local_pool",
+            "https://idp.example",
+        ] {
+            assert_ne!(canonical_issuer(other), pool, "{other}");
+        }
+        // Not a pool id with its region: only the spelling is folded.
+        assert_eq!(
+            canonical_issuer("https://issuer-cognito-idp.eu-west-1.amazonaws.com/plain"),
+            "https://cognito-idp.eu-west-1.amazonaws.com/plain"
+        );
     }
 
     #[test]

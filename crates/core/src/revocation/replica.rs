@@ -67,16 +67,39 @@ pub(crate) enum Key<'a> {
     User { issuer: &'a str, sub: &'a str },
 }
 
-/// Cognito's two issuer spellings of one pool, split the same way: (`https://cognito-idp.`, rest).
-fn issuer_parts(issuer: &str) -> (&'static str, &str) {
+/// The issuer a user's sign-out is recorded under, in pieces to concatenate: one Cognito user
+/// pool is one namespace of users, whichever of its spellings (`https://cognito-idp.` and
+/// `https://issuer-cognito-idp.`) and whichever of its regions (a replicated pool's tokens name
+/// the region that issued them) a token's `iss` uses. A Cognito issuer
+/// `https://[issuer-]cognito-idp.{region}.{domain}/{region2}_{id}` reads as the pool's own
+/// region, `https://cognito-idp.{region2}.{domain}/{region2}_{id}` (the pool id starts with the
+/// region it was created in); any other issuer is itself.
+///
+/// Folding more issuers together can only refuse more tokens: the pool id names one pool in
+/// every region, so no other pool's users are touched.
+pub(crate) fn user_namespace(issuer: &str) -> [&str; 6] {
     const ORIGINAL: &str = "https://cognito-idp.";
-    if let Some(rest) = issuer
+    let Some(rest) = issuer
         .strip_prefix("https://issuer-cognito-idp.")
         .or_else(|| issuer.strip_prefix(ORIGINAL))
-    {
-        (ORIGINAL, rest)
-    } else {
-        ("", issuer)
+    else {
+        return ["", issuer, "", "", "", ""];
+    };
+    let is_region = |text: &str| {
+        !text.is_empty()
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    let pool_region = rest.split_once('/').and_then(|(host, pool)| {
+        let (region, domain) = host.split_once('.')?;
+        let (pool_region, id) = pool.split_once('_')?;
+        (is_region(region) && is_region(pool_region) && !id.is_empty() && !id.contains('/'))
+            .then_some((pool_region, domain, pool))
+    });
+    match pool_region {
+        Some((pool_region, domain, pool)) => [ORIGINAL, pool_region, ".", domain, "/", pool],
+        None => [ORIGINAL, rest, "", "", "", ""],
     }
 }
 
@@ -120,12 +143,13 @@ impl Replica {
                 hasher.write(origin_jti.as_bytes());
             }
             Key::User { issuer, sub } => {
-                // The canonical issuer in two pieces, without allocating on the request path.
-                let (head, tail) = issuer_parts(issuer);
+                // The pool's namespace in pieces, without allocating on the request path.
+                let pieces = user_namespace(issuer);
                 hasher.write_u8(b'u');
-                hasher.write_usize(head.len() + tail.len());
-                hasher.write(head.as_bytes());
-                hasher.write(tail.as_bytes());
+                hasher.write_usize(pieces.iter().map(|piece| piece.len()).sum());
+                for piece in pieces {
+                    hasher.write(piece.as_bytes());
+                }
                 hasher.write(sub.as_bytes());
             }
         }

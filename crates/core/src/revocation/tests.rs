@@ -370,3 +370,24 @@ proptest! {
         })?;
     }
 }
+
+#[test]
+fn background_durations_must_be_schedulable() {
+    let builder = RevocationStore::builder;
+    assert!(builder().validate().is_ok());
+    for bad in [Duration::ZERO, Duration::MAX] {
+        assert!(
+            builder().resync_interval(bad).validate().is_err(),
+            "{bad:?}"
+        );
+        assert!(builder().timeout(bad).validate().is_err(), "{bad:?}");
+    }
+    let year = Duration::from_secs(365 * 86_400);
+    assert!(
+        builder()
+            .resync_interval(year)
+            .timeout(year)
+            .validate()
+            .is_ok()
+    );
+}

@@ -28,7 +28,18 @@
 //! Concurrent requests for one uncached kid share one fetch, and at most four uncached kids
 //! are fetched per region in each [`AlbConfigBuilder::min_refresh_interval`]: a flood of
 //! invented kids costs four fetches per interval and grows nothing; the rest are refused with
-//! `unknown_kid` without a fetch.
+//! `unknown_kid` without a fetch. The budget is shared by forged and real kids alike (nothing
+//! before the key tells them apart), so a forger who knows the ARN and a client id can keep a
+//! key not yet cached out for as long as it sends four invented kids per interval; keys already
+//! cached are unaffected.
+//!
+//! A fetch runs as its own tokio task: when every request waiting for it is cancelled (the
+//! clients hung up) it still ends within [`AlbConfigBuilder::timeout`], caches the key if it
+//! got one and clears its entry. A request never joins a fetch that started a whole timeout
+//! ago or more (such a fetch is stopped and forgotten), and at most 64 fetches are under way at
+//! once, so hung-up requests with invented kids leave nothing behind. Sums of a clock reading
+//! and a configured duration saturate: a timeout or interval of `Duration::MAX` means "never",
+//! not a panic.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -57,6 +68,9 @@ const MAX_TOKEN_BYTES: usize = 16 * 1024;
 /// Fetches of uncached kids allowed per region and refresh interval: enough for several load
 /// balancers rotating at once, few enough that a flood of invented kids costs nothing.
 const FETCHES_PER_INTERVAL: u32 = 4;
+/// Key fetches under way at most, all regions together: each ends within the fetch timeout,
+/// so this only binds when the timeout is far longer than the refresh interval.
+const MAX_FETCHES_IN_FLIGHT: usize = 64;
 /// The largest PEM document read from the key endpoint.
 const MAX_PEM_BYTES: usize = 8 * 1024;
 
@@ -206,7 +220,8 @@ impl AlbConfigBuilder {
         self
     }
 
-    /// Total time for one key fetch (default 3 s).
+    /// Total time for one key fetch (default 3 s); a request never joins a fetch older than
+    /// this.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
@@ -234,7 +249,7 @@ impl AlbConfigBuilder {
     ///
     /// # Errors
     /// No ARN, an ARN that is not an Application Load Balancer's, no client id, no issuer, a
-    /// key URL over plain HTTP to a non-loopback host, or `max_keys` of 0.
+    /// key URL over plain HTTP to a non-loopback host, a zero timeout, or `max_keys` of 0.
     pub fn build(self) -> Result<AlbConfig, ConfigError> {
         if self.arns.is_empty() {
             return Err(ConfigError::new(
@@ -278,13 +293,20 @@ impl AlbConfigBuilder {
                 "max_keys must be at least 1",
             ));
         }
+        let timeout = self.timeout.unwrap_or(Duration::from_secs(3));
+        if timeout.is_zero() {
+            return Err(ConfigError::new(
+                crate::ConfigErrorKind::Alb,
+                "the ALB key fetch timeout must be positive",
+            ));
+        }
         Ok(AlbConfig {
             load_balancers,
             client_ids: self.client_ids,
             issuer,
             key_base: self.key_base,
             leeway: self.leeway,
-            timeout: self.timeout.unwrap_or(Duration::from_secs(3)),
+            timeout,
             min_refresh_interval: self.min_refresh_interval.unwrap_or(Duration::from_secs(30)),
             max_keys,
             clock: self.clock.unwrap_or_else(|| SharedClock::new(SystemClock)),
@@ -294,13 +316,49 @@ impl AlbConfigBuilder {
 
 type KeyFetch = Shared<BoxFuture<'static, Result<Arc<ParsedPublicKey>, ErrorKind>>>;
 
+/// A key fetch under way: what requests for its kid join, when it started, its number, and
+/// (when it runs as its own task) the handle that stops it.
+struct InFlight {
+    fetch: KeyFetch,
+    started: Duration,
+    generation: u64,
+    abort: Option<tokio::task::AbortHandle>,
+}
+
 #[derive(Default)]
 struct KeyState {
     keys: HashMap<String, Arc<ParsedPublicKey>>,
     order: VecDeque<String>,
-    in_flight: HashMap<String, KeyFetch>,
+    in_flight: HashMap<String, InFlight>,
+    /// Numbers fetches in the order they start, so a finished fetch clears only its own entry.
+    next_generation: u64,
     /// Per region: when the current fetch window started and how many fetches it had.
     windows: HashMap<String, (Duration, u32)>,
+}
+
+impl KeyState {
+    /// Drops (and stops) every fetch that started at least `timeout` ago: its own timeout has
+    /// run out, so whatever it still holds is no answer to give anyone.
+    fn forget_expired_fetches(&mut self, now: Duration, timeout: Duration) {
+        self.in_flight.retain(|_, in_flight| {
+            let fresh = now < in_flight.started.saturating_add(timeout);
+            if !fresh && let Some(abort) = &in_flight.abort {
+                abort.abort();
+            }
+            fresh
+        });
+    }
+
+    /// Clears the fetch of `kid` if it is still fetch `generation` (a newer one stays).
+    fn forget_fetch(&mut self, kid: &str, generation: u64) {
+        if self
+            .in_flight
+            .get(kid)
+            .is_some_and(|in_flight| in_flight.generation == generation)
+        {
+            self.in_flight.remove(kid);
+        }
+    }
 }
 
 /// Verifies `x-amzn-oidc-data` tokens. Cheap to clone.
@@ -445,34 +503,12 @@ impl AlbVerifier {
             if let Some(key) = state.keys.get(kid) {
                 return Ok(Arc::clone(key));
             }
-            if let Some(fetch) = state.in_flight.get(kid) {
-                fetch.clone()
+            let now = inner.config.clock.now();
+            state.forget_expired_fetches(now, inner.config.timeout);
+            if let Some(in_flight) = state.in_flight.get(kid) {
+                in_flight.fetch.clone()
             } else {
-                let now = inner.config.clock.now();
-                let interval = inner.config.min_refresh_interval;
-                let window = state
-                    .windows
-                    .entry(signer.region.clone())
-                    .or_insert((now, 0));
-                if now >= window.0 + interval {
-                    *window = (now, 0);
-                }
-                if window.1 >= FETCHES_PER_INTERVAL {
-                    tracing::debug!(region = %signer.region, "ALB key fetch refused: inside the cooldown");
-                    return Err(Error::new(ErrorKind::UnknownKid, "unknown kid (cooldown)"));
-                }
-                window.1 += 1;
-                inner
-                    .fetches
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let url = inner.config.key_url(signer, kid);
-                let this = self.clone();
-                let owned_kid = kid.to_owned();
-                let fetch: KeyFetch = async move { this.fetch_key(url, owned_kid).await }
-                    .boxed()
-                    .shared();
-                state.in_flight.insert(kid.to_owned(), fetch.clone());
-                fetch
+                self.start_fetch(&mut state, signer, kid, now)?
             }
         };
         fetch.await.map_err(|kind| match kind {
@@ -481,29 +517,127 @@ impl AlbVerifier {
         })
     }
 
-    async fn fetch_key(&self, url: String, kid: String) -> Result<Arc<ParsedPublicKey>, ErrorKind> {
+    /// Starts the fetch of `kid` if the region's budget and the bound on fetches under way
+    /// allow it.
+    fn start_fetch(
+        &self,
+        state: &mut KeyState,
+        signer: &LoadBalancer,
+        kid: &str,
+        now: Duration,
+    ) -> Result<KeyFetch, Error> {
         let inner = &self.inner;
-        let result = tokio::time::timeout(inner.config.timeout, fetch_pem(&inner.client, &url))
-            .await
-            .unwrap_or(Err(ErrorKind::JwksUnavailable))
-            .and_then(|pem| parse_pem(&pem).ok_or(ErrorKind::UnknownKid));
-        let mut state = inner.state.lock().unwrap_or_else(PoisonError::into_inner);
-        state.in_flight.remove(&kid);
-        match &result {
-            Ok(key) => {
+        let interval = inner.config.min_refresh_interval;
+        let window = state
+            .windows
+            .entry(signer.region.clone())
+            .or_insert((now, 0));
+        if now >= window.0.saturating_add(interval) {
+            *window = (now, 0);
+        }
+        if window.1 >= FETCHES_PER_INTERVAL {
+            tracing::debug!(region = %signer.region, "ALB key fetch refused: inside the cooldown");
+            return Err(Error::new(ErrorKind::UnknownKid, "unknown kid (cooldown)"));
+        }
+        if state.in_flight.len() >= MAX_FETCHES_IN_FLIGHT {
+            tracing::debug!(region = %signer.region, "ALB key fetch refused: too many fetches under way");
+            return Err(Error::new(
+                ErrorKind::UnknownKid,
+                "unknown kid (too many fetches under way)",
+            ));
+        }
+        window.1 += 1;
+        inner
+            .fetches
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        state.next_generation += 1;
+        let generation = state.next_generation;
+        let task = fetch_key(
+            Arc::downgrade(inner),
+            inner.client.clone(),
+            inner.config.timeout,
+            inner.config.key_url(signer, kid),
+            kid.to_owned(),
+            generation,
+        );
+        // On a tokio runtime the fetch is its own task: it runs to its end (and its key is
+        // cached) even when every request waiting for it is cancelled, and it clears its own
+        // entry. Without a runtime the waiters drive it, and the age check in `key` keeps a
+        // stranded one from being joined later.
+        let (fetch, abort): (BoxFuture<'static, _>, _) = match tokio::runtime::Handle::try_current()
+        {
+            Ok(runtime) => {
+                let handle = runtime.spawn(task);
+                let abort = handle.abort_handle();
+                let source = Arc::downgrade(inner);
+                let owned_kid = kid.to_owned();
+                let fetch = async move {
+                    handle.await.unwrap_or_else(|_| {
+                        // Stopped (as expired) or its runtime shut down: forget it, so
+                        // the next request starts a fetch instead of joining a dead one.
+                        if let Some(inner) = source.upgrade() {
+                            inner
+                                .state
+                                .lock()
+                                .unwrap_or_else(PoisonError::into_inner)
+                                .forget_fetch(&owned_kid, generation);
+                        }
+                        Err(ErrorKind::JwksUnavailable)
+                    })
+                };
+                (fetch.boxed(), Some(abort))
+            }
+            Err(_) => (task.boxed(), None),
+        };
+        let fetch = fetch.shared();
+        state.in_flight.insert(
+            kid.to_owned(),
+            InFlight {
+                fetch: fetch.clone(),
+                started: now,
+                generation,
+                abort,
+            },
+        );
+        Ok(fetch)
+    }
+}
+
+/// Fetches the key of `kid` within `timeout` and records it in the verifier's cache (unless
+/// the verifier is gone), clearing this fetch's in-flight entry.
+async fn fetch_key(
+    inner: std::sync::Weak<AlbInner>,
+    client: reqwest::Client,
+    timeout: Duration,
+    url: String,
+    kid: String,
+    generation: u64,
+) -> Result<Arc<ParsedPublicKey>, ErrorKind> {
+    let result = tokio::time::timeout(timeout, fetch_pem(&client, &url))
+        .await
+        .unwrap_or(Err(ErrorKind::JwksUnavailable))
+        .and_then(|pem| parse_pem(&pem).ok_or(ErrorKind::UnknownKid));
+    let Some(inner) = inner.upgrade() else {
+        return result;
+    };
+    let mut state = inner.state.lock().unwrap_or_else(PoisonError::into_inner);
+    state.forget_fetch(&kid, generation);
+    match &result {
+        Ok(key) => {
+            if !state.keys.contains_key(&kid) {
                 if state.keys.len() >= inner.config.max_keys
                     && let Some(oldest) = state.order.pop_front()
                 {
                     state.keys.remove(&oldest);
                 }
-                state.keys.insert(kid.clone(), Arc::clone(key));
-                state.order.push_back(kid);
-                tracing::debug!(url = %url, "ALB key fetched");
+                state.order.push_back(kid.clone());
             }
-            Err(kind) => tracing::warn!(url = %url, code = kind.code(), "ALB key fetch failed"),
+            state.keys.insert(kid, Arc::clone(key));
+            tracing::debug!(url = %url, "ALB key fetched");
         }
-        result
+        Err(kind) => tracing::warn!(url = %url, code = kind.code(), "ALB key fetch failed"),
     }
+    result
 }
 
 /// The identity of a request behind an ALB: exactly one `x-amzn-oidc-data` header, verified.
@@ -658,6 +792,40 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn fetches_a_whole_timeout_old_are_stopped_and_forgotten() {
+        let timeout = Duration::from_secs(3);
+        let pending = || -> KeyFetch { futures_util::future::pending().boxed().shared() };
+        let stuck = tokio::spawn(futures_util::future::pending::<()>());
+        let mut state = KeyState::default();
+        for (kid, started, abort) in [
+            ("old", Duration::from_secs(10), Some(stuck.abort_handle())),
+            ("young", Duration::from_secs(12), None),
+        ] {
+            state.in_flight.insert(
+                kid.to_owned(),
+                InFlight {
+                    fetch: pending(),
+                    started,
+                    generation: 1,
+                    abort,
+                },
+            );
+        }
+        state.forget_expired_fetches(Duration::from_secs(13), timeout);
+        assert!(!state.in_flight.contains_key("old"));
+        assert!(state.in_flight.contains_key("young"));
+        assert!(stuck.await.expect_err("stopped").is_cancelled());
+        // A timeout of `Duration::MAX` never expires a fetch, and never overflows.
+        state.forget_expired_fetches(Duration::from_secs(u64::MAX / 2), Duration::MAX);
+        assert!(state.in_flight.contains_key("young"));
+        // Only the fetch that owns the entry clears it.
+        state.forget_fetch("young", 2);
+        assert!(state.in_flight.contains_key("young"));
+        state.forget_fetch("young", 1);
+        assert!(state.in_flight.is_empty());
+    }
+
     #[test]
     fn configuration_is_checked_at_build_time() {
         let arn = "arn:aws:elasticloadbalancing:us-east-2:123456789012:loadbalancer/app/web/1";
@@ -682,5 +850,13 @@ mod tests {
         assert!(ok().key_url_base("http://keys.example/").build().is_err());
         assert!(ok().key_url_base("http://127.0.0.1:9/").build().is_ok());
         assert!(ok().max_keys(0).build().is_err());
+        assert!(ok().timeout(Duration::ZERO).build().is_err());
+        assert!(
+            ok().timeout(Duration::MAX)
+                .min_refresh_interval(Duration::MAX)
+                .leeway(Duration::MAX)
+                .build()
+                .is_ok()
+        );
     }
 }

@@ -185,7 +185,15 @@ impl KeyLocation {
     }
 }
 
+/// The longest background refresh interval accepted: a timer further out than this is no
+/// refresh at all (leave it unset), and one near `Duration::MAX` could not be scheduled.
+const MAX_BACKGROUND_REFRESH: Duration = Duration::from_secs(365 * 86_400);
+
 /// How the JWKS of an issuer is fetched and refreshed (each default is documented on its setter).
+///
+/// Durations may be as large as `Duration::MAX` (a cooldown or back-off that large means
+/// "never again"; a timeout that large, "no timeout"), except `background_refresh`, which the
+/// builder requires to be positive and at most 365 days.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchSettings {
     /// At most one refresh per issuer in this interval (default 30 s).
@@ -201,7 +209,8 @@ pub struct FetchSettings {
     pub backoff_initial: Duration,
     /// Largest back-off (default 60 s).
     pub backoff_max: Duration,
-    /// Refresh in the background on this interval (default: off).
+    /// Refresh in the background on this interval (default: off; when set, more than zero and
+    /// at most 365 days).
     pub background_refresh: Option<Duration>,
 }
 
@@ -585,7 +594,8 @@ impl IssuerBuilder {
         self
     }
 
-    /// Refresh the key set in the background on this interval (default off).
+    /// Refresh the key set in the background on this interval (default off). It must be more
+    /// than zero and at most 365 days, or [`IssuerBuilder::build`] fails.
     pub fn background_refresh(mut self, interval: Duration) -> Self {
         self.fetch.background_refresh = Some(interval);
         self
@@ -595,7 +605,8 @@ impl IssuerBuilder {
     ///
     /// # Errors
     /// A malformed pool id or region, a missing `token_use` (Cognito) or client rule, both
-    /// client ids and `any_client`, an empty algorithm list, or a plain-HTTP key URL (given
+    /// client ids and `any_client`, an empty algorithm list, a zero fetch timeout or body cap,
+    /// a background refresh interval of zero or over 365 days, or a plain-HTTP key URL (given
     /// as `jwks_url` or derived from an `http://` issuer) to a non-loopback host without
     /// `allow_insecure_http`.
     pub fn build(self) -> Result<IssuerConfig, ConfigError> {
@@ -674,6 +685,17 @@ impl IssuerBuilder {
             return Err(ConfigError::new(
                 crate::ConfigErrorKind::Issuer,
                 "JWKS timeout and body cap must be positive",
+            ));
+        }
+        if let Some(interval) = self.fetch.background_refresh
+            && (interval.is_zero() || interval > MAX_BACKGROUND_REFRESH)
+        {
+            return Err(ConfigError::new(
+                crate::ConfigErrorKind::Issuer,
+                format!(
+                    "background_refresh of {interval:?} is out of range: it must be positive and                      at most {} days (leave it unset for no background refresh)",
+                    MAX_BACKGROUND_REFRESH.as_secs() / 86_400
+                ),
             ));
         }
         let config = IssuerConfig {
@@ -909,6 +931,37 @@ mod tests {
                 .build()
                 .is_err()
         );
+    }
+
+    #[test]
+    fn fetch_durations_build_at_their_extremes_except_an_unschedulable_background_refresh() {
+        let pool = || {
+            IssuerConfig::user_pool("us-east-1_Abc")
+                .token_use(AcceptedTokenUse::Id)
+                .any_client()
+        };
+        let extreme = FetchSettings {
+            min_refresh_interval: Duration::MAX,
+            timeout: Duration::MAX,
+            backoff_initial: Duration::MAX,
+            backoff_max: Duration::MAX,
+            ..FetchSettings::default()
+        };
+        assert!(pool().fetch_settings(extreme).build().is_ok());
+        assert!(pool().fetch_timeout(Duration::ZERO).build().is_err());
+        for interval in [
+            Duration::ZERO,
+            MAX_BACKGROUND_REFRESH + Duration::from_secs(1),
+        ] {
+            let error = pool()
+                .background_refresh(interval)
+                .build()
+                .expect_err("refused");
+            assert!(error.message().contains("background_refresh"), "{error}");
+        }
+        for interval in [Duration::from_millis(1), MAX_BACKGROUND_REFRESH] {
+            assert!(pool().background_refresh(interval).build().is_ok());
+        }
     }
 
     #[test]
