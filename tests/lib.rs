@@ -16,5 +16,6 @@ mod moto_interop;
 mod parity;
 mod reload;
 mod revocation;
+mod route_attacks;
 mod router_differential;
 mod verify_checks;

@@ -112,7 +112,10 @@
 //! the full path even inside a scope) and on the raw path; and since actix tries resources in
 //! registration order and falls through failed method guards, every route of the table whose
 //! pattern matches the path for the method must allow the request (see the README's "Routing
-//! and paths").
+//! and paths"). A resource without a method guard runs for every method, so a pattern that
+//! matches the path but has no route for the request's method brings in the `unmatched`
+//! default as well: give resources method guards (`web::get()`, `web::post()`) that mirror the
+//! table's `methods`, and a route of that pattern to every method a resource serves.
 //!
 //! With a token source that reads a cookie, a state-changing request another site may have
 //! made the browser send is refused with `cross_site_request` (403, no challenge), as in the

@@ -91,6 +91,22 @@
 //! bad expression. On a route that also sits under a root layer, both decide (the second
 //! verification of the same token is a cache hit when the verified-token cache is on).
 //!
+//! A per-route layer decides only the requests of what it wraps, and axum's
+//! `MethodRouter::route_layer` wraps only the methods the method router has when it is
+//! called, never its `fallback`:
+//!
+//! | wiring | undecided |
+//! |---|---|
+//! | `get(h).route_layer(require(..)).post(p)` | `POST` (runs `p`) |
+//! | `get(h).fallback(f).route_layer(require(..))` | every method but `GET` (runs `f`) |
+//! | `get(h).post(p).route_layer(require(..))` | nothing |
+//! | `get(h).fallback(f).layer(require(..))` | nothing |
+//! | `Router::new().route("/x", get(h).fallback(f)).route_layer(require(..))`, merged | nothing |
+//!
+//! So call `route_layer(require(..))` after the last method; on a method router with a
+//! `fallback` (or built with `any`) use `.layer(require(..))`, which wraps the fallback too, or
+//! put the routes in a router of their own and call `Router::route_layer` on it.
+//!
 //! # Where to put the layer
 //!
 //! The layer looks the policy up on the client's path (axum's `OriginalUri`), so the policy
@@ -127,6 +143,10 @@ pub use cognito_authz_tower::{
 
 /// A layer for one route (`route_layer`) that applies the policy `expression` with
 /// `authorizer`'s verifier, token source and realm; see [`AuthzLayer::require`].
+///
+/// On a method router, add it after the last method: `MethodRouter::route_layer` wraps only
+/// the methods present when it is called and never a `fallback` (use `.layer(..)` there); see
+/// the crate docs' "Per-route policies".
 ///
 /// ```
 /// # use cognito_authz_core::{AcceptedTokenUse, Authorizer, Policy};

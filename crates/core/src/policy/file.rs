@@ -1007,6 +1007,14 @@ mod tests {
                 "f.toml:12:8: route \"/a/{y}\" conflicts with route \"/a/{x}\" for all methods: the same pattern twice (parameter names are ignored) or a parameter and a catch-all at the same position",
             ),
             (
+                with_issuer("[[route]]\npath = \"/admin/\"\nrequire = \"group:admin\"\n"),
+                "f.toml:8:8: route \"/admin/\": a pattern may not end in '/': a request for \"/admin/\" is also decided as \"/admin\" (the trailing '/' dropped), which this pattern does not match; to guard \"/admin/\" write \"/admin/{*rest}\", which covers \"/admin/\" and \"/admin\" too",
+            ),
+            (
+                with_issuer("[[route]]\npath = \"/caf%C3%A9\"\nrequire = \"public\"\n"),
+                "f.toml:8:8: route \"/caf%C3%A9\": segment \"caf%C3%A9\": a pattern may not contain '%', whitespace, control or non-ASCII characters outside parameters: requests carry them percent-encoded and are also decided on the percent-decoded path, and no such pattern matches both; write a parameter ({name}) there and check its value in the handler",
+            ),
+            (
                 with_issuer("[[route]]\npath = \"/x\"\nmethods = [\"GET\", \"NOT A METHOD\"]\nrequire = \"public\"\n"),
                 "f.toml:9:19: \"NOT A METHOD\" is not an HTTP method",
             ),

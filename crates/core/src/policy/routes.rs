@@ -10,8 +10,21 @@
 //! method.
 //!
 //! `HEAD` requests also match `GET` routes (axum and actix serve `HEAD` with the `GET`
-//! handler, so the `GET` policy must guard it); a route that names `HEAD` itself wins over a
-//! `GET` route with the same pattern.
+//! handler, so the `GET` policy must guard it). A route that names `HEAD` is matched before a
+//! `GET` route with the same pattern, but that `GET` route guards the `HEAD` request too: the
+//! table cannot tell whether the app has a `HEAD` handler of its own or serves `HEAD` with the
+//! `GET` one, so both policies must allow it.
+//!
+//! Under [`Dispatch::EveryMatch`] (actix-web), a pattern that matches the path but that no
+//! route gives the request's method (a `GET`-only `/things/{id}` for a `POST /things/open`)
+//! also brings in `unmatched`: a resource registered with that pattern and no method guard
+//! runs for every method, and for this method the table says only `unmatched` there.
+//!
+//! A pattern that some reading of its own paths would miss is a build error, since that
+//! reading would leave its requests to `unmatched`: a trailing `/` or an empty segment (the
+//! normalized reading drops them), a `.` or `..` segment (such requests are refused), and
+//! `%`, whitespace, control or non-ASCII characters outside parameters (requests carry those
+//! percent-encoded and are also read decoded).
 //!
 //! A catch-all `/p/{*rest}` also guards its bare prefix `/p` and `/p/` (frameworks serve those
 //! from a scope or a nested router too) unless another route names that pattern for the
@@ -133,12 +146,16 @@ impl<'a> RouteMatches<'a> {
 /// matched as sent (no percent-decoding or trailing-slash folding, like axum's router);
 /// [`RouteTable::matches`] adds the decoded and normalized forms. `HEAD` requests also match
 /// `GET` routes, since frameworks serve `HEAD` with the `GET` handler; a route naming `HEAD`
-/// wins over a `GET` route with the same pattern. For one method, the same pattern twice
-/// (parameter names ignored) or a parameter and a catch-all at the same position is a build
-/// error; the same path with disjoint methods is fine. So are segments in another router's
-/// syntax (`:id`, `*rest`, `<id>`) and methods that are not standard HTTP methods unless
-/// allowed with [`RouteTableBuilder::extension_methods`]. Requests no route matches get the
-/// `unmatched` policy, `deny` unless set. Lookup does not grow with the number of routes.
+/// is looked up before a `GET` route with the same pattern, and [`RouteTable::matches`] adds
+/// that `GET` route, so both must allow. Under [`Dispatch::EveryMatch`], a pattern matching
+/// the path that no route gives the method adds `unmatched`. For one method, the same pattern
+/// twice (parameter names ignored) or a parameter and a catch-all at the same position is a
+/// build error; the same path with disjoint methods is fine. So are segments in another
+/// router's syntax (`:id`, `*rest`, `<id>`), patterns that end in `/` or hold an empty, `.`
+/// or `..` segment, `%`, whitespace, control or non-ASCII characters outside parameters, and
+/// methods that are not standard HTTP methods unless allowed with
+/// [`RouteTableBuilder::extension_methods`]. Requests no route matches get the `unmatched`
+/// policy, `deny` unless set. Lookup does not grow with the number of routes.
 ///
 /// # Example
 ///
@@ -198,6 +215,16 @@ struct MethodRoutes {
     /// For each entry in `router` (by entry index), the other entries of `router` whose
     /// patterns may match a path it matches.
     overlaps: Vec<Box<[usize]>>,
+    /// For `HEAD`, by entry index: the entry of a `GET` route with the same pattern as the
+    /// entry of a route naming `HEAD`. Both guard a `HEAD` request, since a framework serves
+    /// it with the `GET` handler unless the app has a `HEAD` handler of its own. Empty for
+    /// every other method.
+    companions: Vec<Option<usize>>,
+    /// The patterns of the routes that do not apply to this method and that no route applying
+    /// to it names (parameter names ignored), in as many routers as it takes to hold patterns
+    /// that conflict. Under [`Dispatch::EveryMatch`] a path one of them matches also meets
+    /// `unmatched`: a framework resource without method guards runs for every method.
+    foreign: Vec<Router<()>>,
 }
 
 /// Why a route table cannot be built. Every variant names the route (by index in declaration
@@ -453,7 +480,7 @@ impl RouteTableBuilder {
             route.methods.as_ref().is_some_and(|m| m.contains(method))
         };
         let mut errors = Vec::new();
-        let any_method = method_routes(
+        let mut any_method = method_routes(
             &routes,
             &entries,
             |route| route.methods.is_none(),
@@ -461,6 +488,7 @@ impl RouteTableBuilder {
             None,
             &mut errors,
         );
+        any_method.foreign = foreign_patterns(&routes, &entries, |route| route.methods.is_none());
         let by_method: Vec<(Method, MethodRoutes)> = methods
             .iter()
             .map(|method| {
@@ -471,7 +499,7 @@ impl RouteTableBuilder {
                         && names(route, &Method::GET)
                         && !names(route, &Method::HEAD)
                 };
-                let routes = method_routes(
+                let mut routes_for_method = method_routes(
                     &routes,
                     &entries,
                     |route| route.methods.is_none() || names(route, method),
@@ -479,7 +507,15 @@ impl RouteTableBuilder {
                     Some(method),
                     &mut errors,
                 );
-                (method.clone(), routes)
+                routes_for_method.foreign = foreign_patterns(&routes, &entries, |route| {
+                    route.methods.is_none()
+                        || names(route, method)
+                        || (*method == Method::HEAD && names(route, &Method::GET))
+                });
+                if *method == Method::HEAD {
+                    routes_for_method.companions = head_companions(&routes, &entries);
+                }
+                (method.clone(), routes_for_method)
             })
             .collect();
         if let Some(error) = errors.into_iter().min_by_key(RouteError::route_index) {
@@ -497,11 +533,13 @@ impl RouteTableBuilder {
 }
 
 /// Refuses what matchit would take literally but the author meant as a parameter in another
-/// router's syntax (`:id`, `*rest`, `<id>`), so such a route cannot silently never match.
+/// router's syntax (`:id`, `*rest`, `<id>`), and patterns no request could ever be admitted
+/// on (see [`check_reachable`]), so such a route cannot silently never match.
 fn check_pattern(pattern: &str) -> Result<(), String> {
     if !pattern.starts_with('/') {
         return Err("a path pattern must start with '/'".to_owned());
     }
+    check_reachable(pattern)?;
     for segment in pattern.split('/') {
         if segment.starts_with(':') || segment.starts_with('*') {
             let name = segment.trim_start_matches([':', '*']);
@@ -521,6 +559,69 @@ fn check_pattern(pattern: &str) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Refuses a pattern whose own paths are also read in a form it does not match, so that
+/// `unmatched` (or another route) always decides them too: a trailing `/` or an empty segment
+/// (the normalized reading drops them), a `.` or `..` segment (such requests are refused), and
+/// `%`, whitespace, control or non-ASCII characters outside parameters (requests carry them
+/// percent-encoded, and are also read percent-decoded).
+fn check_reachable(pattern: &str) -> Result<(), String> {
+    if pattern == "/" {
+        return Ok(());
+    }
+    let segments: Vec<&str> = pattern.split('/').skip(1).collect();
+    for (index, segment) in segments.iter().enumerate() {
+        if segment.is_empty() {
+            if index + 1 < segments.len() {
+                return Err(
+                    "a pattern may not contain an empty segment ('//'): a request for such a path is also decided with its empty segments removed, which this pattern does not match"
+                        .to_owned(),
+                );
+            }
+            let without = pattern.trim_end_matches('/');
+            let without = if without.is_empty() { "/" } else { without };
+            let catch_all = format!("{}/{{*rest}}", without.trim_end_matches('/'));
+            return Err(format!(
+                "a pattern may not end in '/': a request for {pattern:?} is also decided as {without:?} (the trailing '/' dropped), which this pattern does not match; to guard {pattern:?} write {catch_all:?}, which covers {pattern:?} and {without:?} too"
+            ));
+        }
+        if *segment == "." || *segment == ".." {
+            return Err(format!(
+                "segment {segment:?}: a pattern may not contain a '.' or '..' segment (requests with one are refused)"
+            ));
+        }
+        if static_text(segment)
+            .any(|c| c == '%' || c.is_whitespace() || c.is_control() || !c.is_ascii())
+        {
+            return Err(format!(
+                "segment {segment:?}: a pattern may not contain '%', whitespace, control or non-ASCII characters outside parameters: requests carry them percent-encoded and are also decided on the percent-decoded path, and no such pattern matches both; write a parameter ({{name}}) there and check its value in the handler"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The characters of a pattern segment outside its `{…}` parameters (an escaped `{{` or `}}`
+/// is literal text).
+fn static_text(segment: &str) -> impl Iterator<Item = char> + '_ {
+    let mut depth = 0_usize;
+    let mut chars = segment.chars().peekable();
+    std::iter::from_fn(move || {
+        loop {
+            let c = chars.next()?;
+            match c {
+                '{' | '}' if depth == 0 && chars.peek() == Some(&c) => {
+                    chars.next();
+                    return Some(c);
+                }
+                '{' => depth += 1,
+                '}' => depth = depth.saturating_sub(1),
+                other if depth == 0 => return Some(other),
+                _ => {}
+            }
+        }
+    })
 }
 
 /// The matchers: one per route (same index), then the bare prefixes `/p` and `/p/` of each
@@ -614,7 +715,106 @@ fn method_routes(
             .map(|(other, _)| *other)
             .collect();
     }
-    MethodRoutes { router, overlaps }
+    MethodRoutes {
+        router,
+        overlaps,
+        companions: Vec::new(),
+        foreign: Vec::new(),
+    }
+}
+
+/// A pattern with its parameter names dropped (`/a/{id}` → `/a/{}`, `/f/{*rest}` → `/f/{*}`):
+/// two patterns with the same shape match the same paths.
+fn shape(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            // An escaped brace (`{{`, `}}`) is literal text.
+            '{' | '}' if chars.peek() == Some(&c) => {
+                chars.next();
+                out.push(c);
+                out.push(c);
+            }
+            '{' => {
+                let catch_all = chars.peek() == Some(&'*');
+                for inner in chars.by_ref() {
+                    if inner == '}' {
+                        break;
+                    }
+                }
+                out.push_str(if catch_all { "{*}" } else { "{}" });
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The routers of the entries whose routes `applies` rejects and whose pattern no entry of a
+/// route it accepts has (see [`MethodRoutes::foreign`]). Each pattern shape is kept once; a
+/// pattern that conflicts with the ones already held goes to the next router.
+fn foreign_patterns(
+    routes: &[Route],
+    entries: &[Entry],
+    applies: impl Fn(&Route) -> bool,
+) -> Vec<Router<()>> {
+    let mut seen: std::collections::HashSet<String> = entries
+        .iter()
+        .filter(|entry| applies(&routes[entry.route]))
+        .map(|entry| shape(&entry.pattern))
+        .collect();
+    let mut layers: Vec<Router<()>> = Vec::new();
+    for entry in entries
+        .iter()
+        .filter(|entry| !applies(&routes[entry.route]))
+    {
+        if !seen.insert(shape(&entry.pattern)) {
+            continue;
+        }
+        if layers
+            .iter_mut()
+            .any(|layer| layer.insert(&*entry.pattern, ()).is_ok())
+        {
+            continue;
+        }
+        let mut layer = Router::new();
+        // Every pattern was registered alone already; this cannot fail on an empty router.
+        if layer.insert(&*entry.pattern, ()).is_ok() {
+            layers.push(layer);
+        }
+    }
+    layers
+}
+
+/// For each entry (by index) of a route naming `HEAD`, the entry of a route naming `GET` but
+/// not `HEAD` with the same pattern shape, if there is one (see [`MethodRoutes::companions`]).
+fn head_companions(routes: &[Route], entries: &[Entry]) -> Vec<Option<usize>> {
+    let names =
+        |route: &Route, method: &Method| route.methods.as_ref().is_some_and(|m| m.contains(method));
+    let get_only = |entry: &Entry| {
+        let route = &routes[entry.route];
+        names(route, &Method::GET) && !names(route, &Method::HEAD)
+    };
+    let get_shapes: Vec<(usize, String)> = entries
+        .iter()
+        .enumerate()
+        .filter(|(_, entry)| get_only(entry))
+        .map(|(index, entry)| (index, shape(&entry.pattern)))
+        .collect();
+    entries
+        .iter()
+        .map(|entry| {
+            if !names(&routes[entry.route], &Method::HEAD) {
+                return None;
+            }
+            let wanted = shape(&entry.pattern);
+            get_shapes
+                .iter()
+                .find(|(_, shape)| *shape == wanted)
+                .map(|(index, _)| *index)
+        })
+        .collect()
 }
 
 /// A pattern segment, for the overlap test.
@@ -719,6 +919,19 @@ impl RouteTable {
         }
     }
 
+    /// Adds the `GET` route that guards a `HEAD` request beside the matched `entry` of a
+    /// route naming `HEAD` (see [`MethodRoutes::companions`]).
+    fn push_companion<'a>(
+        &'a self,
+        routes: &MethodRoutes,
+        entry: usize,
+        all: &mut RouteMatches<'a>,
+    ) {
+        if let Some(&Some(companion)) = routes.companions.get(entry) {
+            all.push(self.found(Some(companion)));
+        }
+    }
+
     /// The most specific route for `path` as given (a catch-all's bare prefix included), or
     /// the `unmatched` default. Cost is independent of the number of routes.
     ///
@@ -735,9 +948,11 @@ impl RouteTable {
 
     /// Every route guarding a request: for each path of `target` (routed, raw, decoded,
     /// normalized), its most specific route — or, with [`Dispatch::EveryMatch`], every route
-    /// matching it — and where the most specific is a catch-all's implied bare prefix, also
-    /// the routes it was preferred to; `unmatched` for a path no route matches. The request
-    /// must satisfy every one. A clean path (no `%`, no empty or dot segment, no trailing
+    /// matching it, and `unmatched` when a pattern matching it has no route for the method —
+    /// and where the most specific is a catch-all's implied bare prefix, also the routes it
+    /// was preferred to; for `HEAD`, beside a route naming `HEAD`, the `GET` route with the
+    /// same pattern; `unmatched` for a path no route matches. The request must satisfy every
+    /// one. A clean path (no `%`, no empty or dot segment, no trailing
     /// `/`) dispatched most-specific-first costs one lookup and no allocation.
     pub fn matches(&self, method: &Method, target: RequestTarget<'_>) -> RouteMatches<'_> {
         let routes = self.method_routes(method);
@@ -752,7 +967,11 @@ impl RouteTable {
                 more: Vec::new(),
             });
             all.push(primary);
+            if every && routes.foreign.iter().any(|layer| layer.at(path).is_ok()) {
+                all.push(self.found(None));
+            }
             let Some(best) = best else { continue };
+            self.push_companion(routes, best, all);
             let implied = self.entries[best].implied;
             if !(every || implied) {
                 continue;
@@ -761,6 +980,7 @@ impl RouteTable {
                 let entry = &self.entries[other];
                 if (every || !entry.implied) && entry.matcher.at(path).is_ok() {
                     all.push(self.found(Some(other)));
+                    self.push_companion(routes, other, all);
                 }
             }
         }
@@ -983,15 +1203,24 @@ mod tests {
             guards(&table, "DELETE", actix("/items/special")),
             ["/items/special", "/items/{id}"]
         );
+        // `/items/{id}` names only DELETE: for GET its pattern meets `unmatched`, since an
+        // actix resource with that pattern and no method guard would run for GET too.
         assert_eq!(
             guards(&table, "GET", actix("/items/special")),
+            ["/items/special", "<unmatched>"]
+        );
+        assert_eq!(
+            guards(&table, "GET", RequestTarget::new("/items/special")),
             ["/items/special"]
         );
         assert_eq!(
             guards(&table, "GET", actix("/users/me")),
             ["/users/me", "/users/{id}"]
         );
-        assert_eq!(guards(&table, "POST", actix("/users/me")), ["/users/{id}"]);
+        assert_eq!(
+            guards(&table, "POST", actix("/users/me")),
+            ["/users/{id}", "<unmatched>"]
+        );
         // actix routes on its decoded path; the raw one is guarded as well.
         assert_eq!(
             guards(
@@ -1001,6 +1230,158 @@ mod tests {
             ),
             ["/users/me", "/users/{id}"]
         );
+    }
+
+    /// The policies (text) guarding a request, in order.
+    fn policies(table: &RouteTable, method: &str, target: RequestTarget<'_>) -> Vec<String> {
+        let method = Method::from_bytes(method.as_bytes()).expect("method");
+        table
+            .matches(&method, target)
+            .iter()
+            .map(|found| found.policy().text().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn under_every_match_a_pattern_no_route_gives_the_method_meets_unmatched() {
+        let table = RouteTable::builder()
+            .route_methods([Method::GET], "/things/{id}", p("group:admin"))
+            .route("/things/open", p("public"))
+            .route_methods([Method::POST], "/orders/{id}", p("group:orders"))
+            .route_methods([Method::GET], "/orders/{id}", p("authenticated"))
+            .route_methods([Method::GET], "/orders/new", p("public"))
+            .route_methods([Method::PATCH], "/files/{name}/meta", p("group:meta"))
+            .route_methods([Method::PUT], "/files/{*rest}", p("group:files"))
+            .route_methods([Method::GET], "/files/readme", p("public"))
+            .route("/{page}", p("public"))
+            .unmatched(p("group:fallback"))
+            .build()
+            .expect("valid");
+        let actix = |path| RequestTarget::actix(path, path);
+        // (method, path, policies under every match)
+        let cases: [(&str, &str, &[&str]); 10] = [
+            // A resource `/things/{id}` without method guards registered first runs for
+            // POST /things/open: the table gives POST nothing there, so `unmatched` guards.
+            ("POST", "/things/open", &["public", "group:fallback"]),
+            ("GET", "/things/open", &["public", "group:admin"]),
+            ("POST", "/things/7", &["group:fallback"]),
+            // Another route with the same pattern gives the method a policy there.
+            ("POST", "/orders/7", &["group:orders"]),
+            ("POST", "/orders/new", &["group:orders", "group:fallback"]),
+            ("GET", "/orders/new", &["public", "authenticated"]),
+            ("DELETE", "/orders/7", &["group:fallback"]),
+            // A catch-all's bare prefix is one of its patterns; patterns that conflict in one
+            // router (a parameter and a catch-all at the same position) both count.
+            ("GET", "/files", &["public", "group:fallback"]),
+            ("GET", "/files/readme", &["public", "group:fallback"]),
+            // A method no route names: every method-specific pattern is foreign to it.
+            ("PURGE", "/things/open", &["public", "group:fallback"]),
+        ];
+        for (method, path, expected) in cases {
+            assert_eq!(
+                policies(&table, method, actix(path)),
+                expected,
+                "{method} {path}"
+            );
+        }
+        // Most-specific dispatch (axum) answers 405 on a method mismatch: no such rule.
+        assert_eq!(
+            policies(&table, "POST", RequestTarget::new("/things/open")),
+            ["public"]
+        );
+    }
+
+    #[test]
+    fn a_head_route_and_the_get_route_of_its_pattern_both_guard_head() {
+        let table = RouteTable::builder()
+            .route_methods([Method::GET], "/reports/{id}", p("group:admin"))
+            .route_methods([Method::HEAD], "/reports/{id}", p("public"))
+            .route_methods([Method::GET], "/files/{*rest}", p("group:files"))
+            .route_methods([Method::HEAD], "/files/{*path}", p("authenticated"))
+            .route_methods([Method::HEAD], "/only-head", p("public"))
+            .route_methods([Method::GET, Method::HEAD], "/both", p("group:both"))
+            .build()
+            .expect("valid");
+        for dispatch in [Dispatch::MostSpecific, Dispatch::EveryMatch] {
+            let head = |path| policies(&table, "HEAD", RequestTarget::new(path).dispatch(dispatch));
+            assert_eq!(
+                head("/reports/7"),
+                ["public", "group:admin"],
+                "{dispatch:?}"
+            );
+            // Parameter names are ignored, and a catch-all's bare prefix pairs up too.
+            assert_eq!(head("/files/a/b"), ["authenticated", "group:files"]);
+            assert_eq!(head("/files"), ["authenticated", "group:files"]);
+            assert_eq!(head("/only-head"), ["public"]);
+            assert_eq!(head("/both"), ["group:both"]);
+        }
+        // `lookup` still names the most specific route for the method.
+        assert_eq!(
+            table.lookup(&Method::HEAD, "/reports/7").policy().text(),
+            "public"
+        );
+        assert_eq!(
+            policies(&table, "GET", "/reports/7".into()),
+            ["group:admin"]
+        );
+    }
+
+    #[test]
+    fn patterns_no_request_could_be_decided_on_alone_are_build_errors() {
+        for (pattern, message) in [
+            (
+                "/admin/",
+                "route \"/admin/\": a pattern may not end in '/': a request for \"/admin/\" is also decided as \"/admin\" (the trailing '/' dropped), which this pattern does not match; to guard \"/admin/\" write \"/admin/{*rest}\", which covers \"/admin/\" and \"/admin\" too",
+            ),
+            ("/t/{id}/", "write \"/t/{id}/{*rest}\""),
+            ("/a//b", "a pattern may not contain an empty segment ('//')"),
+            ("//", "a pattern may not contain an empty segment ('//')"),
+            (
+                "/a/./b",
+                "segment \".\": a pattern may not contain a '.' or '..' segment",
+            ),
+            (
+                "/a/..",
+                "segment \"..\": a pattern may not contain a '.' or '..' segment",
+            ),
+            (
+                "/caf%C3%A9",
+                "segment \"caf%C3%A9\": a pattern may not contain '%'",
+            ),
+            ("/caf\u{e9}", "non-ASCII characters outside parameters"),
+            ("/a b", "whitespace"),
+            ("/x-{id}%", "segment \"x-{id}%\""),
+        ] {
+            let error = RouteTable::builder()
+                .route(pattern, p("public"))
+                .build()
+                .expect_err(pattern);
+            assert!(matches!(error, RouteError::Pattern { .. }), "{error}");
+            assert!(error.to_string().contains(message), "{pattern}: {error}");
+        }
+        for pattern in [
+            "/",
+            "/.well-known/jwks.json",
+            "/a..b/c.",
+            "/files/{*rest}",
+            "/{caf\u{e9}}",
+            "/x-{id}",
+            "/~user/;v=1/a+b@c:d",
+        ] {
+            RouteTable::builder()
+                .route(pattern, p("public"))
+                .build()
+                .unwrap_or_else(|error| panic!("{pattern}: {error}"));
+        }
+    }
+
+    #[test]
+    fn shapes_ignore_parameter_names_only() {
+        assert_eq!(shape("/a/{id}/b"), "/a/{}/b");
+        assert_eq!(shape("/f/{*rest}"), "/f/{*}");
+        assert_eq!(shape("/x-{a}.{b}"), "/x-{}.{}");
+        assert_eq!(shape("/lit/{{x}}"), "/lit/{{x}}");
+        assert_ne!(shape("/a/{x}"), shape("/a/{*x}"));
     }
 
     #[test]
