@@ -223,11 +223,19 @@ pub(crate) const ODD_SPELLINGS: [&str; 7] =
 
 /// The most nodes the compiler's model of a route table may have; a larger table gets a
 /// policy for the current request only.
-const NODE_LIMIT: usize = 20_000;
+const NODE_LIMIT: usize = 10_000;
+
+/// The most segments a pattern of a compiled table may have (the model is built to one
+/// more); a deeper table gets a policy for the current request only.
+const DEPTH_LIMIT: usize = 64;
 
 /// The most states one check of candidate resources may visit; past it, the check answers
 /// the cautious way (an `Allow` dropped, a `Deny` not relied on).
-const STATE_LIMIT: usize = 200_000;
+const STATE_LIMIT: usize = 100_000;
+
+/// Above this many resources of one kind for one method, those covered by another are kept
+/// rather than looked for (the comparison costs the square of the count).
+const WIDEST_LIMIT: usize = 512;
 
 /// The result of compiling a route table for one principal.
 #[derive(Debug, Clone, Default)]
@@ -373,16 +381,20 @@ struct Model {
 }
 
 impl Model {
-    /// The model of `patterns`, or `None` past [`NODE_LIMIT`] nodes.
+    /// The model of `patterns`, or `None` past [`NODE_LIMIT`] nodes or [`DEPTH_LIMIT`]
+    /// segments.
     fn build(patterns: &[Pattern]) -> Option<Self> {
-        // Below a depth no pattern reaches, only catch-alls match, and they match every
-        // longer path as they match its prefix.
-        let max_depth = patterns
+        let deepest = patterns
             .iter()
             .map(|pattern| pattern.segments.len())
             .max()
-            .unwrap_or(0)
-            + 1;
+            .unwrap_or(0);
+        if deepest > DEPTH_LIMIT {
+            return None;
+        }
+        // Below a depth no pattern reaches, only catch-alls match, and they match every
+        // longer path as they match its prefix.
+        let max_depth = deepest + 1;
         let mut model = Self { nodes: Vec::new() };
         let alive: Vec<usize> = (0..patterns.len()).collect();
         model.add(patterns, &[], &alive, max_depth)?;
@@ -599,6 +611,9 @@ fn glob(tokens: &[Token]) -> String {
 /// Keeps the globs no other kept glob covers (IAM's `*` in the covering glob matching the
 /// covered glob's text, its `*` included).
 fn keep_widest(globs: Vec<Vec<Token>>) -> Vec<Vec<Token>> {
+    if globs.len() > WIDEST_LIMIT {
+        return globs;
+    }
     let texts: Vec<String> = globs.iter().map(|tokens| glob(tokens)).collect();
     globs
         .into_iter()
@@ -627,6 +642,36 @@ fn granted(allow: &[String], deny: &[String], path: &str) -> bool {
         && !deny.iter().any(|glob| glob_matches(glob, path))
 }
 
+/// For each node, whether its sample path (each other segment a name no pattern uses) is
+/// granted by `allows` and refused by no `denies`: the globs are followed down the model,
+/// one segment a step.
+fn granted_samples(model: &Model, allows: &[Vec<Token>], denies: &[Vec<Token>]) -> Vec<bool> {
+    let count = model.nodes.len();
+    let mut at: Vec<Option<(Positions, Positions)>> = vec![None; count];
+    at[0] = Some((starts(allows), starts(denies)));
+    let mut out = vec![false; count];
+    for index in 0..count {
+        let Some((a, d)) = at[index].take() else {
+            continue;
+        };
+        let root = index == 0;
+        out[index] =
+            !accepting(allows, &a, root).is_empty() && accepting(denies, &d, root).is_empty();
+        let node = &model.nodes[index];
+        let children = node
+            .names
+            .iter()
+            .map(|(name, child)| (Some(name.as_str()), *child))
+            .chain((node.other != index).then_some((None, node.other)));
+        for (segment, child) in children {
+            if let Some(slot) = at.get_mut(child) {
+                *slot = Some((advance(allows, &a, segment), advance(denies, &d, segment)));
+            }
+        }
+    }
+    out
+}
+
 /// The request of `arn`, when its own policy may grant it exactly: a method API Gateway
 /// routes, a path with no IAM wildcard or `$` and no odd spelling, that the layer allows.
 fn exact_request(
@@ -644,11 +689,13 @@ fn exact_request(
         .then(|| (method.clone(), path.to_owned()))
 }
 
-/// The `Allow` and `Deny` path globs of one method.
+/// The `Allow` and `Deny` path globs of one method, and the nodes the layer allows whose
+/// sample path they refuse.
 #[derive(Debug, Default)]
 struct MethodPolicy {
     allow: Vec<String>,
     deny: Vec<String>,
+    narrowed: Vec<usize>,
 }
 
 /// Compiles one method: candidate globs from the model's nodes, each checked against every
@@ -756,9 +803,13 @@ fn compile_method(model: &Model, allowed: &[bool]) -> MethodPolicy {
             .filter_map(|(tokens, used)| used.then_some(tokens))
             .collect(),
     );
+    let samples = granted_samples(model, &allows, &denies);
     MethodPolicy {
         allow: allows.iter().map(|tokens| glob(tokens)).collect(),
         deny: denies.iter().map(|tokens| glob(tokens)).collect(),
+        narrowed: (0..nodes.len())
+            .filter(|&node| allowed[node] && !samples[node])
+            .collect(),
     }
 }
 
@@ -781,8 +832,9 @@ pub(crate) fn compile(
     let Some(model) = Model::build(&patterns) else {
         tracing::warn!(
             routes = patterns.len(),
-            limit = NODE_LIMIT,
-            "the route table is too large to compile into a cache-safe IAM policy: the cached policy grants only the request that filled the cache"
+            node_limit = NODE_LIMIT,
+            depth_limit = DEPTH_LIMIT,
+            "the route table is too large or too deep to compile into a cache-safe IAM policy: the cached policy grants only the request that filled the cache"
         );
         if let Some((method, path)) = exact {
             compiled
@@ -803,7 +855,11 @@ pub(crate) fn compile(
             .iter()
             .map(|path| layer_allows(routes, token, method, path))
             .collect();
-        let MethodPolicy { mut allow, deny } = compile_method(&model, &allowed);
+        let MethodPolicy {
+            mut allow,
+            deny,
+            narrowed,
+        } = compile_method(&model, &allowed);
         let deny: Vec<String> = ODD_SPELLINGS
             .iter()
             .map(|odd| (*odd).to_owned())
@@ -814,8 +870,9 @@ pub(crate) fn compile(
         {
             allow.push(path.clone());
         }
-        for (path, _) in paths.iter().zip(&allowed).filter(|(_, allowed)| **allowed) {
-            if !granted(&allow, &deny, path) {
+        for node in narrowed {
+            let path = &paths[node];
+            if exact.as_ref() != Some(&(method.clone(), path.clone())) {
                 compiled.narrowed.push((method.clone(), path.clone()));
             }
         }
@@ -1080,6 +1137,16 @@ mod tests {
         {
             assert!(!resource.contains("all"), "{resource}");
         }
+    }
+
+    #[test]
+    fn a_table_too_deep_to_model_grants_only_the_request_answered() {
+        let deep: String = (0..=DEPTH_LIMIT).map(|n| format!("/s{n}")).collect();
+        let routes = table(&[(&deep, "public"), ("/{*rest}", "public")], "deny");
+        let compiled = compile(&routes, None, &arn("GET/a/b"));
+        assert!(grants(&compiled, "GET/a/b"));
+        assert!(!grants(&compiled, "GET/a/c"));
+        assert_eq!(compiled.document.allow.len(), 1);
     }
 
     #[test]
