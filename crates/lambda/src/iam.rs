@@ -515,28 +515,33 @@ fn accepting(globs: &[Vec<Token>], at: &Positions, root: bool) -> Vec<usize> {
 struct TooLarge;
 
 /// Walks every path without odd spellings, through the model and two lists of globs at
-/// once, one state per distinct (node, positions): `visit` sees each state's node and the
-/// globs of each list that match its paths. States where `go_on` is false are not left.
+/// once, one state per distinct (node, positions), and settles each glob of the `first`
+/// list that matches the paths of a state where `decisive(node, globs of second matching)`
+/// holds: the answer is which globs of `first` were settled. A settled glob is followed no
+/// further; a state is left only while some glob of `first` (and, when `needs_second`, of
+/// `second`) may still match below it.
 fn explore(
     model: &Model,
     first: &[Vec<Token>],
     second: &[Vec<Token>],
-    go_on: impl Fn(&Positions, &Positions) -> bool,
-    mut visit: impl FnMut(usize, &[usize], &[usize]),
-) -> Result<(), TooLarge> {
+    needs_second: bool,
+    decisive: impl Fn(usize, &[usize]) -> bool,
+) -> Result<Vec<bool>, TooLarge> {
     type State = (usize, bool, Positions, Positions);
+    let mut settled = vec![false; first.len()];
     let start: State = (0, true, starts(first), starts(second));
     let mut seen: HashSet<State> = HashSet::new();
     let mut queue: VecDeque<State> = VecDeque::new();
     seen.insert(start.clone());
     queue.push_back(start);
     while let Some((node, root, a, b)) = queue.pop_front() {
-        visit(
-            node,
-            &accepting(first, &a, root),
-            &accepting(second, &b, root),
-        );
-        if !go_on(&a, &b) {
+        if decisive(node, &accepting(second, &b, root)) {
+            for glob in accepting(first, &a, root) {
+                settled[glob] = true;
+            }
+        }
+        let a: Positions = a.into_iter().filter(|&(glob, _)| !settled[glob]).collect();
+        if a.is_empty() || (needs_second && b.is_empty()) {
             continue;
         }
         // The segments that tell the state's successors apart: the names the model or a
@@ -569,7 +574,7 @@ fn explore(
             }
         }
     }
-    Ok(())
+    Ok(settled)
 }
 
 /// A name no pattern uses, standing for "any other segment" when asking the route table.
@@ -729,73 +734,34 @@ fn compile_method(model: &Model, allowed: &[bool]) -> MethodPolicy {
     let deny_candidates = unique(deny_candidates);
 
     // A Deny is relied on only when it refuses no path the layer may allow.
-    let mut deny_ok = vec![true; deny_candidates.len()];
-    let walked = explore(
-        model,
-        &deny_candidates,
-        &[],
-        |denies, _| !denies.is_empty(),
-        |node, matching, _| {
-            if !refusable(node) {
-                for &glob in matching {
-                    deny_ok[glob] = false;
-                }
-            }
-        },
-    );
-    if walked.is_err() {
-        deny_ok.fill(false);
-    }
+    let deny_wrong = explore(model, &deny_candidates, &[], false, |node, _| {
+        !refusable(node)
+    })
+    .unwrap_or_else(|TooLarge| vec![true; deny_candidates.len()]);
     let denies: Vec<Vec<Token>> = deny_candidates
         .into_iter()
-        .zip(deny_ok)
-        .filter_map(|(tokens, ok)| ok.then_some(tokens))
+        .zip(deny_wrong)
+        .filter_map(|(tokens, wrong)| (!wrong).then_some(tokens))
         .collect();
 
     // An Allow is kept only when every path it grants and no Deny refuses is grantable.
-    let mut allow_ok = vec![true; allow_candidates.len()];
-    let walked = explore(
-        model,
-        &allow_candidates,
-        &denies,
-        |allows, _| !allows.is_empty(),
-        |node, matching, denied| {
-            if !grantable(node) && denied.is_empty() {
-                for &glob in matching {
-                    allow_ok[glob] = false;
-                }
-            }
-        },
-    );
-    if walked.is_err() {
-        allow_ok.fill(false);
-    }
+    let allow_wrong = explore(model, &allow_candidates, &denies, false, |node, denied| {
+        !grantable(node) && denied.is_empty()
+    })
+    .unwrap_or_else(|TooLarge| vec![true; allow_candidates.len()]);
     let allows = keep_widest(
         allow_candidates
             .into_iter()
-            .zip(allow_ok)
-            .filter_map(|(tokens, ok)| ok.then_some(tokens))
+            .zip(allow_wrong)
+            .filter_map(|(tokens, wrong)| (!wrong).then_some(tokens))
             .collect(),
     );
 
     // Denies that refuse nothing an Allow grants are dead weight.
-    let mut deny_used = vec![false; denies.len()];
-    let walked = explore(
-        model,
-        &denies,
-        &allows,
-        |denies, allows| !denies.is_empty() && !allows.is_empty(),
-        |_, matching, granting| {
-            if !granting.is_empty() {
-                for &glob in matching {
-                    deny_used[glob] = true;
-                }
-            }
-        },
-    );
-    if walked.is_err() {
-        deny_used.fill(true);
-    }
+    let deny_used = explore(model, &denies, &allows, true, |_, granting| {
+        !granting.is_empty()
+    })
+    .unwrap_or_else(|TooLarge| vec![true; denies.len()]);
     let denies = keep_widest(
         denies
             .into_iter()
