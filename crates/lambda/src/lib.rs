@@ -46,11 +46,19 @@
 //! names only the current `methodArn` then refuses other routes the user may call; one with a
 //! wildcard grants routes the user may not call. The default [`PolicyScope::Table`] compiles
 //! the whole route table for the principal into `Allow` resources plus explicit `Deny`
-//! resources for the more specific routes a wildcard would cover, so the cached policy decides
-//! every later request as the in-process layer would. Paths the layer reads in several ways
-//! (percent-encoded, empty or dot segments, a trailing `/`) are refused by that policy. A table
-//! IAM wildcards cannot express exactly (a `*` also crosses `/`) is compiled to refuse, never
-//! to grant, where they differ, and a warning names the requests.
+//! resources, and keeps each resource only after checking it against every path as IAM reads
+//! it: IAM's `*` also matches `/`, so `GET/*/settings` also matches `/a/b/settings`, and is
+//! kept only beside a `Deny` of `GET/*/*/settings` when the layer refuses those. The cached
+//! policy never grants a request the in-process layer refuses. Where IAM wildcards cannot write
+//! the table exactly — a `*` that would also grant deeper paths the layer refuses; a parameter
+//! with text around it (`/files/v{version}`, `/users/@{handle}`), which matches some segments
+//! and not others; a pattern holding `*`, `?` or `$`, which a resource would read as a wildcard
+//! or a policy variable — the policy refuses those requests instead, and a warning names some
+//! of them. The request the policy is returned for, when the layer allows it, is always granted
+//! by it, by its exact ARN if need be, unless its path holds `*`, `?` or `$` (for cookie tokens,
+//! see below). Paths the layer
+//! reads in several ways (percent-encoded, empty or dot segments, a trailing `/`) are refused
+//! by that policy, that request included.
 //!
 //! [`PolicyScope::Request`] returns a policy for the current `methodArn` only: correct only
 //! when the authorizer's TTL is 0, so it logs a warning unless [`LambdaAuthorizer::cache_disabled`]
