@@ -12,31 +12,14 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 mod iam;
+mod pool;
 use iam::iam_allows;
+use pool::{ARN_PREFIX, CLIENT, POOL, fixture, issuer};
 
-const POOL: &str = "us-east-1_Example1";
-const CLIENT: &str = "1example23456789";
-const ARN_PREFIX: &str = "arn:aws:execute-api:us-east-1:123456789012:s4x3opwd6i/test/";
 const METHODS: [&str; 7] = ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"];
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn fixture(name: &str) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn issuer() -> LocalIssuer {
-    LocalIssuer::builder()
-        .pool_id(POOL)
-        .client_id(CLIENT)
-        .offline()
-        .expect("offline issuer")
 }
 
 fn options(issuer: &LocalIssuer) -> AuthorizerBuilder {

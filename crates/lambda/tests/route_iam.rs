@@ -14,19 +14,9 @@ use http::{HeaderMap, HeaderValue, Method};
 use serde_json::{Value, json};
 
 mod iam;
+mod pool;
 use iam::iam_allows;
-
-const POOL: &str = "us-east-1_Example1";
-const CLIENT: &str = "1example23456789";
-const ARN_PREFIX: &str = "arn:aws:execute-api:us-east-1:123456789012:s4x3opwd6i/test/";
-
-fn issuer() -> LocalIssuer {
-    LocalIssuer::builder()
-        .pool_id(POOL)
-        .client_id(CLIENT)
-        .offline()
-        .expect("offline issuer")
-}
+use pool::{ARN_PREFIX, fixture, issuer};
 
 fn load(text: &str, issuer: &LocalIssuer) -> Authorizer {
     Authorizer::builder()
@@ -54,10 +44,7 @@ fn headers(token: Option<&str>) -> HeaderMap {
 /// A REST `REQUEST` authorizer event for `method path` (the shipped fixture's shape), with
 /// the token if any.
 fn request_event(method: &str, path: &str, token: Option<&str>) -> Value {
-    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/example-apigw-custom-auth-request-type-request.json");
-    let text = std::fs::read_to_string(&file).expect("fixture");
-    let mut event: Value = serde_json::from_str(&text).expect("fixture JSON");
+    let mut event = fixture("example-apigw-custom-auth-request-type-request.json");
     event["methodArn"] = json!(format!("{ARN_PREFIX}{method}{path}"));
     event["path"] = json!(path);
     event["httpMethod"] = json!(method);
