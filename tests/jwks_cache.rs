@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use cognito_authz::{AcceptedTokenUse, ErrorKind, IssuerConfig, Verifier};
-use cognito_authz_test_support::jwks::{COOLDOWN, advance, pool, server, stats};
+use cognito_authz_test_support::jwks::{COOLDOWN, advance, pool, server, stats, verifier_of};
 use cognito_authz_testkit::{JwksReply, LocalIssuer, with_kid};
 use futures_util::future::join_all;
 
@@ -189,11 +189,7 @@ async fn nothing_listening_is_jwks_unavailable() {
         .jwks_url(format!("http://127.0.0.1:{port}/.well-known/jwks.json"))
         .build()
         .expect("valid");
-    let verifier = Verifier::builder()
-        .issuer(config)
-        .shared_clock(issuer.clock())
-        .build()
-        .expect("valid");
+    let verifier = verifier_of(&issuer, config);
     let error = verifier
         .verify(&issuer.access_token().sign())
         .await

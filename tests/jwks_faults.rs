@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use cognito_authz::{AcceptedTokenUse, ErrorKind, FetchSettings, Verifier};
 use cognito_authz_test_support::events;
-use cognito_authz_test_support::jwks::{COOLDOWN, advance, pool, server, stats};
+use cognito_authz_test_support::jwks::{COOLDOWN, advance, pool, server, stats, verifier_of};
 use cognito_authz_testkit::{JwksReply, LocalIssuer, with_kid};
 
 /// A stall longer than the default fetch timeout (3 s).
@@ -449,11 +449,7 @@ async fn the_fetch_timeout_bounds_the_whole_fetch_retry_included() {
         .fetch_timeout(TIMEOUT)
         .build()
         .expect("config");
-    let verifier = Verifier::builder()
-        .issuer(config)
-        .shared_clock(issuer.clock())
-        .build()
-        .expect("verifier");
+    let verifier = verifier_of(&issuer, config);
     let started = tokio::time::Instant::now();
     let error = verifier
         .verify(&issuer.access_token().sign())

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use cognito_authz::revocation::{Revocation, RevocationStore};
 use cognito_authz::{AcceptedTokenUse, ErrorKind, IssuerConfig, Verifier};
+use cognito_authz_test_support::jwks::verifier_of;
 use cognito_authz_testkit::LocalIssuer;
 use futures_util::FutureExt as _;
 
@@ -22,11 +23,7 @@ async fn a_cooldown_of_duration_max_answers_unknown_kid_instead_of_panicking() {
         .min_refresh_interval(Duration::MAX)
         .build()
         .expect("the builder accepts the setting");
-    let verifier = Verifier::builder()
-        .issuer(config)
-        .shared_clock(issuer.clock())
-        .build()
-        .expect("verifier");
+    let verifier = verifier_of(&issuer, config);
     verifier
         .verify(&issuer.access_token().sign())
         .await
@@ -61,11 +58,7 @@ async fn a_back_off_of_duration_max_answers_jwks_unavailable_instead_of_panickin
         .fetch_settings(settings)
         .build()
         .expect("the builder accepts the setting");
-    let verifier = Verifier::builder()
-        .issuer(config)
-        .shared_clock(issuer.clock())
-        .build()
-        .expect("verifier");
+    let verifier = verifier_of(&issuer, config);
     let token = issuer.access_token().sign();
     for _ in 0..3 {
         let verifier_in_task = verifier.clone();
@@ -97,11 +90,7 @@ async fn a_fetch_timeout_of_duration_max_lets_a_request_join_the_fetch_under_way
         .fetch_timeout(Duration::MAX)
         .build()
         .expect("the builder accepts the setting");
-    let verifier = Verifier::builder()
-        .issuer(config)
-        .shared_clock(issuer.clock())
-        .build()
-        .expect("verifier");
+    let verifier = verifier_of(&issuer, config);
     server.hold_replies();
     let token = issuer.access_token().sign();
     let first = tokio::spawn({

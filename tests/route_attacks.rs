@@ -13,11 +13,12 @@ use std::time::Duration;
 use actix_web::{App, HttpResponse, web};
 use axum::Router;
 use axum::routing::{any, get};
-use cognito_authz::{AcceptedTokenUse, Authorizer, AuthorizerBuilder, Policy};
+use cognito_authz::{AcceptedTokenUse, Authorizer, AuthorizerBuilder};
 use cognito_authz_actix::CognitoAuth;
 use cognito_authz_axum::AuthzLayer;
+use cognito_authz_test_support::policy::with_rows;
+use cognito_authz_test_support::raw_http::{RawAnswer, head_end};
 use cognito_authz_testkit::LocalIssuer;
-use http::Method;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tower::Layer as _;
@@ -65,36 +66,21 @@ impl Callers {
             .verifier_builder(AcceptedTokenUse::Access)
             .build()
             .expect("verifier");
-        let mut builder = Authorizer::builder().verifier(verifier);
-        for (method, pattern, expression) in routes {
-            let policy: Policy = expression.parse().expect("policy");
-            builder = if *method == "*" {
-                builder.route(*pattern, policy)
-            } else {
-                let method = Method::from_bytes(method.as_bytes()).expect("method");
-                builder.route_methods([method], *pattern, policy)
-            };
-        }
-        if let Some(unmatched) = unmatched {
-            builder = builder.unmatched(unmatched.parse().expect("unmatched"));
-        }
-        builder
+        with_rows(Authorizer::builder().verifier(verifier), routes, unmatched)
     }
 }
 
-/// What came back: status, lower-cased headers.
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
+/// What came back, as read off the socket.
+type Reply = RawAnswer;
+
+/// The route whose handler answered: its `x-route` header.
+trait Route {
+    fn route(&self) -> Option<&str>;
 }
 
-impl Reply {
+impl Route for Reply {
     fn route(&self) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(name, _)| name == "x-route")
-            .map(|(_, value)| value.as_str())
+        self.header("x-route")
     }
 }
 
@@ -122,7 +108,7 @@ async fn exchange(address: SocketAddr, bytes: &[u8]) -> Reply {
                 Ok(0) | Err(_) => break,
                 Ok(read) => received.extend_from_slice(&buffer[..read]),
             }
-            if received.windows(4).any(|window| window == b"\r\n\r\n") {
+            if head_end(&received).is_some() {
                 break;
             }
         }
@@ -131,27 +117,12 @@ async fn exchange(address: SocketAddr, bytes: &[u8]) -> Reply {
     let received = tokio::time::timeout(REQUEST_TIMEOUT, work)
         .await
         .expect("answer in time");
-    let end = received
-        .windows(4)
-        .position(|window| window == b"\r\n\r\n")
-        .unwrap_or_else(|| {
-            panic!(
-                "no HTTP answer: {:?}",
-                String::from_utf8_lossy(&received[..received.len().min(120)])
-            )
-        });
-    let head = String::from_utf8_lossy(&received[..end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|line| line.split(' ').nth(1))
-        .and_then(|code| code.parse().ok())
-        .expect("status line");
-    let headers = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
-        .collect();
-    Reply { status, headers }
+    Reply::parse(&received).unwrap_or_else(|| {
+        panic!(
+            "no HTTP answer: {:?}",
+            String::from_utf8_lossy(&received[..received.len().min(120)])
+        )
+    })
 }
 
 /// Runs of each handler, by route name.

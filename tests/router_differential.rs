@@ -47,9 +47,11 @@ use actix_web::{App, HttpResponse, web};
 use axum::Router;
 use axum::extract::Path;
 use axum::routing::{any, delete, get};
-use cognito_authz::{AcceptedTokenUse, Authorizer, Policy};
+use cognito_authz::{AcceptedTokenUse, Authorizer};
 use cognito_authz_actix::CognitoAuth;
 use cognito_authz_axum::{AuthzLayer, require};
+use cognito_authz_test_support::policy::with_rows;
+use cognito_authz_test_support::raw_http::RawAnswer;
 use cognito_authz_testkit::LocalIssuer;
 use futures_util::StreamExt as _;
 use http::Method;
@@ -248,20 +250,9 @@ fn authorizer(issuer: &LocalIssuer, routes: &[RouteRow], unmatched: Option<&str>
         .verified_token_cache(64)
         .build()
         .expect("verifier");
-    let mut builder = Authorizer::builder().verifier(verifier);
-    for (methods, pattern, expression) in routes {
-        let policy: Policy = expression.parse().expect("policy expression");
-        builder = if *methods == "*" {
-            builder.route(*pattern, policy)
-        } else {
-            let method = Method::from_bytes(methods.as_bytes()).expect("method");
-            builder.route_methods([method], *pattern, policy)
-        };
-    }
-    if let Some(unmatched) = unmatched {
-        builder = builder.unmatched(unmatched.parse().expect("unmatched policy"));
-    }
-    builder.build().expect("authorizer")
+    with_rows(Authorizer::builder().verifier(verifier), routes, unmatched)
+        .build()
+        .expect("authorizer")
 }
 
 /// What a handler that serves files by its decoded tail would serve: `internal/…` after
@@ -1102,40 +1093,17 @@ const UNROUTED: &[UnroutedRow] = &[
 // The raw client.
 // ---------------------------------------------------------------------------------------------
 
-/// What came back: status, headers (names lower-cased), body bytes.
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
+/// What came back (status, headers, body), as read off the socket.
+type Reply = RawAnswer;
 
-impl Reply {
-    fn parse(bytes: &[u8]) -> Option<Self> {
-        let end = bytes.windows(4).position(|window| window == b"\r\n\r\n")?;
-        let head = std::str::from_utf8(&bytes[..end]).ok()?;
-        let mut lines = head.split("\r\n");
-        let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
-        let headers = lines
-            .filter_map(|line| line.split_once(':'))
-            .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
-            .collect();
-        Some(Self {
-            status,
-            headers,
-            body: bytes[end + 4..].to_vec(),
-        })
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
-    }
-
+/// Which handler an answer came from.
+trait Reached {
     /// The route whose handler answered, if one did: the `x-route` header, else `route=NAME`
     /// in the body, else (a file server's answer to HEAD) the file of that length.
+    fn reached(&self) -> Option<String>;
+}
+
+impl Reached for Reply {
     fn reached(&self) -> Option<String> {
         if let Some(route) = self.header("x-route") {
             return Some(route.to_owned());

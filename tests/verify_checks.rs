@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use cognito_authz::{AcceptedTokenUse, Algorithm, ErrorKind, IssuerConfig, TokenUse, Verifier};
+use cognito_authz_test_support::jwks::verifier_of;
 use cognito_authz_testkit::{
     LocalIssuer, SigningKey, TokenBuilder, base64url, jwks_value, sign_raw, with_payload_of,
 };
@@ -56,11 +57,7 @@ fn fixture_with(token_use: AcceptedTokenUse) -> Fixture {
         .jwks_json(key_set(&issuer).to_string())
         .build()
         .expect("valid issuer");
-    let verifier = Verifier::builder()
-        .issuer(config)
-        .shared_clock(issuer.clock())
-        .build()
-        .expect("valid verifier");
+    let verifier = verifier_of(&issuer, config);
     let key = issuer.signing_key();
     Fixture {
         issuer,
@@ -720,11 +717,7 @@ async fn replica_regions_accept_both_issuer_forms_of_each_region() {
         .jwks_json(issuer.jwks_json())
         .build()
         .expect("valid");
-    let verifier = Verifier::builder()
-        .issuer(config)
-        .shared_clock(issuer.clock())
-        .build()
-        .expect("valid");
+    let verifier = verifier_of(&issuer, config);
     for iss in [
         format!(
             "https://cognito-idp.eu-west-1.amazonaws.com/{}",

@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 
 use cognito_authz::{DenialResponse, ErrorKind};
+use cognito_authz_test_support::raw_http::RawAnswer;
 use cognito_authz_testkit::LocalIssuer;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
@@ -51,22 +52,9 @@ fn case(
     }
 }
 
-/// A parsed HTTP/1.1 answer: status, headers (lowercase names, `date` dropped, sorted) and body.
-#[derive(Debug, PartialEq, Eq)]
-struct Answer {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
-    }
-}
+/// A parsed HTTP/1.1 answer: status, headers (lowercase names, `date` dropped, sorted) and
+/// body bytes.
+type Answer = RawAnswer;
 
 /// Writes `case` as raw bytes (one header line per pair, in order) and reads the answer.
 async fn send(port: u16, case: &Case) -> Answer {
@@ -87,25 +75,10 @@ async fn send(port: u16, case: &Case) -> Answer {
         .expect("request written");
     let mut bytes = Vec::new();
     stream.read_to_end(&mut bytes).await.expect("answer read");
-    let text = String::from_utf8(bytes).expect("an ASCII answer");
-    let (head, body) = text.split_once("\r\n\r\n").expect("a complete head");
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|line| line.split(' ').nth(1))
-        .and_then(|code| code.parse().ok())
-        .expect("status line");
-    let mut headers: Vec<(String, String)> = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(name, value)| (name.to_ascii_lowercase(), value.trim().to_owned()))
-        .filter(|(name, _)| name != "date")
-        .collect();
-    headers.sort();
-    Answer {
-        status,
-        headers,
-        body: body.to_owned(),
-    }
+    let mut answer = Answer::parse(&bytes).expect("a complete head with a status line");
+    answer.headers.retain(|(name, _)| name != "date");
+    answer.headers.sort();
+    answer
 }
 
 /// Sends every case to both apps, stops them, and fails with one line per problem.
@@ -170,7 +143,7 @@ fn judge(case: &Case, answer: &Answer, ran: usize, recorded: u16) -> Option<Stri
             if transfer && ran != 1 {
                 return Some(format!("the handler ran {ran} times, not once"));
             }
-            let json: serde_json::Value = serde_json::from_str(&answer.body).ok()?;
+            let json: serde_json::Value = serde_json::from_slice(&answer.body).ok()?;
             if json["sub"].is_string() != user.is_some() {
                 return Some(format!(
                     "the handler was told the caller is {}",
@@ -197,7 +170,7 @@ fn judge(case: &Case, answer: &Answer, ran: usize, recorded: u16) -> Option<Stri
                 answer.status,
                 answer.header("www-authenticate"),
                 answer.header("content-type"),
-                answer.body.as_str(),
+                std::str::from_utf8(&answer.body).expect("a UTF-8 body"),
             );
             (got != expected).then(|| format!("expected {kind}: {expected:?}"))
         }

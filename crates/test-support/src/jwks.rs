@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use cognito_authz_core::Verifier;
 use cognito_authz_core::jwks::KeySourceStats;
+use cognito_authz_core::{IssuerConfig, Verifier};
 use cognito_authz_testkit::{JwksServer, LocalIssuer};
 
 /// The default refresh cooldown (`min_refresh_interval`): one fetch per issuer per 30 s.
@@ -42,4 +42,16 @@ pub fn stats(verifier: &Verifier) -> KeySourceStats {
 /// The issuer runs on the system clock.
 pub fn advance(issuer: &LocalIssuer, by: Duration) {
     issuer.manual_clock().expect("manual clock").advance(by);
+}
+
+/// A verifier trusting only `config`, on the issuer's clock.
+///
+/// # Panics
+/// The verifier is refused.
+pub fn verifier_of(issuer: &LocalIssuer, config: IssuerConfig) -> Verifier {
+    Verifier::builder()
+        .issuer(config)
+        .shared_clock(issuer.clock())
+        .build()
+        .expect("verifier")
 }

@@ -1,7 +1,7 @@
 //! What the tests of the workspace share that is no use to a user of the testkit: the exact
 //! response texts a denial answers with, request headers in the shape the tables use, the
 //! standard route table, the rows of the response-table tests, the harness of the JWKS tests,
-//! the `cognito-authz` binary's runner, the programs from outside Rust some tests run, the
+//! the `cognito-authz` binary's runner, answers read off a raw socket, the programs from outside Rust some tests run, the
 //! tracing events a test's thread emits, and a free port for a child process.
 //!
 //! An unpublished crate rather than a `#[path]`-included file: the adapters' tests and the root
@@ -16,6 +16,7 @@ pub mod contract;
 pub mod events;
 pub mod jwks;
 pub mod policy;
+pub mod raw_http;
 pub mod responses;
 pub mod tools;
 

@@ -3,8 +3,9 @@
 
 use std::fmt;
 
-use cognito_authz_core::{Authorizer, AuthorizerBuilder};
+use cognito_authz_core::{Authorizer, AuthorizerBuilder, Policy};
 use cognito_authz_testkit::LocalIssuer;
+use http::Method;
 
 /// A local issuer (keys served on 127.0.0.1, manual clock) and an authorizer for the policy
 /// file text `policy` that trusts it, with further `options`.
@@ -17,6 +18,36 @@ pub async fn served(policy: &str, options: AuthorizerBuilder) -> (LocalIssuer, A
         .authorizer_with(policy, options)
         .unwrap_or_else(|error| panic!("{error}"));
     (issuer, authorizer)
+}
+
+/// `builder` with a route per row (`(method, pattern, expression)`, method `"*"` for every
+/// method) and, when given, the `unmatched` policy (else its default, `deny`).
+///
+/// # Panics
+/// A method or an expression does not parse.
+pub fn with_rows(
+    mut builder: AuthorizerBuilder,
+    rows: &[(&str, &str, &str)],
+    unmatched: Option<&str>,
+) -> AuthorizerBuilder {
+    for (method, pattern, expression) in rows {
+        let policy: Policy = expression
+            .parse()
+            .unwrap_or_else(|error| panic!("{expression}: {error}"));
+        builder = if *method == "*" {
+            builder.route(*pattern, policy)
+        } else {
+            let method = Method::from_bytes(method.as_bytes()).expect("method");
+            builder.route_methods([method], *pattern, policy)
+        };
+    }
+    if let Some(unmatched) = unmatched {
+        let policy: Policy = unmatched
+            .parse()
+            .unwrap_or_else(|error| panic!("{unmatched}: {error}"));
+        builder = builder.unmatched(policy);
+    }
+    builder
 }
 
 /// The `[[issuer]]` table of the tests' example pool (`us-east-1_Example1`, app client
