@@ -231,10 +231,18 @@ pub(crate) fn layer_allows(
 }
 
 /// Spellings the in-process layer reads in several ways (percent-encoding, empty segments,
-/// a trailing `/`, dot segments): the cache-safe policy refuses them outright.
-/// (`?*/` ends in `/` after at least one more character, so the root `/` stays itself.)
+/// a trailing `/`, dot segments), as globs over a path: the cache-safe policy refuses them
+/// outright. (`?*/` ends in `/` after at least one more character, so the root `/` stays
+/// itself.)
 pub(crate) const ODD_SPELLINGS: [&str; 7] =
     ["*%*", "*//*", "?*/", "*/./*", "*/../*", "*/.", "*/.."];
+
+/// [`ODD_SPELLINGS`] as globs over `{METHOD}{path}`, so that one resource refuses them for
+/// every method: the leading `*` spans the method, which holds none of `%`, `/` or `.`, and
+/// the trailing-`/` spelling asks for a `/`, one character or more, and a final `/` (the
+/// root `/` has one `/` only; `//` is refused as an empty segment).
+pub(crate) const ODD_SPELLINGS_ANY_METHOD: [&str; 7] =
+    ["*%*", "*//*", "*/?*/", "*/./*", "*/../*", "*/.", "*/.."];
 
 /// The most nodes the compiler's model of a route table may have; a larger table gets a
 /// policy for the current request only.
@@ -882,11 +890,6 @@ pub(crate) fn compile_table(routes: &RouteTable, token: Option<&VerifiedToken>) 
             deny,
             narrowed,
         } = compile_method(&model, &allowed);
-        let deny: Vec<String> = ODD_SPELLINGS
-            .iter()
-            .map(|odd| (*odd).to_owned())
-            .chain(deny)
-            .collect();
         table.narrowed.extend(
             narrowed
                 .into_iter()
@@ -901,7 +904,8 @@ pub(crate) fn compile_table(routes: &RouteTable, token: Option<&VerifiedToken>) 
 /// and stage, for `methods` only: each method's globs come from the table `table_for` gives
 /// for it, together with the token that table was compiled for. The request of `arn` itself,
 /// when the layer allows it (for that token) and its path can be written, is granted by its
-/// exact ARN if no glob grants it. A method whose table grants nothing is left out whole.
+/// exact ARN if no glob grants it. A method whose table grants nothing is left out whole; the
+/// odd spellings are refused once for every method (when anything is granted).
 pub(crate) fn document<'a>(
     routes: &RouteTable,
     arn: &MethodArn,
@@ -930,6 +934,12 @@ pub(crate) fn document<'a>(
         document
             .deny
             .extend(globs.deny.iter().map(|glob| arn.resource(name, glob)));
+    }
+    if !document.allow.is_empty() {
+        let odd = ODD_SPELLINGS_ANY_METHOD
+            .iter()
+            .map(|odd| arn.resource("", odd));
+        document.deny.splice(0..0, odd);
     }
     document
 }
@@ -1208,6 +1218,26 @@ mod tests {
         assert!(grants(&compiled, "GET/a/b"));
         assert!(!grants(&compiled, "GET/a/c"));
         assert_eq!(compiled.document.allow.len(), 1);
+    }
+
+    #[test]
+    fn odd_spellings_refused_for_any_method_are_those_refused_per_method() {
+        let paths = [
+            "/", "/a", "/a/", "//", "/a//b", "/%41", "/a/%2F", "/.", "/..", "/a/.", "/a/..",
+            "/./a", "/a/../b", "/a.b", "/.well-known/x", "/a/b/", "/..a", "/a.",
+        ];
+        for method in &METHODS {
+            for path in paths {
+                let text = format!("{method}{path}");
+                let per_method = ODD_SPELLINGS
+                    .iter()
+                    .any(|odd| glob_matches(&format!("{method}{odd}"), &text));
+                let any_method = ODD_SPELLINGS_ANY_METHOD
+                    .iter()
+                    .any(|odd| glob_matches(odd, &text));
+                assert_eq!(any_method, per_method, "{text}");
+            }
+        }
     }
 
     #[test]
