@@ -300,17 +300,23 @@ fn a_cookie_token_compiles_its_table_and_the_anonymous_one_once() {
     assert_eq!(compilations(&lambda), 2);
 }
 
-/// A route table whose cache-safe policy is far larger than API Gateway accepts: many routes,
-/// each allowed to a group the token holds, or refused.
-fn large_table() -> String {
+/// A route table of `routes` routes, each allowed to a group the token holds (`staff`) or
+/// to another (`admin`), on every method.
+fn table_of(routes: usize) -> String {
     let mut text = String::new();
-    for n in 0..120 {
+    for n in 0..routes {
         let require = if n % 3 == 0 { "group:admin" } else { "group:staff" };
         text.push_str(&format!(
             "[[route]]\npath = \"/section-{n}/items/{{id}}\"\nrequire = \"{require}\"\n\n"
         ));
     }
     text
+}
+
+/// A table whose cache-safe policy is far larger than API Gateway accepts, even for one
+/// method.
+fn large_table() -> String {
+    table_of(120)
 }
 
 fn answer_bytes(answer: &Value) -> usize {
@@ -371,23 +377,35 @@ fn a_table_too_large_for_api_gateway_is_answered_with_a_smaller_correct_policy()
 }
 
 #[test]
-fn with_the_cache_on_a_too_large_table_keeps_the_requests_method() {
+fn with_the_cache_on_a_too_large_table_keeps_the_policy_of_the_requests_method() {
     let issuer = issuer();
     let runtime = runtime();
-    let lambda = LambdaAuthorizer::new(load(&large_table(), &issuer));
+    // Thirty routes on seven methods: too large written out for every method, small enough
+    // for one.
+    let text = table_of(30);
     let staff = issuer.access_token().groups(["staff"]).sign();
+    let lambda = LambdaAuthorizer::new(load(&text, &issuer));
     let answer = runtime
         .block_on(lambda.handle(token_event("GET", "/section-1/items/7", &staff)))
         .expect("policy");
-    // The cached answer still decides the principal's other GETs when the method's policy
-    // fits; either way it grants no other method.
-    for method in ["POST", "PUT", "DELETE", "PATCH"] {
-        assert!(
-            !iam_allows(&answer, &arn(method, "/section-1/items/7")),
-            "{method}: {answer:#}"
+    assert!(answer_bytes(&answer) <= MAX_ANSWER_BYTES);
+    // The cached answer still decides the principal's other GETs as the layer does, and
+    // grants no other method.
+    for n in 0..30 {
+        let path = format!("/section-{n}/items/7");
+        assert_eq!(
+            iam_allows(&answer, &arn("GET", &path)),
+            n % 3 != 0,
+            "GET {path}: {answer:#}"
         );
+        for method in ["POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"] {
+            assert!(!iam_allows(&answer, &arn(method, &path)), "{method} {path}");
+        }
     }
-    let uncached = LambdaAuthorizer::new(load(&large_table(), &issuer)).cache_disabled();
+    assert!(!iam_allows(&answer, &arn("GET", "/section-1/items/7/x")));
+
+    // With the cache declared off, the request's own methodArn is exact and smallest.
+    let uncached = LambdaAuthorizer::new(load(&text, &issuer)).cache_disabled();
     let single = runtime
         .block_on(uncached.handle(token_event("GET", "/section-1/items/7", &staff)))
         .expect("policy");
@@ -437,3 +455,4 @@ fn group_names_holding_commas_are_listed_without_loss() {
     assert_eq!(answer["context"]["groups"], "");
     assert_eq!(answer["context"]["groups_json"], "[]");
 }
+
