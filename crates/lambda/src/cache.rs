@@ -115,9 +115,8 @@ impl State {
         // stays within twice the entry count.
         if self.order.len() > 2 * self.entries.len() + 16 {
             let entries = &self.entries;
-            self.order.retain(|(key, id)| {
-                entries.get(key).is_some_and(|entry| entry.id == *id)
-            });
+            self.order
+                .retain(|(key, id)| entries.get(key).is_some_and(|entry| entry.id == *id));
         }
     }
 }
@@ -291,10 +290,16 @@ mod tests {
         }
         assert_eq!(compiled, 1);
         assert_eq!(cache.stats().hits, 2);
-        cache.principal(&routes, b"token", 1_060.0, Duration::from_secs(1_060), || {
-            compiled += 1;
-            table("t")
-        });
+        cache.principal(
+            &routes,
+            b"token",
+            1_060.0,
+            Duration::from_secs(1_060),
+            || {
+                compiled += 1;
+                table("t")
+            },
+        );
         assert_eq!(compiled, 2, "at exp the entry is not used");
         assert_eq!(cache.stats().entries, 0, "nor kept");
     }
@@ -305,7 +310,10 @@ mod tests {
         let (old, new) = (routes(), routes());
         cache.principal(&old, b"token", 2_000.0, NOW, || table("old"));
         cache.anonymous(&old, || table("old"));
-        assert_eq!(cache.anonymous(&old, || table("again")).narrowed[0].1, "old");
+        assert_eq!(
+            cache.anonymous(&old, || table("again")).narrowed[0].1,
+            "old"
+        );
         let kept = cache.principal(&new, b"token", 2_000.0, NOW, || table("new"));
         assert_eq!(kept.narrowed[0].1, "new");
         assert_eq!(cache.anonymous(&new, || table("new")).narrowed[0].1, "new");

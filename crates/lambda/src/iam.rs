@@ -1223,8 +1223,24 @@ mod tests {
     #[test]
     fn odd_spellings_refused_for_any_method_are_those_refused_per_method() {
         let paths = [
-            "/", "/a", "/a/", "//", "/a//b", "/%41", "/a/%2F", "/.", "/..", "/a/.", "/a/..",
-            "/./a", "/a/../b", "/a.b", "/.well-known/x", "/a/b/", "/..a", "/a.",
+            "/",
+            "/a",
+            "/a/",
+            "//",
+            "/a//b",
+            "/%41",
+            "/a/%2F",
+            "/.",
+            "/..",
+            "/a/.",
+            "/a/..",
+            "/./a",
+            "/a/../b",
+            "/a.b",
+            "/.well-known/x",
+            "/a/b/",
+            "/..a",
+            "/a.",
         ];
         for method in &METHODS {
             for path in paths {

@@ -406,7 +406,9 @@ impl LambdaAuthorizer {
         let arn = answer.arn;
         let single = || PolicyDocument::single(arn.arn(), answer.allowed);
         let PolicyScope::Table = self.scope else {
-            return answer.fitted(single()).unwrap_or_else(|| answer.denying_all());
+            return answer
+                .fitted(single())
+                .unwrap_or_else(|| answer.denying_all());
         };
         let routes = self.authorizer.routes();
         let own = match token {

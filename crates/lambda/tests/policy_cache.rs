@@ -101,7 +101,11 @@ fn a_second_identical_request_compiles_nothing() {
     let second = runtime
         .block_on(lambda.handle(token_event("GET", "/me", &token)))
         .expect("policy");
-    assert_eq!(compilations(&lambda), 1, "the second request compiled the table");
+    assert_eq!(
+        compilations(&lambda),
+        1,
+        "the second request compiled the table"
+    );
     assert_eq!(first, second);
     // Another request of the same token is answered from the same compiled table, with its
     // own methodArn denied.
@@ -109,7 +113,10 @@ fn a_second_identical_request_compiles_nothing() {
         .block_on(lambda.handle(token_event("GET", "/admin/users", &token)))
         .expect("a Deny policy");
     assert_eq!(compilations(&lambda), 1);
-    assert!(!iam_allows(&refused, &arn("GET", "/admin/users")), "{refused:#}");
+    assert!(
+        !iam_allows(&refused, &arn("GET", "/admin/users")),
+        "{refused:#}"
+    );
     assert!(iam_allows(&refused, &arn("GET", "/me")), "{refused:#}");
     let stats = lambda.policy_cache_stats();
     assert_eq!((stats.hits, stats.entries), (2, 1));
@@ -182,7 +189,11 @@ fn a_reload_compiles_the_new_table() {
     let answer = runtime
         .block_on(lambda.handle(token_event("GET", "/health", &token)))
         .expect("policy");
-    assert_eq!(compilations(&lambda), 3, "the token's table was compiled again");
+    assert_eq!(
+        compilations(&lambda),
+        3,
+        "the token's table was compiled again"
+    );
     assert!(!iam_allows(&answer, &arn("GET", "/me")), "{answer:#}");
     runtime
         .block_on(lambda.handle(request_event("GET", "/health", &[])))
@@ -223,7 +234,11 @@ fn a_token_past_its_exp_is_not_answered_from_the_cache() {
         .block_on(lambda.handle(token_event("GET", "/me", &token)))
         .expect("still within the leeway");
     assert!(iam_allows(&answer, &arn("GET", "/me")));
-    assert_eq!(compilations(&lambda), 2, "an expired entry answered the request");
+    assert_eq!(
+        compilations(&lambda),
+        2,
+        "an expired entry answered the request"
+    );
     let stats = lambda.policy_cache_stats();
     assert_eq!((stats.hits, stats.entries), (0, 0));
 }
@@ -263,7 +278,10 @@ fn a_token_revoked_after_its_policy_was_cached_is_refused() {
         .block_on(lambda.handle(token_event("GET", "/health", &token)))
         .expect("policy");
     assert_eq!(answer["principalId"], "anonymous");
-    assert!(!iam_allows(&answer, &arn("GET", "/admin/users")), "{answer:#}");
+    assert!(
+        !iam_allows(&answer, &arn("GET", "/admin/users")),
+        "{answer:#}"
+    );
     assert!(!iam_allows(&answer, &arn("GET", "/me")), "{answer:#}");
     assert_eq!(lambda.policy_cache_stats().hits, 0);
 }
@@ -305,7 +323,11 @@ fn a_cookie_token_compiles_its_table_and_the_anonymous_one_once() {
 fn table_of(routes: usize) -> String {
     let mut text = String::new();
     for n in 0..routes {
-        let require = if n % 3 == 0 { "group:admin" } else { "group:staff" };
+        let require = if n % 3 == 0 {
+            "group:admin"
+        } else {
+            "group:staff"
+        };
         text.push_str(&format!(
             "[[route]]\npath = \"/section-{n}/items/{{id}}\"\nrequire = \"{require}\"\n\n"
         ));
@@ -455,4 +477,3 @@ fn group_names_holding_commas_are_listed_without_loss() {
     assert_eq!(answer["context"]["groups"], "");
     assert_eq!(answer["context"]["groups_json"], "[]");
 }
-
