@@ -3,8 +3,9 @@
 //!
 //! - The table compiled for no token (the anonymous principal) is kept once per loaded route
 //!   table.
-//! - A principal's compiled table is keyed by the exact bytes of its token: two requests
-//!   share an entry only when they carry the same token, so the same verified claims. Entries
+//! - A principal's compiled table is keyed by the verified token's payload exactly as signed
+//!   and the name of the issuer that accepted it, which is everything a policy reads: two
+//!   requests share an entry only when every policy decides their tokens alike. Entries
 //!   are bounded in count and in bytes (first in, first out), and an entry is used only while
 //!   the injected clock reads before the token's `exp`.
 //! - Everything is dropped when the route table in force changes (a policy reload): an entry
@@ -195,7 +196,7 @@ impl PolicyCache {
         Arc::clone(state.anonymous.get_or_insert(table))
     }
 
-    /// The table compiled for the token whose exact bytes are `token` and whose `exp` is
+    /// The table compiled for the token whose key (see the module docs) is `token` and whose `exp` is
     /// `expires_at`, as of `now`: kept from an earlier request, else compiled by `compile`
     /// and kept (unless the token has expired already or the entry exceeds the bounds).
     pub(crate) fn principal(

@@ -37,7 +37,11 @@
 //! | 503 (keys or revocation store unavailable) | another error, logged at `error` | 500 |
 //!
 //! API Gateway has no way to answer 400 from an authorizer; `Unauthorized` is an error, not a
-//! policy, so nothing is cached for it and nothing is granted.
+//! policy, so nothing is cached for it and nothing is granted. With the authorizer cache on
+//! (see below), a `public` route's request carrying a token is answered for the token's
+//! principal, so a token the keys or the revocation store cannot check at that moment is a
+//! server error there too: an answer written for no principal would be cached and refuse the
+//! user's other routes after the keys are back.
 //!
 //! # The authorizer cache
 //!
@@ -56,9 +60,32 @@
 //! or a policy variable — the policy refuses those requests instead, and a warning names some
 //! of them. The request the policy is returned for, when the layer allows it, is always granted
 //! by it, by its exact ARN if need be, unless its path holds `*`, `?` or `$` (for cookie tokens,
-//! see below). Paths the layer
-//! reads in several ways (percent-encoded, empty or dot segments, a trailing `/`) are refused
-//! by that policy, that request included.
+//! see below). Paths the layer reads in several ways (percent-encoded, empty or dot segments, a
+//! trailing `/`) are refused by that policy, that request included.
+//!
+//! Compiling a table takes time that grows with it (a good part of a second for some hundred
+//! routes), so a warm function keeps what it compiled: the table compiled for no token once per
+//! loaded route table, and each token's under its payload exactly as signed and the name of the
+//! issuer that accepted it, which hold every claim a policy reads. At most 1024 tokens' tables
+//! and 16 MiB are kept by default ([`LambdaAuthorizer::policy_cache_limits`]), the oldest
+//! dropped first. A kept table is used only while the function's clock reads before the
+//! token's `exp`, and everything is dropped when the policy is reloaded. Only compiled tables are kept, never a
+//! decision: every request is still verified, revocation included, and decided before, and
+//! what concerns the request alone (its own `methodArn`, granted or denied) is added each time.
+//! [`LambdaAuthorizer::policy_cache_stats`] counts compilations and hits.
+//!
+//! # Answer size
+//!
+//! API Gateway takes at most 8 KB ([`MAX_ANSWER_BYTES`]) as a Lambda authorizer's result, and
+//! at most 512 characters in one resource ARN of its policy. A cache-safe policy larger than
+//! that is never returned. With the cache on, the function answers instead with the same
+//! policy for the request's method only, or, if that is still too large, with a policy for the
+//! request's own `methodArn`, and logs a warning once per loaded table: the cached answer then
+//! refuses the token's other routes (or other methods) until the TTL ends. Such tables need
+//! the result TTL at 0 and [`LambdaAuthorizer::cache_disabled`]; then the request's own
+//! `methodArn` is answered at once, which is exact. Each smaller policy grants a part of what
+//! the larger one grants, never more. An answer still too large (a context with very many
+//! groups) is a server error.
 //!
 //! [`PolicyScope::Request`] returns a policy for the current `methodArn` only: correct only
 //! when the authorizer's TTL is 0, so it logs a warning unless [`LambdaAuthorizer::cache_disabled`]
@@ -79,10 +106,24 @@
 //! so once. With the result TTL at 0 and `cache_disabled()`, each request is decided as the
 //! in-process layer decides it: the app's own pages may change state, other sites may not.
 //!
-//! The response `context` holds flat values only: `sub`, `username`, `token_use`, `client_id`,
-//! `issuer` (the configured issuer's name), `groups` (comma-separated), `scopes`
-//! (space-separated), `route` (the matched pattern; with caching, the one of the request that
-//! filled the cache) and `event`.
+//! With the cache on, the answer is the same whichever page sent the request, since it is
+//! reused for every page. Another site's state-changing request to a `public` route is served
+//! (as in-process), and answered for the cookie's principal: an answer for no principal would
+//! be cached and refuse the user's own `GET`s of guarded routes until the TTL ends. For the
+//! same reason the `principalId` and `context` of a cached answer reach the backend with
+//! another site's requests carrying the cookie: a backend must not take them as proof that
+//! the user made a state-changing request (check `Sec-Fetch-Site` or `Origin` there, or turn
+//! the cache off).
+//!
+//! # Context
+//!
+//! The response `context` holds flat string values only: `sub`, `username`, `token_use`,
+//! `client_id`, `issuer` (the configured issuer's name), `groups_json` (the groups as a JSON
+//! array, e.g. `["admin","Sales, EMEA"]`), `groups` (comma-separated, kept for existing
+//! backends, and left out when a group name holds a comma, since it would then read as other
+//! groups), `scopes` (space-separated: a scope holds no space), `route` (the matched pattern;
+//! with caching, the one of the request that filled the cache), `route_key` and `event`.
+//! Read `groups_json`: it is the only one that always lists the token's groups as they are.
 #![forbid(unsafe_code)]
 
 mod cache;
@@ -305,7 +346,7 @@ impl LambdaAuthorizer {
                     allowed,
                     context,
                 };
-                self.rest_answer(&request, token.as_deref(), &answer, cross_site)
+                self.rest_answer(token.as_deref(), &answer, cross_site)
             }
         };
         if answer_bytes(&answer) > MAX_ANSWER_BYTES {
@@ -398,7 +439,6 @@ impl LambdaAuthorizer {
     /// of them, the document denies everything.
     fn rest_answer(
         &self,
-        request: &AuthorizerRequest,
         token: Option<&VerifiedToken>,
         answer: &Answer<'_>,
         cross_site: bool,
@@ -412,7 +452,7 @@ impl LambdaAuthorizer {
         };
         let routes = self.authorizer.routes();
         let own = match token {
-            Some(token) => self.principal_table(&routes, token, request),
+            Some(token) => self.principal_table(&routes, token),
             None => self.anonymous_table(&routes),
         };
         // With a cookie token answering other sites, the methods the cross-site check judges
@@ -462,25 +502,28 @@ impl LambdaAuthorizer {
             .anonymous(routes, || self.compile_table(routes, None))
     }
 
-    /// The route table compiled for `token`, kept under the exact token bytes of `request`
-    /// until the token's `exp` or a reload.
-    fn principal_table(
-        &self,
-        routes: &Arc<RouteTable>,
-        token: &VerifiedToken,
-        request: &AuthorizerRequest,
-    ) -> Arc<TablePolicy> {
-        let compile = || self.compile_table(routes, Some(token));
-        match self.authorizer.token_source().extract(&request.headers) {
-            Ok(raw) => self.policies.principal(
-                routes,
-                raw.as_bytes(),
-                token.expires_at(),
-                self.authorizer.verifier().clock().now(),
-                compile,
-            ),
-            Err(_) => Arc::new(compile()),
-        }
+    /// The route table compiled for `token`, kept until the token's `exp` or a reload.
+    ///
+    /// The key is the name of the issuer that accepted the token and its payload exactly as
+    /// signed: every claim a policy reads (groups, scopes, `token_use`, client, any `claim:`)
+    /// is read from that payload, and `issuer:` from that name, so two tokens share a
+    /// compiled table only when every policy decides them alike. Unlike the bytes of a
+    /// header, it is the identity that was verified, wherever it came from (a header, a
+    /// cookie, an ALB's token).
+    fn principal_table(&self, routes: &Arc<RouteTable>, token: &VerifiedToken) -> Arc<TablePolicy> {
+        let (issuer, payload) = (token.issuer_name(), token.payload_json());
+        // The name's length first, so that no two (name, payload) pairs spell the same key.
+        let mut key = Vec::with_capacity(8 + issuer.len() + payload.len());
+        key.extend_from_slice(&(issuer.len() as u64).to_le_bytes());
+        key.extend_from_slice(issuer.as_bytes());
+        key.extend_from_slice(payload.as_bytes());
+        self.policies.principal(
+            routes,
+            &key,
+            token.expires_at(),
+            self.authorizer.verifier().clock().now(),
+            || self.compile_table(routes, Some(token)),
+        )
     }
 
     /// The route table compiled for the principal holding `token` (or none), with a warning

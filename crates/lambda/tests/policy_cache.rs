@@ -139,27 +139,47 @@ fn the_table_for_no_token_is_compiled_once() {
     assert_eq!(lambda.policy_cache_stats().entries, 0);
 }
 
+/// Compiled tables are kept under the token's payload as signed (and the name of the issuer
+/// that accepted it), from which every claim a policy reads comes: tokens of one user that
+/// differ in any of them never share a table, and each gets its own grants.
 #[test]
 fn tokens_that_differ_never_share_a_compiled_table() {
     let issuer = issuer();
     let runtime = runtime();
-    let lambda = LambdaAuthorizer::new(load(TABLE, &issuer));
-    let user = issuer.access_token().subject("same-user").sign();
-    let admin = issuer
-        .access_token()
-        .subject("same-user")
-        .groups(["admin"])
-        .sign();
-    let users = runtime
-        .block_on(lambda.handle(token_event("GET", "/me", &user)))
-        .expect("policy");
-    let admins = runtime
-        .block_on(lambda.handle(token_event("GET", "/me", &admin)))
-        .expect("policy");
-    assert_eq!(compilations(&lambda), 2);
-    let admin_route = arn("GET", "/admin/users");
-    assert!(!iam_allows(&users, &admin_route), "{users:#}");
-    assert!(iam_allows(&admins, &admin_route), "{admins:#}");
+    let text = format!(
+        "{TABLE}\n[[route]]\npath = \"/gold\"\nrequire = \"claim:custom:tier=gold\"\n\n[[route]]\npath = \"/profile\"\nrequire = \"token_use:id\"\n"
+    );
+    let lambda = LambdaAuthorizer::new(load(&text, &issuer));
+    let access = || issuer.access_token().subject("same-user");
+    // (token, the one route of the table only it is granted)
+    let tokens = [
+        (access().sign(), None),
+        (access().groups(["admin"]).sign(), Some("/admin/users")),
+        (access().scopes(["reports/read"]).sign(), Some("/reports/1")),
+        (access().claim("custom:tier", "gold").sign(), Some("/gold")),
+        (
+            issuer.id_token().subject("same-user").sign(),
+            Some("/profile"),
+        ),
+    ];
+    let only = ["/admin/users", "/reports/1", "/gold", "/profile"];
+    for round in 0..2 {
+        for (token, granted) in &tokens {
+            let answer = runtime
+                .block_on(lambda.handle(token_event("GET", "/me", token)))
+                .expect("policy");
+            for path in only {
+                assert_eq!(
+                    iam_allows(&answer, &arn("GET", path)),
+                    *granted == Some(path),
+                    "round {round}, {granted:?}, GET {path}: {answer:#}"
+                );
+            }
+        }
+    }
+    let stats = lambda.policy_cache_stats();
+    assert_eq!((stats.compilations, stats.entries), (5, 5), "{stats:?}");
+    assert_eq!(stats.hits, 5);
 }
 
 #[test]
