@@ -444,7 +444,14 @@ impl LambdaAuthorizer {
         cross_site: bool,
     ) -> Value {
         let arn = answer.arn;
-        let single = || PolicyDocument::single(arn.arn(), answer.allowed);
+        // The request's own ARN, granted or denied. With the cache on it is reused for later
+        // requests, so it grants nothing when its path holds `*` or `?` (IAM wildcards, which
+        // would grant other paths too) or `$` (a policy variable).
+        let single = || {
+            let grant =
+                answer.allowed && (self.cache_disabled || !arn.path().contains(['*', '?', '$']));
+            PolicyDocument::single(arn.arn(), grant)
+        };
         let PolicyScope::Table = self.scope else {
             return answer
                 .fitted(single())

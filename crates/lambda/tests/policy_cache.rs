@@ -412,6 +412,33 @@ fn a_table_too_large_for_api_gateway_is_answered_with_a_smaller_correct_policy()
             }
         }
     }
+    // A path holding an IAM wildcard is granted by its own ARN only while nothing is cached:
+    // cached, `…/items/7*` would grant `…/items/7x` and every path below it.
+    let wildcard = "/section-1/items/7*";
+    assert!(
+        runtime
+            .block_on(authorizer.authorize(&Method::GET, wildcard, &headers))
+            .is_allowed()
+    );
+    let cached = runtime
+        .block_on(
+            LambdaAuthorizer::new(authorizer.clone()).handle(token_event("GET", wildcard, &staff)),
+        )
+        .expect("policy");
+    assert!(
+        !iam_allows(&cached, &arn("GET", "/section-1/items/7x")),
+        "{cached:#}"
+    );
+    assert!(!iam_allows(&cached, &arn("GET", wildcard)), "{cached:#}");
+    let uncached = runtime
+        .block_on(
+            LambdaAuthorizer::new(authorizer)
+                .cache_disabled()
+                .handle(token_event("GET", wildcard, &staff)),
+        )
+        .expect("policy");
+    assert!(iam_allows(&uncached, &arn("GET", wildcard)), "{uncached:#}");
+
     // The full policy is indeed too large: the one for the principal, all methods, written
     // out, holds more than the limit in resources alone.
     let full: usize = paths.len() / 2 * arn("GET", "/section-00/items/*").len();
