@@ -524,3 +524,28 @@ fn group_names_holding_commas_are_listed_without_loss() {
     assert_eq!(answer["context"]["groups"], "");
     assert_eq!(answer["context"]["groups_json"], "[]");
 }
+
+#[test]
+fn an_answer_too_large_even_with_the_smallest_policy_is_a_server_error() {
+    let issuer = issuer();
+    let runtime = runtime();
+    let lambda = LambdaAuthorizer::new(load(TABLE, &issuer)).cache_disabled();
+    // 150 groups of 30 characters: listed twice in the context, more than 8 KB.
+    let groups: Vec<String> = (0..150).map(|n| format!("group-{n:024}")).collect();
+    let token = issuer.access_token().groups(groups).sign();
+    let answer = runtime.block_on(lambda.handle(token_event("GET", "/me", &token)));
+    let Err(AuthorizerError::Internal(message)) = answer else {
+        panic!("{answer:?}")
+    };
+    assert!(!message.contains(&token));
+    let mut event = fixture("example-apigw-v2-custom-authorizer-v2-request.json");
+    event["headers"]["authorization"] = json!(format!("Bearer {token}"));
+    event["rawPath"] = json!("/me");
+    event["requestContext"]["http"]["method"] = json!("GET");
+    event["requestContext"]["http"]["path"] = json!("/me");
+    let answer = runtime.block_on(lambda.handle(event));
+    assert!(
+        matches!(answer, Err(AuthorizerError::Internal(_))),
+        "{answer:?}"
+    );
+}
