@@ -1,6 +1,10 @@
 //! IAM policies for REST API authorizers: the `methodArn` grammar, the one-request policy, and
 //! the cache-safe policy compiled from the whole route table for one principal.
 //!
+//! The table is compiled for a principal apart from any request ([`compile_table`]: the slow
+//! part, kept by the caller) and written out for each request's API, stage and `methodArn`
+//! ([`document`]).
+//!
 //! API Gateway evaluates the returned policy against the `methodArn` of the request, and with
 //! the authorizer cache on, against the `methodArn` of every later request carrying the same
 //! identity, until the cache entry expires. Resource ARNs match with IAM's wildcards: `*` any
@@ -122,6 +126,10 @@ impl MethodArn {
     }
 }
 
+/// The longest resource ARN, in characters, API Gateway accepts in a statement of the policy
+/// a Lambda authorizer returns.
+pub(crate) const MAX_RESOURCE_CHARS: usize = 512;
+
 /// An IAM policy document with at most one `Allow` and one `Deny` statement.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct PolicyDocument {
@@ -145,6 +153,15 @@ impl PolicyDocument {
         }
     }
 
+    /// Whether every resource is short enough for API Gateway to read
+    /// ([`MAX_RESOURCE_CHARS`]).
+    pub(crate) fn resources_fit(&self) -> bool {
+        self.allow
+            .iter()
+            .chain(&self.deny)
+            .all(|resource| resource.chars().count() <= MAX_RESOURCE_CHARS)
+    }
+
     /// The JSON API Gateway reads (`policyDocument`). A document with no statement at all
     /// denies everything, which IAM expresses with an explicit statement.
     pub(crate) fn to_json(&self) -> Value {
@@ -162,21 +179,6 @@ impl PolicyDocument {
             statements.push(json!({"Action": INVOKE, "Effect": "Deny", "Resource": ["*"]}));
         }
         json!({"Version": "2012-10-17", "Statement": statements})
-    }
-}
-
-/// The longest resource ARN, in characters, API Gateway accepts in a statement of the policy
-/// a Lambda authorizer returns.
-pub(crate) const MAX_RESOURCE_CHARS: usize = 512;
-
-impl PolicyDocument {
-    /// Whether every resource is short enough for API Gateway to read
-    /// ([`MAX_RESOURCE_CHARS`]).
-    pub(crate) fn resources_fit(&self) -> bool {
-        self.allow
-            .iter()
-            .chain(&self.deny)
-            .all(|resource| resource.chars().count() <= MAX_RESOURCE_CHARS)
     }
 }
 

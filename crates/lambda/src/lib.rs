@@ -69,10 +69,11 @@
 //! issuer that accepted it, which hold every claim a policy reads. At most 1024 tokens' tables
 //! and 16 MiB are kept by default ([`LambdaAuthorizer::policy_cache_limits`]), the oldest
 //! dropped first. A kept table is used only while the function's clock reads before the
-//! token's `exp`, and everything is dropped when the policy is reloaded. Only compiled tables are kept, never a
-//! decision: every request is still verified, revocation included, and decided before, and
-//! what concerns the request alone (its own `methodArn`, granted or denied) is added each time.
-//! [`LambdaAuthorizer::policy_cache_stats`] counts compilations and hits.
+//! token's `exp`, and everything is dropped when the policy is reloaded. Only compiled tables
+//! are kept, never a decision: every request is still verified, revocation included, and
+//! decided before, and what concerns the request alone (its own `methodArn`, granted or
+//! denied) is added each time. [`LambdaAuthorizer::policy_cache_stats`] counts compilations
+//! and hits.
 //!
 //! # Answer size
 //!
