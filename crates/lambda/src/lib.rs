@@ -77,9 +77,10 @@
 //!
 //! # Answer size
 //!
-//! API Gateway takes at most 8 KB ([`MAX_ANSWER_BYTES`]) as a Lambda authorizer's result, and
-//! at most 512 characters in one resource ARN of its policy. A cache-safe policy larger than
-//! that is never returned. With the cache on, the function answers instead with the same
+//! API Gateway takes at most 8 KB ([`MAX_ANSWER_BYTES`]) as a Lambda authorizer's result (its
+//! quotas state it for WebSocket APIs; the function keeps to it for every answer), and at most
+//! 512 characters in one resource ARN of its policy. A cache-safe policy larger than that is
+//! never returned. With the cache on, the function answers instead with the same
 //! policy for the request's method only, or, if that is still too large, with a policy for the
 //! request's own `methodArn`, and logs a warning once per loaded table: the cached answer then
 //! refuses the token's other routes (or other methods) until the TTL ends. Such tables need
