@@ -549,3 +549,52 @@ fn an_answer_too_large_even_with_the_smallest_policy_is_a_server_error() {
         "{answer:?}"
     );
 }
+
+/// Whatever was kept from earlier requests, every answer is the one a function started for
+/// that request alone gives: requests of several principals, interleaved, on allowed and
+/// refused routes and methods, with header and without.
+#[test]
+fn kept_tables_change_no_answer() {
+    let issuer = issuer();
+    let runtime = runtime();
+    let authorizer = load(TABLE, &issuer);
+    let warm = LambdaAuthorizer::new(authorizer.clone());
+    let tokens = [
+        None,
+        Some(issuer.access_token().sign()),
+        Some(issuer.access_token().groups(["admin"]).sign()),
+        Some(issuer.access_token().scopes(["reports/read"]).sign()),
+        Some(issuer.id_token().sign()),
+    ];
+    let requests = [
+        ("GET", "/health"),
+        ("GET", "/me"),
+        ("DELETE", "/me"),
+        ("GET", "/admin/users/7"),
+        ("POST", "/admin/users"),
+        ("GET", "/reports/1"),
+        ("PUT", "/reports/1"),
+        ("GET", "/nowhere"),
+        ("GET", "/me/"),
+    ];
+    let mut answered = 0;
+    for round in 0..2 {
+        for (method, path) in requests {
+            for token in &tokens {
+                let headers: Vec<(&str, String)> = token
+                    .iter()
+                    .map(|token| ("Authorization", format!("Bearer {token}")))
+                    .collect();
+                let event = request_event(method, path, &headers);
+                let fresh = LambdaAuthorizer::new(authorizer.clone());
+                let expected = runtime.block_on(fresh.handle(event.clone()));
+                let got = runtime.block_on(warm.handle(event));
+                assert_eq!(got, expected, "round {round}: {method} {path}");
+                answered += usize::from(got.is_ok());
+            }
+        }
+    }
+    assert!(answered > 40, "{answered}");
+    let stats = warm.policy_cache_stats();
+    assert_eq!(stats.compilations, 5, "{stats:?}");
+}
