@@ -1,6 +1,10 @@
 //! IAM policies for REST API authorizers: the `methodArn` grammar, the one-request policy, and
 //! the cache-safe policy compiled from the whole route table for one principal.
 //!
+//! The table is compiled for a principal apart from any request ([`compile_table`]: the slow
+//! part, kept by the caller) and written out for each request's API, stage and `methodArn`
+//! ([`document`]).
+//!
 //! API Gateway evaluates the returned policy against the `methodArn` of the request, and with
 //! the authorizer cache on, against the `methodArn` of every later request carrying the same
 //! identity, until the cache entry expires. Resource ARNs match with IAM's wildcards: `*` any
@@ -122,6 +126,10 @@ impl MethodArn {
     }
 }
 
+/// The longest resource ARN, in characters, API Gateway accepts in a statement of the policy
+/// a Lambda authorizer returns.
+pub(crate) const MAX_RESOURCE_CHARS: usize = 512;
+
 /// An IAM policy document with at most one `Allow` and one `Deny` statement.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct PolicyDocument {
@@ -143,6 +151,15 @@ impl PolicyDocument {
                 deny: vec![arn],
             }
         }
+    }
+
+    /// Whether every resource is short enough for API Gateway to read
+    /// ([`MAX_RESOURCE_CHARS`]).
+    pub(crate) fn resources_fit(&self) -> bool {
+        self.allow
+            .iter()
+            .chain(&self.deny)
+            .all(|resource| resource.chars().count() <= MAX_RESOURCE_CHARS)
     }
 
     /// The JSON API Gateway reads (`policyDocument`). A document with no statement at all
@@ -216,10 +233,18 @@ pub(crate) fn layer_allows(
 }
 
 /// Spellings the in-process layer reads in several ways (percent-encoding, empty segments,
-/// a trailing `/`, dot segments): the cache-safe policy refuses them outright.
-/// (`?*/` ends in `/` after at least one more character, so the root `/` stays itself.)
+/// a trailing `/`, dot segments), as globs over a path: the cache-safe policy refuses them
+/// outright. (`?*/` ends in `/` after at least one more character, so the root `/` stays
+/// itself.)
 pub(crate) const ODD_SPELLINGS: [&str; 7] =
     ["*%*", "*//*", "?*/", "*/./*", "*/../*", "*/.", "*/.."];
+
+/// [`ODD_SPELLINGS`] as globs over `{METHOD}{path}`, so that one resource refuses them for
+/// every method: the leading `*` spans the method, which holds none of `%`, `/` or `.`, and
+/// the trailing-`/` spelling asks for a `/`, one character or more, and a final `/` (the
+/// root `/` has one `/` only; `//` is refused as an empty segment).
+pub(crate) const ODD_SPELLINGS_ANY_METHOD: [&str; 7] =
+    ["*%*", "*//*", "*/?*/", "*/./*", "*/../*", "*/.", "*/.."];
 
 /// The most nodes the compiler's model of a route table may have; a larger table gets a
 /// policy for the current request only.
@@ -237,7 +262,8 @@ const STATE_LIMIT: usize = 100_000;
 /// rather than looked for (the comparison costs the square of the count).
 const WIDEST_LIMIT: usize = 512;
 
-/// The result of compiling a route table for one principal.
+/// The result of compiling a route table for one principal and one request.
+#[cfg(test)]
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Compiled {
     pub(crate) document: PolicyDocument,
@@ -779,22 +805,64 @@ fn compile_method(model: &Model, allowed: &[bool]) -> MethodPolicy {
     }
 }
 
-/// Compiles the route table for the principal holding `token` (or none) into a policy that
-/// decides every request of the API as the in-process layer would, within `arn`'s API and
-/// stage, wherever IAM wildcards can say so; elsewhere it refuses. The request of `arn`
-/// itself, when the layer allows it, is granted by its exact ARN if no glob covers it.
-pub(crate) fn compile(
-    routes: &RouteTable,
-    token: Option<&VerifiedToken>,
-    arn: &MethodArn,
-) -> Compiled {
+/// The `Allow` and `Deny` path globs of one method, without the ARN prefix: what the
+/// compiled table grants and refuses for that method.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct MethodGlobs {
+    pub(crate) allow: Vec<String>,
+    pub(crate) deny: Vec<String>,
+}
+
+/// The route table compiled for one principal, apart from anything of the request: the same
+/// for every request of that principal to any API and stage, so it can be kept and reused.
+/// [`document`] writes it out for one request's `methodArn`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct TablePolicy {
+    /// The globs of each method of [`METHODS`], in that order (all empty when the table is
+    /// too large or too deep to model: then only the request answered is granted).
+    methods: Vec<MethodGlobs>,
+    /// Representative requests (method, path) the layer allows but the globs refuse,
+    /// because IAM wildcards cannot express the table exactly.
+    pub(crate) narrowed: Vec<(Method, String)>,
+}
+
+impl TablePolicy {
+    /// The globs of `method` (none for a method API Gateway does not route).
+    fn globs(&self, method: &Method) -> Option<&MethodGlobs> {
+        METHODS
+            .iter()
+            .position(|known| known == method)
+            .and_then(|index| self.methods.get(index))
+    }
+
+    /// The bytes the policy holds on the heap, for the bound of a cache keeping it.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let string = std::mem::size_of::<String>();
+        let globs: usize = self
+            .methods
+            .iter()
+            .flat_map(|globs| globs.allow.iter().chain(&globs.deny))
+            .map(|glob| glob.capacity() + string)
+            .sum();
+        let narrowed: usize = self
+            .narrowed
+            .iter()
+            .map(|(_, path)| path.capacity() + std::mem::size_of::<(Method, String)>())
+            .sum();
+        globs + narrowed + self.methods.len() * std::mem::size_of::<MethodGlobs>()
+    }
+}
+
+/// Compiles the route table for the principal holding `token` (or none) into globs that
+/// decide every request of the API as the in-process layer would, wherever IAM wildcards can
+/// say so; elsewhere they refuse. What it costs grows with the table (a large table takes
+/// a good part of a second), so callers keep the result.
+pub(crate) fn compile_table(routes: &RouteTable, token: Option<&VerifiedToken>) -> TablePolicy {
     let patterns: Vec<Pattern> = routes
         .routes()
         .iter()
         .map(|route| read_pattern(route.pattern()))
         .collect();
-    let exact = exact_request(routes, token, arn);
-    let mut compiled = Compiled::default();
     let Some(model) = Model::build(&patterns) else {
         tracing::warn!(
             routes = patterns.len(),
@@ -802,13 +870,10 @@ pub(crate) fn compile(
             depth_limit = DEPTH_LIMIT,
             "the route table is too large or too deep to compile into a cache-safe IAM policy: the cached policy grants only the request that filled the cache"
         );
-        if let Some((method, path)) = exact {
-            compiled
-                .document
-                .allow
-                .push(arn.resource(method.as_str(), &path));
-        }
-        return compiled;
+        return TablePolicy {
+            methods: vec![MethodGlobs::default(); METHODS.len()],
+            narrowed: Vec::new(),
+        };
     };
     let other = other_name(&patterns);
     let paths: Vec<String> = model
@@ -816,46 +881,88 @@ pub(crate) fn compile(
         .iter()
         .map(|node| render(&node.tokens, &other))
         .collect();
+    let mut table = TablePolicy::default();
     for method in &METHODS {
         let allowed: Vec<bool> = paths
             .iter()
             .map(|path| layer_allows(routes, token, method, path))
             .collect();
         let MethodPolicy {
-            mut allow,
+            allow,
             deny,
             narrowed,
         } = compile_method(&model, &allowed);
-        let deny: Vec<String> = ODD_SPELLINGS
-            .iter()
-            .map(|odd| (*odd).to_owned())
-            .chain(deny)
-            .collect();
-        if let Some((_, path)) = exact.as_ref().filter(|(exact, _)| exact == method)
-            && !granted(&allow, &deny, path)
+        table.narrowed.extend(
+            narrowed
+                .into_iter()
+                .map(|node| (method.clone(), paths[node].clone())),
+        );
+        table.methods.push(MethodGlobs { allow, deny });
+    }
+    table
+}
+
+/// Writes compiled tables out as the policy document of the request of `arn`, within its API
+/// and stage, for `methods` only: each method's globs come from the table `table_for` gives
+/// for it, together with the token that table was compiled for. The request of `arn` itself,
+/// when the layer allows it (for that token) and its path can be written, is granted by its
+/// exact ARN if no glob grants it. A method whose table grants nothing is left out whole; the
+/// odd spellings are refused once for every method (when anything is granted).
+pub(crate) fn document<'a>(
+    routes: &RouteTable,
+    arn: &MethodArn,
+    methods: &[Method],
+    mut table_for: impl FnMut(&Method) -> (&'a TablePolicy, Option<&'a VerifiedToken>),
+) -> PolicyDocument {
+    let mut document = PolicyDocument::default();
+    for method in methods {
+        let (table, token) = table_for(method);
+        let empty = MethodGlobs::default();
+        let globs = table.globs(method).unwrap_or(&empty);
+        let mut allow = globs.allow.clone();
+        if method.as_str() == arn.method()
+            && let Some((_, path)) = exact_request(routes, token, arn)
+            && !granted(&allow, &globs.deny, &path)
         {
-            allow.push(path.clone());
-        }
-        for node in narrowed {
-            let path = &paths[node];
-            if exact.as_ref() != Some(&(method.clone(), path.clone())) {
-                compiled.narrowed.push((method.clone(), path.clone()));
-            }
+            allow.push(path);
         }
         if allow.is_empty() {
             continue;
         }
         let name = method.as_str();
-        compiled
-            .document
+        document
             .allow
             .extend(allow.iter().map(|glob| arn.resource(name, glob)));
-        compiled
-            .document
+        document
             .deny
-            .extend(deny.iter().map(|glob| arn.resource(name, glob)));
+            .extend(globs.deny.iter().map(|glob| arn.resource(name, glob)));
     }
-    compiled
+    if !document.allow.is_empty() {
+        let odd = ODD_SPELLINGS_ANY_METHOD
+            .iter()
+            .map(|odd| arn.resource("", odd));
+        document.deny.splice(0..0, odd);
+    }
+    document
+}
+
+/// Compiles the route table for the principal holding `token` (or none) and writes it out for
+/// the request of `arn`, every method included: [`compile_table`] then [`document`].
+#[cfg(test)]
+pub(crate) fn compile(
+    routes: &RouteTable,
+    token: Option<&VerifiedToken>,
+    arn: &MethodArn,
+) -> Compiled {
+    let table = compile_table(routes, token);
+    let document = document(routes, arn, &METHODS, |_| (&table, token));
+    let exact = exact_request(routes, token, arn);
+    let narrowed = table
+        .narrowed
+        .into_iter()
+        .filter(|request| exact.as_ref() != Some(request))
+        .collect();
+    Compiled { document, narrowed }
 }
 
 #[cfg(test)]
@@ -1113,6 +1220,42 @@ mod tests {
         assert!(grants(&compiled, "GET/a/b"));
         assert!(!grants(&compiled, "GET/a/c"));
         assert_eq!(compiled.document.allow.len(), 1);
+    }
+
+    #[test]
+    fn odd_spellings_refused_for_any_method_are_those_refused_per_method() {
+        let paths = [
+            "/",
+            "/a",
+            "/a/",
+            "//",
+            "/a//b",
+            "/%41",
+            "/a/%2F",
+            "/.",
+            "/..",
+            "/a/.",
+            "/a/..",
+            "/./a",
+            "/a/../b",
+            "/a.b",
+            "/.well-known/x",
+            "/a/b/",
+            "/..a",
+            "/a.",
+        ];
+        for method in &METHODS {
+            for path in paths {
+                let text = format!("{method}{path}");
+                let per_method = ODD_SPELLINGS
+                    .iter()
+                    .any(|odd| glob_matches(&format!("{method}{odd}"), &text));
+                let any_method = ODD_SPELLINGS_ANY_METHOD
+                    .iter()
+                    .any(|odd| glob_matches(odd, &text));
+                assert_eq!(any_method, per_method, "{text}");
+            }
+        }
     }
 
     #[test]

@@ -37,7 +37,11 @@
 //! | 503 (keys or revocation store unavailable) | another error, logged at `error` | 500 |
 //!
 //! API Gateway has no way to answer 400 from an authorizer; `Unauthorized` is an error, not a
-//! policy, so nothing is cached for it and nothing is granted.
+//! policy, so nothing is cached for it and nothing is granted. With the authorizer cache on
+//! (see below), a `public` route's request carrying a token is answered for the token's
+//! principal, so a token the keys or the revocation store cannot check at that moment is a
+//! server error there too: an answer written for no principal would be cached and refuse the
+//! user's other routes after the keys are back.
 //!
 //! # The authorizer cache
 //!
@@ -56,9 +60,34 @@
 //! or a policy variable — the policy refuses those requests instead, and a warning names some
 //! of them. The request the policy is returned for, when the layer allows it, is always granted
 //! by it, by its exact ARN if need be, unless its path holds `*`, `?` or `$` (for cookie tokens,
-//! see below). Paths the layer
-//! reads in several ways (percent-encoded, empty or dot segments, a trailing `/`) are refused
-//! by that policy, that request included.
+//! see below). Paths the layer reads in several ways (percent-encoded, empty or dot segments, a
+//! trailing `/`) are refused by that policy, that request included.
+//!
+//! Compiling a table takes time that grows with it (a good part of a second for some hundred
+//! routes), so a warm function keeps what it compiled: the table compiled for no token once per
+//! loaded route table, and each token's under its payload exactly as signed and the name of the
+//! issuer that accepted it, which hold every claim a policy reads. At most 1024 tokens' tables
+//! and 16 MiB are kept by default ([`LambdaAuthorizer::policy_cache_limits`]), the oldest
+//! dropped first. A kept table is used only while the function's clock reads before the
+//! token's `exp`, and everything is dropped when the policy is reloaded. Only compiled tables
+//! are kept, never a decision: every request is still verified, revocation included, and
+//! decided before, and what concerns the request alone (its own `methodArn`, granted or
+//! denied) is added each time. [`LambdaAuthorizer::policy_cache_stats`] counts compilations
+//! and hits.
+//!
+//! # Answer size
+//!
+//! API Gateway takes at most 8 KB ([`MAX_ANSWER_BYTES`]) as a Lambda authorizer's result (its
+//! quotas state it for WebSocket APIs; the function keeps to it for every answer), and at most
+//! 512 characters in one resource ARN of its policy. A cache-safe policy larger than that is
+//! never returned. With the cache on, the function answers instead with the same
+//! policy for the request's method only, or, if that is still too large, with a policy for the
+//! request's own `methodArn`, and logs a warning once per loaded table: the cached answer then
+//! refuses the token's other routes (or other methods) until the TTL ends. Such tables need
+//! the result TTL at 0 and [`LambdaAuthorizer::cache_disabled`]; then the request's own
+//! `methodArn` is answered at once, which is exact. Each smaller policy grants a part of what
+//! the larger one grants, never more. An answer still too large (a context with very many
+//! groups) is a server error.
 //!
 //! [`PolicyScope::Request`] returns a policy for the current `methodArn` only: correct only
 //! when the authorizer's TTL is 0, so it logs a warning unless [`LambdaAuthorizer::cache_disabled`]
@@ -79,33 +108,56 @@
 //! so once. With the result TTL at 0 and `cache_disabled()`, each request is decided as the
 //! in-process layer decides it: the app's own pages may change state, other sites may not.
 //!
-//! The response `context` holds flat values only: `sub`, `username`, `token_use`, `client_id`,
-//! `issuer` (the configured issuer's name), `groups` (comma-separated), `scopes`
-//! (space-separated), `route` (the matched pattern; with caching, the one of the request that
-//! filled the cache) and `event`.
+//! With the cache on, the answer is the same whichever page sent the request, since it is
+//! reused for every page. Another site's state-changing request to a `public` route is served
+//! (as in-process), and answered for the cookie's principal: an answer for no principal would
+//! be cached and refuse the user's own `GET`s of guarded routes until the TTL ends. For the
+//! same reason the `principalId` and `context` of a cached answer reach the backend with
+//! another site's requests carrying the cookie: a backend must not take them as proof that
+//! the user made a state-changing request (check `Sec-Fetch-Site` or `Origin` there, or turn
+//! the cache off).
+//!
+//! # Context
+//!
+//! The response `context` holds flat string values only: `sub`, `username`, `token_use`,
+//! `client_id`, `issuer` (the configured issuer's name), `groups_json` (the groups as a JSON
+//! array, e.g. `["admin","Sales, EMEA"]`), `groups` (comma-separated, kept for existing
+//! backends, and left out when a group name holds a comma, since it would then read as other
+//! groups), `scopes` (space-separated: a scope holds no space), `route` (the matched pattern;
+//! with caching, the one of the request that filled the cache), `route_key` and `event`.
+//! Read `groups_json`: it is the only one that always lists the token's groups as they are.
 #![forbid(unsafe_code)]
 
+mod cache;
 mod event;
 mod iam;
 
 use std::sync::Arc;
 
 use cognito_authz_core::{
-    Authorizer, Decision, ErrorKind, RequestTarget, TokenLocation, VerifiedToken,
+    Authorizer, Decision, ErrorKind, RequestTarget, RouteTable, TokenLocation, VerifiedToken,
 };
 use http::{HeaderMap, StatusCode};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::{Map, Value, json};
 
+pub use cache::PolicyCacheStats;
 pub use event::EventKind;
 /// The Lambda runtime the function runs on, so a function needs no other dependency for it.
 pub use lambda_runtime;
 
+use cache::PolicyCache;
 use event::AuthorizerRequest;
-use iam::{MethodArn, PolicyDocument};
+use iam::{METHODS, MethodArn, PolicyDocument, TablePolicy};
 
 /// The principal of answers given without a verified token (a `public` route, no token).
 pub const ANONYMOUS_PRINCIPAL: &str = "anonymous";
+
+/// The largest answer, in bytes of JSON, the function returns: API Gateway's quota on a
+/// Lambda authorizer's result (8 KB). A larger cache-safe policy is replaced by a smaller one
+/// that is still correct (see the crate docs), and an answer that cannot be made to fit is a
+/// server error, never a larger answer.
+pub const MAX_ANSWER_BYTES: usize = 8 * 1024;
 
 /// What the IAM policy of a REST answer covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -162,6 +214,7 @@ pub struct LambdaAuthorizer {
     cache_disabled: bool,
     warned: Arc<std::sync::Once>,
     warned_cookies: Arc<std::sync::Once>,
+    policies: Arc<PolicyCache>,
 }
 
 impl LambdaAuthorizer {
@@ -173,7 +226,25 @@ impl LambdaAuthorizer {
             cache_disabled: false,
             warned: Arc::new(std::sync::Once::new()),
             warned_cookies: Arc::new(std::sync::Once::new()),
+            policies: Arc::new(PolicyCache::new(
+                cache::DEFAULT_ENTRIES,
+                cache::DEFAULT_BYTES,
+            )),
         }
+    }
+
+    /// Bounds the compiled policies kept between invocations: at most `entries` principals'
+    /// tables (default 1024; 0 keeps none) holding at most `bytes` (default 16 MiB), the
+    /// oldest dropped first. The table compiled for no token is kept besides, once per loaded
+    /// route table. Starts with an empty cache.
+    pub fn policy_cache_limits(mut self, entries: usize, bytes: usize) -> Self {
+        self.policies = Arc::new(PolicyCache::new(entries, bytes));
+        self
+    }
+
+    /// What the compiled-policy cache has done: compilations, hits, entries and bytes kept.
+    pub fn policy_cache_stats(&self) -> PolicyCacheStats {
+        self.policies.stats()
     }
 
     /// What REST policies cover (default [`PolicyScope::Table`]).
@@ -222,7 +293,15 @@ impl LambdaAuthorizer {
             .pattern()
             .map(str::to_owned);
         let (allowed, token) = match decision {
-            Decision::Allow { token } => (true, token),
+            Decision::Allow { token: Some(token) } => (true, Some(token)),
+            // Allowed with no token taken: a public route, with no token, one that did not
+            // verify, or a cookie token another site may have sent. API Gateway may reuse the
+            // answer for every later request with the same token, so it is written for the
+            // token's principal: the same answer whichever request fills the cache.
+            Decision::Allow { token: None } if !self.cache_disabled => {
+                (true, self.principal_token(&request).await?)
+            }
+            Decision::Allow { token: None } => (true, None),
             Decision::Deny(denial) => match denial.status() {
                 StatusCode::SERVICE_UNAVAILABLE => {
                     tracing::error!(
@@ -254,33 +333,45 @@ impl LambdaAuthorizer {
         let judged = cross_site && source.checks_cross_site(&request.method);
         let allowed = allowed && (!judged || self.allows_anonymous(&request, target).await);
         let context = context(token.as_deref(), route.as_deref(), &request);
-        match request.kind {
-            EventKind::HttpApiV2 => Ok(json!({"isAuthorized": allowed, "context": context})),
+        let answer = match request.kind {
+            EventKind::HttpApiV2 => json!({"isAuthorized": allowed, "context": context}),
             EventKind::RestToken | EventKind::RestRequest => {
                 let arn = request.arn.as_ref().ok_or_else(|| {
                     AuthorizerError::Internal("REST event without methodArn".to_owned())
                 })?;
-                let mut document = self.policy(token.as_deref(), arn, allowed, cross_site);
-                let own = arn.arn();
-                if !allowed && !document.deny.contains(&own) {
-                    // Whatever the table grants the principal, never this refused request.
-                    document.deny.push(own);
-                }
-                let principal = token
-                    .as_deref()
-                    .and_then(VerifiedToken::sub)
-                    .unwrap_or(ANONYMOUS_PRINCIPAL);
-                Ok(json!({
-                    "principalId": principal,
-                    "policyDocument": document.to_json(),
-                    "context": context,
-                }))
+                let answer = Answer {
+                    principal: token
+                        .as_deref()
+                        .and_then(VerifiedToken::sub)
+                        .unwrap_or(ANONYMOUS_PRINCIPAL),
+                    arn,
+                    allowed,
+                    context,
+                };
+                self.rest_answer(token.as_deref(), &answer, cross_site)
             }
+        };
+        if answer_bytes(&answer) > MAX_ANSWER_BYTES {
+            // Only the context can make it so (a token with very many groups): a larger
+            // answer would fail in API Gateway, a smaller context would tell the backend less
+            // than the token says.
+            tracing::error!(
+                bytes = answer_bytes(&answer),
+                limit = MAX_ANSWER_BYTES,
+                event = request.kind.as_str(),
+                "the answer is larger than API Gateway accepts from an authorizer, even with the smallest policy: answering with a server error"
+            );
+            return Err(AuthorizerError::Internal(
+                "authorizer answer too large".to_owned(),
+            ));
         }
+        Ok(answer)
     }
 
-    /// The token of a request the policy refused (403), so the cached policy can be written
-    /// for its principal. A token that no longer verifies yields the anonymous principal.
+    /// The token of a request answered without one, or refused (403), so that the policy can
+    /// be written for its principal. A token that does not verify (or none) yields the
+    /// anonymous principal; unavailable keys or revocation store are a server error, so that
+    /// no answer written for the wrong principal is cached.
     async fn principal_token(
         &self,
         request: &AuthorizerRequest,
@@ -339,49 +430,116 @@ impl LambdaAuthorizer {
         matches!(decision, Decision::Allow { .. })
     }
 
-    /// The answer's policy document. With `cross_site`, the methods the cross-site check
-    /// judges are granted only as to a caller without a token.
-    fn policy(
+    /// A REST answer: the policy document the scope asks for, made smaller when it would
+    /// exceed what API Gateway accepts.
+    ///
+    /// A cache-safe document too large (in bytes, or a resource too long) is replaced, with
+    /// the cache on, by the same policy for the request's method only, then by a policy for
+    /// the request's own `methodArn`; with the cache declared off, by the latter at once (it
+    /// is then exact). Each is a subset of the grants of the one before it, with every deny
+    /// that can refuse what it grants, so none grants a request the layer refuses. Past all
+    /// of them, the document denies everything.
+    fn rest_answer(
         &self,
         token: Option<&VerifiedToken>,
-        arn: &MethodArn,
-        allowed: bool,
+        answer: &Answer<'_>,
         cross_site: bool,
-    ) -> PolicyDocument {
-        match self.scope {
-            PolicyScope::Request => PolicyDocument::single(arn.arn(), allowed),
-            PolicyScope::Table if cross_site && token.is_some() => {
-                let source = self.authorizer.token_source();
-                let safe = self.compiled(token, arn);
-                let anonymous = self.compiled(None, arn);
-                // A resource is `{prefix}{METHOD}{glob}`, the glob starting with `/`, `*` or
-                // `?`; one whose method cannot be read counts as judged, so it is taken from
-                // the anonymous table.
-                let prefix = arn.resource("", "");
-                let judged = |resource: &String| {
-                    resource
-                        .strip_prefix(&prefix)
-                        .and_then(|rest| rest.split(|c: char| !c.is_ascii_uppercase()).next())
-                        .and_then(|method| method.parse::<http::Method>().ok())
-                        .is_none_or(|method| source.checks_cross_site(&method))
-                };
-                PolicyDocument {
-                    allow: (safe.allow.into_iter().filter(|r| !judged(r)))
-                        .chain(anonymous.allow.into_iter().filter(|r| judged(r)))
-                        .collect(),
-                    deny: (safe.deny.into_iter().filter(|r| !judged(r)))
-                        .chain(anonymous.deny.into_iter().filter(|r| judged(r)))
-                        .collect(),
-                }
-            }
-            PolicyScope::Table => self.compiled(token, arn),
+    ) -> Value {
+        let arn = answer.arn;
+        // The request's own ARN, granted or denied. With the cache on it is reused for later
+        // requests, so it grants nothing when its path holds `*` or `?` (IAM wildcards, which
+        // would grant other paths too) or `$` (a policy variable).
+        let single = || {
+            let grant =
+                answer.allowed && (self.cache_disabled || !arn.path().contains(['*', '?', '$']));
+            PolicyDocument::single(arn.arn(), grant)
+        };
+        let PolicyScope::Table = self.scope else {
+            return answer
+                .fitted(single())
+                .unwrap_or_else(|| answer.denying_all());
+        };
+        let routes = self.authorizer.routes();
+        let own = match token {
+            Some(token) => self.principal_table(&routes, token),
+            None => self.anonymous_table(&routes),
+        };
+        // With a cookie token answering other sites, the methods the cross-site check judges
+        // are granted only as to a caller without a token.
+        let anonymous = (cross_site && token.is_some()).then(|| self.anonymous_table(&routes));
+        let source = self.authorizer.token_source();
+        let render = |methods: &[http::Method]| {
+            iam::document(&routes, arn, methods, |method| match &anonymous {
+                Some(anonymous) if source.checks_cross_site(method) => (&**anonymous, None),
+                _ => (&*own, token),
+            })
+        };
+        if let Some(fitted) = answer.fitted(render(&METHODS)) {
+            return fitted;
         }
+        let mut smaller = Vec::new();
+        if !self.cache_disabled {
+            let method: Vec<http::Method> = METHODS
+                .iter()
+                .filter(|method| method.as_str() == arn.method())
+                .cloned()
+                .collect();
+            smaller.push(("the request's method only", render(&method)));
+        }
+        smaller.push(("the request's own methodArn", single()));
+        for (extent, document) in smaller {
+            if let Some(fitted) = answer.fitted(document) {
+                if !self.cache_disabled && self.policies.first_too_large(&routes) {
+                    tracing::warn!(
+                        limit = MAX_ANSWER_BYTES,
+                        answered_with = extent,
+                        "the route table's cache-safe IAM policy is larger than API Gateway accepts from an authorizer: answering with a policy for {extent}, which a cached answer applies to every later request with the same token, refusing its other routes until the TTL ends; set the authorizer's result TTL to 0 and call cache_disabled(), or use a smaller route table"
+                    );
+                }
+                return fitted;
+            }
+        }
+        tracing::debug!(
+            "the request's methodArn is too long to name in a policy: answering with a policy that denies everything"
+        );
+        answer.denying_all()
+    }
+
+    /// The route table compiled for no token, once per loaded table.
+    fn anonymous_table(&self, routes: &Arc<RouteTable>) -> Arc<TablePolicy> {
+        self.policies
+            .anonymous(routes, || self.compile_table(routes, None))
+    }
+
+    /// The route table compiled for `token`, kept until the token's `exp` or a reload.
+    ///
+    /// The key is the name of the issuer that accepted the token and its payload exactly as
+    /// signed: every claim a policy reads (groups, scopes, `token_use`, client, any `claim:`)
+    /// is read from that payload, and `issuer:` from that name, so two tokens share a
+    /// compiled table only when every policy decides them alike. Unlike the bytes of a
+    /// header, it is the identity that was verified, wherever it came from (a header, a
+    /// cookie, an ALB's token).
+    fn principal_table(&self, routes: &Arc<RouteTable>, token: &VerifiedToken) -> Arc<TablePolicy> {
+        let (issuer, payload) = (token.issuer_name(), token.payload_json());
+        // The name's length first, so that no two (name, payload) pairs spell the same key.
+        let mut key = Vec::with_capacity(8 + issuer.len() + payload.len());
+        key.extend_from_slice(&(issuer.len() as u64).to_le_bytes());
+        key.extend_from_slice(issuer.as_bytes());
+        key.extend_from_slice(payload.as_bytes());
+        self.policies.principal(
+            routes,
+            &key,
+            token.expires_at(),
+            self.authorizer.verifier().clock().now(),
+            || self.compile_table(routes, Some(token)),
+        )
     }
 
     /// The route table compiled for the principal holding `token` (or none), with a warning
     /// naming what IAM wildcards cannot express.
-    fn compiled(&self, token: Option<&VerifiedToken>, arn: &MethodArn) -> PolicyDocument {
-        let compiled = iam::compile(&self.authorizer.routes(), token, arn);
+    fn compile_table(&self, routes: &RouteTable, token: Option<&VerifiedToken>) -> TablePolicy {
+        self.policies.count_compilation();
+        let compiled = iam::compile_table(routes, token);
         if !compiled.narrowed.is_empty() {
             let examples: Vec<String> = compiled
                 .narrowed
@@ -395,7 +553,7 @@ impl LambdaAuthorizer {
                 "the route table cannot be written exactly as an IAM policy for this principal: the cached policy refuses these requests, which the in-process layer allows"
             );
         }
-        compiled.document
+        compiled
     }
 
     fn warn_once(&self, kind: EventKind) {
@@ -413,6 +571,46 @@ impl LambdaAuthorizer {
         };
         self.warned.call_once(|| tracing::warn!("{message}"));
     }
+}
+
+/// What every REST answer of one request holds besides its policy document.
+struct Answer<'a> {
+    principal: &'a str,
+    arn: &'a MethodArn,
+    allowed: bool,
+    context: Value,
+}
+
+impl Answer<'_> {
+    /// The answer with `document`, which never grants the request when it is refused, if it
+    /// is within API Gateway's limits.
+    fn fitted(&self, mut document: PolicyDocument) -> Option<Value> {
+        let own = self.arn.arn();
+        if !self.allowed && !document.deny.contains(&own) {
+            // Whatever the table grants the principal, never this refused request.
+            document.deny.push(own);
+        }
+        let answer = self.with(&document);
+        (document.resources_fit() && answer_bytes(&answer) <= MAX_ANSWER_BYTES).then_some(answer)
+    }
+
+    /// The answer with a document that denies everything.
+    fn denying_all(&self) -> Value {
+        self.with(&PolicyDocument::default())
+    }
+
+    fn with(&self, document: &PolicyDocument) -> Value {
+        json!({
+            "principalId": self.principal,
+            "policyDocument": document.to_json(),
+            "context": self.context,
+        })
+    }
+}
+
+/// The bytes of an answer as JSON, as API Gateway receives it.
+fn answer_bytes(answer: &Value) -> usize {
+    answer.to_string().len()
 }
 
 /// What a 503 answer lacks, for the log and the server error's message.
@@ -444,7 +642,14 @@ fn context(
         put("token_use", token.token_use().map(|t| t.as_str()));
         put("client_id", token.client_id());
         put("issuer", Some(token.issuer_name()));
-        put("groups", Some(&token.groups().join(",")));
+        let groups = token.groups();
+        // A group name may hold a comma: the comma-separated list is given only while it
+        // reads back as the same groups.
+        if !groups.iter().any(|group| group.contains(',')) {
+            put("groups", Some(&groups.join(",")));
+        }
+        let listed: Vec<&str> = groups.iter().collect();
+        put("groups_json", Some(&Value::from(listed).to_string()));
         put("scopes", Some(&token.scopes().join(" ")));
     }
     Value::Object(context)

@@ -663,6 +663,46 @@ fn unavailable_keys_are_a_server_error_not_unauthorized() {
     });
 }
 
+/// A public route is served whatever the keys' state, but with the cache on its answer is
+/// reused for the token's later requests: an answer written for no principal, because the
+/// token could not be verified for a while, would refuse the user's other routes until the
+/// TTL ends. So it is a server error (not cached); with the cache off, the route is served.
+#[test]
+fn a_public_route_with_a_token_and_unavailable_keys_is_not_answered_for_no_principal() {
+    let runtime = runtime();
+    runtime.block_on(async {
+        let issuer = LocalIssuer::builder()
+            .pool_id(POOL)
+            .client_id(CLIENT)
+            .start()
+            .await
+            .expect("issuer");
+        issuer
+            .server()
+            .expect("server")
+            .set_reply(JwksReply::Status(500));
+        let authorizer = options(&issuer)
+            .policy_file(root().join("examples/policy.toml"))
+            .build()
+            .expect("authorizer");
+        let token = issuer.access_token().sign();
+        let cached = LambdaAuthorizer::new(authorizer.clone());
+        let answer = cached.handle(token_event("GET", "/health", &token)).await;
+        assert!(
+            matches!(answer, Err(AuthorizerError::Internal(_))),
+            "{answer:?}"
+        );
+        assert_eq!(cached.policy_cache_stats().compilations, 0);
+        let uncached = LambdaAuthorizer::new(authorizer).cache_disabled();
+        let answer = uncached
+            .handle(token_event("GET", "/health", &token))
+            .await
+            .expect("a policy");
+        assert!(iam_allows(&answer, &format!("{ARN_PREFIX}GET/health")));
+        assert_eq!(answer["principalId"], "anonymous");
+    });
+}
+
 #[test]
 fn request_scoped_policies_name_only_the_method_arn() {
     let issuer = issuer();

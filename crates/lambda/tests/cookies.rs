@@ -195,3 +195,39 @@ fn http_api_simple_responses_follow_the_same_rules() {
     assert!(!answer(&cached, "POST", EVIL));
     assert!(answer(&cached, "GET", EVIL));
 }
+
+/// Another site's `POST` to a public route, carrying the cookie: the layer serves it as to a
+/// caller without a token. With the cache on, API Gateway reuses the answer for the cookie's
+/// later requests from the app's own page, so the answer is the one any page would get: the
+/// principal's policy (state-changing methods only where no token is needed), not the
+/// anonymous one that would refuse the user's own `GET`s until the TTL ends.
+#[test]
+fn with_the_cache_on_a_cross_site_post_to_a_public_route_answers_as_from_any_page() {
+    let issuer = issuer();
+    let runtime = runtime();
+    let token = issuer.access_token().sign();
+    let lambda = LambdaAuthorizer::new(cookie_authorizer(&issuer));
+    let forged = runtime
+        .block_on(lambda.handle(rest_event(&token, "POST", "/feedback", EVIL)))
+        .expect("a policy");
+    let own = runtime
+        .block_on(lambda.handle(rest_event(&token, "POST", "/feedback", APP)))
+        .expect("a policy");
+    assert_eq!(forged["policyDocument"], own["policyDocument"]);
+    assert_eq!(forged["principalId"], own["principalId"]);
+    let says = |method: &str, path: &str| iam_allows(&forged, &arn(method, path));
+    assert!(says("POST", "/feedback"), "{forged:#}");
+    assert!(says("GET", "/orders"), "the user's own GETs: {forged:#}");
+    assert!(!says("POST", "/orders"), "{forged:#}");
+    assert_eq!(forged["principalId"], json!(issuer_sub(&forged)));
+
+    // With the cache off, nothing is reused: the request is answered as the layer answers
+    // it, for no principal.
+    let uncached = LambdaAuthorizer::new(cookie_authorizer(&issuer)).cache_disabled();
+    let answer = runtime
+        .block_on(uncached.handle(rest_event(&token, "POST", "/feedback", EVIL)))
+        .expect("a policy");
+    assert!(iam_allows(&answer, &arn("POST", "/feedback")), "{answer:#}");
+    assert_eq!(answer["principalId"], "anonymous");
+    assert!(answer["context"].get("sub").is_none(), "{answer:#}");
+}
