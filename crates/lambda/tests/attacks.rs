@@ -8,7 +8,7 @@
 //! refused: it then refuses the token's other routes until the TTL ends. A cookie token makes
 //! that an attack: another site's page can send the first request after the TTL ends.
 
-use cognito_authz_core::{AcceptedTokenUse, Authorizer, Decision, TokenSource};
+use cognito_authz_core::{AcceptedTokenUse, Authorizer, Decision, Policy, TokenSource};
 use cognito_authz_lambda::LambdaAuthorizer;
 use cognito_authz_test_support::policy::EXAMPLE_ISSUER;
 use cognito_authz_testkit::LocalIssuer;
@@ -202,7 +202,7 @@ fn another_sites_wildcard_request_does_not_lock_the_cookie_out() {
                 .build()
                 .expect("token source"),
         )
-        .route("/me", cognito_authz_core::Policy::authenticated())
+        .route("/me", Policy::authenticated())
         .build()
         .expect("authorizer");
     let lambda = LambdaAuthorizer::new(authorizer);
@@ -225,4 +225,74 @@ fn another_sites_wildcard_request_does_not_lock_the_cookie_out() {
         iam_allows(&answer, &arn("GET", "/me")),
         "another site's GET /* locks the cookie out of GET /me: {answer:#}"
     );
+}
+
+/// Held (kept as a regression): the size ladder meets the cookie rule. A cookie token's
+/// cache-safe policy is too large for API Gateway, so another site's `POST` carrying the
+/// cookie is answered with the policy of the request's method only: that policy must still
+/// take `POST` from the table compiled for no token (only the public route), never from the
+/// cookie's principal, whose grants another site's page could then use until the TTL ends.
+#[test]
+fn the_method_only_fallback_of_a_cookie_token_grants_state_changing_methods_as_to_no_token() {
+    let issuer = issuer();
+    let verifier = issuer
+        .verifier_builder(AcceptedTokenUse::Any)
+        .build()
+        .expect("verifier");
+    let mut builder = Authorizer::builder()
+        .verifier(verifier)
+        .token_source(
+            TokenSource::builder()
+                .cookie("id_token")
+                .allowed_origins(["https://app.example.com"])
+                .build()
+                .expect("token source"),
+        )
+        .route("/feedback", Policy::public());
+    for n in 0..30 {
+        builder = builder.route(
+            format!("/section-{n}/items/{{id}}"),
+            "group:staff".parse::<Policy>().expect("policy"),
+        );
+    }
+    let authorizer = builder.build().expect("authorizer");
+    let lambda = LambdaAuthorizer::new(authorizer);
+    let token = issuer.access_token().groups(["staff"]).sign();
+    let event = |method: &str, path: &str| {
+        let mut event = fixture("example-apigw-custom-auth-request-type-request.json");
+        event["methodArn"] = json!(arn(method, path));
+        event["path"] = json!(path);
+        event["httpMethod"] = json!(method);
+        event["requestContext"]["httpMethod"] = json!(method);
+        for (name, value) in [
+            ("Cookie", format!("id_token={token}")),
+            ("Origin", "https://evil.example".to_owned()),
+            ("Sec-Fetch-Site", "cross-site".to_owned()),
+        ] {
+            event["headers"][name] = json!(value);
+            event["multiValueHeaders"][name] = json!([value]);
+        }
+        event
+    };
+    for (method, path) in [("POST", "/section-1/items/7"), ("POST", "/feedback")] {
+        let answer = runtime()
+            .block_on(lambda.handle(event(method, path)))
+            .expect("a policy");
+        assert!(answer.to_string().len() <= cognito_authz_lambda::MAX_ANSWER_BYTES);
+        let statements = answer["policyDocument"]["Statement"].to_string();
+        assert!(
+            !statements.contains("/GET/"),
+            "the method-only policy was expected: {answer:#}"
+        );
+        assert!(iam_allows(&answer, &arn("POST", "/feedback")), "{answer:#}");
+        for n in 0..30 {
+            let path = format!("/section-{n}/items/7");
+            for method in ["POST", "PUT", "DELETE", "PATCH"] {
+                assert!(
+                    !iam_allows(&answer, &arn(method, &path)),
+                    "{method} {path}: {answer:#}"
+                );
+            }
+        }
+    }
 }
