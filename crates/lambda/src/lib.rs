@@ -33,7 +33,7 @@
 //! | allow | IAM `Allow` / `isAuthorized: true`, `principalId` = `sub` | the backend's answer |
 //! | 401 (no token, invalid token, revoked) | the error `Unauthorized` | 401 |
 //! | 400 `invalid_request` (two tokens, a `.`/`..` path segment) | the error `Unauthorized` | 401 |
-//! | 403 (`insufficient_scope`, `forbidden`, `cross_site_request`) | IAM `Deny` (always naming the request's own `methodArn`) / `isAuthorized: false` | 403 |
+//! | 403 (`insufficient_scope`, `forbidden`, `cross_site_request`) | IAM `Deny` (naming the request's own `methodArn`, see below) / `isAuthorized: false` | 403 |
 //! | 503 (keys or revocation store unavailable) | another error, logged at `error` | 500 |
 //!
 //! API Gateway has no way to answer 400 from an authorizer; `Unauthorized` is an error, not a
@@ -61,7 +61,12 @@
 //! of them. The request the policy is returned for, when the layer allows it, is always granted
 //! by it, by its exact ARN if need be, unless its path holds `*`, `?` or `$` (for cookie tokens,
 //! see below). Paths the layer reads in several ways (percent-encoded, empty or dot segments, a
-//! trailing `/`) are refused by that policy, that request included.
+//! trailing `/`) are refused by that policy, that request included. A refused request's own
+//! `methodArn` is denied by name, except where the name would refuse more than the request
+//! (its path holds `*`, `?` or `$`, with the cache on) or would not be read (longer than 512
+//! characters) and no `Allow` of the policy grants it: one request of another site could
+//! otherwise have the cached answer refuse all of the user's routes. An allowed request
+//! whose `methodArn` is too long to name is refused by that policy.
 //!
 //! Compiling a table takes time that grows with it (a good part of a second for some hundred
 //! routes), so a warm function keeps what it compiled: the table compiled for no token once per
@@ -347,6 +352,7 @@ impl LambdaAuthorizer {
                     arn,
                     allowed,
                     context,
+                    cache_disabled: self.cache_disabled,
                 };
                 self.rest_answer(token.as_deref(), &answer, cross_site)
             }
@@ -579,6 +585,9 @@ struct Answer<'a> {
     arn: &'a MethodArn,
     allowed: bool,
     context: Value,
+    /// Whether API Gateway's cache is declared off: then a `Deny` applies to this request
+    /// only.
+    cache_disabled: bool,
 }
 
 impl Answer<'_> {
@@ -588,10 +597,44 @@ impl Answer<'_> {
         let own = self.arn.arn();
         if !self.allowed && !document.deny.contains(&own) {
             // Whatever the table grants the principal, never this refused request.
-            document.deny.push(own);
+            if let Some(deny) = self.own_deny(&document, own) {
+                document.deny.push(deny);
+            }
         }
         let answer = self.with(&document);
         (document.resources_fit() && answer_bytes(&answer) <= MAX_ANSWER_BYTES).then_some(answer)
+    }
+
+    /// The resource that refuses this refused request in `document`, if one is needed: its
+    /// own ARN, unless that ARN would refuse more than the request, or not be read at all.
+    ///
+    /// With the cache on, a `Deny` is applied to every later request of the token: a path
+    /// holding `*` or `?` (IAM wildcards) or `$` (a policy variable) would refuse other paths
+    /// too (`GET/*` every `GET`), and an ARN longer than API Gateway reads would make the
+    /// whole answer fall back to denying everything. Neither is needed when no `Allow` of the
+    /// document matches the request: IAM refuses what nothing grants. An over-long ARN an
+    /// `Allow` matches is refused by its first characters followed by `*`, which refuses only
+    /// paths that begin alike; a wildcard path an `Allow` matches (the layer deciding it
+    /// apart from the paths the table reads alike) is still named, refusing more, never less.
+    fn own_deny(&self, document: &PolicyDocument, own: String) -> Option<String> {
+        let too_long = own.chars().count() > iam::MAX_RESOURCE_CHARS;
+        let wild = !self.cache_disabled && self.arn.path().contains(['*', '?', '$']);
+        if !too_long && !wild {
+            return Some(own);
+        }
+        let granted = document
+            .allow
+            .iter()
+            .any(|resource| iam::glob_matches(resource, &own));
+        if !granted {
+            return None;
+        }
+        if too_long {
+            let mut cut: String = own.chars().take(iam::MAX_RESOURCE_CHARS - 1).collect();
+            cut.push('*');
+            return Some(cut);
+        }
+        Some(own)
     }
 
     /// The answer with a document that denies everything.
