@@ -80,6 +80,11 @@
 //! denied) is added each time. [`LambdaAuthorizer::policy_cache_stats`] counts compilations
 //! and hits.
 //!
+//! With the result TTL at 0, declared with [`LambdaAuthorizer::cache_disabled`], nothing is
+//! reused, so no table is compiled at all: a REST answer allows or denies the request's own
+//! `methodArn` and nothing else, whatever the [`PolicyScope`], exactly as the in-process layer
+//! decides that request.
+//!
 //! # Answer size
 //!
 //! API Gateway takes at most 8 KB ([`MAX_ANSWER_BYTES`]) as a Lambda authorizer's result (its
@@ -89,8 +94,8 @@
 //! policy for the request's method only, or, if that is still too large, with a policy for the
 //! request's own `methodArn`, and logs a warning once per loaded table: the cached answer then
 //! refuses the token's other routes (or other methods) until the TTL ends. Such tables need
-//! the result TTL at 0 and [`LambdaAuthorizer::cache_disabled`]; then the request's own
-//! `methodArn` is answered at once, which is exact. Each smaller policy grants a part of what
+//! the result TTL at 0 and [`LambdaAuthorizer::cache_disabled`]; then every answer names the
+//! request's own `methodArn` only (see below), which is exact. Each smaller policy grants a part of what
 //! the larger one grants, never more. An answer still too large (a context with very many
 //! groups) is a server error.
 //!
@@ -169,6 +174,7 @@ pub const MAX_ANSWER_BYTES: usize = 8 * 1024;
 #[non_exhaustive]
 pub enum PolicyScope {
     /// The whole route table compiled for the principal: safe with the authorizer cache.
+    /// With [`LambdaAuthorizer::cache_disabled`], the request's own `methodArn` instead.
     #[default]
     Table,
     /// The current `methodArn` only: correct only with the authorizer cache off (TTL 0).
@@ -260,6 +266,8 @@ impl LambdaAuthorizer {
 
     /// Declares that the authorizer's result TTL is 0 (API Gateway's cache off), which makes
     /// one-request policies and HTTP API simple responses safe and silences their warning.
+    /// REST answers then name the request's own `methodArn` only, and no route table is
+    /// compiled.
     pub fn cache_disabled(mut self) -> Self {
         self.cache_disabled = true;
         self
@@ -460,11 +468,13 @@ impl LambdaAuthorizer {
                 answer.allowed && (self.cache_disabled || !arn.path().contains(['*', '?', '$']));
             PolicyDocument::single(arn.arn(), grant)
         };
-        let PolicyScope::Table = self.scope else {
+        // With the cache declared off, API Gateway applies the answer to this request alone:
+        // its own ARN says all there is to say, and no table is compiled.
+        if self.cache_disabled || self.scope == PolicyScope::Request {
             return answer
                 .fitted(single())
                 .unwrap_or_else(|| answer.denying_all());
-        };
+        }
         let routes = self.authorizer.routes();
         let own = match token {
             Some(token) => self.principal_table(&routes, token),

@@ -365,6 +365,58 @@ fn answer_bytes(answer: &Value) -> usize {
     answer.to_string().len()
 }
 
+/// With the cache declared off, API Gateway applies each answer to its own request alone: no
+/// table is compiled, for tokens or for no token, and every answer allows or denies exactly
+/// its own `methodArn`, as the layer decides that request.
+#[test]
+fn with_the_cache_off_nothing_is_compiled_and_each_answer_names_its_own_request() {
+    let issuer = issuer();
+    let runtime = runtime();
+    let authorizer = load(&large_table(), &issuer);
+    let lambda = LambdaAuthorizer::new(authorizer.clone()).cache_disabled();
+    let staff = issuer.access_token().groups(["staff"]).sign();
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        "authorization",
+        HeaderValue::from_str(&format!("Bearer {staff}")).expect("header"),
+    );
+    for (method, path) in [
+        ("GET", "/section-1/items/7"),
+        ("GET", "/section-3/items/7"),
+        ("DELETE", "/section-2/items/7"),
+        ("GET", "/section-1/nothing"),
+    ] {
+        let answer = runtime
+            .block_on(lambda.handle(token_event(method, path, &staff)))
+            .expect("policy");
+        let statements = answer["policyDocument"]["Statement"]
+            .as_array()
+            .expect("statements");
+        assert_eq!(statements.len(), 1, "{answer:#}");
+        assert_eq!(statements[0]["Resource"], json!([arn(method, path)]));
+        let allowed = runtime
+            .block_on(authorizer.authorize(
+                &Method::from_bytes(method.as_bytes()).expect("method"),
+                path,
+                &headers,
+            ))
+            .is_allowed();
+        let effect = if allowed { "Allow" } else { "Deny" };
+        assert_eq!(
+            statements[0]["Effect"], effect,
+            "{method} {path}: {answer:#}"
+        );
+    }
+    let anonymous =
+        runtime.block_on(lambda.handle(request_event("GET", "/section-1/items/7", &[])));
+    assert!(
+        matches!(anonymous, Err(AuthorizerError::Unauthorized)),
+        "{anonymous:?}"
+    );
+    assert_eq!(compilations(&lambda), 0);
+    assert_eq!(lambda.policy_cache_stats().entries, 0);
+}
+
 #[test]
 fn a_table_too_large_for_api_gateway_is_answered_with_a_smaller_correct_policy() {
     let issuer = issuer();
