@@ -248,3 +248,34 @@ require = "public"
     );
     assert_eq!(document["paths"]["/open"]["get"]["security"], json!([]));
 }
+
+#[test]
+fn an_issuer_alternative_does_not_waive_the_scope_for_the_other_issuers() {
+    // `issuer:partners or scope:files/read`: a token of `main` needs the scope; only a
+    // `partners` token needs none. Listing `{ "main": [] }` tells `main` clients that any
+    // token will do.
+    let document = document_of(
+        r#"
+[[issuer]]
+name = "main"
+user_pool_id = "us-east-1_Example1"
+client_ids = ["a"]
+token_use = "access"
+
+[[issuer]]
+name = "partners"
+issuer = "https://login.example.com"
+audiences = ["api"]
+
+[[route]]
+path = "/files"
+methods = ["GET"]
+require = "issuer:partners or scope:files/read"
+"#,
+    );
+    valid(&document);
+    assert_eq!(
+        document["paths"]["/files"]["get"]["security"],
+        json!([{ "main": ["files/read"] }, { "partners": [] }])
+    );
+}
