@@ -285,14 +285,6 @@ impl OpenApiSecurity {
         } else if public {
             operation.entry("security").or_insert_with(|| json!([]));
         } else {
-            let alternatives = scope_alternatives(&combined);
-            let (alternatives, complete) = match alternatives {
-                Some(found) if found.len() <= MAX_ALTERNATIVES => (found, true),
-                _ => (vec![Vec::new()], false),
-            };
-            if !complete {
-                note.insert("scopes_simplified".to_owned(), json!(true));
-            }
             let mut requirements = Vec::new();
             for (scheme, issuer, _) in &self.schemes {
                 let possible = policies.iter().all(|policy| {
@@ -303,6 +295,15 @@ impl OpenApiSecurity {
                 if !possible {
                     continue;
                 }
+                // The scopes a token of this issuer needs: its `issuer:` atoms decided, so an
+                // `issuer:other or scope:x` does not waive `x` for this issuer's tokens.
+                let alternatives = match scope_alternatives(&for_issuer(&combined, issuer)) {
+                    Some(found) if found.len() <= MAX_ALTERNATIVES => found,
+                    _ => {
+                        note.insert("scopes_simplified".to_owned(), json!(true));
+                        vec![Vec::new()]
+                    }
+                };
                 for scopes in &alternatives {
                     requirements.push(json!({ scheme.as_str(): scopes }));
                 }
@@ -541,6 +542,29 @@ fn sample_path(template: &str) -> String {
         }
     }
     out
+}
+
+/// `node` for tokens of issuer `issuer`: each `issuer:` atom is decided (`authenticated` for
+/// this issuer, `deny` for another).
+fn for_issuer(node: &Node, issuer: &str) -> Node {
+    match node {
+        Node::Issuer(name) if name == issuer => Node::Authenticated,
+        Node::Issuer(_) => Node::Deny,
+        Node::Not(inner) => Node::Not(Box::new(for_issuer(inner, issuer))),
+        Node::And(children) => Node::And(
+            children
+                .iter()
+                .map(|child| for_issuer(child, issuer))
+                .collect(),
+        ),
+        Node::Or(children) => Node::Or(
+            children
+                .iter()
+                .map(|child| for_issuer(child, issuer))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
 }
 
 /// The sets of scopes that satisfy the policy's scope part, each set one alternative
