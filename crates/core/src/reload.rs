@@ -93,6 +93,11 @@ impl Live {
         }
     }
 
+    /// How many reloads have succeeded (0: the policy it was built with).
+    pub(crate) fn generation(&self) -> u64 {
+        self.shared.generation.load(Ordering::Acquire)
+    }
+
     /// The current state: a lock-free read, held for one request.
     #[inline]
     pub(crate) fn load(&self) -> arc_swap::Guard<Arc<Active>> {
@@ -174,8 +179,11 @@ impl Authorizer {
     /// The file's current content counts as already applied.
     pub fn watch(&self, path: impl Into<PathBuf>) -> PolicyWatcher {
         let path = path.into();
-        let last = std::fs::read(&path).ok().map(|bytes| digest(&bytes));
+        let last = crate::bounded_read::read_file_bounded(&path)
+            .ok()
+            .map(|bytes| digest(&bytes));
         PolicyWatcher {
+            generation: self.live().generation(),
             authorizer: self.clone(),
             path,
             last,
@@ -253,12 +261,18 @@ impl Authorizer {
 ///
 /// [`PolicyWatcher::poll`] checks once (drive it from your own timer, or from a test);
 /// [`PolicyWatcher::spawn`] checks on an interval in a tokio task. A file that cannot be read
-/// or fails to load leaves the policy in force, and the same broken content is not retried
-/// until it changes again.
+/// or fails to load leaves the policy in force (and counts as a failed reload), and the same
+/// broken content is not retried until it changes again. The file is read as
+/// [`PolicyFile::load`] reads it: UTF-8, at most 4 MiB. After a reload from elsewhere (a
+/// `SIGHUP` handler calling [`Authorizer::reload_from_file`]) the next poll applies the file
+/// as it is then, even if its content is the one last seen, so the file always decides.
 pub struct PolicyWatcher {
     authorizer: Authorizer,
     path: PathBuf,
     last: Option<[u8; 32]>,
+    /// The reload generation in force when `last` was applied (or refused): another reload
+    /// since then makes the file decide again even if its content is the same.
+    generation: u64,
 }
 
 /// What one [`PolicyWatcher::poll`] did.
@@ -274,31 +288,36 @@ pub enum WatchEvent {
 }
 
 impl PolicyWatcher {
-    /// Checks the file once: reloads if its content differs from the last content seen.
+    /// Checks the file once: reloads if its content differs from the last content seen, or if
+    /// another reload ([`Authorizer::reload`], a `SIGHUP` handler) has put some other policy in
+    /// force since, so the file as it is now is what decides.
     pub fn poll(&mut self) -> WatchEvent {
-        let bytes = match std::fs::read(&self.path) {
+        let in_force = self.authorizer.live().generation();
+        // Read as `PolicyFile::load` reads: bounded, and UTF-8 or refused (never a lossy
+        // reading, never what `reload_from_file` would refuse).
+        let bytes = match crate::bounded_read::read_file_bounded(&self.path) {
             Ok(bytes) => bytes,
-            Err(error) => {
-                let error = ConfigError::new(
-                    ConfigErrorKind::PolicyFile,
-                    format!("cannot read the policy file: {error}"),
-                )
-                .at(self.path.display().to_string(), 0, 0)
-                .caused_by(error);
-                tracing::warn!(%error, "policy watch: the last good policy stays in force");
-                return WatchEvent::Failed(error);
-            }
+            Err(error) => return self.unreadable(error),
         };
         let hash = digest(&bytes);
-        if self.last == Some(hash) {
+        if self.last == Some(hash) && self.generation == in_force {
             return WatchEvent::Unchanged;
         }
         self.last = Some(hash);
+        self.generation = in_force;
+        let text = match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(_) => {
+                return self.unreadable(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "not UTF-8 text",
+                ));
+            }
+        };
         let base_dir = self
             .path
             .parent()
             .map_or_else(PathBuf::new, Path::to_path_buf);
-        let text = String::from_utf8_lossy(&bytes);
         let loaded = PolicyFile::parse(&text, &base_dir, self.path.display().to_string());
         let result = match loaded {
             Ok(file) => self.authorizer.reload(file),
@@ -309,9 +328,26 @@ impl PolicyWatcher {
             }
         };
         match result {
-            Ok(reloaded) => WatchEvent::Reloaded(reloaded),
+            Ok(reloaded) => {
+                self.generation = reloaded.generation;
+                WatchEvent::Reloaded(reloaded)
+            }
             Err(error) => WatchEvent::Failed(error),
         }
+    }
+
+    /// The file could not be read (or is not UTF-8): counted and logged as a failed reload,
+    /// since the file on disk is not the policy in force.
+    fn unreadable(&self, error: std::io::Error) -> WatchEvent {
+        let error = ConfigError::new(
+            ConfigErrorKind::PolicyFile,
+            format!("cannot read the policy file: {error}"),
+        )
+        .at(self.path.display().to_string(), 0, 0)
+        .caused_by(error);
+        crate::metrics::policy_reload("error");
+        tracing::warn!(%error, "policy watch: the last good policy stays in force");
+        WatchEvent::Failed(error)
     }
 
     /// Polls every `interval` on the current tokio runtime until the handle is dropped or

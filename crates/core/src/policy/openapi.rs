@@ -4,7 +4,8 @@
 //! A route's requirement lists the scopes its policy asks for (its `scope:` atoms, as
 //! alternatives where the policy says `or`); what OpenAPI cannot express — groups, clients,
 //! claims, `token_use`, negations — is noted in the operation's `x-cognito-authz-policy`
-//! extension, with the policy itself. Operations are looked up in the route table the way
+//! extension, with the policy itself. No protected operation is documented as open: a `deny`
+//! route, or one no token can satisfy, lists a token of any issuer as its requirement. Operations are looked up in the route table the way
 //! requests are, so a document generated elsewhere (e.g. by `utoipa`) gets the requirement
 //! of the route that guards each of its operations.
 //!
@@ -86,17 +87,20 @@ impl OpenApiSecurity {
         issuers: impl IntoIterator<Item = &'a IssuerConfig>,
         routes: &RouteTable,
     ) -> Self {
-        let schemes = issuers
-            .into_iter()
-            .map(|issuer| {
-                let iss = issuer.issuers().into_iter().next().unwrap_or_default();
-                (
-                    scheme_name(issuer.name()),
-                    issuer.name().to_owned(),
-                    Value::String(iss),
-                )
-            })
-            .collect();
+        let mut schemes: Vec<(String, String, Value)> = Vec::new();
+        for issuer in issuers {
+            let iss = issuer.issuers().into_iter().next().unwrap_or_default();
+            // Names that sanitize alike ("main pool", "main_pool") must stay two schemes, or
+            // one issuer's discovery URL would stand for the other's tokens.
+            let base = scheme_name(issuer.name());
+            let mut name = base.clone();
+            let mut suffix = 2;
+            while schemes.iter().any(|(taken, _, _)| *taken == name) {
+                name = format!("{base}_{suffix}");
+                suffix += 1;
+            }
+            schemes.push((name, issuer.name().to_owned(), Value::String(iss)));
+        }
         Self {
             schemes,
             routes: routes.clone(),
@@ -122,9 +126,22 @@ impl OpenApiSecurity {
     pub fn document(&self, title: &str, version: &str) -> Value {
         let mut paths = Map::new();
         for route in self.routes.routes() {
-            let (path, parameters) = openapi_path(route.pattern());
+            let (mut path, mut parameters) = openapi_path(route.pattern());
+            // OpenAPI forbids two paths that differ only in parameter names (`/files/{id}` and a
+            // catch-all's `/files/{rest}`, routes with other methods): the later route's
+            // operations join the path already listed, under its parameter names.
+            if let Some(listed) = paths
+                .keys()
+                .find(|listed| *listed != &path && same_template(listed, &path))
+                .cloned()
+            {
+                for (parameter, name) in parameters.iter_mut().zip(parameter_names(&listed)) {
+                    parameter["name"] = Value::String(name);
+                }
+                path = listed;
+            }
             let item = paths
-                .entry(path)
+                .entry(path.clone())
                 .or_insert_with(|| json!({}))
                 .as_object_mut()
                 .map(std::mem::take)
@@ -159,7 +176,7 @@ impl OpenApiSecurity {
                     listed.extend(other.into_iter().map(Value::String));
                 }
             }
-            paths.insert(openapi_path(route.pattern()).0, Value::Object(item));
+            paths.insert(path, Value::Object(item));
         }
         let mut document = json!({
             "openapi": "3.1.0",
@@ -247,22 +264,27 @@ impl OpenApiSecurity {
             .map(std::mem::take)
             .unwrap_or_default();
         let mut responses = responses;
+        // A requirement no client can meet has no OpenAPI form, and `security: []` (or none at
+        // all) reads as "no credentials needed": a route that refuses every request lists the
+        // least it would take, a token of any issuer; the extension says the rest.
+        let any_token: Vec<Value> = self
+            .schemes
+            .iter()
+            .map(|(scheme, _, _)| json!({ scheme.as_str(): [] }))
+            .collect();
         if deny {
             note.insert("deny".to_owned(), json!(true));
+            if !any_token.is_empty() {
+                operation
+                    .entry("security")
+                    .or_insert(Value::Array(any_token));
+            }
             responses.entry("403".to_owned()).or_insert_with(
                 || json!({ "description": "Refused: the route denies every request" }),
             );
         } else if public {
             operation.entry("security").or_insert_with(|| json!([]));
         } else {
-            let alternatives = scope_alternatives(&combined);
-            let (alternatives, complete) = match alternatives {
-                Some(found) if found.len() <= MAX_ALTERNATIVES => (found, true),
-                _ => (vec![Vec::new()], false),
-            };
-            if !complete {
-                note.insert("scopes_simplified".to_owned(), json!(true));
-            }
             let mut requirements = Vec::new();
             for (scheme, issuer, _) in &self.schemes {
                 let possible = policies.iter().all(|policy| {
@@ -273,13 +295,28 @@ impl OpenApiSecurity {
                 if !possible {
                     continue;
                 }
+                // The scopes a token of this issuer needs: its `issuer:` atoms decided, so an
+                // `issuer:other or scope:x` does not waive `x` for this issuer's tokens.
+                let alternatives = match scope_alternatives(&for_issuer(&combined, issuer)) {
+                    Some(found) if found.len() <= MAX_ALTERNATIVES => found,
+                    _ => {
+                        note.insert("scopes_simplified".to_owned(), json!(true));
+                        vec![Vec::new()]
+                    }
+                };
                 for scopes in &alternatives {
                     requirements.push(json!({ scheme.as_str(): scopes }));
                 }
             }
-            operation
-                .entry("security")
-                .or_insert(Value::Array(requirements));
+            if requirements.is_empty() {
+                note.insert("satisfiable".to_owned(), json!(false));
+                requirements = any_token;
+            }
+            if !requirements.is_empty() {
+                operation
+                    .entry("security")
+                    .or_insert(Value::Array(requirements));
+            }
             for (status, description) in [
                 ("401", "No token, or a token that failed verification"),
                 ("403", "The token does not satisfy the route's policy"),
@@ -474,6 +511,21 @@ fn openapi_path(pattern: &str) -> (String, Vec<Value>) {
     (path, parameters)
 }
 
+/// The parameter names of an OpenAPI path template, in order.
+fn parameter_names(template: &str) -> Vec<String> {
+    template
+        .split('{')
+        .skip(1)
+        .filter_map(|part| part.split_once('}').map(|(name, _)| name.to_owned()))
+        .collect()
+}
+
+/// Whether two OpenAPI path templates are the same path to OpenAPI (equal once every
+/// parameter name is dropped).
+fn same_template(left: &str, right: &str) -> bool {
+    sample_path(left) == sample_path(right)
+}
+
 /// A request path that routes like the template: each `{parameter}` becomes one segment.
 fn sample_path(template: &str) -> String {
     let mut out = String::with_capacity(template.len());
@@ -490,6 +542,29 @@ fn sample_path(template: &str) -> String {
         }
     }
     out
+}
+
+/// `node` for tokens of issuer `issuer`: each `issuer:` atom is decided (`authenticated` for
+/// this issuer, `deny` for another).
+fn for_issuer(node: &Node, issuer: &str) -> Node {
+    match node {
+        Node::Issuer(name) if name == issuer => Node::Authenticated,
+        Node::Issuer(_) => Node::Deny,
+        Node::Not(inner) => Node::Not(Box::new(for_issuer(inner, issuer))),
+        Node::And(children) => Node::And(
+            children
+                .iter()
+                .map(|child| for_issuer(child, issuer))
+                .collect(),
+        ),
+        Node::Or(children) => Node::Or(
+            children
+                .iter()
+                .map(|child| for_issuer(child, issuer))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
 }
 
 /// The sets of scopes that satisfy the policy's scope part, each set one alternative
