@@ -343,14 +343,21 @@ async fn the_watcher_reloads_when_the_content_changes_and_not_otherwise() {
         .expect("loads");
     let token = issuer.access_token().scopes(["one"]).sign();
 
-    // Driven by hand: one poll, one check.
+    // Driven by hand: new content is applied by the second poll that reads it.
     let mut watcher = authorizer.watch(&path);
     assert!(matches!(watcher.poll(), WatchEvent::Unchanged));
     write(&path, &policy('B'));
+    assert!(matches!(watcher.poll(), WatchEvent::Settling));
+    assert_eq!(
+        status(&authorizer, "/flip", &token).await,
+        200,
+        "A until B settles"
+    );
     assert!(matches!(watcher.poll(), WatchEvent::Reloaded(_)));
     assert_eq!(status(&authorizer, "/flip", &token).await, 403);
     assert!(matches!(watcher.poll(), WatchEvent::Unchanged));
     write(&path, "not toml at all = = =");
+    assert!(matches!(watcher.poll(), WatchEvent::Settling));
     assert!(matches!(watcher.poll(), WatchEvent::Failed(_)));
     assert!(
         matches!(watcher.poll(), WatchEvent::Unchanged),
@@ -366,11 +373,24 @@ async fn the_watcher_reloads_when_the_content_changes_and_not_otherwise() {
     let mut handle = authorizer.watch(&path).spawn_with_ticks(Box::pin(ticks));
     tick.send(()).await.expect("watcher running");
     write(&path, &policy('A'));
-    tick.send(()).await.expect("watcher running");
-    match handle.next_event().await {
+    // Ticks until the reload is reported: two polls read A (the first may have come before
+    // the write), and a tick is taken only once the watcher is ready for it.
+    let mut sent = 0;
+    let event = loop {
+        tokio::select! {
+            biased;
+            event = handle.next_event() => break event,
+            sent_tick = tick.send(()), if sent < 8 => {
+                sent_tick.expect("watcher running");
+                sent += 1;
+            }
+        }
+    };
+    match event {
         Some(WatchEvent::Reloaded(reloaded)) => assert_eq!(reloaded.routes, 2),
         other => panic!("expected a reload, got {other:?}"),
     }
+    assert!(sent >= 2, "A was applied after {sent} polls");
     assert_eq!(status(&authorizer, "/flip", &token).await, 200, "A again");
     handle.stop();
     std::fs::remove_dir_all(&dir).ok();

@@ -187,6 +187,7 @@ impl Authorizer {
             authorizer: self.clone(),
             path,
             last,
+            settling: None,
         }
     }
 
@@ -263,9 +264,12 @@ impl Authorizer {
 /// [`PolicyWatcher::spawn`] checks on an interval in a tokio task. A file that cannot be read
 /// or fails to load leaves the policy in force (and counts as a failed reload), and the same
 /// broken content is not retried until it changes again. The file is read as
-/// [`PolicyFile::load`] reads it: UTF-8, at most 4 MiB. After a reload from elsewhere (a
-/// `SIGHUP` handler calling [`Authorizer::reload_from_file`]) the next poll applies the file
-/// as it is then, even if its content is the one last seen, so the file always decides.
+/// [`PolicyFile::load`] reads it: UTF-8, at most 4 MiB. New content is applied only when two
+/// polls in a row read it ([`WatchEvent::Settling`] first), so a file written in place is not
+/// applied half written; renaming a finished file into place is safer still. After a reload
+/// from elsewhere (a `SIGHUP` handler calling [`Authorizer::reload_from_file`]) the file is
+/// applied again as it is then, even if its content is the one last seen, so the file always
+/// decides.
 pub struct PolicyWatcher {
     authorizer: Authorizer,
     path: PathBuf,
@@ -273,6 +277,9 @@ pub struct PolicyWatcher {
     /// The reload generation in force when `last` was applied (or refused): another reload
     /// since then makes the file decide again even if its content is the same.
     generation: u64,
+    /// New content the previous poll read, not applied yet: a file written in place may have
+    /// been read half written, so content is applied only when a later poll reads it again.
+    settling: Option<[u8; 32]>,
 }
 
 /// What one [`PolicyWatcher::poll`] did.
@@ -281,6 +288,9 @@ pub struct PolicyWatcher {
 pub enum WatchEvent {
     /// The content is the one last seen: nothing to do.
     Unchanged,
+    /// The content changed since the last poll: it is applied when the next poll reads it
+    /// unchanged, so a file being written in place is never applied half written.
+    Settling,
     /// The content changed and the new policy is in force.
     Reloaded(Reloaded),
     /// The content changed (or could not be read) and the policy in force stays.
@@ -288,21 +298,33 @@ pub enum WatchEvent {
 }
 
 impl PolicyWatcher {
-    /// Checks the file once: reloads if its content differs from the last content seen, or if
-    /// another reload ([`Authorizer::reload`], a `SIGHUP` handler) has put some other policy in
-    /// force since, so the file as it is now is what decides.
+    /// Checks the file once: reloads if its content differs from the last content applied, or
+    /// if another reload ([`Authorizer::reload`], a `SIGHUP` handler) has put some other policy
+    /// in force since, so the file as it is now is what decides — once two polls in a row have
+    /// read the same content. The first of them answers [`WatchEvent::Settling`]: a file
+    /// written in place (`cp`, `cat >`, many tools) can be read between two of its writes, and
+    /// its first half may be a valid policy missing a stricter route. A file renamed into place
+    /// is applied one poll later too.
     pub fn poll(&mut self) -> WatchEvent {
         let in_force = self.authorizer.live().generation();
         // Read as `PolicyFile::load` reads: bounded, and UTF-8 or refused (never a lossy
         // reading, never what `reload_from_file` would refuse).
         let bytes = match crate::bounded_read::read_file_bounded(&self.path) {
             Ok(bytes) => bytes,
-            Err(error) => return self.unreadable(error),
+            Err(error) => {
+                self.settling = None;
+                return self.unreadable(error);
+            }
         };
         let hash = digest(&bytes);
         if self.last == Some(hash) && self.generation == in_force {
+            self.settling = None;
             return WatchEvent::Unchanged;
         }
+        if self.settling.replace(hash) != Some(hash) {
+            return WatchEvent::Settling;
+        }
+        self.settling = None;
         self.last = Some(hash);
         self.generation = in_force;
         let text = match String::from_utf8(bytes) {
@@ -379,7 +401,7 @@ impl PolicyWatcher {
         let task = tokio::spawn(async move {
             while ticks.next().await.is_some() {
                 let event = self.poll();
-                if matches!(event, WatchEvent::Unchanged) {
+                if matches!(event, WatchEvent::Unchanged | WatchEvent::Settling) {
                     continue;
                 }
                 // Nobody listening (or a slow listener) must not stop the reloads.

@@ -98,6 +98,7 @@ fn the_watcher_refuses_a_file_that_is_not_utf8_as_reload_from_file_does() {
         "reload_from_file refuses a file that is not UTF-8"
     );
     // Correct: refused as `PolicyFile::load` refuses it, not read with lossy replacement.
+    assert!(matches!(watcher.poll(), WatchEvent::Settling));
     assert!(
         matches!(watcher.poll(), WatchEvent::Failed(_)),
         "the watcher must refuse a file that is not UTF-8"
@@ -122,6 +123,7 @@ fn a_file_reverted_after_another_reload_is_applied_by_the_watcher() {
     assert_eq!(status(&authorizer, "/api/admin/users"), 200);
     // ...then the mistake is reverted. Correct: the watcher applies the file as it now is.
     std::fs::write(&path, policy("deny")).expect("write");
+    assert!(matches!(watcher.poll(), WatchEvent::Settling));
     let event = watcher.poll();
     assert!(
         matches!(event, WatchEvent::Reloaded(_)),
@@ -154,15 +156,21 @@ fn the_watcher_does_not_apply_a_half_written_file() {
     let event = watcher.poll();
     // Correct: content seen once is not applied until it is seen unchanged again (a settle
     // poll), so a torn read never becomes the policy in force.
+    assert!(matches!(event, WatchEvent::Settling), "{event:?}");
     assert_eq!(
         status(&authorizer, "/api/admin/users"),
         403,
         "a half-written file opened /api/admin (poll: {event:?})"
     );
     std::fs::write(&path, &whole).expect("second half written");
-    watcher.poll();
-    watcher.poll();
+    assert!(matches!(watcher.poll(), WatchEvent::Settling));
+    assert!(matches!(watcher.poll(), WatchEvent::Reloaded(_)));
     assert_eq!(status(&authorizer, "/api/admin/users"), 403);
+    assert_eq!(
+        status(&authorizer, "/api/open"),
+        200,
+        "the public catch-all stays open"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -179,6 +187,7 @@ fn a_file_that_cannot_be_read_or_is_replaced_leaves_the_policy_in_force() {
     std::fs::remove_file(&path).expect("deleted");
     assert!(matches!(watcher.poll(), WatchEvent::Failed(_)), "deleted");
     std::fs::write(&path, "").expect("truncated to empty");
+    assert!(matches!(watcher.poll(), WatchEvent::Settling), "empty");
     assert!(matches!(watcher.poll(), WatchEvent::Failed(_)), "empty");
     std::fs::remove_file(&path).expect("removed");
     std::fs::create_dir(&path).expect("a folder in its place");
@@ -196,12 +205,14 @@ fn a_file_that_cannot_be_read_or_is_replaced_leaves_the_policy_in_force() {
     let staged = dir.join("staged.toml");
     std::fs::write(&staged, policy("public")).expect("write");
     std::fs::rename(&staged, &path).expect("renamed into place");
+    assert!(matches!(watcher.poll(), WatchEvent::Settling), "rename");
     assert!(matches!(watcher.poll(), WatchEvent::Reloaded(_)), "rename");
     assert_eq!(status(&authorizer, "/api/admin/users"), 200);
     let other = dir.join("other.toml");
     std::fs::write(&other, policy("deny")).expect("write");
     std::fs::remove_file(&path).expect("removed");
     std::os::unix::fs::symlink(&other, &path).expect("symlink to a file");
+    assert!(matches!(watcher.poll(), WatchEvent::Settling), "symlink");
     assert!(matches!(watcher.poll(), WatchEvent::Reloaded(_)), "symlink");
     assert_eq!(status(&authorizer, "/api/admin/users"), 403);
     std::fs::remove_dir_all(&dir).ok();
