@@ -373,8 +373,8 @@ async fn the_watcher_reloads_when_the_content_changes_and_not_otherwise() {
     let mut handle = authorizer.watch(&path).spawn_with_ticks(Box::pin(ticks));
     tick.send(()).await.expect("watcher running");
     write(&path, &policy('A'));
-    // Ticks until the reload is reported: two polls read A (the first may have come before
-    // the write), and a tick is taken only once the watcher is ready for it.
+    // Ticks until the reload is reported (two polls must read A; the tick above may have been
+    // polled before or after the write); a tick is taken only once the watcher is ready for it.
     let mut sent = 0;
     let event = loop {
         tokio::select! {
@@ -390,7 +390,6 @@ async fn the_watcher_reloads_when_the_content_changes_and_not_otherwise() {
         Some(WatchEvent::Reloaded(reloaded)) => assert_eq!(reloaded.routes, 2),
         other => panic!("expected a reload, got {other:?}"),
     }
-    assert!(sent >= 2, "A was applied after {sent} polls");
     assert_eq!(status(&authorizer, "/flip", &token).await, 200, "A again");
     handle.stop();
     std::fs::remove_dir_all(&dir).ok();
