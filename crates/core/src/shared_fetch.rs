@@ -17,16 +17,9 @@ use tokio::task::AbortHandle;
 /// The answer of one fetch, for every waiter that clones it.
 pub(crate) type SharedFetch<T> = Shared<BoxFuture<'static, T>>;
 
-/// A fetch just started: what waiters join, and (when it runs as its own task) the handle
-/// that stops it.
-pub(crate) struct StartedFetch<T> {
-    /// What every waiter awaits.
-    pub(crate) fetch: SharedFetch<T>,
-    /// Stops the task; `None` when the waiters drive the fetch.
-    pub(crate) abort: Option<AbortHandle>,
-}
-
-/// Starts `task` on the current tokio runtime, or leaves it to its waiters when there is none.
+/// Starts `task` on the current tokio runtime, or leaves it to its waiters when there is none;
+/// returns what every waiter awaits, and the handle that stops the task (`None` when the
+/// waiters drive the fetch).
 ///
 /// When the spawned task ends without an answer (it panicked, was stopped through its abort
 /// handle, or its runtime shut down), the waiters get `fallback`, and `forget` runs on the
@@ -38,7 +31,7 @@ pub(crate) fn start<T, O>(
     owner: Weak<O>,
     forget: impl FnOnce(&O) + Send + 'static,
     fallback: T,
-) -> StartedFetch<T>
+) -> (SharedFetch<T>, Option<AbortHandle>)
 where
     T: Clone + Send + Sync + 'static,
     O: Send + Sync + 'static,
@@ -62,10 +55,7 @@ where
         }
         Err(_) => (task.boxed(), None),
     };
-    StartedFetch {
-        fetch: fetch.shared(),
-        abort,
-    }
+    (fetch.shared(), abort)
 }
 
 #[cfg(test)]
@@ -80,10 +70,16 @@ mod tests {
         forgotten: Mutex<bool>,
     }
 
+    impl Owner {
+        fn forgotten(&self) -> bool {
+            *self.forgotten.lock().expect("lock")
+        }
+    }
+
     fn start_for(
         owner: &Arc<Owner>,
         task: impl Future<Output = u8> + Send + 'static,
-    ) -> StartedFetch<u8> {
+    ) -> (SharedFetch<u8>, Option<AbortHandle>) {
         start(
             task,
             Arc::downgrade(owner),
@@ -93,46 +89,51 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn on_a_runtime_the_fetch_is_its_own_task_and_every_waiter_gets_its_answer() {
+    async fn on_a_runtime_every_waiter_gets_the_answer_of_one_task() {
         let owner = Arc::new(Owner::default());
-        let (answer, answered) = tokio::sync::oneshot::channel::<u8>();
-        let started = start_for(&owner, async move { answered.await.unwrap_or(0) });
-        assert!(started.abort.is_some(), "spawned");
-        let waiters = [started.fetch.clone(), started.fetch.clone()];
-        // The fetch finishes although no waiter polled it before the answer arrived.
-        answer.send(7).expect("the task waits");
-        for waiter in waiters {
-            assert_eq!(waiter.await, 7);
-        }
-        assert!(!*owner.forgotten.lock().expect("lock"));
+        let (fetch, abort) = start_for(&owner, async { 7 });
+        assert!(abort.is_some(), "spawned");
+        let other = fetch.clone();
+        assert_eq!((fetch.await, other.await), (7, 7));
+        assert!(!owner.forgotten());
+    }
+
+    #[tokio::test]
+    async fn the_task_runs_to_its_end_when_every_waiter_is_gone() {
+        let owner = Arc::new(Owner::default());
+        let (done, finished) = tokio::sync::oneshot::channel();
+        let (fetch, _abort) = start_for(&owner, async move {
+            let _ = done.send(());
+            7
+        });
+        drop(fetch);
+        finished.await.expect("the task ran with no waiter left");
+        assert!(!owner.forgotten());
     }
 
     #[tokio::test]
     async fn a_stopped_task_is_forgotten_and_answers_the_fallback() {
         let owner = Arc::new(Owner::default());
-        let started = start_for(&owner, futures_util::future::pending());
-        started.abort.as_ref().expect("spawned").abort();
-        assert_eq!(started.fetch.await, 0);
-        assert!(*owner.forgotten.lock().expect("lock"));
+        let (fetch, abort) = start_for(&owner, futures_util::future::pending());
+        abort.expect("spawned").abort();
+        assert_eq!(fetch.await, 0);
+        assert!(owner.forgotten());
     }
 
     #[tokio::test]
     async fn a_panicked_task_answers_the_fallback_even_when_its_owner_is_gone() {
         let owner = Arc::new(Owner::default());
-        let started = start_for(&owner, async { panic!("the fetch panicked") });
+        let (fetch, _abort) = start_for(&owner, async { panic!("the fetch panicked") });
         drop(owner);
-        assert_eq!(started.fetch.await, 0);
+        assert_eq!(fetch.await, 0);
     }
 
     #[test]
     fn without_a_runtime_the_waiters_drive_the_fetch() {
         let owner = Arc::new(Owner::default());
-        let started = start_for(&owner, async { 5 });
-        assert!(started.abort.is_none(), "nothing to spawn on");
-        assert_eq!(
-            futures_util::FutureExt::now_or_never(started.fetch),
-            Some(5)
-        );
-        assert!(!*owner.forgotten.lock().expect("lock"));
+        let (fetch, abort) = start_for(&owner, async { 5 });
+        assert!(abort.is_none(), "nothing to spawn on");
+        assert_eq!(fetch.now_or_never(), Some(5));
+        assert!(!owner.forgotten());
     }
 }

@@ -279,13 +279,12 @@ impl KeySource {
         // waiting for it is cancelled; without one the waiters drive it, and the age check in
         // `refresh` keeps a stranded one from being joined later. A task that ends without an
         // answer is forgotten, so the next miss starts a fetch instead of joining a dead one.
-        let fetch = shared_fetch::start(
+        let (fetch, _abort) = shared_fetch::start(
             task,
             Arc::downgrade(self),
             move |source: &Self| source.lock().forget_fetch(generation),
             false,
-        )
-        .fetch;
+        );
         state.in_flight = Some(InFlight {
             fetch: fetch.clone(),
             started: now,

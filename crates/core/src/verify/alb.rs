@@ -56,7 +56,7 @@ use serde_json::{Map, Value};
 
 use crate::edge::token_source::HeaderLookup;
 use crate::error::{ConfigError, Error, ErrorKind};
-use crate::shared_fetch::{self, SharedFetch, StartedFetch};
+use crate::shared_fetch::{self, SharedFetch};
 use crate::verify::claims::VerifiedToken;
 use crate::verify::clock::{SharedClock, SystemClock};
 use crate::verify::config::is_loopback_url;
@@ -568,7 +568,7 @@ impl AlbVerifier {
         // one from being joined later. A task stopped (as expired) or whose runtime shut down
         // is forgotten, so the next request starts a fetch instead of joining a dead one.
         let owned_kid = kid.to_owned();
-        let StartedFetch { fetch, abort } = shared_fetch::start(
+        let (fetch, abort) = shared_fetch::start(
             task,
             Arc::downgrade(inner),
             move |inner: &AlbInner| {
