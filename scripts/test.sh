@@ -14,6 +14,8 @@
 # under `cargo lambda watch` with the same cargo-lambda.
 # The revocation tests (tests/revocation.rs) run Debian's `redis-server`, installed with apt-get
 # when missing.
+# The weak-key test (tests/verify_checks.rs) makes an RSA key with exponent 3 with Debian's
+# `openssl`, installed with apt-get when missing.
 # The token decoder's proptests (crates/core/src/verify/jwt.rs) run again under qemu-x86_64 as
 # CPUs without AVX2 and without SSE4.1: Debian's `qemu-user`, installed with apt-get when missing.
 # Extra arguments go to `cargo test` (e.g. `scripts/test.sh --test lib moto`).
@@ -96,6 +98,17 @@ if ! command -v redis-server >/dev/null 2>&1; then
     $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
 fi
 echo "==> $(redis-server --version)"
+
+# The weak-key tests (tests/verify_checks.rs) make an RSA key with exponent 3 with Debian's
+# openssl: aws-lc-rs generates keys with exponent 65537 only.
+if ! command -v openssl >/dev/null 2>&1; then
+    echo "==> installing openssl (apt-get)"
+    sudo_cmd=""
+    if [[ "$(id -u)" != 0 ]]; then sudo_cmd="sudo"; fi
+    $sudo_cmd apt-get update -qq
+    $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
+fi
+echo "==> $(openssl version)"
 
 # The decoder's proptests under emulated CPUs (crates/core/src/verify/jwt.rs).
 if [[ "$(uname -m)" == x86_64 ]] && ! command -v qemu-x86_64 >/dev/null 2>&1; then

@@ -1,12 +1,14 @@
 //! The ordered verification checks (`crates/core/docs/verification.md`), one table row per
 //! case: each fault alone, then rows with several faults that prove which check runs first.
-//! Plus the Cognito-shaped happy paths and the three issuer kinds. The one table of the
+//! Plus the Cognito-shaped happy paths, the three issuer kinds, and RSA keys with a small
+//! public exponent. The one table of the
 //! verification contract: the testkit's own tests check what it mints, not the verifier.
 
 use std::time::Duration;
 
 use cognito_authz::{AcceptedTokenUse, Algorithm, ErrorKind, IssuerConfig, TokenUse, Verifier};
 use cognito_authz_test_support::jwks::verifier_of;
+use cognito_authz_test_support::tools;
 use cognito_authz_testkit::{
     LocalIssuer, SigningKey, TokenBuilder, base64url, jwks_value, sign_raw, with_payload_of,
 };
@@ -50,14 +52,19 @@ fn key_set(issuer: &LocalIssuer) -> Value {
     set
 }
 
-fn fixture_with(token_use: AcceptedTokenUse) -> Fixture {
-    let issuer = LocalIssuer::offline();
+/// A verifier of `issuer`'s tokens with the static key set `keys` (nothing to fetch).
+fn verifier_with_keys(issuer: &LocalIssuer, token_use: AcceptedTokenUse, keys: &Value) -> Verifier {
     let config = issuer
         .issuer_builder(token_use)
-        .jwks_json(key_set(&issuer).to_string())
+        .jwks_json(keys.to_string())
         .build()
         .expect("valid issuer");
-    let verifier = verifier_of(&issuer, config);
+    verifier_of(issuer, config)
+}
+
+fn fixture_with(token_use: AcceptedTokenUse) -> Fixture {
+    let issuer = LocalIssuer::offline();
+    let verifier = verifier_with_keys(&issuer, token_use, &key_set(&issuer));
     let key = issuer.signing_key();
     Fixture {
         issuer,
@@ -574,6 +581,50 @@ async fn each_fault_alone_fails_with_its_code() {
 #[tokio::test]
 async fn with_several_faults_the_first_check_in_order_wins() {
     run_cases(multi_fault_cases()).await;
+}
+
+/// An RSA-2048 key with the public exponent 3, made for this run.
+fn exponent_three_key(kid: &str) -> SigningKey {
+    let key = SigningKey::from_der(kid, &tools::openssl_rsa_key(2048, 3)).expect("an RSA key");
+    assert_eq!(key.exponent_base64url(), "Aw", "e = 3");
+    key
+}
+
+#[tokio::test]
+async fn a_key_with_a_small_public_exponent_is_refused_with_invalid_key() {
+    let issuer = LocalIssuer::offline();
+    let weak = exponent_three_key("weak");
+    let keys = jwks_value([&issuer.signing_key(), &weak]);
+    let verifier = verifier_with_keys(&issuer, AcceptedTokenUse::Any, &keys);
+    let signed_by_weak = issuer.access_token().signed_by(&weak).sign();
+    let error = verifier
+        .verify(&signed_by_weak)
+        .await
+        .expect_err("a key with e = 3 does not fit");
+    assert_eq!(error.kind(), ErrorKind::InvalidKey);
+    // The pool's own key (e = 65537) in the same set still verifies.
+    verifier
+        .verify(&issuer.access_token().sign())
+        .await
+        .expect("e = 65537 verifies");
+}
+
+#[tokio::test]
+async fn a_fetched_set_whose_only_key_has_a_small_exponent_is_a_failed_fetch() {
+    let issuer = LocalIssuer::builder()
+        .signing_key(exponent_three_key("weak"))
+        .start()
+        .await
+        .expect("issuer");
+    let verifier = issuer
+        .verifier_builder(AcceptedTokenUse::Any)
+        .build()
+        .expect("valid verifier");
+    let error = verifier
+        .verify(&issuer.access_token().sign())
+        .await
+        .expect_err("no usable key was ever fetched");
+    assert_eq!(error.kind(), ErrorKind::JwksUnavailable);
 }
 
 #[tokio::test]

@@ -117,6 +117,16 @@
 //! default as well: give resources method guards (`web::get()`, `web::post()`) that mirror the
 //! table's `methods`, and a route of that pattern to every method a resource serves.
 //!
+//! The route table tells routes apart by method and path and by nothing else of the request.
+//! Resources registered on the same path and told apart only by another guard —
+//! `guard::Host`, `guard::Header`, or one of the app's own — share one route of the table, so
+//! one policy decides for all of them, whichever handler actix then runs. The client chooses
+//! its `Host` and headers: with `/reports` served by an admin handler under
+//! `guard::Host("admin.example.com")` and by a public one otherwise, a policy of `public` for
+//! `/reports` lets anyone reach the admin handler by sending that `Host`. Give such resources
+//! distinct paths (`/admin/reports` and `/reports`), or write the shared pattern's policy as
+//! the strictest any of its handlers needs.
+//!
 //! With a token source that reads a cookie, a state-changing request another site may have
 //! made the browser send is refused with `cross_site_request` (403, no challenge), as in the
 //! tower adapter; see

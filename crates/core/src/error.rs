@@ -42,8 +42,8 @@ pub enum ErrorKind {
     /// successfully and the fetch fails, or in back-off with nothing cached.
     JwksUnavailable,
     /// Check 8 (401): the selected key does not fit: `kty` not RSA, `use` present and not `sig`,
-    /// the key's `alg` differs from the header's, `key_ops` without `verify`, or an RSA modulus
-    /// below 2048 or above 8192 bits.
+    /// the key's `alg` differs from the header's, `key_ops` without `verify`, an RSA modulus
+    /// below 2048 or above 8192 bits, or an RSA public exponent below 65537 or even.
     InvalidKey,
     /// Check 9 (401): the signature does not verify with the selected key.
     InvalidSignature,

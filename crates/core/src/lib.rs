@@ -51,6 +51,7 @@ mod metrics;
 mod policy;
 mod reload;
 pub mod revocation;
+mod shared_fetch;
 #[cfg(test)]
 mod test_tokens;
 mod verify;

@@ -1,6 +1,6 @@
 //! The programs from outside Rust some tests run (installed by `scripts/test.sh` under
-//! `target/`, or named by an environment variable), found or failed for with the command that
-//! installs them: a test that needs one never skips itself.
+//! `target/` or from Debian's packages, or named by an environment variable), found or failed
+//! for with the command that installs them: a test that needs one never skips itself.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -111,6 +111,43 @@ pub fn node_modules(package: &str) -> PathBuf {
         package,
         "a node_modules folder holding it",
     )
+}
+
+/// A fresh RSA private key of `bits` bits with the public exponent `exponent`, in DER (load it
+/// with `SigningKey::from_der`), made by `openssl genpkey`: aws-lc-rs only generates keys with
+/// the exponent 65537.
+///
+/// # Panics
+/// `openssl` is not installed (`apt-get install openssl`; `scripts/test.sh` installs it) or
+/// refuses the parameters.
+#[must_use]
+pub fn openssl_rsa_key(bits: u32, exponent: u32) -> Vec<u8> {
+    let output = Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-outform",
+            "DER",
+            "-pkeyopt",
+        ])
+        .arg(format!("rsa_keygen_bits:{bits}"))
+        .arg("-pkeyopt")
+        .arg(format!("rsa_keygen_pubexp:{exponent}"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|error| {
+            panic!(
+                "cannot run openssl ({error}): run `scripts/test.sh` (it installs it), or \
+                 `apt-get install openssl`"
+            )
+        });
+    assert!(
+        output.status.success() && !output.stdout.is_empty(),
+        "openssl genpkey failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
 }
 
 const VALIDATE_OPENAPI: &str = r#"

@@ -11,6 +11,8 @@
 //! Every sum of a clock reading and a configured duration saturates: a cooldown, timeout or
 //! back-off of `Duration::MAX` means "never" (no refresh on an unknown kid, a fetch joined for
 //! as long as it runs, no retry after a failure), not a panic inside a request.
+//!
+//! [`Shared`]: futures_util::future::Shared
 
 mod fetch;
 mod set;
@@ -20,8 +22,6 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use futures_util::FutureExt as _;
-use futures_util::future::{BoxFuture, Shared};
 
 pub(crate) use fetch::FetchError;
 #[cfg(test)]
@@ -30,6 +30,7 @@ pub(crate) use set::KeyEntry;
 pub use set::{KeyFileError, KeySet, KeySetError, MAX_KEYS};
 
 use crate::error::{Error, ErrorKind};
+use crate::shared_fetch::{self, SharedFetch};
 use crate::verify::clock::SharedClock;
 use crate::verify::config::FetchSettings;
 
@@ -90,7 +91,7 @@ impl RefreshState {
 
 /// The fetch under way: what waiters join, when it started, and its number.
 struct InFlight {
-    fetch: Shared<BoxFuture<'static, bool>>,
+    fetch: SharedFetch<bool>,
     started: Duration,
     generation: u64,
 }
@@ -251,7 +252,7 @@ impl KeySource {
         state: &mut RefreshState,
         reason: RefreshReason,
         now: Duration,
-    ) -> Option<Shared<BoxFuture<'static, bool>>> {
+    ) -> Option<SharedFetch<bool>> {
         let url = self.url.clone()?;
         if reason != RefreshReason::WarmUp && state.retry_at.is_some_and(|retry_at| now < retry_at)
         {
@@ -274,32 +275,16 @@ impl KeySource {
         state.next_generation += 1;
         let generation = state.next_generation;
         let task = Arc::clone(self).run_fetch(url, generation);
-        // On a tokio runtime the fetch is its own task: nobody waiting for it any more (every
-        // request cancelled) does not stop it, so its answer still lands. Without a runtime
-        // the waiters drive it, and the age check in `refresh` keeps a stranded one from
-        // being joined later.
-        let fetch: BoxFuture<'static, bool> = match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                let handle = runtime.spawn(task);
-                let source = Arc::downgrade(self);
-                async move {
-                    match handle.await {
-                        Ok(succeeded) => succeeded,
-                        Err(_) => {
-                            // The task's runtime shut down before it finished: forget it, so
-                            // the next miss starts a fetch instead of joining a dead one.
-                            if let Some(source) = source.upgrade() {
-                                source.lock().forget_fetch(generation);
-                            }
-                            false
-                        }
-                    }
-                }
-                .boxed()
-            }
-            Err(_) => task.boxed(),
-        };
-        let fetch = fetch.shared();
+        // Its own task where there is a runtime, so its answer lands even when every request
+        // waiting for it is cancelled; without one the waiters drive it, and the age check in
+        // `refresh` keeps a stranded one from being joined later. A task that ends without an
+        // answer is forgotten, so the next miss starts a fetch instead of joining a dead one.
+        let (fetch, _abort) = shared_fetch::start(
+            task,
+            Arc::downgrade(self),
+            move |source: &Self| source.lock().forget_fetch(generation),
+            false,
+        );
         state.in_flight = Some(InFlight {
             fetch: fetch.clone(),
             started: now,

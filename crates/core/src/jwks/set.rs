@@ -22,6 +22,9 @@ use crate::verify::jwt;
 pub(crate) const MIN_RSA_BITS: usize = 2048;
 /// The largest RSA modulus accepted (bits): bounds the cost of one verification.
 pub(crate) const MAX_RSA_BITS: usize = 8192;
+/// The smallest RSA public exponent accepted (Cognito's keys all use it, `AQAB`): a small
+/// exponent such as 3 has no place in a signing key a pool publishes.
+pub(crate) const MIN_RSA_EXPONENT: u32 = 65_537;
 /// The most keys one set may hold; a larger set is a failed fetch (bounded memory).
 pub const MAX_KEYS: usize = 256;
 
@@ -49,6 +52,8 @@ pub(crate) struct KeyEntry {
 
 struct RsaKey {
     bits: usize,
+    /// Whether the public exponent is odd and at least [`MIN_RSA_EXPONENT`].
+    exponent_ok: bool,
     /// One parsed key per RS* algorithm; `None` when the material is not a usable RSA key.
     parsed: Option<[ParsedPublicKey; 3]>,
 }
@@ -82,6 +87,9 @@ impl KeyEntry {
         }
         if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&rsa.bits) {
             return unfit("RSA modulus size out of bounds");
+        }
+        if !rsa.exponent_ok {
+            return unfit("RSA public exponent below 65537 or even");
         }
         match &rsa.parsed {
             Some(parsed) => Ok(&parsed[alg.index()]),
@@ -202,8 +210,9 @@ impl KeySet {
         }
     }
 
-    /// Whether at least one key could verify a token: RSA, 2048 to 8192 bits, and its `use`,
-    /// `alg` and `key_ops` allow signature verification with one of RS256, RS384 or RS512.
+    /// Whether at least one key could verify a token: RSA, 2048 to 8192 bits, an odd public
+    /// exponent of at least 65537, and its `use`, `alg` and `key_ops` allow signature
+    /// verification with one of RS256, RS384 or RS512.
     ///
     /// A fetched set without one is a failed fetch (the last good set stays).
     pub fn has_usable_key(&self) -> bool {
@@ -293,7 +302,8 @@ fn rsa_key(n: &[u8], e: &[u8]) -> RsaKey {
     let bits = n.first().map_or(0, |&top| {
         (n.len() - 1) * 8 + (8 - top.leading_zeros() as usize)
     });
-    let parsed = if (MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
+    let exponent_ok = exponent_is_strong(e);
+    let parsed = if exponent_ok && (MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
         let components = RsaPublicKeyComponents { n, e };
         let parse = |params| components.to_parsed_public_key(params).ok();
         match (
@@ -307,7 +317,23 @@ fn rsa_key(n: &[u8], e: &[u8]) -> RsaKey {
     } else {
         None
     };
-    RsaKey { bits, parsed }
+    RsaKey {
+        bits,
+        exponent_ok,
+        parsed,
+    }
+}
+
+/// Whether the public exponent `e` (big-endian, leading zeros stripped) is odd and at least
+/// [`MIN_RSA_EXPONENT`].
+fn exponent_is_strong(e: &[u8]) -> bool {
+    let odd = e.last().is_some_and(|low| low & 1 == 1);
+    // Four bytes or more (no leading zero) is at least 2^24, far above the minimum.
+    let large = e.len() > 3
+        || e.iter()
+            .fold(0u32, |value, &byte| (value << 8) | u32::from(byte))
+            >= MIN_RSA_EXPONENT;
+    odd && large
 }
 
 fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
@@ -422,6 +448,44 @@ mod tests {
             "the replacement has its own entry for a"
         );
         assert!(!current(&second, "b") && !current(&second, "c"), "dropped");
+    }
+
+    #[test]
+    fn rsa_keys_need_an_odd_public_exponent_of_at_least_65537() {
+        let jwks: Value =
+            serde_json::from_str(crate::test_tokens::issuer().jwks_json()).expect("jwks json");
+        let n = jwks["keys"][0]["n"]
+            .as_str()
+            .expect("the test key's modulus");
+        // (the JWK's `e`, its value, whether the key fits)
+        let cases = [
+            ("AQAB", "65537", true),
+            ("AAEAAQ", "65537 with a leading zero byte", true),
+            ("AQAD", "65539", true),
+            ("AQAAAQ", "2^24 + 1", true),
+            ("Aw", "3", false),
+            ("AQ", "1", false),
+            ("AA", "0", false),
+            ("__8", "65535", false),
+            ("AQAA", "65536, even", false),
+            ("AQAAAA", "2^24, even", false),
+        ];
+        for (e, value, fits) in cases {
+            let json = serde_json::json!({"keys": [{"kid": "k", "kty": "RSA", "n": n, "e": e}]});
+            let set = KeySet::from_json(json.to_string().as_bytes()).expect("a key set");
+            // Kept whatever its exponent: a token naming it fails check 8, not the lookup.
+            let entry = set.get("k").expect("kept");
+            for alg in [Algorithm::RS256, Algorithm::RS384, Algorithm::RS512] {
+                match entry.fit_for(alg) {
+                    Ok(_) => assert!(fits, "e = {value} fits {alg:?}"),
+                    Err(error) => {
+                        assert!(!fits, "e = {value} does not fit {alg:?}: {error}");
+                        assert_eq!(error.kind(), ErrorKind::InvalidKey, "e = {value}");
+                    }
+                }
+            }
+            assert_eq!(set.has_usable_key(), fits, "e = {value}");
+        }
     }
 
     #[test]

@@ -49,12 +49,14 @@ use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED, ParsedPublicKey};
 use base64::Engine as _;
 use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
+// The tests build pending fetches with `.boxed().shared()`.
+#[cfg(test)]
 use futures_util::FutureExt as _;
-use futures_util::future::{BoxFuture, Shared};
 use serde_json::{Map, Value};
 
 use crate::edge::token_source::HeaderLookup;
 use crate::error::{ConfigError, Error, ErrorKind};
+use crate::shared_fetch::{self, SharedFetch};
 use crate::verify::claims::VerifiedToken;
 use crate::verify::clock::{SharedClock, SystemClock};
 use crate::verify::config::is_loopback_url;
@@ -314,7 +316,7 @@ impl AlbConfigBuilder {
     }
 }
 
-type KeyFetch = Shared<BoxFuture<'static, Result<Arc<ParsedPublicKey>, ErrorKind>>>;
+type KeyFetch = SharedFetch<Result<Arc<ParsedPublicKey>, ErrorKind>>;
 
 /// A key fetch under way: what requests for its kid join, when it started, its number, and
 /// (when it runs as its own task) the handle that stops it.
@@ -560,36 +562,24 @@ impl AlbVerifier {
             kid.to_owned(),
             generation,
         );
-        // On a tokio runtime the fetch is its own task: it runs to its end (and its key is
-        // cached) even when every request waiting for it is cancelled, and it clears its own
-        // entry. Without a runtime the waiters drive it, and the age check in `key` keeps a
-        // stranded one from being joined later.
-        let (fetch, abort): (BoxFuture<'static, _>, _) = match tokio::runtime::Handle::try_current()
-        {
-            Ok(runtime) => {
-                let handle = runtime.spawn(task);
-                let abort = handle.abort_handle();
-                let source = Arc::downgrade(inner);
-                let owned_kid = kid.to_owned();
-                let fetch = async move {
-                    handle.await.unwrap_or_else(|_| {
-                        // Stopped (as expired) or its runtime shut down: forget it, so
-                        // the next request starts a fetch instead of joining a dead one.
-                        if let Some(inner) = source.upgrade() {
-                            inner
-                                .state
-                                .lock()
-                                .unwrap_or_else(PoisonError::into_inner)
-                                .forget_fetch(&owned_kid, generation);
-                        }
-                        Err(ErrorKind::JwksUnavailable)
-                    })
-                };
-                (fetch.boxed(), Some(abort))
-            }
-            Err(_) => (task.boxed(), None),
-        };
-        let fetch = fetch.shared();
+        // Its own task where there is a runtime: it runs to its end (and its key is cached)
+        // even when every request waiting for it is cancelled, and it clears its own entry.
+        // Without a runtime the waiters drive it, and the age check in `key` keeps a stranded
+        // one from being joined later. A task stopped (as expired) or whose runtime shut down
+        // is forgotten, so the next request starts a fetch instead of joining a dead one.
+        let owned_kid = kid.to_owned();
+        let (fetch, abort) = shared_fetch::start(
+            task,
+            Arc::downgrade(inner),
+            move |inner: &AlbInner| {
+                inner
+                    .state
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .forget_fetch(&owned_kid, generation);
+            },
+            Err(ErrorKind::JwksUnavailable),
+        );
         state.in_flight.insert(
             kid.to_owned(),
             InFlight {
