@@ -17,8 +17,10 @@ use serde_json::{Value, json};
 
 mod iam;
 mod pool;
+mod table;
 use iam::iam_allows;
-use pool::{ARN_PREFIX, fixture, issuer};
+use pool::{fixture, issuer, runtime};
+use table::{arn, token_event};
 
 const TABLE: &str = r#"
 [[route]]
@@ -42,35 +44,8 @@ path = "/admin/{*rest}"
 require = "group:admin"
 "#;
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
 fn load(issuer: &LocalIssuer) -> Authorizer {
-    Authorizer::builder()
-        .issuers([issuer.issuer_config(AcceptedTokenUse::Any)])
-        .clock(issuer.manual_clock().expect("manual clock").clone())
-        .policy_text(
-            format!("{EXAMPLE_ISSUER}{TABLE}"),
-            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
-        )
-        .build()
-        .expect("authorizer")
-}
-
-fn arn(method: &str, path: &str) -> String {
-    format!("{ARN_PREFIX}{method}{path}")
-}
-
-/// A REST `TOKEN` event for `method path` carrying `token`.
-fn token_event(method: &str, path: &str, token: &str) -> Value {
-    let mut event = fixture("example-apigw-custom-auth-request.json");
-    event["methodArn"] = json!(arn(method, path));
-    event["authorizationToken"] = json!(format!("Bearer {token}"));
-    event
+    table::load(TABLE, issuer)
 }
 
 /// What the in-process layer decides for `method path` with `token` in the header.

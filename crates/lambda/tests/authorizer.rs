@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 mod iam;
 mod pool;
 use iam::iam_allows;
-use pool::{ARN_PREFIX, CLIENT, POOL, fixture, issuer};
+use pool::{ARN_PREFIX, CLIENT, POOL, fixture, issuer, runtime};
 
 const METHODS: [&str; 7] = ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"];
 
@@ -223,13 +223,6 @@ fn paths_of(authorizer: &Authorizer) -> Vec<String> {
     out.sort();
     out.dedup();
     out
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
 }
 
 /// The cache-safe policy returned for a principal's first request.

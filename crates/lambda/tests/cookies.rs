@@ -11,17 +11,10 @@ use serde_json::{Value, json};
 mod iam;
 mod pool;
 use iam::iam_allows;
-use pool::{ARN_PREFIX, fixture, issuer};
+use pool::{ARN_PREFIX, fixture, issuer, runtime};
 
 const APP: &str = "https://app.example.com";
 const EVIL: &str = "https://evil.example";
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
 
 /// The token in the `id_token` cookie, the app's own origin allowed; `/orders` needs a
 /// signed-in caller on every method, `/feedback` is public.

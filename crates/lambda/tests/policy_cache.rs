@@ -10,14 +10,15 @@ use cognito_authz_core::{
 };
 use cognito_authz_lambda::{AuthorizerError, LambdaAuthorizer, MAX_ANSWER_BYTES};
 use cognito_authz_test_support::policy::EXAMPLE_ISSUER;
-use cognito_authz_testkit::LocalIssuer;
 use http::{HeaderMap, HeaderValue, Method};
 use serde_json::{Value, json};
 
 mod iam;
 mod pool;
+mod table;
 use iam::iam_allows;
-use pool::{ARN_PREFIX, fixture, issuer};
+use pool::{fixture, issuer, runtime};
+use table::{arn, load, token_event};
 
 const TABLE: &str = r#"
 [[route]]
@@ -38,36 +39,8 @@ methods = ["GET"]
 require = "scope:reports/read"
 "#;
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
 fn base_dir() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn load(text: &str, issuer: &LocalIssuer) -> Authorizer {
-    Authorizer::builder()
-        .issuers([issuer.issuer_config(AcceptedTokenUse::Any)])
-        .clock(issuer.manual_clock().expect("manual clock").clone())
-        .policy_text(format!("{EXAMPLE_ISSUER}{text}"), base_dir())
-        .build()
-        .unwrap_or_else(|error| panic!("{text}: {error}"))
-}
-
-fn arn(method: &str, path: &str) -> String {
-    format!("{ARN_PREFIX}{method}{path}")
-}
-
-/// A REST `TOKEN` event for `method path` carrying `token`.
-fn token_event(method: &str, path: &str, token: &str) -> Value {
-    let mut event = fixture("example-apigw-custom-auth-request.json");
-    event["methodArn"] = json!(arn(method, path));
-    event["authorizationToken"] = json!(format!("Bearer {token}"));
-    event
 }
 
 /// A REST `REQUEST` event for `method path`, with `headers` (name, value).

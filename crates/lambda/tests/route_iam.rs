@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 mod iam;
 mod pool;
 use iam::iam_allows;
-use pool::{ARN_PREFIX, fixture, issuer};
+use pool::{ARN_PREFIX, fixture, issuer, runtime};
 
 fn load(text: &str, issuer: &LocalIssuer) -> Authorizer {
     Authorizer::builder()
@@ -70,13 +70,6 @@ fn first_policy(issuer: &LocalIssuer, table: &str, token: Option<&str>, first: &
     runtime()
         .block_on(lambda.handle(request_event("GET", first, token)))
         .unwrap_or_else(|error| panic!("{first}: {error:?}"))
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
 }
 
 /// The principal's first request (which fills API Gateway's cache) and later requests checked

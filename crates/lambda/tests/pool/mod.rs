@@ -1,5 +1,5 @@
-//! The user pool, app client and API the Lambda authorizer's tests share, and the API Gateway
-//! event fixtures under `tests/fixtures`.
+//! The user pool, app client and API the Lambda authorizer's tests share, the API Gateway
+//! event fixtures under `tests/fixtures`, and the runtime the tests drive the function on.
 
 use cognito_authz_testkit::LocalIssuer;
 use serde_json::Value;
@@ -25,4 +25,12 @@ pub(crate) fn issuer() -> LocalIssuer {
         .client_id(CLIENT)
         .offline()
         .expect("offline issuer")
+}
+
+/// A single-threaded runtime for driving the function from a test.
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
 }
