@@ -20,7 +20,7 @@ mod pool;
 mod table;
 use iam::iam_allows;
 use pool::{fixture, issuer, runtime};
-use table::{arn, token_event};
+use table::{arn, cookie_authorizer, token_event};
 
 const TABLE: &str = r#"
 [[route]]
@@ -164,19 +164,7 @@ fn an_allowed_request_too_long_to_name_does_not_deny_everything() {
 #[test]
 fn another_sites_wildcard_request_does_not_lock_the_cookie_out() {
     let issuer = issuer();
-    let verifier = issuer
-        .verifier_builder(AcceptedTokenUse::Any)
-        .build()
-        .expect("verifier");
-    let authorizer = Authorizer::builder()
-        .verifier(verifier)
-        .token_source(
-            TokenSource::builder()
-                .cookie("id_token")
-                .allowed_origins(["https://app.example.com"])
-                .build()
-                .expect("token source"),
-        )
+    let authorizer = cookie_authorizer(&issuer)
         .route("/me", Policy::authenticated())
         .build()
         .expect("authorizer");

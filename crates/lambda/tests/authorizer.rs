@@ -627,24 +627,30 @@ fn two_tokens_in_a_request_event_are_unauthorized() {
     );
 }
 
+/// The example policy for a pool whose key server answers 500: no token can be verified.
+async fn unavailable_keys() -> (LocalIssuer, Authorizer) {
+    let issuer = LocalIssuer::builder()
+        .pool_id(POOL)
+        .client_id(CLIENT)
+        .start()
+        .await
+        .expect("issuer");
+    issuer
+        .server()
+        .expect("server")
+        .set_reply(JwksReply::Status(500));
+    let authorizer = options(&issuer)
+        .policy_file(root().join("examples/policy.toml"))
+        .build()
+        .expect("authorizer");
+    (issuer, authorizer)
+}
+
 #[test]
 fn unavailable_keys_are_a_server_error_not_unauthorized() {
     let runtime = runtime();
     runtime.block_on(async {
-        let issuer = LocalIssuer::builder()
-            .pool_id(POOL)
-            .client_id(CLIENT)
-            .start()
-            .await
-            .expect("issuer");
-        issuer
-            .server()
-            .expect("server")
-            .set_reply(JwksReply::Status(500));
-        let authorizer = options(&issuer)
-            .policy_file(root().join("examples/policy.toml"))
-            .build()
-            .expect("authorizer");
+        let (issuer, authorizer) = unavailable_keys().await;
         let lambda = LambdaAuthorizer::new(authorizer);
         let token = issuer.access_token().sign();
         let answer = lambda.handle(token_event("GET", "/me", &token)).await;
@@ -664,20 +670,7 @@ fn unavailable_keys_are_a_server_error_not_unauthorized() {
 fn a_public_route_with_a_token_and_unavailable_keys_is_not_answered_for_no_principal() {
     let runtime = runtime();
     runtime.block_on(async {
-        let issuer = LocalIssuer::builder()
-            .pool_id(POOL)
-            .client_id(CLIENT)
-            .start()
-            .await
-            .expect("issuer");
-        issuer
-            .server()
-            .expect("server")
-            .set_reply(JwksReply::Status(500));
-        let authorizer = options(&issuer)
-            .policy_file(root().join("examples/policy.toml"))
-            .build()
-            .expect("authorizer");
+        let (issuer, authorizer) = unavailable_keys().await;
         let token = issuer.access_token().sign();
         let cached = LambdaAuthorizer::new(authorizer.clone());
         let answer = cached.handle(token_event("GET", "/health", &token)).await;

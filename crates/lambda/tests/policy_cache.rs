@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use cognito_authz_core::{
-    AcceptedTokenUse, Authorizer, PolicyFile, TokenSource,
+    AcceptedTokenUse, Authorizer, PolicyFile,
     revocation::{Revocation, RevocationStore},
 };
 use cognito_authz_lambda::{AuthorizerError, LambdaAuthorizer, MAX_ANSWER_BYTES};
@@ -18,7 +18,7 @@ mod pool;
 mod table;
 use iam::iam_allows;
 use pool::{fixture, issuer, runtime};
-use table::{arn, load, token_event};
+use table::{arn, cookie_authorizer, load, token_event};
 
 const TABLE: &str = r#"
 [[route]]
@@ -283,19 +283,7 @@ fn a_token_revoked_after_its_policy_was_cached_is_refused() {
 fn a_cookie_token_compiles_its_table_and_the_anonymous_one_once() {
     let issuer = issuer();
     let runtime = runtime();
-    let verifier = issuer
-        .verifier_builder(AcceptedTokenUse::Any)
-        .build()
-        .expect("verifier");
-    let authorizer = Authorizer::builder()
-        .verifier(verifier)
-        .token_source(
-            TokenSource::builder()
-                .cookie("id_token")
-                .allowed_origins(["https://app.example.com"])
-                .build()
-                .expect("token source"),
-        )
+    let authorizer = cookie_authorizer(&issuer)
         .route("/orders", "authenticated".parse().expect("policy"))
         .route("/feedback", "public".parse().expect("policy"))
         .build()

@@ -1,7 +1,8 @@
 //! A route table loaded as the authorizer's policy (the test pool's issuer, the pool's manual
-//! clock), and the REST `TOKEN` events sent to it.
+//! clock), an authorizer reading its token from a cookie, and the REST `TOKEN` events sent to
+//! them.
 
-use cognito_authz_core::{AcceptedTokenUse, Authorizer};
+use cognito_authz_core::{AcceptedTokenUse, Authorizer, AuthorizerBuilder, TokenSource};
 use cognito_authz_test_support::policy::EXAMPLE_ISSUER;
 use cognito_authz_testkit::LocalIssuer;
 use serde_json::{Value, json};
@@ -32,4 +33,20 @@ pub(crate) fn token_event(method: &str, path: &str, token: &str) -> Value {
     event["methodArn"] = json!(arn(method, path));
     event["authorizationToken"] = json!(format!("Bearer {token}"));
     event
+}
+
+/// An authorizer builder trusting `issuer` and reading the token from the `id_token` cookie,
+/// with `https://app.example.com` as the app's own origin; the routes are the caller's.
+pub(crate) fn cookie_authorizer(issuer: &LocalIssuer) -> AuthorizerBuilder {
+    let verifier = issuer
+        .verifier_builder(AcceptedTokenUse::Any)
+        .build()
+        .expect("verifier");
+    Authorizer::builder().verifier(verifier).token_source(
+        TokenSource::builder()
+            .cookie("id_token")
+            .allowed_origins(["https://app.example.com"])
+            .build()
+            .expect("token source"),
+    )
 }
