@@ -203,7 +203,10 @@ fn effect_for(response: &Value, arn: &str) -> Option<String> {
 #[test]
 fn the_example_authorizer_answers_every_event_shape_under_cargo_lambda_watch() {
     let program = cargo_lambda();
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cargo-lambda-e2e");
+    // A folder of this run's own: two runs sharing a target folder must not serve each
+    // other's keys and policy.
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("cargo-lambda-e2e-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     // Tokens verified by the function in real time: the issuer uses the system clock.
     let issuer = LocalIssuer::builder()
@@ -317,4 +320,5 @@ fn the_example_authorizer_answers_every_event_shape_under_cargo_lambda_watch() {
         effect_for(&body, &format!("{ARN}GET/me")).as_deref(),
         Some("Allow")
     );
+    std::fs::remove_dir_all(&dir).ok();
 }
