@@ -179,9 +179,7 @@ impl Authorizer {
     /// The file's current content counts as already applied.
     pub fn watch(&self, path: impl Into<PathBuf>) -> PolicyWatcher {
         let path = path.into();
-        let last = crate::bounded_read::read_file_bounded(&path)
-            .ok()
-            .map(|bytes| digest(&bytes));
+        let last = read_regular_file(&path).ok().map(|bytes| digest(&bytes));
         PolicyWatcher {
             generation: self.live().generation(),
             authorizer: self.clone(),
@@ -256,6 +254,18 @@ impl Authorizer {
     }
 }
 
+/// The file at `path` (symlinks followed) read as [`PolicyFile::load`] reads it, if it is a
+/// regular file: opening a FIFO with no writer would block the watcher's task for good.
+fn read_regular_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    crate::bounded_read::read_file_bounded(path)
+}
+
 /// Reloads an authorizer when its policy file changes, by polling the file's content hash
 /// (SHA-256): edits that keep the modification time, or files replaced by a symlink swap (as
 /// Kubernetes ConfigMaps are), are seen too.
@@ -264,7 +274,8 @@ impl Authorizer {
 /// [`PolicyWatcher::spawn`] checks on an interval in a tokio task. A file that cannot be read
 /// or fails to load leaves the policy in force (and counts as a failed reload), and the same
 /// broken content is not retried until it changes again. The file is read as
-/// [`PolicyFile::load`] reads it: UTF-8, at most 4 MiB. New content is applied only when two
+/// [`PolicyFile::load`] reads it (UTF-8, at most 4 MiB), and only if it is a regular file (a
+/// FIFO there would block the watcher). New content is applied only when two
 /// polls in a row read it ([`WatchEvent::Settling`] first), so a file written in place is not
 /// applied half written; renaming a finished file into place is safer still. After a reload
 /// from elsewhere (a `SIGHUP` handler calling [`Authorizer::reload_from_file`]) the file is
@@ -309,7 +320,7 @@ impl PolicyWatcher {
         let in_force = self.authorizer.live().generation();
         // Read as `PolicyFile::load` reads: bounded, and UTF-8 or refused (never a lossy
         // reading, never what `reload_from_file` would refuse).
-        let bytes = match crate::bounded_read::read_file_bounded(&self.path) {
+        let bytes = match read_regular_file(&self.path) {
             Ok(bytes) => bytes,
             Err(error) => {
                 self.settling = None;

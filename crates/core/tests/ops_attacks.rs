@@ -174,6 +174,34 @@ fn the_watcher_does_not_apply_a_half_written_file() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// A FIFO at the policy path (no writer) is refused as not a regular file: opening it would
+/// block the watcher (and the tokio worker running it) for good.
+#[test]
+fn a_fifo_at_the_policy_path_is_refused_without_blocking_the_watcher() {
+    let dir = folder("fifo");
+    let path = dir.join("policy.toml");
+    std::fs::write(&path, policy("deny")).expect("write");
+    let authorizer = authorizer(&path);
+    let mut watcher = authorizer.watch(&path);
+    std::fs::remove_file(&path).expect("removed");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&path)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success(), "mkfifo {}", path.display());
+    let (done, answer) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(format!("{:?}", watcher.poll()));
+    });
+    // Bounded only so that a regression fails instead of hanging the suite.
+    let event = answer
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the poll returned instead of blocking on the FIFO");
+    assert!(event.starts_with("Failed"), "{event}");
+    assert_eq!(status(&authorizer, "/api/admin/users"), 403, "deny stays");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn a_file_that_cannot_be_read_or_is_replaced_leaves_the_policy_in_force() {
     // Held: each row leaves `deny` in force; a rename or a symlink swap to new content is
