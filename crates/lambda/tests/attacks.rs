@@ -17,10 +17,11 @@ use serde_json::{Value, json};
 
 mod iam;
 mod pool;
+mod rest;
 mod table;
 use iam::iam_allows;
 use pool::{fixture, issuer, runtime};
-use table::{arn, cookie_authorizer, token_event};
+use rest::{arn, cookie_authorizer, token_event};
 
 const TABLE: &str = r#"
 [[route]]

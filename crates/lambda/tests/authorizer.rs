@@ -7,14 +7,16 @@ use cognito_authz_core::{AcceptedTokenUse, Authorizer, AuthorizerBuilder};
 use cognito_authz_lambda::{AuthorizerError, LambdaAuthorizer, PolicyScope};
 use cognito_authz_test_support::policy::EXAMPLE_ISSUER;
 use cognito_authz_testkit::{JwksReply, LocalIssuer};
-use http::{HeaderMap, HeaderValue, Method};
+use http::Method;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
 mod iam;
 mod pool;
+mod requests;
 use iam::iam_allows;
 use pool::{ARN_PREFIX, CLIENT, POOL, fixture, issuer, runtime};
+use requests::{headers, request_event};
 
 const METHODS: [&str; 7] = ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"];
 
@@ -141,32 +143,6 @@ fn principals(issuer: &LocalIssuer) -> Vec<(&'static str, Option<String>)> {
         ),
         ("id-token", Some(issuer.id_token().sign())),
     ]
-}
-
-fn headers(token: Option<&str>) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    if let Some(token) = token {
-        headers.insert(
-            "authorization",
-            HeaderValue::from_str(&format!("Bearer {token}")).expect("header"),
-        );
-    }
-    headers
-}
-
-/// A REQUEST event built from the shipped fixture: its shape, our method, path and token.
-fn request_event(method: &str, path: &str, token: Option<&str>) -> Value {
-    let mut event = fixture("example-apigw-custom-auth-request-type-request.json");
-    event["methodArn"] = json!(format!("{ARN_PREFIX}{method}{path}"));
-    event["path"] = json!(path);
-    event["httpMethod"] = json!(method);
-    event["requestContext"]["httpMethod"] = json!(method);
-    if let Some(token) = token {
-        let value = format!("Bearer {token}");
-        event["headers"]["Authorization"] = json!(value);
-        event["multiValueHeaders"]["Authorization"] = json!([value]);
-    }
-    event
 }
 
 fn token_event(method: &str, path: &str, token: &str) -> Value {

@@ -15,10 +15,12 @@ use serde_json::{Value, json};
 
 mod iam;
 mod pool;
+mod rest;
 mod table;
 use iam::iam_allows;
 use pool::{fixture, issuer, runtime};
-use table::{arn, cookie_authorizer, load, token_event};
+use rest::{arn, cookie_authorizer, token_event};
+use table::load;
 
 const TABLE: &str = r#"
 [[route]]

@@ -10,52 +10,17 @@ use cognito_authz_core::{AcceptedTokenUse, Authorizer};
 use cognito_authz_lambda::LambdaAuthorizer;
 use cognito_authz_test_support::policy::EXAMPLE_ISSUER;
 use cognito_authz_testkit::LocalIssuer;
-use http::{HeaderMap, HeaderValue, Method};
-use serde_json::{Value, json};
+use http::Method;
+use serde_json::Value;
 
 mod iam;
 mod pool;
+mod requests;
+mod table;
 use iam::iam_allows;
-use pool::{ARN_PREFIX, fixture, issuer, runtime};
-
-fn load(text: &str, issuer: &LocalIssuer) -> Authorizer {
-    Authorizer::builder()
-        .issuers([issuer.issuer_config(AcceptedTokenUse::Any)])
-        .clock(issuer.manual_clock().expect("manual clock").clone())
-        .policy_text(
-            format!("{EXAMPLE_ISSUER}{text}"),
-            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
-        )
-        .build()
-        .unwrap_or_else(|error| panic!("{text}: {error}"))
-}
-
-fn headers(token: Option<&str>) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    if let Some(token) = token {
-        headers.insert(
-            "authorization",
-            HeaderValue::from_str(&format!("Bearer {token}")).expect("header"),
-        );
-    }
-    headers
-}
-
-/// A REST `REQUEST` authorizer event for `method path` (the shipped fixture's shape), with
-/// the token if any.
-fn request_event(method: &str, path: &str, token: Option<&str>) -> Value {
-    let mut event = fixture("example-apigw-custom-auth-request-type-request.json");
-    event["methodArn"] = json!(format!("{ARN_PREFIX}{method}{path}"));
-    event["path"] = json!(path);
-    event["httpMethod"] = json!(method);
-    event["requestContext"]["httpMethod"] = json!(method);
-    if let Some(token) = token {
-        let value = format!("Bearer {token}");
-        event["headers"]["Authorization"] = json!(value);
-        event["multiValueHeaders"]["Authorization"] = json!([value]);
-    }
-    event
-}
+use pool::{ARN_PREFIX, issuer, runtime};
+use requests::{headers, request_event};
+use table::load;
 
 /// Whether a path can be written in a resource ARN as itself: no IAM wildcard (`*`, `?`) and
 /// no `$` (a policy variable).
