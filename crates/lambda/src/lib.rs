@@ -447,10 +447,10 @@ impl LambdaAuthorizer {
     /// A REST answer: the policy document the scope asks for, made smaller when it would
     /// exceed what API Gateway accepts.
     ///
-    /// A cache-safe document too large (in bytes, or a resource too long) is replaced, with
-    /// the cache on, by the same policy for the request's method only, then by a policy for
-    /// the request's own `methodArn`; with the cache declared off, by the latter at once (it
-    /// is then exact). Each is a subset of the grants of the one before it, with every deny
+    /// With the cache declared off (or [`PolicyScope::Request`]) the document is the request's
+    /// own `methodArn` alone. A cache-safe document too large (in bytes, or a resource too
+    /// long) is replaced by the same policy for the request's method only, then by a policy
+    /// for the request's own `methodArn`. Each is a subset of the grants of the one before it, with every deny
     /// that can refuse what it grants, so none grants a request the layer refuses. Past all
     /// of them, the document denies everything.
     fn rest_answer(
@@ -493,19 +493,19 @@ impl LambdaAuthorizer {
         if let Some(fitted) = answer.fitted(render(&METHODS)) {
             return fitted;
         }
-        let mut smaller = Vec::new();
-        if !self.cache_disabled {
-            let method: Vec<http::Method> = METHODS
-                .iter()
-                .filter(|method| method.as_str() == arn.method())
-                .cloned()
-                .collect();
-            smaller.push(("the request's method only", render(&method)));
-        }
-        smaller.push(("the request's own methodArn", single()));
+        // Only with the cache on: with it off, the request's own ARN was answered above.
+        let method: Vec<http::Method> = METHODS
+            .iter()
+            .filter(|method| method.as_str() == arn.method())
+            .cloned()
+            .collect();
+        let smaller = [
+            ("the request's method only", render(&method)),
+            ("the request's own methodArn", single()),
+        ];
         for (extent, document) in smaller {
             if let Some(fitted) = answer.fitted(document) {
-                if !self.cache_disabled && self.policies.first_too_large(&routes) {
+                if self.policies.first_too_large(&routes) {
                     tracing::warn!(
                         limit = MAX_ANSWER_BYTES,
                         answered_with = extent,
