@@ -452,7 +452,24 @@ fn not_utf8() -> Error {
 
 /// The token in an authorization header's value: `Bearer <token>` (scheme in any case, blanks
 /// around either part ignored); `None` for another scheme or no token.
+#[inline]
 fn bearer_token(value: &[u8]) -> Result<Option<&[u8]>, Error> {
+    // The spelling nearly every client sends, read without a scan: `Bearer `, then a token
+    // with no blank at either end. Anything else takes the general reading, which gives the
+    // same answer here.
+    if let Some(token) = value.strip_prefix(b"Bearer ")
+        && let (Some(&first), Some(&last)) = (token.first(), token.last())
+        && !is_blank(first)
+        && !is_blank(last)
+    {
+        return Ok(Some(token));
+    }
+    bearer_token_in_general(value)
+}
+
+/// [`bearer_token`] for any spelling.
+#[inline(never)]
+fn bearer_token_in_general(value: &[u8]) -> Result<Option<&[u8]>, Error> {
     let text = trim_blanks(value);
     match text.iter().position(|b| is_blank(*b)) {
         Some(end) => {
@@ -530,6 +547,51 @@ fn cookie_token<'a, H: HeaderLookup + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_quick_reading_of_bearer_values_agrees_with_the_general_one() {
+        let blanks: [&[u8]; 4] = [b"", b" ", b"\t", b" \t "];
+        let schemes: [&[u8]; 7] = [
+            b"", b"Bearer", b"bearer", b"BEARER", b"Basic", b"Bearerx", b"Bea",
+        ];
+        let tokens: [&[u8]; 8] = [
+            b"",
+            b"a.b.c",
+            b" a",
+            b"a ",
+            b"a b",
+            b"\t",
+            b"\xff\xfe",
+            b"Bearer",
+        ];
+        fn kind(result: Result<Option<&[u8]>, Error>) -> Result<Option<&[u8]>, ErrorKind> {
+            result.map_err(|error| error.kind())
+        }
+        let mut checked = 0;
+        for lead in blanks {
+            for scheme in schemes {
+                for gap in blanks {
+                    for token in tokens {
+                        for tail in blanks {
+                            let value = [lead, scheme, gap, token, tail].concat();
+                            assert_eq!(
+                                kind(bearer_token(&value)),
+                                kind(bearer_token_in_general(&value)),
+                                "{:?}",
+                                String::from_utf8_lossy(&value)
+                            );
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(checked, 4 * 7 * 4 * 8 * 4);
+        assert_eq!(
+            bearer_token(b"Bearer a.b.c").ok(),
+            Some(Some(&b"a.b.c"[..]))
+        );
+    }
 
     use http::HeaderValue;
 
