@@ -1,0 +1,210 @@
+//! Requests in a loop, for counting what one costs in instructions, cache misses and
+//! allocations under valgrind (`scripts/count-instructions.sh`), where criterion's timings
+//! would swing with the machine's other work. Counts do not: two runs of one build give the
+//! same numbers, so a change of a few dozen instructions on the request path shows.
+//!
+//! `instructions SHAPE COUNT` runs COUNT requests of one shape inside `run` (the function the
+//! script counts in), after one request that warms the verified-token cache:
+//!
+//! - `axum-no-auth`, `axum-identity-layer`, `axum-layer`: `GET /reports/42` with a cached
+//!   token through an axum router whose handler answers `"ok"`, with no layer, with tower's
+//!   do-nothing `Identity` layer (what `Router::layer` charges any layer), and with
+//!   `AuthzLayer` (the shape of `ratio/axum_layer_per_no_auth` in `--bench http`);
+//! - `actix-no-auth`, `actix-middleware`: the same through actix-web, without and with
+//!   `CognitoAuth`;
+//! - `authorize-now`: `Authorizer::authorize_now` alone on the same request;
+//! - `rsa-verify`, `verify-cold`: a bare aws-lc-rs RSA verify of the token (key parsed once)
+//!   and a full verification without the verified-token cache (the shape of
+//!   `ratio/verify_cold_per_rsa_verify` in `--bench verify`).
+
+use std::hint::black_box;
+
+use actix_web::dev::{Service as _, ServiceResponse};
+use actix_web::test::TestRequest;
+use axum::Router;
+use axum::body::Body;
+use axum::routing::get;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use cognito_authz::{AcceptedTokenUse, Authorizer, Decision, Policy, Verifier};
+use cognito_authz_axum::AuthzLayer;
+use cognito_authz_testkit::LocalIssuer;
+use futures_util::FutureExt as _;
+use http::{HeaderMap, Method, Request, StatusCode};
+use tower::ServiceExt as _;
+
+async fn ok() -> &'static str {
+    "ok"
+}
+
+fn authorizer(issuer: &LocalIssuer, cache: bool) -> Authorizer {
+    let mut verifier = issuer.verifier_builder(AcceptedTokenUse::Access);
+    if cache {
+        verifier = verifier.verified_token_cache(1024);
+    }
+    Authorizer::builder()
+        .verifier(verifier.build().expect("verifier"))
+        .route("/health", Policy::public())
+        .route("/admin/{*rest}", "group:admin".parse().expect("policy"))
+        .route_methods(
+            [Method::GET],
+            "/reports/{id}",
+            "scope:reports/read".parse().expect("policy"),
+        )
+        .build()
+        .expect("authorizer")
+}
+
+/// What `run` needs, built before counting starts.
+struct Fixture {
+    issuer: LocalIssuer,
+    token: String,
+    authorization: String,
+}
+
+fn main() {
+    let shape = std::env::args().nth(1).unwrap_or_default();
+    let count: u64 = std::env::args()
+        .nth(2)
+        .and_then(|count| count.parse().ok())
+        .unwrap_or(1000);
+    let issuer = LocalIssuer::builder()
+        .system_clock()
+        .offline()
+        .expect("issuer");
+    let token = issuer
+        .access_token()
+        .username("alice")
+        .groups(["staff"])
+        .scopes(["openid", "reports/read"])
+        .sign();
+    let authorization = format!("Bearer {token}");
+    let fixture = Fixture {
+        issuer,
+        token,
+        authorization,
+    };
+    match shape.as_str() {
+        "axum-no-auth" | "axum-identity-layer" | "axum-layer" | "authorize-now" => {
+            axum_shape(&fixture, &shape, count);
+        }
+        "actix-no-auth" | "actix-middleware" => actix_shape(&fixture, &shape, count),
+        "rsa-verify" | "verify-cold" => verify_shape(&fixture, &shape, count),
+        _ => {
+            eprintln!(
+                "usage: instructions SHAPE COUNT, SHAPE one of axum-no-auth, \
+                 axum-identity-layer, axum-layer, authorize-now, actix-no-auth, \
+                 actix-middleware, rsa-verify, verify-cold"
+            );
+            std::process::exit(2);
+        }
+    }
+}
+
+fn axum_shape(fixture: &Fixture, shape: &str, count: u64) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let authorizer = authorizer(&fixture.issuer, true);
+    let routes = Router::new().route("/reports/{id}", get(ok));
+    let app: Router = match shape {
+        "axum-no-auth" => routes.with_state(()),
+        "axum-identity-layer" => routes
+            .layer(tower::layer::util::Identity::new())
+            .with_state(()),
+        _ => routes
+            .layer(AuthzLayer::new(authorizer.clone()))
+            .with_state(()),
+    };
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        http::header::AUTHORIZATION,
+        fixture.authorization.parse().expect("header"),
+    );
+    let request = || {
+        Request::get("/reports/42")
+            .header(http::header::AUTHORIZATION, &fixture.authorization)
+            .body(Body::empty())
+            .expect("request")
+    };
+    let one = |_| {
+        if shape == "authorize-now" {
+            let decision =
+                authorizer.authorize_now(&Method::GET, black_box("/reports/42"), &headers);
+            assert!(matches!(decision, Some(Decision::Allow { .. })));
+        } else {
+            let response = runtime
+                .block_on(app.clone().oneshot(request()))
+                .expect("infallible");
+            assert_eq!(response.status(), StatusCode::OK);
+        }
+    };
+    one(0);
+    run(count, one);
+}
+
+fn actix_shape(fixture: &Fixture, shape: &str, count: u64) {
+    let system = actix_web::rt::System::new();
+    let routes = || actix_web::App::new().route("/reports/{id}", actix_web::web::get().to(ok));
+    let request = || {
+        TestRequest::get()
+            .uri("/reports/42")
+            .insert_header((
+                actix_web::http::header::AUTHORIZATION,
+                black_box(fixture.authorization.as_str()),
+            ))
+            .to_request()
+    };
+    if shape == "actix-no-auth" {
+        let app = system.block_on(actix_web::test::init_service(routes()));
+        let one = |_| check(&system.block_on(app.call(request())).expect("response"));
+        one(0);
+        run(count, one);
+    } else {
+        let middleware = cognito_authz_actix::CognitoAuth::new(authorizer(&fixture.issuer, true));
+        let app = system.block_on(actix_web::test::init_service(routes().wrap(middleware)));
+        let one = |_| check(&system.block_on(app.call(request())).expect("response"));
+        one(0);
+        run(count, one);
+    }
+}
+
+fn check<B>(response: &ServiceResponse<B>) {
+    assert_eq!(response.status(), actix_web::http::StatusCode::OK);
+}
+
+fn verify_shape(fixture: &Fixture, shape: &str, count: u64) {
+    let key = fixture.issuer.signing_key();
+    let (signing_input, signature) = fixture.token.rsplit_once('.').expect("three segments");
+    let signature = URL_SAFE_NO_PAD.decode(signature).expect("base64url");
+    let n = URL_SAFE_NO_PAD.decode(key.modulus_base64url()).expect("n");
+    let e = URL_SAFE_NO_PAD.decode(key.exponent_base64url()).expect("e");
+    let parsed = aws_lc_rs::signature::RsaPublicKeyComponents { n: &n, e: &e }
+        .to_parsed_public_key(&aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256)
+        .expect("key");
+    let verifier: Verifier = authorizer(&fixture.issuer, false).verifier();
+    let one = |_| {
+        if shape == "rsa-verify" {
+            parsed
+                .verify_sig(black_box(signing_input.as_bytes()), black_box(&signature))
+                .expect("verifies");
+        } else {
+            verifier
+                .verify(black_box(&fixture.token))
+                .now_or_never()
+                .expect("ready")
+                .expect("verifies");
+        }
+    };
+    one(0);
+    run(count, one);
+}
+
+/// The requests counted: `scripts/count-instructions.sh` counts only inside this function.
+#[inline(never)]
+fn run(count: u64, one: impl Fn(u64)) {
+    for i in 0..count {
+        one(i);
+    }
+}
