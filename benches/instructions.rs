@@ -10,6 +10,8 @@
 //!   token through an axum router whose handler answers `"ok"`, with no layer, with tower's
 //!   do-nothing `Identity` layer (what `Router::layer` charges any layer), and with
 //!   `AuthzLayer` (the shape of `ratio/axum_layer_per_no_auth` in `--bench http`);
+//! - `axum-wrapped-layer`: the same with `AuthzLayer` wrapped around the whole router
+//!   (`AuthzLayer::layer(router)`) instead of `Router::layer`;
 //! - `actix-no-auth`, `actix-middleware`: the same through actix-web, without and with
 //!   `CognitoAuth`;
 //! - `authorize-now`: `Authorizer::authorize_now` alone on the same request;
@@ -31,7 +33,7 @@ use cognito_authz_axum::AuthzLayer;
 use cognito_authz_testkit::LocalIssuer;
 use futures_util::FutureExt as _;
 use http::{HeaderMap, Method, Request, StatusCode};
-use tower::ServiceExt as _;
+use tower::{Layer as _, ServiceExt as _};
 
 async fn ok() -> &'static str {
     "ok"
@@ -85,7 +87,11 @@ fn main() {
         authorization,
     };
     match shape.as_str() {
-        "axum-no-auth" | "axum-identity-layer" | "axum-layer" | "authorize-now" => {
+        "axum-no-auth"
+        | "axum-identity-layer"
+        | "axum-layer"
+        | "axum-wrapped-layer"
+        | "authorize-now" => {
             axum_shape(&fixture, &shape, count);
         }
         "actix-no-auth" | "actix-middleware" => actix_shape(&fixture, &shape, count),
@@ -93,8 +99,8 @@ fn main() {
         _ => {
             eprintln!(
                 "usage: instructions SHAPE COUNT, SHAPE one of axum-no-auth, \
-                 axum-identity-layer, axum-layer, authorize-now, actix-no-auth, \
-                 actix-middleware, rsa-verify, verify-cold"
+                 axum-identity-layer, axum-layer, axum-wrapped-layer, authorize-now, \
+                 actix-no-auth, actix-middleware, rsa-verify, verify-cold"
             );
             std::process::exit(2);
         }
@@ -109,7 +115,7 @@ fn axum_shape(fixture: &Fixture, shape: &str, count: u64) {
     let authorizer = authorizer(&fixture.issuer, true);
     let routes = Router::new().route("/reports/{id}", get(ok));
     let app: Router = match shape {
-        "axum-no-auth" => routes.with_state(()),
+        "axum-no-auth" | "axum-wrapped-layer" => routes.with_state(()),
         "axum-identity-layer" => routes
             .layer(tower::layer::util::Identity::new())
             .with_state(()),
@@ -128,6 +134,18 @@ fn axum_shape(fixture: &Fixture, shape: &str, count: u64) {
             .body(Body::empty())
             .expect("request")
     };
+    if shape == "axum-wrapped-layer" {
+        let wrapped = AuthzLayer::new(authorizer.clone()).layer(app);
+        let one = |_| {
+            let response = runtime
+                .block_on(wrapped.clone().oneshot(request()))
+                .expect("infallible");
+            assert_eq!(response.status(), StatusCode::OK);
+        };
+        one(0);
+        run(count, one);
+        return;
+    }
     let one = |_| {
         if shape == "authorize-now" {
             let decision =

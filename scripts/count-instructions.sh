@@ -7,9 +7,10 @@
 #   scripts/count-instructions.sh SHAPE [SHAPE ...]
 #
 # SHAPE is one of benches/instructions.rs's: axum-no-auth, axum-identity-layer, axum-layer,
-# authorize-now, actix-no-auth, actix-middleware, rsa-verify, verify-cold. Each is run with
-# COUNT (default 1000) and twice COUNT requests, counting only inside their loop, and the
-# difference divided by COUNT is printed, so start-up and the first request drop out.
+# axum-wrapped-layer, authorize-now, actix-no-auth, actix-middleware, rsa-verify,
+# verify-cold. Each is run with COUNT (default 1000) and twice COUNT requests, counting only
+# inside their loop, and the difference divided by COUNT is printed, so start-up and the
+# first request drop out.
 # Needs valgrind (`apt-get install valgrind`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,10 +40,10 @@ totals() {
   awk '
     /^events:/ { for (i = 2; i <= NF; i++) names[i - 1] = $i; n = NF - 1 }
     /^totals:/ || /^summary:/ { for (i = 2; i <= NF; i++) total[i - 1] = $i }
-    /^cfn=/ {
-      id = $1; sub(/^cfn=/, "", id)
+    /^c?fn=/ {
+      id = $1; sub(/^c?fn=/, "", id)
       if (NF > 1) { name = $2; for (i = 3; i <= NF; i++) name = name " " $i; fn_name[id] = name }
-      current = fn_name[id]
+      if ($1 ~ /^cfn=/) current = fn_name[id]
     }
     /^calls=/ { split($1, c, "="); if (current == "malloc") mallocs += c[2] }
     END { for (i = 1; i <= n; i++) printf "%s=%s ", names[i], total[i]; printf "mallocs=%d\n", mallocs }
