@@ -1,7 +1,8 @@
 //! Metrics end to end: the quickstart app and the Prometheus endpoint of
 //! `examples/metrics_prometheus.rs` on 127.0.0.1; requests are sent, `/metrics` is scraped
-//! over HTTP, and the counters must have moved by exactly what was sent. Its own test binary:
-//! a process has one metrics recorder.
+//! over HTTP, and the counters must have moved by exactly what was sent; a reload that drops
+//! a key set stops its key gauge. Its own test binary: a process has one metrics recorder,
+//! which its tests share (each on key sets and routes of its own).
 
 #[path = "../examples/shared/mod.rs"]
 mod shared;
@@ -10,6 +11,11 @@ mod shared;
 mod prometheus;
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use cognito_authz::{Authorizer, PolicyFile};
+use cognito_authz_testkit::LocalIssuer;
+use metrics_exporter_prometheus::PrometheusHandle;
 
 /// Every sample of the Prometheus text: `name{labels}` → value.
 fn samples(text: &str) -> BTreeMap<String, f64> {
@@ -37,6 +43,26 @@ fn value(samples: &BTreeMap<String, f64>, name: &str, labels: &[(&str, &str)]) -
         .sum()
 }
 
+/// The process's one Prometheus recorder, installed by the first test that needs it (before
+/// it builds an authorizer).
+fn recorder() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| prometheus::install().expect("the only recorder of this process"))
+        .clone()
+}
+
+/// `GET /metrics` of the recorder on 127.0.0.1: its URL and its server task.
+async fn serve_metrics() -> (String, tokio::task::JoinHandle<std::io::Result<()>>) {
+    let metrics = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let metrics_url = format!("http://{}", metrics.local_addr().expect("address"));
+    let router = prometheus::router(recorder());
+    let server = tokio::spawn(async move { axum::serve(metrics, router).await });
+    (metrics_url, server)
+}
+
 async fn scrape(client: &reqwest::Client, url: &str) -> BTreeMap<String, f64> {
     let response = client
         .get(format!("{url}/metrics"))
@@ -49,7 +75,7 @@ async fn scrape(client: &reqwest::Client, url: &str) -> BTreeMap<String, f64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scraping_the_example_shows_the_requests_that_were_sent() {
-    let handle = prometheus::install().expect("the only recorder of this process");
+    recorder();
     let setup = shared::local_setup().await.expect("local issuer");
     let issuer = setup.local.as_ref().expect("local");
     let tokens = shared::mint_tokens(issuer);
@@ -60,12 +86,7 @@ async fn scraping_the_example_shows_the_requests_that_were_sent() {
     let app_url = format!("http://{}", app.local_addr().expect("address"));
     let router = shared::axum_app::router(setup.authorizer.clone());
     let app_server = tokio::spawn(async move { axum::serve(app, router).await });
-    let metrics = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let metrics_url = format!("http://{}", metrics.local_addr().expect("address"));
-    let metrics_server =
-        tokio::spawn(async move { axum::serve(metrics, prometheus::router(handle)).await });
+    let (metrics_url, metrics_server) = serve_metrics().await;
 
     let client = reqwest::Client::new();
     let send = |path: &'static str, token: Option<&str>| {
@@ -233,5 +254,80 @@ async fn scraping_the_example_shows_the_requests_that_were_sent() {
     );
 
     app_server.abort();
+    metrics_server.abort();
+}
+
+/// The sample `name{source="…"}`, if the exporter has one.
+fn keys_gauge(samples: &BTreeMap<String, f64>, source: &str) -> Option<f64> {
+    samples
+        .get(&format!("cognito_authz_jwks_keys{{source=\"{source}\"}}"))
+        .copied()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_set_a_reload_drops_reports_no_keys_any_more() {
+    // A dashboard of keys in use per pool (or an alert on a pool with no keys) must not keep
+    // showing a pool the policy no longer names, with the count it had when it was removed.
+    recorder();
+    let (metrics_url, metrics_server) = serve_metrics().await;
+    let client = reqwest::Client::new();
+    let start = || LocalIssuer::builder().system_clock().start();
+    let (dropped, other) = (
+        start().await.expect("issuer"),
+        start().await.expect("issuer"),
+    );
+    let policy = |issuer: &LocalIssuer, extra: &str| {
+        format!(
+            "[[issuer]]\nname = \"main\"\nuser_pool_id = \"{pool}\"\nclient_ids = [\"{client}\"]\n\
+             token_use = \"access\"\njwks_url = \"{url}\"\n{extra}\n\n[[route]]\n\
+             path = \"/reload-gauge\"\nrequire = \"authenticated\"\n",
+            pool = issuer.pool_id(),
+            client = issuer.client_id(),
+            url = issuer.jwks_url().expect("served keys"),
+        )
+    };
+    let parse = |text: String| PolicyFile::parse(&text, ".", "policy.toml").expect("parses");
+    let authorizer = Authorizer::builder()
+        .parsed_policy_file(parse(policy(&dropped, "")))
+        .build()
+        .expect("builds");
+    authorizer.verifier().warm_up().await.expect("fetched");
+    let source = dropped.jwks_url().expect("served keys");
+    let seen = scrape(&client, &metrics_url).await;
+    assert_eq!(keys_gauge(&seen, &source), Some(1.0), "{seen:#?}");
+
+    // The same URL under other fetch settings: a new key set of that URL is in force, so the
+    // URL keeps its count.
+    let reloaded = authorizer
+        .reload(parse(policy(&dropped, "allow_insecure_http = true")))
+        .expect("reloads");
+    assert_eq!(reloaded.kept_key_sets, 0);
+    let seen = scrape(&client, &metrics_url).await;
+    assert_eq!(keys_gauge(&seen, &source), Some(1.0), "{seen:#?}");
+    let left_behind = authorizer.verifier();
+
+    // Another pool only: no key set of that URL is in force any more.
+    authorizer
+        .reload(parse(policy(&other, "")))
+        .expect("reloads");
+    let seen = scrape(&client, &metrics_url).await;
+    assert_eq!(
+        keys_gauge(&seen, &source),
+        Some(0.0),
+        "the dropped pool still reports its keys"
+    );
+    // A fetch by a key set left behind (one under way at the reload, or by a verifier kept
+    // from before it) is counted, and reports no keys.
+    left_behind.warm_up().await.expect("fetched");
+    let seen = scrape(&client, &metrics_url).await;
+    assert_eq!(
+        value(
+            &seen,
+            "cognito_authz_jwks_fetches_total",
+            &[("source", &source), ("result", "ok")]
+        ),
+        2.0
+    );
+    assert_eq!(keys_gauge(&seen, &source), Some(0.0), "{seen:#?}");
     metrics_server.abort();
 }

@@ -1,13 +1,15 @@
 //! Policy reload while serving: an axum app on 127.0.0.1 under concurrent requests while the
-//! policy file is swapped back and forth; a broken file; kept key caches; the watcher.
+//! policy file is swapped back and forth; a broken file; kept key caches; the watcher;
+//! background key refresh following the key sets a reload puts in force.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use cognito_authz::{Authorizer, WatchEvent};
+use cognito_authz::{AcceptedTokenUse, Authorizer, Policy, PolicyFile, Verifier, WatchEvent};
 use cognito_authz_axum::AuthzLayer;
 use cognito_authz_testkit::LocalIssuer;
 use http::{HeaderMap, Method};
@@ -392,5 +394,140 @@ async fn the_watcher_reloads_when_the_content_changes_and_not_otherwise() {
     }
     assert_eq!(status(&authorizer, "/flip", &token).await, 200, "A again");
     handle.stop();
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Background refresh on a short interval, so a test waits a few intervals at most.
+const REFRESH: Duration = Duration::from_millis(20);
+
+/// Waits (bounded, so that a regression fails instead of hanging) until `issuer`'s key server
+/// has answered `count` fetches in all.
+async fn fetches_reach(issuer: &LocalIssuer, count: u64) {
+    let server = issuer.server().expect("served keys");
+    tokio::time::timeout(Duration::from_secs(10), server.wait_for_fetches(count))
+        .await
+        .unwrap_or_else(|_| panic!("{count} fetches never arrived"));
+}
+
+#[tokio::test]
+async fn background_refresh_follows_a_reload_to_the_key_set_it_puts_in_force() {
+    // Keys preloaded from a file and refreshed from the pool's URL in the background: a reload
+    // reads the file again, so the key set in force after it is a new one. A key the pool has
+    // since withdrawn (a leaked key rotated away) must stop verifying within a few intervals,
+    // as before the reload; refreshing only the set the reload replaced keeps it verifying
+    // until the next restart.
+    let issuer = issuer().await;
+    let dir = temp_dir("reload-background");
+    let path = dir.join("policy.toml");
+    let seed = dir.join("seed.json");
+    write(&seed, &issuer.jwks_json());
+    write(&path, &policy(&issuer, 'A'));
+    let preloaded_and_refreshed = issuer
+        .issuer_builder(AcceptedTokenUse::Access)
+        .name("main")
+        .jwks_file(&seed)
+        .background_refresh(REFRESH)
+        .build()
+        .expect("issuer");
+    let authorizer = Authorizer::builder()
+        .policy_file(&path)
+        .issuers([preloaded_and_refreshed])
+        .build()
+        .expect("loads");
+    let refresh = authorizer
+        .verifier()
+        .spawn_background_refresh()
+        .expect("inside a runtime");
+    assert_eq!(refresh.len(), 1);
+    let leaked = issuer.signing_key();
+    let token = issuer.access_token().scopes(["one"]).sign();
+    assert_eq!(status(&authorizer, "/steady", &token).await, 200);
+
+    let reloaded = authorizer.reload_from_file(&path).expect("reloads");
+    assert_eq!(reloaded.kept_key_sets, 0, "the preload file is read again");
+    assert_eq!(refresh.len(), 1, "one key source in force, refreshed");
+    issuer.rotate();
+    assert!(issuer.remove_key(leaked.kid()));
+    // The set left behind may finish one fetch it had started; any fetch after it comes from
+    // the set in force, and its second one starts only once its first has been applied.
+    let server = issuer.server().expect("served keys");
+    fetches_reach(&issuer, server.fetch_count() + 3).await;
+    assert_eq!(
+        status(&authorizer, "/steady", &token).await,
+        401,
+        "a key the pool withdrew after the reload still verifies: the key set in force is not \
+         being refreshed"
+    );
+    let fresh = issuer.access_token().scopes(["one"]).sign();
+    assert_eq!(status(&authorizer, "/steady", &fresh).await, 200);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test]
+async fn a_reload_that_drops_an_issuer_stops_refreshing_its_keys() {
+    // An issuer removed by a reload (a pool decommissioned, say) must not be fetched on every
+    // interval for as long as the process runs, nor counted as failing once it is gone.
+    let dropped = issuer().await;
+    let kept = issuer().await;
+    let verifier = Verifier::builder()
+        .issuer(
+            dropped
+                .issuer_builder(AcceptedTokenUse::Access)
+                .background_refresh(REFRESH)
+                .build()
+                .expect("issuer"),
+        )
+        .build()
+        .expect("verifier");
+    let authorizer = Authorizer::builder()
+        .verifier(verifier)
+        .route("/steady", Policy::authenticated())
+        .build()
+        .expect("builds");
+    let refresh = authorizer
+        .verifier()
+        .spawn_background_refresh()
+        .expect("inside a runtime");
+    assert_eq!(refresh.len(), 1);
+    fetches_reach(&dropped, 2).await;
+    let before_reload = authorizer.verifier();
+
+    let dir = temp_dir("reload-drop");
+    let file = PolicyFile::parse(&policy(&kept, 'A'), &dir, "policy.toml").expect("parses");
+    authorizer.reload(file).expect("reloads");
+    assert!(
+        refresh.is_empty(),
+        "the dropped issuer's key set is still refreshed"
+    );
+    let late = before_reload
+        .spawn_background_refresh()
+        .expect("inside a runtime");
+    assert!(
+        late.is_empty(),
+        "started on the verifier a reload replaced, it refreshes the one in force"
+    );
+
+    // A clock for the test: another pool refreshed on the same interval, outside the
+    // authorizer. While it is fetched five more times, the dropped pool may answer the one
+    // fetch that was under way at the reload, and no other.
+    let clock = Verifier::builder()
+        .issuer(
+            kept.issuer_builder(AcceptedTokenUse::Access)
+                .background_refresh(REFRESH)
+                .build()
+                .expect("issuer"),
+        )
+        .build()
+        .expect("verifier");
+    let _ticking = clock.spawn_background_refresh().expect("inside a runtime");
+    let dropped_fetches = dropped.server().expect("served keys").fetch_count();
+    let kept_fetches = kept.server().expect("served keys").fetch_count();
+    fetches_reach(&kept, kept_fetches + 5).await;
+    let after = dropped.server().expect("served keys").fetch_count();
+    assert!(
+        after <= dropped_fetches + 1,
+        "the dropped pool was fetched {} more times",
+        after - dropped_fetches
+    );
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -5,7 +5,8 @@
 //! serves its first request: handles are registered once, on first use, and kept, so the
 //! request path never registers, hashes label sets or allocates for a metric. Labels come from
 //! bounded sets only: route patterns (never request paths), error codes, and the key-set
-//! locations of the configuration.
+//! locations of the configuration (for ALB keys, `alb:` and the key endpoint of each configured
+//! load balancer's region, never a kid).
 //!
 //! | name | kind | labels |
 //! |---|---|---|
@@ -13,10 +14,10 @@
 //! | `cognito_authz_token_cache_hits_total` | counter | |
 //! | `cognito_authz_token_cache_misses_total` | counter | |
 //! | `cognito_authz_token_cache_evictions_total` | counter | |
-//! | `cognito_authz_jwks_fetches_total` | counter | `source` (the key-set URL), `result` (`ok` or the failure) |
+//! | `cognito_authz_jwks_fetches_total` | counter | `source` (the key-set URL, or `alb:` and an ALB region's key endpoint), `result` (`ok` or the failure) |
 //! | `cognito_authz_jwks_fetch_duration_seconds` | histogram | `source`, `result` |
 //! | `cognito_authz_jwks_cooldown_refusals_total` | counter | `source` |
-//! | `cognito_authz_jwks_keys` | gauge | `source` |
+//! | `cognito_authz_jwks_keys` | gauge | `source` (key-set URLs only; 0 once a reload drops the last key set of that URL) |
 //! | `cognito_authz_revocation_connected` | gauge | (1 when the replica follows the shared store) |
 //! | `cognito_authz_revocation_entries` | gauge | |
 //! | `cognito_authz_revocation_fresh_at_seconds` | gauge | (Unix time up to which the replica is known complete) |
@@ -143,8 +144,9 @@ fn decision_counter(route: &Arc<str>, outcome: &'static str, code: &'static str)
     )
 }
 
-/// Counters of one key-set source, registered on first use and kept (a flood of unknown kids
-/// refused by the cooldown costs one relaxed add each).
+/// Counters of one key source (a key-set URL, or an ALB region's key endpoint), registered on
+/// first use and kept (a flood of unknown kids refused by the cooldown costs one relaxed add
+/// each).
 #[derive(Default)]
 pub(crate) struct SourceCounters {
     #[cfg(feature = "metrics")]
@@ -152,7 +154,8 @@ pub(crate) struct SourceCounters {
 }
 
 impl SourceCounters {
-    /// An unknown kid refused without a fetch because the cooldown has not passed.
+    /// An unknown kid refused without a fetch because the cooldown has not passed (for ALB
+    /// keys: the region's fetch budget is spent, or too many fetches are under way).
     #[inline]
     pub(crate) fn cooldown_refusal(&self, source: &str) {
         #[cfg(feature = "metrics")]
@@ -170,27 +173,51 @@ impl SourceCounters {
 }
 
 /// A key-set fetch finished: `result` is `ok` or the failure's name; `keys` the size of the
-/// set now in use.
-pub(crate) fn jwks_fetch(source: &str, result: &'static str, elapsed: Duration, keys: usize) {
+/// set now in use (`None`: a reload left the source behind, and it no longer reports one).
+pub(crate) fn jwks_fetch(
+    source: &str,
+    result: &'static str,
+    elapsed: Duration,
+    keys: Option<usize>,
+) {
+    key_fetch(source, result, elapsed);
+    #[cfg(feature = "metrics")]
+    if let Some(keys) = keys {
+        gauge!("cognito_authz_jwks_keys", "source" => source.to_owned()).set(keys as f64);
+    }
+    #[cfg(not(feature = "metrics"))]
+    let _ = keys;
+}
+
+/// A key fetch finished, counted and timed under `source` (a key-set URL, or `alb:` and the
+/// key endpoint of an ALB's region): the part of [`jwks_fetch`] that ALB key fetches, which
+/// have no key set, record too.
+pub(crate) fn key_fetch(source: &str, result: &'static str, elapsed: Duration) {
     #[cfg(feature = "metrics")]
     {
-        let source = source.to_owned();
         counter!(
             "cognito_authz_jwks_fetches_total",
-            "source" => source.clone(),
+            "source" => source.to_owned(),
             "result" => result,
         )
         .increment(1);
         histogram!(
             "cognito_authz_jwks_fetch_duration_seconds",
-            "source" => source.clone(),
+            "source" => source.to_owned(),
             "result" => result,
         )
         .record(elapsed.as_secs_f64());
-        gauge!("cognito_authz_jwks_keys", "source" => source).set(keys as f64);
     }
     #[cfg(not(feature = "metrics"))]
-    let _ = (source, result, elapsed, keys);
+    let _ = (source, result, elapsed);
+}
+
+/// A reload left behind the last key source of this label: it reports no keys any more.
+pub(crate) fn jwks_source_retired(source: &str) {
+    #[cfg(feature = "metrics")]
+    gauge!("cognito_authz_jwks_keys", "source" => source.to_owned()).set(0.0);
+    #[cfg(not(feature = "metrics"))]
+    let _ = source;
 }
 
 /// The `result` label of a failed key-set fetch.

@@ -8,12 +8,16 @@
 //! settings keep their fetched key sets; the verified-token cache starts empty, since the rules
 //! a cached token passed may have changed.
 //!
+//! Reloads run one at a time, and a reload from a file reads the file while it holds that turn:
+//! two reloads racing (a `SIGHUP` handler and the watcher, say) apply in the order they read,
+//! so the policy in force once both return is the one read last.
+//!
 //! [`PolicyWatcher`] polls a file's content hash and reloads when it changes.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -57,7 +61,8 @@ struct Shared {
     current: ArcSwap<Active>,
     /// `None`: this authorizer applies one fixed policy and cannot reload.
     reload: Option<ReloadSettings>,
-    /// Reloads run one at a time (never taken on the request path).
+    /// Reloads run one at a time, each reading its file while it holds this (never taken on
+    /// the request path).
     reloading: Mutex<()>,
     generation: AtomicU64,
 }
@@ -103,6 +108,16 @@ impl Live {
     pub(crate) fn load(&self) -> arc_swap::Guard<Arc<Active>> {
         self.shared.current.load()
     }
+
+    /// This reload's turn: held from reading the file to swapping the policy in, so reloads
+    /// apply in the order they read.
+    fn one_at_a_time(&self) -> MutexGuard<'_, ()> {
+        // Guards no data: a reload that panicked left nothing half done.
+        self.shared
+            .reloading
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// What a successful reload changed.
@@ -139,40 +154,39 @@ impl Authorizer {
     /// built, the token section changed, a revocation section was added, or this authorizer was derived for one policy
     /// ([`Authorizer::with_policy`]). The last good policy stays in force, and the error is
     /// logged at `warn`.
+    ///
+    /// Reloads run one at a time. `file` was read before this call began, so of two calls
+    /// racing the one that takes its turn last wins, whichever read its file last: to reload
+    /// from a file on disk, [`Authorizer::reload_from_file`] reads it in turn.
     pub fn reload(&self, file: PolicyFile) -> Result<Reloaded, ConfigError> {
-        let result = self.try_reload(file);
-        match &result {
-            Ok(reloaded) => {
-                crate::metrics::policy_reload("ok");
-                tracing::info!(
-                    generation = reloaded.generation,
-                    routes = reloaded.routes,
-                    issuers = reloaded.issuers,
-                    kept_key_sets = reloaded.kept_key_sets,
-                    "policy reloaded"
-                );
-            }
-            Err(error) => {
-                crate::metrics::policy_reload("error");
-                tracing::warn!(%error, "policy reload failed; the last good policy stays in force");
-            }
-        }
+        let result = {
+            let _turn = self.live().one_at_a_time();
+            self.apply(file)
+        };
+        report(&result);
         result
     }
 
-    /// [`Authorizer::reload`] from the policy file at `path`.
+    /// [`Authorizer::reload`] from the policy file at `path`, read while this reload holds its
+    /// turn: of two reloads racing (a `SIGHUP` handler and the [`PolicyWatcher`], or two
+    /// signals), the one that reads last applies last, so the file as last read is the policy
+    /// in force once both return, never an older reading of it.
+    ///
+    /// The file is read as [`PolicyFile::load`] reads it (UTF-8, at most 4 MiB), and only if it
+    /// is a regular file (symlinks followed): a FIFO there would block this reload, and every
+    /// reload waiting for its turn, for good.
     ///
     /// # Errors
-    /// As [`Authorizer::reload`], or the file cannot be read.
+    /// As [`Authorizer::reload`], or the file cannot be read, is not a regular file, is not
+    /// UTF-8 or is larger than 4 MiB.
     pub fn reload_from_file(&self, path: impl AsRef<Path>) -> Result<Reloaded, ConfigError> {
-        match PolicyFile::load(path) {
-            Ok(file) => self.reload(file),
-            Err(error) => {
-                crate::metrics::policy_reload("error");
-                tracing::warn!(%error, "policy reload failed; the last good policy stays in force");
-                Err(error)
-            }
-        }
+        let path = path.as_ref();
+        let result = {
+            let _turn = self.live().one_at_a_time();
+            read_policy_file(path).and_then(|file| self.apply(file))
+        };
+        report(&result);
+        result
     }
 
     /// A watcher that reloads from `path` when its content changes (see [`PolicyWatcher`]).
@@ -189,7 +203,8 @@ impl Authorizer {
         }
     }
 
-    fn try_reload(&self, file: PolicyFile) -> Result<Reloaded, ConfigError> {
+    /// Swaps `file` in; the caller holds this reload's turn ([`Live::one_at_a_time`]).
+    fn apply(&self, file: PolicyFile) -> Result<Reloaded, ConfigError> {
         let live = self.live();
         let Some(settings) = &live.shared.reload else {
             return Err(file.file_error(
@@ -198,11 +213,6 @@ impl Authorizer {
                     .to_owned(),
             ));
         };
-        let _one_at_a_time = live
-            .shared
-            .reloading
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let key_files = if settings.issuers.is_none() || settings.jwks_file.is_some() {
             file.read_key_files(settings.jwks_file.as_deref())?
         } else {
@@ -241,9 +251,11 @@ impl Authorizer {
             .map_err(|message| file_level.with_message(message))?;
         let kept_key_sets = verifier.kept_key_sets(&previous.verifier);
         let route_count = routes.routes().len();
-        live.shared
-            .current
-            .store(Arc::new(Active::new(verifier, routes, cedar)));
+        let active = Arc::new(Active::new(verifier, routes, cedar));
+        live.shared.current.store(Arc::clone(&active));
+        // Background refresh follows the key sources now in force; the ones left behind stop
+        // reporting keys.
+        active.verifier.succeed(&previous.verifier);
         let generation = live.shared.generation.fetch_add(1, Ordering::AcqRel) + 1;
         Ok(Reloaded {
             generation,
@@ -254,24 +266,80 @@ impl Authorizer {
     }
 }
 
-/// The file at `path` (symlinks followed) read as [`PolicyFile::load`] reads it, if it is a
-/// regular file: opening a FIFO with no writer would block the watcher's task for good.
-fn read_regular_file(path: &Path) -> std::io::Result<Vec<u8>> {
-    if !std::fs::metadata(path)?.is_file() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "not a regular file",
-        ));
+/// Counts and logs the outcome of a reload.
+fn report(result: &Result<Reloaded, ConfigError>) {
+    match result {
+        Ok(reloaded) => {
+            crate::metrics::policy_reload("ok");
+            tracing::info!(
+                generation = reloaded.generation,
+                routes = reloaded.routes,
+                issuers = reloaded.issuers,
+                kept_key_sets = reloaded.kept_key_sets,
+                "policy reloaded"
+            );
+        }
+        Err(error) => {
+            crate::metrics::policy_reload("error");
+            tracing::warn!(%error, "policy reload failed; the last good policy stays in force");
+        }
     }
-    crate::bounded_read::read_file_bounded(path)
+}
+
+/// The policy file at `path`, read by [`read_regular_file`] and parsed as
+/// [`PolicyFile::load`] parses it.
+fn read_policy_file(path: &Path) -> Result<PolicyFile, ConfigError> {
+    let bytes = read_regular_file(path).map_err(|error| unreadable(path, error))?;
+    parse_policy_file(path, bytes)
+}
+
+/// `bytes`, read from `path`, as a policy file: UTF-8 or refused (never a lossy reading),
+/// relative `jwks_file` paths resolved against the file's folder.
+fn parse_policy_file(path: &Path, bytes: Vec<u8>) -> Result<PolicyFile, ConfigError> {
+    let text = String::from_utf8(bytes).map_err(|_| {
+        unreadable(
+            path,
+            std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"),
+        )
+    })?;
+    let base_dir = path.parent().map_or_else(PathBuf::new, Path::to_path_buf);
+    PolicyFile::parse(&text, &base_dir, path.display().to_string())
+}
+
+/// The error of a policy file that cannot be read (or is not UTF-8).
+fn unreadable(path: &Path, error: std::io::Error) -> ConfigError {
+    ConfigError::new(
+        ConfigErrorKind::PolicyFile,
+        format!("cannot read the policy file: {error}"),
+    )
+    .at(path.display().to_string(), 0, 0)
+    .caused_by(error)
+}
+
+/// The file at `path` (symlinks followed) read as [`PolicyFile::load`] reads it (at most
+/// 4 MiB), if it is a regular file: opening a FIFO with no writer would block the reader, and
+/// every reload waiting for its turn, for good.
+fn read_regular_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    let not_regular =
+        || std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file");
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(not_regular());
+    }
+    let file = std::fs::File::open(path)?;
+    // What was opened, in case the path was replaced since it was looked at.
+    if !file.metadata()?.is_file() {
+        return Err(not_regular());
+    }
+    crate::bounded_read::read_bounded(file, crate::bounded_read::MAX_INPUT_BYTES)
 }
 
 /// Reloads an authorizer when its policy file changes, by polling the file's content hash
 /// (SHA-256): edits that keep the modification time, or files replaced by a symlink swap (as
 /// Kubernetes ConfigMaps are), are seen too.
 ///
-/// [`PolicyWatcher::poll`] checks once (drive it from your own timer, or from a test);
-/// [`PolicyWatcher::spawn`] checks on an interval in a tokio task. A file that cannot be read
+/// [`PolicyWatcher::poll`] checks once (drive it from your own timer, or from a test; it
+/// blocks on file I/O); [`PolicyWatcher::spawn`] checks on an interval in a tokio task, each
+/// poll on tokio's blocking threads. A file that cannot be read
 /// or fails to load leaves the policy in force (and counts as a failed reload), and the same
 /// broken content is not retried until it changes again. The file is read as
 /// [`PolicyFile::load`] reads it (UTF-8, at most 4 MiB), and only if it is a regular file (a
@@ -316,13 +384,21 @@ impl PolicyWatcher {
     /// written in place (`cp`, `cat >`, many tools) can be read between two of its writes, and
     /// its first half may be a valid policy missing a stricter route. A file renamed into place
     /// is applied one poll later too.
+    ///
+    /// The file is read, and the new policy applied, in this poll's turn among reloads (as
+    /// [`Authorizer::reload_from_file`] does), so a poll waits for a reload under way and no
+    /// reload lands between its read and its swap. It does blocking file I/O: call it off the
+    /// async workers, as [`PolicyWatcher::spawn`] does.
     pub fn poll(&mut self) -> WatchEvent {
-        let in_force = self.authorizer.live().generation();
-        // Read as `PolicyFile::load` reads: bounded, and UTF-8 or refused (never a lossy
+        let authorizer = self.authorizer.clone();
+        let turn = authorizer.live().one_at_a_time();
+        let in_force = authorizer.live().generation();
+        // Read as `reload_from_file` reads: bounded, and UTF-8 or refused (never a lossy
         // reading, never what `reload_from_file` would refuse).
         let bytes = match read_regular_file(&self.path) {
             Ok(bytes) => bytes,
             Err(error) => {
+                drop(turn);
                 self.settling = None;
                 return self.unreadable(error);
             }
@@ -338,28 +414,9 @@ impl PolicyWatcher {
         self.settling = None;
         self.last = Some(hash);
         self.generation = in_force;
-        let text = match String::from_utf8(bytes) {
-            Ok(text) => text,
-            Err(_) => {
-                return self.unreadable(std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    "not UTF-8 text",
-                ));
-            }
-        };
-        let base_dir = self
-            .path
-            .parent()
-            .map_or_else(PathBuf::new, Path::to_path_buf);
-        let loaded = PolicyFile::parse(&text, &base_dir, self.path.display().to_string());
-        let result = match loaded {
-            Ok(file) => self.authorizer.reload(file),
-            Err(error) => {
-                crate::metrics::policy_reload("error");
-                tracing::warn!(%error, "policy reload failed; the last good policy stays in force");
-                Err(error)
-            }
-        };
+        let result = parse_policy_file(&self.path, bytes).and_then(|file| authorizer.apply(file));
+        drop(turn);
+        report(&result);
         match result {
             Ok(reloaded) => {
                 self.generation = reloaded.generation;
@@ -369,22 +426,18 @@ impl PolicyWatcher {
         }
     }
 
-    /// The file could not be read (or is not UTF-8): counted and logged as a failed reload,
-    /// since the file on disk is not the policy in force.
+    /// The file could not be read: counted and logged as a failed reload, since the file on
+    /// disk is not the policy in force.
     fn unreadable(&self, error: std::io::Error) -> WatchEvent {
-        let error = ConfigError::new(
-            ConfigErrorKind::PolicyFile,
-            format!("cannot read the policy file: {error}"),
-        )
-        .at(self.path.display().to_string(), 0, 0)
-        .caused_by(error);
+        let error = unreadable(&self.path, error);
         crate::metrics::policy_reload("error");
         tracing::warn!(%error, "policy watch: the last good policy stays in force");
         WatchEvent::Failed(error)
     }
 
     /// Polls every `interval` on the current tokio runtime until the handle is dropped or
-    /// stopped. Each reload or failure is sent to the handle ([`WatchHandle::next_event`]).
+    /// stopped, each poll on a blocking thread ([`PolicyWatcher::spawn_with_ticks`]). Each
+    /// reload or failure is sent to the handle ([`WatchHandle::next_event`]).
     ///
     /// # Panics
     /// Outside a tokio runtime.
@@ -401,6 +454,11 @@ impl PolicyWatcher {
     /// Polls once per item of `ticks` (your own timer or signal, or a test's channel) until
     /// the stream ends or the handle is dropped or stopped.
     ///
+    /// Each poll runs on tokio's blocking threads ([`tokio::task::spawn_blocking`]): reading
+    /// the file (and, on a reload, its key files) may block on a slow or stuck file system, and
+    /// must not hold an async worker while it does. A poll under way when the handle is
+    /// dropped still finishes.
+    ///
     /// # Panics
     /// Outside a tokio runtime.
     pub fn spawn_with_ticks<S>(mut self, mut ticks: S) -> WatchHandle
@@ -411,7 +469,17 @@ impl PolicyWatcher {
         let (events, receiver) = tokio::sync::mpsc::channel(16);
         let task = tokio::spawn(async move {
             while ticks.next().await.is_some() {
-                let event = self.poll();
+                let polled = tokio::task::spawn_blocking(move || {
+                    let event = self.poll();
+                    (self, event)
+                })
+                .await;
+                // Only a runtime shutting down refuses or drops the blocking task (a poll does
+                // not panic): the watcher stops with it.
+                let Ok((watcher, event)) = polled else {
+                    return;
+                };
+                self = watcher;
                 if matches!(event, WatchEvent::Unchanged | WatchEvent::Settling) {
                     continue;
                 }
@@ -459,4 +527,62 @@ fn digest(bytes: &[u8]) -> [u8; 32] {
     let mut out = [0; 32];
     out.copy_from_slice(digest.as_ref());
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use http::{HeaderMap, Method};
+
+    use super::*;
+    use crate::authorizer::Decision;
+
+    /// A policy whose `/admin` route requires `admin` (`public` or `deny`); no token is needed
+    /// to decide it, and nothing is fetched.
+    fn policy(admin: &str) -> String {
+        format!(
+            "[[issuer]]\nuser_pool_id = \"us-east-1_Example1\"\nclient_ids = [\"c\"]\n\
+             token_use = \"access\"\n\n[[route]]\npath = \"/admin\"\nrequire = \"{admin}\"\n"
+        )
+    }
+
+    fn admin_status(authorizer: &Authorizer) -> u16 {
+        match authorizer.authorize_now(&Method::GET, "/admin", &HeaderMap::new()) {
+            Some(Decision::Allow { .. }) => 200,
+            Some(Decision::Deny(denial)) => denial.status().as_u16(),
+            None => 0,
+        }
+    }
+
+    #[test]
+    fn a_reload_from_file_reads_the_file_in_its_turn_not_before() {
+        let dir =
+            std::env::temp_dir().join(format!("cognito-authz-reload-turn-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("policy.toml");
+        std::fs::write(&path, policy("deny")).expect("write");
+        let authorizer = Authorizer::builder()
+            .policy_file(&path)
+            .build()
+            .expect("loads");
+        // Another reload holds the turn (a SIGHUP reload, the watcher) while this one starts.
+        let turn = authorizer.live().one_at_a_time();
+        let waiting = {
+            let (authorizer, path) = (authorizer.clone(), path.clone());
+            std::thread::spawn(move || {
+                authorizer
+                    .reload_from_file(&path)
+                    .map(|reloaded| reloaded.generation)
+                    .map_err(|error| error.to_string())
+            })
+        };
+        // The file changes before the waiting reload's turn comes: whenever it started, it
+        // must apply the file as it is when it may apply anything.
+        let staged = dir.join("staged.toml");
+        std::fs::write(&staged, policy("public")).expect("write");
+        std::fs::rename(&staged, &path).expect("renamed into place");
+        drop(turn);
+        assert_eq!(waiting.join().expect("reload thread"), Ok(1));
+        assert_eq!(admin_status(&authorizer), 200, "the file as read in turn");
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }

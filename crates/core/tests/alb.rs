@@ -1,7 +1,8 @@
 //! ALB tokens (`x-amzn-oidc-data`) against a P-256 key served as PEM on 127.0.0.1, the way
 //! an ALB's regional key endpoint serves it: padded and unpadded segments, tampered padding,
 //! signer, client, issuer and expiry checks, a GovCloud load balancer, single-flight key
-//! fetches and a flood of unknown kids.
+//! fetches, a flood of unknown kids, and the metrics key fetches and refusals are counted
+//! under.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -418,6 +419,115 @@ async fn an_unreachable_key_endpoint_is_jwks_unavailable() {
     let error = verifier.verify(&token).await.expect_err("unavailable");
     assert_eq!(error.kind(), ErrorKind::JwksUnavailable);
     assert_eq!(error.status(), 503);
+}
+
+/// The value of the Prometheus sample `name` whose labels are exactly `labels` (in any
+/// order), if there is one.
+#[cfg(feature = "metrics")]
+fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    text.lines().find_map(|line| {
+        let (series, value) = line.rsplit_once(' ')?;
+        let (sample_name, rest) = series.split_once('{')?;
+        let mut found: Vec<&str> = rest.strip_suffix('}')?.split("\",").collect();
+        found
+            .iter_mut()
+            .for_each(|pair| *pair = pair.trim_end_matches('"'));
+        found.sort_unstable();
+        let mut wanted: Vec<String> = labels
+            .iter()
+            .map(|(label, value)| format!("{label}=\"{value}"))
+            .collect();
+        wanted.sort_unstable();
+        (sample_name == name && found == wanted).then(|| value.parse().ok())?
+    })
+}
+
+#[cfg(feature = "metrics")]
+#[test]
+fn alb_key_fetches_and_refusals_are_counted_per_key_endpoint_never_per_kid() {
+    // The key endpoint is asked for whatever kids an attacker invents: the metrics must show
+    // the fetches and the refusals (an alert on refused kids is how a flood is noticed), under
+    // a bounded source, never one series per invented kid.
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let prometheus = recorder.handle();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    // One thread runs the verifier, its fetch tasks and the key server: all of them record
+    // into this recorder.
+    let (base, kids) = metrics::with_local_recorder(&recorder, || {
+        runtime.block_on(async {
+            let server = KeyServer::start().await;
+            let key = Key::new();
+            server.serve(&key);
+            let alb = verifier(&server, ARN);
+            let token = mint(&key, &header(&key, ARN), &payload(), true);
+            assert_eq!(code(&alb, &token).await, "ok");
+            let mut kids = vec![key.kid.clone()];
+            // Invented kids: three fetched (404) until the four fetches of the interval are
+            // spent, then three refused without a fetch.
+            for _ in 0..6 {
+                let fake = Key::new();
+                let token = mint(&fake, &header(&fake, ARN), &payload(), true);
+                assert_eq!(code(&alb, &token).await, "unknown_kid");
+                kids.push(fake.kid.clone());
+            }
+            assert_eq!(server.requests(), 4);
+            // An endpoint that fails is counted apart from kids it does not know.
+            *server.status.lock().expect("status") = 500;
+            let failing = verifier(&server, ARN);
+            let other = Key::new();
+            let token = mint(&other, &header(&other, ARN), &payload(), true);
+            assert_eq!(code(&failing, &token).await, "jwks_unavailable");
+            assert_eq!(server.requests(), 5);
+            kids.push(other.kid.clone());
+            (server.base.clone(), kids)
+        })
+    });
+    let text = prometheus.render();
+    let source = format!("alb:{base}");
+    let fetches = "cognito_authz_jwks_fetches_total";
+    assert_eq!(
+        sample(&text, fetches, &[("source", &source), ("result", "ok")]),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            fetches,
+            &[("source", &source), ("result", "unknown_kid")]
+        ),
+        Some(3.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, fetches, &[("source", &source), ("result", "status")]),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "cognito_authz_jwks_fetch_duration_seconds_count",
+            &[("source", &source), ("result", "unknown_kid")]
+        ),
+        Some(3.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "cognito_authz_jwks_cooldown_refusals_total",
+            &[("source", &source)]
+        ),
+        Some(3.0),
+        "{text}"
+    );
+    for kid in kids {
+        assert!(!text.contains(&kid), "a kid became a label: {text}");
+    }
 }
 
 /// Where scripts/test.sh installs aws-jwt-verify (npm) for the differential test.

@@ -184,11 +184,7 @@ fn a_fifo_at_the_policy_path_is_refused_without_blocking_the_watcher() {
     let authorizer = authorizer(&path);
     let mut watcher = authorizer.watch(&path);
     std::fs::remove_file(&path).expect("removed");
-    let made = std::process::Command::new("mkfifo")
-        .arg(&path)
-        .status()
-        .expect("mkfifo runs");
-    assert!(made.success(), "mkfifo {}", path.display());
+    mkfifo(&path);
     let (done, answer) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let _ = done.send(format!("{:?}", watcher.poll()));
@@ -199,6 +195,173 @@ fn a_fifo_at_the_policy_path_is_refused_without_blocking_the_watcher() {
         .expect("the poll returned instead of blocking on the FIFO");
     assert!(event.starts_with("Failed"), "{event}");
     assert_eq!(status(&authorizer, "/api/admin/users"), 403, "deny stays");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+fn mkfifo(path: &Path) {
+    let made = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success(), "mkfifo {}", path.display());
+}
+
+/// What the two racing reloads of the test below report, in the order it happens.
+enum Step {
+    /// A reader opened the FIFO holding the older content: its read has begun.
+    Opened,
+    /// The slow reload returned.
+    Returned(Result<u64, String>),
+}
+
+/// Two reloads from one path racing (a `SIGHUP` reload and the watcher, or two signals): the
+/// first reads the older content slowly (a FIFO whose writer has not finished, as a stalled
+/// network file system would hold a read), the second reads the file's newer content and
+/// applies it. Whatever the first one read must not undo the second: the policy in force once
+/// both return is the one read last.
+#[test]
+fn a_slow_reload_of_older_content_cannot_undo_a_later_reload() {
+    let dir = folder("race");
+    let path = dir.join("policy.toml");
+    std::fs::write(&path, policy("deny")).expect("write");
+    let authorizer = authorizer(&path);
+    // The older content: `public` (the mistake); the newer: `authenticated` (401 here).
+    std::fs::remove_file(&path).expect("removed");
+    mkfifo(&path);
+    let (steps, step) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let writer = {
+        let (path, steps) = (path.clone(), steps.clone());
+        std::thread::spawn(move || {
+            // Returns once some reader has opened the FIFO.
+            let mut fifo = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .expect("a reader opened the FIFO");
+            let _ = steps.send(Step::Opened);
+            std::io::Write::write_all(&mut fifo, policy("public").as_bytes()).expect("written");
+            // The reader sees the end of the file when this returns and `fifo` is closed.
+            let _ = released.recv();
+        })
+    };
+    let slow = {
+        let (authorizer, path) = (authorizer.clone(), path.clone());
+        std::thread::spawn(move || {
+            let result = authorizer
+                .reload_from_file(&path)
+                .map(|reloaded| reloaded.generation)
+                .map_err(|error| error.to_string());
+            let _ = steps.send(Step::Returned(result));
+        })
+    };
+    // Bounded only so that a regression fails instead of hanging the suite.
+    let wait = std::time::Duration::from_secs(60);
+    let newer = dir.join("newer.toml");
+    std::fs::write(&newer, policy("authenticated")).expect("write");
+    match step.recv_timeout(wait).expect("the slow reload began") {
+        Step::Opened => {
+            // Its read under way, the file is replaced and reloaded again.
+            std::fs::rename(&newer, &path).expect("renamed into place");
+            let (later_done, later) = std::sync::mpsc::channel();
+            {
+                let authorizer = authorizer.clone();
+                std::thread::spawn(move || {
+                    let _ = later_done.send(authorizer.reload_from_file(&path).is_ok());
+                });
+            }
+            // The later reload finishes first; only then does the slow read end.
+            let later = later.recv_timeout(wait);
+            let _ = release.send(());
+            assert_eq!(later, Ok(true), "the newer file applies");
+            match step.recv_timeout(wait).expect("the slow reload returned") {
+                Step::Returned(_) => {}
+                Step::Opened => unreachable!("one writer"),
+            }
+        }
+        Step::Returned(result) => {
+            // Refused without opening the FIFO (it is not a regular file), so it cannot hold
+            // the turn of every later reload while it waits for the writer.
+            let error = result.expect_err("a FIFO is not a policy file");
+            assert!(error.contains("not a regular file"), "{error}");
+            // Nobody else will read the FIFO: read it here, so the writer finishes.
+            let mut reader = std::fs::File::open(&path).expect("the writer is waiting");
+            let _ = release.send(());
+            let mut unread = Vec::new();
+            std::io::Read::read_to_end(&mut reader, &mut unread).expect("read to the end");
+            std::fs::rename(&newer, &path).expect("renamed into place");
+            authorizer
+                .reload_from_file(&path)
+                .expect("the newer file applies");
+        }
+    }
+    writer.join().expect("writer");
+    slow.join().expect("slow reload");
+    assert_eq!(
+        status(&authorizer, "/api/admin/users"),
+        401,
+        "the file as read last must be in force, not the older content read before it"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A watcher whose reload reads from a stuck file system (here a key file that is a FIFO
+/// nobody has written yet) must not hold the async worker: on a runtime with one worker, that
+/// would stall every request and timer of the service until the read ends.
+#[test]
+fn a_watcher_stuck_on_a_slow_file_system_leaves_the_runtime_serving() {
+    let dir = folder("slow-read");
+    let path = dir.join("policy.toml");
+    std::fs::write(&path, policy("deny")).expect("write");
+    let authorizer = authorizer(&path);
+    let keys = dir.join("slow-keys.json");
+    mkfifo(&keys);
+    let (ask, asked) = tokio::sync::oneshot::channel::<()>();
+    let (answer, answers) = std::sync::mpsc::channel::<&'static str>();
+    let runtime = {
+        let authorizer = authorizer.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                let (tick, ticks) = tokio::sync::mpsc::channel::<()>(1);
+                let ticks = futures_util::stream::unfold(ticks, |mut ticks| async move {
+                    ticks.recv().await.map(|()| ((), ticks))
+                });
+                let mut handle = authorizer.watch(&path).spawn_with_ticks(Box::pin(ticks));
+                let slow = policy("public").replace("jwks.json", "slow-keys.json");
+                std::fs::write(&path, slow).expect("write");
+                // Two polls read the new content; the second reloads and reads the key file.
+                for _ in 0..2 {
+                    tick.send(()).await.expect("watcher running");
+                }
+                if asked.await.is_ok() {
+                    let _ = answer.send("served");
+                }
+                format!("{:?}", handle.next_event().await)
+            })
+        })
+    };
+    // Returns once the reload has opened the key file; its read now waits for this writer.
+    let mut fifo = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&keys)
+        .expect("the reload opens the key file");
+    let _ = ask.send(());
+    let served = answers.recv_timeout(std::time::Duration::from_secs(60));
+    // The read ends either way, so nothing stays blocked.
+    let example_keys = std::fs::read(dir.join("jwks.json")).expect("example keys");
+    std::io::Write::write_all(&mut fifo, &example_keys).expect("keys written");
+    drop(fifo);
+    let event = runtime.join().expect("runtime thread");
+    assert_eq!(
+        served,
+        Ok("served"),
+        "the runtime's only worker was held by the watcher's file read"
+    );
+    assert!(event.starts_with("Some(Reloaded"), "{event}");
+    assert_eq!(status(&authorizer, "/api/admin/users"), 200, "public now");
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -174,7 +174,8 @@ impl Authorizer {
         }
     }
 
-    /// The verifier in force (a reload may replace it; clones are cheap).
+    /// The verifier in force (a reload may replace it; clones are cheap). Background refresh
+    /// started on it follows reloads ([`Verifier::spawn_background_refresh`]).
     pub fn verifier(&self) -> Verifier {
         self.inner.live.load().verifier.clone()
     }

@@ -109,7 +109,8 @@ async fn fetch_once(
     KeySet::from_json(&body).map_err(FetchError::NotAKeySet)
 }
 
-fn classify(error: &reqwest::Error) -> FetchError {
+/// The failure a transport error stands for (ALB key fetches classify theirs with it too).
+pub(crate) fn classify(error: &reqwest::Error) -> FetchError {
     if error.is_timeout() {
         return FetchError::Timeout;
     }
@@ -124,7 +125,7 @@ fn classify(error: &reqwest::Error) -> FetchError {
         causes.push('\n');
         source = cause.source();
     }
-    tracing::debug!(%causes, "jwks fetch could not connect");
+    tracing::debug!(%causes, "key fetch could not connect");
     if causes.contains("dns") || causes.contains("lookup") || causes.contains("resolve") {
         FetchError::Dns
     } else if [

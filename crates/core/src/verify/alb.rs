@@ -40,6 +40,14 @@
 //! once, so hung-up requests with invented kids leave nothing behind. Sums of a clock reading
 //! and a configured duration saturate: a timeout or interval of `Duration::MAX` means "never",
 //! not a panic.
+//!
+//! With the `metrics` feature, key fetches and refusals are counted under the JWKS metrics'
+//! names (`cognito_authz_jwks_fetches_total`, `cognito_authz_jwks_fetch_duration_seconds`,
+//! `cognito_authz_jwks_cooldown_refusals_total`) with `source` set to `alb:` and the region's
+//! key endpoint (`alb:https://public-keys.auth.elb.us-east-2.amazonaws.com/`), never the kid:
+//! one series per configured region, however many kids are asked for. A fetch the endpoint
+//! answers with 403 or 404 (it has no key of that kid) counts as `result="unknown_kid"`, apart
+//! from the failures of the endpoint itself.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -56,6 +64,8 @@ use serde_json::{Map, Value};
 
 use crate::edge::token_source::HeaderLookup;
 use crate::error::{ConfigError, Error, ErrorKind};
+use crate::jwks::FetchError;
+use crate::metrics::SourceCounters;
 use crate::shared_fetch::{self, SharedFetch};
 use crate::verify::claims::VerifiedToken;
 use crate::verify::clock::{SharedClock, SystemClock};
@@ -177,10 +187,14 @@ impl AlbConfig {
         AlbConfigBuilder::default()
     }
 
+    /// Where the keys of tokens signed by `signer` are fetched from (`{kid}` appended).
+    fn key_base_of(&self, signer: &LoadBalancer) -> String {
+        self.key_base.clone().unwrap_or_else(|| signer.key_base())
+    }
+
     /// The URL the key `kid` of tokens signed by `signer` is fetched from.
     fn key_url(&self, signer: &LoadBalancer, kid: &str) -> String {
-        let base = self.key_base.clone().unwrap_or_else(|| signer.key_base());
-        format!("{base}{kid}")
+        format!("{}{kid}", self.key_base_of(signer))
     }
 }
 
@@ -374,6 +388,16 @@ struct AlbInner {
     client: reqwest::Client,
     state: Mutex<KeyState>,
     fetches: std::sync::atomic::AtomicU64,
+    /// Per configured load balancer (same order): the key endpoint its fetches are counted
+    /// under.
+    endpoints: Vec<KeyEndpoint>,
+}
+
+/// The metrics source of one load balancer's key endpoint: `alb:` and the endpoint (one per
+/// region, never a kid).
+struct KeyEndpoint {
+    source: Arc<str>,
+    refusals: SourceCounters,
 }
 
 impl std::fmt::Debug for AlbVerifier {
@@ -394,12 +418,21 @@ impl AlbVerifier {
             ConfigError::new(crate::ConfigErrorKind::Alb, format!("HTTP client: {error}"))
                 .caused_by(error)
         })?;
+        let endpoints = config
+            .load_balancers
+            .iter()
+            .map(|signer| KeyEndpoint {
+                source: Arc::from(format!("alb:{}", config.key_base_of(signer))),
+                refusals: SourceCounters::default(),
+            })
+            .collect();
         Ok(Self {
             inner: Arc::new(AlbInner {
                 config,
                 client,
                 state: Mutex::new(KeyState::default()),
                 fetches: std::sync::atomic::AtomicU64::new(0),
+                endpoints,
             }),
         })
     }
@@ -447,10 +480,16 @@ impl AlbVerifier {
                 "alg is not ES256, or a crit header is present",
             ));
         }
-        let signer = header
+        let (signer_index, signer) = header
             .get("signer")
             .and_then(Value::as_str)
-            .and_then(|signer| config.load_balancers.iter().find(|lb| lb.arn == signer))
+            .and_then(|signer| {
+                config
+                    .load_balancers
+                    .iter()
+                    .enumerate()
+                    .find(|(_, lb)| lb.arn == signer)
+            })
             .ok_or(Error::new(
                 ErrorKind::InvalidSigner,
                 "signer is not a configured load balancer",
@@ -481,7 +520,7 @@ impl AlbVerifier {
         if !is_uuid(kid) {
             return Err(malformed("kid is not a UUID"));
         }
-        let key = self.key(signer, kid).await?;
+        let key = self.key(signer, signer_index, kid).await?;
         // The signed bytes are the segments exactly as received, padding included.
         let signed = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
         key.verify_sig(signed, &signature)
@@ -498,7 +537,14 @@ impl AlbVerifier {
         ))
     }
 
-    async fn key(&self, signer: &LoadBalancer, kid: &str) -> Result<Arc<ParsedPublicKey>, Error> {
+    /// The key `kid` of tokens signed by `signer`, the `signer_index`th configured load
+    /// balancer.
+    async fn key(
+        &self,
+        signer: &LoadBalancer,
+        signer_index: usize,
+        kid: &str,
+    ) -> Result<Arc<ParsedPublicKey>, Error> {
         let inner = &self.inner;
         let fetch = {
             let mut state = inner.state.lock().unwrap_or_else(PoisonError::into_inner);
@@ -510,7 +556,7 @@ impl AlbVerifier {
             if let Some(in_flight) = state.in_flight.get(kid) {
                 in_flight.fetch.clone()
             } else {
-                self.start_fetch(&mut state, signer, kid, now)?
+                self.start_fetch(&mut state, signer, signer_index, kid, now)?
             }
         };
         fetch.await.map_err(|kind| match kind {
@@ -525,10 +571,17 @@ impl AlbVerifier {
         &self,
         state: &mut KeyState,
         signer: &LoadBalancer,
+        signer_index: usize,
         kid: &str,
         now: Duration,
     ) -> Result<KeyFetch, Error> {
         let inner = &self.inner;
+        let endpoint = inner.endpoints.get(signer_index);
+        let refused = || {
+            if let Some(endpoint) = endpoint {
+                endpoint.refusals.cooldown_refusal(&endpoint.source);
+            }
+        };
         let interval = inner.config.min_refresh_interval;
         let window = state
             .windows
@@ -538,10 +591,12 @@ impl AlbVerifier {
             *window = (now, 0);
         }
         if window.1 >= FETCHES_PER_INTERVAL {
+            refused();
             tracing::debug!(region = %signer.region, "ALB key fetch refused: inside the cooldown");
             return Err(Error::new(ErrorKind::UnknownKid, "unknown kid (cooldown)"));
         }
         if state.in_flight.len() >= MAX_FETCHES_IN_FLIGHT {
+            refused();
             tracing::debug!(region = %signer.region, "ALB key fetch refused: too many fetches under way");
             return Err(Error::new(
                 ErrorKind::UnknownKid,
@@ -554,13 +609,20 @@ impl AlbVerifier {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         state.next_generation += 1;
         let generation = state.next_generation;
+        let source = endpoint.map_or_else(
+            || Arc::from(format!("alb:{}", inner.config.key_base_of(signer))),
+            |endpoint| Arc::clone(&endpoint.source),
+        );
         let task = fetch_key(
             Arc::downgrade(inner),
             inner.client.clone(),
             inner.config.timeout,
-            inner.config.key_url(signer, kid),
-            kid.to_owned(),
-            generation,
+            KeyRequest {
+                url: inner.config.key_url(signer, kid),
+                source,
+                kid: kid.to_owned(),
+                generation,
+            },
         );
         // Its own task where there is a runtime: it runs to its end (and its key is cached)
         // even when every request waiting for it is cancelled, and it clears its own entry.
@@ -593,20 +655,49 @@ impl AlbVerifier {
     }
 }
 
-/// Fetches the key of `kid` within `timeout` and records it in the verifier's cache (unless
-/// the verifier is gone), clearing this fetch's in-flight entry.
+/// One key fetch: where from, the metrics source it counts under, the kid and the fetch's
+/// number.
+struct KeyRequest {
+    url: String,
+    source: Arc<str>,
+    kid: String,
+    generation: u64,
+}
+
+/// Fetches the key of `request.kid` within `timeout`, counts and times the fetch under its
+/// source, and records the key in the verifier's cache (unless the verifier is gone), clearing
+/// this fetch's in-flight entry.
 async fn fetch_key(
     inner: std::sync::Weak<AlbInner>,
     client: reqwest::Client,
     timeout: Duration,
-    url: String,
-    kid: String,
-    generation: u64,
+    request: KeyRequest,
 ) -> Result<Arc<ParsedPublicKey>, ErrorKind> {
-    let result = tokio::time::timeout(timeout, fetch_pem(&client, &url))
+    let KeyRequest {
+        url,
+        source,
+        kid,
+        generation,
+    } = request;
+    let started = std::time::Instant::now();
+    let fetched = tokio::time::timeout(timeout, fetch_pem(&client, &url))
         .await
-        .unwrap_or(Err(ErrorKind::JwksUnavailable))
-        .and_then(|pem| parse_pem(&pem).ok_or(ErrorKind::UnknownKid));
+        .unwrap_or(Err(FetchError::Timeout))
+        .and_then(|pem| parse_pem(&pem).ok_or(FetchError::NoUsableKey));
+    let outcome = match &fetched {
+        Ok(_) => "ok",
+        // The endpoint's answer for a kid it has no key for: a flood of invented kids is
+        // told apart from an endpoint that fails.
+        Err(FetchError::Status(403 | 404)) => "unknown_kid",
+        Err(error) => crate::metrics::fetch_failure(error),
+    };
+    crate::metrics::key_fetch(&source, outcome, started.elapsed());
+    // The endpoint's answer for a kid it does not know is 403 or 404; a body that is not a
+    // P-256 key is no key for this kid either.
+    let result = fetched.map_err(|error| match error {
+        FetchError::Status(403 | 404) | FetchError::NoUsableKey => ErrorKind::UnknownKid,
+        _ => ErrorKind::JwksUnavailable,
+    });
     let Some(inner) = inner.upgrade() else {
         return result;
     };
@@ -655,25 +746,25 @@ pub(crate) async fn identify<H: HeaderLookup + ?Sized>(
     alb.verify(token).await
 }
 
-async fn fetch_pem(client: &reqwest::Client, url: &str) -> Result<Vec<u8>, ErrorKind> {
+/// The body of the key endpoint's 200 answer, at most [`MAX_PEM_BYTES`].
+async fn fetch_pem(client: &reqwest::Client, url: &str) -> Result<Vec<u8>, FetchError> {
     let mut response = client
         .get(url)
         .send()
         .await
-        .map_err(|_| ErrorKind::JwksUnavailable)?;
-    match response.status().as_u16() {
-        200 => {}
-        403 | 404 => return Err(ErrorKind::UnknownKid),
-        _ => return Err(ErrorKind::JwksUnavailable),
+        .map_err(|error| crate::jwks::classify_transport_error(&error))?;
+    let status = response.status().as_u16();
+    if status != 200 {
+        return Err(FetchError::Status(status));
     }
     let mut body = Vec::new();
     while let Some(chunk) = response
         .chunk()
         .await
-        .map_err(|_| ErrorKind::JwksUnavailable)?
+        .map_err(|error| crate::jwks::classify_transport_error(&error))?
     {
         if body.len() + chunk.len() > MAX_PEM_BYTES {
-            return Err(ErrorKind::JwksUnavailable);
+            return Err(FetchError::TooLarge(MAX_PEM_BYTES));
         }
         body.extend_from_slice(&chunk);
     }

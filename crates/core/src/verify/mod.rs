@@ -3,6 +3,7 @@
 
 #[cfg(feature = "alb")]
 pub(crate) mod alb;
+mod background;
 pub(crate) mod claims;
 pub(crate) mod clock;
 pub(crate) mod config;
@@ -27,6 +28,9 @@ use crate::verify::config::{
 };
 use crate::verify::registered::{Audience, Claims, Header};
 use crate::verify::token_cache::{CachedToken, Lookup, TokenCache};
+
+pub use background::BackgroundRefresh;
+use background::Lineage;
 
 /// Default cap on the token length (check 1): 16 KiB.
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
@@ -75,6 +79,8 @@ struct Inner {
     max_token_bytes: usize,
     cache: Option<TokenCache>,
     revocation: Option<RevocationStore>,
+    /// Shared with the verifiers a reload built this one from, or from this one.
+    lineage: Arc<Lineage>,
 }
 
 impl fmt::Debug for Verifier {
@@ -215,6 +221,11 @@ impl VerifierBuilder {
             .as_ref()
             .map(Verifier::fetched_sources)
             .unwrap_or_default();
+        let lineage = self
+            .reuse
+            .as_ref()
+            .map(|previous| Arc::clone(&previous.inner.lineage))
+            .unwrap_or_default();
         crate::verify::config::check_distinct(&self.issuers)
             .map_err(|clash| ConfigError::new(crate::ConfigErrorKind::Issuer, clash.message))?;
         let mut by_iss = Vec::new();
@@ -280,6 +291,7 @@ impl VerifierBuilder {
                     )
                 }),
                 revocation: self.revocation,
+                lineage,
             }),
         })
     }
@@ -386,37 +398,29 @@ impl Verifier {
         }
     }
 
-    /// Spawns one task per URL-backed key source with `background_refresh` configured. The tasks
-    /// stop when the returned guard is dropped.
+    /// Refreshes each URL-backed key source with `background_refresh` configured on its
+    /// interval (the first fetch one interval from now), in tasks on the current tokio runtime
+    /// that stop when the returned guard is dropped.
+    ///
+    /// The tasks follow policy reloads ([`Authorizer::reload`](crate::Authorizer::reload) and
+    /// its watcher): once a reload puts a new verifier in force, the key sources it kept are
+    /// refreshed on as before, each one it added is refreshed from then on, and the ones it
+    /// dropped are no longer refreshed, whichever verifier of the authorizer (the first one,
+    /// or one [`Authorizer::verifier`](crate::Authorizer::verifier) returned after a reload)
+    /// this was called on. A reload that rebuilds a key source (another URL or other fetch
+    /// settings, or keys preloaded from a file, which a reload reads again) counts as dropping
+    /// the old one and adding the new one.
     ///
     /// # Errors
     /// Called outside a tokio runtime.
     pub fn spawn_background_refresh(&self) -> Result<BackgroundRefresh, ConfigError> {
-        let handle = tokio::runtime::Handle::try_current().map_err(|_| {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
             ConfigError::new(
                 crate::ConfigErrorKind::Issuer,
                 "spawn_background_refresh must be called inside a tokio runtime",
             )
         })?;
-        let tasks = self
-            .inner
-            .sources
-            .iter()
-            .filter_map(|source| {
-                let interval = source.background_interval()?;
-                let source = Arc::clone(source);
-                Some(handle.spawn(async move {
-                    let mut ticker = tokio::time::interval(interval);
-                    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                    ticker.tick().await;
-                    loop {
-                        ticker.tick().await;
-                        source.refresh(RefreshReason::Background).await;
-                    }
-                }))
-            })
-            .collect();
-        Ok(BackgroundRefresh { tasks })
+        Ok(self.start_background_refresh(runtime))
     }
 
     /// Verifies a token (already stripped of any `Bearer ` prefix).
@@ -754,32 +758,6 @@ fn describe_warm_up(failed: &[String], causes: &[String]) -> String {
         .map(|(label, cause)| format!("could not fetch the keys of {label}: {cause}"))
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-/// Background refresh tasks; dropping this stops them.
-#[derive(Debug)]
-pub struct BackgroundRefresh {
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl BackgroundRefresh {
-    /// Number of tasks running (one per key source with `background_refresh`).
-    pub fn len(&self) -> usize {
-        self.tasks.len()
-    }
-
-    /// Whether no task was started.
-    pub fn is_empty(&self) -> bool {
-        self.tasks.is_empty()
-    }
-}
-
-impl Drop for BackgroundRefresh {
-    fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
-        }
-    }
 }
 
 #[cfg(test)]

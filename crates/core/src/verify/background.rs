@@ -1,0 +1,186 @@
+//! Background key refresh that follows policy reloads.
+//!
+//! A reload builds its verifier from the one in force, and the two (with every verifier before
+//! and after them) share a [`Lineage`]. A [`BackgroundRefresh`] started on any verifier of the
+//! line refreshes the key sources of the one in force: when a reload puts a new verifier in
+//! force, the tasks of the key sources it kept run on undisturbed, each source it added gets a
+//! task of its own (first fetch one interval later), and the tasks of the sources it left
+//! behind stop. Key sources left behind also stop reporting their key count, so a dashboard
+//! does not show keys for a key set nothing uses any more.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::Duration;
+
+use super::{Inner, Verifier};
+use crate::jwks::{KeySource, RefreshReason};
+
+/// The verifiers that replaced one another through reloads, and the background refreshes
+/// that follow the one in force.
+#[derive(Debug, Default)]
+pub(crate) struct Lineage {
+    state: Mutex<LineageState>,
+}
+
+#[derive(Debug, Default)]
+struct LineageState {
+    /// The verifier the last reload put in force (`None`: no reload yet, so the line's first).
+    in_force: Option<Weak<Inner>>,
+    /// Every background refresh started on the line and not dropped yet.
+    refreshes: Vec<Weak<Refreshing>>,
+}
+
+impl Lineage {
+    fn lock(&self) -> MutexGuard<'_, LineageState> {
+        // Two fields replaced in single statements: a poisoned lock still holds valid values.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Verifier {
+    /// Puts this verifier in force in place of `previous`, which it was rebuilt from (a
+    /// reload): the key sources `previous` used and this one does not are retired, and every
+    /// background refresh of the line now refreshes this one's.
+    pub(crate) fn succeed(&self, previous: &Verifier) {
+        let sources = &self.inner.sources;
+        let mut left_behind: Vec<&Arc<KeySource>> = Vec::new();
+        for source in &previous.inner.sources {
+            let kept = sources.iter().any(|ours| Arc::ptr_eq(ours, source));
+            if !kept && !left_behind.iter().any(|seen| Arc::ptr_eq(seen, source)) {
+                left_behind.push(source);
+            }
+        }
+        for source in left_behind {
+            // A label still in force (the same URL under other fetch settings) keeps its key
+            // count, which the source now in force reports from its first fetch.
+            let label_in_force = sources.iter().any(|ours| ours.label() == source.label());
+            source.retire(!label_in_force);
+        }
+        let mut line = self.inner.lineage.lock();
+        line.in_force = Some(Arc::downgrade(&self.inner));
+        line.refreshes.retain(|refresh| match refresh.upgrade() {
+            Some(refresh) => {
+                refresh.follow(sources);
+                true
+            }
+            None => false,
+        });
+    }
+
+    /// Background refresh on `runtime` of the key sources in force on this verifier's line
+    /// (this verifier's own until a reload replaces it).
+    pub(crate) fn start_background_refresh(
+        &self,
+        runtime: tokio::runtime::Handle,
+    ) -> BackgroundRefresh {
+        let refreshing = Arc::new(Refreshing {
+            runtime,
+            tasks: Mutex::default(),
+        });
+        let mut line = self.inner.lineage.lock();
+        let in_force = line
+            .in_force
+            .as_ref()
+            .and_then(Weak::upgrade)
+            .unwrap_or_else(|| Arc::clone(&self.inner));
+        refreshing.follow(&in_force.sources);
+        line.refreshes.retain(|refresh| refresh.strong_count() > 0);
+        line.refreshes.push(Arc::downgrade(&refreshing));
+        BackgroundRefresh { refreshing }
+    }
+}
+
+/// Background refresh tasks, one per key source in force with `background_refresh`; they
+/// follow policy reloads (see [`Verifier::spawn_background_refresh`]), and dropping this
+/// stops them.
+#[derive(Debug)]
+pub struct BackgroundRefresh {
+    refreshing: Arc<Refreshing>,
+}
+
+impl BackgroundRefresh {
+    /// Number of key sources being refreshed: those in force with `background_refresh`. A
+    /// reload changes it when it adds or drops such sources.
+    pub fn len(&self) -> usize {
+        self.refreshing.lock().running.len()
+    }
+
+    /// Whether no key source is being refreshed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Drop for BackgroundRefresh {
+    fn drop(&mut self) {
+        let mut tasks = self.refreshing.lock();
+        tasks.stopped = true;
+        for (_, task) in tasks.running.drain(..) {
+            task.abort();
+        }
+    }
+}
+
+/// The tasks of one [`BackgroundRefresh`] and the runtime they run on.
+#[derive(Debug)]
+struct Refreshing {
+    runtime: tokio::runtime::Handle,
+    tasks: Mutex<Tasks>,
+}
+
+#[derive(Debug, Default)]
+struct Tasks {
+    running: Vec<(Arc<KeySource>, tokio::task::JoinHandle<()>)>,
+    /// The guard was dropped: a reload starts nothing more.
+    stopped: bool,
+}
+
+impl Refreshing {
+    fn lock(&self) -> MutexGuard<'_, Tasks> {
+        // Each change is one push, removal or flag: a poisoned lock still holds valid tasks.
+        self.tasks.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Refreshes exactly the sources of `sources` that have a background interval: stops the
+    /// tasks of any other source, starts the missing ones, leaves the rest running.
+    fn follow(&self, sources: &[Arc<KeySource>]) {
+        let mut tasks = self.lock();
+        if tasks.stopped {
+            return;
+        }
+        tasks.running.retain(|(source, task)| {
+            let in_force = sources.iter().any(|ours| Arc::ptr_eq(ours, source));
+            if !in_force {
+                task.abort();
+            }
+            in_force
+        });
+        for source in sources {
+            let Some(interval) = source.background_interval() else {
+                continue;
+            };
+            if tasks
+                .running
+                .iter()
+                .any(|(running, _)| Arc::ptr_eq(running, source))
+            {
+                continue;
+            }
+            // A runtime shut down drops the task at once, without a panic.
+            let task = self
+                .runtime
+                .spawn(refresh_every(Arc::clone(source), interval));
+            tasks.running.push((Arc::clone(source), task));
+        }
+    }
+}
+
+/// Refreshes `source` every `interval`, the first time one interval from now.
+async fn refresh_every(source: Arc<KeySource>, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        source.refresh(RefreshReason::Background).await;
+    }
+}
