@@ -135,7 +135,7 @@ fn axum_shape(fixture: &Fixture, shape: &str, count: u64) {
             .expect("request")
     };
     if shape == "axum-wrapped-layer" {
-        let wrapped = AuthzLayer::new(authorizer.clone()).layer(app);
+        let wrapped = AuthzLayer::new(authorizer).layer(app);
         let one = |_| {
             let response = runtime
                 .block_on(wrapped.clone().oneshot(request()))

@@ -506,6 +506,8 @@ async fn a_reload_that_drops_an_issuer_stops_refreshing_its_keys() {
         late.is_empty(),
         "started on the verifier a reload replaced, it refreshes the one in force"
     );
+    // Nothing uses the dropped pool's key set any more.
+    drop(before_reload);
 
     // A clock for the test: another pool refreshed on the same interval, outside the
     // authorizer. While it is fetched five more times, the dropped pool may answer the one
@@ -529,5 +531,62 @@ async fn a_reload_that_drops_an_issuer_stops_refreshing_its_keys() {
         "the dropped pool was fetched {} more times",
         after - dropped_fetches
     );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test]
+async fn a_per_route_layer_built_before_a_reload_keeps_its_key_set_refreshed() {
+    // A per-route layer (`require(..)`, `with_policy`) keeps the verifier it was built with
+    // when the authorizer reloads, and so the key set it verifies with: that set must still be
+    // refreshed in the background, or a key the pool withdraws keeps verifying on that route
+    // until the next restart.
+    let issuer = issuer().await;
+    let dir = temp_dir("reload-per-route");
+    let path = dir.join("policy.toml");
+    let seed = dir.join("seed.json");
+    write(&seed, &issuer.jwks_json());
+    write(&path, &policy(&issuer, 'A'));
+    let preloaded_and_refreshed = issuer
+        .issuer_builder(AcceptedTokenUse::Access)
+        .name("main")
+        .jwks_file(&seed)
+        .background_refresh(REFRESH)
+        .build()
+        .expect("issuer");
+    let authorizer = Authorizer::builder()
+        .policy_file(&path)
+        .issuers([preloaded_and_refreshed])
+        .build()
+        .expect("loads");
+    let per_route = authorizer
+        .with_policy(&Policy::authenticated())
+        .expect("compiles");
+    let refresh = authorizer
+        .verifier()
+        .spawn_background_refresh()
+        .expect("inside a runtime");
+    let leaked = issuer.signing_key();
+    let token = issuer.access_token().scopes(["one"]).sign();
+    assert_eq!(status(&per_route, "/anything", &token).await, 200);
+
+    authorizer.reload_from_file(&path).expect("reloads");
+    assert_eq!(refresh.len(), 1, "one key source in force, refreshed");
+    issuer.rotate();
+    assert!(issuer.remove_key(leaked.kid()));
+    // Both key sets (the per-route layer's and the one in force) fetch on the same interval:
+    // eight more fetches hold at least two of each set's, so one that started after the key
+    // was gone.
+    let server = issuer.server().expect("served keys");
+    fetches_reach(&issuer, server.fetch_count() + 8).await;
+    assert_eq!(
+        status(&per_route, "/anything", &token).await,
+        401,
+        "a key the pool withdrew after the reload still verifies on the per-route layer: its \
+         key set is no longer refreshed"
+    );
+    assert_eq!(status(&authorizer, "/steady", &token).await, 401);
+    let fresh = issuer.access_token().scopes(["one"]).sign();
+    assert_eq!(status(&per_route, "/anything", &fresh).await, 200);
+    drop(refresh);
     std::fs::remove_dir_all(&dir).ok();
 }

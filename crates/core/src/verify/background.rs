@@ -5,8 +5,10 @@
 //! line refreshes the key sources of the one in force: when a reload puts a new verifier in
 //! force, the tasks of the key sources it kept run on undisturbed, each source it added gets a
 //! task of its own (first fetch one interval later), and the tasks of the sources it left
-//! behind stop. Key sources left behind also stop reporting their key count, so a dashboard
-//! does not show keys for a key set nothing uses any more.
+//! behind stop once nothing uses those sources any more (an authorizer derived with
+//! `with_policy` before the reload, as per-route layers are, keeps using its own and keeps
+//! them refreshed). Key sources left behind stop reporting their key count, so a dashboard
+//! does not show keys for a key set the policy in force no longer uses.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
@@ -117,6 +119,9 @@ impl Drop for BackgroundRefresh {
         for (_, task) in tasks.running.drain(..) {
             task.abort();
         }
+        for task in tasks.left_behind.drain(..) {
+            task.abort();
+        }
     }
 }
 
@@ -129,7 +134,10 @@ struct Refreshing {
 
 #[derive(Debug, Default)]
 struct Tasks {
+    /// The tasks of the sources in force.
     running: Vec<(Arc<KeySource>, tokio::task::JoinHandle<()>)>,
+    /// The tasks of sources a reload left behind: each ends once nothing uses its source.
+    left_behind: Vec<tokio::task::JoinHandle<()>>,
     /// The guard was dropped: a reload starts nothing more.
     stopped: bool,
 }
@@ -140,20 +148,25 @@ impl Refreshing {
         self.tasks.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Refreshes exactly the sources of `sources` that have a background interval: stops the
-    /// tasks of any other source, starts the missing ones, leaves the rest running.
+    /// Refreshes the sources of `sources` that have a background interval: starts the missing
+    /// ones, leaves the rest running, and lets the tasks of any other source run on only while
+    /// something still uses that source.
     fn follow(&self, sources: &[Arc<KeySource>]) {
         let mut tasks = self.lock();
         if tasks.stopped {
             return;
         }
-        tasks.running.retain(|(source, task)| {
-            let in_force = sources.iter().any(|ours| Arc::ptr_eq(ours, source));
-            if !in_force {
-                task.abort();
-            }
-            in_force
-        });
+        let tasks = &mut *tasks;
+        tasks.left_behind.retain(|task| !task.is_finished());
+        let (in_force, left_behind): (Vec<_>, Vec<_>) = tasks
+            .running
+            .drain(..)
+            .partition(|(source, _)| sources.iter().any(|ours| Arc::ptr_eq(ours, source)));
+        tasks.running = in_force;
+        // Dropping the source here leaves its task the only (weak) hold on it.
+        tasks
+            .left_behind
+            .extend(left_behind.into_iter().map(|(_, task)| task));
         for source in sources {
             let Some(interval) = source.background_interval() else {
                 continue;
@@ -168,19 +181,23 @@ impl Refreshing {
             // A runtime shut down drops the task at once, without a panic.
             let task = self
                 .runtime
-                .spawn(refresh_every(Arc::clone(source), interval));
+                .spawn(refresh_every(Arc::downgrade(source), interval));
             tasks.running.push((Arc::clone(source), task));
         }
     }
 }
 
-/// Refreshes `source` every `interval`, the first time one interval from now.
-async fn refresh_every(source: Arc<KeySource>, interval: Duration) {
+/// Refreshes `source` every `interval`, the first time one interval from now, until nothing
+/// uses it any more.
+async fn refresh_every(source: Weak<KeySource>, interval: Duration) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticker.tick().await;
     loop {
         ticker.tick().await;
+        let Some(source) = source.upgrade() else {
+            return;
+        };
         source.refresh(RefreshReason::Background).await;
     }
 }

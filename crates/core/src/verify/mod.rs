@@ -405,7 +405,9 @@ impl Verifier {
     /// The tasks follow policy reloads ([`Authorizer::reload`](crate::Authorizer::reload) and
     /// its watcher): once a reload puts a new verifier in force, the key sources it kept are
     /// refreshed on as before, each one it added is refreshed from then on, and the ones it
-    /// dropped are no longer refreshed, whichever verifier of the authorizer (the first one,
+    /// dropped are refreshed only while something still uses them (an authorizer derived
+    /// before the reload with [`Authorizer::with_policy`](crate::Authorizer::with_policy), as
+    /// per-route layers are, or a verifier you keep), whichever verifier of the authorizer (the first one,
     /// or one [`Authorizer::verifier`](crate::Authorizer::verifier) returned after a reload)
     /// this was called on. A reload that rebuilds a key source (another URL or other fetch
     /// settings, or keys preloaded from a file, which a reload reads again) counts as dropping
