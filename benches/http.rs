@@ -65,13 +65,13 @@ use axum::body::Body;
 use axum::extract::{Extension, Path};
 use axum::response::Response;
 use axum::routing::get;
-use cognito_authz::{AcceptedTokenUse, Authorizer, CognitoClaims, Policy};
+use cognito_authz::CognitoClaims;
 use cognito_authz_actix::CognitoAuth;
 use cognito_authz_axum::{AuthzLayer, Claims};
 use cognito_authz_testkit::LocalIssuer;
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
-use http::{Method, Request, StatusCode};
+use http::{Request, StatusCode};
 use std::convert::Infallible;
 use tokio::runtime::Runtime;
 use tower::{Layer as _, Service, ServiceExt as _};
@@ -81,6 +81,9 @@ use tower_oauth2_resource_server::validation::ClaimsValidationSpec;
 
 mod support;
 use support::{Ratio, interleaved};
+#[path = "support/app.rs"]
+mod app;
+use app::{authorizer, fixture};
 
 /// Requests per side per iteration of a ratio bench: enough that the clock reads vanish.
 const CHUNK: u64 = 32;
@@ -113,40 +116,6 @@ async fn with_peer_claims(
 ) -> String {
     black_box(&claims);
     format!("report {id}")
-}
-
-fn authorizer(issuer: &LocalIssuer, cache: bool) -> Authorizer {
-    let mut verifier = issuer.verifier_builder(AcceptedTokenUse::Access);
-    if cache {
-        verifier = verifier.verified_token_cache(1024);
-    }
-    Authorizer::builder()
-        .verifier(verifier.build().expect("verifier"))
-        .route("/health", Policy::public())
-        .route("/admin/{*rest}", "group:admin".parse().expect("policy"))
-        .route_methods(
-            [Method::GET],
-            "/reports/{id}",
-            "scope:reports/read".parse().expect("policy"),
-        )
-        .build()
-        .expect("authorizer")
-}
-
-/// The local issuer (system clock: the peers check `exp` against it) and the token every request
-/// carries.
-fn fixture() -> (LocalIssuer, String) {
-    let issuer = LocalIssuer::builder()
-        .system_clock()
-        .offline()
-        .expect("issuer");
-    let token = issuer
-        .access_token()
-        .username("alice")
-        .groups(["staff"])
-        .scopes(["openid", "reports/read"])
-        .sign();
-    (issuer, token)
 }
 
 /// Every app here is called as `axum::serve` calls it: `with_state(())` turns each route's

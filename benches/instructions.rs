@@ -28,33 +28,19 @@ use axum::body::Body;
 use axum::routing::get;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use cognito_authz::{AcceptedTokenUse, Authorizer, Decision, Policy, Verifier};
+use cognito_authz::{Decision, Verifier};
 use cognito_authz_axum::AuthzLayer;
 use cognito_authz_testkit::LocalIssuer;
 use futures_util::FutureExt as _;
 use http::{HeaderMap, Method, Request, StatusCode};
 use tower::{Layer as _, ServiceExt as _};
 
+#[path = "support/app.rs"]
+mod app;
+use app::{authorizer, fixture};
+
 async fn ok() -> &'static str {
     "ok"
-}
-
-fn authorizer(issuer: &LocalIssuer, cache: bool) -> Authorizer {
-    let mut verifier = issuer.verifier_builder(AcceptedTokenUse::Access);
-    if cache {
-        verifier = verifier.verified_token_cache(1024);
-    }
-    Authorizer::builder()
-        .verifier(verifier.build().expect("verifier"))
-        .route("/health", Policy::public())
-        .route("/admin/{*rest}", "group:admin".parse().expect("policy"))
-        .route_methods(
-            [Method::GET],
-            "/reports/{id}",
-            "scope:reports/read".parse().expect("policy"),
-        )
-        .build()
-        .expect("authorizer")
 }
 
 /// What `run` needs, built before counting starts.
@@ -70,16 +56,7 @@ fn main() {
         .nth(2)
         .and_then(|count| count.parse().ok())
         .unwrap_or(1000);
-    let issuer = LocalIssuer::builder()
-        .system_clock()
-        .offline()
-        .expect("issuer");
-    let token = issuer
-        .access_token()
-        .username("alice")
-        .groups(["staff"])
-        .scopes(["openid", "reports/read"])
-        .sign();
+    let (issuer, token) = fixture();
     let authorization = format!("Bearer {token}");
     let fixture = Fixture {
         issuer,

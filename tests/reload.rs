@@ -409,19 +409,15 @@ async fn fetches_reach(issuer: &LocalIssuer, count: u64) {
         .unwrap_or_else(|_| panic!("{count} fetches never arrived"));
 }
 
-#[tokio::test]
-async fn background_refresh_follows_a_reload_to_the_key_set_it_puts_in_force() {
-    // Keys preloaded from a file and refreshed from the pool's URL in the background: a reload
-    // reads the file again, so the key set in force after it is a new one. A key the pool has
-    // since withdrawn (a leaked key rotated away) must stop verifying within a few intervals,
-    // as before the reload; refreshing only the set the reload replaced keeps it verifying
-    // until the next restart.
-    let issuer = issuer().await;
-    let dir = temp_dir("reload-background");
+/// An authorizer loading policy `'A'` from a file in a new folder named after `name`, with
+/// `issuer`'s keys preloaded from a key file beside it and refreshed from the pool's URL every
+/// [`REFRESH`]; also the folder and the policy file's path.
+fn preloaded_and_refreshed(issuer: &LocalIssuer, name: &str) -> (Authorizer, PathBuf, PathBuf) {
+    let dir = temp_dir(name);
     let path = dir.join("policy.toml");
     let seed = dir.join("seed.json");
     write(&seed, &issuer.jwks_json());
-    write(&path, &policy(&issuer, 'A'));
+    write(&path, &policy(issuer, 'A'));
     let preloaded_and_refreshed = issuer
         .issuer_builder(AcceptedTokenUse::Access)
         .name("main")
@@ -434,6 +430,18 @@ async fn background_refresh_follows_a_reload_to_the_key_set_it_puts_in_force() {
         .issuers([preloaded_and_refreshed])
         .build()
         .expect("loads");
+    (authorizer, dir, path)
+}
+
+#[tokio::test]
+async fn background_refresh_follows_a_reload_to_the_key_set_it_puts_in_force() {
+    // Keys preloaded from a file and refreshed from the pool's URL in the background: a reload
+    // reads the file again, so the key set in force after it is a new one. A key the pool has
+    // since withdrawn (a leaked key rotated away) must stop verifying within a few intervals,
+    // as before the reload; refreshing only the set the reload replaced keeps it verifying
+    // until the next restart.
+    let issuer = issuer().await;
+    let (authorizer, dir, path) = preloaded_and_refreshed(&issuer, "reload-background");
     let refresh = authorizer
         .verifier()
         .spawn_background_refresh()
@@ -541,23 +549,7 @@ async fn a_per_route_layer_built_before_a_reload_keeps_its_key_set_refreshed() {
     // refreshed in the background, or a key the pool withdraws keeps verifying on that route
     // until the next restart.
     let issuer = issuer().await;
-    let dir = temp_dir("reload-per-route");
-    let path = dir.join("policy.toml");
-    let seed = dir.join("seed.json");
-    write(&seed, &issuer.jwks_json());
-    write(&path, &policy(&issuer, 'A'));
-    let preloaded_and_refreshed = issuer
-        .issuer_builder(AcceptedTokenUse::Access)
-        .name("main")
-        .jwks_file(&seed)
-        .background_refresh(REFRESH)
-        .build()
-        .expect("issuer");
-    let authorizer = Authorizer::builder()
-        .policy_file(&path)
-        .issuers([preloaded_and_refreshed])
-        .build()
-        .expect("loads");
+    let (authorizer, dir, path) = preloaded_and_refreshed(&issuer, "reload-per-route");
     let per_route = authorizer
         .with_policy(&Policy::authenticated())
         .expect("compiles");
