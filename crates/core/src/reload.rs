@@ -325,7 +325,14 @@ fn read_regular_file(path: &Path) -> std::io::Result<Vec<u8>> {
     if !std::fs::metadata(path)?.is_file() {
         return Err(not_regular());
     }
-    let file = std::fs::File::open(path)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    // Without waiting: a FIFO swapped in since the path was looked at opens at once (and is
+    // refused below) instead of blocking until a writer comes. Reads of a regular file block
+    // as ever.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    let file = options.open(path)?;
     // What was opened, in case the path was replaced since it was looked at.
     if !file.metadata()?.is_file() {
         return Err(not_regular());

@@ -579,3 +579,80 @@ mod counted {
         });
     }
 }
+
+/// A FIFO swapped in at the policy path between the reload's look at the path (a regular
+/// file) and its opening of it (a symlink swap, as ConfigMaps are updated) must be refused
+/// like any FIFO: opening a FIFO with no writer for reading blocks, and the reload would hold
+/// the turn of every later reload, the watcher's included, for good.
+#[test]
+fn a_fifo_swapped_in_while_a_reload_opens_the_path_is_refused_without_blocking() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = folder("fifo-swap");
+    let regular = dir.join("regular.toml");
+    std::fs::write(&regular, policy("deny")).expect("write");
+    let pipe = dir.join("pipe");
+    mkfifo(&pipe);
+    let path = dir.join("policy.toml");
+    std::os::unix::fs::symlink(&regular, &path).expect("symlink");
+    let authorizer = authorizer(&path);
+    let stop = Arc::new(AtomicBool::new(false));
+    // Swaps the symlink between the regular file and the FIFO, each swap atomic.
+    let swapper = {
+        let (dir, path, pipe, stop) = (dir.clone(), path.clone(), pipe.clone(), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            let staged = dir.join("staged");
+            for target in [&regular, &pipe].into_iter().cycle() {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let _ = std::fs::remove_file(&staged);
+                std::os::unix::fs::symlink(target, &staged).expect("staged symlink");
+                std::fs::rename(&staged, &path).expect("swapped");
+            }
+        })
+    };
+    const RELOADS: usize = 5_000;
+    let (returned, returns) = std::sync::mpsc::channel();
+    let reloads = {
+        let (authorizer, stop) = (authorizer.clone(), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            for _ in 0..RELOADS {
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                let outcome = authorizer
+                    .reload_from_file(&path)
+                    .map_err(|error| error.to_string());
+                if returned.send(outcome).is_err() {
+                    return;
+                }
+            }
+        })
+    };
+    let mut stuck = None;
+    for reload in 0..RELOADS {
+        // Bounded only so that a regression fails instead of hanging the suite.
+        match returns.recv_timeout(std::time::Duration::from_secs(10)) {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => assert!(error.contains("not a regular file"), "{error}"),
+            Err(_) => {
+                stuck = Some(reload);
+                break;
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    swapper.join().expect("swapper");
+    if stuck.is_some() {
+        // Let the stuck reader go: a writer opens the FIFO and closes it at once.
+        drop(std::fs::OpenOptions::new().write(true).open(&pipe));
+    }
+    reloads.join().expect("reloads");
+    assert_eq!(
+        stuck, None,
+        "a reload blocked opening a FIFO swapped in after the regular-file check"
+    );
+    assert_eq!(status(&authorizer, "/api/admin/users"), 403, "deny stays");
+    std::fs::remove_dir_all(&dir).ok();
+}
