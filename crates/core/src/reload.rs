@@ -23,7 +23,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 
 use crate::authorizer::{Authorizer, CedarSetUp, Loaders, check_issuer_names};
-use crate::error::{ConfigError, ConfigErrorKind};
+use crate::error::ConfigError;
 use crate::metrics::DecisionCounters;
 use crate::policy::file::{KeyFiles, PolicyFile};
 use crate::policy::routes::RouteTable;
@@ -286,34 +286,11 @@ fn report(result: &Result<Reloaded, ConfigError>) {
     }
 }
 
-/// The policy file at `path`, read by [`read_regular_file`] and parsed as
-/// [`PolicyFile::load`] parses it.
+/// The policy file at `path`, read by [`read_regular_file`] and validated as
+/// [`PolicyFile::load`] validates it.
 fn read_policy_file(path: &Path) -> Result<PolicyFile, ConfigError> {
-    let bytes = read_regular_file(path).map_err(|error| unreadable(path, error))?;
-    parse_policy_file(path, bytes)
-}
-
-/// `bytes`, read from `path`, as a policy file: UTF-8 or refused (never a lossy reading),
-/// relative `jwks_file` paths resolved against the file's folder.
-fn parse_policy_file(path: &Path, bytes: Vec<u8>) -> Result<PolicyFile, ConfigError> {
-    let text = String::from_utf8(bytes).map_err(|_| {
-        unreadable(
-            path,
-            std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"),
-        )
-    })?;
-    let base_dir = path.parent().map_or_else(PathBuf::new, Path::to_path_buf);
-    PolicyFile::parse(&text, &base_dir, path.display().to_string())
-}
-
-/// The error of a policy file that cannot be read (or is not UTF-8).
-fn unreadable(path: &Path, error: std::io::Error) -> ConfigError {
-    ConfigError::new(
-        ConfigErrorKind::PolicyFile,
-        format!("cannot read the policy file: {error}"),
-    )
-    .at(path.display().to_string(), 0, 0)
-    .caused_by(error)
+    let bytes = read_regular_file(path).map_err(|error| PolicyFile::unreadable(path, error))?;
+    PolicyFile::from_bytes(path, bytes)
 }
 
 /// The file at `path` (symlinks followed) read as [`PolicyFile::load`] reads it (at most
@@ -421,7 +398,8 @@ impl PolicyWatcher {
         self.settling = None;
         self.last = Some(hash);
         self.generation = in_force;
-        let result = parse_policy_file(&self.path, bytes).and_then(|file| authorizer.apply(file));
+        let result =
+            PolicyFile::from_bytes(&self.path, bytes).and_then(|file| authorizer.apply(file));
         drop(turn);
         report(&result);
         match result {
@@ -436,7 +414,7 @@ impl PolicyWatcher {
     /// The file could not be read: counted and logged as a failed reload, since the file on
     /// disk is not the policy in force.
     fn unreadable(&self, error: std::io::Error) -> WatchEvent {
-        let error = unreadable(&self.path, error);
+        let error = PolicyFile::unreadable(&self.path, error);
         crate::metrics::policy_reload("error");
         tracing::warn!(%error, "policy watch: the last good policy stays in force");
         WatchEvent::Failed(error)

@@ -152,17 +152,31 @@ impl PolicyFile {
     /// route is invalid.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
         let path = path.as_ref();
-        let label = path.display().to_string();
-        let text = crate::bounded_read::read_text_file_bounded(path).map_err(|error| {
-            ConfigError::new(
-                ConfigErrorKind::PolicyFile,
-                format!("cannot read the policy file: {error}"),
-            )
-            .at(label.clone(), 0, 0)
-            .caused_by(error)
+        let bytes = crate::bounded_read::read_file_bounded(path)
+            .map_err(|error| Self::unreadable(path, error))?;
+        Self::from_bytes(path, bytes)
+    }
+
+    /// The bytes read from the policy file at `path`, validated as [`PolicyFile::load`] does:
+    /// UTF-8 or refused (never a lossy reading), relative `jwks_file` paths resolved against
+    /// the file's folder.
+    pub(crate) fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<Self, ConfigError> {
+        let text = String::from_utf8(bytes).map_err(|_| {
+            let error = std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text");
+            Self::unreadable(path, error)
         })?;
         let base_dir = path.parent().unwrap_or_else(|| Path::new("."));
-        Self::parse(&text, base_dir, label)
+        Self::parse(&text, base_dir, path.display().to_string())
+    }
+
+    /// The error of a policy file at `path` that cannot be read (or is not UTF-8).
+    pub(crate) fn unreadable(path: &Path, error: std::io::Error) -> ConfigError {
+        ConfigError::new(
+            ConfigErrorKind::PolicyFile,
+            format!("cannot read the policy file: {error}"),
+        )
+        .at(path.display().to_string(), 0, 0)
+        .caused_by(error)
     }
 
     /// Validates policy-file text; `base_dir` resolves relative `jwks_file` paths and `label`
