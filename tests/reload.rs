@@ -582,3 +582,37 @@ async fn a_per_route_layer_built_before_a_reload_keeps_its_key_set_refreshed() {
     drop(refresh);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn once_its_runtime_has_shut_down_a_background_refresh_counts_no_source() {
+    // The runtime's shutdown ends every refresh task: `len()` must say so rather than count
+    // tasks that no longer run (a health check reading it would report refreshing that is
+    // not happening).
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (refresh, issuer, verifier) = runtime.block_on(async {
+        let issuer = issuer().await;
+        let verifier = Verifier::builder()
+            .issuer(
+                issuer
+                    .issuer_builder(AcceptedTokenUse::Access)
+                    .background_refresh(REFRESH)
+                    .build()
+                    .expect("issuer"),
+            )
+            .build()
+            .expect("verifier");
+        let refresh = verifier
+            .spawn_background_refresh()
+            .expect("inside a runtime");
+        (refresh, issuer, verifier)
+    });
+    assert_eq!(refresh.len(), 1);
+    drop(runtime);
+    assert_eq!(refresh.len(), 0, "the runtime's shutdown ended the refresh");
+    assert!(refresh.is_empty());
+    drop((refresh, verifier, issuer));
+}

@@ -101,9 +101,15 @@ pub struct BackgroundRefresh {
 
 impl BackgroundRefresh {
     /// Number of key sources being refreshed: those in force with `background_refresh`. A
-    /// reload changes it when it adds or drops such sources.
+    /// reload changes it when it adds or drops such sources; once the runtime the refresh
+    /// was started on has shut down, nothing is refreshed and it is 0.
     pub fn len(&self) -> usize {
-        self.refreshing.lock().running.len()
+        let tasks = self.refreshing.lock();
+        tasks
+            .running
+            .iter()
+            .filter(|(_, task)| !task.is_finished())
+            .count()
     }
 
     /// Whether no key source is being refreshed.
