@@ -53,7 +53,12 @@ async fn run() -> Result<(), shared::BoxError> {
             use tokio::signal::unix::{SignalKind, signal};
             let mut hangups = signal(SignalKind::hangup())?;
             while hangups.recv().await.is_some() {
-                match authorizer.reload_from_file(&path) {
+                // On tokio's blocking threads: a reload reads the file and waits for its turn
+                // (the watcher's may be under way), which must not hold an async worker.
+                let (authorizer, path) = (authorizer.clone(), path.clone());
+                let reloaded =
+                    tokio::task::spawn_blocking(move || authorizer.reload_from_file(&path)).await?;
+                match reloaded {
                     Ok(reloaded) => println!(
                         "policy reloaded (generation {}, {} routes)",
                         reloaded.generation, reloaded.routes

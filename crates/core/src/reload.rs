@@ -176,6 +176,10 @@ impl Authorizer {
     /// is a regular file (symlinks followed): a FIFO there would block this reload, and every
     /// reload waiting for its turn, for good.
     ///
+    /// It blocks: on the file's I/O, and while another reload holds the turn (the watcher's
+    /// included). From async code, call it inside `tokio::task::spawn_blocking`, as
+    /// `examples/reload_on_sighup.rs` does, so no runtime worker waits on it.
+    ///
     /// # Errors
     /// As [`Authorizer::reload`], or the file cannot be read, is not a regular file, is not
     /// UTF-8 or is larger than 4 MiB.
