@@ -15,6 +15,10 @@
 //! - `actix-no-auth`, `actix-middleware`: the same through actix-web, without and with
 //!   `CognitoAuth`;
 //! - `authorize-now`: `Authorizer::authorize_now` alone on the same request;
+//! - `authorize-now-flushed`: the same with the first-level data cache emptied before each
+//!   decision (256 KiB of other data read; only the decision is counted), as the framework's
+//!   own work between two requests empties it: its data cache misses are the cache lines one
+//!   decision reads, the measure of the memory it touches;
 //! - `rsa-verify`, `verify-cold`: a bare aws-lc-rs RSA verify of the token (key parsed once)
 //!   and a full verification without the verified-token cache (the shape of
 //!   `ratio/verify_cold_per_rsa_verify` in `--bench verify`).
@@ -68,7 +72,8 @@ fn main() {
         | "axum-identity-layer"
         | "axum-layer"
         | "axum-wrapped-layer"
-        | "authorize-now" => {
+        | "authorize-now"
+        | "authorize-now-flushed" => {
             axum_shape(&fixture, &shape, count);
         }
         "actix-no-auth" | "actix-middleware" => actix_shape(&fixture, &shape, count),
@@ -77,6 +82,7 @@ fn main() {
             eprintln!(
                 "usage: instructions SHAPE COUNT, SHAPE one of axum-no-auth, \
                  axum-identity-layer, axum-layer, axum-wrapped-layer, authorize-now, \
+                 authorize-now-flushed, \
                  actix-no-auth, actix-middleware, rsa-verify, verify-cold"
             );
             std::process::exit(2);
@@ -123,10 +129,18 @@ fn axum_shape(fixture: &Fixture, shape: &str, count: u64) {
         run(count, one);
         return;
     }
+    // Read between two decisions so none of their data is left in the first-level cache.
+    let other = vec![1_u8; FLUSH_BYTES];
     let one = |_| {
         if shape == "authorize-now" {
             let decision =
                 authorizer.authorize_now(&Method::GET, black_box("/reports/42"), &headers);
+            assert!(matches!(decision, Some(Decision::Allow { .. })));
+        } else if shape == "authorize-now-flushed" {
+            flush(&other);
+            let decision = counted(|| {
+                authorizer.authorize_now(&Method::GET, black_box("/reports/42"), &headers)
+            });
             assert!(matches!(decision, Some(Decision::Allow { .. })));
         } else {
             let response = runtime
@@ -194,6 +208,26 @@ fn verify_shape(fixture: &Fixture, shape: &str, count: u64) {
     };
     one(0);
     run(count, one);
+}
+
+/// More than any first-level data cache holds.
+const FLUSH_BYTES: usize = 256 * 1024;
+
+/// Reads one byte of every cache line of `other`, evicting what was cached before.
+#[inline(never)]
+fn flush(other: &[u8]) {
+    let mut sum = 0_u8;
+    for line in other.chunks(64) {
+        sum = sum.wrapping_add(line[0]);
+    }
+    black_box(sum);
+}
+
+/// The decision counted by `scripts/count-instructions.sh` in `-flushed` shapes (the flush
+/// before it is not).
+#[inline(never)]
+fn counted<T>(decide: impl FnOnce() -> T) -> T {
+    decide()
 }
 
 /// The requests counted: `scripts/count-instructions.sh` counts only inside this function.

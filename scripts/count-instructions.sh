@@ -7,10 +7,10 @@
 #   scripts/count-instructions.sh SHAPE [SHAPE ...]
 #
 # SHAPE is one of benches/instructions.rs's: axum-no-auth, axum-identity-layer, axum-layer,
-# axum-wrapped-layer, authorize-now, actix-no-auth, actix-middleware, rsa-verify,
-# verify-cold. Each is run with COUNT (default 1000) and twice COUNT requests, counting only
-# inside their loop, and the difference divided by COUNT is printed, so start-up and the
-# first request drop out.
+# axum-wrapped-layer, authorize-now, authorize-now-flushed, actix-no-auth, actix-middleware,
+# rsa-verify, verify-cold. Each is run with COUNT (default 1000) and twice COUNT requests,
+# counting only inside their loop (in a `-flushed` shape, only inside each decision), and the
+# difference divided by COUNT is printed, so start-up and the first request drop out.
 # Needs valgrind (`apt-get install valgrind`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,9 +52,13 @@ totals() {
 
 printf '%-20s %12s %10s %10s %8s\n' shape instructions I1-misses D1-misses mallocs
 for shape in "$@"; do
+  case "$shape" in
+    *-flushed) counted='instructions::counted*' ;;
+    *) counted='instructions::run*' ;;
+  esac
   for n in "$count" "$((2 * count))"; do
     valgrind --tool=callgrind --cache-sim=yes --collect-atstart=no \
-      --toggle-collect='instructions::run*' \
+      --toggle-collect="$counted" \
       --callgrind-out-file="$out/$shape.$n" "$binary" "$shape" "$n" >/dev/null 2>"$out/$shape.$n.log" || {
       cat "$out/$shape.$n.log" >&2
       exit 1
