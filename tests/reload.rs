@@ -400,6 +400,21 @@ async fn the_watcher_reloads_when_the_content_changes_and_not_otherwise() {
 /// Background refresh on a short interval, so a test waits a few intervals at most.
 const REFRESH: Duration = Duration::from_millis(20);
 
+/// A verifier of `issuer`'s access tokens whose key set is refreshed every [`REFRESH`] once
+/// background refresh is started.
+fn refreshed_verifier(issuer: &LocalIssuer) -> Verifier {
+    Verifier::builder()
+        .issuer(
+            issuer
+                .issuer_builder(AcceptedTokenUse::Access)
+                .background_refresh(REFRESH)
+                .build()
+                .expect("issuer"),
+        )
+        .build()
+        .expect("verifier")
+}
+
 /// Waits (bounded, so that a regression fails instead of hanging) until `issuer`'s key server
 /// has answered `count` fetches in all.
 async fn fetches_reach(issuer: &LocalIssuer, count: u64) {
@@ -477,16 +492,7 @@ async fn a_reload_that_drops_an_issuer_stops_refreshing_its_keys() {
     // interval for as long as the process runs, nor counted as failing once it is gone.
     let dropped = issuer().await;
     let kept = issuer().await;
-    let verifier = Verifier::builder()
-        .issuer(
-            dropped
-                .issuer_builder(AcceptedTokenUse::Access)
-                .background_refresh(REFRESH)
-                .build()
-                .expect("issuer"),
-        )
-        .build()
-        .expect("verifier");
+    let verifier = refreshed_verifier(&dropped);
     let authorizer = Authorizer::builder()
         .verifier(verifier)
         .route("/steady", Policy::authenticated())
@@ -520,15 +526,7 @@ async fn a_reload_that_drops_an_issuer_stops_refreshing_its_keys() {
     // A clock for the test: another pool refreshed on the same interval, outside the
     // authorizer. While it is fetched five more times, the dropped pool may answer the one
     // fetch that was under way at the reload, and no other.
-    let clock = Verifier::builder()
-        .issuer(
-            kept.issuer_builder(AcceptedTokenUse::Access)
-                .background_refresh(REFRESH)
-                .build()
-                .expect("issuer"),
-        )
-        .build()
-        .expect("verifier");
+    let clock = refreshed_verifier(&kept);
     let _ticking = clock.spawn_background_refresh().expect("inside a runtime");
     let dropped_fetches = dropped.server().expect("served keys").fetch_count();
     let kept_fetches = kept.server().expect("served keys").fetch_count();
@@ -595,16 +593,7 @@ fn once_its_runtime_has_shut_down_a_background_refresh_counts_no_source() {
         .expect("runtime");
     let (refresh, issuer, verifier) = runtime.block_on(async {
         let issuer = issuer().await;
-        let verifier = Verifier::builder()
-            .issuer(
-                issuer
-                    .issuer_builder(AcceptedTokenUse::Access)
-                    .background_refresh(REFRESH)
-                    .build()
-                    .expect("issuer"),
-            )
-            .build()
-            .expect("verifier");
+        let verifier = refreshed_verifier(&issuer);
         let refresh = verifier
             .spawn_background_refresh()
             .expect("inside a runtime");
