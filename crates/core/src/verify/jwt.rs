@@ -32,42 +32,68 @@ const fn malformed(detail: &'static str) -> Error {
     Error::new(ErrorKind::MalformedToken, detail)
 }
 
+/// The lengths of the signatures of RSA keys of 2048, 3072 and 4096 bits in base64url: where
+/// the last dot of most tokens stands, counted from the end.
+const COMMON_SIGNATURE_LENGTHS: [usize; 3] = [342, 512, 683];
+
 /// Check 2, structure: three non-empty canonical base64url segments; header and payload UTF-8.
 pub(crate) fn split(token: &str) -> Result<Segments<'_>, Error> {
+    // Most signatures have one of a few lengths, so the last dot is looked for where they put
+    // it before the signature is searched for one. The guess is kept only when all three
+    // segments decode, and then it is the answer of the search: the first dot is the first,
+    // and decoded segments hold no dot, so there are exactly two.
+    let bytes = token.as_bytes();
+    let guess = COMMON_SIGNATURE_LENGTHS.iter().find_map(|&length| {
+        let last = bytes.len().checked_sub(length + 1)?;
+        (bytes.get(last) == Some(&b'.')).then_some(last)
+    });
+    if let (Some(last), Some(first)) = (guess, token.find('.')) {
+        if first < last {
+            if let Ok(segments) = segments_at(token, first, last) {
+                return Ok(segments);
+            }
+        }
+    }
+    split_searching(token)
+}
+
+/// The segments of `token` cut at the dots at `first` and `last`, decoded.
+fn segments_at(token: &str, first: usize, last: usize) -> Result<Segments<'_>, Error> {
+    let (header, payload, signature) =
+        (&token[..first], &token[first + 1..last], &token[last + 1..]);
+    if header.is_empty() || payload.is_empty() || signature.is_empty() {
+        return Err(malformed("empty segment"));
+    }
+    let header_json =
+        String::from_utf8(decode_segment(header)?).map_err(|_| malformed("header is not UTF-8"))?;
+    let payload_json = String::from_utf8(decode_segment(payload)?)
+        .map_err(|_| malformed("payload is not UTF-8"))?;
+    let signature = decode_segment(signature)?;
+    Ok(Segments {
+        header_json,
+        payload_json,
+        // Everything before the last '.' is what was signed.
+        signing_input: &token.as_bytes()[..last],
+        signature,
+    })
+}
+
+/// [`split`] without a guess: the first and the last dot searched for.
+fn split_searching(token: &str) -> Result<Segments<'_>, Error> {
     const NOT_THREE: Error = malformed("token is not three dot-separated segments");
     // The header is found from the front and the signature from the back, so the payload (the
     // longest part) is not scanned for dots: a dot in it fails its base64url decoding, which
     // then reports the token as not three segments.
-    let bytes = token.as_bytes();
     let (Some(first), Some(last)) = (token.find('.'), token.rfind('.')) else {
         return Err(NOT_THREE);
     };
     if first == last {
         return Err(NOT_THREE);
     }
-    let (header, payload, signature) =
-        (&token[..first], &token[first + 1..last], &token[last + 1..]);
-    // Any failure below is reported as "not three segments" when the payload holds a dot,
-    // exactly as if the token had been split at every dot first.
-    let segments = || {
-        if header.is_empty() || payload.is_empty() || signature.is_empty() {
-            return Err(malformed("empty segment"));
-        }
-        let header_json = String::from_utf8(decode_segment(header)?)
-            .map_err(|_| malformed("header is not UTF-8"))?;
-        let payload_json = String::from_utf8(decode_segment(payload)?)
-            .map_err(|_| malformed("payload is not UTF-8"))?;
-        let signature = decode_segment(signature)?;
-        Ok(Segments {
-            header_json,
-            payload_json,
-            // Everything before the last '.' is what was signed.
-            signing_input: &bytes[..last],
-            signature,
-        })
-    };
-    segments().map_err(|error| {
-        if payload.contains('.') {
+    // Any failure is reported as "not three segments" when the payload holds a dot, exactly
+    // as if the token had been split at every dot first.
+    segments_at(token, first, last).map_err(|error| {
+        if token[first + 1..last].contains('.') {
             NOT_THREE
         } else {
             error
@@ -231,6 +257,58 @@ mod tests {
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+
+        /// Tokens whose signature has one of the lengths the last dot is guessed by, or one
+        /// more or less, with faults anywhere (dots, padding, other bytes): `split` answers as
+        /// splitting at every dot, and signs everything before the last dot.
+        #[test]
+        fn guessing_where_the_last_dot_stands_answers_as_splitting_at_every_dot(
+            header in "[a-z{}\":]{0,40}",
+            payload in "[a-z{}\":.]{0,60}",
+            signature_bytes in proptest::prelude::prop_oneof![
+                proptest::prelude::Just(255_usize), proptest::prelude::Just(256),
+                proptest::prelude::Just(257), proptest::prelude::Just(383),
+                proptest::prelude::Just(384), proptest::prelude::Just(385),
+                proptest::prelude::Just(511), proptest::prelude::Just(512),
+                proptest::prelude::Just(513),
+            ],
+            seed in proptest::prelude::any::<u8>(),
+            faults in proptest::collection::vec(
+                (
+                    proptest::prelude::any::<proptest::sample::Index>(),
+                    proptest::prelude::prop_oneof![
+                        proptest::prelude::Just('.'), proptest::prelude::Just('='),
+                        proptest::prelude::Just('+'), proptest::prelude::Just('A'),
+                        proptest::prelude::Just('_'), proptest::prelude::Just('é'),
+                    ],
+                    proptest::prelude::any::<bool>(),
+                ),
+                0..3,
+            ),
+        ) {
+            let signature: Vec<u8> = (0..signature_bytes).map(|at| seed.wrapping_add(at as u8)).collect();
+            let token = format!("{}.{}.{}", b64(&header), b64(&payload), URL_SAFE_NO_PAD.encode(&signature));
+            let mut token: Vec<char> = token.chars().collect();
+            // Each fault replaces a character, or is put in before it.
+            for (at, fault, replace) in faults {
+                let index = at.index(token.len());
+                if replace {
+                    token[index] = fault;
+                } else {
+                    token.insert(index, fault);
+                }
+            }
+            let token: String = token.into_iter().collect();
+            let fast = split(&token);
+            if let Ok(segments) = &fast {
+                let last = token.rfind('.').expect("a dot");
+                proptest::prop_assert_eq!(segments.signing_input, &token.as_bytes()[..last]);
+            }
+            let fast = fast
+                .map(|s| (s.header_json, s.payload_json, s.signature))
+                .map_err(|error| error.detail());
+            proptest::prop_assert_eq!(fast, split_everywhere(&token), "{}", token);
+        }
 
         /// Headers and signatures of any length decode to their bytes.
         #[test]
