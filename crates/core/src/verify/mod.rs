@@ -565,7 +565,8 @@ impl Verifier {
             ));
         }
         // 2–3. structure and types, in one pass (both answer malformed_token)
-        let segments = jwt::split(token)?;
+        let mut buffers = jwt::SegmentBuffers::new();
+        let segments = jwt::split(token, &mut buffers)?;
         let header = Header::parse(&segments.header_json)?;
         let claims = Claims::parse(&segments.payload_json)?;
         let selected = claims.iss.as_deref().and_then(|iss| inner.by_iss.get(iss));
