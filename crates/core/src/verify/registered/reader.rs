@@ -311,7 +311,9 @@ impl<'a> Reader<'a> {
         Ok((text, exact))
     }
 
-    /// The rest of a string whose opening quote was just consumed.
+    /// The rest of a string whose opening quote was just consumed (inlined: most strings are
+    /// a few bytes, and a call costs as much as reading them).
+    #[inline(always)]
     fn string_rest(&mut self) -> Result<Cow<'a, str>, Invalid> {
         let start = self.at;
         let end = self.plain_run();
@@ -332,27 +334,31 @@ impl<'a> Reader<'a> {
 
     /// Where the run of plain string bytes from the current position ends: at a quote, a
     /// backslash, a control character or the end of the text.
+    #[inline(always)]
     fn plain_run(&self) -> usize {
-        const ONES: u64 = 0x0101_0101_0101_0101;
-        const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
         let bytes = self.text.as_bytes();
         let mut at = self.at;
-        // Eight bytes at a time: a byte's high bit is set in `stops` if it is a quote, a
-        // backslash or below 0x20 (a byte that is zero after `^` or below after `-`), and the
-        // lowest such bit is always exact.
-        while let Some(chunk) = bytes.get(at..at + 8) {
-            let Ok(chunk) = <[u8; 8]>::try_from(chunk) else {
+        // Sixteen bytes at a time (two words tested together, so a long string takes half
+        // the branches), then eight, then byte by byte.
+        while let Some(chunk) = bytes.get(at..at + 16) {
+            let (Ok(low), Ok(high)) = (chunk[..8].try_into(), chunk[8..].try_into()) else {
                 break;
             };
-            let word = u64::from_le_bytes(chunk);
-            let quote = word ^ (ONES * u64::from(b'"'));
-            let backslash = word ^ (ONES * u64::from(b'\\'));
-            let stops = ((quote.wrapping_sub(ONES) & !quote)
-                | (backslash.wrapping_sub(ONES) & !backslash)
-                | (word.wrapping_sub(ONES * 0x20) & !word))
-                & HIGH_BITS;
-            if stops != 0 {
-                return at + stops.trailing_zeros() as usize / 8;
+            let (low, high) = (stops(low), stops(high));
+            if low | high != 0 {
+                let stop = if low != 0 {
+                    low.trailing_zeros()
+                } else {
+                    64 + high.trailing_zeros()
+                };
+                return at + stop as usize / 8;
+            }
+            at += 16;
+        }
+        if let Some(Ok(chunk)) = bytes.get(at..at + 8).map(<[u8; 8]>::try_from) {
+            let found = stops(chunk);
+            if found != 0 {
+                return at + found.trailing_zeros() as usize / 8;
             }
             at += 8;
         }
@@ -436,6 +442,22 @@ impl<'a> Reader<'a> {
         self.at += 4;
         Ok(unit)
     }
+}
+
+/// The bytes of `chunk` that end a run of plain string bytes, as the high bit of each: a
+/// quote, a backslash or a byte below 0x20 (a byte that is zero after `^` or below after `-`).
+/// Bits above the lowest may be wrong (a borrow carries up), but the lowest set bit is always
+/// exact, and it is the only one read.
+fn stops(chunk: [u8; 8]) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+    let word = u64::from_le_bytes(chunk);
+    let quote = word ^ (ONES * u64::from(b'"'));
+    let backslash = word ^ (ONES * u64::from(b'\\'));
+    ((quote.wrapping_sub(ONES) & !quote)
+        | (backslash.wrapping_sub(ONES) & !backslash)
+        | (word.wrapping_sub(ONES * 0x20) & !word))
+        & HIGH_BITS
 }
 
 /// The end of a run of at least one digit starting at `at`.
