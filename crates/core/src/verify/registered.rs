@@ -258,7 +258,9 @@ impl<'a> Header<'a> {
     fn read(json: &'a str) -> Result<Self, Invalid> {
         let mut reader = Reader::new(json);
         let mut header = Header::default();
-        let (mut known, mut others) = (Known::default(), SeenKeys::default());
+        // A header seldom has members the verifier does not read: the list of their names
+        // is set up at the first one.
+        let (mut known, mut others) = (Known::default(), None::<SeenKeys<'a>>);
         let mut first = true;
         reader.object()?;
         while let Some(name) = reader.member(&mut first)? {
@@ -269,7 +271,10 @@ impl<'a> Header<'a> {
                     known.first(2).and_then(|()| reader.skip())?;
                     header.crit = true;
                 }
-                _ => others.first(name).and_then(|()| reader.skip())?,
+                _ => others
+                    .get_or_insert_with(SeenKeys::default)
+                    .first(name)
+                    .and_then(|()| reader.skip())?,
             }
         }
         reader.end()?;

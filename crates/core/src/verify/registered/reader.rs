@@ -201,10 +201,10 @@ impl<'a> Reader<'a> {
             Some(b'-' | b'0'..=b'9') => {}
             _ => return Err(Invalid),
         }
-        let (text, exact) = self.number_text()?;
+        let (start, exact) = self.number_text()?;
         match exact {
             Some(value) => Ok(value),
-            None => serde_json::from_str::<f64>(text).map_err(|_| Invalid),
+            None => serde_json::from_str::<f64>(self.since(start)?).map_err(|_| Invalid),
         }
     }
 
@@ -217,11 +217,12 @@ impl<'a> Reader<'a> {
                 self.string_rest().map(drop)
             }
             Some(b'-' | b'0'..=b'9') => {
-                let (text, exact) = self.number_text()?;
+                let (start, exact) = self.number_text()?;
                 if exact.is_none() {
                     // As a generic parse keeps it: finite as an `f64`, unless the application's
                     // serde_json keeps numbers as text (its `arbitrary_precision` feature).
-                    serde_json::from_str::<serde_json::Number>(text).map_err(|_| Invalid)?;
+                    serde_json::from_str::<serde_json::Number>(self.since(start)?)
+                        .map_err(|_| Invalid)?;
                 }
                 Ok(())
             }
@@ -259,9 +260,15 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// A number's text by the JSON grammar, its first byte (`-` or a digit) next; with its
-    /// value when it is an integer short enough to be exact.
-    fn number_text(&mut self) -> Result<(&'a str, Option<f64>), Invalid> {
+    /// The text from `start` to the current position.
+    fn since(&self, start: usize) -> Result<&'a str, Invalid> {
+        self.text.get(start..self.at).ok_or(Invalid)
+    }
+
+    /// Reads a number's text by the JSON grammar, its first byte (`-` or a digit) next: where
+    /// it starts (its text is [`Reader::since`] that), with its value when it is an integer
+    /// short enough to be exact.
+    fn number_text(&mut self) -> Result<(usize, Option<f64>), Invalid> {
         let bytes = self.text.as_bytes();
         let start = self.at;
         let mut at = start;
@@ -281,6 +288,14 @@ impl<'a> Reader<'a> {
                 }
             }
             Some(b'1'..=b'9') => {
+                // Eight digits a turn while eight follow (a timestamp has ten), then one.
+                while let Some(Ok(chunk)) = bytes.get(at..at + 8).map(<[u8; 8]>::try_from) {
+                    let Some(value) = eight_digits(chunk) else {
+                        break;
+                    };
+                    integer = integer.wrapping_mul(100_000_000).wrapping_add(value);
+                    at += 8;
+                }
                 while let Some(&digit @ b'0'..=b'9') = bytes.get(at) {
                     integer = integer
                         .wrapping_mul(10)
@@ -302,13 +317,12 @@ impl<'a> Reader<'a> {
             at = some_digits(bytes, at)?;
         }
         self.at = at;
-        let text = self.text.get(start..at).ok_or(Invalid)?;
         let exact = (at == integer_end && integer_end - digits_start <= EXACT_DIGITS).then(|| {
             // Exact: at most 15 digits. `-0` is negative zero, as serde_json reads it.
             let value = integer as f64;
             if negative { -value } else { value }
         });
-        Ok((text, exact))
+        Ok((start, exact))
     }
 
     /// The rest of a string whose opening quote was just consumed (inlined: most strings are
@@ -320,7 +334,9 @@ impl<'a> Reader<'a> {
         match self.byte(end) {
             Some(b'"') => {
                 self.at = end + 1;
-                self.text.get(start..end).map(Cow::Borrowed).ok_or(Invalid)
+                // Cut at the end, then the start: each cut checks one boundary, inline.
+                let text = self.text.get(..end).and_then(|text| text.get(start..));
+                text.map(Cow::Borrowed).ok_or(Invalid)
             }
             Some(b'\\') => {
                 let mut owned = String::from(self.text.get(start..end).ok_or(Invalid)?);
@@ -460,6 +476,28 @@ fn stops(chunk: [u8; 8]) -> u64 {
         & HIGH_BITS
 }
 
+/// The value of eight ASCII digits, the first the most significant; `None` unless all eight
+/// are digits.
+fn eight_digits(chunk: [u8; 8]) -> Option<u64> {
+    const HIGH_NIBBLES: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+    const THREES: u64 = 0x3030_3030_3030_3030;
+    let word = u64::from_le_bytes(chunk);
+    // A digit is 0x30..=0x39: its high nibble is 3, and still 3 once 6 is added (no byte of
+    // the first test's passing can carry into the next in the second).
+    if word & HIGH_NIBBLES != THREES
+        || word.wrapping_add(0x0606_0606_0606_0606) & HIGH_NIBBLES != THREES
+    {
+        return None;
+    }
+    // Each byte now holds its digit, the first digit in the lowest byte. Neighbours are
+    // combined in lanes twice as wide each step (no lane outgrows its width: 99, 9999,
+    // 99999999): pairs, then fours, then all eight.
+    let digits = word - THREES;
+    let pairs = digits.wrapping_mul(10).wrapping_add(digits >> 8) & 0x00FF_00FF_00FF_00FF;
+    let fours = pairs.wrapping_mul(100).wrapping_add(pairs >> 16) & 0x0000_FFFF_0000_FFFF;
+    Some(fours.wrapping_mul(10_000).wrapping_add(fours >> 32) & 0xFFFF_FFFF)
+}
+
 /// The end of a run of at least one digit starting at `at`.
 fn some_digits(bytes: &[u8], mut at: usize) -> Result<usize, Invalid> {
     if !matches!(bytes.get(at), Some(b'0'..=b'9')) {
@@ -479,6 +517,26 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        /// Eight bytes are read as a number exactly when all are digits, to the value a
+        /// digit-by-digit reading gives.
+        #[test]
+        fn eight_digits_read_as_digit_by_digit(
+            chunk in proptest::array::uniform8(prop_oneof![
+                // Mostly digits, so that all eight are in about one case of six.
+                20 => b'0'..=b'9',
+                1 => Just(b'/'),
+                1 => Just(b':'),
+                1 => Just(b'.'),
+                1 => Just(b'e'),
+                1 => any::<u8>(),
+            ]),
+        ) {
+            let expected = chunk.iter().try_fold(0_u64, |value, &byte| {
+                byte.is_ascii_digit().then(|| value * 10 + u64::from(byte - b'0'))
+            });
+            prop_assert_eq!(eight_digits(chunk), expected, "{:?}", chunk);
+        }
 
         /// The eight-bytes-at-a-time scan stops where a byte-by-byte one does.
         #[test]
