@@ -80,12 +80,11 @@ pub(crate) fn split<'a>(
         let last = bytes.len().checked_sub(length + 1)?;
         (bytes.get(last) == Some(&b'.')).then_some(last)
     });
-    if let (Some(last), Some(first)) = (guess, token.find('.')) {
-        if first < last {
-            if let Ok(segments) = segments_at(token, first, last, Some(buffers)) {
-                return Ok(segments);
-            }
-        }
+    if let (Some(last), Some(first)) = (guess, token.find('.'))
+        && first < last
+        && let Ok(segments) = segments_at(token, first, last, Some(buffers))
+    {
+        return Ok(segments);
     }
     split_searching(token)
 }
