@@ -130,15 +130,24 @@ impl Clone for VerifiedToken {
 }
 
 /// A compact list of names (`cognito:groups`, scopes, audiences): every name in one buffer,
-/// with one end offset per name, so thousands of names cost two allocations, not thousands.
+/// with one end offset per name, so thousands of names cost two allocations, not thousands,
+/// and a list of a few names one (their ends are kept in place).
 ///
 /// Iterate it, index it with [`Names::get`], or test membership with [`Names::contains`];
 /// it compares equal to arrays and slices of strings.
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct Names {
     text: Box<str>,
-    ends: Box<[u32]>,
+    /// Where each of the first [`FIRST_ENDS`] names ends in `text`; zero past the last name,
+    /// so equal lists are equal field by field.
+    first_ends: [u32; FIRST_ENDS],
+    /// Where each later name ends (empty for a list of at most [`FIRST_ENDS`] names).
+    later_ends: Box<[u32]>,
+    len: usize,
 }
+
+/// How many names' ends [`Names`] keeps in place rather than in a buffer of their own.
+const FIRST_ENDS: usize = 3;
 
 impl Names {
     /// Builds the list from names, in order (exactly sized: no spare capacity).
@@ -150,35 +159,54 @@ impl Names {
     /// Builds the list from a slice of names, in order, without an intermediate list.
     pub(crate) fn from_slice<S: AsRef<str>>(names: &[S]) -> Self {
         let mut text = String::with_capacity(names.iter().map(|name| name.as_ref().len()).sum());
-        let mut ends = Vec::with_capacity(names.len());
-        for name in names {
+        let mut first_ends = [0; FIRST_ENDS];
+        let mut later_ends = Vec::with_capacity(names.len().saturating_sub(FIRST_ENDS));
+        for (index, name) in names.iter().enumerate() {
             text.push_str(name.as_ref());
             // Names come from a token of at most a few MiB: offsets fit in u32. Were one
             // not to, `get` would find the range out of bounds and answer `None`.
-            ends.push(u32::try_from(text.len()).unwrap_or(u32::MAX));
+            let end = u32::try_from(text.len()).unwrap_or(u32::MAX);
+            match first_ends.get_mut(index) {
+                Some(slot) => *slot = end,
+                None => later_ends.push(end),
+            }
         }
         Self {
             text: text.into_boxed_str(),
-            ends: ends.into_boxed_slice(),
+            first_ends,
+            later_ends: later_ends.into_boxed_slice(),
+            len: names.len(),
         }
     }
 
     /// The number of names.
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.len
     }
 
     /// Whether there are no names.
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.len == 0
+    }
+
+    /// Where the name at `index` ends in the text.
+    fn end(&self, index: usize) -> Option<usize> {
+        if index >= self.len {
+            return None;
+        }
+        let end = match index.checked_sub(FIRST_ENDS) {
+            None => self.first_ends.get(index),
+            Some(later) => self.later_ends.get(later),
+        };
+        end.map(|&end| end as usize)
     }
 
     /// The name at `index`.
     pub fn get(&self, index: usize) -> Option<&str> {
-        let end = *self.ends.get(index)? as usize;
-        let start = match index {
-            0 => 0,
-            _ => self.ends[index - 1] as usize,
+        let end = self.end(index)?;
+        let start = match index.checked_sub(1) {
+            Some(before) => self.end(before)?,
+            None => 0,
         };
         self.text.get(start..end)
     }
@@ -228,7 +256,7 @@ impl Names {
 
     /// Heap bytes held (both buffers, with the allocator's per-allocation overhead).
     pub(crate) fn heap_bytes(&self) -> usize {
-        heap_allocation(self.text.len()) + heap_allocation(self.ends.len() * 4)
+        heap_allocation(self.text.len()) + heap_allocation(self.later_ends.len() * 4)
     }
 }
 
@@ -380,18 +408,30 @@ impl Texts {
 fn scopes(scope: &str) -> Names {
     /// Scopes sorted on the stack; a token with more sorts them in a list.
     const FEW: usize = 16;
-    let words = || scope.split(' ').filter(|word| !word.is_empty());
     let mut few = [""; FEW];
+    let mut count = 0;
     let mut many = Vec::new();
-    let list: &mut [&str] = if words().nth(FEW).is_none() {
-        let mut count = 0;
-        for (slot, word) in few.iter_mut().zip(words()) {
-            *slot = word;
-            count += 1;
+    // One pass over the bytes: a scope is a run of bytes other than a space (a space is one
+    // byte in UTF-8, so every run is whole characters).
+    let mut start = 0;
+    for word in scope.as_bytes().split(|&byte| byte == b' ') {
+        let end = start + word.len();
+        if let Some(word) = scope.get(start..end).filter(|word| !word.is_empty()) {
+            if let Some(slot) = few.get_mut(count) {
+                *slot = word;
+                count += 1;
+            } else {
+                if many.is_empty() {
+                    many.extend_from_slice(&few);
+                }
+                many.push(word);
+            }
         }
+        start = end + 1;
+    }
+    let list: &mut [&str] = if many.is_empty() {
         few.get_mut(..count).unwrap_or_default()
     } else {
-        many.extend(words());
         &mut many
     };
     list.sort_unstable();
@@ -430,8 +470,8 @@ type Typed = (TypeId, Arc<dyn Any + Send + Sync>);
 
 impl VerifiedToken {
     /// Builds the view from claims that passed checks 2–3, still without the payload text
-    /// (the claims borrow it): [`VerifiedToken::with_payload`] hands it over once they are
-    /// gone, so the text decoded from the token is kept, never copied.
+    /// (the claims borrow it): it is handed over once they are gone (`payload_json` set in
+    /// place), so the text decoded from the token is kept, never copied.
     pub(crate) fn from_claims(issuer_name: Arc<str>, kid: &str, claims: Claims<'_>) -> Self {
         let token_use = claims.token_use.as_deref().and_then(TokenUse::parse);
         let audiences = match &claims.aud {
@@ -461,7 +501,7 @@ impl VerifiedToken {
         ]);
         let groups = claims
             .groups
-            .map(|groups| Names::from_slice(&groups))
+            .map(|groups| Names::from_slice(groups.as_slice()))
             .unwrap_or_default();
         Self {
             exp: claims.exp.unwrap_or(0.0),
@@ -485,7 +525,9 @@ impl VerifiedToken {
     }
 
     /// The token with `payload_json`, the payload text its claims were read from, kept for
-    /// typed deserialization and the generic object (built only when asked).
+    /// typed deserialization and the generic object (built only when asked). The verifier
+    /// sets the field in place instead, sparing a move of the whole token.
+    #[cfg(feature = "alb")]
     pub(crate) fn with_payload(mut self, payload_json: Box<str>) -> Self {
         self.payload_json = payload_json;
         self
@@ -514,7 +556,9 @@ impl VerifiedToken {
     #[cfg(test)]
     pub(crate) fn from_payload(issuer_name: Arc<str>, kid: &str, payload_json: &str) -> Self {
         let claims = Claims::parse(payload_json).expect("test payloads are well-formed");
-        Self::from_claims(issuer_name, kid, claims).with_payload(payload_json.into())
+        let mut token = Self::from_claims(issuer_name, kid, claims);
+        token.payload_json = payload_json.into();
+        token
     }
 
     /// The configured name of the issuer that accepted the token (policy atom `issuer:`).
@@ -928,6 +972,33 @@ mod adversarial;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Lists of every count around the ends kept in place read back as built, compare and hash
+    /// by content, and are charged one buffer until their ends need one of their own.
+    #[test]
+    fn names_of_any_count_read_back_and_compare_by_content() {
+        use std::hash::{BuildHasher, RandomState};
+        let hasher = RandomState::new();
+        for count in 0..=8 {
+            let list: Vec<String> = (0..count).map(|i| "n".repeat(i % 3)).collect();
+            let names = Names::new(list.iter().map(String::as_str));
+            assert_eq!(names.len(), count);
+            assert_eq!(names.to_vec(), list);
+            assert_eq!(names.iter().rev().count(), count);
+            assert_eq!(names.get(count), None);
+            let again = Names::from_slice(&list);
+            assert_eq!(names, again);
+            assert_eq!(hasher.hash_one(&names), hasher.hash_one(&again));
+            let longer = Names::new(list.iter().map(String::as_str).chain(["x"]));
+            assert_ne!(names, longer);
+            let text: usize = list.iter().map(String::len).sum();
+            assert_eq!(
+                names.heap_bytes(),
+                heap_allocation(text) + heap_allocation(count.saturating_sub(FIRST_ENDS) * 4)
+            );
+        }
+        assert_ne!(Names::new([""]), Names::default());
+    }
 
     #[derive(Debug, serde::Deserialize)]
     struct Name {

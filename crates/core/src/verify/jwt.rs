@@ -5,7 +5,10 @@
 //! top-level members and registered claims of the wrong type are all `malformed_token`, so two
 //! parsers can never read the same token differently.
 
+use std::borrow::Cow;
 use std::fmt;
+
+use base64_simd::AsOut as _;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
@@ -15,10 +18,37 @@ use crate::error::{Error, ErrorKind};
 /// A token split and its segments decoded; JSON not parsed yet.
 #[derive(Debug)]
 pub(crate) struct Segments<'a> {
-    pub(crate) header_json: String,
+    /// In the caller's [`SegmentBuffers`] when it fits there.
+    pub(crate) header_json: Cow<'a, str>,
     pub(crate) payload_json: String,
     pub(crate) signing_input: &'a [u8],
-    pub(crate) signature: Vec<u8>,
+    /// In the caller's [`SegmentBuffers`] when it fits there.
+    pub(crate) signature: Cow<'a, [u8]>,
+}
+
+/// Room for the decoded header: Cognito's and most others are well under 128 bytes.
+const HEADER_ROOM: usize = 128;
+
+/// Room for the decoded signature: an RSA-2048 one (342 base64url characters; the decoder
+/// asks for room by the characters' count, which for 342 is two bytes more than the 256).
+const SIGNATURE_ROOM: usize = base64_simd::URL_SAFE_NO_PAD.estimated_decoded_length(342);
+
+/// Room on the verifier's stack for the segments it reads and then drops (the header and the
+/// signature), so the common token decodes them without allocating; longer ones, and tokens
+/// whose last dot is not where a common signature length puts it, decode to the heap.
+#[derive(Debug)]
+pub(crate) struct SegmentBuffers {
+    header: [u8; HEADER_ROOM],
+    signature: [u8; SIGNATURE_ROOM],
+}
+
+impl SegmentBuffers {
+    pub(crate) const fn new() -> Self {
+        Self {
+            header: [0; HEADER_ROOM],
+            signature: [0; SIGNATURE_ROOM],
+        }
+    }
 }
 
 /// A token split, decoded and parsed into generic JSON objects (for `decode`), not verified.
@@ -32,42 +62,86 @@ const fn malformed(detail: &'static str) -> Error {
     Error::new(ErrorKind::MalformedToken, detail)
 }
 
+/// The lengths of the signatures of RSA keys of 2048, 3072 and 4096 bits in base64url: where
+/// the last dot of most tokens stands, counted from the end.
+const COMMON_SIGNATURE_LENGTHS: [usize; 3] = [342, 512, 683];
+
 /// Check 2, structure: three non-empty canonical base64url segments; header and payload UTF-8.
-pub(crate) fn split(token: &str) -> Result<Segments<'_>, Error> {
+pub(crate) fn split<'a>(
+    token: &'a str,
+    buffers: &'a mut SegmentBuffers,
+) -> Result<Segments<'a>, Error> {
+    // Most signatures have one of a few lengths, so the last dot is looked for where they put
+    // it before the signature is searched for one. The guess is kept only when all three
+    // segments decode, and then it is the answer of the search: the first dot is the first,
+    // and decoded segments hold no dot, so there are exactly two.
+    let bytes = token.as_bytes();
+    let guess = COMMON_SIGNATURE_LENGTHS.iter().find_map(|&length| {
+        let last = bytes.len().checked_sub(length + 1)?;
+        (bytes.get(last) == Some(&b'.')).then_some(last)
+    });
+    if let (Some(last), Some(first)) = (guess, token.find('.'))
+        && first < last
+        && let Ok(segments) = segments_at(token, first, last, Some(buffers))
+    {
+        return Ok(segments);
+    }
+    split_searching(token)
+}
+
+/// The segments of `token` cut at the dots at `first` and `last`, decoded (the header and the
+/// signature into `buffers` where they fit).
+fn segments_at<'a>(
+    token: &'a str,
+    first: usize,
+    last: usize,
+    buffers: Option<&'a mut SegmentBuffers>,
+) -> Result<Segments<'a>, Error> {
+    let (header, payload, signature) =
+        (&token[..first], &token[first + 1..last], &token[last + 1..]);
+    if header.is_empty() || payload.is_empty() || signature.is_empty() {
+        return Err(malformed("empty segment"));
+    }
+    let (header_room, signature_room) = match buffers {
+        Some(buffers) => (
+            Some(&mut buffers.header[..]),
+            Some(&mut buffers.signature[..]),
+        ),
+        None => (None, None),
+    };
+    let not_utf8 = || malformed("header is not UTF-8");
+    let header_json = match decode_segment_into(header, header_room)? {
+        Cow::Borrowed(bytes) => Cow::Borrowed(std::str::from_utf8(bytes).map_err(|_| not_utf8())?),
+        Cow::Owned(bytes) => Cow::Owned(String::from_utf8(bytes).map_err(|_| not_utf8())?),
+    };
+    let payload_json = String::from_utf8(decode_segment(payload)?)
+        .map_err(|_| malformed("payload is not UTF-8"))?;
+    let signature = decode_segment_into(signature, signature_room)?;
+    Ok(Segments {
+        header_json,
+        payload_json,
+        // Everything before the last '.' is what was signed.
+        signing_input: &token.as_bytes()[..last],
+        signature,
+    })
+}
+
+/// [`split`] without a guess: the first and the last dot searched for.
+fn split_searching(token: &str) -> Result<Segments<'_>, Error> {
     const NOT_THREE: Error = malformed("token is not three dot-separated segments");
     // The header is found from the front and the signature from the back, so the payload (the
     // longest part) is not scanned for dots: a dot in it fails its base64url decoding, which
     // then reports the token as not three segments.
-    let bytes = token.as_bytes();
     let (Some(first), Some(last)) = (token.find('.'), token.rfind('.')) else {
         return Err(NOT_THREE);
     };
     if first == last {
         return Err(NOT_THREE);
     }
-    let (header, payload, signature) =
-        (&token[..first], &token[first + 1..last], &token[last + 1..]);
-    // Any failure below is reported as "not three segments" when the payload holds a dot,
-    // exactly as if the token had been split at every dot first.
-    let segments = || {
-        if header.is_empty() || payload.is_empty() || signature.is_empty() {
-            return Err(malformed("empty segment"));
-        }
-        let header_json = String::from_utf8(decode_segment(header)?)
-            .map_err(|_| malformed("header is not UTF-8"))?;
-        let payload_json = String::from_utf8(decode_segment(payload)?)
-            .map_err(|_| malformed("payload is not UTF-8"))?;
-        let signature = decode_segment(signature)?;
-        Ok(Segments {
-            header_json,
-            payload_json,
-            // Everything before the last '.' is what was signed.
-            signing_input: &bytes[..last],
-            signature,
-        })
-    };
-    segments().map_err(|error| {
-        if payload.contains('.') {
+    // Any failure is reported as "not three segments" when the payload holds a dot, exactly
+    // as if the token had been split at every dot first.
+    segments_at(token, first, last, None).map_err(|error| {
+        if token[first + 1..last].contains('.') {
             NOT_THREE
         } else {
             error
@@ -78,7 +152,8 @@ pub(crate) fn split(token: &str) -> Result<Segments<'_>, Error> {
 /// Check 2 in full, into generic objects: the segments, then header and payload as JSON objects
 /// without duplicate top-level members.
 pub(crate) fn parse(token: &str) -> Result<ParsedToken, Error> {
-    let segments = split(token)?;
+    let mut buffers = SegmentBuffers::new();
+    let segments = split(token, &mut buffers)?;
     let header = parse_object(segments.header_json.as_bytes())
         .map_err(|()| malformed("header is not a JSON object without duplicate members"))?;
     let payload = parse_object(segments.payload_json.as_bytes())
@@ -117,6 +192,22 @@ pub(crate) fn decode_segment(segment: &str) -> Result<Vec<u8>, Error> {
     base64_simd::URL_SAFE_NO_PAD
         .decode_to_vec(segment)
         .map_err(|_| malformed("segment is not canonical unpadded base64url"))
+}
+
+/// [`decode_segment`] into `room` when the segment surely fits there, else to the heap; the
+/// same bytes or the same error either way.
+fn decode_segment_into<'b>(
+    segment: &str,
+    room: Option<&'b mut [u8]>,
+) -> Result<Cow<'b, [u8]>, Error> {
+    let engine = base64_simd::URL_SAFE_NO_PAD;
+    match room {
+        Some(room) if engine.estimated_decoded_length(segment.len()) <= room.len() => engine
+            .decode(segment.as_bytes(), room.as_out())
+            .map(|decoded| Cow::Borrowed(&*decoded))
+            .map_err(|_| malformed("segment is not canonical unpadded base64url")),
+        _ => decode_segment(segment).map(Cow::Owned),
+    }
 }
 
 /// Parses a JSON object, rejecting duplicate top-level member names.
@@ -177,12 +268,66 @@ mod tests {
         let theirs = URL_SAFE_NO_PAD
             .decode(segment)
             .map_err(|_| "segment is not canonical unpadded base64url");
-        proptest::prop_assert_eq!(ours, theirs, "{}", segment);
+        proptest::prop_assert_eq!(&ours, &theirs, "{}", segment);
+        // Into a buffer: one of just the room asked for, a roomy one, and one too small.
+        let asked = base64_simd::URL_SAFE_NO_PAD.estimated_decoded_length(segment.len());
+        for room in [asked, asked + 64, asked.saturating_sub(1)] {
+            let mut buffer = vec![0_u8; room];
+            let into = decode_segment_into(segment, Some(&mut buffer))
+                .map(Cow::into_owned)
+                .map_err(|error| error.detail());
+            proptest::prop_assert_eq!(&into, &theirs, "{} into {} bytes", segment, room);
+        }
         Ok(())
     }
 
     fn token(header: &str, payload: &str) -> String {
         format!("{}.{}.{}", b64(header), b64(payload), b64("sig"))
+    }
+
+    /// `split`'s answer, owned: the header and payload text and the signature, or the error.
+    fn split_owned(token: &str) -> Result<(String, String, Vec<u8>), &'static str> {
+        split(token, &mut SegmentBuffers::new())
+            .map(|s| {
+                (
+                    s.header_json.into_owned(),
+                    s.payload_json,
+                    s.signature.into_owned(),
+                )
+            })
+            .map_err(|error| error.detail())
+    }
+
+    /// A common token's header and signature decode into the buffers, not to the heap; a
+    /// header too long for its buffer, or a signature of another length, to the heap.
+    #[test]
+    fn common_tokens_decode_header_and_signature_into_the_buffers() {
+        let signature = URL_SAFE_NO_PAD.encode([7_u8; 256]);
+        let common = format!(
+            "{}.{}.{signature}",
+            b64(r#"{"alg":"RS256","kid":"k"}"#),
+            b64("{}")
+        );
+        let mut buffers = SegmentBuffers::new();
+        let segments = split(&common, &mut buffers).expect("splits");
+        assert!(matches!(
+            segments.header_json,
+            Cow::Borrowed(r#"{"alg":"RS256","kid":"k"}"#)
+        ));
+        assert!(matches!(&segments.signature, Cow::Borrowed(bytes) if *bytes == [7_u8; 256]));
+        let long_header = format!(r#"{{"alg":"RS256","kid":"{}"}}"#, "k".repeat(200));
+        let long = format!("{}.{}.{signature}", b64(&long_header), b64("{}"));
+        let segments = split(&long, &mut buffers).expect("splits");
+        assert!(matches!(&segments.header_json, Cow::Owned(text) if *text == long_header));
+        assert!(matches!(segments.signature, Cow::Borrowed(_)));
+        let other = format!(
+            "{}.{}.{}",
+            b64("{}"),
+            b64("{}"),
+            URL_SAFE_NO_PAD.encode([7_u8; 255])
+        );
+        let segments = split(&other, &mut buffers).expect("splits");
+        assert!(matches!(segments.signature, Cow::Owned(_)));
     }
 
     /// Splitting at every dot first, then checking the segments in order: what `split` must
@@ -213,24 +358,68 @@ mod tests {
                     code /= ALPHABET.len();
                 }
                 let token = std::str::from_utf8(&text).expect("ASCII");
-                let fast = split(token)
-                    .map(|s| (s.header_json, s.payload_json, s.signature))
-                    .map_err(|error| error.detail());
+                let fast = split_owned(token);
                 assert_eq!(fast, split_everywhere(token), "{token}");
             }
         }
         let real = token(r#"{"alg":"RS256"}"#, r#"{"sub":"a"}"#);
-        assert!(split(&real).is_ok());
+        assert!(split_owned(&real).is_ok());
         assert_eq!(
-            split(&format!("{real}.x"))
-                .map(|_| ())
-                .map_err(|e| e.detail()),
+            split_owned(&format!("{real}.x")).map(|_| ()),
             Err("token is not three dot-separated segments")
         );
     }
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+
+        /// Tokens whose signature has one of the lengths the last dot is guessed by, or one
+        /// more or less, with faults anywhere (dots, padding, other bytes): `split` answers as
+        /// splitting at every dot, and signs everything before the last dot.
+        #[test]
+        fn guessing_where_the_last_dot_stands_answers_as_splitting_at_every_dot(
+            header in "[a-z{}\":]{0,40}",
+            payload in "[a-z{}\":.]{0,60}",
+            signature_bytes in proptest::prelude::prop_oneof![
+                proptest::prelude::Just(255_usize), proptest::prelude::Just(256),
+                proptest::prelude::Just(257), proptest::prelude::Just(383),
+                proptest::prelude::Just(384), proptest::prelude::Just(385),
+                proptest::prelude::Just(511), proptest::prelude::Just(512),
+                proptest::prelude::Just(513),
+            ],
+            seed in proptest::prelude::any::<u8>(),
+            faults in proptest::collection::vec(
+                (
+                    proptest::prelude::any::<proptest::sample::Index>(),
+                    proptest::prelude::prop_oneof![
+                        proptest::prelude::Just('.'), proptest::prelude::Just('='),
+                        proptest::prelude::Just('+'), proptest::prelude::Just('A'),
+                        proptest::prelude::Just('_'), proptest::prelude::Just('é'),
+                    ],
+                    proptest::prelude::any::<bool>(),
+                ),
+                0..3,
+            ),
+        ) {
+            let signature: Vec<u8> = (0..signature_bytes).map(|at| seed.wrapping_add(at as u8)).collect();
+            let token = format!("{}.{}.{}", b64(&header), b64(&payload), URL_SAFE_NO_PAD.encode(&signature));
+            let mut token: Vec<char> = token.chars().collect();
+            // Each fault replaces a character, or is put in before it.
+            for (at, fault, replace) in faults {
+                let index = at.index(token.len());
+                if replace {
+                    token[index] = fault;
+                } else {
+                    token.insert(index, fault);
+                }
+            }
+            let token: String = token.into_iter().collect();
+            if let Ok(segments) = split(&token, &mut SegmentBuffers::new()) {
+                let last = token.rfind('.').expect("a dot");
+                proptest::prop_assert_eq!(segments.signing_input, &token.as_bytes()[..last]);
+            }
+            proptest::prop_assert_eq!(split_owned(&token), split_everywhere(&token), "{}", token);
+        }
 
         /// Headers and signatures of any length decode to their bytes.
         #[test]
@@ -239,9 +428,9 @@ mod tests {
             signature in proptest::collection::vec(proptest::prelude::any::<u8>(), 1..700),
         ) {
             let token = format!("{}.{}.{}", b64(&header), b64("{}"), URL_SAFE_NO_PAD.encode(&signature));
-            let segments = split(&token).expect("splits");
-            proptest::prop_assert_eq!(segments.header_json, header);
-            proptest::prop_assert_eq!(segments.signature, signature);
+            let (header_json, _, decoded_signature) = split_owned(&token).expect("splits");
+            proptest::prop_assert_eq!(header_json, header);
+            proptest::prop_assert_eq!(decoded_signature, signature);
         }
 
         /// Exactly sized decoding answers as the base64 crate's own decoding, bytes and all.
@@ -327,8 +516,9 @@ mod tests {
         let parsed = parse(&raw).expect("parses");
         assert_eq!(parsed.header["kid"], "k");
         assert_eq!(parsed.payload["sub"], "a");
-        let segments = split(&raw).expect("splits");
-        assert_eq!(segments.signature, b"sig");
+        let mut buffers = SegmentBuffers::new();
+        let segments = split(&raw, &mut buffers).expect("splits");
+        assert_eq!(&*segments.signature, b"sig");
         assert_eq!(
             segments.signing_input,
             &raw.as_bytes()[..raw.rfind('.').expect("dot")]

@@ -452,12 +452,6 @@ impl Verifier {
         self.verify_in_full(token_text(raw)?).await
     }
 
-    /// Every check on a token the cache did not answer, revocation last.
-    async fn verify_in_full(&self, token: &str) -> Result<Arc<VerifiedToken>, Error> {
-        let verified = self.verify_uncached(token).await;
-        self.check_revoked(verified)
-    }
-
     /// Check 15, after every other check and whichever way the token was verified (cache hit or
     /// full verification): a revoked token is refused. Reads the local replica; never awaits.
     fn check_revoked(
@@ -559,7 +553,9 @@ impl Verifier {
         }
     }
 
-    async fn verify_uncached(&self, token: &str) -> Result<Arc<VerifiedToken>, Error> {
+    /// Every check on a token the cache did not answer, revocation last (one future, not one
+    /// awaiting another: the verification's state is moved once less).
+    async fn verify_in_full(&self, token: &str) -> Result<Arc<VerifiedToken>, Error> {
         let inner = &*self.inner;
         // 1. size, before any decoding
         if token.len() > inner.max_token_bytes {
@@ -569,7 +565,8 @@ impl Verifier {
             ));
         }
         // 2–3. structure and types, in one pass (both answer malformed_token)
-        let segments = jwt::split(token)?;
+        let mut buffers = jwt::SegmentBuffers::new();
+        let segments = jwt::split(token, &mut buffers)?;
         let header = Header::parse(&segments.header_json)?;
         let claims = Claims::parse(&segments.payload_json)?;
         let selected = claims.iss.as_deref().and_then(|iss| inner.by_iss.get(iss));
@@ -639,8 +636,10 @@ impl Verifier {
         // 14. client
         check_client(issuer, token_use, &claims)?;
 
-        let verified = VerifiedToken::from_claims(Arc::clone(&issuer.name), kid, claims);
-        let verified = Arc::new(verified.with_payload(segments.payload_json.into_boxed_str()));
+        let mut verified = VerifiedToken::from_claims(Arc::clone(&issuer.name), kid, claims);
+        // Handed over in place (the claims that borrowed it are gone), not by moving the token.
+        verified.payload_json = segments.payload_json.into_boxed_str();
+        let verified = Arc::new(verified);
         if let Some(cache) = &inner.cache {
             cache.insert(
                 token,
@@ -651,7 +650,7 @@ impl Verifier {
                 },
             );
         }
-        Ok(verified)
+        self.check_revoked(Ok(verified))
     }
 
     /// Checks 10–12 with the issuer's leeway.

@@ -34,6 +34,76 @@ pub(crate) enum Audience<'a> {
     Many(Vec<Cow<'a, str>>),
 }
 
+/// How many strings of an array [`StringList`] keeps in place.
+const FEW_STRINGS: usize = 4;
+
+/// The strings of a JSON array (`cognito:groups`): the first few kept in place, as a token's
+/// groups usually are, so reading them allocates nothing; all of them in a list beyond.
+#[derive(Clone)]
+pub(crate) struct StringList<'a> {
+    few: [Cow<'a, str>; FEW_STRINGS],
+    count: usize,
+    /// Every string once there are more than [`FEW_STRINGS`] (`few` is then left empty).
+    many: Vec<Cow<'a, str>>,
+}
+
+impl Default for StringList<'_> {
+    fn default() -> Self {
+        Self {
+            few: std::array::from_fn(|_| Cow::Borrowed("")),
+            count: 0,
+            many: Vec::new(),
+        }
+    }
+}
+
+impl<'a> StringList<'a> {
+    /// Appends `item`.
+    pub(crate) fn push(&mut self, item: Cow<'a, str>) {
+        if self.many.is_empty() {
+            if let Some(slot) = self.few.get_mut(self.count) {
+                *slot = item;
+                self.count += 1;
+                return;
+            }
+            self.many.reserve(2 * FEW_STRINGS);
+            self.many.extend(self.few.iter_mut().map(std::mem::take));
+        }
+        self.many.push(item);
+    }
+
+    /// The strings, in order.
+    pub(crate) fn as_slice(&self) -> &[Cow<'a, str>] {
+        if self.many.is_empty() {
+            self.few.get(..self.count).unwrap_or_default()
+        } else {
+            &self.many
+        }
+    }
+}
+
+impl<'a> FromIterator<Cow<'a, str>> for StringList<'a> {
+    fn from_iter<I: IntoIterator<Item = Cow<'a, str>>>(items: I) -> Self {
+        let mut list = Self::default();
+        for item in items {
+            list.push(item);
+        }
+        list
+    }
+}
+
+impl std::fmt::Debug for StringList<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.as_slice()).finish()
+    }
+}
+
+impl PartialEq for StringList<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
 /// Which of the members read by name were seen already, one bit each (a name read by name
 /// can never equal another, so only the other names need [`SeenKeys`]).
 #[derive(Debug, Default)]
@@ -58,10 +128,14 @@ const FEW_KEYS: usize = 24;
 /// twenty members, so the common token allocates nothing here), a set once the object is large
 /// (so a hostile object of thousands of members stays linear).
 struct SeenKeys<'a> {
-    few: [Cow<'a, str>; FEW_KEYS],
-    count: usize,
-    /// One bit per fingerprint of the names in `few`: a name whose bit is clear is new, and
-    /// most names are told apart without comparing strings.
+    /// The names read without unescaping, as borrowed from the text: plain references, so the
+    /// list costs nothing to set up (all `None`) or to drop.
+    borrowed: [Option<&'a str>; FEW_KEYS],
+    borrowed_count: usize,
+    /// The names that had escapes (rare: a list of its own, allocated only when one comes).
+    unescaped: Vec<String>,
+    /// One bit per fingerprint of the names in the two lists: a name whose bit is clear is
+    /// new, and most names are told apart without comparing strings.
     fingerprints: u64,
     many: Option<HashSet<Cow<'a, str>>>,
 }
@@ -69,8 +143,9 @@ struct SeenKeys<'a> {
 impl Default for SeenKeys<'_> {
     fn default() -> Self {
         Self {
-            few: std::array::from_fn(|_| Cow::Borrowed("")),
-            count: 0,
+            borrowed: [None; FEW_KEYS],
+            borrowed_count: 0,
+            unescaped: Vec::new(),
             fingerprints: 0,
             many: None,
         }
@@ -106,20 +181,40 @@ impl<'a> SeenKeys<'a> {
             return many.insert(key);
         }
         let bit = fingerprint(&key);
-        if self.fingerprints & bit != 0 && self.few[..self.count].contains(&key) {
+        if self.fingerprints & bit != 0 && self.contains(&key) {
             return false;
         }
-        if self.count < FEW_KEYS {
+        if self.borrowed_count + self.unescaped.len() < FEW_KEYS {
             self.fingerprints |= bit;
-            self.few[self.count] = key;
-            self.count += 1;
+            match key {
+                Cow::Borrowed(name) => {
+                    if let Some(slot) = self.borrowed.get_mut(self.borrowed_count) {
+                        *slot = Some(name);
+                        self.borrowed_count += 1;
+                    }
+                }
+                Cow::Owned(name) => self.unescaped.push(name),
+            }
         } else {
             let mut many = HashSet::with_capacity(2 * FEW_KEYS);
-            many.extend(self.few.iter_mut().map(std::mem::take));
+            many.extend(
+                self.borrowed
+                    .iter()
+                    .flatten()
+                    .map(|name| Cow::Borrowed(*name)),
+            );
+            many.extend(self.unescaped.drain(..).map(Cow::Owned));
             many.insert(key);
             self.many = Some(many);
         }
         true
+    }
+
+    /// Whether `key` is in the short lists.
+    fn contains(&self, key: &str) -> bool {
+        let borrowed = self.borrowed.get(..self.borrowed_count).unwrap_or_default();
+        borrowed.iter().flatten().any(|name| *name == key)
+            || self.unescaped.iter().any(|name| name == key)
     }
 }
 
@@ -149,7 +244,7 @@ pub(crate) struct Claims<'a> {
     pub(crate) iat: Option<f64>,
     pub(crate) auth_time: Option<f64>,
     pub(crate) aud: Audience<'a>,
-    pub(crate) groups: Option<Vec<Cow<'a, str>>>,
+    pub(crate) groups: Option<StringList<'a>>,
 }
 
 impl<'a> Header<'a> {
@@ -163,7 +258,9 @@ impl<'a> Header<'a> {
     fn read(json: &'a str) -> Result<Self, Invalid> {
         let mut reader = Reader::new(json);
         let mut header = Header::default();
-        let (mut known, mut others) = (Known::default(), SeenKeys::default());
+        // A header seldom has members the verifier does not read: the list of their names
+        // is set up at the first one.
+        let (mut known, mut others) = (Known::default(), None::<SeenKeys<'a>>);
         let mut first = true;
         reader.object()?;
         while let Some(name) = reader.member(&mut first)? {
@@ -174,7 +271,10 @@ impl<'a> Header<'a> {
                     known.first(2).and_then(|()| reader.skip())?;
                     header.crit = true;
                 }
-                _ => others.first(name).and_then(|()| reader.skip())?,
+                _ => others
+                    .get_or_insert_with(SeenKeys::default)
+                    .first(name)
+                    .and_then(|()| reader.skip())?,
             }
         }
         reader.end()?;
@@ -219,7 +319,12 @@ impl<'a> Claims<'a> {
                 "aud" => claims.aud = known.first(13).and_then(|()| audience(&mut reader))?,
                 "cognito:groups" => {
                     known.first(14).and_then(|()| reader.array())?;
-                    claims.groups = Some(strings(&mut reader)?);
+                    let mut groups = StringList::default();
+                    let mut first = true;
+                    while reader.element(&mut first)? {
+                        groups.push(reader.string()?);
+                    }
+                    claims.groups = Some(groups);
                 }
                 "email" => claims.email = known.first(15).and_then(|()| reader.string_or_skip())?,
                 _ => others.first(name).and_then(|()| reader.skip())?,
@@ -270,7 +375,10 @@ mod tests {
         .expect("parses");
         assert_eq!(claims.exp, Some(1.5e9));
         assert_eq!(claims.aud, Audience::Many(vec!["a".into(), "b".into()]));
-        assert_eq!(claims.groups, Some(vec![Cow::Borrowed("g")]));
+        assert_eq!(
+            claims.groups.as_ref().map(StringList::as_slice),
+            Some(&[Cow::Borrowed("g")][..])
+        );
         assert_eq!(claims.email, None);
         for bad in [
             r#"{"exp":null}"#,
@@ -391,6 +499,61 @@ mod tests {
         assert!(Claims::parse(r#"{"axb":1,"ayb":2,"axb":3}"#).is_err());
         assert!(Claims::parse(r#"{"":1,"x":2}"#).is_ok());
         assert!(Claims::parse(r#"{"":1,"":2}"#).is_err());
+    }
+
+    #[test]
+    fn escaped_and_plain_names_are_checked_for_duplicates_together() {
+        for json in [
+            r#"{"a\u0062":1,"ab":2}"#,
+            r#"{"ab":1,"a\u0062":2}"#,
+            r#"{"\u0061":1,"\u0061":2}"#,
+            r#"{"x":1,"\u0061":1,"y":2,"a":2}"#,
+        ] {
+            assert!(Claims::parse(json).is_err(), "{json}");
+            assert!(Header::parse(json).is_err(), "{json}");
+        }
+        // Escaped names count toward the move to a set like the others.
+        for (members, repeated) in [(23, 0), (23, 22), (24, 5), (30, 29)] {
+            let mut json: String = (0..members)
+                .map(|i| {
+                    if i % 2 == 0 {
+                        format!("\"k{i}\":{i},")
+                    } else {
+                        format!("\"\\u006b{i}\":{i},")
+                    }
+                })
+                .collect();
+            json.insert(0, '{');
+            assert!(
+                Claims::parse(&format!("{json}\"last\":0}}")).is_ok(),
+                "{json}"
+            );
+            let repeated = format!("{json}\"k{repeated}\":0}}");
+            assert!(Claims::parse(&repeated).is_err(), "{repeated}");
+            assert!(Header::parse(&repeated).is_err(), "{repeated}");
+        }
+    }
+
+    /// Groups are kept in place up to a few and in a list beyond, in order either way.
+    #[test]
+    fn groups_of_any_count_read_in_order() {
+        for count in 0..=10 {
+            let groups: Vec<String> = (0..count).map(|i| format!("g{i}")).collect();
+            let json = format!(r#"{{"cognito:groups":{groups:?}}}"#);
+            let claims = Claims::parse(&json).expect("parses");
+            let read: Vec<&str> = claims
+                .groups
+                .as_ref()
+                .expect("groups")
+                .as_slice()
+                .iter()
+                .map(AsRef::as_ref)
+                .collect();
+            assert_eq!(read, groups, "{json}");
+            let list: StringList<'_> = groups.iter().map(|g| Cow::Borrowed(g.as_str())).collect();
+            assert_eq!(list, claims.groups.clone().expect("groups"));
+            assert_eq!(format!("{list:?}"), format!("{groups:?}"));
+        }
     }
 
     #[test]

@@ -257,7 +257,9 @@ impl<'de> Visitor<'de> for ClaimsSeed {
                 "iat" => claims.iat = number(&mut map)?,
                 "auth_time" => claims.auth_time = number(&mut map)?,
                 "aud" => claims.aud = map.next_value::<Audience<'de>>()?,
-                "cognito:groups" => claims.groups = Some(map.next_value::<Strings<'de>>()?.0),
+                "cognito:groups" => {
+                    claims.groups = Some(map.next_value::<Strings<'de>>()?.0.into_iter().collect());
+                }
                 "email" => claims.email = map.next_value::<AnyText<'de>>()?.0,
                 _ => {
                     map.next_value::<Skip>()?;

@@ -201,10 +201,10 @@ impl<'a> Reader<'a> {
             Some(b'-' | b'0'..=b'9') => {}
             _ => return Err(Invalid),
         }
-        let (text, exact) = self.number_text()?;
+        let (start, exact) = self.number_text()?;
         match exact {
             Some(value) => Ok(value),
-            None => serde_json::from_str::<f64>(text).map_err(|_| Invalid),
+            None => serde_json::from_str::<f64>(self.since(start)?).map_err(|_| Invalid),
         }
     }
 
@@ -217,11 +217,12 @@ impl<'a> Reader<'a> {
                 self.string_rest().map(drop)
             }
             Some(b'-' | b'0'..=b'9') => {
-                let (text, exact) = self.number_text()?;
+                let (start, exact) = self.number_text()?;
                 if exact.is_none() {
                     // As a generic parse keeps it: finite as an `f64`, unless the application's
                     // serde_json keeps numbers as text (its `arbitrary_precision` feature).
-                    serde_json::from_str::<serde_json::Number>(text).map_err(|_| Invalid)?;
+                    serde_json::from_str::<serde_json::Number>(self.since(start)?)
+                        .map_err(|_| Invalid)?;
                 }
                 Ok(())
             }
@@ -259,9 +260,15 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// A number's text by the JSON grammar, its first byte (`-` or a digit) next; with its
-    /// value when it is an integer short enough to be exact.
-    fn number_text(&mut self) -> Result<(&'a str, Option<f64>), Invalid> {
+    /// The text from `start` to the current position.
+    fn since(&self, start: usize) -> Result<&'a str, Invalid> {
+        self.text.get(start..self.at).ok_or(Invalid)
+    }
+
+    /// Reads a number's text by the JSON grammar, its first byte (`-` or a digit) next: where
+    /// it starts (its text is [`Reader::since`] that), with its value when it is an integer
+    /// short enough to be exact.
+    fn number_text(&mut self) -> Result<(usize, Option<f64>), Invalid> {
         let bytes = self.text.as_bytes();
         let start = self.at;
         let mut at = start;
@@ -281,6 +288,14 @@ impl<'a> Reader<'a> {
                 }
             }
             Some(b'1'..=b'9') => {
+                // Eight digits a turn while eight follow (a timestamp has ten), then one.
+                while let Some(Ok(chunk)) = bytes.get(at..at + 8).map(<[u8; 8]>::try_from) {
+                    let Some(value) = eight_digits(chunk) else {
+                        break;
+                    };
+                    integer = integer.wrapping_mul(100_000_000).wrapping_add(value);
+                    at += 8;
+                }
                 while let Some(&digit @ b'0'..=b'9') = bytes.get(at) {
                     integer = integer
                         .wrapping_mul(10)
@@ -302,23 +317,26 @@ impl<'a> Reader<'a> {
             at = some_digits(bytes, at)?;
         }
         self.at = at;
-        let text = self.text.get(start..at).ok_or(Invalid)?;
         let exact = (at == integer_end && integer_end - digits_start <= EXACT_DIGITS).then(|| {
             // Exact: at most 15 digits. `-0` is negative zero, as serde_json reads it.
             let value = integer as f64;
             if negative { -value } else { value }
         });
-        Ok((text, exact))
+        Ok((start, exact))
     }
 
-    /// The rest of a string whose opening quote was just consumed.
+    /// The rest of a string whose opening quote was just consumed (inlined: most strings are
+    /// a few bytes, and a call costs as much as reading them).
+    #[inline(always)]
     fn string_rest(&mut self) -> Result<Cow<'a, str>, Invalid> {
         let start = self.at;
         let end = self.plain_run();
         match self.byte(end) {
             Some(b'"') => {
                 self.at = end + 1;
-                self.text.get(start..end).map(Cow::Borrowed).ok_or(Invalid)
+                // Cut at the end, then the start: each cut checks one boundary, inline.
+                let text = self.text.get(..end).and_then(|text| text.get(start..));
+                text.map(Cow::Borrowed).ok_or(Invalid)
             }
             Some(b'\\') => {
                 let mut owned = String::from(self.text.get(start..end).ok_or(Invalid)?);
@@ -332,27 +350,31 @@ impl<'a> Reader<'a> {
 
     /// Where the run of plain string bytes from the current position ends: at a quote, a
     /// backslash, a control character or the end of the text.
+    #[inline(always)]
     fn plain_run(&self) -> usize {
-        const ONES: u64 = 0x0101_0101_0101_0101;
-        const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
         let bytes = self.text.as_bytes();
         let mut at = self.at;
-        // Eight bytes at a time: a byte's high bit is set in `stops` if it is a quote, a
-        // backslash or below 0x20 (a byte that is zero after `^` or below after `-`), and the
-        // lowest such bit is always exact.
-        while let Some(chunk) = bytes.get(at..at + 8) {
-            let Ok(chunk) = <[u8; 8]>::try_from(chunk) else {
+        // Sixteen bytes at a time (two words tested together, so a long string takes half
+        // the branches), then eight, then byte by byte.
+        while let Some(chunk) = bytes.get(at..at + 16) {
+            let (Ok(low), Ok(high)) = (chunk[..8].try_into(), chunk[8..].try_into()) else {
                 break;
             };
-            let word = u64::from_le_bytes(chunk);
-            let quote = word ^ (ONES * u64::from(b'"'));
-            let backslash = word ^ (ONES * u64::from(b'\\'));
-            let stops = ((quote.wrapping_sub(ONES) & !quote)
-                | (backslash.wrapping_sub(ONES) & !backslash)
-                | (word.wrapping_sub(ONES * 0x20) & !word))
-                & HIGH_BITS;
-            if stops != 0 {
-                return at + stops.trailing_zeros() as usize / 8;
+            let (low, high) = (stops(low), stops(high));
+            if low | high != 0 {
+                let stop = if low != 0 {
+                    low.trailing_zeros()
+                } else {
+                    64 + high.trailing_zeros()
+                };
+                return at + stop as usize / 8;
+            }
+            at += 16;
+        }
+        if let Some(Ok(chunk)) = bytes.get(at..at + 8).map(<[u8; 8]>::try_from) {
+            let found = stops(chunk);
+            if found != 0 {
+                return at + found.trailing_zeros() as usize / 8;
             }
             at += 8;
         }
@@ -438,6 +460,44 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// The bytes of `chunk` that end a run of plain string bytes, as the high bit of each: a
+/// quote, a backslash or a byte below 0x20 (a byte that is zero after `^` or below after `-`).
+/// Bits above the lowest may be wrong (a borrow carries up), but the lowest set bit is always
+/// exact, and it is the only one read.
+fn stops(chunk: [u8; 8]) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+    let word = u64::from_le_bytes(chunk);
+    let quote = word ^ (ONES * u64::from(b'"'));
+    let backslash = word ^ (ONES * u64::from(b'\\'));
+    ((quote.wrapping_sub(ONES) & !quote)
+        | (backslash.wrapping_sub(ONES) & !backslash)
+        | (word.wrapping_sub(ONES * 0x20) & !word))
+        & HIGH_BITS
+}
+
+/// The value of eight ASCII digits, the first the most significant; `None` unless all eight
+/// are digits.
+fn eight_digits(chunk: [u8; 8]) -> Option<u64> {
+    const HIGH_NIBBLES: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+    const THREES: u64 = 0x3030_3030_3030_3030;
+    let word = u64::from_le_bytes(chunk);
+    // A digit is 0x30..=0x39: its high nibble is 3, and still 3 once 6 is added (no byte of
+    // the first test's passing can carry into the next in the second).
+    if word & HIGH_NIBBLES != THREES
+        || word.wrapping_add(0x0606_0606_0606_0606) & HIGH_NIBBLES != THREES
+    {
+        return None;
+    }
+    // Each byte now holds its digit, the first digit in the lowest byte. Neighbours are
+    // combined in lanes twice as wide each step (no lane outgrows its width: 99, 9999,
+    // 99999999): pairs, then fours, then all eight.
+    let digits = word - THREES;
+    let pairs = digits.wrapping_mul(10).wrapping_add(digits >> 8) & 0x00FF_00FF_00FF_00FF;
+    let fours = pairs.wrapping_mul(100).wrapping_add(pairs >> 16) & 0x0000_FFFF_0000_FFFF;
+    Some(fours.wrapping_mul(10_000).wrapping_add(fours >> 32) & 0xFFFF_FFFF)
+}
+
 /// The end of a run of at least one digit starting at `at`.
 fn some_digits(bytes: &[u8], mut at: usize) -> Result<usize, Invalid> {
     if !matches!(bytes.get(at), Some(b'0'..=b'9')) {
@@ -457,6 +517,26 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        /// Eight bytes are read as a number exactly when all are digits, to the value a
+        /// digit-by-digit reading gives.
+        #[test]
+        fn eight_digits_read_as_digit_by_digit(
+            chunk in proptest::array::uniform8(prop_oneof![
+                // Mostly digits, so that all eight are in about one case of six.
+                20 => b'0'..=b'9',
+                1 => Just(b'/'),
+                1 => Just(b':'),
+                1 => Just(b'.'),
+                1 => Just(b'e'),
+                1 => any::<u8>(),
+            ]),
+        ) {
+            let expected = chunk.iter().try_fold(0_u64, |value, &byte| {
+                byte.is_ascii_digit().then(|| value * 10 + u64::from(byte - b'0'))
+            });
+            prop_assert_eq!(eight_digits(chunk), expected, "{:?}", chunk);
+        }
 
         /// The eight-bytes-at-a-time scan stops where a byte-by-byte one does.
         #[test]
