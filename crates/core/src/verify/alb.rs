@@ -532,9 +532,9 @@ impl AlbVerifier {
             _ => return Err(Error::new(ErrorKind::Expired, "exp missing or passed")),
         }
         let name: Arc<str> = Arc::from("alb");
-        Ok(Arc::new(
-            VerifiedToken::from_claims(name, kid, claims).with_payload(payload_text.into()),
-        ))
+        let mut verified = VerifiedToken::from_claims(name, kid, claims);
+        verified.payload_json = payload_text.into();
+        Ok(Arc::new(verified))
     }
 
     /// The key `kid` of tokens signed by `signer`, the `signer_index`th configured load

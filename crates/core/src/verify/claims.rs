@@ -470,8 +470,9 @@ type Typed = (TypeId, Arc<dyn Any + Send + Sync>);
 
 impl VerifiedToken {
     /// Builds the view from claims that passed checks 2–3, still without the payload text
-    /// (the claims borrow it): it is handed over once they are gone (`payload_json` set in
-    /// place), so the text decoded from the token is kept, never copied.
+    /// (the claims borrow it): the caller sets `payload_json` in place once they are gone, so
+    /// the text decoded from the token is kept, never copied, and the token is not moved for
+    /// it.
     pub(crate) fn from_claims(issuer_name: Arc<str>, kid: &str, claims: Claims<'_>) -> Self {
         let token_use = claims.token_use.as_deref().and_then(TokenUse::parse);
         let audiences = match &claims.aud {
@@ -522,15 +523,6 @@ impl VerifiedToken {
             #[cfg(feature = "cedar")]
             cedar: crate::cedar::EntitySlot::default(),
         }
-    }
-
-    /// The token with `payload_json`, the payload text its claims were read from, kept for
-    /// typed deserialization and the generic object (built only when asked). The verifier
-    /// sets the field in place instead, sparing a move of the whole token.
-    #[cfg(feature = "alb")]
-    pub(crate) fn with_payload(mut self, payload_json: Box<str>) -> Self {
-        self.payload_json = payload_json;
-        self
     }
 
     /// Heap bytes verification built for this token (every owned buffer, with allocator

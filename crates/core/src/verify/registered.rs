@@ -320,10 +320,7 @@ impl<'a> Claims<'a> {
                 "cognito:groups" => {
                     known.first(14).and_then(|()| reader.array())?;
                     let mut groups = StringList::default();
-                    let mut first = true;
-                    while reader.element(&mut first)? {
-                        groups.push(reader.string()?);
-                    }
+                    strings(&mut reader, |group| groups.push(group))?;
                     claims.groups = Some(groups);
                 }
                 "email" => claims.email = known.first(15).and_then(|()| reader.string_or_skip())?,
@@ -339,21 +336,22 @@ impl<'a> Claims<'a> {
 fn audience<'a>(reader: &mut Reader<'a>) -> Result<Audience<'a>, Invalid> {
     if reader.is_next(b'[') {
         reader.array()?;
-        strings(reader).map(Audience::Many)
+        // Room for a few, as most tokens have (growing from empty costs a second allocation).
+        let mut audiences = Vec::with_capacity(4);
+        strings(reader, |audience| audiences.push(audience))?;
+        Ok(Audience::Many(audiences))
     } else {
         reader.string().map(Audience::One)
     }
 }
 
-/// The strings of the array just entered.
-fn strings<'a>(reader: &mut Reader<'a>) -> Result<Vec<Cow<'a, str>>, Invalid> {
-    // Room for a few, as most tokens have (growing from empty costs a second allocation).
-    let mut items = Vec::with_capacity(4);
+/// The strings of the array just entered, each handed to `push` in order.
+fn strings<'a>(reader: &mut Reader<'a>, mut push: impl FnMut(Cow<'a, str>)) -> Result<(), Invalid> {
     let mut first = true;
     while reader.element(&mut first)? {
-        items.push(reader.string()?);
+        push(reader.string()?);
     }
-    Ok(items)
+    Ok(())
 }
 
 #[cfg(test)]
