@@ -183,6 +183,9 @@ pub fn decode_unverified(token: &str) -> Result<(JsonObject, JsonObject), Error>
     Ok((parsed.header, parsed.payload))
 }
 
+/// A segment's decoding failed, whichever way it was decoded.
+const NOT_BASE64URL: Error = malformed("segment is not canonical unpadded base64url");
+
 /// Decodes one segment: base64url alphabet only, no padding, no non-zero trailing bits.
 ///
 /// The buffer is allocated at the exact decoded length, so the payload text is kept as
@@ -191,7 +194,7 @@ pub fn decode_unverified(token: &str) -> Result<(JsonObject, JsonObject), Error>
 pub(crate) fn decode_segment(segment: &str) -> Result<Vec<u8>, Error> {
     base64_simd::URL_SAFE_NO_PAD
         .decode_to_vec(segment)
-        .map_err(|_| malformed("segment is not canonical unpadded base64url"))
+        .map_err(|_| NOT_BASE64URL)
 }
 
 /// [`decode_segment`] into `room` when the segment surely fits there, else to the heap; the
@@ -205,7 +208,7 @@ fn decode_segment_into<'b>(
         Some(room) if engine.estimated_decoded_length(segment.len()) <= room.len() => engine
             .decode(segment.as_bytes(), room.as_out())
             .map(|decoded| Cow::Borrowed(&*decoded))
-            .map_err(|_| malformed("segment is not canonical unpadded base64url")),
+            .map_err(|_| NOT_BASE64URL),
         _ => decode_segment(segment).map(Cow::Owned),
     }
 }
