@@ -304,21 +304,30 @@ async fn a_key_set_a_reload_drops_reports_no_keys_any_more() {
     assert_eq!(reloaded.kept_key_sets, 0);
     let seen = scrape(&client, &metrics_url).await;
     assert_eq!(keys_gauge(&seen, &source), Some(1.0), "{seen:#?}");
-    let left_behind = authorizer.verifier();
+    // A per-route policy made now keeps this key set after the next reload.
+    let per_route = authorizer
+        .with_expression("authenticated")
+        .expect("compiles");
 
-    // Another pool only: no key set of that URL is in force any more.
+    // Another pool only: the key set of that URL is left behind, but the per-route policy
+    // still decides with it, so its count stands and its fetches report it.
     authorizer
         .reload(parse(policy(&other, "")))
         .expect("reloads");
     let seen = scrape(&client, &metrics_url).await;
-    assert_eq!(
-        keys_gauge(&seen, &source),
-        Some(0.0),
-        "the dropped pool still reports its keys"
+    assert_eq!(keys_gauge(&seen, &source), Some(1.0), "{seen:#?}");
+    let token = dropped.access_token().sign();
+    let mut headers = http::HeaderMap::new();
+    let value_of = format!("Bearer {token}");
+    headers.insert(
+        http::header::AUTHORIZATION,
+        value_of.parse().expect("header value"),
     );
-    // A fetch by a key set left behind (one under way at the reload, or by a verifier kept
-    // from before it) is counted, and reports no keys.
-    left_behind.warm_up().await.expect("fetched");
+    let decision = per_route
+        .authorize(&http::Method::GET, "/reload-gauge", &headers)
+        .await;
+    assert!(decision.is_allowed(), "{decision:?}");
+    // (Its key set, made by the first reload, had not fetched yet: this request fetched it.)
     let seen = scrape(&client, &metrics_url).await;
     assert_eq!(
         value(
@@ -328,6 +337,15 @@ async fn a_key_set_a_reload_drops_reports_no_keys_any_more() {
         ),
         2.0
     );
-    assert_eq!(keys_gauge(&seen, &source), Some(0.0), "{seen:#?}");
+    assert_eq!(keys_gauge(&seen, &source), Some(1.0), "{seen:#?}");
+
+    // Once nothing uses a key set of that URL, it reports no keys.
+    drop(per_route);
+    let seen = scrape(&client, &metrics_url).await;
+    assert_eq!(
+        keys_gauge(&seen, &source),
+        Some(0.0),
+        "the dropped pool still reports its keys"
+    );
     metrics_server.abort();
 }

@@ -17,7 +17,7 @@
 //! | `cognito_authz_jwks_fetches_total` | counter | `source` (the key-set URL, or `alb:` and an ALB region's key endpoint), `result` (`ok` or the failure) |
 //! | `cognito_authz_jwks_fetch_duration_seconds` | histogram | `source`, `result` |
 //! | `cognito_authz_jwks_cooldown_refusals_total` | counter | `source` |
-//! | `cognito_authz_jwks_keys` | gauge | `source` (key-set URLs only; 0 once a reload drops the last key set of that URL) |
+//! | `cognito_authz_jwks_keys` | gauge | `source` (key-set URLs only; 0 once nothing uses a key set of that URL any more) |
 //! | `cognito_authz_revocation_connected` | gauge | (1 when the replica follows the shared store) |
 //! | `cognito_authz_revocation_entries` | gauge | |
 //! | `cognito_authz_revocation_fresh_at_seconds` | gauge | (Unix time up to which the replica is known complete) |
@@ -173,18 +173,11 @@ impl SourceCounters {
 }
 
 /// A key-set fetch finished: `result` is `ok` or the failure's name; `keys` the size of the
-/// set now in use (`None`: a reload left the source behind, and it no longer reports one).
-pub(crate) fn jwks_fetch(
-    source: &str,
-    result: &'static str,
-    elapsed: Duration,
-    keys: Option<usize>,
-) {
+/// set now in use.
+pub(crate) fn jwks_fetch(source: &str, result: &'static str, elapsed: Duration, keys: usize) {
     key_fetch(source, result, elapsed);
     #[cfg(feature = "metrics")]
-    if let Some(keys) = keys {
-        gauge!("cognito_authz_jwks_keys", "source" => source.to_owned()).set(keys as f64);
-    }
+    gauge!("cognito_authz_jwks_keys", "source" => source.to_owned()).set(keys as f64);
     #[cfg(not(feature = "metrics"))]
     let _ = keys;
 }
@@ -212,10 +205,43 @@ pub(crate) fn key_fetch(source: &str, result: &'static str, elapsed: Duration) {
     let _ = (source, result, elapsed);
 }
 
-/// A reload left behind the last key source of this label: it reports no keys any more.
-pub(crate) fn jwks_source_retired(source: &str) {
+/// Key sets alive per key-set URL, in every verifier of the process (those of per-route
+/// layers built before a reload included): the gauge of a URL drops to 0 with the last one.
+#[cfg(feature = "metrics")]
+static LIVE_KEY_SETS: std::sync::Mutex<std::collections::BTreeMap<Arc<str>, usize>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+/// A key set fetched from the URL `source` was made.
+pub(crate) fn key_set_made(source: &Arc<str>) {
     #[cfg(feature = "metrics")]
-    gauge!("cognito_authz_jwks_keys", "source" => source.to_owned()).set(0.0);
+    {
+        let mut live = LIVE_KEY_SETS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *live.entry(Arc::clone(source)).or_default() += 1;
+    }
+    #[cfg(not(feature = "metrics"))]
+    let _ = source;
+}
+
+/// A key set fetched from the URL `source` was dropped: nothing uses it any more. The last
+/// one of its URL sets the URL's key count to 0 (under the lock, so a key set of that URL
+/// made meanwhile reports after it).
+pub(crate) fn key_set_dropped(source: &str) {
+    #[cfg(feature = "metrics")]
+    {
+        let mut live = LIVE_KEY_SETS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(count) = live.get_mut(source) else {
+            return;
+        };
+        *count -= 1;
+        if *count == 0 {
+            live.remove(source);
+            gauge!("cognito_authz_jwks_keys", "source" => source.to_owned()).set(0.0);
+        }
+    }
     #[cfg(not(feature = "metrics"))]
     let _ = source;
 }

@@ -257,9 +257,10 @@ impl Authorizer {
         let route_count = routes.routes().len();
         let active = Arc::new(Active::new(verifier, routes, cedar));
         live.shared.current.store(Arc::clone(&active));
-        // Background refresh follows the key sources now in force; the ones left behind stop
-        // reporting keys.
-        active.verifier.succeed(&previous.verifier);
+        // Background refresh follows the key sources now in force; the key sets left behind
+        // report 0 keys once nothing uses them (the previous policy dropped, per-route layers
+        // built before this reload dropped).
+        active.verifier.succeed();
         let generation = live.shared.generation.fetch_add(1, Ordering::AcqRel) + 1;
         Ok(Reloaded {
             generation,

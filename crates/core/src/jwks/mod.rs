@@ -76,17 +76,9 @@ struct RefreshState {
     applied_generation: u64,
     /// Why the last fetch failed, until one succeeds (for warm-up errors).
     last_error: Option<FetchError>,
-    /// A reload left this source behind: its fetches no longer report its key count (a source
-    /// in force, or none, owns the gauge of its label).
-    retired: bool,
 }
 
 impl RefreshState {
-    /// The key count a fetch reports (`None` once the source is retired).
-    fn report_keys(&self, keys: usize) -> Option<usize> {
-        (!self.retired).then_some(keys)
-    }
-
     /// Clears the fetch under way if it is still fetch `generation` (a newer one stays).
     fn forget_fetch(&mut self, generation: u64) {
         if self
@@ -133,6 +125,17 @@ impl std::fmt::Debug for KeySource {
     }
 }
 
+impl Drop for KeySource {
+    fn drop(&mut self) {
+        // Nothing uses this key set any more (no verifier holds it, and no fetch or refresh
+        // is under way): its URL's key count drops to 0 unless another key set of that URL
+        // is alive.
+        if self.url.is_some() {
+            crate::metrics::key_set_dropped(&self.label);
+        }
+    }
+}
+
 impl KeySource {
     /// A source with an optional preloaded set and an optional URL to refresh from.
     pub(crate) fn new(
@@ -144,6 +147,9 @@ impl KeySource {
         clock: SharedClock,
     ) -> Self {
         let loaded = preload.is_some();
+        if url.is_some() {
+            crate::metrics::key_set_made(&label);
+        }
         Self {
             label,
             url,
@@ -194,19 +200,6 @@ impl KeySource {
 
     pub(crate) fn background_interval(&self) -> Option<Duration> {
         self.url.as_ref().and(self.settings.background_refresh)
-    }
-
-    /// A reload left this source behind: from now on its fetches (one may still be under way)
-    /// do not report its key count, and with `label_left` (no source in force has its label)
-    /// the count reported under its URL drops to 0.
-    pub(crate) fn retire(&self, label_left: bool) {
-        // Under the state lock, which a fetch holds while it reports: a fetch finishing now
-        // either reported before the 0 or does not report at all.
-        let mut state = self.lock();
-        state.retired = true;
-        if label_left && self.url.is_some() {
-            crate::metrics::jwks_source_retired(&self.label);
-        }
     }
 
     /// Check 7/7b: the key for `kid`, refreshing once on a miss when the rules allow.
@@ -340,8 +333,7 @@ impl KeySource {
                 let set = Arc::new(set);
                 self.set.store(Arc::clone(&set));
                 previous.retire_replaced(&set);
-                let keys = state.report_keys(set.len());
-                crate::metrics::jwks_fetch(&self.label, "ok", elapsed, keys);
+                crate::metrics::jwks_fetch(&self.label, "ok", elapsed, set.len());
                 self.loaded.store(true, Ordering::Release);
                 state.failures = 0;
                 state.retry_at = None;
@@ -353,7 +345,7 @@ impl KeySource {
                 state.failures = state.failures.saturating_add(1);
                 let backoff = backoff(&self.settings, state.failures);
                 state.retry_at = Some(self.clock.now().saturating_add(backoff));
-                let keys = state.report_keys(self.set.load().len());
+                let keys = self.set.load().len();
                 crate::metrics::jwks_fetch(
                     &self.label,
                     crate::metrics::fetch_failure(&error),

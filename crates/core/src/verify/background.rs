@@ -7,8 +7,8 @@
 //! task of its own (first fetch one interval later), and the tasks of the sources it left
 //! behind stop once nothing uses those sources any more (an authorizer derived with
 //! `with_policy` before the reload, as per-route layers are, keeps using its own and keeps
-//! them refreshed). Key sources left behind stop reporting their key count, so a dashboard
-//! does not show keys for a key set the policy in force no longer uses.
+//! them refreshed). A key set's count is reported while anything uses it (see
+//! `cognito_authz_jwks_keys`), so a dashboard does not show keys for a key set nothing uses.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
@@ -39,24 +39,10 @@ impl Lineage {
 }
 
 impl Verifier {
-    /// Puts this verifier in force in place of `previous`, which it was rebuilt from (a
-    /// reload): the key sources `previous` used and this one does not are retired, and every
-    /// background refresh of the line now refreshes this one's.
-    pub(crate) fn succeed(&self, previous: &Verifier) {
+    /// Puts this verifier in force in place of the one it was rebuilt from (a reload): every
+    /// background refresh of the line now refreshes this one's key sources.
+    pub(crate) fn succeed(&self) {
         let sources = &self.inner.sources;
-        let mut left_behind: Vec<&Arc<KeySource>> = Vec::new();
-        for source in &previous.inner.sources {
-            let kept = sources.iter().any(|ours| Arc::ptr_eq(ours, source));
-            if !kept && !left_behind.iter().any(|seen| Arc::ptr_eq(seen, source)) {
-                left_behind.push(source);
-            }
-        }
-        for source in left_behind {
-            // A label still in force (the same URL under other fetch settings) keeps its key
-            // count, which the source now in force reports from its first fetch.
-            let label_in_force = sources.iter().any(|ours| ours.label() == source.label());
-            source.retire(!label_in_force);
-        }
         let mut line = self.inner.lineage.lock();
         line.in_force = Some(Arc::downgrade(&self.inner));
         line.refreshes.retain(|refresh| match refresh.upgrade() {
