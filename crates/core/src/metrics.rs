@@ -212,7 +212,7 @@ static LIVE_KEY_SETS: std::sync::Mutex<std::collections::BTreeMap<Arc<str>, usiz
     std::sync::Mutex::new(std::collections::BTreeMap::new());
 
 /// A key set fetched from the URL `source` was made.
-pub(crate) fn key_set_made(source: &Arc<str>) {
+pub(crate) fn key_set_made(source: &std::sync::Arc<str>) {
     #[cfg(feature = "metrics")]
     {
         let mut live = LIVE_KEY_SETS
