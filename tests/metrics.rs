@@ -349,3 +349,42 @@ async fn a_key_set_a_reload_drops_reports_no_keys_any_more() {
     );
     metrics_server.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_set_reports_its_count_while_it_lives_and_never_fetched_leaves_none() {
+    recorder();
+    let (metrics_url, metrics_server) = serve_metrics().await;
+    let client = reqwest::Client::new();
+    let issuer = LocalIssuer::builder()
+        .system_clock()
+        .start()
+        .await
+        .expect("issuer");
+    let source = issuer.jwks_url().expect("served keys");
+    let verifier = || {
+        issuer
+            .verifier_builder(cognito_authz::AcceptedTokenUse::Access)
+            .build()
+            .expect("verifier")
+    };
+
+    // Made and dropped without a fetch (as by a reload that fails after building it): no
+    // count appears for a URL that never reported one.
+    drop(verifier());
+    let seen = scrape(&client, &metrics_url).await;
+    assert_eq!(keys_gauge(&seen, &source), None, "{seen:#?}");
+
+    let first = verifier();
+    first.warm_up().await.expect("fetched");
+    let second = verifier();
+    let seen = scrape(&client, &metrics_url).await;
+    assert_eq!(keys_gauge(&seen, &source), Some(1.0), "{seen:#?}");
+    // Another key set of the URL still lives: the count stands.
+    drop(first);
+    let seen = scrape(&client, &metrics_url).await;
+    assert_eq!(keys_gauge(&seen, &source), Some(1.0), "{seen:#?}");
+    drop(second);
+    let seen = scrape(&client, &metrics_url).await;
+    assert_eq!(keys_gauge(&seen, &source), Some(0.0), "{seen:#?}");
+    metrics_server.abort();
+}

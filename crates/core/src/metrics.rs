@@ -177,7 +177,13 @@ impl SourceCounters {
 pub(crate) fn jwks_fetch(source: &str, result: &'static str, elapsed: Duration, keys: usize) {
     key_fetch(source, result, elapsed);
     #[cfg(feature = "metrics")]
-    gauge!("cognito_authz_jwks_keys", "source" => source.to_owned()).set(keys as f64);
+    {
+        let mut live = live_key_sets();
+        if let Some(sets) = live.get_mut(source) {
+            sets.reported = true;
+        }
+        gauge!("cognito_authz_jwks_keys", "source" => source.to_owned()).set(keys as f64);
+    }
     #[cfg(not(feature = "metrics"))]
     let _ = keys;
 }
@@ -208,38 +214,53 @@ pub(crate) fn key_fetch(source: &str, result: &'static str, elapsed: Duration) {
 /// Key sets alive per key-set URL, in every verifier of the process (those of per-route
 /// layers built before a reload included): the gauge of a URL drops to 0 with the last one.
 #[cfg(feature = "metrics")]
-static LIVE_KEY_SETS: std::sync::Mutex<std::collections::BTreeMap<Arc<str>, usize>> =
+static LIVE_KEY_SETS: std::sync::Mutex<std::collections::BTreeMap<Arc<str>, LiveKeySets>> =
     std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+/// The key sets of one URL alive, and whether any of them reported its key count.
+#[cfg(feature = "metrics")]
+#[derive(Default)]
+struct LiveKeySets {
+    alive: usize,
+    reported: bool,
+}
+
+#[cfg(feature = "metrics")]
+fn live_key_sets()
+-> std::sync::MutexGuard<'static, std::collections::BTreeMap<Arc<str>, LiveKeySets>> {
+    // Plain counts and flags: a poisoned lock still holds valid values.
+    LIVE_KEY_SETS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 /// A key set fetched from the URL `source` was made.
 pub(crate) fn key_set_made(source: &std::sync::Arc<str>) {
     #[cfg(feature = "metrics")]
     {
-        let mut live = LIVE_KEY_SETS
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        *live.entry(Arc::clone(source)).or_default() += 1;
+        live_key_sets().entry(Arc::clone(source)).or_default().alive += 1;
     }
     #[cfg(not(feature = "metrics"))]
     let _ = source;
 }
 
 /// A key set fetched from the URL `source` was dropped: nothing uses it any more. The last
-/// one of its URL sets the URL's key count to 0 (under the lock, so a key set of that URL
-/// made meanwhile reports after it).
+/// one of its URL sets the URL's key count to 0 if one was reported (under the lock, so a key
+/// set of that URL made meanwhile reports after it, and a key set that never fetched, say of
+/// a reload that failed, leaves no count behind).
 pub(crate) fn key_set_dropped(source: &str) {
     #[cfg(feature = "metrics")]
     {
-        let mut live = LIVE_KEY_SETS
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let Some(count) = live.get_mut(source) else {
+        let mut live = live_key_sets();
+        let Some(sets) = live.get_mut(source) else {
             return;
         };
-        *count -= 1;
-        if *count == 0 {
+        sets.alive -= 1;
+        if sets.alive == 0 {
+            if sets.reported {
+                gauge!("cognito_authz_jwks_keys", "source" => source.to_owned()).set(0.0);
+            }
             live.remove(source);
-            gauge!("cognito_authz_jwks_keys", "source" => source.to_owned()).set(0.0);
         }
     }
     #[cfg(not(feature = "metrics"))]
