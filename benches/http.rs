@@ -40,6 +40,11 @@
 //!   for scale, a layer (middleware) that does no work at all — it puts one shared value into
 //!   the request, which the handler reads with `Extension` (`ReqData`) — against the `Path`
 //!   handler alone: what the framework charges any layer that hands something to handlers;
+//! - `ratio/axum_step_*_per_no_auth`: one step of a cached request at a time, in a layer that
+//!   runs it and throws its result away, against the `ok` route alone: `nothing` (the layer
+//!   itself), `route_lookup`, `cached_verify` (the token read from the header and verified
+//!   from the verified-token cache, with a UTF-8 check the decision does not make) and `decide` (`authorize_now`, the whole decision): what
+//!   each costs inside a request rather than in a loop of its own;
 //! - `ratio/axum_authz_cold_per_peer` and `ratio/actix_authz_cold_per_peer`: likewise, 4
 //!   requests through the peer, then 4 through `authz_cold` (target: below 1×).
 //!
@@ -71,6 +76,7 @@ use cognito_authz_axum::{AuthzLayer, Claims};
 use cognito_authz_testkit::LocalIssuer;
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
+use futures_util::FutureExt as _;
 use http::{Request, StatusCode};
 use std::convert::Infallible;
 use tokio::runtime::Runtime;
@@ -186,6 +192,107 @@ where
         request.extensions_mut().insert(Arc::clone(&self.value));
         self.inner.call(request)
     }
+}
+
+/// A layer that runs one step of the authorization on each request and throws its result
+/// away, then calls the route: what that step costs inside a real request, where the
+/// framework's own work between two requests has pushed the step's code and data out of the
+/// first-level caches (the `ratio/axum_step_*` benches).
+#[derive(Clone)]
+struct StepLayer<F>(F);
+
+impl<S, F: Clone> tower::Layer<S> for StepLayer<F> {
+    type Service = StepService<S, F>;
+
+    fn layer(&self, inner: S) -> StepService<S, F> {
+        StepService {
+            inner,
+            step: self.0.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct StepService<S, F> {
+    inner: S,
+    step: F,
+}
+
+impl<S, F, B> Service<Request<B>> for StepService<S, F>
+where
+    S: Service<Request<B>>,
+    F: Fn(&Request<B>),
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> S::Future {
+        (self.step)(&request);
+        self.inner.call(request)
+    }
+}
+
+/// The `ok` route behind a [`StepLayer`] running `step`.
+fn axum_step(step: impl Fn(&Request<Body>) + Clone + Send + Sync + 'static) -> Router {
+    Router::new()
+        .route("/reports/{id}", get(ok))
+        .layer(StepLayer(step))
+        .with_state(())
+}
+
+/// The steps of a cached request, each alone behind a [`StepLayer`]: nothing, the route
+/// lookup, the verified-token cache hit (the token read from the header, then verified),
+/// and the whole decision (`authorize_now`, the token not put into the request).
+fn axum_steps(issuer: &LocalIssuer) -> [(&'static str, Router); 4] {
+    let authorizer = authorizer(issuer, true);
+    let routes = authorizer.routes();
+    let verifier = authorizer.verifier();
+    [
+        ("axum_step_nothing_per_no_auth", axum_step(|_| {})),
+        (
+            "axum_step_route_lookup_per_no_auth",
+            axum_step(move |request| {
+                let found = routes.matches(request.method(), request.uri().path().into());
+                black_box(found.primary().pattern());
+            }),
+        ),
+        (
+            "axum_step_cached_verify_per_no_auth",
+            axum_step(move |request| {
+                // `from_utf8` (vectorised) rather than `HeaderValue::to_str`, which checks the
+                // kilobyte byte by byte: the decision reads the header's bytes as they are.
+                let value = request.headers()[http::header::AUTHORIZATION].as_bytes();
+                let token = std::str::from_utf8(value)
+                    .ok()
+                    .and_then(|value| value.strip_prefix("Bearer "))
+                    .expect("bearer token");
+                let verified = verifier.verify(token).now_or_never().expect("cached");
+                assert!(verified.is_ok());
+            }),
+        ),
+        (
+            "axum_step_decide_per_no_auth",
+            axum_step(move |request| {
+                let decision = authorizer.authorize_now(
+                    request.method(),
+                    request.uri().path(),
+                    request.headers(),
+                );
+                assert!(matches!(
+                    decision,
+                    Some(cognito_authz::Decision::Allow { .. })
+                ));
+            }),
+        ),
+    ]
 }
 
 fn axum_reference() -> Router {
@@ -581,6 +688,9 @@ fn ratios(c: &mut Criterion<Ratio>) {
         &axum_reference(),
         CHUNK,
     );
+    for (name, app) in &axum_steps(&issuer) {
+        axum_ratio(name, &floor, app, CHUNK);
+    }
     let (cold, peer) = (axum_authz(&issuer, false), axum_peer(&runtime, &issuer));
     axum_ratio("axum_authz_cold_per_peer", &peer, &cold, CHUNK_COLD);
 
