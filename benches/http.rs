@@ -150,54 +150,11 @@ fn axum_layer_only(issuer: &LocalIssuer) -> (Router, Router) {
     (no_auth, layered)
 }
 
-/// The reference layer: it puts one shared value into the request and calls the route, and
-/// the handler reads it back with `Extension`. What any layer that hands a value to handlers
-/// costs in axum, before it does any work of its own.
-#[derive(Clone)]
-struct ReferenceLayer;
-
-impl<S> tower::Layer<S> for ReferenceLayer {
-    type Service = ReferenceService<S>;
-
-    fn layer(&self, inner: S) -> ReferenceService<S> {
-        ReferenceService {
-            inner,
-            value: Arc::new(42),
-        }
-    }
-}
-
-#[derive(Clone)]
-struct ReferenceService<S> {
-    inner: S,
-    value: Arc<u64>,
-}
-
-impl<S, B> Service<Request<B>> for ReferenceService<S>
-where
-    S: Service<Request<B>>,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = S::Future;
-
-    fn poll_ready(
-        &mut self,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut request: Request<B>) -> S::Future {
-        request.extensions_mut().insert(Arc::clone(&self.value));
-        self.inner.call(request)
-    }
-}
-
-/// A layer that runs one step of the authorization on each request and throws its result
-/// away, then calls the route: what that step costs inside a real request, where the
-/// framework's own work between two requests has pushed the step's code and data out of the
-/// first-level caches (the `ratio/axum_step_*` benches).
+/// A layer that runs one step on each request, then calls the route. A step of the
+/// authorization that throws its result away shows what that step costs inside a real
+/// request, where the framework's own work between two requests has pushed the step's code
+/// and data out of the first-level caches (the `ratio/axum_step_*` benches); the reference
+/// layer's step puts one shared value into the request.
 #[derive(Clone)]
 struct StepLayer<F>(F);
 
@@ -221,7 +178,7 @@ struct StepService<S, F> {
 impl<S, F, B> Service<Request<B>> for StepService<S, F>
 where
     S: Service<Request<B>>,
-    F: Fn(&Request<B>),
+    F: Fn(&mut Request<B>),
 {
     type Response = S::Response;
     type Error = S::Error;
@@ -234,14 +191,14 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request<B>) -> S::Future {
-        (self.step)(&request);
+    fn call(&mut self, mut request: Request<B>) -> S::Future {
+        (self.step)(&mut request);
         self.inner.call(request)
     }
 }
 
 /// The `ok` route behind a [`StepLayer`] running `step`.
-fn axum_step(step: impl Fn(&Request<Body>) + Clone + Send + Sync + 'static) -> Router {
+fn axum_step(step: impl Fn(&mut Request<Body>) + Clone + Send + Sync + 'static) -> Router {
     Router::new()
         .route("/reports/{id}", get(ok))
         .layer(StepLayer(step))
@@ -295,10 +252,16 @@ fn axum_steps(issuer: &LocalIssuer) -> [(&'static str, Router); 4] {
     ]
 }
 
+/// The reference layer: it puts one shared value into the request and calls the route, and
+/// the handler reads it back with `Extension`. What any layer that hands a value to handlers
+/// costs in axum, before it does any work of its own.
 fn axum_reference() -> Router {
+    let value = Arc::new(42_u64);
     Router::new()
         .route("/reports/{id}", get(with_reference))
-        .layer(ReferenceLayer)
+        .layer(StepLayer(move |request: &mut Request<Body>| {
+            request.extensions_mut().insert(Arc::clone(&value));
+        }))
         .with_state(())
 }
 
