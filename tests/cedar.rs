@@ -29,9 +29,10 @@ use cognito_authz::cedar::{CedarConfig, ResourceError, ResourceRequest};
 use cognito_authz::{
     AcceptedTokenUse, Authorizer, AuthorizerBuilder, Decision, Policy, VerifiedToken,
 };
+use cognito_authz_test_support::responses::bearer_headers;
 use cognito_authz_test_support::tools;
 use cognito_authz_testkit::LocalIssuer;
-use http::{HeaderMap, Method};
+use http::Method;
 use serde_json::{Value, json};
 
 const SCHEMA: &str = r#"namespace Reports {
@@ -646,12 +647,9 @@ when {{ context has token && context.token.scope.contains("MyAPI/mydata.write") 
         ("/write", issuer.id_token().sign(), false),
     ];
     for (path, token, allowed) in rows {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            http::header::AUTHORIZATION,
-            format!("Bearer {token}").parse().expect("header"),
-        );
-        let decision = authorizer.authorize(&Method::GET, path, &headers).await;
+        let decision = authorizer
+            .authorize(&Method::GET, path, &bearer_headers(&token))
+            .await;
         assert_eq!(decision.is_allowed(), allowed, "{path}: {decision:?}");
         if let Decision::Deny(denial) = &decision {
             assert_eq!(denial.code(), "forbidden");

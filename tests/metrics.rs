@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use cognito_authz::{Authorizer, PolicyFile};
+use cognito_authz_test_support::responses::bearer_headers;
 use cognito_authz_testkit::LocalIssuer;
 use metrics_exporter_prometheus::PrometheusHandle;
 
@@ -317,14 +318,8 @@ async fn a_key_set_a_reload_drops_reports_no_keys_any_more() {
     let seen = scrape(&client, &metrics_url).await;
     assert_eq!(keys_gauge(&seen, &source), Some(1.0), "{seen:#?}");
     let token = dropped.access_token().sign();
-    let mut headers = http::HeaderMap::new();
-    let value_of = format!("Bearer {token}");
-    headers.insert(
-        http::header::AUTHORIZATION,
-        value_of.parse().expect("header value"),
-    );
     let decision = per_route
-        .authorize(&http::Method::GET, "/reload-gauge", &headers)
+        .authorize(&http::Method::GET, "/reload-gauge", &bearer_headers(&token))
         .await;
     assert!(decision.is_allowed(), "{decision:?}");
     // (Its key set, made by the first reload, had not fetched yet: this request fetched it.)

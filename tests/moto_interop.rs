@@ -511,7 +511,8 @@ mod revocation;
 #[tokio::test]
 async fn moto_tokens_are_decided_by_cedar_policies() {
     use cognito_authz_core::Authorizer;
-    use http::{HeaderMap, Method};
+    use cognito_authz_test_support::responses::bearer_headers;
+    use http::Method;
 
     let moto = MotoCognito::start().await;
     let tokens = moto.user_password_auth().await;
@@ -549,12 +550,9 @@ when {{ context has token && context.token.scope.contains("{SIGNIN_SCOPE}") }};
         ("/signin", &tokens.id, false),
     ];
     for (path, token, allowed) in rows {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            http::header::AUTHORIZATION,
-            format!("Bearer {token}").parse().expect("header"),
-        );
-        let decision = authorizer.authorize(&Method::GET, path, &headers).await;
+        let decision = authorizer
+            .authorize(&Method::GET, path, &bearer_headers(token))
+            .await;
         assert_eq!(decision.is_allowed(), allowed, "{path}: {decision:?}");
     }
 }

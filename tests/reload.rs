@@ -11,8 +11,9 @@ use axum::Router;
 use axum::routing::get;
 use cognito_authz::{AcceptedTokenUse, Authorizer, Policy, PolicyFile, Verifier, WatchEvent};
 use cognito_authz_axum::AuthzLayer;
+use cognito_authz_test_support::responses::bearer_headers;
 use cognito_authz_testkit::LocalIssuer;
-use http::{HeaderMap, Method};
+use http::Method;
 
 /// Policy A and B decide `/steady` and `/flip` through every part of the file: the named
 /// policy, the route table and the unmatched default all change together. A token with scope
@@ -76,16 +77,9 @@ async fn issuer() -> LocalIssuer {
         .expect("local issuer")
 }
 
-fn bearer(token: &str) -> HeaderMap {
-    HeaderMap::from_iter([(
-        http::header::AUTHORIZATION,
-        format!("Bearer {token}").parse().expect("header"),
-    )])
-}
-
 async fn status(authorizer: &Authorizer, path: &str, token: &str) -> u16 {
     match authorizer
-        .authorize(&Method::GET, path, &bearer(token))
+        .authorize(&Method::GET, path, &bearer_headers(token))
         .await
     {
         cognito_authz::Decision::Allow { .. } => 200,

@@ -21,3 +21,11 @@ pub fn invalid(description: &str) -> String {
 pub fn bearer(token: &str) -> Vec<(&'static str, String)> {
     vec![("authorization", format!("Bearer {token}"))]
 }
+
+/// `Authorization: Bearer <token>` as the one header of a map, for `Authorizer::authorize`.
+pub fn bearer_headers(token: &str) -> http::HeaderMap {
+    http::HeaderMap::from_iter([(
+        http::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().expect("header"),
+    )])
+}

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cedar_policy::{Entity, RestrictedExpression};
-use http::{HeaderMap, Method};
+use cognito_authz_test_support::responses::bearer_headers;
+use http::Method;
 use serde_json::{Value, json};
 
 use super::{CedarConfig, ResourceError, ResourceRequest};
@@ -113,17 +114,10 @@ fn report(request: &ResourceRequest) -> Result<Entity, ResourceError> {
         .map_err(|error| ResourceError::new(error.to_string()))
 }
 
-fn headers(token: &str) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        http::header::AUTHORIZATION,
-        format!("Bearer {token}").parse().expect("header"),
-    );
-    headers
-}
-
 async fn decide(authorizer: &Authorizer, method: Method, path: &str, token: &str) -> Decision {
-    authorizer.authorize(&method, path, &headers(token)).await
+    authorizer
+        .authorize(&method, path, &bearer_headers(token))
+        .await
 }
 
 fn assert_forbidden(decision: &Decision, reason_part: &str) {
