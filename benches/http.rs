@@ -34,6 +34,8 @@
 //! - `ratio/axum_layer_per_no_auth` and `ratio/actix_middleware_per_no_auth`: the targets'
 //!   own shape — a minimal handler answering `"ok"` with no extractor, with and without the
 //!   layer (middleware), token in the verified-token cache (targets ≤ 1.25× and ≤ 1.20×);
+//! - `ratio/axum_wrapped_layer_per_no_auth`: the same `ok` router with `AuthzLayer` wrapped
+//!   around it whole (`AuthzLayer::layer(router)`) instead of `Router::layer`;
 //! - `ratio/axum_authz_per_no_auth` and `ratio/actix_authz_per_no_auth`: the `Path` + `Claims`
 //!   handlers above against the `Path` handler alone: the same, plus reading the claims;
 //! - `ratio/axum_reference_layer_per_no_auth` and `ratio/actix_reference_middleware_per_no_auth`:
@@ -42,9 +44,12 @@
 //!   handler alone: what the framework charges any layer that hands something to handlers;
 //! - `ratio/axum_step_*_per_no_auth`: one step of a cached request at a time, in a layer that
 //!   runs it and throws its result away, against the `ok` route alone: `nothing` (the layer
-//!   itself), `route_lookup`, `cached_verify` (the token read from the header and verified
-//!   from the verified-token cache, with a UTF-8 check the decision does not make) and `decide` (`authorize_now`, the whole decision): what
-//!   each costs inside a request rather than in a loop of its own;
+//!   itself), `floor` (the least work any exact-token cache does: a `matchit` lookup, the
+//!   header read, the whole token compared with a stored copy, the clock read),
+//!   `route_lookup`, `cached_verify` (the token read from the header and verified from the
+//!   verified-token cache, with a UTF-8 check the decision does not make) and `decide`
+//!   (`authorize_now`, the whole decision): what each costs inside a request rather than in a
+//!   loop of its own;
 //! - `ratio/axum_authz_cold_per_peer` and `ratio/actix_authz_cold_per_peer`: likewise, 4
 //!   requests through the peer, then 4 through `authz_cold` (target: below 1×).
 //!
@@ -205,15 +210,45 @@ fn axum_step(step: impl Fn(&mut Request<Body>) + Clone + Send + Sync + 'static) 
         .with_state(())
 }
 
-/// The steps of a cached request, each alone behind a [`StepLayer`]: nothing, the route
-/// lookup, the verified-token cache hit (the token read from the header, then verified),
-/// and the whole decision (`authorize_now`, the token not put into the request).
-fn axum_steps(issuer: &LocalIssuer) -> [(&'static str, Router); 4] {
+/// The steps of a cached request, each alone behind a [`StepLayer`]: nothing, the floor
+/// (below), the route lookup, the verified-token cache hit (the token read from the header,
+/// then verified), and the whole decision (`authorize_now`, the token not put into the
+/// request).
+///
+/// The floor is the least work any authorization with an exact-token cache does on this
+/// request, written as plainly as it can be: the path looked up in a `matchit` router of the
+/// same three routes (as axum looks it up), the token read from the header and compared whole
+/// with one stored copy, and the system clock read for the expiry. No policy, no key check, no
+/// bookkeeping.
+fn axum_steps(issuer: &LocalIssuer, token: &str) -> [(&'static str, Router); 5] {
     let authorizer = authorizer(issuer, true);
     let routes = authorizer.routes();
     let verifier = authorizer.verifier();
+    let stored: Arc<[u8]> = Arc::from(token.as_bytes());
+    let mut matcher = matchit::Router::new();
+    for (index, pattern) in ["/health", "/admin/{*rest}", "/reports/{id}"]
+        .into_iter()
+        .enumerate()
+    {
+        matcher.insert(pattern, index).expect("route");
+    }
+    let matcher = Arc::new(matcher);
     [
         ("axum_step_nothing_per_no_auth", axum_step(|_| {})),
+        (
+            "axum_step_floor_per_no_auth",
+            axum_step(move |request| {
+                let route = matcher.at(request.uri().path()).map(|found| *found.value);
+                assert_eq!(route, Ok(2));
+                let value = request.headers()[http::header::AUTHORIZATION].as_bytes();
+                let raw = value.strip_prefix(b"Bearer ").expect("bearer token");
+                assert!(*raw == *stored);
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .expect("clock after 1970");
+                assert!(now.as_secs() < 4_000_000_000);
+            }),
+        ),
         (
             "axum_step_route_lookup_per_no_auth",
             axum_step(move |request| {
@@ -615,47 +650,104 @@ macro_rules! actix_ratio {
     };
 }
 
+/// `count` requests through `app`, one `block_on` each (as in `axum/no_auth`), timed.
+fn axum_chunk<S>(runtime: &Runtime, token: &str, app: &S, count: u64) -> Duration
+where
+    S: Service<Request<Body>, Response = Response, Error = Infallible> + Clone,
+{
+    let start = Instant::now();
+    for _ in 0..count {
+        let response = runtime
+            .block_on(app.clone().oneshot(request(black_box(token))))
+            .expect("infallible");
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    start.elapsed()
+}
+
+/// A ratio bench over two axum apps: each iteration times `count` requests through `floor`,
+/// then as many through `other`.
+fn axum_ratio_of<F, O>(
+    group: &mut BenchmarkGroup<'_, Ratio>,
+    runtime: &Runtime,
+    token: &str,
+    name: &str,
+    floor: &F,
+    other: &O,
+    count: u64,
+) where
+    F: Service<Request<Body>, Response = Response, Error = Infallible> + Clone,
+    O: Service<Request<Body>, Response = Response, Error = Infallible> + Clone,
+{
+    group.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            interleaved(iters, || {
+                (
+                    axum_chunk(runtime, token, floor, count),
+                    axum_chunk(runtime, token, other, count),
+                )
+            })
+        });
+    });
+}
+
 fn ratios(c: &mut Criterion<Ratio>) {
     let (issuer, token) = fixture();
     let mut group = c.benchmark_group("ratio");
 
     let runtime = runtime();
     let (no_auth, authz) = (axum_no_auth(), axum_authz(&issuer, true));
-    // One `block_on` per request, as in `axum/no_auth` and `axum/authz`.
-    let axum_chunk = |app: &Router, count: u64| {
-        let start = Instant::now();
-        for _ in 0..count {
-            let response = runtime
-                .block_on(app.clone().oneshot(request(black_box(&token))))
-                .expect("infallible");
-            assert_eq!(response.status(), StatusCode::OK);
-        }
-        start.elapsed()
-    };
-    // Each iteration: `count` requests through `floor`, then as many through `other`.
-    let mut axum_ratio = |name: &str, floor: &Router, other: &Router, count: u64| {
-        group.bench_function(name, |b| {
-            b.iter_custom(|iters| {
-                interleaved(iters, || {
-                    (axum_chunk(floor, count), axum_chunk(other, count))
-                })
-            });
-        });
-    };
-    axum_ratio("axum_authz_per_no_auth", &no_auth, &authz, CHUNK);
+    axum_ratio_of(
+        &mut group,
+        &runtime,
+        &token,
+        "axum_authz_per_no_auth",
+        &no_auth,
+        &authz,
+        CHUNK,
+    );
     let (floor, layered) = axum_layer_only(&issuer);
-    axum_ratio("axum_layer_per_no_auth", &floor, &layered, CHUNK);
-    axum_ratio(
+    axum_ratio_of(
+        &mut group,
+        &runtime,
+        &token,
+        "axum_layer_per_no_auth",
+        &floor,
+        &layered,
+        CHUNK,
+    );
+    let wrapped = AuthzLayer::new(authorizer(&issuer, true)).layer(floor.clone());
+    axum_ratio_of(
+        &mut group,
+        &runtime,
+        &token,
+        "axum_wrapped_layer_per_no_auth",
+        &floor,
+        &wrapped,
+        CHUNK,
+    );
+    axum_ratio_of(
+        &mut group,
+        &runtime,
+        &token,
         "axum_reference_layer_per_no_auth",
         &no_auth,
         &axum_reference(),
         CHUNK,
     );
-    for (name, app) in &axum_steps(&issuer) {
-        axum_ratio(name, &floor, app, CHUNK);
+    for (name, app) in &axum_steps(&issuer, &token) {
+        axum_ratio_of(&mut group, &runtime, &token, name, &floor, app, CHUNK);
     }
     let (cold, peer) = (axum_authz(&issuer, false), axum_peer(&runtime, &issuer));
-    axum_ratio("axum_authz_cold_per_peer", &peer, &cold, CHUNK_COLD);
+    axum_ratio_of(
+        &mut group,
+        &runtime,
+        &token,
+        "axum_authz_cold_per_peer",
+        &peer,
+        &cold,
+        CHUNK_COLD,
+    );
 
     // Many requests per `block_on`, as in `actix/no_auth` and `actix/authz`.
     let system = actix_web::rt::System::new();
