@@ -12,7 +12,9 @@
 //!   `AuthzLayer` (the shape of `ratio/axum_layer_per_no_auth` in `--bench http`);
 //! - `axum-wrapped-layer`: the same with `AuthzLayer` wrapped around the whole router
 //!   (`AuthzLayer::layer(router)`) instead of `Router::layer`;
-//! - `actix-no-auth`, `actix-middleware`: the same through actix-web, without and with
+//! - `actix-no-auth`, `actix-reference`, `actix-middleware`: the same through actix-web,
+//!   without middleware, with a `wrap_fn` middleware that only puts one shared value into the
+//!   request (what any middleware that hands something to handlers costs), and with
 //!   `CognitoAuth`;
 //! - `authorize-now`: `Authorizer::authorize_now` alone on the same request;
 //! - `authorize-now-flushed`: the same with the first-level data cache emptied before each
@@ -24,7 +26,9 @@
 //!   `ratio/verify_cold_per_rsa_verify` in `--bench verify`).
 
 use std::hint::black_box;
+use std::sync::Arc;
 
+use actix_web::HttpMessage as _;
 use actix_web::dev::{Service as _, ServiceResponse};
 use actix_web::test::TestRequest;
 use axum::Router;
@@ -76,14 +80,16 @@ fn main() {
         | "authorize-now-flushed" => {
             axum_shape(&fixture, &shape, count);
         }
-        "actix-no-auth" | "actix-middleware" => actix_shape(&fixture, &shape, count),
+        "actix-no-auth" | "actix-middleware" | "actix-reference" => {
+            actix_shape(&fixture, &shape, count);
+        }
         "rsa-verify" | "verify-cold" => verify_shape(&fixture, &shape, count),
         _ => {
             eprintln!(
                 "usage: instructions SHAPE COUNT, SHAPE one of axum-no-auth, \
                  axum-identity-layer, axum-layer, axum-wrapped-layer, authorize-now, \
                  authorize-now-flushed, \
-                 actix-no-auth, actix-middleware, rsa-verify, verify-cold"
+                 actix-no-auth, actix-reference, actix-middleware, rsa-verify, verify-cold"
             );
             std::process::exit(2);
         }
@@ -165,7 +171,18 @@ fn actix_shape(fixture: &Fixture, shape: &str, count: u64) {
             ))
             .to_request()
     };
-    if shape == "actix-no-auth" {
+    if shape == "actix-reference" {
+        let value = Arc::new(42_u64);
+        let app = system.block_on(actix_web::test::init_service(routes().wrap_fn(
+            move |request, service| {
+                request.extensions_mut().insert(Arc::clone(&value));
+                service.call(request)
+            },
+        )));
+        let one = |_| check(&system.block_on(app.call(request())).expect("response"));
+        one(0);
+        run(count, one);
+    } else if shape == "actix-no-auth" {
         let app = system.block_on(actix_web::test::init_service(routes()));
         let one = |_| check(&system.block_on(app.call(request())).expect("response"));
         one(0);

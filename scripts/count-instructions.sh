@@ -7,10 +7,11 @@
 #   scripts/count-instructions.sh SHAPE [SHAPE ...]
 #
 # SHAPE is one of benches/instructions.rs's: axum-no-auth, axum-identity-layer, axum-layer,
-# axum-wrapped-layer, authorize-now, authorize-now-flushed, actix-no-auth, actix-middleware,
-# rsa-verify, verify-cold. Each is run with COUNT (default 1000) and twice COUNT requests,
-# counting only inside their loop (in a `-flushed` shape, only inside each decision), and the
-# difference divided by COUNT is printed, so start-up and the first request drop out.
+# axum-wrapped-layer, authorize-now, authorize-now-flushed, actix-no-auth, actix-reference,
+# actix-middleware, rsa-verify, verify-cold. Each is run with COUNT (default 1000) and twice
+# COUNT requests, counting only inside their loop (in a `-flushed` shape, only inside each
+# decision), and the difference divided by COUNT is printed, so start-up and the first request
+# drop out.
 # Needs valgrind (`apt-get install valgrind`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +21,7 @@ if ! command -v valgrind >/dev/null; then
   exit 1
 fi
 if [ "$#" -eq 0 ]; then
-  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 fi
 count=${COUNT:-1000}
