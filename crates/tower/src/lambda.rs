@@ -19,16 +19,31 @@
 //! stays). Requests that lambda_http did not build (no request context) are matched on their
 //! path as it is.
 //!
+//! The path the client sent guards the request too. lambda_http builds the URI from the
+//! event's raw path (REST `path`, HTTP API `rawPath`) by putting the stage in front and parsing
+//! the result as a URL, which resolves `.` and `..` segments, encoded ones included, and can
+//! take the stage out again; and a nested router or a middleware in front of the layer may
+//! have taken the stage off already. So the layer also reads the raw path the same way (the
+//! stage put in front as lambda_http puts it, then taken off once): where the two readings
+//! differ, the routes of both must allow the request, and a `.` or `..` segment in the path as
+//! sent is refused with 400 `invalid_request`.
+//!
 //! The router behind the layer must dispatch the same path the policy is matched on, or the
 //! policy guards a different route than the one that runs: with the stage removed for the
 //! policy, make your router see it removed too (set `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH` for
-//! REST APIs, deploy HTTP APIs on `$default`, or nest the router under `/{stage}`). If your route
-//! table is written with the stage in its paths, choose [`StagePath::Keep`] with
+//! REST APIs, deploy HTTP APIs on `$default`, or nest the router under the stage's literal
+//! name, `nest("/prod", ..)`, never under a parameter such as `/{stage}`, which takes off
+//! whatever segment comes first). With an axum router, enable the `axum` feature: a layer
+//! inside `nest` then reads the path before axum took the prefix off. If your route table is
+//! written with the stage in its paths, choose [`StagePath::Keep`] with
 //! [`AuthzLayer::stage_path`](crate::AuthzLayer::stage_path). A path that matches no route gets
 //! the route table's `unmatched` policy: keep that one a policy that denies, so a path the
 //! table was not written for is refused rather than let in.
 
+use std::borrow::Cow;
+
 use http::{Extensions, Request};
+use lambda_http::RequestExt as _;
 use lambda_http::request::RequestContext;
 
 /// Which path the route table is matched on for requests built by lambda_http.
@@ -76,6 +91,43 @@ impl StagePath {
                 None => path,
             },
         }
+    }
+}
+
+impl StagePath {
+    /// The path the client sent (lambda_http's raw path), read as [`StagePath::policy_path`]
+    /// reads the URI path; `None` for requests lambda_http did not build.
+    ///
+    /// lambda_http builds the URI by putting the stage in front of the raw path and parsing
+    /// the result as a URL, which resolves `.` and `..` segments (`%2e%2e` too) and can take
+    /// the stage out again; and a router or middleware in front of the layer may have taken
+    /// the stage off already. Both readings guard the request, so neither can hand the policy
+    /// a path the router does not dispatch on.
+    pub(crate) fn sent_path(self, extensions: &Extensions) -> Option<Cow<'_, str>> {
+        let context = extensions.get::<RequestContext>()?;
+        let raw = extensions.raw_http_path();
+        // The path lambda_http built, before `Url::parse` read it: its own rule, to the letter.
+        let stage = match context {
+            RequestContext::ApiGatewayV1(context) => context.stage.as_deref(),
+            RequestContext::ApiGatewayV2(context) => context.stage.as_deref(),
+            RequestContext::WebSocket(context) => context.stage.as_deref(),
+            _ => None,
+        }
+        .filter(|stage| *stage != "$default" && !ignore_stage_in_path());
+        let built = match stage {
+            Some(stage) if !raw.starts_with(&format!("/{stage}/")) => {
+                Cow::Owned(format!("/{stage}{raw}"))
+            }
+            _ => Cow::Borrowed(raw),
+        };
+        let stripped = match (self, stage_in_path(extensions)) {
+            (StagePath::Strip, Some(stage)) => match built {
+                Cow::Borrowed(built) => Cow::Borrowed(strip_stage(built, stage)),
+                Cow::Owned(built) => Cow::Owned(strip_stage(&built, stage).to_owned()),
+            },
+            _ => built,
+        };
+        Some(stripped)
     }
 }
 

@@ -108,7 +108,9 @@
 //! the path without the stage lambda_http puts in front of it (`/prod/admin/users` is matched
 //! as `/admin/users`); [`lambda_policy_path`] gives a handler the same path, and
 //! [`AuthzLayer::stage_path`] chooses otherwise. ALB and function URL events are matched on
-//! their path as sent.
+//! their path as sent. The event's raw path, read the same way, guards the request too:
+//! lambda_http resolves `..` segments as it builds the URI, and such a request is refused with
+//! 400 (see [`StagePath`]).
 //!
 //! # What it costs
 //!

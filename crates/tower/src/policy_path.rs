@@ -4,6 +4,8 @@
 //! requests built by lambda_http (feature `lambda-http`) that path without the API Gateway
 //! stage.
 
+use std::borrow::Cow;
+
 use http::Extensions;
 
 /// The layer's choice of policy path; nothing to choose without the `lambda-http` feature.
@@ -27,6 +29,19 @@ impl PolicyPath {
         {
             let _ = extensions;
             path
+        }
+    }
+
+    /// The client's path as sent, read as [`PolicyPath::of`] reads the URI path, where the
+    /// URI was rebuilt from it (requests built by lambda_http); `None` elsewhere.
+    #[inline]
+    pub(crate) fn sent(self, extensions: &Extensions) -> Option<Cow<'_, str>> {
+        #[cfg(feature = "lambda-http")]
+        return self.stage.sent_path(extensions);
+        #[cfg(not(feature = "lambda-http"))]
+        {
+            let _ = extensions;
+            None
         }
     }
 }

@@ -26,13 +26,20 @@ pub struct Authz<S, R = crate::DefaultResponder> {
 }
 
 /// What the policy is looked up with: the client's path (axum's `OriginalUri` inside a nested
-/// router), less an API Gateway stage (policy_path.rs), and the query.
+/// router), less an API Gateway stage (policy_path.rs); for requests lambda_http built, the
+/// path as sent (`sent`) as a second reading; and the query.
 fn target<'a>(
     path: PolicyPath,
     uri: &'a http::Uri,
     extensions: &'a http::Extensions,
+    sent: Option<&'a str>,
 ) -> cognito_authz_core::RequestTarget<'a> {
-    cognito_authz_core::RequestTarget::new(path.of(uri.path(), extensions)).with_query(uri.query())
+    let target = cognito_authz_core::RequestTarget::new(path.of(uri.path(), extensions));
+    match sent {
+        Some(sent) => target.with_raw_path(sent),
+        None => target,
+    }
+    .with_query(uri.query())
 }
 
 impl<S, R> Authz<S, R> {
@@ -94,11 +101,19 @@ where
         // The decision is ready at once unless a key set has to be fetched (a token in the
         // verified-token cache, or any token whose key is cached): then nothing is allocated
         // and the service is never cloned.
-        let decided = self.authorizer.authorize_now(
-            request.method(),
-            target(self.path, request.uri(), request.extensions()),
-            request.headers(),
-        );
+        let decided = {
+            let sent = self.path.sent(request.extensions());
+            self.authorizer.authorize_now(
+                request.method(),
+                target(
+                    self.path,
+                    request.uri(),
+                    request.extensions(),
+                    sent.as_deref(),
+                ),
+                request.headers(),
+            )
+        };
         match decided {
             Some(Decision::Allow { token }) => {
                 mark(&mut request, token, self.realm.as_ref());
@@ -138,13 +153,16 @@ impl<S, R> Authz<S, R> {
         // the body (axum's is not Sync).
         let (parts, body) = request.into_parts();
         ResponseFuture::authorizing(Box::pin(async move {
-            let decision = authorizer
-                .authorize(
-                    &parts.method,
-                    target(path, &parts.uri, &parts.extensions),
-                    &parts.headers,
-                )
-                .await;
+            let decision = {
+                let sent = path.sent(&parts.extensions);
+                authorizer
+                    .authorize(
+                        &parts.method,
+                        target(path, &parts.uri, &parts.extensions, sent.as_deref()),
+                        &parts.headers,
+                    )
+                    .await
+            };
             let mut request = Request::from_parts(parts, body);
             match decision {
                 Decision::Allow { token } => {

@@ -271,6 +271,34 @@ async fn every_event_kind_is_matched_on_the_path_the_api_routes_name() {
     }
 }
 
+/// lambda_http resolves `..` segments (`%2e%2e` too) as it builds the URI, which can take the
+/// stage out of it: the path the client sent decides too, and its dot segment is refused,
+/// wherever the stage ends up.
+#[tokio::test]
+async fn a_dot_segment_lambda_http_resolved_is_refused_as_sent() {
+    assert!(
+        std::env::var_os(IGNORE_STAGE).is_none(),
+        "run without {IGNORE_STAGE}: the test with it sets it itself"
+    );
+    let fixture = Fixture::new();
+    for event in [Event::Rest, Event::HttpStage] {
+        for path in [
+            "/%2e%2e/health",
+            "/../health",
+            "/x/%2E%2E/health",
+            "/admin/../health",
+        ] {
+            let json = event.json(path, Some(&fixture.admin()));
+            let (status, body) = fixture.send(fixture.layer.clone(), event, &json).await;
+            assert_eq!(status, 400, "{event:?} {path}: {body}");
+            assert!(
+                body.contains("invalid_request") || body.contains("Bad Request"),
+                "{body}"
+            );
+        }
+    }
+}
+
 #[test]
 fn the_stage_is_what_lambda_http_put_in_front_and_only_that() {
     // (event, the API's path, the path lambda_http builds, the path the policy sees)

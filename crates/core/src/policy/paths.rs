@@ -62,6 +62,16 @@ impl<'a> RequestTarget<'a> {
         }
     }
 
+    /// The same target with the path as the client sent it, when the framework routes on a
+    /// form of it rebuilt in between (lambda_http resolves `.` and `..` segments as it builds
+    /// the request): both readings guard the request, and a dot segment in either is refused.
+    #[must_use]
+    pub fn with_raw_path(mut self, raw: &'a str) -> Self {
+        self.plain = self.plain && raw == self.path;
+        self.raw_path = Some(raw);
+        self
+    }
+
     /// The same target, dispatched as `dispatch` says.
     #[must_use]
     pub fn dispatch(mut self, dispatch: Dispatch) -> Self {
@@ -436,6 +446,21 @@ mod tests {
             assert!(!RequestTarget::new(path).has_dot_segments(), "{path}");
         }
         assert!(RequestTarget::actix("/docs/x", "/docs/%2e%2e/x").has_dot_segments());
+    }
+
+    #[test]
+    fn a_raw_path_is_a_second_reading_that_keeps_the_dispatch() {
+        // lambda_http resolved `%2e%2e` as it built the URI: the path as sent is refused.
+        let target = RequestTarget::new("/public/admin/x").with_raw_path("/%2e%2e/public/admin/x");
+        assert_eq!(target.dispatch_kind(), Dispatch::MostSpecific);
+        assert!(target.has_dot_segments());
+        // A router that saw the path rewritten: both readings guard the request.
+        let target = RequestTarget::new("/edit").with_raw_path("/prod/edit");
+        assert!(!target.has_dot_segments());
+        assert_eq!(all(target), ["/edit", "/prod/edit"]);
+        // The same path twice is one plain reading.
+        let target = RequestTarget::new("/admin/x").with_raw_path("/admin/x");
+        assert_eq!(all(target), ["/admin/x"]);
     }
 
     #[test]
