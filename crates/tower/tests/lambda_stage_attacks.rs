@@ -180,6 +180,89 @@ async fn a_layer_inside_the_stage_nest_decides_an_empty_segment_as_routed() {
     }
 }
 
+/// The README's first advice, "route on `lambda_policy_path(&request)`", with an axum router:
+/// a `map_request` in front of the router sets the request's path to
+/// `lambda_policy_path(&request)` (the stage taken off, as the policy sees it), and the layer
+/// is on the router. The layer then takes the stage off a second time: the client's
+/// `/prod/prod/edit` (HTTP API `rawPath`; REST `path` `/prod/prod/edit`) is routed as
+/// `/prod/edit`, which is `/{page}/edit` (admin only), and decided as `/edit`, which is
+/// `/{page}` (public). With or without the `axum` feature: axum's `OriginalUri` is recorded
+/// by the router, after the rewrite.
+#[tokio::test]
+#[ignore = "finding: a router that routes on lambda_policy_path (the README's advice) gets the stage stripped twice by the layer"]
+async fn a_router_on_the_policy_path_has_the_stage_taken_off_once() {
+    no_ignore_stage();
+    let fixture = Fixture::new();
+    let router = lambda_attack_common::app().layer(fixture.layer.clone());
+    let rewritten = tower::ServiceBuilder::new()
+        .map_request(|mut request: http::Request<lambda_http::Body>| {
+            let path = cognito_authz_tower::lambda_policy_path(&request).to_owned();
+            let mut parts = request.uri().clone().into_parts();
+            let query = parts
+                .path_and_query
+                .as_ref()
+                .and_then(|pq| pq.query())
+                .map(|query| format!("?{query}"))
+                .unwrap_or_default();
+            parts.path_and_query = Some(format!("{path}{query}").parse().expect("path"));
+            *request.uri_mut() = http::Uri::from_parts(parts).expect("uri");
+            request
+        })
+        .service(router);
+    // The plain requests work.
+    for (kind, path, caller, status, route) in [
+        (Kind::Rest, "/admin/x", Caller::Admin, 200, Some("admin")),
+        (Kind::Rest, "/admin/x", Caller::User, 403, None),
+        (
+            Kind::Http,
+            "/prod/about",
+            Caller::Anonymous,
+            200,
+            Some("page"),
+        ),
+        (Kind::Http, "/prod/about/edit", Caller::User, 403, None),
+    ] {
+        let authorization = fixture.authorization(caller);
+        let json = event(kind, "GET", path, authorization.as_deref());
+        let request = lambda_http::request::from_str(&json).expect("event");
+        let response = tower::ServiceExt::oneshot(rewritten.clone(), request)
+            .await
+            .expect("infallible");
+        let ran = response
+            .headers()
+            .get("x-route")
+            .map(|v| v.to_str().expect("ascii").to_owned());
+        assert_eq!(
+            (response.status().as_u16(), ran.as_deref()),
+            (status, route),
+            "{kind:?} {path} as {caller:?}"
+        );
+    }
+    for (kind, path) in [
+        (Kind::Rest, "/prod/prod/edit"),
+        (Kind::Http, "/prod/prod/edit"),
+    ] {
+        for caller in [Caller::Anonymous, Caller::User] {
+            let authorization = fixture.authorization(caller);
+            let json = event(kind, "GET", path, authorization.as_deref());
+            let request = lambda_http::request::from_str(&json).expect("event");
+            let response = tower::ServiceExt::oneshot(rewritten.clone(), request)
+                .await
+                .expect("infallible");
+            let ran = response
+                .headers()
+                .get("x-route")
+                .map(|v| v.to_str().expect("ascii").to_owned());
+            assert_ne!(
+                ran.as_deref(),
+                Some("page_edit"),
+                "{kind:?} {path} as {caller:?}: the admin-only /{{page}}/edit ran ({})",
+                response.status()
+            );
+        }
+    }
+}
+
 /// Requests that must reach their handler or be refused, so a router that refuses everything
 /// (or lets everyone in) cannot pass.
 async fn sanity(fixture: &Fixture, router: &Router) {
