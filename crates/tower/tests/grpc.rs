@@ -482,6 +482,10 @@ struct RawSeen {
     reply: Option<String>,
 }
 
+/// A raw caller: who, the metadata entries (name, value bytes), and the strongest method it
+/// may run (0 none, 1 `Hello`, 2 `Admin`).
+type Caller<'a> = (&'a str, Vec<(&'a str, Vec<u8>)>, u8);
+
 /// A unary call to `path` with the metadata `headers` (name, value bytes), over h2.
 async fn h2_call(addr: SocketAddr, path: &str, headers: &[(&str, Vec<u8>)]) -> Option<RawSeen> {
     use prost::Message as _;
@@ -599,7 +603,7 @@ async fn raw_http2_paths_and_metadata_never_run_a_method_the_policy_refused() {
         }
         out.into_bytes()
     };
-    let callers: Vec<(&str, Vec<(&str, Vec<u8>)>, u8)> = vec![
+    let callers: Vec<Caller<'_>> = vec![
         ("no token", vec![], 0),
         (
             "user",

@@ -17,20 +17,20 @@ use cognito_authz_tower::AuthzLayer;
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
 
-pub const STAGE: &str = "prod";
+pub(crate) const STAGE: &str = "prod";
 
 /// Who calls, weakest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Caller {
+pub(crate) enum Caller {
     Anonymous,
     User,
     Admin,
 }
 
-pub const CALLERS: [Caller; 3] = [Caller::Anonymous, Caller::User, Caller::Admin];
+pub(crate) const CALLERS: [Caller; 3] = [Caller::Anonymous, Caller::User, Caller::Admin];
 
 /// The policy each route's author wrote, as the weakest caller it lets in.
-pub fn needs(route: &str) -> Caller {
+pub(crate) fn needs(route: &str) -> Caller {
     match route {
         // The fallback is the 404 handler: which policy covers a path no route takes is the
         // table's business (`/public/` is `/public/{*rest}`'s for the table, no route's for
@@ -43,7 +43,7 @@ pub fn needs(route: &str) -> Caller {
 }
 
 /// The route table: written as the API's routes are, without the stage.
-pub fn policy_text() -> String {
+pub(crate) fn policy_text() -> String {
     PolicyText::new()
         .unmatched("authenticated")
         .route("/health", "public")
@@ -64,12 +64,12 @@ fn named(name: &'static str) -> axum::response::Response {
 }
 
 /// The application's router, the same routes as the table.
-pub fn app() -> Router {
+pub(crate) fn app() -> Router {
     routes().fallback(|| async { named("fallback") })
 }
 
 /// [`app`] without the fallback (axum refuses a nested fallback under a path parameter).
-pub fn routes() -> Router {
+pub(crate) fn routes() -> Router {
     Router::new()
         .route("/health", get(|| async { named("health") }))
         .route("/public/{*rest}", any(|| async { named("public") }))
@@ -80,13 +80,13 @@ pub fn routes() -> Router {
         .route("/{page}/edit", any(|| async { named("page_edit") }))
 }
 
-pub struct Fixture {
-    pub issuer: LocalIssuer,
-    pub layer: AuthzLayer,
+pub(crate) struct Fixture {
+    pub(crate) issuer: LocalIssuer,
+    pub(crate) layer: AuthzLayer,
 }
 
 impl Fixture {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let issuer = LocalIssuer::offline();
         let authorizer = issuer
             .authorizer(&policy_text())
@@ -97,7 +97,7 @@ impl Fixture {
         }
     }
 
-    pub fn authorization(&self, caller: Caller) -> Option<String> {
+    pub(crate) fn authorization(&self, caller: Caller) -> Option<String> {
         match caller {
             Caller::Anonymous => None,
             Caller::User => Some(format!("Bearer {}", contract::user(&self.issuer))),
@@ -108,7 +108,7 @@ impl Fixture {
 
 /// The kinds of event sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// REST API (payload 1.0) on stage `prod`: `path` is the API path, without the stage.
     Rest,
     /// HTTP API (payload 2.0) on stage `prod`: `rawPath` as given (on the execute-api domain
@@ -126,7 +126,7 @@ fn fixture_json(name: &str) -> Value {
 
 /// The event JSON for `method path` (the REST `path`, or the HTTP API `rawPath` and
 /// `requestContext.http.path`, byte for byte) on stage `prod`.
-pub fn event(kind: Kind, method: &str, path: &str, authorization: Option<&str>) -> String {
+pub(crate) fn event(kind: Kind, method: &str, path: &str, authorization: Option<&str>) -> String {
     let mut event = match kind {
         Kind::Rest => {
             let mut event = fixture_json("example-apigw-request.json");
@@ -170,16 +170,16 @@ pub fn event(kind: Kind, method: &str, path: &str, authorization: Option<&str>) 
 
 /// What one request did.
 #[derive(Debug, Clone)]
-pub struct Outcome {
-    pub uri_path: String,
-    pub policy_path: String,
-    pub status: u16,
-    pub route: Option<String>,
+pub(crate) struct Outcome {
+    pub(crate) uri_path: String,
+    pub(crate) policy_path: String,
+    pub(crate) status: u16,
+    pub(crate) route: Option<String>,
 }
 
 /// Converts `json` as lambda_http does and sends it through `router`. `None` when lambda_http
 /// itself refuses or panics on the event (not the layer's business).
-pub async fn send(router: &Router, json: &str) -> Option<Outcome> {
+pub(crate) async fn send(router: &Router, json: &str) -> Option<Outcome> {
     let json = json.to_owned();
     let request = std::panic::catch_unwind(move || lambda_http::request::from_str(&json))
         .ok()?
@@ -202,7 +202,7 @@ pub async fn send(router: &Router, json: &str) -> Option<Outcome> {
 /// API paths (REST `path`, HTTP API `rawPath`) built from `base` (an API route path such as
 /// `/admin/x`): with and without the stage, the stage repeated, in another case, encoded,
 /// behind empty, dot and dot-dot segments (plain and encoded), behind another route's prefix.
-pub fn spellings(base: &str) -> Vec<String> {
+pub(crate) fn spellings(base: &str) -> Vec<String> {
     let tail = &base[1..];
     let mut out = vec![
         base.to_owned(),
@@ -259,7 +259,7 @@ pub fn spellings(base: &str) -> Vec<String> {
 }
 
 /// Every API path tried.
-pub fn all_paths() -> Vec<String> {
+pub(crate) fn all_paths() -> Vec<String> {
     let mut paths = vec![
         String::new(),
         "/".into(),
@@ -292,7 +292,7 @@ pub fn all_paths() -> Vec<String> {
 
 /// Sends every path of every kind from every caller through `router`; the lines that broke
 /// the rule, and how many handlers ran at all.
-pub async fn attack(
+pub(crate) async fn attack(
     fixture: &Fixture,
     shape: &str,
     router: &Router,
