@@ -466,3 +466,244 @@ async fn python_grpcio_clients_see_the_same_codes() {
         .expect("client thread");
     assert_eq!(seen, vec![expected]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Raw HTTP/2 attacks: `:path` forms and `authorization` metadata a tonic client never sends,
+// written with the h2 crate. The rule: a method ran ⇒ the caller satisfies its route.
+// ---------------------------------------------------------------------------------------------
+
+/// What one raw call got: the gRPC status (headers of a trailers-only answer, else trailers)
+/// and the reply text when a method ran.
+#[derive(Debug)]
+struct RawSeen {
+    http_status: u16,
+    grpc_status: Option<String>,
+    grpc_message: Option<String>,
+    reply: Option<String>,
+}
+
+/// A raw caller: who, the metadata entries (name, value bytes), and the strongest method it
+/// may run (0 none, 1 `Hello`, 2 `Admin`).
+type Caller<'a> = (&'a str, Vec<(&'a str, Vec<u8>)>, u8);
+
+/// A unary call to `path` with the metadata `headers` (name, value bytes), over h2.
+async fn h2_call(addr: SocketAddr, path: &str, headers: &[(&str, Vec<u8>)]) -> Option<RawSeen> {
+    use prost::Message as _;
+    let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let (client, connection) = h2::client::handshake(tcp).await.expect("h2 handshake");
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let mut client = client.ready().await.expect("ready");
+    let uri = format!("http://{addr}{path}");
+    let mut builder = http::Request::builder()
+        .method("POST")
+        .uri(uri.as_str())
+        .header("content-type", "application/grpc")
+        .header("te", "trailers");
+    for (name, value) in headers {
+        builder = builder.header(*name, http::HeaderValue::from_bytes(value).ok()?);
+    }
+    // A `:path` the http crate will not build is no request at all.
+    let request = builder.body(()).ok()?;
+    let (response, mut send) = client.send_request(request, false).ok()?;
+    let message = HelloRequest {
+        name: "raw".to_owned(),
+    }
+    .encode_to_vec();
+    let mut frame = vec![0u8];
+    frame.extend_from_slice(&u32::try_from(message.len()).expect("small").to_be_bytes());
+    frame.extend_from_slice(&message);
+    send.send_data(bytes::Bytes::from(frame), true).ok()?;
+    let response = response.await.ok()?;
+    let http_status = response.status().as_u16();
+    let header = |map: &http::HeaderMap, name: &str| {
+        map.get(name)
+            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+    };
+    let mut grpc_status = header(response.headers(), "grpc-status");
+    let mut grpc_message = header(response.headers(), "grpc-message");
+    let mut body = response.into_body();
+    let mut data = Vec::new();
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk.ok()?;
+        let _ = body.flow_control().release_capacity(chunk.len());
+        data.extend_from_slice(&chunk);
+    }
+    if let Ok(Some(trailers)) = body.trailers().await {
+        grpc_status = grpc_status.or_else(|| header(&trailers, "grpc-status"));
+        grpc_message = grpc_message.or_else(|| header(&trailers, "grpc-message"));
+    }
+    let reply = (data.len() > 5)
+        .then(|| HelloReply::decode(&data[5..]).ok())
+        .flatten()
+        .map(|reply| reply.message);
+    Some(RawSeen {
+        http_status,
+        grpc_status,
+        grpc_message,
+        reply,
+    })
+}
+
+/// Odd `:path` spellings of the admin method, and metadata forms, from no one, a user and an
+/// administrator, through both wirings: only the administrator's exact call may run
+/// `Admin`, only signed-in callers `Hello`; a refused call is never `OK`.
+#[tokio::test]
+async fn raw_http2_paths_and_metadata_never_run_a_method_the_policy_refused() {
+    let (issuer, authorizer) = fixture().await;
+    let user = format!("Bearer {}", contract::user(&issuer));
+    let admin = format!("Bearer {}", contract::admin(&issuer));
+    let admin_raw = contract::admin(&issuer);
+    let paths = [
+        "/test.Greeter/Admin",
+        "/test.Greeter/Admin?x=1",
+        "/test.Greeter/Admin/",
+        "/test.Greeter/Admin/.",
+        "/test.Greeter/Admin;x",
+        "/test.Greeter/Admin%00",
+        "/test.Greeter/Admin%2f",
+        "/test.Greeter/%41dmin",
+        "/test.Greeter/%61dmin",
+        "/test.Greeter/admin",
+        "/test.Greeter/ADMIN",
+        "/test.Greeter//Admin",
+        "//test.Greeter/Admin",
+        "/test.Greeter/./Admin",
+        "/test.Greeter/x/../Admin",
+        "/test.Greeter/%2e/Admin",
+        "/test.Health/../test.Greeter/Admin",
+        "/test.Health/%2e%2e/test.Greeter/Admin",
+        "/test.Health/..%2ftest.Greeter%2fAdmin",
+        "/test.Health%2f..%2ftest.Greeter/Admin",
+        "/test%2eGreeter/Admin",
+        "/test.Greeter%2fAdmin",
+        "/TEST.GREETER/Admin",
+        "/test.Greeter/Hello",
+        "/test.Greeter/Hello/../Admin",
+        "/test.Greeter/Hello%2f..%2fAdmin",
+        "/test.Health/Check",
+        "/test.Health/Check/../../test.Greeter/Admin",
+    ];
+    // (who, metadata, the strongest method kind the caller may run: 0 none, 1 Hello, 2 Admin)
+    let b64 = |text: &str| {
+        use std::fmt::Write as _;
+        // Standard base64 without padding, as gRPC writes `-bin` values.
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let bytes = text.as_bytes();
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+            for i in 0..=chunk.len() {
+                let _ = out.write_char(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+            }
+        }
+        out.into_bytes()
+    };
+    let callers: Vec<Caller<'_>> = vec![
+        ("no token", vec![], 0),
+        (
+            "user",
+            vec![("authorization", user.clone().into_bytes())],
+            1,
+        ),
+        (
+            "admin",
+            vec![("authorization", admin.clone().into_bytes())],
+            2,
+        ),
+        (
+            "admin token only in authorization-bin",
+            vec![("authorization-bin", b64(&admin))],
+            0,
+        ),
+        (
+            "user header, admin in authorization-bin",
+            vec![
+                ("authorization", user.clone().into_bytes()),
+                ("authorization-bin", b64(&admin)),
+            ],
+            1,
+        ),
+        (
+            "user and admin headers",
+            vec![
+                ("authorization", user.clone().into_bytes()),
+                ("authorization", admin.clone().into_bytes()),
+            ],
+            0,
+        ),
+        (
+            "admin then user, comma-joined",
+            vec![("authorization", format!("{admin}, {user}").into_bytes())],
+            0,
+        ),
+        (
+            "admin token raw, no scheme",
+            vec![("authorization", admin_raw.clone().into_bytes())],
+            2,
+        ),
+        (
+            "admin in grpc-metadata-authorization",
+            vec![("grpc-metadata-authorization", admin.clone().into_bytes())],
+            0,
+        ),
+        (
+            "admin in a cookie",
+            vec![("cookie", format!("authorization={admin_raw}").into_bytes())],
+            0,
+        ),
+    ];
+    let mut broken = Vec::new();
+    let mut ran = 0;
+    for wiring in [Wiring::ServerLayer, Wiring::NamedLayer] {
+        let server = GrpcServer::start(authorizer.clone(), wiring).await;
+        for path in paths {
+            for (who, metadata, may) in &callers {
+                let Some(seen) = h2_call(server.addr, path, metadata).await else {
+                    continue;
+                };
+                // Every answer is a gRPC one, and no message repeats a token.
+                if seen.http_status != 200
+                    || seen.grpc_status.is_none()
+                    || seen.grpc_message.as_deref().is_some_and(|message| {
+                        message.len() > 40 || message.contains(&admin_raw[..20])
+                    })
+                {
+                    broken.push(format!("{wiring:?} {path} as {who}: answer {seen:?}"));
+                }
+                let Some(reply) = &seen.reply else {
+                    if seen.grpc_status.as_deref() == Some("0") {
+                        broken.push(format!(
+                            "{wiring:?} {path} as {who}: OK without a reply: {seen:?}"
+                        ));
+                    }
+                    continue;
+                };
+                ran += 1;
+                let needs = if reply.starts_with("/test.Greeter/Admin ") {
+                    2
+                } else if reply.starts_with("/test.Greeter/Hello ") {
+                    1
+                } else {
+                    0
+                };
+                if needs > *may {
+                    broken.push(format!(
+                        "{wiring:?} {path} as {who}: ran {reply:?} ({seen:?})"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(ran >= 6, "only {ran} methods ran");
+    assert!(
+        broken.is_empty(),
+        "{} broken:\n{}",
+        broken.len(),
+        broken.join("\n")
+    );
+}
