@@ -65,7 +65,13 @@ macro_rules! finish {
                 primary,
             } => {
                 let token = match identity {
-                    Identity::Token(Ok(raw)) => verify!($active, raw, $resolve),
+                    Identity::Token(Ok(raw)) => match $active.verifier.verify_cached(raw) {
+                        Some(verified) => verified,
+                        None => match $self.inner.token_source.joined_values(raw, $headers) {
+                            Some(error) => Err(error),
+                            None => $resolve!($active.verifier.verify_not_cached(raw)),
+                        },
+                    },
                     Identity::Token(Err(error)) => Err(error),
                     #[cfg(feature = "alb")]
                     Identity::Alb(alb) => $resolve!(crate::verify::alb::identify(alb, $headers)),

@@ -349,6 +349,26 @@ fn requests_are_decided_per_the_contract() {
             vec![bearer(&user), ("cookie", format!("id_token={user}"))],
             deny("invalid_request", None, r#"Bearer error="invalid_request""#),
         ),
+        // two headers a proxy joined with a comma (an API Gateway HTTP API), either order
+        (
+            "GET",
+            "/me",
+            vec![("authorization", format!("Bearer {user},Bearer {admin}"))],
+            deny("invalid_request", None, r#"Bearer error="invalid_request""#),
+        ),
+        (
+            "GET",
+            "/me",
+            vec![("authorization", format!("Bearer {admin}, Bearer {user}"))],
+            deny("invalid_request", None, r#"Bearer error="invalid_request""#),
+        ),
+        // a comma in a cookie token is only a malformed token
+        (
+            "GET",
+            "/me",
+            vec![("cookie", format!("id_token={user},x"))],
+            deny("malformed_token", None, invalid("malformed token")),
+        ),
         // insufficient_scope vs forbidden
         (
             "GET",

@@ -399,6 +399,28 @@ impl TokenSource {
         Ok(raw)
     }
 
+    /// Why `raw`, the token a request's header carried, is not one token but several: a comma,
+    /// which no JWT holds, is how a proxy joins a repeated header into one (an API Gateway
+    /// HTTP API does), so such a value is two `Authorization` headers (`invalid_request`).
+    /// Read only for a token the verified-token cache did not know (a cached token holds no
+    /// comma), so the common request never scans its token for one.
+    pub(crate) fn joined_values<H: HeaderLookup + ?Sized>(
+        &self,
+        raw: &[u8],
+        headers: &H,
+    ) -> Option<Error> {
+        if !raw.contains(&b',') {
+            return None;
+        }
+        match self.extract_raw_located(headers) {
+            Ok((_, TokenLocation::Header)) => Some(Error::new(
+                ErrorKind::InvalidRequest,
+                "the token header holds more than one value",
+            )),
+            _ => None,
+        }
+    }
+
     /// [`TokenSource::extract_raw`] and where the token was found.
     pub(crate) fn extract_raw_located<'a, H: HeaderLookup + ?Sized>(
         &self,
