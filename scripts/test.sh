@@ -128,3 +128,13 @@ COGNITO_AUTHZ_TOOLS_PYTHON="$tools_venv/bin/python" \
 COGNITO_AUTHZ_CARGO_LAMBDA="$tools_venv/bin/cargo-lambda" \
 COGNITO_AUTHZ_NODE_MODULES="$npm_prefix/node_modules" \
     cargo test --workspace --all-features "$@"
+
+# The lambda_http suites again with the features the README gives lambda_http users (`tower`,
+# `lambda-http`, no `axum`): a layer inside an axum nest reads another path without `axum`.
+# Skipped when arguments pick tests of the run above; cargo-lambda's own test ran there.
+if [[ $# -eq 0 ]]; then
+    echo "==> cargo test -p cognito-authz-tower --features lambda-http (without axum)"
+    cargo test -p cognito-authz-tower --features lambda-http \
+        --test lambda --test lambda_stage_attacks --test lambda_token_attacks \
+        --test lambda_ignore_stage_attacks -- --skip cargo_lambda_watch_and_invoke
+fi

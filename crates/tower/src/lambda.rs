@@ -120,6 +120,7 @@ impl StagePath {
             }
             _ => Cow::Borrowed(raw),
         };
+        let built = segmented_as_a_url(built);
         let stripped = match (self, stage_in_path(extensions)) {
             (StagePath::Strip, Some(stage)) => match built {
                 Cow::Borrowed(built) => Cow::Borrowed(strip_stage(built, stage)),
@@ -129,6 +130,24 @@ impl StagePath {
         };
         Some(stripped)
     }
+}
+
+/// `path` with the changes a URL parser makes to where its segments begin and end (lambda_http
+/// parses the path it builds as an `http` URL): a `\` separates segments as `/` does, tabs and
+/// line breaks are dropped, and trailing spaces and control characters are trimmed. Its `.`
+/// and `..` segments are left as they are, for the route table to refuse.
+fn segmented_as_a_url(path: Cow<'_, str>) -> Cow<'_, str> {
+    let changed = path.contains(['\\', '\t', '\n', '\r']) || path.ends_with(|c: char| c <= ' ');
+    if !changed {
+        return path;
+    }
+    let cleaned: String = path
+        .trim_end_matches(|c: char| c <= ' ')
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .map(|c| if c == '\\' { '/' } else { c })
+        .collect();
+    Cow::Owned(cleaned)
 }
 
 /// The stage lambda_http put in front of the path, from the event's request context.
@@ -183,6 +202,55 @@ mod tests {
         for (path, expected) in cases {
             assert_eq!(strip_stage(path, "prod"), expected, "{path}");
         }
+    }
+
+    /// A REST event on stage `prod` for `path`, as lambda_http reads it.
+    fn rest_request(path: &str) -> Request<lambda_http::Body> {
+        let event = serde_json::json!({
+            "resource": "/{proxy+}", "path": path, "httpMethod": "GET",
+            "headers": {}, "multiValueHeaders": {}, "queryStringParameters": null,
+            "multiValueQueryStringParameters": null, "pathParameters": null,
+            "stageVariables": null,
+            "requestContext": { "stage": "prod", "httpMethod": "GET",
+                                "path": format!("/prod{path}"),
+                                "resourcePath": "/{proxy+}", "identity": {} },
+            "body": null, "isBase64Encoded": false
+        });
+        lambda_http::request::from_str(&event.to_string()).expect("event")
+    }
+
+    #[test]
+    fn the_path_as_sent_is_segmented_as_lambda_http_segments_it() {
+        // Without dot segments, the path as sent reads exactly as the URI lambda_http built.
+        for path in [
+            "/admin/users",
+            "/prod/edit",
+            "/a\\b",
+            "/prod\\edit",
+            "/a/b ",
+            "/a/b\t",
+            "/x%2Fy",
+            "/caf%C3%A9",
+            "/",
+        ] {
+            let request = rest_request(path);
+            let sent = StagePath::Keep
+                .sent_path(request.extensions())
+                .expect("a lambda_http request");
+            assert_eq!(sent, request.uri().path(), "{path:?}");
+            let stripped = StagePath::Strip
+                .sent_path(request.extensions())
+                .expect("a lambda_http request");
+            assert_eq!(stripped, lambda_policy_path(&request), "{path:?}");
+        }
+        // Dot segments stay in the path as sent (lambda_http resolved them in the URI).
+        let request = rest_request("/%2e%2e/admin/x");
+        assert_eq!(request.uri().path(), "/admin/x");
+        assert_eq!(
+            StagePath::Strip.sent_path(request.extensions()).as_deref(),
+            Some("/%2e%2e/admin/x")
+        );
+        assert!(StagePath::Strip.sent_path(&Extensions::new()).is_none());
     }
 
     #[test]

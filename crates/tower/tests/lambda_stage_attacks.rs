@@ -42,12 +42,11 @@ async fn nested_under_the_stage_with_the_layer_around_the_router() {
     );
 }
 
-/// `crates/tower/src/lambda.rs` says "nest the router under `/{stage}`": in axum that is a
-/// path parameter, `Router::new().nest("/{stage}", app).layer(layer)`, and the router then
-/// takes off whatever first segment comes, while the layer takes off only the stage. See
-/// `dot_segments_resolved_by_lambda_http_take_the_stage_out_of_the_path` for the finding.
+/// A router nested under a stage *parameter*, `Router::new().nest("/{stage}", app).layer(layer)`
+/// (the docs say to nest under the stage's own name): the router takes off whatever first
+/// segment comes, while the layer takes off only the stage. It holds because the path as sent
+/// decides too: see `dot_segments_resolved_by_lambda_http_take_the_stage_out_of_the_path`.
 #[tokio::test]
-#[ignore = "finding: lambda_http resolves %2e%2e in rawPath/path before the layer; the stage is gone, nest(\"/{stage}\") strips another segment"]
 async fn nested_under_a_stage_parameter_with_the_layer_around_the_router() {
     no_ignore_stage();
     let fixture = Fixture::new();
@@ -75,7 +74,6 @@ async fn nested_under_a_stage_parameter_with_the_layer_around_the_router() {
 /// here lambda_http resolved it before the layer could see it (the client's path is in
 /// lambda_http's `RawHttpPath` extension).
 #[tokio::test]
-#[ignore = "finding: /prod/%2e%2e/public/admin/x runs /admin/{*rest} for anyone behind nest(\"/{stage}\")"]
 async fn dot_segments_resolved_by_lambda_http_take_the_stage_out_of_the_path() {
     no_ignore_stage();
     let fixture = Fixture::new();
@@ -105,12 +103,9 @@ async fn dot_segments_resolved_by_lambda_http_take_the_stage_out_of_the_path() {
 /// The layer on the nested router: `Router::new().nest("/prod", app.layer(layer))`. Without
 /// the crate's `axum` feature (the README's lambda_http features are `tower` and
 /// `lambda-http`) the layer sees the path axum's nest already took `/prod` off, and takes a
-/// stage off again: see the two focused tests below.
+/// stage off again; the path as sent, which decides too, holds it to the route axum runs: see
+/// the two focused tests below.
 #[tokio::test]
-#[cfg_attr(
-    not(feature = "axum"),
-    ignore = "finding: a layer inside nest(\"/prod\") strips the stage a second time without the axum feature"
-)]
 async fn nested_under_the_stage_with_the_layer_inside_the_nest() {
     no_ignore_stage();
     let fixture = Fixture::new();
@@ -129,13 +124,9 @@ async fn nested_under_the_stage_with_the_layer_inside_the_nest() {
     );
 }
 
-/// The layer on the routes only: `nest("/prod", app.route_layer(layer))`. Same findings as
-/// the layer inside the nest without the `axum` feature.
+/// The layer on the routes only: `nest("/prod", app.route_layer(layer))`. Same attacks as
+/// on the layer inside the nest without the `axum` feature.
 #[tokio::test]
-#[cfg_attr(
-    not(feature = "axum"),
-    ignore = "finding: a route_layer inside nest(\"/prod\") strips the stage a second time without the axum feature"
-)]
 async fn nested_under_the_stage_with_the_layer_on_the_routes() {
     no_ignore_stage();
     let fixture = Fixture::new();
@@ -170,12 +161,9 @@ async fn nested_under_the_stage_with_the_layer_on_the_routes() {
 /// dispatches `/{page}/edit` (admin only) with `page = "prod"`; the layer inside the nest sees
 /// `/prod/edit` and, without the `axum` feature, takes the stage off again: `/edit`, which the
 /// table gives to `/{page}` (public). The HTTP API is the same with `rawPath`
-/// `/prod/prod/edit`.
+/// `/prod/prod/edit`. The path as sent, the stage taken off once, is `/prod/edit`: it decides
+/// too, so the admin-only route's policy applies.
 #[tokio::test]
-#[cfg_attr(
-    not(feature = "axum"),
-    ignore = "finding: the layer inside nest(\"/prod\") takes the stage off twice; /{page}/edit runs for anyone"
-)]
 async fn a_layer_inside_the_stage_nest_takes_the_stage_off_once() {
     no_ignore_stage();
     let fixture = Fixture::new();
@@ -206,13 +194,10 @@ async fn a_layer_inside_the_stage_nest_takes_the_stage_off_once() {
 /// `/prod//edit`): lambda_http builds `/prod//edit`; axum's nest matches it to
 /// `/prod/{page}/edit` with an empty `page` and hands the inner router `/edit` (its prefix
 /// stripping collapses the empty segment). The layer inside the nest, without the `axum`
-/// feature, decides `/edit`: `/{page}`, public. The same happens with any nest, not only a
-/// stage: the layer reads the URI the nest rewrote, not the one axum routed.
+/// feature, reads `/edit`: `/{page}`, public; the path as sent, `//edit` once the stage is off,
+/// brings in `/{page}/edit` with an empty `page`, as axum read it. (Outside lambda_http, a
+/// layer inside any nest reads the URI the nest rewrote: use the `axum` feature there.)
 #[tokio::test]
-#[cfg_attr(
-    not(feature = "axum"),
-    ignore = "finding: nest(\"/prod\") routes /prod//edit to /{page}/edit but the inner layer decides /edit"
-)]
 async fn a_layer_inside_the_stage_nest_decides_an_empty_segment_as_routed() {
     no_ignore_stage();
     let fixture = Fixture::new();
@@ -243,13 +228,13 @@ async fn a_layer_inside_the_stage_nest_decides_an_empty_segment_as_routed() {
 /// The README's first advice, "route on `lambda_policy_path(&request)`", with an axum router:
 /// a `map_request` in front of the router sets the request's path to
 /// `lambda_policy_path(&request)` (the stage taken off, as the policy sees it), and the layer
-/// is on the router. The layer then takes the stage off a second time: the client's
-/// `/prod/prod/edit` (HTTP API `rawPath`; REST `path` `/prod/prod/edit`) is routed as
-/// `/prod/edit`, which is `/{page}/edit` (admin only), and decided as `/edit`, which is
-/// `/{page}` (public). With or without the `axum` feature: axum's `OriginalUri` is recorded
-/// by the router, after the rewrite.
+/// is on the router. The layer takes the stage off the rewritten path a second time: the
+/// client's `/prod/prod/edit` (HTTP API `rawPath`; REST `path` `/prod/prod/edit`) is routed as
+/// `/prod/edit`, which is `/{page}/edit` (admin only), and read as `/edit`, which is `/{page}`
+/// (public). With or without the `axum` feature (axum's `OriginalUri` is recorded by the
+/// router, after the rewrite). The path as sent, the stage taken off once, is `/prod/edit`,
+/// and decides too.
 #[tokio::test]
-#[ignore = "finding: a router that routes on lambda_policy_path (the README's advice) gets the stage stripped twice by the layer"]
 async fn a_router_on_the_policy_path_has_the_stage_taken_off_once() {
     no_ignore_stage();
     let fixture = Fixture::new();
