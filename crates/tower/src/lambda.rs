@@ -92,9 +92,7 @@ impl StagePath {
             },
         }
     }
-}
 
-impl StagePath {
     /// The path the client sent (lambda_http's raw path), read as [`StagePath::policy_path`]
     /// reads the URI path; `None` for requests lambda_http did not build.
     ///
