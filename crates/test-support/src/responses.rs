@@ -29,3 +29,27 @@ pub fn bearer_headers(token: &str) -> http::HeaderMap {
         format!("Bearer {token}").parse().expect("header"),
     )])
 }
+
+/// Sets the `Authorization` header of a Lambda event (API Gateway or ALB, as JSON) to
+/// `authorization`, or takes it out: in `headers`, and in `multiValueHeaders` where the event
+/// has them, whatever case the fixture spelled the name in.
+pub fn set_event_authorization(event: &mut serde_json::Value, authorization: Option<&str>) {
+    if let Some(headers) = event
+        .get_mut("headers")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        headers.retain(|name, _| !name.eq_ignore_ascii_case("authorization"));
+        if let Some(value) = authorization {
+            headers.insert("Authorization".to_owned(), serde_json::json!(value));
+        }
+    }
+    if let Some(multi) = event
+        .get_mut("multiValueHeaders")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        multi.retain(|name, _| !name.eq_ignore_ascii_case("authorization"));
+        if let Some(value) = authorization {
+            multi.insert("Authorization".to_owned(), serde_json::json!([value]));
+        }
+    }
+}

@@ -105,17 +105,7 @@ impl Event {
                 event["body"] = Value::Null;
             }
         }
-        let headers = event["headers"].as_object_mut().expect("headers");
-        headers.retain(|name, _| !name.eq_ignore_ascii_case("authorization"));
-        if let Some(value) = authorization {
-            headers.insert("Authorization".to_owned(), json!(value));
-            if let Some(multi) = event
-                .get_mut("multiValueHeaders")
-                .and_then(Value::as_object_mut)
-            {
-                multi.insert("Authorization".to_owned(), json!([value]));
-            }
-        }
+        cognito_authz_test_support::responses::set_event_authorization(&mut event, authorization);
         event.to_string()
     }
 
@@ -371,25 +361,12 @@ async fn keeping_the_stage_misses_the_route_and_the_miss_denies() {
 
 #[tokio::test]
 async fn rest_apis_with_ignore_stage_in_path_are_matched_on_the_same_path() {
-    if std::env::var_os(IGNORE_STAGE).is_none() {
-        // The variable is process-wide and read by lambda_http and the layer alike: run this
-        // test again in a child process that has it.
-        let output = Command::new(std::env::current_exe().expect("test binary"))
-            .args([
-                "--exact",
-                "rest_apis_with_ignore_stage_in_path_are_matched_on_the_same_path",
-                "--nocapture",
-            ])
-            .env(IGNORE_STAGE, "true")
-            .output()
-            .expect("run the test binary");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success() && stdout.contains("1 passed"),
-            "with {IGNORE_STAGE}: {}\n{stdout}\n{}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        );
+    // The variable is process-wide and read by lambda_http and the layer alike: this test runs
+    // again in a child process that has it.
+    if !cognito_authz_test_support::in_child_with(
+        "rest_apis_with_ignore_stage_in_path_are_matched_on_the_same_path",
+        IGNORE_STAGE,
+    ) {
         return;
     }
     let fixture = Fixture::new();

@@ -8,30 +8,13 @@
 
 mod lambda_attack_common;
 
-use std::process::Command;
-
-use lambda_attack_common::{Caller, Fixture, Kind, attack, event, send};
+use lambda_attack_common::{Caller, Fixture, Kind, assert_attack_holds, event, send};
 
 const IGNORE_STAGE: &str = "AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH";
 
 /// Runs `name` again in a child with the variable set; `true` when this is the child.
 fn in_child_with_the_variable(name: &str) -> bool {
-    if std::env::var_os(IGNORE_STAGE).is_some() {
-        return true;
-    }
-    let output = Command::new(std::env::current_exe().expect("test binary"))
-        .args(["--exact", name, "--nocapture", "--include-ignored"])
-        .env(IGNORE_STAGE, "true")
-        .output()
-        .expect("run the test binary");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && stdout.contains("1 passed"),
-        "with {IGNORE_STAGE}: {}\n{stdout}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    false
+    cognito_authz_test_support::in_child_with(name, IGNORE_STAGE)
 }
 
 /// REST API with the variable, the app routed on the path as it is (the README's advice):
@@ -61,14 +44,7 @@ async fn rest_api_with_the_variable_and_a_flat_router() {
             "{outcome:?}"
         );
     }
-    let (broken, ran) = attack(&fixture, "flat", &router, &[Kind::Rest]).await;
-    assert!(ran > 100, "only {ran} handlers ran");
-    assert!(
-        broken.is_empty(),
-        "{} broken:\n{}",
-        broken.len(),
-        broken.join("\n")
-    );
+    assert_attack_holds(&fixture, "flat", &router, &[Kind::Rest]).await;
 }
 
 /// An HTTP API on stage `prod` with the variable: `rawPath` carries the stage (API Gateway
@@ -99,12 +75,5 @@ async fn http_api_with_the_variable_and_a_router_nested_under_the_stage() {
         (200, Some("user")),
         "{outcome:?}"
     );
-    let (broken, ran) = attack(&fixture, "nest_http", &router, &[Kind::Http]).await;
-    assert!(ran > 100, "only {ran} handlers ran");
-    assert!(
-        broken.is_empty(),
-        "{} broken:\n{}",
-        broken.len(),
-        broken.join("\n")
-    );
+    assert_attack_holds(&fixture, "nest_http", &router, &[Kind::Http]).await;
 }

@@ -150,21 +150,7 @@ pub(crate) fn event(kind: Kind, method: &str, path: &str, authorization: Option<
             event
         }
     };
-    if let Some(headers) = event["headers"].as_object_mut() {
-        headers.retain(|name, _| !name.eq_ignore_ascii_case("authorization"));
-        if let Some(value) = authorization {
-            headers.insert("Authorization".to_owned(), json!(value));
-        }
-    }
-    if let Some(multi) = event
-        .get_mut("multiValueHeaders")
-        .and_then(Value::as_object_mut)
-    {
-        multi.retain(|name, _| !name.eq_ignore_ascii_case("authorization"));
-        if let Some(value) = authorization {
-            multi.insert("Authorization".to_owned(), json!([value]));
-        }
-    }
+    cognito_authz_test_support::responses::set_event_authorization(&mut event, authorization);
     event.to_string()
 }
 
@@ -329,4 +315,22 @@ pub(crate) async fn attack(
         }
     }
     (broken, ran)
+}
+
+/// [`attack`], asserting the rule held for every request and that enough handlers ran for the
+/// sweep to mean something.
+pub(crate) async fn assert_attack_holds(
+    fixture: &Fixture,
+    shape: &str,
+    router: &Router,
+    kinds: &[Kind],
+) {
+    let (broken, ran) = attack(fixture, shape, router, kinds).await;
+    assert!(ran > 100, "{shape}: only {ran} handlers ran");
+    assert!(
+        broken.is_empty(),
+        "{} broken:\n{}",
+        broken.len(),
+        broken.join("\n")
+    );
 }
