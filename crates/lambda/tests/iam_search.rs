@@ -1,0 +1,169 @@
+//! A wider search for a cached IAM policy that grants a request the in-process layer refuses:
+//! random small tables over segment names that share prefixes (`a`, `ab`, `abc`), names with a
+//! dot or a capital, parameters with text around them, catch-alls, routes naming `HEAD`,
+//! `OPTIONS`, `PUT` or `GET` alone; three principals; the first request (which fills API
+//! Gateway's cache) on any method; every later request on all seven methods API Gateway
+//! routes, over every path of up to three segments of a name alphabet beside them.
+//!
+//! The oracle is `Authorizer::authorize` on the same method and path; the policy is applied as
+//! IAM applies it (`tests/iam`: `*` any run of characters, `/` included, `?` one; an explicit
+//! `Deny` wins).
+
+use cognito_authz_core::{AcceptedTokenUse, Authorizer};
+use cognito_authz_lambda::LambdaAuthorizer;
+use cognito_authz_test_support::policy::EXAMPLE_ISSUER;
+use http::Method;
+
+mod iam;
+mod pool;
+mod requests;
+use iam::iam_allows;
+use pool::{ARN_PREFIX, issuer, runtime};
+use requests::{headers, request_event};
+
+const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"];
+
+const SEGMENTS: [&str; 12] = [
+    "a", "ab", "abc", "A", "a.b", "{p}", "{*r}", "a{p}", "{p}.b", "x{p}", "b", "{q}",
+];
+
+/// Path segments of the later requests: names of the patterns, prefixes and extensions of
+/// them, and names no pattern uses.
+const NAMES: [&str; 9] = ["a", "ab", "abc", "A", "a.b", "b", "x0", "aa", "b.b"];
+
+fn table(routes: &[(usize, Vec<usize>, usize)], unmatched: usize) -> String {
+    const POLICIES: [&str; 5] = [
+        "public",
+        "authenticated",
+        "group:admin",
+        "deny",
+        "not group:admin",
+    ];
+    const ROUTE_METHODS: [&str; 6] = [
+        "",
+        "methods = [\"GET\"]\n",
+        "methods = [\"HEAD\"]\n",
+        "methods = [\"OPTIONS\"]\n",
+        "methods = [\"PUT\", \"POST\"]\n",
+        "methods = [\"DELETE\"]\n",
+    ];
+    let mut text = format!(
+        "[defaults]\nunmatched = \"{}\"\n",
+        POLICIES[unmatched % POLICIES.len()]
+    );
+    for (methods, segments, policy) in routes {
+        let mut path = String::new();
+        for (depth, segment) in segments.iter().enumerate() {
+            let segment = SEGMENTS[*segment % SEGMENTS.len()];
+            if segment.starts_with("{*") && depth + 1 != segments.len() {
+                path.push_str("/ab");
+            } else {
+                path.push('/');
+                path.push_str(segment);
+            }
+        }
+        if path.is_empty() {
+            path.push('/');
+        }
+        text.push_str(&format!(
+            "\n[[route]]\npath = \"{path}\"\n{}require = \"{}\"\n",
+            ROUTE_METHODS[*methods % ROUTE_METHODS.len()],
+            POLICIES[*policy % POLICIES.len()]
+        ));
+    }
+    text
+}
+
+fn paths() -> Vec<String> {
+    let mut out = vec!["/".to_owned()];
+    let mut layer = vec![String::new()];
+    for _ in 0..3 {
+        layer = layer
+            .iter()
+            .flat_map(|prefix| NAMES.iter().map(move |name| format!("{prefix}/{name}")))
+            .collect();
+        out.extend(layer.iter().cloned());
+    }
+    out
+}
+
+fn check(
+    table: &str,
+    principal: usize,
+    first_method: &str,
+    first: &str,
+) -> Result<(), proptest::test_runner::TestCaseError> {
+    let issuer = issuer();
+    let Ok(authorizer) = Authorizer::builder()
+        .issuers([issuer.issuer_config(AcceptedTokenUse::Any)])
+        .clock(issuer.manual_clock().expect("manual clock").clone())
+        .policy_text(
+            format!("{EXAMPLE_ISSUER}{table}"),
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+        )
+        .build()
+    else {
+        return Ok(());
+    };
+    let token = match principal {
+        0 => None,
+        1 => Some(issuer.access_token().sign()),
+        _ => Some(issuer.access_token().groups(["admin"]).sign()),
+    };
+    let lambda = LambdaAuthorizer::new(authorizer.clone());
+    let runtime = runtime();
+    let Ok(policy) = runtime.block_on(lambda.handle(request_event(
+        first_method,
+        first,
+        token.as_deref(),
+    ))) else {
+        return Ok(());
+    };
+    let headers = headers(token.as_deref());
+    for method in METHODS {
+        let http_method = Method::from_bytes(method.as_bytes()).expect("method");
+        for path in paths() {
+            if !iam_allows(&policy, &format!("{ARN_PREFIX}{method}{path}")) {
+                continue;
+            }
+            let layer = runtime
+                .block_on(authorizer.authorize(&http_method, path.as_str(), &headers))
+                .is_allowed();
+            proptest::prop_assert!(
+                layer,
+                "{} {} granted by the policy returned for {} {}, refused by the layer\n{}\n{:#}",
+                method,
+                path,
+                first_method,
+                first,
+                table,
+                policy
+            );
+        }
+    }
+    Ok(())
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 384, ..Default::default() })]
+
+    #[test]
+    fn no_cached_policy_grants_what_the_layer_refuses(
+        routes in proptest::collection::vec(
+            (0..6usize, proptest::collection::vec(0..SEGMENTS.len(), 0..4), 0..5usize),
+            1..7,
+        ),
+        unmatched in 0..5usize,
+        principal in 0..3usize,
+        first_method in 0..METHODS.len(),
+        first in proptest::collection::vec(0..NAMES.len(), 0..4),
+    ) {
+        let table = table(&routes, unmatched);
+        let first: String = if first.is_empty() {
+            "/".to_owned()
+        } else {
+            first.iter().map(|n| format!("/{}", NAMES[*n])).collect()
+        };
+        check(&table, principal, METHODS[first_method], &first)?;
+    }
+}
