@@ -242,7 +242,8 @@ require = "authenticated"
 }
 
 /// Held (the control): the same paths with `/` are refused by both, and the root, equal for
-/// both readings, is allowed by both.
+/// both readings, is allowed by both; so are the stage twice, an empty segment, percent-encoded
+/// letters, `/` and dot segments, and a stage in another case.
 #[test]
 fn paths_both_read_alike_are_decided_alike() {
     let issuer = issuer();
@@ -253,6 +254,14 @@ fn paths_both_read_alike_are_decided_alike() {
         ("prod", "/prod/", true),
         ("prod", "/prod/docs/a", true),
         ("prod", "/prod/prod/docs/a", false),
+        ("prod", "/prod/prod/admin/users", false),
+        ("prod", "/prod//admin/users", false),
+        ("prod", "/prod/%61dmin/users", false),
+        ("prod", "/prod/admin%2Fusers", false),
+        ("prod", "/prod/docs%2F..%2Fadmin", false),
+        ("prod", "/prod/docs/%2e%2e/admin/x", false),
+        ("prod", "/PROD/admin/users", false),
+        ("prod", "/prod%2Fadmin/users", false),
         ("$default", "/admin/users", false),
         ("$default", "/", true),
     ] {
