@@ -80,7 +80,10 @@ fn a_cedar_forbid_on_a_query_parameter_holds_in_the_authorizer() {
             .is_allowed()
     };
     assert!(layer(None), "the layer allows GET /search");
-    assert!(!layer(Some("debug=1")), "the layer refuses GET /search?debug=1");
+    assert!(
+        !layer(Some("debug=1")),
+        "the layer refuses GET /search?debug=1"
+    );
 
     let lambda = LambdaAuthorizer::new(authorizer.clone()).cache_disabled();
     let mut wrong = Vec::new();
@@ -88,7 +91,9 @@ fn a_cedar_forbid_on_a_query_parameter_holds_in_the_authorizer() {
         .block_on(lambda.handle(debug_search(&token)))
         .expect("a policy");
     if iam_allows(&rest, &format!("{ARN_PREFIX}GET/search")) {
-        wrong.push(format!("REST REQUEST GET /search?debug=1 allowed: {rest:#}"));
+        wrong.push(format!(
+            "REST REQUEST GET /search?debug=1 allowed: {rest:#}"
+        ));
     }
     let mut v2 = fixture("example-apigw-v2-custom-authorizer-v2-request.json");
     v2["rawPath"] = json!("/search");
@@ -100,7 +105,9 @@ fn a_cedar_forbid_on_a_query_parameter_holds_in_the_authorizer() {
     v2["headers"]["authorization"] = json!(format!("Bearer {token}"));
     let answer = runtime().block_on(lambda.handle(v2));
     if matches!(&answer, Ok(answer) if answer["isAuthorized"] == json!(true)) {
-        wrong.push(format!("HTTP API 2.0 GET /search?debug=1 authorized: {answer:?}"));
+        wrong.push(format!(
+            "HTTP API 2.0 GET /search?debug=1 authorized: {answer:?}"
+        ));
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
@@ -126,6 +133,9 @@ fn with_the_cache_on_a_cedar_route_is_refused_by_its_own_policy() {
         .block_on(lambda.handle(debug_search(&token)))
         .expect("a policy");
     // Never a wrong admit through the cache.
-    assert!(!iam_allows(&debug, &format!("{ARN_PREFIX}GET/search")), "{debug:#}");
+    assert!(
+        !iam_allows(&debug, &format!("{ARN_PREFIX}GET/search")),
+        "{debug:#}"
+    );
     assert!(!granted, "now granted: update the report ({answer:#})");
 }

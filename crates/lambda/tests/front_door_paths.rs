@@ -16,7 +16,7 @@
 
 use cognito_authz_core::{Authorizer, RequestTarget};
 use cognito_authz_lambda::LambdaAuthorizer;
-use http::{HeaderMap, HeaderValue, Method};
+use http::Method;
 use serde_json::{Value, json};
 
 mod iam;
@@ -25,7 +25,7 @@ mod requests;
 mod table;
 use iam::iam_allows;
 use pool::{ARN_PREFIX, fixture, issuer, runtime};
-use requests::request_event;
+use requests::{headers, request_event};
 
 /// An admin area and a public rest: the shape of most APIs' tables.
 const TABLE: &str = r#"
@@ -70,22 +70,14 @@ fn strip_stage(path: &str, stage: Option<&str>) -> String {
     let Some(stage) = stage else {
         return path.to_owned();
     };
-    match path.strip_prefix('/').and_then(|rest| rest.strip_prefix(stage)) {
+    match path
+        .strip_prefix('/')
+        .and_then(|rest| rest.strip_prefix(stage))
+    {
         Some("") => "/".to_owned(),
         Some(rest) if rest.starts_with('/') => rest.to_owned(),
         _ => path.to_owned(),
     }
-}
-
-fn bearer(token: Option<&str>) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    if let Some(token) = token {
-        headers.insert(
-            "authorization",
-            HeaderValue::from_str(&format!("Bearer {token}")).expect("header"),
-        );
-    }
-    headers
 }
 
 /// What the in-process layer behind lambda_http decides for an API Gateway request whose raw
@@ -102,7 +94,7 @@ fn in_process(
     let uri_path = strip_stage(&built, stage);
     let sent = uri_path.clone();
     let target = RequestTarget::new(&uri_path).with_raw_path(&sent);
-    let decision = runtime().block_on(authorizer.authorize(method, target, &bearer(token)));
+    let decision = runtime().block_on(authorizer.authorize(method, target, &headers(token)));
     (decision.is_allowed(), uri_path)
 }
 
@@ -139,7 +131,10 @@ fn an_http_api_path_equal_to_the_stage_is_decided_as_the_layer_decides_it() {
     let lambda = LambdaAuthorizer::new(authorizer.clone()).cache_disabled();
     let (layer, path) = in_process(&authorizer, &Method::GET, Some("prod"), "/prod", None);
     assert_eq!(path, "/prod");
-    assert!(!layer, "the layer refuses GET /prod for an anonymous caller");
+    assert!(
+        !layer,
+        "the layer refuses GET /prod for an anonymous caller"
+    );
     let answer = runtime().block_on(lambda.handle(http_api_event("GET", "prod", "/prod", None)));
     assert!(
         !is_authorized(&answer),
@@ -180,7 +175,8 @@ require = "public"
             let (layer, path) = in_process(&authorizer, &Method::GET, named, raw, token);
             assert_eq!(path, "/admin/users");
             assert!(!layer);
-            let answer = runtime().block_on(lambda.handle(http_api_event("GET", stage, raw, token)));
+            let answer =
+                runtime().block_on(lambda.handle(http_api_event("GET", stage, raw, token)));
             assert!(
                 !is_authorized(&answer),
                 "rawPath {raw:?} (stage {stage}): the layer refuses {path}, the authorizer answered {answer:?}"
@@ -231,12 +227,14 @@ require = "authenticated"
         }
     }
     // A later request answered from the policy cached for GET /.
-    let lambda = LambdaAuthorizer::new(authorizer.clone());
+    let lambda = LambdaAuthorizer::new(authorizer);
     let cached = runtime()
         .block_on(lambda.handle(request_event("GET", "/", Some(&user))))
         .expect("a policy");
     if iam_allows(&cached, &arn) {
-        wrong.push(format!("the policy cached for GET / grants GET {raw}: {cached:#}"));
+        wrong.push(format!(
+            "the policy cached for GET / grants GET {raw}: {cached:#}"
+        ));
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }

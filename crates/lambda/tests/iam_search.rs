@@ -112,11 +112,9 @@ fn check(
     };
     let lambda = LambdaAuthorizer::new(authorizer.clone());
     let runtime = runtime();
-    let Ok(policy) = runtime.block_on(lambda.handle(request_event(
-        first_method,
-        first,
-        token.as_deref(),
-    ))) else {
+    let Ok(policy) =
+        runtime.block_on(lambda.handle(request_event(first_method, first, token.as_deref())))
+    else {
         return Ok(());
     };
     let headers = headers(token.as_deref());
