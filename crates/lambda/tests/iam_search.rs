@@ -87,22 +87,86 @@ fn paths() -> Vec<String> {
     out
 }
 
+/// The token in the `id_token` cookie of a request another site's page made (`Origin` and
+/// `Sec-Fetch-Site` say so): the layer refuses it on guarded routes for every method the
+/// cross-site check judges, and a cached answer may be reused for such a request.
+fn cross_site_cookie(token: Option<&str>) -> http::HeaderMap {
+    let mut headers = http::HeaderMap::new();
+    if let Some(token) = token {
+        headers.insert(
+            "cookie",
+            http::HeaderValue::from_str(&format!("id_token={token}")).expect("header"),
+        );
+    }
+    headers.insert(
+        "origin",
+        http::HeaderValue::from_static("https://evil.example"),
+    );
+    headers.insert(
+        "sec-fetch-site",
+        http::HeaderValue::from_static("cross-site"),
+    );
+    headers
+}
+
+/// [`cross_site_cookie`] as a REST `REQUEST` event for `method path`.
+fn cookie_event(method: &str, path: &str, token: Option<&str>) -> serde_json::Value {
+    let mut event = request_event(method, path, None);
+    for (name, value) in &cross_site_cookie(token) {
+        let value = value.to_str().expect("text");
+        event["headers"][name.as_str()] = serde_json::json!(value);
+        event["multiValueHeaders"][name.as_str()] = serde_json::json!([value]);
+    }
+    event
+}
+
+/// The authorizer of `table`, the token read from the `id_token` cookie when `cookie`.
+fn build(
+    issuer: &cognito_authz_testkit::LocalIssuer,
+    table: &str,
+    cookie: bool,
+) -> Result<Authorizer, cognito_authz_core::ConfigError> {
+    let token_section = if cookie {
+        "\n[token]\ncookie = \"id_token\"\nallowed_origins = [\"https://app.example.com\"]\n"
+    } else {
+        ""
+    };
+    Authorizer::builder()
+        .issuers([issuer.issuer_config(AcceptedTokenUse::Any)])
+        .clock(issuer.manual_clock().expect("manual clock").clone())
+        .policy_text(
+            format!("{EXAMPLE_ISSUER}{token_section}{table}"),
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+        )
+        .build()
+}
+
+#[test]
+fn the_search_tables_load() {
+    let issuer = issuer();
+    for cookie in [false, true] {
+        build(&issuer, &table(&[(0, vec![0, 5], 1)], 0), cookie).expect("a table");
+    }
+}
+
 fn check(
     table: &str,
     principal: usize,
     first_method: &str,
     first: &str,
 ) -> Result<(), proptest::test_runner::TestCaseError> {
+    check_with(table, principal, first_method, first, false)
+}
+
+fn check_with(
+    table: &str,
+    principal: usize,
+    first_method: &str,
+    first: &str,
+    cookie: bool,
+) -> Result<(), proptest::test_runner::TestCaseError> {
     let issuer = issuer();
-    let Ok(authorizer) = Authorizer::builder()
-        .issuers([issuer.issuer_config(AcceptedTokenUse::Any)])
-        .clock(issuer.manual_clock().expect("manual clock").clone())
-        .policy_text(
-            format!("{EXAMPLE_ISSUER}{table}"),
-            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
-        )
-        .build()
-    else {
+    let Ok(authorizer) = build(&issuer, table, cookie) else {
         return Ok(());
     };
     let token = match principal {
@@ -112,12 +176,19 @@ fn check(
     };
     let lambda = LambdaAuthorizer::new(authorizer.clone());
     let runtime = runtime();
-    let Ok(policy) =
-        runtime.block_on(lambda.handle(request_event(first_method, first, token.as_deref())))
-    else {
+    let event = if cookie {
+        cookie_event(first_method, first, token.as_deref())
+    } else {
+        request_event(first_method, first, token.as_deref())
+    };
+    let Ok(policy) = runtime.block_on(lambda.handle(event)) else {
         return Ok(());
     };
-    let headers = headers(token.as_deref());
+    let headers = if cookie {
+        cross_site_cookie(token.as_deref())
+    } else {
+        headers(token.as_deref())
+    };
     for method in METHODS {
         let http_method = Method::from_bytes(method.as_bytes()).expect("method");
         for path in paths() {
@@ -163,5 +234,27 @@ proptest::proptest! {
             first.iter().map(|n| format!("/{}", NAMES[*n])).collect()
         };
         check(&table, principal, METHODS[first_method], &first)?;
+    }
+
+    /// The same with the token in a cookie, every request (the first included) made by another
+    /// site's page: the cached policy grants no request the layer refuses to such a page.
+    #[test]
+    fn no_cached_policy_of_a_cookie_token_grants_another_site_what_the_layer_refuses(
+        routes in proptest::collection::vec(
+            (0..6usize, proptest::collection::vec(0..SEGMENTS.len(), 0..4), 0..5usize),
+            1..7,
+        ),
+        unmatched in 0..5usize,
+        principal in 1..3usize,
+        first_method in 0..METHODS.len(),
+        first in proptest::collection::vec(0..NAMES.len(), 0..4),
+    ) {
+        let table = table(&routes, unmatched);
+        let first: String = if first.is_empty() {
+            "/".to_owned()
+        } else {
+            first.iter().map(|n| format!("/{}", NAMES[*n])).collect()
+        };
+        check_with(&table, principal, METHODS[first_method], &first, true)?;
     }
 }
