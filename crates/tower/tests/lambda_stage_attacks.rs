@@ -326,3 +326,40 @@ async fn sanity(fixture: &Fixture, router: &Router) {
         );
     }
 }
+
+/// Held, and the other half of findings in crates/lambda/tests/front_door_paths.rs: HTTP API
+/// `rawPath`s holding what a URL parser reads as syntax (API Gateway delivers `rawPath`
+/// percent-decoded, so `%5C`, `%09`, `%23`, `%20` arrive as `\`, a tab, `#`, a space) and a
+/// `rawPath` equal to the stage. lambda_http's URI is `/prod/admin/x` or `/prod/admin` (the
+/// admin-only handler) and `/prod/prod` for `/prod`: the layer, reading the same, refuses an
+/// anonymous caller the admin handler, and decides `/prod` (not `/`) for `rawPath` `/prod`.
+/// The Lambda authorizer reads each of these as one segment (`/prod` as `/`) and admits.
+#[tokio::test]
+async fn paths_a_url_parser_reshapes_are_read_by_the_layer_as_lambda_http_routes_them() {
+    no_ignore_stage();
+    let fixture = Fixture::new();
+    let router = Router::new()
+        .nest("/prod", lambda_attack_common::app())
+        .layer(fixture.layer.clone());
+    for (raw, uri_path, policy_path) in [
+        ("/prod/admin\\x", "/prod/admin/x", "/admin/x"),
+        ("/prod/ad\tmin/x", "/prod/admin/x", "/admin/x"),
+        ("/prod/admin#x", "/prod/admin", "/admin"),
+        ("/prod/admin ", "/prod/admin", "/admin"),
+        ("/prod", "/prod/prod", "/prod"),
+    ] {
+        let outcome = send(&router, &event(Kind::Http, "GET", raw, None))
+            .await
+            .expect("lambda_http takes the event");
+        assert_eq!(
+            (outcome.uri_path.as_str(), outcome.policy_path.as_str()),
+            (uri_path, policy_path),
+            "{raw:?}: {outcome:?}"
+        );
+        assert_ne!(
+            outcome.route.as_deref(),
+            Some("admin"),
+            "{raw:?}: {outcome:?}"
+        );
+    }
+}

@@ -1,0 +1,141 @@
+//! A Cedar route whose policies read the query string, decided by the Lambda authorizer and by
+//! the in-process layer. Needs core's `cedar` feature:
+//! `cargo test -p cognito-authz-lambda --features cognito-authz-core/cedar --test cedar_query -- --include-ignored`
+//! (without it the policy file does not load and the tests say so).
+//!
+//! REST `REQUEST` events carry the query (`queryStringParameters`,
+//! `multiValueQueryStringParameters`), and so do HTTP API 2.0 events (`rawQueryString`), but
+//! `LambdaAuthorizer::handle` decides on `RequestTarget::new(path)`, with no query: a Cedar
+//! `forbid` on a query parameter never applies.
+
+use cognito_authz_core::{AcceptedTokenUse, Authorizer, RequestTarget};
+use cognito_authz_lambda::LambdaAuthorizer;
+use cognito_authz_test_support::policy::EXAMPLE_ISSUER;
+use http::Method;
+use serde_json::{Value, json};
+
+mod iam;
+mod pool;
+mod requests;
+use iam::iam_allows;
+use pool::{ARN_PREFIX, fixture, issuer, runtime};
+use requests::{headers, request_event};
+
+const TABLE: &str = r#"
+[cedar]
+namespace = "Search"
+schema = "search.cedarschema"
+policies = ["policies"]
+
+[[route]]
+path = "/search"
+methods = ["GET"]
+require = "authenticated and cedar"
+"#;
+
+/// The authorizer, or `None` when core was built without `cedar` (the policy file's `[cedar]`
+/// section then does not load).
+fn try_load(issuer: &cognito_authz_testkit::LocalIssuer) -> Option<Authorizer> {
+    Authorizer::builder()
+        .issuers([issuer.issuer_config(AcceptedTokenUse::Any)])
+        .clock(issuer.manual_clock().expect("manual clock").clone())
+        .policy_text(
+            format!("{EXAMPLE_ISSUER}{TABLE}"),
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/cedar_query"),
+        )
+        .build()
+        .map_err(|error| eprintln!("{error} (run with --features cognito-authz-core/cedar)"))
+        .ok()
+}
+
+fn load(issuer: &cognito_authz_testkit::LocalIssuer) -> Authorizer {
+    try_load(issuer).expect("the policy file loads (run with --features cognito-authz-core/cedar)")
+}
+
+/// A REST `REQUEST` event for `GET /search?debug=1`.
+fn debug_search(token: &str) -> Value {
+    let mut event = request_event("GET", "/search", Some(token));
+    event["queryStringParameters"] = json!({"debug": "1"});
+    event["multiValueQueryStringParameters"] = json!({"debug": ["1"]});
+    event
+}
+
+/// Finding. `GET /search?debug=1` by a signed-in user: the layer (the query given, as every
+/// adapter gives it) refuses with 403 (`no-debug-view`). The authorizer, cache declared off,
+/// answers `Allow` for the request's own `methodArn` (it asked Cedar with no query), and the
+/// HTTP API 2.0 answer is `isAuthorized: true`: the backend serves the debug view.
+#[test]
+#[ignore = "finding: the Lambda authorizer decides Cedar routes without the event's query string, so a Cedar forbid on a query parameter is bypassed"]
+fn a_cedar_forbid_on_a_query_parameter_holds_in_the_authorizer() {
+    let issuer = issuer();
+    let authorizer = load(&issuer);
+    let token = issuer.access_token().sign();
+    let layer = |query: Option<&str>| {
+        runtime()
+            .block_on(authorizer.authorize(
+                &Method::GET,
+                RequestTarget::new("/search").with_query(query),
+                &headers(Some(&token)),
+            ))
+            .is_allowed()
+    };
+    assert!(layer(None), "the layer allows GET /search");
+    assert!(
+        !layer(Some("debug=1")),
+        "the layer refuses GET /search?debug=1"
+    );
+
+    let lambda = LambdaAuthorizer::new(authorizer.clone()).cache_disabled();
+    let mut wrong = Vec::new();
+    let rest = runtime()
+        .block_on(lambda.handle(debug_search(&token)))
+        .expect("a policy");
+    if iam_allows(&rest, &format!("{ARN_PREFIX}GET/search")) {
+        wrong.push(format!(
+            "REST REQUEST GET /search?debug=1 allowed: {rest:#}"
+        ));
+    }
+    let mut v2 = fixture("example-apigw-v2-custom-authorizer-v2-request.json");
+    v2["rawPath"] = json!("/search");
+    v2["rawQueryString"] = json!("debug=1");
+    v2["queryStringParameters"] = json!({"debug": "1"});
+    v2["requestContext"]["http"]["method"] = json!("GET");
+    v2["requestContext"]["http"]["path"] = json!("/search");
+    v2["cookies"] = json!([]);
+    v2["headers"]["authorization"] = json!(format!("Bearer {token}"));
+    let answer = runtime().block_on(lambda.handle(v2));
+    if matches!(&answer, Ok(answer) if answer["isAuthorized"] == json!(true)) {
+        wrong.push(format!(
+            "HTTP API 2.0 GET /search?debug=1 authorized: {answer:?}"
+        ));
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// What the cache-safe policy (cache on) does with a Cedar route: `layer_allows`
+/// (crates/lambda/src/iam.rs) reads the `cedar` atom as false, so neither a glob nor the
+/// request's exact ARN grants `GET /search`, which the layer allows. Recorded, not a wrong
+/// admit: with the cache on, every Cedar route is refused (403) by the REST authorizer. Without
+/// core's `cedar` feature this test has nothing to check and returns.
+#[test]
+fn with_the_cache_on_a_cedar_route_is_refused_by_its_own_policy() {
+    let issuer = issuer();
+    let Some(authorizer) = try_load(&issuer) else {
+        return;
+    };
+    let token = issuer.access_token().sign();
+    let lambda = LambdaAuthorizer::new(authorizer);
+    let answer = runtime()
+        .block_on(lambda.handle(request_event("GET", "/search", Some(&token))))
+        .expect("a policy");
+    let granted = iam_allows(&answer, &format!("{ARN_PREFIX}GET/search"));
+    let debug = runtime()
+        .block_on(lambda.handle(debug_search(&token)))
+        .expect("a policy");
+    // Never a wrong admit through the cache.
+    assert!(
+        !iam_allows(&debug, &format!("{ARN_PREFIX}GET/search")),
+        "{debug:#}"
+    );
+    assert!(!granted, "now granted: update the report ({answer:#})");
+}
