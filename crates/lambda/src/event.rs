@@ -5,6 +5,7 @@ use aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerRequest, ApiGatewayCustomAuthorizerRequestTypeRequest,
     ApiGatewayV2CustomAuthorizerV2Request,
 };
+use aws_lambda_events::query_map::QueryMap;
 use http::header::COOKIE;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use serde_json::Value;
@@ -45,12 +46,33 @@ pub(crate) struct AuthorizerRequest {
     pub(crate) arn: Option<MethodArn>,
     /// HTTP API `routeKey` (`GET /pets/{id}`, `$default`), for the context.
     pub(crate) route_key: Option<String>,
+    /// The path read another way an application behind the API may read it, which guards the
+    /// request too: an HTTP API `rawPath` that is the stage alone is the API's `/`, but
+    /// lambda_http puts the stage in front of it again (`/prod/prod`) and routes `/prod`.
+    pub(crate) also: Option<String>,
+    /// The query string, for Cedar routes' context: HTTP API `rawQueryString`; for REST
+    /// `REQUEST` events, the query parameters written out again (`TOKEN` events carry none).
+    pub(crate) query: Option<String>,
 }
 
 /// Why an event could not be read: a wiring problem (wrong trigger, wrong payload version),
 /// never the caller's fault, so it is answered as a server error and logged.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct EventError(pub(crate) String);
+
+/// Why an event of `kind` could not be read, without serde's own message: it quotes the value
+/// it could not read, which can be a header holding the caller's token, and this text goes to
+/// the error log and the invocation's error message.
+fn unreadable(kind: &str, error: &serde_json::Error) -> EventError {
+    let why = match error.classify() {
+        serde_json::error::Category::Data => "a field has a value of the wrong type or form",
+        serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+            "it is not well-formed JSON"
+        }
+        serde_json::error::Category::Io => "it could not be read",
+    };
+    EventError(format!("{kind} authorizer event: {why}"))
+}
 
 impl AuthorizerRequest {
     /// Reads any of the three shapes; `token_header` is where a `TOKEN` event's
@@ -61,21 +83,17 @@ impl AuthorizerRequest {
         match (version, kind) {
             (Some("2.0"), _) => {
                 let event: ApiGatewayV2CustomAuthorizerV2Request = serde_json::from_value(event)
-                    .map_err(|error| {
-                        EventError(format!("HTTP API 2.0 authorizer event: {error}"))
-                    })?;
+                    .map_err(|error| unreadable("HTTP API 2.0", &error))?;
                 Ok(Self::from_http_api(event))
             }
             (_, Some("TOKEN")) => {
-                let event: ApiGatewayCustomAuthorizerRequest = serde_json::from_value(event)
-                    .map_err(|error| EventError(format!("TOKEN authorizer event: {error}")))?;
+                let event: ApiGatewayCustomAuthorizerRequest =
+                    serde_json::from_value(event).map_err(|error| unreadable("TOKEN", &error))?;
                 Self::from_token(&event, token_header)
             }
             (_, Some("REQUEST")) => {
                 let event: ApiGatewayCustomAuthorizerRequestTypeRequest =
-                    serde_json::from_value(event).map_err(|error| {
-                        EventError(format!("REQUEST authorizer event: {error}"))
-                    })?;
+                    serde_json::from_value(event).map_err(|error| unreadable("REQUEST", &error))?;
                 Self::from_request(event)
             }
             _ => Err(EventError(
@@ -108,6 +126,8 @@ impl AuthorizerRequest {
             headers,
             arn: Some(arn),
             route_key: None,
+            also: None,
+            query: None,
         })
     }
 
@@ -137,6 +157,12 @@ impl AuthorizerRequest {
             headers,
             arn: Some(arn),
             route_key: event.resource,
+            also: None,
+            query: query_string(if event.multi_value_query_string_parameters.is_empty() {
+                &event.query_string_parameters
+            } else {
+                &event.multi_value_query_string_parameters
+            }),
         })
     }
 
@@ -146,7 +172,11 @@ impl AuthorizerRequest {
             .raw_path
             .or(event.request_context.http.path.clone())
             .unwrap_or_else(|| "/".to_owned());
-        let path = strip_stage(&raw, event.request_context.stage.as_deref()).to_owned();
+        let stage = event.request_context.stage.as_deref();
+        let path = strip_stage(&raw, stage).to_owned();
+        let also = stage
+            .filter(|stage| raw.strip_prefix('/') == Some(stage) && path != raw)
+            .map(|_| raw.clone());
         let mut headers = event.headers;
         // Payload 2.0 moves cookies out of the headers; the token source reads them there.
         if !event.cookies.is_empty()
@@ -161,8 +191,40 @@ impl AuthorizerRequest {
             headers,
             arn: event.route_arn.as_deref().and_then(MethodArn::parse),
             route_key: event.route_key,
+            also,
+            query: event.raw_query_string.filter(|query| !query.is_empty()),
         }
     }
+}
+
+/// A REST event's query parameters as a query string (`name=value` pairs, form-encoded, in
+/// name order), as the application behind the API receives them; `None` when there are none.
+fn query_string(parameters: &QueryMap) -> Option<String> {
+    fn encode(text: &str, out: &mut String) {
+        for byte in text.bytes() {
+            match byte {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                    out.push(char::from(byte));
+                }
+                _ => out.push_str(&format!("%{byte:02X}")),
+            }
+        }
+    }
+    let mut pairs: Vec<(&str, &str)> = parameters.iter().collect();
+    if pairs.is_empty() {
+        return None;
+    }
+    pairs.sort_unstable();
+    let mut query = String::new();
+    for (name, value) in pairs {
+        if !query.is_empty() {
+            query.push('&');
+        }
+        encode(name, &mut query);
+        query.push('=');
+        encode(value, &mut query);
+    }
+    Some(query)
 }
 
 fn parse_arn(arn: Option<&str>) -> Result<MethodArn, EventError> {
@@ -196,6 +258,20 @@ fn strip_stage<'a>(raw: &'a str, stage: Option<&str>) -> &'a str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rest_query_parameters_are_written_out_again_form_encoded_in_name_order() {
+        let parameters: QueryMap = std::collections::HashMap::from([
+            ("q".to_owned(), vec!["a b&c=d".to_owned(), "é".to_owned()]),
+            ("debug".to_owned(), vec![String::new()]),
+        ])
+        .into();
+        assert_eq!(
+            query_string(&parameters).as_deref(),
+            Some("debug=&q=a%20b%26c%3Dd&q=%C3%A9")
+        );
+        assert_eq!(query_string(&QueryMap::default()), None);
+    }
 
     #[test]
     fn the_stage_is_taken_off_http_api_paths() {

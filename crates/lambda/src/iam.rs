@@ -233,18 +233,21 @@ pub(crate) fn layer_allows(
 }
 
 /// Spellings the in-process layer reads in several ways (percent-encoding, empty segments,
-/// a trailing `/`, dot segments), as globs over a path: the cache-safe policy refuses them
-/// outright. (`?*/` ends in `/` after at least one more character, so the root `/` stays
-/// itself.)
-pub(crate) const ODD_SPELLINGS: [&str; 7] =
-    ["*%*", "*//*", "?*/", "*/./*", "*/../*", "*/.", "*/.."];
+/// a trailing `/`, dot segments), and those a URL parser reads otherwise than as written (a
+/// `\` it takes for `/`, a `#` that ends the path, a trailing blank it trims), as globs over a
+/// path: the cache-safe policy refuses them outright. (`?*/` ends in `/` after at least one
+/// more character, so the root `/` stays itself.)
+pub(crate) const ODD_SPELLINGS: [&str; 10] = [
+    "*%*", "*//*", "?*/", "*/./*", "*/../*", "*/.", "*/..", "*\\*", "*#*", "* ",
+];
 
 /// [`ODD_SPELLINGS`] as globs over `{METHOD}{path}`, so that one resource refuses them for
 /// every method: the leading `*` spans the method, which holds none of `%`, `/` or `.`, and
 /// the trailing-`/` spelling asks for a `/`, one character or more, and a final `/` (the
 /// root `/` has one `/` only; `//` is refused as an empty segment).
-pub(crate) const ODD_SPELLINGS_ANY_METHOD: [&str; 7] =
-    ["*%*", "*//*", "*/?*/", "*/./*", "*/../*", "*/.", "*/.."];
+pub(crate) const ODD_SPELLINGS_ANY_METHOD: [&str; 10] = [
+    "*%*", "*//*", "*/?*/", "*/./*", "*/../*", "*/.", "*/..", "*\\*", "*#*", "* ",
+];
 
 /// The most nodes the compiler's model of a route table may have; a larger table gets a
 /// policy for the current request only.
@@ -1246,6 +1249,10 @@ mod tests {
             "/a/b/",
             "/..a",
             "/a.",
+            "/a\\b",
+            "/a#b",
+            "/a ",
+            "/a b",
         ];
         for method in &METHODS {
             for path in paths {

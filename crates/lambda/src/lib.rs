@@ -32,9 +32,17 @@
 //! |---|---|---|
 //! | allow | IAM `Allow` / `isAuthorized: true`, `principalId` = `sub` | the backend's answer |
 //! | 401 (no token, invalid token, revoked) | the error `Unauthorized` | 401 |
-//! | 400 `invalid_request` (two tokens, a `.`/`..` path segment) | the error `Unauthorized` | 401 |
+//! | 400 `invalid_request` (two tokens, a `.`/`..` path segment, a path holding `\`, `?`, `#`, a control character or a trailing blank) | the error `Unauthorized` | 401 |
 //! | 403 (`insufficient_scope`, `forbidden`, `cross_site_request`) | IAM `Deny` (naming the request's own `methodArn`, see below) / `isAuthorized: false` | 403 |
 //! | 503 (keys or revocation store unavailable) | another error, logged at `error` | 500 |
+//!
+//! A path holding `\`, `?`, `#`, a control character or a trailing blank is refused: a URL
+//! parser behind the API (lambda_http's, for one) reads it otherwise than the route table does
+//! (`\` as `/`, the path ended at `?` or `#`, tabs dropped, trailing blanks trimmed). An HTTP API
+//! request for the stage alone (`rawPath` `/prod` on stage `prod`) is decided as `/` and as
+//! `/prod`, the path lambda_http routes it on: both routes must allow it. Cedar routes get the
+//! query string of REST `REQUEST` events (their query parameters, written out again) and HTTP
+//! API events (`rawQueryString`); `TOKEN` events carry none (feature `cedar`).
 //!
 //! API Gateway has no way to answer 400 from an authorizer; `Unauthorized` is an error, not a
 //! policy, so nothing is cached for it and nothing is granted. With the authorizer cache on
@@ -61,7 +69,8 @@
 //! of them. The request the policy is returned for, when the layer allows it, is always granted
 //! by it, by its exact ARN if need be, unless its path holds `*`, `?` or `$` (for cookie tokens,
 //! see below). Paths the layer reads in several ways (percent-encoded, empty or dot segments, a
-//! trailing `/`) are refused by that policy, that request included. A refused request's own
+//! trailing `/`), and those a URL parser reads otherwise (a `\`, a `#`, a trailing blank), are
+//! refused by that policy, that request included. A refused request's own
 //! `methodArn` is denied by name, except where the name would refuse more than the request
 //! (its path holds `*`, `?` or `$`, with the cache on) or would not be read (longer than 512
 //! characters) and no `Allow` of the policy grants it: one request of another site could
@@ -84,6 +93,12 @@
 //! reused, so no table is compiled at all: a REST answer allows or denies the request's own
 //! `methodArn` and nothing else, whatever the [`PolicyScope`], exactly as the in-process layer
 //! decides that request.
+//!
+//! A cached answer outlives what it was decided on: API Gateway applies it for the whole TTL,
+//! after the token expires, after it is revoked, after a policy reload; keep the TTL below the
+//! delay you accept for those. Routes with a `cedar` atom are refused by the cache-safe policy,
+//! the request it is returned for included (Cedar may read what the cache does not key on,
+//! such as the query string): give them a TTL of 0 and [`LambdaAuthorizer::cache_disabled`].
 //!
 //! # Answer size
 //!
@@ -293,7 +308,20 @@ impl LambdaAuthorizer {
                 AuthorizerError::Internal(format!("unreadable authorizer event: {}", error.0))
             })?;
         self.warn_once(request.kind);
-        let target = RequestTarget::new(&request.path);
+        if read_otherwise_by_a_url_parser(&request.path) {
+            // A backend reads such a path otherwise than the route table would (a URL parser
+            // takes `\` for `/`, ends the path at `?` or `#`, drops tabs and line breaks and
+            // trims trailing blanks): refused, as a `.` or `..` segment is.
+            tracing::debug!(
+                event = request.kind.as_str(),
+                "request denied: the path holds a character a URL parser reads otherwise"
+            );
+            return Err(AuthorizerError::Unauthorized);
+        }
+        let mut target = RequestTarget::new(&request.path).with_query(request.query.as_deref());
+        if let Some(also) = &request.also {
+            target = target.with_raw_path(also);
+        }
         let decision = self
             .authorizer
             .authorize(&request.method, target, &request.headers)
@@ -727,4 +755,15 @@ pub async fn run_with(authorizer: LambdaAuthorizer) -> Result<(), lambda_runtime
         async move { authorizer.handle(event.payload).await }
     }))
     .await
+}
+
+/// Whether a URL parser (the one a backend such as lambda_http builds its request with) reads
+/// `path` otherwise than as written: a `\`, which it takes for `/`; a `?` or `#`, where the
+/// path ends; a control character, which it drops or refuses; a trailing blank, which it
+/// trims. An HTTP API's `rawPath` is reported to reach the authorizer decoded, so a client's
+/// `%5C` can arrive as `\`.
+fn read_otherwise_by_a_url_parser(path: &str) -> bool {
+    path.bytes()
+        .any(|byte| matches!(byte, b'\\' | b'?' | b'#' | 0..=0x1f | 0x7f))
+        || path.ends_with(' ')
 }

@@ -9,7 +9,7 @@
 //! that an attack: another site's page can send the first request after the TTL ends.
 
 use cognito_authz_core::{AcceptedTokenUse, Authorizer, Decision, Policy, TokenSource};
-use cognito_authz_lambda::LambdaAuthorizer;
+use cognito_authz_lambda::{AuthorizerError, LambdaAuthorizer};
 use cognito_authz_test_support::policy::EXAMPLE_ISSUER;
 use cognito_authz_testkit::LocalIssuer;
 use http::{HeaderMap, HeaderValue, Method};
@@ -88,9 +88,13 @@ fn a_refused_path_holding_a_wildcard_does_not_deny_the_tokens_other_routes() {
     assert!(in_process(&authorizer, &Method::GET, "/me", &token));
     for path in ["/me*", "/*", "/m?"] {
         assert!(!in_process(&authorizer, &Method::GET, path, &token));
-        let answer = runtime()
-            .block_on(lambda.handle(token_event("GET", path, &token)))
-            .expect("a policy");
+        let answer = runtime().block_on(lambda.handle(token_event("GET", path, &token)));
+        // A `?`, where a URL parser ends the path, is refused before any policy is written:
+        // `Unauthorized` is not cached, so it refuses no other route.
+        let answer = match answer {
+            Err(AuthorizerError::Unauthorized) if path.contains('?') => continue,
+            answer => answer.expect("a policy"),
+        };
         assert!(!iam_allows(&answer, &arn("GET", path)), "{answer:#}");
         assert!(
             iam_allows(&answer, &arn("GET", "/me")),

@@ -1,12 +1,11 @@
 //! A Cedar route whose policies read the query string, decided by the Lambda authorizer and by
-//! the in-process layer. Needs core's `cedar` feature:
-//! `cargo test -p cognito-authz-lambda --features cognito-authz-core/cedar --test cedar_query -- --include-ignored`
-//! (without it the policy file does not load and the tests say so).
+//! the in-process layer (feature `cedar`: `cargo test -p cognito-authz-lambda --features cedar
+//! --test cedar_query`).
 //!
 //! REST `REQUEST` events carry the query (`queryStringParameters`,
-//! `multiValueQueryStringParameters`), and so do HTTP API 2.0 events (`rawQueryString`), but
-//! `LambdaAuthorizer::handle` decides on `RequestTarget::new(path)`, with no query: a Cedar
-//! `forbid` on a query parameter never applies.
+//! `multiValueQueryStringParameters`), and so do HTTP API 2.0 events (`rawQueryString`): the
+//! authorizer decides with it, so a Cedar `forbid` on a query parameter applies as it does
+//! in-process.
 
 use cognito_authz_core::{AcceptedTokenUse, Authorizer, RequestTarget};
 use cognito_authz_lambda::LambdaAuthorizer;
@@ -49,7 +48,7 @@ fn try_load(issuer: &cognito_authz_testkit::LocalIssuer) -> Option<Authorizer> {
 }
 
 fn load(issuer: &cognito_authz_testkit::LocalIssuer) -> Authorizer {
-    try_load(issuer).expect("the policy file loads (run with --features cognito-authz-core/cedar)")
+    try_load(issuer).expect("the policy file loads")
 }
 
 /// A REST `REQUEST` event for `GET /search?debug=1`.
@@ -60,12 +59,11 @@ fn debug_search(token: &str) -> Value {
     event
 }
 
-/// Finding. `GET /search?debug=1` by a signed-in user: the layer (the query given, as every
+/// `GET /search?debug=1` by a signed-in user: the layer (the query given, as every
 /// adapter gives it) refuses with 403 (`no-debug-view`). The authorizer, cache declared off,
 /// answers `Allow` for the request's own `methodArn` (it asked Cedar with no query), and the
 /// HTTP API 2.0 answer is `isAuthorized: true`: the backend serves the debug view.
 #[test]
-#[ignore = "finding: the Lambda authorizer decides Cedar routes without the event's query string, so a Cedar forbid on a query parameter is bypassed"]
 fn a_cedar_forbid_on_a_query_parameter_holds_in_the_authorizer() {
     let issuer = issuer();
     let authorizer = load(&issuer);
