@@ -9,14 +9,15 @@
 //! IAM applies it (`tests/iam`: `*` any run of characters, `/` included, `?` one; an explicit
 //! `Deny` wins).
 
-use cognito_authz_core::{AcceptedTokenUse, Authorizer};
+use cognito_authz_core::Authorizer;
 use cognito_authz_lambda::LambdaAuthorizer;
-use cognito_authz_test_support::policy::EXAMPLE_ISSUER;
 use http::Method;
 
 mod iam;
 mod pool;
+mod random_table;
 mod requests;
+mod table;
 use iam::iam_allows;
 use pool::{ARN_PREFIX, issuer, runtime};
 use requests::{headers, request_event};
@@ -47,31 +48,25 @@ fn table(routes: &[(usize, Vec<usize>, usize)], unmatched: usize) -> String {
         "methods = [\"PUT\", \"POST\"]\n",
         "methods = [\"DELETE\"]\n",
     ];
-    let mut text = format!(
-        "[defaults]\nunmatched = \"{}\"\n",
-        POLICIES[unmatched % POLICIES.len()]
-    );
-    for (methods, segments, policy) in routes {
-        let mut path = String::new();
-        for (depth, segment) in segments.iter().enumerate() {
-            let segment = SEGMENTS[*segment % SEGMENTS.len()];
-            if segment.starts_with("{*") && depth + 1 != segments.len() {
-                path.push_str("/ab");
-            } else {
-                path.push('/');
-                path.push_str(segment);
-            }
-        }
-        if path.is_empty() {
-            path.push('/');
-        }
-        text.push_str(&format!(
-            "\n[[route]]\npath = \"{path}\"\n{}require = \"{}\"\n",
-            ROUTE_METHODS[*methods % ROUTE_METHODS.len()],
-            POLICIES[*policy % POLICIES.len()]
-        ));
+    random_table::text(
+        &SEGMENTS,
+        "/ab",
+        &ROUTE_METHODS,
+        &POLICIES,
+        routes,
+        POLICIES[unmatched % POLICIES.len()],
+    )
+}
+
+/// The path of the later-request names `names` picks (`/` for none).
+fn path_of(names: &[usize]) -> String {
+    if names.is_empty() {
+        return "/".to_owned();
     }
-    text
+    names
+        .iter()
+        .map(|name| format!("/{}", NAMES[*name]))
+        .collect()
 }
 
 fn paths() -> Vec<String> {
@@ -131,22 +126,14 @@ fn build(
     } else {
         ""
     };
-    Authorizer::builder()
-        .issuers([issuer.issuer_config(AcceptedTokenUse::Any)])
-        .clock(issuer.manual_clock().expect("manual clock").clone())
-        .policy_text(
-            format!("{EXAMPLE_ISSUER}{token_section}{table}"),
-            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
-        )
-        .build()
+    table::try_load(&format!("{token_section}{table}"), issuer)
 }
 
 #[test]
 fn the_search_tables_load() {
     let issuer = issuer();
-    for cookie in [false, true] {
-        build(&issuer, &table(&[(0, vec![0, 5], 1)], 0), cookie).expect("a table");
-    }
+    table::load(&table(&[(0, vec![0, 5], 1)], 0), &issuer);
+    build(&issuer, &table(&[(0, vec![0, 5], 1)], 0), true).expect("a table");
 }
 
 fn check(
@@ -228,11 +215,7 @@ proptest::proptest! {
         first in proptest::collection::vec(0..NAMES.len(), 0..4),
     ) {
         let table = table(&routes, unmatched);
-        let first: String = if first.is_empty() {
-            "/".to_owned()
-        } else {
-            first.iter().map(|n| format!("/{}", NAMES[*n])).collect()
-        };
+        let first = path_of(&first);
         check(&table, principal, METHODS[first_method], &first)?;
     }
 
@@ -250,11 +233,7 @@ proptest::proptest! {
         first in proptest::collection::vec(0..NAMES.len(), 0..4),
     ) {
         let table = table(&routes, unmatched);
-        let first: String = if first.is_empty() {
-            "/".to_owned()
-        } else {
-            first.iter().map(|n| format!("/{}", NAMES[*n])).collect()
-        };
+        let first = path_of(&first);
         check_with(&table, principal, METHODS[first_method], &first, true)?;
     }
 }

@@ -15,6 +15,7 @@ use serde_json::Value;
 
 mod iam;
 mod pool;
+mod random_table;
 mod requests;
 mod table;
 use iam::iam_allows;
@@ -291,28 +292,14 @@ fn random_table(
 ) -> String {
     const POLICIES: [&str; 4] = ["public", "authenticated", "group:admin", "deny"];
     const METHODS: [&str; 3] = ["", "methods = [\"GET\"]\n", "methods = [\"POST\"]\n"];
-    let mut text = format!("[defaults]\nunmatched = \"{}\"\n", POLICIES[unmatched % 3]);
-    for (methods, segments, policy) in routes {
-        let mut path = String::new();
-        for (depth, segment) in segments.iter().enumerate() {
-            let segment = alphabet[*segment % alphabet.len()];
-            // A catch-all only at the end.
-            if segment.starts_with("{*") && depth + 1 != segments.len() {
-                path.push_str("/b");
-            } else {
-                path.push('/');
-                path.push_str(segment);
-            }
-        }
-        if path.is_empty() {
-            path.push('/');
-        }
-        text.push_str(&format!(
-            "\n[[route]]\npath = \"{path}\"\n{}require = \"{}\"\n",
-            METHODS[*methods], POLICIES[*policy]
-        ));
-    }
-    text
+    random_table::text(
+        alphabet,
+        "/b",
+        &METHODS,
+        &POLICIES,
+        routes,
+        POLICIES[unmatched % 3],
+    )
 }
 
 /// One random case: the policy returned for a principal's first request `GET first` grants

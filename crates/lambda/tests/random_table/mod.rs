@@ -1,0 +1,37 @@
+//! The text of a random route table, for the searches over what the cache-safe policy grants.
+
+/// The route table `routes` names: each route `(methods, segments, policy)` picks its methods
+/// line, its pattern's segments and its policy by index (modulo each list's length); a
+/// catch-all anywhere but last is written as `stand_in` instead. `unmatched` is the policy of
+/// `[defaults] unmatched`.
+pub(crate) fn text(
+    alphabet: &[&str],
+    stand_in: &str,
+    methods: &[&str],
+    policies: &[&str],
+    routes: &[(usize, Vec<usize>, usize)],
+    unmatched: &str,
+) -> String {
+    let mut text = format!("[defaults]\nunmatched = \"{unmatched}\"\n");
+    for (methods_index, segments, policy) in routes {
+        let mut path = String::new();
+        for (depth, segment) in segments.iter().enumerate() {
+            let segment = alphabet[*segment % alphabet.len()];
+            if segment.starts_with("{*") && depth + 1 != segments.len() {
+                path.push_str(stand_in);
+            } else {
+                path.push('/');
+                path.push_str(segment);
+            }
+        }
+        if path.is_empty() {
+            path.push('/');
+        }
+        text.push_str(&format!(
+            "\n[[route]]\npath = \"{path}\"\n{}require = \"{}\"\n",
+            methods[*methods_index % methods.len()],
+            policies[*policy % policies.len()]
+        ));
+    }
+    text
+}
