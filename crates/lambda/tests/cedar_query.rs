@@ -32,9 +32,8 @@ methods = ["GET"]
 require = "authenticated and cedar"
 "#;
 
-/// The authorizer, or `None` when core was built without `cedar` (the policy file's `[cedar]`
-/// section then does not load).
-fn try_load(issuer: &cognito_authz_testkit::LocalIssuer) -> Option<Authorizer> {
+/// The authorizer of the Cedar route table (its `[cedar]` section needs the `cedar` feature).
+fn load(issuer: &cognito_authz_testkit::LocalIssuer) -> Authorizer {
     Authorizer::builder()
         .issuers([issuer.issuer_config(AcceptedTokenUse::Any)])
         .clock(issuer.manual_clock().expect("manual clock").clone())
@@ -43,12 +42,7 @@ fn try_load(issuer: &cognito_authz_testkit::LocalIssuer) -> Option<Authorizer> {
             std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/cedar_query"),
         )
         .build()
-        .map_err(|error| eprintln!("{error} (run with --features cognito-authz-core/cedar)"))
-        .ok()
-}
-
-fn load(issuer: &cognito_authz_testkit::LocalIssuer) -> Authorizer {
-    try_load(issuer).expect("the policy file loads")
+        .unwrap_or_else(|error| panic!("the policy file loads: {error}"))
 }
 
 /// A REST `REQUEST` event for `GET /search?debug=1`.
@@ -61,8 +55,9 @@ fn debug_search(token: &str) -> Value {
 
 /// `GET /search?debug=1` by a signed-in user: the layer (the query given, as every
 /// adapter gives it) refuses with 403 (`no-debug-view`). The authorizer, cache declared off,
-/// answers `Allow` for the request's own `methodArn` (it asked Cedar with no query), and the
-/// HTTP API 2.0 answer is `isAuthorized: true`: the backend serves the debug view.
+/// asks Cedar with the event's query too (REST query parameters written out again, HTTP API
+/// `rawQueryString`), so it refuses as well: a `Deny` of the request's own `methodArn`, and
+/// `isAuthorized: false`.
 #[test]
 fn a_cedar_forbid_on_a_query_parameter_holds_in_the_authorizer() {
     let issuer = issuer();
@@ -113,14 +108,12 @@ fn a_cedar_forbid_on_a_query_parameter_holds_in_the_authorizer() {
 /// What the cache-safe policy (cache on) does with a Cedar route: `layer_allows`
 /// (crates/lambda/src/iam.rs) reads the `cedar` atom as false, so neither a glob nor the
 /// request's exact ARN grants `GET /search`, which the layer allows. Recorded, not a wrong
-/// admit: with the cache on, every Cedar route is refused (403) by the REST authorizer. Without
-/// core's `cedar` feature this test has nothing to check and returns.
+/// admit: with the cache on, every Cedar route is refused (403) by the REST authorizer, as the
+/// docs say (such routes need a TTL of 0 and `cache_disabled()`).
 #[test]
 fn with_the_cache_on_a_cedar_route_is_refused_by_its_own_policy() {
     let issuer = issuer();
-    let Some(authorizer) = try_load(&issuer) else {
-        return;
-    };
+    let authorizer = load(&issuer);
     let token = issuer.access_token().sign();
     let lambda = LambdaAuthorizer::new(authorizer);
     let answer = runtime()

@@ -16,10 +16,10 @@ require = "authenticated"
 
 /// REST `REQUEST`. A header value `http` refuses (here a DEL, `\x7f`, after the token) makes the
 /// event unreadable: aws_lambda_events's header deserializer reports the value it refused
-/// (`invalid value: string "Bearer eyJ…\u{7f}"`), and `LambdaAuthorizer::handle` puts that
+/// (`invalid value: string "Bearer eyJ…\u{7f}"`). `LambdaAuthorizer::handle` must not put that
 /// text in the `Internal` error it returns (the Lambda runtime reports it as the invocation's
-/// `errorMessage`) and in its `error` log line (`reason`): the caller's whole token, in the
-/// logs. That is the REST `REQUEST` event (`headers`, `multiValueHeaders`; a `Cookie` header
+/// `errorMessage`) or in its `error` log line (`reason`): it would be the caller's whole token,
+/// in the logs. That is the REST `REQUEST` event (`headers`, `multiValueHeaders`; a `Cookie` header
 /// holding a token cookie beside such a byte too). The HTTP API 2.0 event holds: its
 /// deserializer says only `failed to parse header value`.
 #[test]

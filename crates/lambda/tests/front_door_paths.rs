@@ -131,12 +131,12 @@ fn is_authorized(answer: &Result<Value, cognito_authz_lambda::AuthorizerError>) 
 }
 
 /// An HTTP API on a named stage, a request for the path equal to the stage name:
-/// `rawPath` `/prod`, stage `prod`. The authorizer's `strip_stage` (crates/lambda/src/event.rs)
-/// takes the stage off and decides `/` (public): `isAuthorized: true`. lambda_http builds
+/// `rawPath` `/prod`, stage `prod`. Taking the stage off alone (`strip_stage`,
+/// crates/lambda/src/event.rs), the authorizer would decide `/` (public). lambda_http builds
 /// `/prod/prod` (the raw path does not start with `/prod/`, so the stage goes in front), the
 /// layer decides `/prod` (`/{page}`, `group:admin`) and refuses, and a router nested under
-/// `/prod` runs the `/{page}` handler with `page = prod`: an anonymous caller reaches an
-/// admin-only handler.
+/// `/prod` runs the `/{page}` handler with `page = prod`. So the authorizer decides `/prod`
+/// too, and refuses.
 #[test]
 fn an_http_api_path_equal_to_the_stage_is_decided_as_the_layer_decides_it() {
     let issuer = issuer();
@@ -155,16 +155,16 @@ fn an_http_api_path_equal_to_the_stage_is_decided_as_the_layer_decides_it() {
     );
 }
 
-/// Characters a URL parser reads as syntax in an HTTP API `rawPath`. HTTP APIs
-/// deliver `rawPath` percent-decoded (live captures: REST and function URLs keep the
-/// encoding, HTTP API decodes), so an ordinary request for `/prod/admin%5Cusers`,
+/// Characters a URL parser reads as syntax in an HTTP API `rawPath`. HTTP APIs are reported to
+/// deliver `rawPath` percent-decoded (REST and function URLs keep the encoding), so an
+/// ordinary request for `/prod/admin%5Cusers`,
 /// `/prod/ad%09min/users`, `/prod/admin%3Fusers`, `/prod/admin%23users` or `/prod/admin%20`
 /// reaches the function with a `\`, a tab, a `?`, a `#` or a trailing space in `rawPath`.
 /// lambda_http parses the path as a URL: `\` is `/`, a tab is dropped, `?` and `#` end the
 /// path, trailing spaces and control characters go, so the backend routes `/admin/users` or
 /// `/admin` (the `/admin/{*rest}` handler, admin only), and the layer refuses. The authorizer
-/// reads one segment (`admin\users`, `ad\tmin`, `admin?users`, `admin#users`, `admin `),
-/// matched by `/{page}` (public) or nothing: `isAuthorized: true` for anyone.
+/// would read one segment (`admin\users`, `ad\tmin`, `admin?users`, `admin#users`, `admin `),
+/// matched by `/{page}` (public) or nothing; it refuses such paths (`Unauthorized`).
 #[test]
 fn characters_a_url_parser_reads_in_an_http_api_path_are_read_as_in_the_layer() {
     let table = r#"
