@@ -327,13 +327,13 @@ async fn sanity(fixture: &Fixture, router: &Router) {
     }
 }
 
-/// Held, and the other half of findings in crates/lambda/tests/front_door_paths.rs: HTTP API
-/// `rawPath`s holding what a URL parser reads as syntax (API Gateway delivers `rawPath`
-/// percent-decoded, so `%5C`, `%09`, `%23`, `%20` arrive as `\`, a tab, `#`, a space) and a
-/// `rawPath` equal to the stage. lambda_http's URI is `/prod/admin/x` or `/prod/admin` (the
-/// admin-only handler) and `/prod/prod` for `/prod`: the layer, reading the same, refuses an
-/// anonymous caller the admin handler, and decides `/prod` (not `/`) for `rawPath` `/prod`.
-/// The Lambda authorizer reads each of these as one segment (`/prod` as `/`) and admits.
+/// The layer's half of crates/lambda/tests/front_door_paths.rs: HTTP API `rawPath`s holding
+/// what a URL parser reads as syntax (if API Gateway delivers `rawPath` percent-decoded,
+/// `%5C`, `%09`, `%23`, `%20` arrive as `\`, a tab, `#`, a space) and a `rawPath` equal to the
+/// stage. lambda_http's URI is `/prod/admin/x` or `/prod/admin` (the admin-only handler) and
+/// `/prod/prod` for `/prod`: the layer, reading the same, refuses an anonymous caller the admin
+/// handler, and decides `/prod` (not `/`) for `rawPath` `/prod`. The Lambda authorizer, which
+/// the same requests reach first, refuses the former and decides the latter as `/` and `/prod`.
 #[tokio::test]
 async fn paths_a_url_parser_reshapes_are_read_by_the_layer_as_lambda_http_routes_them() {
     no_ignore_stage();
