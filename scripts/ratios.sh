@@ -30,13 +30,19 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 for run in $(seq 1 "$runs"); do
   for binary in "${binaries[@]}"; do
-    # criterion prints the name on one line and `time: [low × estimate × high ×]` on the next.
+    # criterion prints the name on one line and `time: [low × estimate × high ×]` on the next;
+    # a binary with no bench the filter picks prints neither.
     "$binary" --bench "$filter" --warm-up-time 1 --measurement-time 3 2>/dev/null |
-      grep -E '^ratio/|time:' | paste - - | awk -v run="$run" '{ print run, $1, $5 }' >>"$out"
+      { grep -E '^ratio/|time:' || true; } | paste - - |
+      awk -v run="$run" 'NF { print run, $1, $5 }' >>"$out"
   done
   echo "run $run of $runs done" >&2
 done
 
+if [ ! -s "$out" ]; then
+  echo "no ratio bench matches $filter" >&2
+  exit 1
+fi
 awk '
   { values[$2] = values[$2] " " $3; if (!($2 in order)) { order[$2] = ++names; name[names] = $2 } }
   END {
