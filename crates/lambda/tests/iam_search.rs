@@ -156,11 +156,7 @@ fn check_with(
     let Ok(authorizer) = build(&issuer, table, cookie) else {
         return Ok(());
     };
-    let token = match principal {
-        0 => None,
-        1 => Some(issuer.access_token().sign()),
-        _ => Some(issuer.access_token().groups(["admin"]).sign()),
-    };
+    let token = random_table::principal_token(&issuer, principal);
     let lambda = LambdaAuthorizer::new(authorizer.clone());
     let runtime = runtime();
     let event = if cookie {

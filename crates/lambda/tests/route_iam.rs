@@ -6,9 +6,7 @@
 //! cannot write the table exactly it refuses instead, except for the very request it was
 //! returned for, which it grants by its exact ARN when the layer allows it.
 
-use cognito_authz_core::{AcceptedTokenUse, Authorizer};
 use cognito_authz_lambda::{AuthorizerError, LambdaAuthorizer};
-use cognito_authz_test_support::policy::EXAMPLE_ISSUER;
 use cognito_authz_testkit::LocalIssuer;
 use http::Method;
 use serde_json::Value;
@@ -312,23 +310,12 @@ fn check_random_case(
     later: &[String],
 ) -> Result<(), proptest::test_runner::TestCaseError> {
     let issuer = issuer();
-    let built = Authorizer::builder()
-        .issuers([issuer.issuer_config(AcceptedTokenUse::Any)])
-        .clock(issuer.manual_clock().expect("manual clock").clone())
-        .policy_text(
-            format!("{EXAMPLE_ISSUER}{table}"),
-            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
-        )
-        .build();
+    let built = table::try_load(table, &issuer);
     // Conflicting patterns are load errors: no table to compile.
     let Ok(authorizer) = built else {
         return Ok(());
     };
-    let token = match principal {
-        0 => None,
-        1 => Some(issuer.access_token().sign()),
-        _ => Some(issuer.access_token().groups(["admin"]).sign()),
-    };
+    let token = random_table::principal_token(&issuer, principal);
     let lambda = LambdaAuthorizer::new(authorizer.clone());
     let runtime = runtime();
     let Ok(policy) = runtime.block_on(lambda.handle(request_event("GET", first, token.as_deref())))

@@ -1,4 +1,17 @@
-//! The text of a random route table, for the searches over what the cache-safe policy grants.
+//! The text of a random route table, and the principal of a random case, for the searches
+//! over what the cache-safe policy grants.
+
+use cognito_authz_testkit::LocalIssuer;
+
+/// The token of principal `principal` of a random case: none (0), a signed-in user (1), an
+/// administrator (2 and above).
+pub(crate) fn principal_token(issuer: &LocalIssuer, principal: usize) -> Option<String> {
+    match principal {
+        0 => None,
+        1 => Some(issuer.access_token().sign()),
+        _ => Some(issuer.access_token().groups(["admin"]).sign()),
+    }
+}
 
 /// The route table `routes` names: each route `(methods, segments, policy)` picks its methods
 /// line, its pattern's segments and its policy by index (modulo each list's length); a
