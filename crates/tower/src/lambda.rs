@@ -86,7 +86,10 @@ impl StagePath {
     pub(crate) fn policy_path<'a>(self, path: &'a str, extensions: &Extensions) -> &'a str {
         match self {
             StagePath::Keep => path,
-            StagePath::Strip => match stage_in_path(extensions) {
+            StagePath::Strip => match extensions
+                .get::<RequestContext>()
+                .and_then(|context| stage_in_path(context, ignore_stage_in_path()))
+            {
                 Some(stage) => strip_stage(path, stage),
                 None => path,
             },
@@ -104,22 +107,17 @@ impl StagePath {
     pub(crate) fn sent_path(self, extensions: &Extensions) -> Option<Cow<'_, str>> {
         let context = extensions.get::<RequestContext>()?;
         let raw = extensions.raw_http_path();
+        let ignore = ignore_stage_in_path();
         // The path lambda_http built, before `Url::parse` read it: its own rule, to the letter.
-        let stage = match context {
-            RequestContext::ApiGatewayV1(context) => context.stage.as_deref(),
-            RequestContext::ApiGatewayV2(context) => context.stage.as_deref(),
-            RequestContext::WebSocket(context) => context.stage.as_deref(),
-            _ => None,
-        }
-        .filter(|stage| *stage != "$default" && !ignore_stage_in_path());
-        let built = match stage {
+        let prefixed = context_stage(context).filter(|stage| *stage != "$default" && !ignore);
+        let built = match prefixed {
             Some(stage) if !raw.starts_with(&format!("/{stage}/")) => {
                 Cow::Owned(format!("/{stage}{raw}"))
             }
             _ => Cow::Borrowed(raw),
         };
         let built = segmented_as_a_url(built);
-        let stripped = match (self, stage_in_path(extensions)) {
+        let stripped = match (self, stage_in_path(context, ignore)) {
             (StagePath::Strip, Some(stage)) => match built {
                 Cow::Borrowed(built) => Cow::Borrowed(strip_stage(built, stage)),
                 Cow::Owned(built) => Cow::Owned(strip_stage(&built, stage).to_owned()),
@@ -149,18 +147,25 @@ fn segmented_as_a_url(path: Cow<'_, str>) -> Cow<'_, str> {
 }
 
 /// The stage lambda_http put in front of the path, from the event's request context.
-fn stage_in_path(extensions: &Extensions) -> Option<&str> {
-    let stage = match extensions.get::<RequestContext>()? {
-        // lambda_http prefixes REST and WebSocket paths with the stage unless told not to.
-        RequestContext::ApiGatewayV1(context) if !ignore_stage_in_path() => &context.stage,
-        RequestContext::WebSocket(context) if !ignore_stage_in_path() => &context.stage,
-        // An HTTP API's `rawPath` carries a named stage already; lambda_http adds it if not.
-        RequestContext::ApiGatewayV2(context) => &context.stage,
-        _ => return None,
-    };
-    stage
-        .as_deref()
-        .filter(|stage| !stage.is_empty() && *stage != "$default")
+/// `ignore`: `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH` is set.
+fn stage_in_path(context: &RequestContext, ignore: bool) -> Option<&str> {
+    // lambda_http prefixes REST and WebSocket paths with the stage unless told not to; an HTTP
+    // API's `rawPath` carries a named stage already (lambda_http adds it if not).
+    let told_not_to = matches!(
+        context,
+        RequestContext::ApiGatewayV1(_) | RequestContext::WebSocket(_)
+    ) && ignore;
+    context_stage(context).filter(|stage| !told_not_to && !stage.is_empty() && *stage != "$default")
+}
+
+/// The stage an API Gateway event's request context names (none for other events).
+fn context_stage(context: &RequestContext) -> Option<&str> {
+    match context {
+        RequestContext::ApiGatewayV1(context) => context.stage.as_deref(),
+        RequestContext::ApiGatewayV2(context) => context.stage.as_deref(),
+        RequestContext::WebSocket(context) => context.stage.as_deref(),
+        _ => None,
+    }
 }
 
 /// lambda_http's own test for the variable, read the same way so both agree.
