@@ -216,7 +216,7 @@ where
     forward_ready!(service);
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
-        let Ok(method) = http::Method::from_bytes(request.method().as_str().as_bytes()) else {
+        let Some(method) = method_of(request.method()) else {
             // Both `http` versions accept the same method tokens, so this cannot happen; if it
             // did, the request is refused, never let through.
             let response = self.state.context.response(ErrorKind::InvalidRequest, &[]);
@@ -273,6 +273,22 @@ impl<S> CognitoAuthMiddleware<S> {
             finish(&*service, &state, request, decision).await
         })
     }
+}
+
+/// The request's method as the core names it: actix-web's `http` version in the core's.
+/// The common methods are mapped directly; any other is converted from its name.
+fn method_of(method: &actix_web::http::Method) -> Option<http::Method> {
+    use actix_web::http::Method as Actix;
+    Some(match *method {
+        Actix::GET => http::Method::GET,
+        Actix::POST => http::Method::POST,
+        Actix::PUT => http::Method::PUT,
+        Actix::DELETE => http::Method::DELETE,
+        Actix::PATCH => http::Method::PATCH,
+        Actix::HEAD => http::Method::HEAD,
+        Actix::OPTIONS => http::Method::OPTIONS,
+        _ => return http::Method::from_bytes(method.as_str().as_bytes()).ok(),
+    })
 }
 
 /// What actix-web routes on: its decoded path (`%XX` decoded but for `%2F`, `%25`, `%2B`),

@@ -328,7 +328,10 @@ impl Authorizer {
         Decision::Allow { token: Some(token) }
     }
 
-    /// `denial` on the route `found`, in this authorizer's realm, logged at `debug`.
+    /// `denial` on the route `found`, in this authorizer's realm, logged at `debug`. Out of
+    /// line, so the code of an allowed request stays compact.
+    #[cold]
+    #[inline(never)]
     fn deny(&self, found: &RouteMatch<'_>, method: &Method, denial: Denial) -> Decision {
         let route = found
             .route()

@@ -531,6 +531,7 @@ fn trim_blanks(value: &[u8]) -> &[u8] {
 }
 
 /// The named cookie's value across every `Cookie` header (HTTP/2 may split them).
+#[inline(never)]
 fn cookie_token<'a, H: HeaderLookup + ?Sized>(
     headers: &'a H,
     name: &str,

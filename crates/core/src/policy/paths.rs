@@ -107,10 +107,15 @@ impl<'a> RequestTarget<'a> {
     /// relative to where it is mounted (a file server at `/docs` serves
     /// `/docs/../internal/x` from its own `internal` folder), which no reading of the whole
     /// path can tell, so such requests are refused.
+    #[inline]
     pub fn has_dot_segments(&self) -> bool {
-        if self.plain {
-            return false;
-        }
+        !self.plain && self.has_dot_segments_unplain()
+    }
+
+    /// [`RequestTarget::has_dot_segments`] for a path that is not plain (out of line: most
+    /// requests never get here).
+    #[inline(never)]
+    fn has_dot_segments_unplain(&self) -> bool {
         [Some(self.path), self.raw_path]
             .into_iter()
             .flatten()
@@ -118,6 +123,13 @@ impl<'a> RequestTarget<'a> {
                 (path.contains('.') && is_dotted(path))
                     || (path.contains('%') && is_dotted(&percent_decode(path)))
             })
+    }
+
+    /// The path, when it is the only reading of the request (plain, and the raw path, if
+    /// any, the same): then [`RequestTarget::interpretations`] holds it alone.
+    #[inline]
+    pub(crate) fn only_reading(&self) -> Option<&'a str> {
+        self.plain.then_some(self.path)
     }
 
     /// Every distinct path the request may be dispatched on, the routed one first.

@@ -956,31 +956,14 @@ impl RouteTable {
     /// `/`) dispatched most-specific-first costs one lookup and no allocation.
     pub fn matches(&self, method: &Method, target: RequestTarget<'_>) -> RouteMatches<'_> {
         let routes = self.method_routes(method);
-        let interpretations = target.interpretations();
         let every = target.dispatch_kind() == Dispatch::EveryMatch;
         let mut found: Option<RouteMatches<'_>> = None;
-        for path in interpretations.iter() {
-            let best = routes.router.at(path).ok().map(|m| *m.value);
-            let primary = self.found(best);
-            let all = found.get_or_insert_with(|| RouteMatches {
-                first: primary,
-                more: Vec::new(),
-            });
-            all.push(primary);
-            if every && routes.foreign.iter().any(|layer| layer.at(path).is_ok()) {
-                all.push(self.found(None));
-            }
-            let Some(best) = best else { continue };
-            self.push_companion(routes, best, all);
-            let implied = self.entries[best].implied;
-            if !(every || implied) {
-                continue;
-            }
-            for &other in routes.overlaps.get(best).map_or(&[][..], |o| &o[..]) {
-                let entry = &self.entries[other];
-                if (every || !entry.implied) && entry.matcher.at(path).is_ok() {
-                    all.push(self.found(Some(other)));
-                    self.push_companion(routes, other, all);
+        match target.only_reading() {
+            // The common request: one reading, no list of readings built.
+            Some(path) => self.guards_of(routes, path, every, &mut found),
+            None => {
+                for path in target.interpretations().iter() {
+                    self.guards_of(routes, path, every, &mut found);
                 }
             }
         }
@@ -988,6 +971,40 @@ impl RouteTable {
             first: self.found(None),
             more: Vec::new(),
         })
+    }
+
+    /// Adds the routes guarding one reading of a request's path to `found` (the first reading
+    /// creates it, its route first).
+    fn guards_of<'a>(
+        &'a self,
+        routes: &MethodRoutes,
+        path: &str,
+        every: bool,
+        found: &mut Option<RouteMatches<'a>>,
+    ) {
+        let best = routes.router.at(path).ok().map(|m| *m.value);
+        let primary = self.found(best);
+        let all = found.get_or_insert_with(|| RouteMatches {
+            first: primary,
+            more: Vec::new(),
+        });
+        all.push(primary);
+        if every && routes.foreign.iter().any(|layer| layer.at(path).is_ok()) {
+            all.push(self.found(None));
+        }
+        let Some(best) = best else { return };
+        self.push_companion(routes, best, all);
+        let implied = self.entries[best].implied;
+        if !(every || implied) {
+            return;
+        }
+        for &other in routes.overlaps.get(best).map_or(&[][..], |o| &o[..]) {
+            let entry = &self.entries[other];
+            if (every || !entry.implied) && entry.matcher.at(path).is_ok() {
+                all.push(self.found(Some(other)));
+                self.push_companion(routes, other, all);
+            }
+        }
     }
 
     /// The routes, in declaration order.

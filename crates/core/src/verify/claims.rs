@@ -240,8 +240,21 @@ impl Names {
         self.iter().map(str::to_owned).collect()
     }
 
-    /// Binary search in a sorted list.
+    /// Binary search in a sorted list; a short list is scanned, comparing lengths first.
     fn binary_contains(&self, name: &str) -> bool {
+        if let Some(ends) = self.first_ends.get(..self.len) {
+            let (text, mut start) = (self.text.as_bytes(), 0);
+            for &end in ends {
+                let end = end as usize;
+                if end.checked_sub(start) == Some(name.len())
+                    && text.get(start..end) == Some(name.as_bytes())
+                {
+                    return true;
+                }
+                start = end;
+            }
+            return false;
+        }
         let (mut low, mut high) = (0, self.len());
         while low < high {
             let middle = low + (high - low) / 2;
@@ -964,6 +977,36 @@ mod adversarial;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A sorted list of any count (scanned while short, searched beyond) finds each of its
+    /// names and nothing else: not a prefix, an extension or a name between two of them.
+    #[test]
+    fn a_sorted_list_of_any_count_contains_exactly_its_names() {
+        for count in 0..=8 {
+            let list: Vec<String> = (0..count)
+                .map(|i| format!("scope/{:02}", 2 * i + 1))
+                .collect();
+            let names = Names::from_slice(&list);
+            for name in &list {
+                assert!(names.binary_contains(name), "{count}: {name}");
+                assert!(
+                    !names.binary_contains(&name[..name.len() - 1]),
+                    "{count}: prefix"
+                );
+                assert!(
+                    !names.binary_contains(&format!("{name}0")),
+                    "{count}: extension"
+                );
+            }
+            for i in 0..=count {
+                let between = format!("scope/{:02}", 2 * i);
+                assert!(!names.binary_contains(&between), "{count}: {between}");
+            }
+            assert!(!names.binary_contains(""), "{count}: empty");
+        }
+        let with_empty = Names::new(["", "a"]);
+        assert!(with_empty.binary_contains("") && with_empty.binary_contains("a"));
+    }
 
     /// Lists of every count around the ends kept in place read back as built, compare and hash
     /// by content, and are charged one buffer until their ends need one of their own.

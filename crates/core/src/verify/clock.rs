@@ -45,17 +45,37 @@ impl Clock for FixedClock {
 
 /// A shared, type-erased clock.
 #[derive(Clone)]
-pub struct SharedClock(pub(crate) Arc<dyn Clock>);
+pub struct SharedClock {
+    clock: Arc<dyn Clock>,
+    /// The clock is [`SystemClock`]: [`SharedClock::instant`] reads the system time directly.
+    system: bool,
+}
 
 impl SharedClock {
     /// Wraps any clock.
-    pub fn new(clock: impl Clock) -> Self {
-        Self(Arc::new(clock))
+    pub fn new<C: Clock>(clock: C) -> Self {
+        Self {
+            system: std::any::TypeId::of::<C>() == std::any::TypeId::of::<SystemClock>(),
+            clock: Arc::new(clock),
+        }
     }
 
     /// The current time since the Unix epoch.
     pub fn now(&self) -> Duration {
-        self.0.now()
+        self.clock.now()
+    }
+
+    /// The current time as an instant on the system clock (the system clock's own reading, or
+    /// the epoch plus this clock's), for comparing with instants worked out in advance.
+    #[inline]
+    pub(crate) fn instant(&self) -> SystemTime {
+        if self.system {
+            SystemTime::now()
+        } else {
+            UNIX_EPOCH
+                .checked_add(self.clock.now())
+                .unwrap_or(UNIX_EPOCH)
+        }
     }
 }
 

@@ -27,7 +27,7 @@ use crate::verify::config::{
     Algorithm, ClientRule, FetchSettings, IssuerConfig, IssuerKind, KeyLocation,
 };
 use crate::verify::registered::{Audience, Claims, Header};
-use crate::verify::token_cache::{CachedToken, Lookup, TokenCache};
+use crate::verify::token_cache::{CachedToken, Lookup, TimeWindow, TokenCache};
 
 pub use background::BackgroundRefresh;
 use background::Lineage;
@@ -535,6 +535,10 @@ impl Verifier {
             Lookup::Current(hit) => {
                 crate::metrics::token_cache_hit();
                 let issuer = &inner.issuers[hit.issuer];
+                let now = inner.clock.instant();
+                if hit.window.is_some_and(|window| window.holds(now)) {
+                    return Some(Ok(hit.token));
+                }
                 let result = self.check_times(issuer, hit.token.exp, hit.token.nbf, hit.token.iat);
                 if result.is_err() {
                     cache.remove(raw);
@@ -644,6 +648,12 @@ impl Verifier {
             cache.insert(
                 token,
                 CachedToken {
+                    window: TimeWindow::new(
+                        verified.exp,
+                        verified.nbf,
+                        verified.iat,
+                        issuer.leeway,
+                    ),
                     token: Arc::clone(&verified),
                     key,
                     issuer: issuer_index,

@@ -23,6 +23,7 @@ use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwapOption;
 
@@ -36,12 +37,62 @@ pub(crate) struct CachedToken {
     pub(crate) token: Arc<VerifiedToken>,
     pub(crate) key: Arc<KeyEntry>,
     pub(crate) issuer: usize,
+    /// When the token's time rules hold, worked out when it was verified.
+    pub(crate) window: Option<TimeWindow>,
+}
+
+/// The instants between which a token's time rules (`nbf`, `iat` and `exp`, with the issuer's
+/// leeway) all hold: `from` inclusive, `until` exclusive. A hit inside it needs no more; any
+/// other is checked rule by rule, which also names the rule that fails.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TimeWindow {
+    pub(crate) from: SystemTime,
+    pub(crate) until: SystemTime,
+}
+
+impl TimeWindow {
+    /// The window of a token with these claims (seconds since the epoch) and `leeway`:
+    /// `None` where an instant is not representable (the token is then checked rule by rule).
+    pub(crate) fn new(
+        exp: f64,
+        nbf: Option<f64>,
+        iat: Option<f64>,
+        leeway: Duration,
+    ) -> Option<Self> {
+        let leeway = leeway.as_secs_f64();
+        let instant = |seconds: f64| {
+            Duration::try_from_secs_f64(seconds)
+                .ok()
+                .and_then(|since| UNIX_EPOCH.checked_add(since))
+        };
+        let from = [nbf, iat]
+            .into_iter()
+            .flatten()
+            .map(|at| at - leeway)
+            .fold(f64::NEG_INFINITY, f64::max);
+        Some(Self {
+            // Not before the epoch: a clock before it is a broken machine, checked rule by rule.
+            from: if from > 0.0 {
+                instant(from)?
+            } else {
+                UNIX_EPOCH
+            },
+            until: instant(exp + leeway)?,
+        })
+    }
+
+    /// Whether `now` is inside the window.
+    #[inline]
+    pub(crate) fn holds(&self, now: SystemTime) -> bool {
+        self.from <= now && now < self.until
+    }
 }
 
 /// A hit whose key is still current: what the verifier needs to re-check the time rules.
 pub(crate) struct Hit {
     pub(crate) token: Arc<VerifiedToken>,
     pub(crate) issuer: usize,
+    pub(crate) window: Option<TimeWindow>,
 }
 
 /// The answer to [`TokenCache::get`].
@@ -252,14 +303,23 @@ impl TokenCache {
             Lookup::Current(Hit {
                 token: Arc::clone(&entry.cached.token),
                 issuer: entry.cached.issuer,
+                window: entry.cached.window,
             })
         };
         self.hits.increment();
         if self.over_budget(0) {
-            let mut writer = self.lock();
-            self.evict_while(&mut writer, |cache| cache.over_budget(0));
+            self.evict_over_budget();
         }
         lookup
+    }
+
+    /// Evicts until the cache is back within its byte bound (typed values kept on cached
+    /// tokens grew it). Out of line: a lookup seldom gets here.
+    #[cold]
+    #[inline(never)]
+    fn evict_over_budget(&self) {
+        let mut writer = self.lock();
+        self.evict_while(&mut writer, |cache| cache.over_budget(0));
     }
 
     pub(crate) fn remove(&self, token: &[u8]) {
@@ -443,6 +503,7 @@ mod tests {
             token: Arc::new(VerifiedToken::from_payload(Arc::from("main"), "k", "{}")),
             key: Arc::clone(keys.get("k").expect("key")),
             issuer: 0,
+            window: None,
         }
     }
 
@@ -501,6 +562,61 @@ mod tests {
         cache.remove(first.as_bytes());
         assert!(matches!(cache.get(first.as_bytes()), Lookup::Miss));
         assert!(matches!(cache.get(second.as_bytes()), Lookup::Current(_)));
+    }
+
+    /// The time rules as the verifier states them, in seconds: expired at `exp + leeway`,
+    /// not yet valid before `nbf - leeway`, issued in the future if `iat > now + leeway`.
+    fn rules_hold(now: f64, exp: f64, nbf: Option<f64>, iat: Option<f64>, leeway: f64) -> bool {
+        now < exp + leeway
+            && nbf.is_none_or(|nbf| now >= nbf - leeway)
+            && iat.is_none_or(|iat| iat <= now + leeway)
+    }
+
+    #[test]
+    fn a_time_window_holds_exactly_when_every_time_rule_does() {
+        let base = 1_700_000_000.0;
+        let times = [None, Some(base - 10.0), Some(base), Some(base + 10.0)];
+        let mut checked = 0;
+        for exp in [base - 10.0, base, base + 10.0, base + 0.5] {
+            for nbf in times {
+                for iat in times {
+                    for leeway in [0, 1, 10] {
+                        let window = TimeWindow::new(exp, nbf, iat, Duration::from_secs(leeway))
+                            .expect("window");
+                        // Every half second around the instants involved, boundaries included.
+                        for step in -50..=50 {
+                            let now = base + f64::from(step) / 2.0;
+                            let instant = UNIX_EPOCH + Duration::from_secs_f64(now);
+                            let leeway = leeway as f64;
+                            assert_eq!(
+                                window.holds(instant),
+                                rules_hold(now, exp, nbf, iat, leeway),
+                                "now {now} exp {exp} nbf {nbf:?} iat {iat:?} leeway {leeway}"
+                            );
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(checked, 4 * 4 * 4 * 3 * 101);
+    }
+
+    #[test]
+    fn a_time_window_is_not_made_of_instants_it_cannot_hold() {
+        let leeway = Duration::from_secs(5);
+        for exp in [f64::NAN, f64::INFINITY, -10.0, 1e30] {
+            assert!(
+                TimeWindow::new(exp, None, None, leeway).is_none(),
+                "exp {exp}"
+            );
+        }
+        assert!(TimeWindow::new(100.0, Some(f64::INFINITY), None, leeway).is_none());
+        // A `nbf` before the epoch starts the window at the epoch.
+        let window =
+            TimeWindow::new(100.0, Some(-50.0), Some(f64::NEG_INFINITY), leeway).expect("window");
+        assert!(window.holds(UNIX_EPOCH));
+        assert!(!window.holds(UNIX_EPOCH + Duration::from_secs(105)));
     }
 
     #[test]
