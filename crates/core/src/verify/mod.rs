@@ -454,13 +454,14 @@ impl Verifier {
 
     /// Check 15, after every other check and whichever way the token was verified (cache hit or
     /// full verification): a revoked token is refused. Reads the local replica; never awaits.
+    #[inline]
     fn check_revoked(
         &self,
         verified: Result<Arc<VerifiedToken>, Error>,
     ) -> Result<Arc<VerifiedToken>, Error> {
-        match (&self.inner.revocation, verified) {
-            (Some(store), Ok(token)) => store.check_memoized(&token).map(|()| token),
-            (_, verified) => verified,
+        match &self.inner.revocation {
+            Some(store) => verified.and_then(|token| store.check_memoized(&token).map(|()| token)),
+            None => verified,
         }
     }
 
