@@ -55,6 +55,13 @@ impl Decision {
 /// with a `Denial`, so one request gets the same answer whichever of them refused it.
 #[derive(Debug, Clone)]
 pub struct Denial {
+    /// Boxed, so a [`Decision`] is two words and an allowed request moves no more.
+    parts: Box<Parts>,
+}
+
+/// What a [`Denial`] holds.
+#[derive(Debug, Clone)]
+struct Parts {
     kind: ErrorKind,
     route: Option<Arc<str>>,
     policy: Arc<str>,
@@ -68,12 +75,14 @@ impl Denial {
     /// token content), no route, no policy text and no scopes.
     pub fn new(kind: ErrorKind, reason: impl Into<String>) -> Self {
         Self {
-            kind,
-            route: None,
-            policy: Arc::from(""),
-            reason: reason.into(),
-            scopes: Arc::from(Vec::new()),
-            realm: None,
+            parts: Box::new(Parts {
+                kind,
+                route: None,
+                policy: Arc::from(""),
+                reason: reason.into(),
+                scopes: Arc::from(Vec::new()),
+                realm: None,
+            }),
         }
     }
 
@@ -95,80 +104,82 @@ impl Denial {
     ) -> Option<Self> {
         let kind = evaluation.error_kind()?;
         Some(Self {
-            kind,
-            route: None,
-            policy: policy.shared_text(),
-            reason: reason(),
-            scopes: Arc::from(evaluation.scopes()),
-            realm: None,
+            parts: Box::new(Parts {
+                kind,
+                route: None,
+                policy: policy.shared_text(),
+                reason: reason(),
+                scopes: Arc::from(evaluation.scopes()),
+                realm: None,
+            }),
         })
     }
 
     /// The denial answered on `route` (a route pattern).
     #[must_use]
     pub fn on_route(mut self, route: Option<Arc<str>>) -> Self {
-        self.route = route;
+        self.parts.route = route;
         self
     }
 
     /// The denial as decided under `policy` (its canonical text).
     #[must_use]
     pub(crate) fn under_policy(mut self, policy: Arc<str>) -> Self {
-        self.policy = policy;
+        self.parts.policy = policy;
         self
     }
 
     /// The denial with `realm` in its challenge.
     #[must_use]
     pub fn in_realm(mut self, realm: Option<Arc<str>>) -> Self {
-        self.realm = realm;
+        self.parts.realm = realm;
         self
     }
 
     /// The error kind (`missing_token`, `expired`, `insufficient_scope`, `forbidden`, …).
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.parts.kind
     }
 
     /// The stable code string of the kind.
     pub fn code(&self) -> &'static str {
-        self.kind.code()
+        self.parts.kind.code()
     }
 
     /// The HTTP status (400, 401, 403 or 503).
     pub fn status(&self) -> StatusCode {
-        self.kind.status()
+        self.parts.kind.status()
     }
 
     /// The matched route pattern, or `None` when the `unmatched` default applied (or a guard
     /// or extractor refused).
     pub fn route(&self) -> Option<&str> {
-        self.route.as_deref()
+        self.parts.route.as_deref()
     }
 
     /// The policy that applied, in canonical text (empty for extractor refusals).
     pub fn policy(&self) -> &str {
-        &self.policy
+        &self.parts.policy
     }
 
     /// What failed, for logs and the CLI (which check, or which policy atoms).
     pub fn reason(&self) -> &str {
-        &self.reason
+        &self.parts.reason
     }
 
     /// The scopes of an `insufficient_scope` denial (empty otherwise).
     pub fn scopes(&self) -> &[String] {
-        &self.scopes
+        &self.parts.scopes
     }
 
     /// The realm of the challenge, if any.
     pub fn realm(&self) -> Option<&str> {
-        self.realm.as_deref()
+        self.parts.realm.as_deref()
     }
 
     /// The HTTP answer, identical in every adapter.
     pub fn response(&self) -> DenialResponse {
-        DenialResponse::new(self.kind, &self.scopes, self.realm.as_deref())
+        DenialResponse::new(self.parts.kind, &self.parts.scopes, self.parts.realm.as_deref())
     }
 }
 
@@ -177,10 +188,10 @@ impl fmt::Display for Denial {
         write!(
             f,
             "{} on route {} (policy `{}`): {}",
-            self.kind.code(),
-            self.route.as_deref().unwrap_or("<unmatched>"),
-            self.policy,
-            self.reason
+            self.parts.kind.code(),
+            self.parts.route.as_deref().unwrap_or("<unmatched>"),
+            self.parts.policy,
+            self.parts.reason
         )
     }
 }
