@@ -11,7 +11,7 @@ use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forwar
 use actix_web::http::header::{HeaderMap, HeaderName as ActixHeaderName};
 use actix_web::{Error, HttpMessage as _};
 use cognito_authz_core::{
-    Authorizer, Decision, DenialResponse, ErrorKind, GuardError, HeaderLookup, RequestTarget,
+    Authorizer, Decision, Denial, DenialResponse, ErrorKind, GuardError, HeaderLookup, RequestTarget,
 };
 use futures_util::TryFutureExt as _;
 use futures_util::future::{Either, LocalBoxFuture, MapOk};
@@ -219,11 +219,7 @@ where
         let Some(method) = method_of(request.method()) else {
             // Both `http` versions accept the same method tokens, so this cannot happen; if it
             // did, the request is refused, never let through.
-            let response = self.state.context.response(ErrorKind::InvalidRequest, &[]);
-            let response = request
-                .into_response(http_response(&response))
-                .map_into_right_body();
-            return Either::Left(Either::Right(ready(Ok(response))));
+            return Either::Left(Either::Right(refuse_method(&self.state, request)));
         };
         // The decision is ready at once unless a key set has to be fetched (a token in the
         // verified-token cache, or any token whose key is cached): then neither a future is
@@ -330,13 +326,27 @@ where
                 ServiceResponse::map_into_left_body;
             Either::Left(service.call(request).map_ok(into_left))
         }
-        Decision::Deny(denial) => {
-            let response = state.responder.respond(&denial, request.request());
-            Either::Right(ready(Ok(request
-                .into_response(response)
-                .map_into_right_body())))
-        }
+        Decision::Deny(denial) => Either::Right(refuse(state, request, &denial)),
     }
+}
+
+/// The answer to a request whose method the core cannot name: `invalid_request`.
+#[cold]
+#[inline(never)]
+fn refuse_method<B>(state: &State, request: ServiceRequest) -> Ready<Answer<B>> {
+    let response = state.context.response(ErrorKind::InvalidRequest, &[]);
+    ready(Ok(request
+        .into_response(http_response(&response))
+        .map_into_right_body()))
+}
+
+/// The responder's answer to a denied request (out of line: an allowed request never builds
+/// one).
+#[cold]
+#[inline(never)]
+fn refuse<B>(state: &State, request: ServiceRequest, denial: &Denial) -> Ready<Answer<B>> {
+    let response = state.responder.respond(denial, request.request());
+    ready(Ok(request.into_response(response).map_into_right_body()))
 }
 
 /// actix-web's header map seen through the core's [`HeaderLookup`]: nothing is copied, and

@@ -90,9 +90,23 @@ impl Denial {
     /// (`insufficient_scope` with the scopes that would allow it, or `forbidden`) with the
     /// failed atoms as its reason and the policy's text.
     pub fn of_policy(policy: &CompiledPolicy, token: &VerifiedToken) -> Option<Self> {
-        Self::of_evaluation(policy, &policy.evaluate(token), || {
-            policy.explain(token).to_string()
-        })
+        let evaluation = policy.evaluate(token);
+        if evaluation.is_allowed() {
+            return None;
+        }
+        Self::of_denying_policy(policy, &evaluation, token)
+    }
+
+    /// [`Denial::of_policy`] once the policy denied (out of line: an allowed request never
+    /// builds a denial).
+    #[cold]
+    #[inline(never)]
+    fn of_denying_policy(
+        policy: &CompiledPolicy,
+        evaluation: &crate::policy::Evaluation,
+        token: &VerifiedToken,
+    ) -> Option<Self> {
+        Self::of_evaluation(policy, evaluation, || policy.explain(token).to_string())
     }
 
     /// The denial for `evaluation` of `policy` (`None` when it allows), with `reason` asked

@@ -27,7 +27,7 @@ use crate::verify::config::{
     Algorithm, ClientRule, FetchSettings, IssuerConfig, IssuerKind, KeyLocation,
 };
 use crate::verify::registered::{Audience, Claims, Header};
-use crate::verify::token_cache::{CachedToken, Lookup, TimeWindow, TokenCache};
+use crate::verify::token_cache::{CachedToken, Hit, Lookup, TimeWindow, TokenCache};
 
 pub use background::BackgroundRefresh;
 use background::Lineage;
@@ -535,16 +535,11 @@ impl Verifier {
         match cache.get(raw) {
             Lookup::Current(hit) => {
                 crate::metrics::token_cache_hit();
-                let issuer = &inner.issuers[hit.issuer];
                 let now = inner.clock.instant();
                 if hit.window.is_some_and(|window| window.holds(now)) {
                     return Some(Ok(hit.token));
                 }
-                let result = self.check_times(issuer, hit.token.exp, hit.token.nbf, hit.token.iat);
-                if result.is_err() {
-                    cache.remove(raw);
-                }
-                Some(result.map(|()| hit.token))
+                Some(self.outside_window(cache, raw, hit))
             }
             Lookup::Stale => {
                 crate::metrics::token_cache_miss();
@@ -556,6 +551,25 @@ impl Verifier {
                 None
             }
         }
+    }
+
+    /// A cached token whose time window does not hold now (or that has none): its time rules
+    /// checked one by one, which name the rule that fails; a token that fails one leaves the
+    /// cache. Out of line: a cached token is nearly always inside its window.
+    #[cold]
+    #[inline(never)]
+    fn outside_window(
+        &self,
+        cache: &TokenCache,
+        raw: &[u8],
+        hit: Hit,
+    ) -> Result<Arc<VerifiedToken>, Error> {
+        let issuer = &self.inner.issuers[hit.issuer];
+        let result = self.check_times(issuer, hit.token.exp, hit.token.nbf, hit.token.iat);
+        if result.is_err() {
+            cache.remove(raw);
+        }
+        result.map(|()| hit.token)
     }
 
     /// Every check on a token the cache did not answer, revocation last (one future, not one
