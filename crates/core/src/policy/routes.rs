@@ -122,6 +122,7 @@ impl<'a> RouteMatches<'a> {
     }
 
     /// Every guarding route, the primary first, each once.
+    #[inline]
     pub fn iter(&self) -> impl Iterator<Item = RouteMatch<'a>> + '_ {
         std::iter::once(self.first).chain(self.more.iter().copied())
     }
