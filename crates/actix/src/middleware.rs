@@ -11,7 +11,8 @@ use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forwar
 use actix_web::http::header::{HeaderMap, HeaderName as ActixHeaderName};
 use actix_web::{Error, HttpMessage as _};
 use cognito_authz_core::{
-    Authorizer, Decision, Denial, DenialResponse, ErrorKind, GuardError, HeaderLookup, RequestTarget,
+    Authorizer, Decision, Denial, DenialResponse, ErrorKind, GuardError, HeaderLookup,
+    RequestTarget,
 };
 use futures_util::TryFutureExt as _;
 use futures_util::future::{Either, LocalBoxFuture, MapOk};

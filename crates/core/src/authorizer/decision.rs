@@ -193,7 +193,11 @@ impl Denial {
 
     /// The HTTP answer, identical in every adapter.
     pub fn response(&self) -> DenialResponse {
-        DenialResponse::new(self.parts.kind, &self.parts.scopes, self.parts.realm.as_deref())
+        DenialResponse::new(
+            self.parts.kind,
+            &self.parts.scopes,
+            self.parts.realm.as_deref(),
+        )
     }
 }
 

@@ -66,15 +66,14 @@ impl SharedClock {
     }
 
     /// The current time as an instant on the system clock (the system clock's own reading, or
-    /// the epoch plus this clock's), for comparing with instants worked out in advance.
+    /// the epoch plus this clock's), for comparing with instants worked out in advance; `None`
+    /// when this clock reads a time no instant can hold.
     #[inline]
-    pub(crate) fn instant(&self) -> SystemTime {
+    pub(crate) fn instant(&self) -> Option<SystemTime> {
         if self.system {
-            SystemTime::now()
+            Some(SystemTime::now())
         } else {
-            UNIX_EPOCH
-                .checked_add(self.clock.now())
-                .unwrap_or(UNIX_EPOCH)
+            UNIX_EPOCH.checked_add(self.clock.now())
         }
     }
 }

@@ -536,7 +536,9 @@ impl Verifier {
             Lookup::Current(hit) => {
                 crate::metrics::token_cache_hit();
                 let now = inner.clock.instant();
-                if hit.window.is_some_and(|window| window.holds(now)) {
+                if let (Some(window), Some(now)) = (hit.window, now)
+                    && window.holds(now)
+                {
                     return Some(Ok(hit.token));
                 }
                 Some(self.outside_window(cache, raw, hit))

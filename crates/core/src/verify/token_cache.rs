@@ -897,6 +897,39 @@ mod tests {
         }
     }
 
+    /// A clock reading a time no system instant can hold is no way around `exp`: the cached
+    /// token's time rules are checked one by one against that reading.
+    #[test]
+    fn a_clock_beyond_every_instant_finds_a_cached_token_expired() {
+        use crate::test_tokens::{NOW, issuer};
+        let clock = TestClock(Arc::new(std::sync::atomic::AtomicU64::new(NOW)));
+        let verifier = crate::Verifier::builder()
+            .issuer(issuer().config())
+            .clock(clock.clone())
+            .verified_token_cache(8)
+            .build()
+            .expect("verifier");
+        let token = issuer().access_token("api/read", &[], serde_json::json!({"exp": NOW + 60}));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        runtime.block_on(verifier.verify(&token)).expect("valid");
+        runtime
+            .block_on(verifier.verify(&token))
+            .expect("valid from the cache");
+        assert_eq!(verifier.cached_token_hits(), 1);
+        clock.0.store(u64::MAX, Ordering::SeqCst);
+        let refused = runtime
+            .block_on(verifier.verify(&token))
+            .expect_err("expired");
+        assert_eq!(refused.code(), "expired");
+        assert_eq!(
+            verifier.cached_token_hits(),
+            2,
+            "answered from the cache entry"
+        );
+    }
+
     #[test]
     fn once_a_cached_token_expires_no_verification_on_any_thread_accepts_it() {
         use crate::test_tokens::{NOW, issuer};
