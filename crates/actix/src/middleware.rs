@@ -200,9 +200,13 @@ impl AuthContext {
 /// The answer of [`CognitoAuthMiddleware`].
 type Answer<B> = Result<ServiceResponse<EitherBody<B>>, Error>;
 
-/// The future of a decided request: the inner service's (allowed) or a ready denial.
-type Decided<F, B> =
-    Either<MapOk<F, fn(ServiceResponse<B>) -> ServiceResponse<EitherBody<B>>>, Ready<Answer<B>>>;
+/// The future of an allowed request: the inner service's, its body made the left one.
+type Allowed<F, B> = MapOk<F, fn(ServiceResponse<B>) -> ServiceResponse<EitherBody<B>>>;
+
+/// The future of a request: allowed at once (not boxed), or a denial or a request waiting for
+/// a key set (boxed: rare, and so the future an allowed request is moved around in stays
+/// small).
+type Decided<F, B> = Either<Allowed<F, B>, LocalBoxFuture<'static, Answer<B>>>;
 
 impl<S, B> Service<ServiceRequest> for CognitoAuthMiddleware<S>
 where
@@ -211,8 +215,9 @@ where
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = Error;
-    /// Decided at once (no allocation) unless a key set has to be fetched (boxed).
-    type Future = Either<Decided<S::Future, B>, LocalBoxFuture<'static, Answer<B>>>;
+    /// An allowed request decided at once is not boxed; a denial, or a request waiting for a
+    /// key set, is.
+    type Future = Decided<S::Future, B>;
 
     forward_ready!(service);
 
@@ -220,7 +225,7 @@ where
         let Some(method) = method_of(request.method()) else {
             // Both `http` versions accept the same method tokens, so this cannot happen; if it
             // did, the request is refused, never let through.
-            return Either::Left(Either::Right(refuse_method(&self.state, request)));
+            return Either::Right(refuse_method(&self.state, request));
         };
         // The decision is ready at once unless a key set has to be fetched (a token in the
         // verified-token cache, or any token whose key is cached): then neither a future is
@@ -235,7 +240,7 @@ where
                 .authorize_now(&method, target(&request), &headers)
         };
         match decided {
-            Some(decision) => Either::Left(finish(&self.service, &self.state, request, decision)),
+            Some(decision) => finish(&self.service, &self.state, request, decision),
             None => Either::Right(self.decide_later(request, method)),
         }
     }
@@ -299,7 +304,7 @@ fn target(request: &ServiceRequest) -> RequestTarget<'_> {
 
 /// Lets an allowed request through (the verified token and this middleware's context in its
 /// extensions) or answers a denial with the responder.
-fn finish<S, B>(
+fn finish<S, B: 'static>(
     service: &S,
     state: &State,
     request: ServiceRequest,
@@ -334,20 +339,29 @@ where
 /// The answer to a request whose method the core cannot name: `invalid_request`.
 #[cold]
 #[inline(never)]
-fn refuse_method<B>(state: &State, request: ServiceRequest) -> Ready<Answer<B>> {
+fn refuse_method<B: 'static>(
+    state: &State,
+    request: ServiceRequest,
+) -> LocalBoxFuture<'static, Answer<B>> {
     let response = state.context.response(ErrorKind::InvalidRequest, &[]);
-    ready(Ok(request
+    Box::pin(ready(Ok(request
         .into_response(http_response(&response))
-        .map_into_right_body()))
+        .map_into_right_body())))
 }
 
 /// The responder's answer to a denied request (out of line: an allowed request never builds
 /// one).
 #[cold]
 #[inline(never)]
-fn refuse<B>(state: &State, request: ServiceRequest, denial: &Denial) -> Ready<Answer<B>> {
+fn refuse<B: 'static>(
+    state: &State,
+    request: ServiceRequest,
+    denial: &Denial,
+) -> LocalBoxFuture<'static, Answer<B>> {
     let response = state.responder.respond(denial, request.request());
-    ready(Ok(request.into_response(response).map_into_right_body()))
+    Box::pin(ready(Ok(request
+        .into_response(response)
+        .map_into_right_body())))
 }
 
 /// actix-web's header map seen through the core's [`HeaderLookup`]: nothing is copied, and

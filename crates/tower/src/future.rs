@@ -24,7 +24,9 @@ pin_project! {
     #[project = StateProj]
     enum State<F, B, E> {
         Allowed { #[pin] future: F },
-        Denied { response: Option<Response<B>> },
+        // Boxed: a denial is rare, and the future an allowed request is moved around in stays
+        // the inner service's size.
+        Denied { response: Option<Box<Response<B>>> },
         Authorizing { future: Boxed<B, E> },
     }
 }
@@ -39,7 +41,7 @@ impl<F, B, E> ResponseFuture<F, B, E> {
     pub(crate) fn denied(response: Response<B>) -> Self {
         Self {
             state: State::Denied {
-                response: Some(response),
+                response: Some(Box::new(response)),
             },
         }
     }
@@ -61,7 +63,7 @@ where
         match self.project().state.project() {
             StateProj::Allowed { future } => future.poll(cx),
             StateProj::Denied { response } => match response.take() {
-                Some(response) => Poll::Ready(Ok(response)),
+                Some(response) => Poll::Ready(Ok(*response)),
                 // Polled again after completion: a caller bug; never completes twice.
                 None => Poll::Pending,
             },
