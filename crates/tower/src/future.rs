@@ -1,5 +1,5 @@
-//! [`ResponseFuture`]: the inner service's future, a ready denial, or (while a key set is
-//! fetched) a boxed decision.
+//! [`ResponseFuture`]: the inner service's future, a ready denial (boxed), or (while a key set
+//! is fetched) a boxed decision.
 
 use std::fmt;
 use std::future::Future;
@@ -12,8 +12,9 @@ use pin_project_lite::pin_project;
 type Boxed<B, E> = Pin<Box<dyn Future<Output = Result<Response<B>, E>> + Send>>;
 
 pin_project! {
-    /// The response future of [`Authz`](crate::Authz): no allocation unless the decision had
-    /// to wait for a key set.
+    /// The response future of [`Authz`](crate::Authz): an allowed request decided at once
+    /// allocates nothing; a denial's response and a decision that waits for a key set are
+    /// boxed.
     pub struct ResponseFuture<F, B, E> {
         #[pin]
         state: State<F, B, E>,

@@ -99,8 +99,8 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         // The decision is ready at once unless a key set has to be fetched (a token in the
-        // verified-token cache, or any token whose key is cached): then nothing is allocated
-        // and the service is never cloned.
+        // verified-token cache, or any token whose key is cached): then an allowed request
+        // allocates nothing and the service is never cloned.
         let decided = {
             let sent = self.path.sent(request.extensions());
             self.authorizer.authorize_now(
