@@ -42,7 +42,10 @@
 //! request for the stage alone (`rawPath` `/prod` on stage `prod`) is decided as `/` and as
 //! `/prod`, the path lambda_http routes it on: both routes must allow it. Cedar routes get the
 //! query string of REST `REQUEST` events (their query parameters, written out again) and HTTP
-//! API events (`rawQueryString`); `TOKEN` events carry none (feature `cedar`).
+//! API events (`rawQueryString`). A `TOKEN` event carries neither the query string nor the
+//! headers, which Cedar policies may read, so a request it brings to a route with a `cedar`
+//! atom is refused (403, `Deny`) even where Cedar would allow it without them: use a `REQUEST`
+//! authorizer for Cedar routes (feature `cedar`).
 //!
 //! API Gateway has no way to answer 400 from an authorizer; `Unauthorized` is an error, not a
 //! policy, so nothing is cached for it and nothing is granted. With the authorizer cache on
@@ -326,14 +329,23 @@ impl LambdaAuthorizer {
             .authorizer
             .authorize(&request.method, target, &request.headers)
             .await;
-        let route = self
-            .authorizer
-            .routes()
-            .matches(&request.method, target)
-            .primary()
-            .pattern()
-            .map(str::to_owned);
+        let routes = self.authorizer.routes();
+        let guards = routes.matches(&request.method, target);
+        let route = guards.primary().pattern().map(str::to_owned);
+        // A `TOKEN` event carries neither the query string nor the headers, which a Cedar
+        // route's policies may read (a `forbid` on a query parameter): what Cedar would allow
+        // without them is refused, never granted.
+        let cedar_unseen = request.kind == EventKind::RestToken
+            && guards.iter().any(|found| found.policy().uses_cedar());
         let (allowed, token) = match decision {
+            Decision::Allow { .. } if cedar_unseen => {
+                tracing::debug!(
+                    route = route.as_deref().unwrap_or("<unmatched>"),
+                    event = request.kind.as_str(),
+                    "request denied: a Cedar route needs a REQUEST authorizer (a TOKEN event carries no query string)"
+                );
+                (false, self.principal_token(&request).await?)
+            }
             Decision::Allow { token: Some(token) } => (true, Some(token)),
             // Allowed with no token taken: a public route, with no token, one that did not
             // verify, or a cookie token another site may have sent. API Gateway may reuse the

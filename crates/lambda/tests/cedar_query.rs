@@ -5,7 +5,7 @@
 //! REST `REQUEST` events carry the query (`queryStringParameters`,
 //! `multiValueQueryStringParameters`), and so do HTTP API 2.0 events (`rawQueryString`): the
 //! authorizer decides with it, so a Cedar `forbid` on a query parameter applies as it does
-//! in-process.
+//! in-process. REST `TOKEN` events carry no query: the authorizer refuses Cedar routes there.
 
 use cognito_authz_core::{AcceptedTokenUse, Authorizer, RequestTarget};
 use cognito_authz_lambda::LambdaAuthorizer;
@@ -129,4 +129,54 @@ fn with_the_cache_on_a_cedar_route_is_refused_by_its_own_policy() {
         "{debug:#}"
     );
     assert!(!granted, "now granted: update the report ({answer:#})");
+}
+
+/// A REST `TOKEN` event carries the token and the `methodArn`, never the query string:
+/// `GET /search?debug=1` reaches the authorizer as `GET /search`, which Cedar allows without
+/// the query. So a Cedar route is refused on a `TOKEN` event, whatever the query was: a `Deny`
+/// of the request's own `methodArn` (403), with the cache off and on. A `REQUEST` event for the
+/// same request without a query is still allowed.
+#[test]
+fn a_token_event_cannot_reach_a_cedar_route() {
+    let issuer = issuer();
+    let authorizer = load(&issuer);
+    let token = issuer.access_token().sign();
+    let search = format!("{ARN_PREFIX}GET/search");
+    let mut token_event = fixture("example-apigw-custom-auth-request.json");
+    token_event["methodArn"] = json!(search);
+    token_event["authorizationToken"] = json!(format!("Bearer {token}"));
+    for lambda in [
+        LambdaAuthorizer::new(authorizer.clone()).cache_disabled(),
+        LambdaAuthorizer::new(authorizer.clone()),
+    ] {
+        let answer = runtime()
+            .block_on(lambda.handle(token_event.clone()))
+            .expect("a policy, not Unauthorized: the token is valid");
+        assert!(
+            !iam_allows(&answer, &search),
+            "TOKEN event allowed: {answer:#}"
+        );
+        let denied = answer["policyDocument"]["Statement"]
+            .as_array()
+            .expect("statements")
+            .iter()
+            .any(|statement| {
+                statement["Effect"] == "Deny"
+                    && statement["Resource"]
+                        .as_array()
+                        .is_some_and(|resources| resources.iter().any(|r| r == &json!(search)))
+            });
+        assert!(
+            denied,
+            "the request's own methodArn is denied by name: {answer:#}"
+        );
+    }
+    let lambda = LambdaAuthorizer::new(authorizer).cache_disabled();
+    let request = runtime()
+        .block_on(lambda.handle(request_event("GET", "/search", Some(&token))))
+        .expect("a policy");
+    assert!(
+        iam_allows(&request, &search),
+        "REQUEST event refused: {request:#}"
+    );
 }
