@@ -53,10 +53,31 @@ impl Decision {
 ///
 /// The authorizer, the per-handler policy guards and the extractors of every adapter refuse
 /// with a `Denial`, so one request gets the same answer whichever of them refused it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Denial {
     /// Boxed, so a [`Decision`] is two words and an allowed request moves no more.
     parts: Box<Parts>,
+}
+
+impl fmt::Debug for Denial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Parts {
+            kind,
+            route,
+            policy,
+            reason,
+            scopes,
+            realm,
+        } = &*self.parts;
+        f.debug_struct("Denial")
+            .field("kind", kind)
+            .field("route", route)
+            .field("policy", policy)
+            .field("reason", reason)
+            .field("scopes", scopes)
+            .field("realm", realm)
+            .finish()
+    }
 }
 
 /// What a [`Denial`] holds.

@@ -997,3 +997,19 @@ fn key_files_are_read_once_per_build_and_per_reload() {
     );
     let _ = std::fs::remove_dir_all(&folder);
 }
+
+/// A denial keeps its parts in one box, yet reads in logs and test output as the flat record
+/// it is, and a `Decision` stays two words.
+#[test]
+fn a_denial_reads_as_its_parts_and_a_decision_is_two_words() {
+    let denial = Denial::new(ErrorKind::Forbidden, "the route denies every request")
+        .on_route(Some(Arc::from("/admin/{*rest}")));
+    assert_eq!(
+        format!("{denial:?}"),
+        r#"Denial { kind: Forbidden, route: Some("/admin/{*rest}"), policy: "", reason: "the route denies every request", scopes: [], realm: None }"#
+    );
+    assert_eq!(
+        std::mem::size_of::<Decision>(),
+        2 * std::mem::size_of::<usize>()
+    );
+}
