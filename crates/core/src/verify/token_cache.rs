@@ -897,18 +897,26 @@ mod tests {
         }
     }
 
-    /// A clock reading a time no system instant can hold is no way around `exp`: the cached
-    /// token's time rules are checked one by one against that reading.
-    #[test]
-    fn a_clock_beyond_every_instant_finds_a_cached_token_expired() {
+    /// A verifier of the test issuer on a clock the test moves (starting at `NOW`), caching up
+    /// to `capacity` tokens.
+    fn clocked_verifier(capacity: usize) -> (TestClock, crate::Verifier) {
         use crate::test_tokens::{NOW, issuer};
         let clock = TestClock(Arc::new(std::sync::atomic::AtomicU64::new(NOW)));
         let verifier = crate::Verifier::builder()
             .issuer(issuer().config())
             .clock(clock.clone())
-            .verified_token_cache(8)
+            .verified_token_cache(capacity)
             .build()
             .expect("verifier");
+        (clock, verifier)
+    }
+
+    /// A clock reading a time no system instant can hold is no way around `exp`: the cached
+    /// token's time rules are checked one by one against that reading.
+    #[test]
+    fn a_clock_beyond_every_instant_finds_a_cached_token_expired() {
+        use crate::test_tokens::{NOW, issuer};
+        let (clock, verifier) = clocked_verifier(8);
         let token = issuer().access_token("api/read", &[], serde_json::json!({"exp": NOW + 60}));
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
@@ -933,13 +941,7 @@ mod tests {
     #[test]
     fn once_a_cached_token_expires_no_verification_on_any_thread_accepts_it() {
         use crate::test_tokens::{NOW, issuer};
-        let clock = TestClock(Arc::new(std::sync::atomic::AtomicU64::new(NOW)));
-        let verifier = crate::Verifier::builder()
-            .issuer(issuer().config())
-            .clock(clock.clone())
-            .verified_token_cache(64)
-            .build()
-            .expect("verifier");
+        let (clock, verifier) = clocked_verifier(64);
         let tokens: Vec<String> = (0..4)
             .map(|n| {
                 issuer().access_token(
