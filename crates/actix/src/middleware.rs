@@ -279,6 +279,7 @@ impl<S> CognitoAuthMiddleware<S> {
 
 /// The request's method as the core names it: actix-web's `http` version in the core's.
 /// The common methods are mapped directly; any other is converted from its name.
+#[inline]
 fn method_of(method: &actix_web::http::Method) -> Option<http::Method> {
     use actix_web::http::Method as Actix;
     Some(match *method {
