@@ -196,15 +196,20 @@ fn check_with(
     Ok(())
 }
 
+/// A route table's rows as the proptests draw them: each row's methods, path segments and policy.
+fn routes() -> impl proptest::strategy::Strategy<Value = Vec<(usize, Vec<usize>, usize)>> {
+    proptest::collection::vec(
+        (0..6usize, proptest::collection::vec(0..SEGMENTS.len(), 0..4), 0..5usize),
+        1..7,
+    )
+}
+
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig { cases: 384, ..Default::default() })]
 
     #[test]
     fn no_cached_policy_grants_what_the_layer_refuses(
-        routes in proptest::collection::vec(
-            (0..6usize, proptest::collection::vec(0..SEGMENTS.len(), 0..4), 0..5usize),
-            1..7,
-        ),
+        routes in routes(),
         unmatched in 0..5usize,
         principal in 0..3usize,
         first_method in 0..METHODS.len(),
@@ -219,10 +224,7 @@ proptest::proptest! {
     /// site's page: the cached policy grants no request the layer refuses to such a page.
     #[test]
     fn no_cached_policy_of_a_cookie_token_grants_another_site_what_the_layer_refuses(
-        routes in proptest::collection::vec(
-            (0..6usize, proptest::collection::vec(0..SEGMENTS.len(), 0..4), 0..5usize),
-            1..7,
-        ),
+        routes in routes(),
         unmatched in 0..5usize,
         principal in 1..3usize,
         first_method in 0..METHODS.len(),
