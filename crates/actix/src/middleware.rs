@@ -9,7 +9,7 @@ use std::sync::Arc;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::header::{HeaderMap, HeaderName as ActixHeaderName};
-use actix_web::{Error, HttpMessage as _};
+use actix_web::{Error, HttpMessage as _, HttpResponse};
 use cognito_authz_core::{
     Authorizer, Decision, Denial, DenialResponse, ErrorKind, GuardError, HeaderLookup,
     RequestTarget,
@@ -345,9 +345,7 @@ fn refuse_method<B: 'static>(
     request: ServiceRequest,
 ) -> LocalBoxFuture<'static, Answer<B>> {
     let response = state.context.response(ErrorKind::InvalidRequest, &[]);
-    Box::pin(ready(Ok(request
-        .into_response(http_response(&response))
-        .map_into_right_body())))
+    answered(request, http_response(&response))
 }
 
 /// The responder's answer to a denied request (out of line: an allowed request never builds
@@ -360,6 +358,14 @@ fn refuse<B: 'static>(
     denial: &Denial,
 ) -> LocalBoxFuture<'static, Answer<B>> {
     let response = state.responder.respond(denial, request.request());
+    answered(request, response)
+}
+
+/// A refused request's future: `response`, ready, as the right body.
+fn answered<B: 'static>(
+    request: ServiceRequest,
+    response: HttpResponse,
+) -> LocalBoxFuture<'static, Answer<B>> {
     Box::pin(ready(Ok(request
         .into_response(response)
         .map_into_right_body())))
