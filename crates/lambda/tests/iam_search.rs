@@ -199,7 +199,11 @@ fn check_with(
 /// A route table's rows as the proptests draw them: each row's methods, path segments and policy.
 fn routes() -> impl proptest::strategy::Strategy<Value = Vec<(usize, Vec<usize>, usize)>> {
     proptest::collection::vec(
-        (0..6usize, proptest::collection::vec(0..SEGMENTS.len(), 0..4), 0..5usize),
+        (
+            0..6usize,
+            proptest::collection::vec(0..SEGMENTS.len(), 0..4),
+            0..5usize,
+        ),
         1..7,
     )
 }
