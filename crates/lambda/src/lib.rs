@@ -45,7 +45,10 @@
 //! API events (`rawQueryString`). A `TOKEN` event carries neither the query string nor the
 //! headers, which Cedar policies may read, so a request it brings to a route with a `cedar`
 //! atom is refused (403, `Deny`) even where Cedar would allow it without them: use a `REQUEST`
-//! authorizer for Cedar routes (feature `cedar`).
+//! authorizer for Cedar routes (feature `cedar`). A policy reload that lands while a request is
+//! decided makes it decided again on the new policy, so an answer never reads the route of one
+//! table and the decision of another; a request that meets a reload on each of three tries is
+//! a server error.
 //!
 //! API Gateway has no way to answer 400 from an authorizer; `Unauthorized` is an error, not a
 //! policy, so nothing is cached for it and nothing is granted. With the authorizer cache on
@@ -187,6 +190,9 @@ pub const ANONYMOUS_PRINCIPAL: &str = "anonymous";
 /// server error, never a larger answer.
 pub const MAX_ANSWER_BYTES: usize = 8 * 1024;
 
+/// How many times a request is decided when reloads keep landing while it is.
+const DECISION_ATTEMPTS: usize = 3;
+
 /// What the IAM policy of a REST answer covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -325,11 +331,7 @@ impl LambdaAuthorizer {
         if let Some(also) = &request.also {
             target = target.with_raw_path(also);
         }
-        let decision = self
-            .authorizer
-            .authorize(&request.method, target, &request.headers)
-            .await;
-        let routes = self.authorizer.routes();
+        let (decision, routes) = self.decide(&request, target).await?;
         let guards = routes.matches(&request.method, target);
         let route = guards.primary().pattern().map(str::to_owned);
         // A `TOKEN` event carries neither the query string nor the headers, which a Cedar
@@ -420,6 +422,37 @@ impl LambdaAuthorizer {
             ));
         }
         Ok(answer)
+    }
+
+    /// The decision on `request`, with the route table it was taken on. What the answer reads
+    /// of the route afterwards (its pattern, whether Cedar guards it) must be of that table: a
+    /// reload landing while the request is decided makes it decide again on the new table, and
+    /// a request that keeps meeting reloads is a server error, never an answer of two tables.
+    async fn decide(
+        &self,
+        request: &AuthorizerRequest,
+        target: RequestTarget<'_>,
+    ) -> Result<(Decision, Arc<RouteTable>), AuthorizerError> {
+        for _ in 0..DECISION_ATTEMPTS {
+            // Held while deciding, so no later table can be allocated where this one is: the
+            // same address after the decision means no reload landed in between.
+            let routes = self.authorizer.routes();
+            let decision = self
+                .authorizer
+                .authorize(&request.method, target, &request.headers)
+                .await;
+            if Arc::ptr_eq(&routes, &self.authorizer.routes()) {
+                return Ok((decision, routes));
+            }
+        }
+        tracing::error!(
+            attempts = DECISION_ATTEMPTS,
+            event = request.kind.as_str(),
+            "the policy was reloaded while each attempt was decided: answering with a server error"
+        );
+        Err(AuthorizerError::Internal(
+            "the policy was reloaded while deciding".to_owned(),
+        ))
     }
 
     /// The token of a request answered without one, or refused (403), so that the policy can

@@ -180,3 +180,97 @@ fn a_token_event_cannot_reach_a_cedar_route() {
         "REQUEST event refused: {request:#}"
     );
 }
+
+/// The Cedar route table of the reload test below: `GET /docs/{id}` for any signed-in user
+/// Cedar permits, the document supplied by a resource loader.
+const CEDAR_DOCS: &str = r#"
+[cedar]
+namespace = "Docs"
+schema = "docs.cedarschema"
+policies = ["policies"]
+
+[[route]]
+path = "/docs/{id}"
+methods = ["GET"]
+require = "authenticated and cedar"
+"#;
+
+/// The table reloaded over it: `GET` for admins only, without Cedar (Cedar and its loader
+/// stay, for `DELETE`).
+const ADMIN_DOCS: &str = r#"
+[cedar]
+namespace = "Docs"
+schema = "docs.cedarschema"
+policies = ["policies"]
+
+[[route]]
+path = "/docs/{id}"
+methods = ["GET"]
+require = "group:admin"
+
+[[route]]
+path = "/docs/{id}"
+methods = ["DELETE"]
+require = "group:admin and cedar"
+"#;
+
+/// A policy reload landing while a `TOKEN` event is decided. The decision is taken on the
+/// Cedar table (Cedar permits: the event carries no query, so the authorizer must refuse it);
+/// the reload puts the admin-only table in force meanwhile. Whatever the answer reads of the
+/// route afterwards (here: whether Cedar guards it) must be of the table that decided, or the
+/// Cedar decision passes as if no Cedar had taken it, and a plain user gets a route that both
+/// tables refuse them. The authorizer decides again on the new table: a `Deny`.
+#[test]
+fn a_reload_while_a_token_event_is_decided_grants_nothing_either_table_refuses() {
+    use cognito_authz_core::PolicyFile;
+    use cognito_authz_core::cedar::{ResourceError, ResourceRequest};
+
+    let issuer = issuer();
+    let base = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/cedar_reload");
+    // The loader says when the decision has reached it, then waits for the reload.
+    let (entered, reached) = std::sync::mpsc::channel::<()>();
+    let entered = std::sync::Mutex::new(entered);
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+    let loader_gate = std::sync::Arc::clone(&gate);
+    let authorizer = Authorizer::builder()
+        .issuers([issuer.issuer_config(AcceptedTokenUse::Any)])
+        .clock(issuer.manual_clock().expect("manual clock").clone())
+        .policy_text(format!("{EXAMPLE_ISSUER}{CEDAR_DOCS}"), &base)
+        .resource_loader("/docs/{id}", move |request: ResourceRequest| {
+            let _ = entered.lock().expect("sender").send(());
+            let gate = std::sync::Arc::clone(&loader_gate);
+            async move {
+                let _open = gate
+                    .acquire()
+                    .await
+                    .map_err(|error| ResourceError::new(error.to_string()))?;
+                request.entity("Doc", "1")?.build()
+            }
+        })
+        .build()
+        .unwrap_or_else(|error| panic!("the policy file loads: {error}"));
+    let user = issuer.access_token().sign();
+    let docs = format!("{ARN_PREFIX}GET/docs/1");
+    let mut event = fixture("example-apigw-custom-auth-request.json");
+    event["methodArn"] = json!(docs);
+    event["authorizationToken"] = json!(format!("Bearer {user}"));
+
+    let lambda = LambdaAuthorizer::new(authorizer.clone()).cache_disabled();
+    let deciding = std::thread::spawn(move || runtime().block_on(lambda.handle(event)));
+    // Bounded only so that a regression fails instead of hanging the suite.
+    reached
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the decision asks the loader");
+    let admin_only = PolicyFile::parse(&format!("{EXAMPLE_ISSUER}{ADMIN_DOCS}"), &base, "admin")
+        .expect("the admin-only table parses");
+    authorizer.reload(admin_only).expect("the reload applies");
+    gate.add_permits(1);
+    let answer = deciding
+        .join()
+        .expect("the decision ends")
+        .expect("a policy, not Unauthorized: the token is valid");
+    assert!(
+        !iam_allows(&answer, &docs),
+        "a plain user was granted GET /docs/1, which the Cedar table refuses to a TOKEN event and the admin table to anyone but admins: {answer:#}"
+    );
+}
