@@ -45,9 +45,9 @@
 //! API events (`rawQueryString`). A `TOKEN` event carries neither the query string nor the
 //! headers, which Cedar policies may read, so a request it brings to a route with a `cedar`
 //! atom is refused (403, `Deny`) even where Cedar would allow it without them: use a `REQUEST`
-//! authorizer for Cedar routes (feature `cedar`). A policy reload that lands while a request is
-//! decided makes it decided again on the new policy, so an answer never reads the route of one
-//! table and the decision of another; a request that meets a reload on each of three tries is
+//! authorizer for Cedar routes (feature `cedar`). A request during which a policy reload lands is
+//! decided again on the new policy, so an answer never reads the route of one table and the
+//! decision of another; a request that meets a reload on each of three tries is
 //! a server error.
 //!
 //! API Gateway has no way to answer 400 from an authorizer; `Unauthorized` is an error, not a
