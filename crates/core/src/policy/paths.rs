@@ -487,4 +487,48 @@ mod tests {
             ["/admin%2Fx", "/%61dmin%2Fx", "/admin/x"]
         );
     }
+
+    /// Red team (holds): the one-reading lookup reads exactly what the list of readings holds.
+    /// Over every path of up to 6 bytes of the bytes that matter (and actix pairs of them),
+    /// a target with an only reading has that path as its sole interpretation, its decoded and
+    /// normalized forms are itself (for paths starting with `/`), and it has no dot segment.
+    /// An actix routed path that is a prefix of the raw one at the same address (`ptr::eq`
+    /// compares lengths too) is not taken for the raw path.
+    #[test]
+    fn red_team_an_only_reading_is_every_reading() {
+        const ALPHABET: [char; 7] = ['/', '.', '%', '2', 'e', 'F', 'a'];
+        let mut paths = vec![String::new()];
+        let mut all = vec![String::new()];
+        for _ in 0..6 {
+            paths = paths
+                .iter()
+                .flat_map(|path| ALPHABET.iter().map(move |c| format!("{path}{c}")))
+                .collect();
+            all.extend(paths.iter().cloned());
+        }
+        let check = |target: RequestTarget<'_>| {
+            let interpretations = target.interpretations();
+            let readings: Vec<&str> = interpretations.iter().collect();
+            if let Some(only) = target.only_reading() {
+                assert_eq!(readings, [only], "{target:?}");
+                assert!(!target.has_dot_segments(), "{target:?}");
+                assert_eq!(percent_decode(only), only, "{target:?}");
+                if only.starts_with('/') {
+                    assert_eq!(normalize(only), only, "{target:?}");
+                }
+            }
+        };
+        for path in &all {
+            check(RequestTarget::new(path));
+            check(RequestTarget::actix(path, path));
+            check(RequestTarget::new(path).with_raw_path(path));
+            check(RequestTarget::new(path).with_raw_path("/a"));
+            // Same address, shorter: a different text.
+            for cut in 0..path.len() {
+                let target = RequestTarget::actix(&path[..cut], path);
+                assert_eq!(target.only_reading(), None, "{path:?} cut {cut}");
+                check(target);
+            }
+        }
+    }
 }

@@ -978,6 +978,44 @@ mod adversarial;
 mod tests {
     use super::*;
 
+    /// Red team (holds): a token's scopes, up to five words with repeats, any order and runs
+    /// of spaces, hold exactly the words it names: no prefix, extension, empty name, space or
+    /// multi-byte near miss matches, whether the list is scanned (up to 3) or searched.
+    #[test]
+    fn red_team_has_scope_is_exactly_membership_of_the_scope_words() {
+        const WORDS: [&str; 5] = ["a", "ab", "b", "aa", "\u{e9}"];
+        const ASKED: [&str; 10] = ["a", "ab", "b", "aa", "\u{e9}", "", " ", "a ", "abc", "e"];
+        let mut checked = 0;
+        for count in 0..=5_u32 {
+            for pick in 0..5_usize.pow(count) {
+                let words: Vec<&str> = (0..count)
+                    .map(|i| WORDS[pick / 5_usize.pow(i) % 5])
+                    .collect();
+                for separator in [" ", "  "] {
+                    let scope = format!(" {} ", words.join(separator));
+                    let payload = serde_json::json!({"exp": 1, "scope": scope}).to_string();
+                    let token = VerifiedToken::from_payload(Arc::from("main"), "k", &payload);
+                    for asked in ASKED {
+                        assert_eq!(
+                            token.has_scope(asked),
+                            words.contains(&asked),
+                            "{scope:?} has {asked:?}"
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 60_000, "{checked}");
+        // Unsorted and duplicated short lists are scanned whole.
+        for list in [["b", "a", "a"], ["b", "b", "a"], ["", "b", "a"]] {
+            let names = Names::new(list);
+            for asked in ["a", "b", "", "ab", "ba"] {
+                assert_eq!(names.binary_contains(asked), list.contains(&asked), "{list:?} {asked:?}");
+            }
+        }
+    }
+
     /// A sorted list of any count (scanned while short, searched beyond) finds each of its
     /// names and nothing else: not a prefix, an extension or a name between two of them.
     #[test]
