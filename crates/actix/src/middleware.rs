@@ -479,4 +479,27 @@ mod tests {
         );
         assert!(require(&authorizer, "group:admin or scope:x").is_ok());
     }
+
+    /// Red team (holds): every method actix-web can carry maps to the method of the same name
+    /// (the common ones directly, the rest by name): lowercase `get`, `CONNECT`, `TRACE`,
+    /// extension methods of any length, never another route's method.
+    #[test]
+    fn red_team_every_method_maps_to_the_one_of_its_name() {
+        let long = "X".repeat(40);
+        let names = [
+            "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE", "get",
+            "Get", "head", "options", "PURGE", "PROPFIND", "M-SEARCH", "GET1", "GETS", "HEADX",
+            &long,
+        ];
+        for name in names {
+            // A name actix-web's `http` refuses never reaches the middleware.
+            let Ok(actix) = actix_web::http::Method::from_bytes(name.as_bytes()) else {
+                eprintln!("actix-web refuses the method {name:?}");
+                continue;
+            };
+            let mapped = method_of(&actix).expect("mapped");
+            assert_eq!(mapped.as_str(), name, "{name}");
+            assert_eq!(mapped, http::Method::from_bytes(name.as_bytes()).expect("core"), "{name}");
+        }
+    }
 }
