@@ -274,3 +274,86 @@ fn a_reload_while_a_token_event_is_decided_grants_nothing_either_table_refuses()
         "a plain user was granted GET /docs/1, which the Cedar table refuses to a TOKEN event and the admin table to anyone but admins: {answer:#}"
     );
 }
+
+/// Red team: a table where a Cedar route shares its pattern with a `HEAD` route that does not
+/// use Cedar (so a `HEAD` request is guarded by both), beside a plain route.
+const REPORT_TABLE: &str = r#"
+[cedar]
+namespace = "Report"
+schema = "report.cedarschema"
+policies = ["policies"]
+
+[[route]]
+path = "/report"
+methods = ["GET"]
+require = "authenticated and cedar"
+
+[[route]]
+path = "/report"
+methods = ["HEAD"]
+require = "authenticated"
+
+[[route]]
+path = "/other"
+methods = ["GET"]
+require = "authenticated"
+"#;
+
+/// Red team (holds): a `TOKEN` event never reaches a Cedar route's allow, whichever way it
+/// comes: `HEAD /report` (its `HEAD` route plain, the `GET` route it shares its pattern with
+/// Cedar's), `GET /report` itself, and, with the cache on, the policy a `TOKEN` event for
+/// `GET /other` is answered with (API Gateway applies it to this token's later requests):
+/// none grants `GET /report` or `HEAD /report`.
+#[test]
+fn red_team_a_token_event_reaches_no_cedar_route_by_head_or_by_a_cached_policy() {
+    let issuer = issuer();
+    let authorizer = Authorizer::builder()
+        .issuers([issuer.issuer_config(AcceptedTokenUse::Any)])
+        .clock(issuer.manual_clock().expect("manual clock").clone())
+        .policy_text(
+            format!("{EXAMPLE_ISSUER}{REPORT_TABLE}"),
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/cedar_token"),
+        )
+        .build()
+        .unwrap_or_else(|error| panic!("the policy file loads: {error}"));
+    let token = issuer.access_token().sign();
+    // The layer allows `GET /report` (Cedar permits it), so refusing it is not vacuous; it
+    // refuses `HEAD /report`, whose Cedar action `head /report` the schema does not declare.
+    for (method, allowed) in [(Method::GET, true), (Method::HEAD, false)] {
+        let decision = runtime().block_on(authorizer.authorize(
+            &method,
+            RequestTarget::new("/report"),
+            &headers(Some(&token)),
+        ));
+        assert_eq!(decision.is_allowed(), allowed, "layer {method} /report: {decision:?}");
+    }
+    let token_event = |method: &str, path: &str| {
+        let mut event = fixture("example-apigw-custom-auth-request.json");
+        event["methodArn"] = json!(format!("{ARN_PREFIX}{method}{path}"));
+        event["authorizationToken"] = json!(format!("Bearer {token}"));
+        event
+    };
+    let cedar_arns = [
+        format!("{ARN_PREFIX}GET/report"),
+        format!("{ARN_PREFIX}HEAD/report"),
+    ];
+    let mut wrong = Vec::new();
+    for (cache, lambda) in [
+        ("off", LambdaAuthorizer::new(authorizer.clone()).cache_disabled()),
+        ("on", LambdaAuthorizer::new(authorizer.clone())),
+    ] {
+        for (method, path) in [("HEAD", "/report"), ("GET", "/report"), ("GET", "/other")] {
+            let answer = runtime()
+                .block_on(lambda.handle(token_event(method, path)))
+                .expect("a policy: the token is valid");
+            for arn in &cedar_arns {
+                // With the cache off the answer is for its own request only.
+                let applies = cache == "on" || arn.ends_with(&format!("{method}{path}"));
+                if applies && iam_allows(&answer, arn) {
+                    wrong.push(format!("cache {cache}: TOKEN {method} {path} grants {arn}"));
+                }
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
