@@ -499,7 +499,11 @@ mod tests {
             };
             let mapped = method_of(&actix).expect("mapped");
             assert_eq!(mapped.as_str(), name, "{name}");
-            assert_eq!(mapped, http::Method::from_bytes(name.as_bytes()).expect("core"), "{name}");
+            assert_eq!(
+                mapped,
+                http::Method::from_bytes(name.as_bytes()).expect("core"),
+                "{name}"
+            );
         }
     }
 }

@@ -325,7 +325,11 @@ fn red_team_a_token_event_reaches_no_cedar_route_by_head_or_by_a_cached_policy()
             RequestTarget::new("/report"),
             &headers(Some(&token)),
         ));
-        assert_eq!(decision.is_allowed(), allowed, "layer {method} /report: {decision:?}");
+        assert_eq!(
+            decision.is_allowed(),
+            allowed,
+            "layer {method} /report: {decision:?}"
+        );
     }
     let token_event = |method: &str, path: &str| {
         let mut event = fixture("example-apigw-custom-auth-request.json");
@@ -339,7 +343,10 @@ fn red_team_a_token_event_reaches_no_cedar_route_by_head_or_by_a_cached_policy()
     ];
     let mut wrong = Vec::new();
     for (cache, lambda) in [
-        ("off", LambdaAuthorizer::new(authorizer.clone()).cache_disabled()),
+        (
+            "off",
+            LambdaAuthorizer::new(authorizer.clone()).cache_disabled(),
+        ),
         ("on", LambdaAuthorizer::new(authorizer.clone())),
     ] {
         for (method, path) in [("HEAD", "/report"), ("GET", "/report"), ("GET", "/other")] {

@@ -1011,7 +1011,11 @@ mod tests {
         for list in [["b", "a", "a"], ["b", "b", "a"], ["", "b", "a"]] {
             let names = Names::new(list);
             for asked in ["a", "b", "", "ab", "ba"] {
-                assert_eq!(names.binary_contains(asked), list.contains(&asked), "{list:?} {asked:?}");
+                assert_eq!(
+                    names.binary_contains(asked),
+                    list.contains(&asked),
+                    "{list:?} {asked:?}"
+                );
             }
         }
     }

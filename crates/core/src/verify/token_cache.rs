@@ -1007,7 +1007,11 @@ mod tests {
 
     /// Red team: a verifier of the test issuer (with `leeway`) on `clock`, with a cache of
     /// `capacity` tokens or (`None`) none: the cold verification a cached hit must agree with.
-    fn nano_verifier(clock: &NanoClock, leeway: Duration, capacity: Option<usize>) -> crate::Verifier {
+    fn nano_verifier(
+        clock: &NanoClock,
+        leeway: Duration,
+        capacity: Option<usize>,
+    ) -> crate::Verifier {
         use crate::test_tokens::{POOL_ID, issuer};
         let config = crate::IssuerConfig::user_pool(POOL_ID)
             .name("main")
@@ -1017,7 +1021,9 @@ mod tests {
             .leeway(leeway)
             .build()
             .expect("issuer");
-        let mut builder = crate::Verifier::builder().issuer(config).clock(clock.clone());
+        let mut builder = crate::Verifier::builder()
+            .issuer(config)
+            .clock(clock.clone());
         if let Some(capacity) = capacity {
             builder = builder.verified_token_cache(capacity);
         }
@@ -1038,13 +1044,19 @@ mod tests {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("runtime");
-        runtime.block_on(cached.verify(token)).expect("valid when first verified");
+        runtime
+            .block_on(cached.verify(token))
+            .expect("valid when first verified");
         clock.0.store(asked_at, Ordering::SeqCst);
         let code = |result: Result<Arc<VerifiedToken>, crate::Error>| {
             result.map(|_| "ok").unwrap_or_else(|error| error.code())
         };
         let from_cache = code(runtime.block_on(cached.verify(token)));
-        assert_eq!(cached.cached_token_hits(), 1, "the second answer came from the cache");
+        assert_eq!(
+            cached.cached_token_hits(),
+            1,
+            "the second answer came from the cache"
+        );
         (from_cache, code(runtime.block_on(cold.verify(token))))
     }
 
@@ -1060,8 +1072,12 @@ mod tests {
         use crate::test_tokens::{NOW, issuer};
         let exp = NOW + 60;
         let token = issuer().access_token("api/read", &[], serde_json::json!({"exp": exp}));
-        let (from_cache, cold) =
-            cached_and_cold(&token, Duration::ZERO, NOW * 1_000_000_000, exp * 1_000_000_000 - 1);
+        let (from_cache, cold) = cached_and_cold(
+            &token,
+            Duration::ZERO,
+            NOW * 1_000_000_000,
+            exp * 1_000_000_000 - 1,
+        );
         assert_eq!(from_cache, cold, "cache {from_cache}, cold {cold}");
     }
 
@@ -1112,7 +1128,16 @@ mod tests {
             Some(9.2e18),
             Some(1e300),
         ];
-        let exps = [0.0, -5.0, base, base + 60.0, base + 60.5, 9.3e18, 1.8e19, f64::MAX];
+        let exps = [
+            0.0,
+            -5.0,
+            base,
+            base + 60.0,
+            base + 60.5,
+            9.3e18,
+            1.8e19,
+            f64::MAX,
+        ];
         let leeways = [
             Duration::ZERO,
             Duration::from_nanos(1),
@@ -1142,11 +1167,15 @@ mod tests {
                         }
                         for now in readings {
                             // Whole microseconds only, as `Duration` reads them back.
-                            let Ok(since) = Duration::try_from_secs_f64(now) else { continue };
+                            let Ok(since) = Duration::try_from_secs_f64(now) else {
+                                continue;
+                            };
                             let since = Duration::from_micros(
                                 u64::try_from(since.as_micros()).unwrap_or(u64::MAX),
                             );
-                            let Some(instant) = UNIX_EPOCH.checked_add(since) else { continue };
+                            let Some(instant) = UNIX_EPOCH.checked_add(since) else {
+                                continue;
+                            };
                             let secs = since.as_secs_f64();
                             let rules = secs < exp + lee
                                 && nbf.is_none_or(|nbf| secs >= nbf - lee)
