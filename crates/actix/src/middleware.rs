@@ -480,11 +480,11 @@ mod tests {
         assert!(require(&authorizer, "group:admin or scope:x").is_ok());
     }
 
-    /// Red team (holds): every method actix-web can carry maps to the method of the same name
+    /// Every method actix-web can carry maps to the method of the same name
     /// (the common ones directly, the rest by name): lowercase `get`, `CONNECT`, `TRACE`,
     /// extension methods of any length, never another route's method.
     #[test]
-    fn red_team_every_method_maps_to_the_one_of_its_name() {
+    fn every_method_maps_to_the_one_of_its_name() {
         let long = "X".repeat(40);
         let names = [
             "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE", "get",

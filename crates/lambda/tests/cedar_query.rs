@@ -275,7 +275,7 @@ fn a_reload_while_a_token_event_is_decided_grants_nothing_either_table_refuses()
     );
 }
 
-/// Red team: a table where a Cedar route shares its pattern with a `HEAD` route that does not
+/// A table where a Cedar route shares its pattern with a `HEAD` route that does not
 /// use Cedar (so a `HEAD` request is guarded by both), beside a plain route.
 const REPORT_TABLE: &str = r#"
 [cedar]
@@ -299,13 +299,13 @@ methods = ["GET"]
 require = "authenticated"
 "#;
 
-/// Red team (holds): a `TOKEN` event never reaches a Cedar route's allow, whichever way it
+/// A `TOKEN` event never reaches a Cedar route's allow, whichever way it
 /// comes: `HEAD /report` (its `HEAD` route plain, the `GET` route it shares its pattern with
 /// Cedar's), `GET /report` itself, and, with the cache on, the policy a `TOKEN` event for
 /// `GET /other` is answered with (API Gateway applies it to this token's later requests):
 /// none grants `GET /report` or `HEAD /report`.
 #[test]
-fn red_team_a_token_event_reaches_no_cedar_route_by_head_or_by_a_cached_policy() {
+fn a_token_event_reaches_no_cedar_route_by_head_or_by_a_cached_policy() {
     let issuer = issuer();
     let authorizer = Authorizer::builder()
         .issuers([issuer.issuer_config(AcceptedTokenUse::Any)])

@@ -488,14 +488,14 @@ mod tests {
         );
     }
 
-    /// Red team (holds): the one-reading lookup reads exactly what the list of readings holds.
+    /// The one-reading lookup reads exactly what the list of readings holds.
     /// Over every path of up to 6 bytes of the bytes that matter (and actix pairs of them),
     /// a target with an only reading has that path as its sole interpretation, its decoded and
     /// normalized forms are itself (for paths starting with `/`), and it has no dot segment.
     /// An actix routed path that is a prefix of the raw one at the same address (`ptr::eq`
     /// compares lengths too) is not taken for the raw path.
     #[test]
-    fn red_team_an_only_reading_is_every_reading() {
+    fn an_only_reading_is_every_reading() {
         const ALPHABET: [char; 7] = ['/', '.', '%', '2', 'e', 'F', 'a'];
         let mut paths = vec![String::new()];
         let mut all = vec![String::new()];

@@ -978,11 +978,11 @@ mod adversarial;
 mod tests {
     use super::*;
 
-    /// Red team (holds): a token's scopes, up to five words with repeats, any order and runs
+    /// A token's scopes, up to five words with repeats, any order and runs
     /// of spaces, hold exactly the words it names: no prefix, extension, empty name, space or
     /// multi-byte near miss matches, whether the list is scanned (up to 3) or searched.
     #[test]
-    fn red_team_has_scope_is_exactly_membership_of_the_scope_words() {
+    fn has_scope_is_exactly_membership_of_the_scope_words() {
         const WORDS: [&str; 5] = ["a", "ab", "b", "aa", "\u{e9}"];
         const ASKED: [&str; 10] = ["a", "ab", "b", "aa", "\u{e9}", "", " ", "a ", "abc", "e"];
         let mut checked = 0;
