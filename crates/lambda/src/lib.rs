@@ -404,7 +404,7 @@ impl LambdaAuthorizer {
                     context,
                     cache_disabled: self.cache_disabled,
                 };
-                self.rest_answer(token.as_deref(), &answer, cross_site)
+                self.rest_answer(&routes, token.as_deref(), &answer, cross_site)
             }
         };
         if answer_bytes(&answer) > MAX_ANSWER_BYTES {
@@ -528,6 +528,7 @@ impl LambdaAuthorizer {
     /// of them, the document denies everything.
     fn rest_answer(
         &self,
+        routes: &Arc<RouteTable>,
         token: Option<&VerifiedToken>,
         answer: &Answer<'_>,
         cross_site: bool,
@@ -548,17 +549,16 @@ impl LambdaAuthorizer {
                 .fitted(single())
                 .unwrap_or_else(|| answer.denying_all());
         }
-        let routes = self.authorizer.routes();
         let own = match token {
-            Some(token) => self.principal_table(&routes, token),
-            None => self.anonymous_table(&routes),
+            Some(token) => self.principal_table(routes, token),
+            None => self.anonymous_table(routes),
         };
         // With a cookie token answering other sites, the methods the cross-site check judges
         // are granted only as to a caller without a token.
-        let anonymous = (cross_site && token.is_some()).then(|| self.anonymous_table(&routes));
+        let anonymous = (cross_site && token.is_some()).then(|| self.anonymous_table(routes));
         let source = self.authorizer.token_source();
         let render = |methods: &[http::Method]| {
-            iam::document(&routes, arn, methods, |method| match &anonymous {
+            iam::document(routes, arn, methods, |method| match &anonymous {
                 Some(anonymous) if source.checks_cross_site(method) => (&**anonymous, None),
                 _ => (&*own, token),
             })
@@ -578,7 +578,7 @@ impl LambdaAuthorizer {
         ];
         for (extent, document) in smaller {
             if let Some(fitted) = answer.fitted(document) {
-                if self.policies.first_too_large(&routes) {
+                if self.policies.first_too_large(routes) {
                     tracing::warn!(
                         limit = MAX_ANSWER_BYTES,
                         answered_with = extent,

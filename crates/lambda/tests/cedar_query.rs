@@ -347,7 +347,7 @@ fn a_token_event_reaches_no_cedar_route_by_head_or_by_a_cached_policy() {
             "off",
             LambdaAuthorizer::new(authorizer.clone()).cache_disabled(),
         ),
-        ("on", LambdaAuthorizer::new(authorizer.clone())),
+        ("on", LambdaAuthorizer::new(authorizer)),
     ] {
         for (method, path) in [("HEAD", "/report"), ("GET", "/report"), ("GET", "/other")] {
             let answer = runtime()
