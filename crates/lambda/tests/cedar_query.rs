@@ -7,7 +7,7 @@
 //! authorizer decides with it, so a Cedar `forbid` on a query parameter applies as it does
 //! in-process. REST `TOKEN` events carry no query: the authorizer refuses Cedar routes there.
 
-use cognito_authz_core::{AcceptedTokenUse, Authorizer, RequestTarget};
+use cognito_authz_core::{AcceptedTokenUse, Authorizer, AuthorizerBuilder, RequestTarget};
 use cognito_authz_lambda::LambdaAuthorizer;
 use cognito_authz_test_support::policy::EXAMPLE_ISSUER;
 use http::Method;
@@ -34,15 +34,41 @@ require = "authenticated and cedar"
 
 /// The authorizer of the Cedar route table (its `[cedar]` section needs the `cedar` feature).
 fn load(issuer: &cognito_authz_testkit::LocalIssuer) -> Authorizer {
+    built(builder(issuer, TABLE, "cedar_query"))
+}
+
+/// An authorizer of `table` being built, its Cedar files in `tests/{folder}`.
+fn builder(
+    issuer: &cognito_authz_testkit::LocalIssuer,
+    table: &str,
+    folder: &str,
+) -> AuthorizerBuilder {
     Authorizer::builder()
         .issuers([issuer.issuer_config(AcceptedTokenUse::Any)])
         .clock(issuer.manual_clock().expect("manual clock").clone())
-        .policy_text(
-            format!("{EXAMPLE_ISSUER}{TABLE}"),
-            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/cedar_query"),
-        )
+        .policy_text(format!("{EXAMPLE_ISSUER}{table}"), folder_of(folder))
+}
+
+/// The authorizer `builder` builds: its policy file must load.
+fn built(builder: AuthorizerBuilder) -> Authorizer {
+    builder
         .build()
         .unwrap_or_else(|error| panic!("the policy file loads: {error}"))
+}
+
+/// `tests/{folder}` of this crate.
+fn folder_of(folder: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(folder)
+}
+
+/// A REST `TOKEN` event for `method` `path` with `token`.
+fn token_event(method: &str, path: &str, token: &str) -> Value {
+    let mut event = fixture("example-apigw-custom-auth-request.json");
+    event["methodArn"] = json!(format!("{ARN_PREFIX}{method}{path}"));
+    event["authorizationToken"] = json!(format!("Bearer {token}"));
+    event
 }
 
 /// A REST `REQUEST` event for `GET /search?debug=1`.
@@ -142,9 +168,7 @@ fn a_token_event_cannot_reach_a_cedar_route() {
     let authorizer = load(&issuer);
     let token = issuer.access_token().sign();
     let search = format!("{ARN_PREFIX}GET/search");
-    let mut token_event = fixture("example-apigw-custom-auth-request.json");
-    token_event["methodArn"] = json!(search);
-    token_event["authorizationToken"] = json!(format!("Bearer {token}"));
+    let token_event = token_event("GET", "/search", &token);
     for lambda in [
         LambdaAuthorizer::new(authorizer.clone()).cache_disabled(),
         LambdaAuthorizer::new(authorizer.clone()),
@@ -226,34 +250,30 @@ fn a_reload_while_a_token_event_is_decided_grants_nothing_either_table_refuses()
     use cognito_authz_core::cedar::{ResourceError, ResourceRequest};
 
     let issuer = issuer();
-    let base = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/cedar_reload");
     // The loader says when the decision has reached it, then waits for the reload.
     let (entered, reached) = std::sync::mpsc::channel::<()>();
     let entered = std::sync::Mutex::new(entered);
     let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
     let loader_gate = std::sync::Arc::clone(&gate);
-    let authorizer = Authorizer::builder()
-        .issuers([issuer.issuer_config(AcceptedTokenUse::Any)])
-        .clock(issuer.manual_clock().expect("manual clock").clone())
-        .policy_text(format!("{EXAMPLE_ISSUER}{CEDAR_DOCS}"), &base)
-        .resource_loader("/docs/{id}", move |request: ResourceRequest| {
-            let _ = entered.lock().expect("sender").send(());
-            let gate = std::sync::Arc::clone(&loader_gate);
-            async move {
-                let _open = gate
-                    .acquire()
-                    .await
-                    .map_err(|error| ResourceError::new(error.to_string()))?;
-                request.entity("Doc", "1")?.build()
-            }
-        })
-        .build()
-        .unwrap_or_else(|error| panic!("the policy file loads: {error}"));
+    let authorizer = built(
+        builder(&issuer, CEDAR_DOCS, "cedar_reload").resource_loader(
+            "/docs/{id}",
+            move |request: ResourceRequest| {
+                let _ = entered.lock().expect("sender").send(());
+                let gate = std::sync::Arc::clone(&loader_gate);
+                async move {
+                    let _open = gate
+                        .acquire()
+                        .await
+                        .map_err(|error| ResourceError::new(error.to_string()))?;
+                    request.entity("Doc", "1")?.build()
+                }
+            },
+        ),
+    );
     let user = issuer.access_token().sign();
     let docs = format!("{ARN_PREFIX}GET/docs/1");
-    let mut event = fixture("example-apigw-custom-auth-request.json");
-    event["methodArn"] = json!(docs);
-    event["authorizationToken"] = json!(format!("Bearer {user}"));
+    let event = token_event("GET", "/docs/1", &user);
 
     let lambda = LambdaAuthorizer::new(authorizer.clone()).cache_disabled();
     let deciding = std::thread::spawn(move || runtime().block_on(lambda.handle(event)));
@@ -261,8 +281,12 @@ fn a_reload_while_a_token_event_is_decided_grants_nothing_either_table_refuses()
     reached
         .recv_timeout(std::time::Duration::from_secs(60))
         .expect("the decision asks the loader");
-    let admin_only = PolicyFile::parse(&format!("{EXAMPLE_ISSUER}{ADMIN_DOCS}"), &base, "admin")
-        .expect("the admin-only table parses");
+    let admin_only = PolicyFile::parse(
+        &format!("{EXAMPLE_ISSUER}{ADMIN_DOCS}"),
+        folder_of("cedar_reload"),
+        "admin",
+    )
+    .expect("the admin-only table parses");
     authorizer.reload(admin_only).expect("the reload applies");
     gate.add_permits(1);
     let answer = deciding
@@ -307,15 +331,7 @@ require = "authenticated"
 #[test]
 fn a_token_event_reaches_no_cedar_route_by_head_or_by_a_cached_policy() {
     let issuer = issuer();
-    let authorizer = Authorizer::builder()
-        .issuers([issuer.issuer_config(AcceptedTokenUse::Any)])
-        .clock(issuer.manual_clock().expect("manual clock").clone())
-        .policy_text(
-            format!("{EXAMPLE_ISSUER}{REPORT_TABLE}"),
-            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/cedar_token"),
-        )
-        .build()
-        .unwrap_or_else(|error| panic!("the policy file loads: {error}"));
+    let authorizer = built(builder(&issuer, REPORT_TABLE, "cedar_token"));
     let token = issuer.access_token().sign();
     // The layer allows `GET /report` (Cedar permits it), so refusing it is not vacuous; it
     // refuses `HEAD /report`, whose Cedar action `head /report` the schema does not declare.
@@ -331,12 +347,6 @@ fn a_token_event_reaches_no_cedar_route_by_head_or_by_a_cached_policy() {
             "layer {method} /report: {decision:?}"
         );
     }
-    let token_event = |method: &str, path: &str| {
-        let mut event = fixture("example-apigw-custom-auth-request.json");
-        event["methodArn"] = json!(format!("{ARN_PREFIX}{method}{path}"));
-        event["authorizationToken"] = json!(format!("Bearer {token}"));
-        event
-    };
     let cedar_arns = [
         format!("{ARN_PREFIX}GET/report"),
         format!("{ARN_PREFIX}HEAD/report"),
@@ -351,7 +361,7 @@ fn a_token_event_reaches_no_cedar_route_by_head_or_by_a_cached_policy() {
     ] {
         for (method, path) in [("HEAD", "/report"), ("GET", "/report"), ("GET", "/other")] {
             let answer = runtime()
-                .block_on(lambda.handle(token_event(method, path)))
+                .block_on(lambda.handle(token_event(method, path, &token)))
                 .expect("a policy: the token is valid");
             for arn in &cedar_arns {
                 // With the cache off the answer is for its own request only.
