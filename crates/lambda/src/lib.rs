@@ -46,8 +46,8 @@
 //! headers, which Cedar policies may read, so a request it brings to a route with a `cedar`
 //! atom is refused (403, `Deny`) even where Cedar would allow it without them: use a `REQUEST`
 //! authorizer for Cedar routes (feature `cedar`). A request during which a policy reload lands is
-//! decided again on the new policy, so an answer never reads the route of one table and the
-//! decision of another; a request that meets a reload on each of three tries is
+//! decided again on the new policy, so an answer never reads the route or the principal of one
+//! policy and the decision of another; a request that meets a reload on each of three tries is
 //! a server error.
 //!
 //! API Gateway has no way to answer 400 from an authorizer; `Unauthorized` is an error, not a
@@ -167,6 +167,7 @@ use std::sync::Arc;
 
 use cognito_authz_core::{
     Authorizer, Decision, ErrorKind, RequestTarget, RouteTable, TokenLocation, VerifiedToken,
+    Verifier,
 };
 use http::{HeaderMap, StatusCode};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
@@ -192,6 +193,13 @@ pub const MAX_ANSWER_BYTES: usize = 8 * 1024;
 
 /// How many times a request is decided when reloads keep landing while it is.
 const DECISION_ATTEMPTS: usize = 3;
+
+/// A decision with the route table and the verifier of the policy it was taken on.
+struct Decided {
+    decision: Decision,
+    routes: Arc<RouteTable>,
+    verifier: Verifier,
+}
 
 /// What the IAM policy of a REST answer covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -331,7 +339,11 @@ impl LambdaAuthorizer {
         if let Some(also) = &request.also {
             target = target.with_raw_path(also);
         }
-        let (decision, routes) = self.decide(&request, target).await?;
+        let Decided {
+            decision,
+            routes,
+            verifier,
+        } = self.decide(&request, target).await?;
         let guards = routes.matches(&request.method, target);
         let route = guards.primary().pattern().map(str::to_owned);
         // A `TOKEN` event carries neither the query string nor the headers, which a Cedar
@@ -346,7 +358,7 @@ impl LambdaAuthorizer {
                     event = request.kind.as_str(),
                     "request denied: a Cedar route needs a REQUEST authorizer (a TOKEN event carries no query string)"
                 );
-                (false, self.principal_token(&request).await?)
+                (false, self.principal_token(&request, &verifier).await?)
             }
             Decision::Allow { token: Some(token) } => (true, Some(token)),
             // Allowed with no token taken: a public route, with no token, one that did not
@@ -354,7 +366,7 @@ impl LambdaAuthorizer {
             // answer for every later request with the same token, so it is written for the
             // token's principal: the same answer whichever request fills the cache.
             Decision::Allow { token: None } if !self.cache_disabled => {
-                (true, self.principal_token(&request).await?)
+                (true, self.principal_token(&request, &verifier).await?)
             }
             Decision::Allow { token: None } => (true, None),
             Decision::Deny(denial) => match denial.status() {
@@ -370,7 +382,7 @@ impl LambdaAuthorizer {
                         unavailable(denial.kind()).to_owned(),
                     ));
                 }
-                StatusCode::FORBIDDEN => (false, self.principal_token(&request).await?),
+                StatusCode::FORBIDDEN => (false, self.principal_token(&request, &verifier).await?),
                 _ => {
                     tracing::debug!(
                         code = denial.code(),
@@ -424,25 +436,32 @@ impl LambdaAuthorizer {
         Ok(answer)
     }
 
-    /// The decision on `request`, with the route table it was taken on. What the answer reads
-    /// of the route afterwards (its pattern, whether Cedar guards it) must be of that table: a
-    /// reload landing while the request is decided makes it decide again on the new table, and
-    /// a request that keeps meeting reloads is a server error, never an answer of two tables.
+    /// The decision on `request`, with the route table and the verifier of the policy it was
+    /// taken on. What the answer reads afterwards (the route's pattern, whether Cedar guards
+    /// it, the principal the cached policy is compiled for) must be of that policy: a reload
+    /// landing while the request is decided makes it decide again on the new one, and a
+    /// request that keeps meeting reloads is a server error, never an answer of two policies.
     async fn decide(
         &self,
         request: &AuthorizerRequest,
         target: RequestTarget<'_>,
-    ) -> Result<(Decision, Arc<RouteTable>), AuthorizerError> {
+    ) -> Result<Decided, AuthorizerError> {
         for _ in 0..DECISION_ATTEMPTS {
             // Held while deciding, so no later table can be allocated where this one is: the
-            // same address after the decision means no reload landed in between.
+            // same address after the decision means no reload landed in between, so the
+            // verifier read between the two is of the same policy.
             let routes = self.authorizer.routes();
+            let verifier = self.authorizer.verifier();
             let decision = self
                 .authorizer
                 .authorize(&request.method, target, &request.headers)
                 .await;
             if Arc::ptr_eq(&routes, &self.authorizer.routes()) {
-                return Ok((decision, routes));
+                return Ok(Decided {
+                    decision,
+                    routes,
+                    verifier,
+                });
             }
         }
         tracing::error!(
@@ -456,17 +475,18 @@ impl LambdaAuthorizer {
     }
 
     /// The token of a request answered without one, or refused (403), so that the policy can
-    /// be written for its principal. A token that does not verify (or none) yields the
+    /// be written for its principal, verified by `verifier` (the deciding policy's). A token that does not verify (or none) yields the
     /// anonymous principal; unavailable keys or revocation store are a server error, so that
     /// no answer written for the wrong principal is cached.
     async fn principal_token(
         &self,
         request: &AuthorizerRequest,
+        verifier: &Verifier,
     ) -> Result<Option<Arc<VerifiedToken>>, AuthorizerError> {
         let Ok(raw) = self.authorizer.token_source().extract(&request.headers) else {
             return Ok(None);
         };
-        match self.authorizer.verifier().verify(raw).await {
+        match verifier.verify(raw).await {
             Ok(token) => Ok(Some(token)),
             Err(error) if error.status() == StatusCode::SERVICE_UNAVAILABLE => {
                 tracing::error!(code = error.code(), "{}", unavailable(error.kind()));
