@@ -26,6 +26,13 @@ enum Prepared<'a> {
         raw: Option<&'a [u8]>,
         primary: Option<&'a str>,
     },
+    /// The same behind an ALB: its header's identity, if it verifies, is offered; no token the
+    /// client sent is read.
+    #[cfg(feature = "alb")]
+    PublicAlb {
+        alb: &'a crate::verify::alb::AlbVerifier,
+        primary: Option<&'a str>,
+    },
     /// Some route needs an identity: it is verified, then every guarding route decides.
     Guarded {
         guards: RouteMatches<'a>,
@@ -57,6 +64,11 @@ macro_rules! finish {
                     Some(raw) => verify!($active, raw, $resolve).ok(),
                     None => None,
                 };
+                (Decision::Allow { token }, primary)
+            }
+            #[cfg(feature = "alb")]
+            Prepared::PublicAlb { alb, primary } => {
+                let token = $resolve!(crate::verify::alb::identify(alb, $headers)).ok();
                 (Decision::Allow { token }, primary)
             }
             Prepared::Guarded {
@@ -199,6 +211,10 @@ impl Authorizer {
             return Prepared::Decided(self.deny(&denied, method, denial), primary);
         }
         if guards.iter().all(|found| found.policy().is_public()) {
+            #[cfg(feature = "alb")]
+            if let Some(alb) = &inner.alb {
+                return Prepared::PublicAlb { alb, primary };
+            }
             // A cookie token that fails the cross-site check is not offered to the handler
             // (the route still answers, as to a request without a token).
             let raw = inner.token_source.extract_raw_checked(method, headers).ok();

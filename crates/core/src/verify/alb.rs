@@ -23,6 +23,12 @@
 //! | 8 | the key: cached, or fetched once (single-flight); a 403/404 is `unknown_kid`, anything else `jwks_unavailable` | `unknown_kid` / `jwks_unavailable` |
 //! | 9 | ES256 signature over `header.payload` as received | `invalid_signature` |
 //! | 10 | `exp` present and `now < exp + leeway` | `expired` |
+//! | 11 | `nbf`, when present, `≤ now + leeway` | `not_yet_valid` |
+//!
+//! The payload is the identity provider's user-info, which the ALB copies in: whatever it
+//! holds under the names of Cognito's claims, a verified ALB token has no groups, scopes or
+//! token use (so `group:`, `scope:` and `token_use:` atoms never hold), and its client is the
+//! one the signed header names (what `client:` atoms compare).
 //!
 //! Keys are cached by kid (at most [`AlbConfigBuilder::max_keys`], oldest dropped first).
 //! Concurrent requests for one uncached kid share one fetch, and at most four uncached kids
@@ -494,16 +500,14 @@ impl AlbVerifier {
                 ErrorKind::InvalidSigner,
                 "signer is not a configured load balancer",
             ))?;
-        if !header
+        let client = header
             .get("client")
             .and_then(Value::as_str)
-            .is_some_and(|client| config.client_ids.iter().any(|id| id == client))
-        {
-            return Err(Error::new(
+            .filter(|client| config.client_ids.iter().any(|id| id == client))
+            .ok_or(Error::new(
                 ErrorKind::InvalidClient,
                 "client is not a configured app client",
-            ));
-        }
+            ))?;
         let header_iss_ok = header
             .get("iss")
             .is_none_or(|iss| iss.as_str() == Some(config.issuer.as_str()));
@@ -531,8 +535,11 @@ impl AlbVerifier {
             Some(exp) if now < exp + leeway => {}
             _ => return Err(Error::new(ErrorKind::Expired, "exp missing or passed")),
         }
+        if claims.nbf.is_some_and(|nbf| now < nbf - leeway) {
+            return Err(Error::new(ErrorKind::NotYetValid, "now is before nbf"));
+        }
         let name: Arc<str> = Arc::from("alb");
-        let mut verified = VerifiedToken::from_claims(name, kid, claims);
+        let mut verified = VerifiedToken::from_alb_claims(name, kid, claims, client);
         verified.payload_json = payload_text.into();
         Ok(Arc::new(verified))
     }

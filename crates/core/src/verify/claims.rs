@@ -486,6 +486,24 @@ impl VerifiedToken {
     /// (the claims borrow it): the caller sets `payload_json` in place once they are gone, so
     /// the text decoded from the token is kept, never copied, and the token is not moved for
     /// it.
+    /// A token an Application Load Balancer signed, for app client `client` (its header's,
+    /// checked): the payload is the identity provider's user-info, which grants no Cognito
+    /// groups, scopes or token use whatever claims of those names it holds.
+    #[cfg(feature = "alb")]
+    pub(crate) fn from_alb_claims(
+        issuer_name: Arc<str>,
+        kid: &str,
+        mut claims: Claims<'_>,
+        client: &str,
+    ) -> Self {
+        claims.groups = None;
+        claims.scope = None;
+        claims.token_use = None;
+        claims.aud = Audience::Absent;
+        claims.client_id = Some(std::borrow::Cow::Owned(client.to_owned()));
+        Self::from_claims(issuer_name, kid, claims)
+    }
+
     pub(crate) fn from_claims(issuer_name: Arc<str>, kid: &str, claims: Claims<'_>) -> Self {
         let token_use = claims.token_use.as_deref().and_then(TokenUse::parse);
         let audiences = match &claims.aud {
