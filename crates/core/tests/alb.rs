@@ -151,6 +151,14 @@ impl KeyServer {
         }
     }
 
+    /// A server serving one new key.
+    async fn serving_a_key() -> (Self, Key) {
+        let server = Self::start().await;
+        let key = Key::new();
+        server.serve(&key);
+        (server, key)
+    }
+
     fn serve(&self, key: &Key) {
         self.keys
             .lock()
@@ -210,9 +218,7 @@ async fn code(verifier: &AlbVerifier, token: &str) -> &'static str {
 
 #[tokio::test]
 async fn padded_and_unpadded_alb_tokens_verify_over_the_bytes_received() {
-    let server = KeyServer::start().await;
-    let key = Key::new();
-    server.serve(&key);
+    let (server, key) = KeyServer::serving_a_key().await;
     let verifier = verifier(&server, ARN);
     // A payload whose JSON length needs padding, as ALB's tokens usually do.
     let header = header(&key, ARN);
@@ -232,9 +238,7 @@ async fn padded_and_unpadded_alb_tokens_verify_over_the_bytes_received() {
 
 #[tokio::test]
 async fn changing_the_padding_breaks_the_signature() {
-    let server = KeyServer::start().await;
-    let key = Key::new();
-    server.serve(&key);
+    let (server, key) = KeyServer::serving_a_key().await;
     let verifier = verifier(&server, ARN);
     let padded = mint(&key, &header(&key, ARN), &payload(), true);
     let mut parts: Vec<String> = padded.split('.').map(str::to_owned).collect();
@@ -264,9 +268,7 @@ async fn changing_the_padding_breaks_the_signature() {
 
 #[tokio::test]
 async fn signer_client_issuer_expiry_and_kid_are_checked_in_order() {
-    let server = KeyServer::start().await;
-    let key = Key::new();
-    server.serve(&key);
+    let (server, key) = KeyServer::serving_a_key().await;
     let other = Key::new();
     server.serve(&other);
     let verifier = verifier(&server, ARN);
@@ -359,9 +361,7 @@ async fn signer_client_issuer_expiry_and_kid_are_checked_in_order() {
 
 #[tokio::test]
 async fn a_govcloud_load_balancer_is_accepted_as_signer() {
-    let server = KeyServer::start().await;
-    let key = Key::new();
-    server.serve(&key);
+    let (server, key) = KeyServer::serving_a_key().await;
     let verifier = verifier(&server, GOV_ARN);
     let token = mint(&key, &header(&key, GOV_ARN), &payload(), true);
     assert_eq!(code(&verifier, &token).await, "ok");
@@ -371,9 +371,7 @@ async fn a_govcloud_load_balancer_is_accepted_as_signer() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_requests_for_a_new_kid_share_one_fetch() {
-    let server = KeyServer::start().await;
-    let key = Key::new();
-    server.serve(&key);
+    let (server, key) = KeyServer::serving_a_key().await;
     let verifier = verifier(&server, ARN);
     let token = mint(&key, &header(&key, ARN), &payload(), true);
     let tasks: Vec<_> = (0..64)
@@ -415,9 +413,7 @@ async fn a_flood_of_unknown_kids_costs_four_fetches_per_cooldown() {
 
 #[tokio::test]
 async fn an_unreachable_key_endpoint_is_jwks_unavailable() {
-    let server = KeyServer::start().await;
-    let key = Key::new();
-    server.serve(&key);
+    let (server, key) = KeyServer::serving_a_key().await;
     *server.status.lock().expect("status") = 500;
     let verifier = verifier(&server, ARN);
     let token = mint(&key, &header(&key, ARN), &payload(), true);
@@ -718,9 +714,7 @@ async fn decide(authorizer: &Authorizer, path: &str, headers: &HeaderMap) -> Res
 
 #[tokio::test]
 async fn group_and_scope_routes_deny_alb_tokens_whatever_their_claims() {
-    let server = KeyServer::start().await;
-    let key = Key::new();
-    server.serve(&key);
+    let (server, key) = KeyServer::serving_a_key().await;
     let authorizer = alb_authorizer(&LocalIssuer::offline(), verifier(&server, ARN));
     // The ALB copies the identity provider's user-info claims into its token: whatever the
     // provider returns under these names, they are no Cognito groups or scopes.
@@ -739,9 +733,7 @@ async fn group_and_scope_routes_deny_alb_tokens_whatever_their_claims() {
 
 #[tokio::test]
 async fn client_routes_refuse_alb_tokens_of_another_app_client() {
-    let server = KeyServer::start().await;
-    let key = Key::new();
-    server.serve(&key);
+    let (server, key) = KeyServer::serving_a_key().await;
     let authorizer = alb_authorizer(&LocalIssuer::offline(), two_client_verifier(&server));
     // Signed for app client B (the header's `client`), with user-info claims naming A.
     let mut for_b = header(&key, ARN);
@@ -760,9 +752,7 @@ async fn client_routes_refuse_alb_tokens_of_another_app_client() {
 
 #[tokio::test]
 async fn client_routes_admit_the_app_client_the_alb_header_names() {
-    let server = KeyServer::start().await;
-    let key = Key::new();
-    server.serve(&key);
+    let (server, key) = KeyServer::serving_a_key().await;
     let authorizer = alb_authorizer(&LocalIssuer::offline(), two_client_verifier(&server));
     let headers = alb_headers(&mint(&key, &header(&key, ARN), &payload(), true));
     assert_eq!(decide(&authorizer, "/client-a", &headers).await, Ok(()));
@@ -770,9 +760,7 @@ async fn client_routes_admit_the_app_client_the_alb_header_names() {
 
 #[tokio::test]
 async fn alb_tokens_not_valid_yet_are_refused() {
-    let server = KeyServer::start().await;
-    let key = Key::new();
-    server.serve(&key);
+    let (server, key) = KeyServer::serving_a_key().await;
     let verifier = verifier(&server, ARN);
     let mut claims = payload();
     claims["nbf"] = json!(NOW + 3600);
@@ -783,9 +771,7 @@ async fn alb_tokens_not_valid_yet_are_refused() {
 
 #[tokio::test]
 async fn public_routes_behind_an_alb_offer_no_identity_but_the_albs() {
-    let server = KeyServer::start().await;
-    let key = Key::new();
-    server.serve(&key);
+    let (server, key) = KeyServer::serving_a_key().await;
     let cognito = LocalIssuer::offline();
     let authorizer = alb_authorizer(&cognito, verifier(&server, ARN));
     let mut headers = alb_headers(&mint(&key, &header(&key, ARN), &payload(), true));
@@ -810,9 +796,7 @@ async fn public_routes_behind_an_alb_offer_no_identity_but_the_albs() {
 
 #[tokio::test]
 async fn guarded_routes_behind_an_alb_take_the_identity_from_its_header_alone() {
-    let server = KeyServer::start().await;
-    let key = Key::new();
-    server.serve(&key);
+    let (server, key) = KeyServer::serving_a_key().await;
     let cognito = LocalIssuer::offline();
     let authorizer = alb_authorizer(&cognito, verifier(&server, ARN));
     let bearer = cognito
@@ -866,9 +850,7 @@ async fn guarded_routes_behind_an_alb_take_the_identity_from_its_header_alone() 
 
 #[tokio::test]
 async fn kids_other_than_uuids_never_reach_the_key_endpoint() {
-    let server = KeyServer::start().await;
-    let key = Key::new();
-    server.serve(&key);
+    let (server, key) = KeyServer::serving_a_key().await;
     let verifier = verifier(&server, ARN);
     let uuid = key.kid.clone();
     let kids = [
