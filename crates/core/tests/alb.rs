@@ -18,7 +18,7 @@ use cognito_authz_core::{
     ALB_DATA_HEADER, AlbConfig, AlbVerifier, Authorizer, Decision, ErrorKind, FixedClock,
     SharedClock,
 };
-use cognito_authz_testkit::LocalIssuer;
+use cognito_authz_test_support::testkit::LocalIssuer;
 use http::{HeaderMap, HeaderValue, Method};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};

@@ -12,6 +12,10 @@
 //! `cognito-authz-testkit` instead.
 #![forbid(unsafe_code)]
 
+/// The testkit, for the core's own tests: the core cannot depend on it directly (the testkit
+/// depends on the core, and a published crate's dependencies must resolve without it).
+pub use cognito_authz_testkit as testkit;
+
 pub mod cli;
 pub mod contract;
 pub mod events;
