@@ -527,6 +527,169 @@ async fn a_periodic_resync_finds_what_pub_sub_missed() {
     );
 }
 
+/// A TCP relay on 127.0.0.1 in front of Redis that can go silent: once frozen it keeps every
+/// connection open but forwards nothing more either way, as a network partition or a dead
+/// peer without a reset looks to the instance behind it.
+struct SilentRelay {
+    port: u16,
+    frozen: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SilentRelay {
+    async fn start(upstream: u16) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind relay");
+        let port = listener.local_addr().expect("relay address").port();
+        let (frozen, _) = tokio::sync::watch::channel(false);
+        let gate = frozen.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((client, _)) = listener.accept().await else {
+                    return;
+                };
+                let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
+                else {
+                    continue;
+                };
+                let (client_read, client_write) = client.into_split();
+                let (server_read, server_write) = server.into_split();
+                tokio::spawn(Self::pump(client_read, server_write, gate.subscribe()));
+                tokio::spawn(Self::pump(server_read, client_write, gate.subscribe()));
+            }
+        });
+        Self { port, frozen, task }
+    }
+
+    /// Copies `from` to `to` while not frozen; once frozen, holds what it read and the sockets.
+    async fn pump(
+        mut from: tokio::net::tcp::OwnedReadHalf,
+        mut to: tokio::net::tcp::OwnedWriteHalf,
+        mut frozen: tokio::sync::watch::Receiver<bool>,
+    ) {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let mut buffer = vec![0_u8; 16 * 1024];
+        loop {
+            let read = match from.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(read) => read,
+            };
+            // Checked after the read: bytes sent after `freeze` returned are never forwarded.
+            if *frozen.borrow_and_update() {
+                std::future::pending::<()>().await;
+            }
+            if to.write_all(&buffer[..read]).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    fn freeze(&self) {
+        self.frozen.send_replace(true);
+    }
+}
+
+impl Drop for SilentRelay {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+#[tokio::test]
+#[ignore = "a replica whose Redis connection goes silent (no reset) counts as connected past staleness_limit_secs and admits revoked tokens"]
+async fn a_replica_cut_off_without_a_reset_follows_the_stale_rule() {
+    let redis = RedisServer::start().await;
+    let relay = SilentRelay::start(redis.port).await;
+    let issuer = LocalIssuer::offline();
+    let clock = issuer.manual_clock().expect("manual clock").clone();
+    // Behind the relay: trusted 30 s when cut off, resynchronised hourly.
+    let store = RevocationStore::builder()
+        .shared_clock(issuer.clock())
+        .staleness_limit(Duration::from_secs(30))
+        .when_stale(WhenStale::Refuse)
+        .resync_interval(Duration::from_secs(3600))
+        .timeout(Duration::from_millis(500))
+        .redis(&relay.url())
+        .expect("store");
+    let cut_off = Instance::new(&issuer, store);
+    let writer = Instance::redis(&issuer, &redis, WhenStale::Refuse);
+    until(&cut_off.store, "connected", |s| s.connected).await;
+    until(&writer.store, "connected", |s| s.connected).await;
+    let revoked = token(&issuer, "j-silent", "o-silent", "u");
+    assert_eq!(cut_off.answer(&revoked).await, "ok");
+
+    relay.freeze();
+    writer
+        .store
+        .revoke(Revocation::session("o-silent"))
+        .await
+        .expect("recorded in Redis");
+    assert_eq!(writer.answer(&revoked).await, "revoked_token");
+    // Within the limit the cut-off replica may serve what it has.
+    clock.advance(Duration::from_secs(30));
+    assert_eq!(cut_off.answer(&revoked).await, "ok");
+    // Beyond it, it has heard nothing from Redis for longer than it may trust its replica.
+    clock.advance(Duration::from_secs(60));
+    assert_ne!(
+        cut_off.answer(&revoked).await,
+        "ok",
+        "{:?}",
+        cut_off.store.status()
+    );
+}
+
+/// A policy file admitting any verified token of `issuer`, whose revocation store is `url`.
+fn policy_following(issuer: &LocalIssuer, url: &str) -> String {
+    format!(
+        "[[issuer]]\ncognito_issuer = {:?}\nclient_ids = [{:?}]\ntoken_use = \"any\"\n\n\
+         [defaults]\nunmatched = \"authenticated\"\n\n\
+         [revocation]\nstore = {url:?}\n",
+        issuer.iss(),
+        issuer.client_id(),
+    )
+}
+
+#[tokio::test]
+#[ignore = "a reload naming another revocation store succeeds, yet the instance keeps following the old one and admits what the new one revokes"]
+async fn a_reload_never_leaves_revocations_in_the_named_store_unheard() {
+    let (old, new) = (RedisServer::start().await, RedisServer::start().await);
+    let issuer = LocalIssuer::offline();
+    let authorizer = issuer
+        .authorizer_with(
+            &policy_following(&issuer, &old.url()),
+            Authorizer::builder(),
+        )
+        .expect("authorizer");
+    let store = authorizer.verifier().revocation().expect("store").clone();
+    until(&store, "connected", |s| s.connected).await;
+    let instance = Instance { store, authorizer };
+    let revoked = token(&issuer, "j-moved", "o-moved", "u");
+    assert_eq!(instance.answer(&revoked).await, "ok");
+
+    // The fleet moves to another Redis: the file now names it.
+    let moved = policy_following(&issuer, &new.url());
+    let file = cognito_authz::PolicyFile::parse(&moved, ".", "policy.toml").expect("parses");
+    if instance.authorizer.reload(file).is_err() {
+        // Refusing the file (as for a changed [token] section) keeps the instance honest.
+        return;
+    }
+    // Accepted: a session revoked where the file says (what `cognito-authz revoke` does).
+    let writer = RevocationStore::builder()
+        .shared_clock(issuer.clock())
+        .redis(&new.url())
+        .expect("store");
+    writer
+        .revoke(Revocation::session("o-moved"))
+        .await
+        .expect("recorded");
+    assert_eq!(instance.answer(&revoked).await, "revoked_token");
+}
+
 /// Median and 99th percentile of the time from `revoke` on one instance to the change being
 /// applied on another, over 1,000 revocations through Redis pub/sub on 127.0.0.1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::*;
 use crate::test_tokens::{NOW, TestIssuer, block_on, issuer};
-use crate::{Clock, Verifier};
+use crate::{Clock, IssuerConfig, Verifier};
 
 /// A clock tests move by hand.
 #[derive(Debug, Clone)]
@@ -390,4 +390,81 @@ fn background_durations_must_be_schedulable() {
             .validate()
             .is_ok()
     );
+}
+
+/// A verifier whose issuer accepts `leeway` of clock skew, on `clock`, checking `store`.
+fn verifier_with_leeway(clock: &TestClock, store: &RevocationStore, leeway: Duration) -> Verifier {
+    let config = IssuerConfig::user_pool(crate::test_tokens::POOL_ID)
+        .client_ids([crate::test_tokens::CLIENT_ID])
+        .token_use(crate::AcceptedTokenUse::Any)
+        .jwks_json(issuer().jwks_json())
+        .leeway(leeway)
+        .build()
+        .expect("valid issuer");
+    Verifier::builder()
+        .issuer(config)
+        .clock(clock.clone())
+        .revocation(store.clone())
+        .build()
+        .expect("valid verifier")
+}
+
+#[test]
+#[ignore = "an issuer leeway above the store's 5-minute leeway re-admits revoked tokens after their entries expire"]
+fn a_revoked_token_stays_refused_for_as_long_as_the_verifier_accepts_it() {
+    // The issuer tolerates 10 minutes of skew (`leeway_secs = 600`); the store keeps its
+    // default leeway of 5 minutes, and nothing ties the two together.
+    let clock = TestClock::at(NOW);
+    let store = store(&clock);
+    let verifier = verifier_with_leeway(&clock, &store, Duration::from_secs(600));
+    // Revoked by jti, for as long as the token lives (`Revocation::this_token`).
+    let token = access("j1", "o1", "s1", NOW);
+    // A user signed out in the second a day-long token (Cognito's longest) was issued.
+    let day_long = issuer().access_token(
+        "",
+        &[],
+        json!({"jti": "j2", "origin_jti": "o2", "sub": "s2", "iat": NOW, "exp": NOW + 86_400}),
+    );
+    block_on(async {
+        let verified = verifier.verify(&token).await.expect("valid");
+        revoke(&store, Revocation::this_token(&verified).expect("jti")).await;
+        revoke(&store, Revocation::user(TestIssuer::iss(), "s2", NOW)).await;
+        // exp + 6 min: the token still verifies (10 min of leeway), so it must stay revoked.
+        clock.set(NOW + 3600 + 360);
+        assert_eq!(code(verifier.verify(&token).await), "revoked_token");
+        clock.set(NOW + 86_400 + 360);
+        assert_eq!(code(verifier.verify(&day_long).await), "revoked_token");
+    });
+}
+
+#[test]
+#[ignore = "a token living longer than max_token_lifetime is admitted again once its user's or session's entry expires"]
+fn a_signed_out_users_long_lived_token_stays_refused_until_it_expires() {
+    // A generic OIDC issuer minting two-day tokens, with the store's defaults (one day).
+    let clock = TestClock::at(NOW);
+    let store = store(&clock);
+    let iss = "https://idp.example";
+    let config = IssuerConfig::oidc(iss)
+        .audiences(["api"])
+        .jwks_json(issuer().jwks_json())
+        .build()
+        .expect("valid issuer");
+    let verifier = Verifier::builder()
+        .issuer(config)
+        .clock(clock.clone())
+        .revocation(store.clone())
+        .build()
+        .expect("valid verifier");
+    let token = issuer().sign(&json!({
+        "iss": iss, "aud": "api", "sub": "s1", "jti": "j1",
+        "iat": NOW, "exp": NOW + 2 * 86_400,
+    }));
+    block_on(async {
+        assert_eq!(code(verifier.verify(&token).await), "ok");
+        revoke(&store, Revocation::user(iss, "s1", NOW)).await;
+        assert_eq!(code(verifier.verify(&token).await), "revoked_token");
+        // A day and an hour later the token is still valid, and still issued before the sign-out.
+        clock.set(NOW + 86_400 + 3600);
+        assert_eq!(code(verifier.verify(&token).await), "revoked_token");
+    });
 }
