@@ -74,6 +74,9 @@ pub(crate) struct ReloadSettings {
     pub(crate) jwks_file: Option<PathBuf>,
     /// The resource loaders given when it was built, attached to each reloaded Cedar set-up.
     pub(crate) loaders: Loaders,
+    /// The `[revocation]` section the running store was built from (none: no store, or one
+    /// given to the builder).
+    pub(crate) revocation: Option<crate::revocation::RevocationConfig>,
 }
 
 impl Live {
@@ -231,6 +234,17 @@ impl Authorizer {
             ));
         }
         let previous = live.load();
+        if let (Some(running), Some(read)) = (&settings.revocation, file.revocation())
+            && !running.same_store(read)
+        {
+            // Ignoring it would leave the revocations recorded in the store the file names
+            // unheard, or a `refuse` it asks for unapplied.
+            return Err(file_level.with_message(
+                "the [revocation] section differs from the one being served; the revocation \
+                          store and its settings cannot change without a restart"
+                    .to_owned(),
+            ));
+        }
         if file.revocation().is_some() && previous.verifier.revocation().is_none() {
             // Ignoring it would leave revoked tokens accepted by a file that says otherwise.
             return Err(file_level.with_message(

@@ -370,6 +370,13 @@ fn from_file(
     // Issuer-level problems were reported at their lines above; what the verifier can still
     // refuse (e.g. an HTTP client that cannot be built) concerns the whole file.
     let file_level = file.file_error(String::new());
+    // The section a store is built from, which a reload must not change (a store given to
+    // the builder is used instead of the file's section, at start and on reload).
+    let revocation_section = overrides
+        .revocation
+        .is_none()
+        .then(|| file.revocation().cloned())
+        .flatten();
     let revocation = crate::revocation::from_policy_file(
         &file,
         overrides.revocation,
@@ -381,6 +388,7 @@ fn from_file(
         issuers: overrides.issuers.clone(),
         jwks_file: overrides.jwks_file.clone(),
         loaders: loaders.clone(),
+        revocation: revocation_section,
     };
     if let Some(replacements) = overrides.issuers {
         issuers = replacements;

@@ -299,6 +299,14 @@ impl PolicyFile {
                 "a [cedar] section needs cognito-authz built with the `cedar` feature".to_owned(),
             ));
         }
+        // The store keeps every entry for at least the clock skew any issuer accepts, or a
+        // revoked token would verify again in between.
+        let mut revocation = revocation;
+        if let Some(config) = &mut revocation {
+            for issuer in &issuers {
+                config.cover_leeway(issuer.leeway());
+            }
+        }
         Ok(Self {
             label,
             text: text.to_owned(),
@@ -866,6 +874,30 @@ mod tests {
         format!(
             "[[issuer]]\nname = \"main\"\nuser_pool_id = \"us-east-1_Example1\"\nclient_ids = [\"client\"]\ntoken_use = \"access\"\n\n{rest}"
         )
+    }
+
+    /// The file's store keeps every entry at least as long past its bound as any issuer of the
+    /// file accepts clock skew: the default 5 minutes, or longer.
+    #[test]
+    fn the_revocation_store_covers_every_issuers_leeway() {
+        let leeway_of = |text: &str| {
+            let file = PolicyFile::parse(text, ".", "f.toml").expect("parses");
+            let config = file.revocation().expect("a [revocation] section");
+            config
+                .builder(crate::verify::clock::SharedClock::default())
+                .memory()
+                .leeway()
+        };
+        let section = "[revocation]\nstore = \"memory\"\n";
+        assert_eq!(
+            leeway_of(&with_issuer(section)),
+            crate::revocation::DEFAULT_LEEWAY
+        );
+        let skewed = with_issuer(section).replace(
+            "token_use = \"access\"\n",
+            "token_use = \"access\"\nleeway_secs = 600\n",
+        );
+        assert_eq!(leeway_of(&skewed), std::time::Duration::from_secs(600));
     }
 
     #[test]

@@ -37,6 +37,8 @@ pub struct RevocationConfig {
     key_prefix: String,
     max_token_lifetime: Duration,
     resync_interval: Duration,
+    /// How long entries are kept past their bound: at least every issuer's leeway in the file.
+    leeway: Duration,
 }
 
 #[derive(Deserialize)]
@@ -103,6 +105,7 @@ impl RevocationEntry {
             resync_interval: self
                 .resync_interval_secs
                 .map_or(super::DEFAULT_RESYNC_INTERVAL, Duration::from_secs),
+            leeway: super::DEFAULT_LEEWAY,
         })
     }
 }
@@ -128,10 +131,27 @@ impl RevocationConfig {
         &self.key_prefix
     }
 
-    /// A store builder with these settings and `clock`.
+    /// Whether `other` names the same store with the same settings (the leeway aside, which
+    /// follows the issuers' and is checked against them).
+    pub(crate) fn same_store(&self, other: &Self) -> bool {
+        Self {
+            leeway: other.leeway,
+            ..self.clone()
+        } == *other
+    }
+
+    /// Keeps entries at least `leeway` past their bound (an issuer of the file accepts that
+    /// much clock skew).
+    pub(crate) fn cover_leeway(&mut self, leeway: Duration) {
+        self.leeway = self.leeway.max(leeway);
+    }
+
+    /// A store builder with these settings and `clock`: entries are kept past their bound by
+    /// the default leeway or the largest leeway of the file's issuers, whichever is longer.
     pub fn builder(&self, clock: SharedClock) -> RevocationStoreBuilder {
         RevocationStore::builder()
             .shared_clock(clock)
+            .leeway(self.leeway)
             .staleness_limit(self.staleness_limit)
             .when_stale(self.when_stale)
             .key_prefix(self.key_prefix.clone())

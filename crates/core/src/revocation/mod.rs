@@ -494,6 +494,12 @@ impl RevocationStore {
         RevocationStoreBuilder::default()
     }
 
+    /// How long every entry is kept past the last instant it can match: no verifier using
+    /// this store may accept more clock skew than this.
+    pub fn leeway(&self) -> Duration {
+        self.inner.leeway
+    }
+
     fn new(builder: RevocationStoreBuilder, backend: Backend, connected: bool) -> Self {
         let now = builder.clock.now().as_secs();
         let (status, _) = watch::channel(RevocationStatus {

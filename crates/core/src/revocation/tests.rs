@@ -393,7 +393,11 @@ fn background_durations_must_be_schedulable() {
 }
 
 /// A verifier whose issuer accepts `leeway` of clock skew, on `clock`, checking `store`.
-fn verifier_with_leeway(clock: &TestClock, store: &RevocationStore, leeway: Duration) -> Verifier {
+fn verifier_with_leeway(
+    clock: &TestClock,
+    store: &RevocationStore,
+    leeway: Duration,
+) -> Result<Verifier, crate::ConfigError> {
     let config = IssuerConfig::user_pool(crate::test_tokens::POOL_ID)
         .client_ids([crate::test_tokens::CLIENT_ID])
         .token_use(crate::AcceptedTokenUse::Any)
@@ -406,17 +410,24 @@ fn verifier_with_leeway(clock: &TestClock, store: &RevocationStore, leeway: Dura
         .clock(clock.clone())
         .revocation(store.clone())
         .build()
-        .expect("valid verifier")
 }
 
+/// An issuer tolerating 10 minutes of skew (`leeway_secs = 600`) would verify a revoked token
+/// for 5 minutes after a store with the default leeway (5 minutes) forgot its entry: such a
+/// verifier is refused, and with a store keeping entries 10 minutes past their bound the token
+/// stays refused for as long as it verifies.
 #[test]
-#[ignore = "an issuer leeway above the store's 5-minute leeway re-admits revoked tokens after their entries expire"]
 fn a_revoked_token_stays_refused_for_as_long_as_the_verifier_accepts_it() {
-    // The issuer tolerates 10 minutes of skew (`leeway_secs = 600`); the store keeps its
-    // default leeway of 5 minutes, and nothing ties the two together.
     let clock = TestClock::at(NOW);
-    let store = store(&clock);
-    let verifier = verifier_with_leeway(&clock, &store, Duration::from_secs(600));
+    let leeway = Duration::from_secs(600);
+    let error = verifier_with_leeway(&clock, &store(&clock), leeway)
+        .expect_err("refused: the store forgets entries before the verifier stops accepting");
+    assert!(error.to_string().contains("leeway"), "{error}");
+    let store = RevocationStore::builder()
+        .clock(clock.clone())
+        .leeway(leeway)
+        .memory();
+    let verifier = verifier_with_leeway(&clock, &store, leeway).expect("valid verifier");
     // Revoked by jti, for as long as the token lives (`Revocation::this_token`).
     let token = access("j1", "o1", "s1", NOW);
     // A user signed out in the second a day-long token (Cognito's longest) was issued.

@@ -198,6 +198,25 @@ impl VerifierBuilder {
                 "max_token_bytes must be positive",
             ));
         }
+        if let Some(store) = &self.revocation
+            && let Some(issuer) = self
+                .issuers
+                .iter()
+                .find(|issuer| issuer.leeway > store.leeway())
+        {
+            return Err(ConfigError::new(
+                crate::ConfigErrorKind::Revocation,
+                format!(
+                    "issuer {} accepts {} s of leeway, more than the revocation store keeps an \
+                     entry past the last instant it can match ({} s): a revoked token would be \
+                     accepted again for the difference; give the store at least that leeway \
+                     (RevocationStoreBuilder::leeway)",
+                    issuer.name(),
+                    issuer.leeway.as_secs(),
+                    store.leeway().as_secs()
+                ),
+            ));
+        }
         let clock = self.clock.unwrap_or_default();
         // Each issuer's key sets (one per region of a replicated pool), planned once.
         let planned: Vec<_> = self.issuers.iter().map(IssuerConfig::key_sources).collect();
