@@ -2,7 +2,8 @@
 //! token) is sent as raw bytes to an axum app behind the in-process layer on 127.0.0.1, as the
 //! three API Gateway authorizer events to the Lambda authorizer, and (feature `alb`) as an
 //! ALB-signed `x-amzn-oidc-data` token carrying the same claims to the same app behind the
-//! layer in ALB mode; the cache-safe policy the Lambda returned for the principal's first
+//! layer in ALB mode (where they grant no groups or scopes: an ALB token's payload is the
+//! identity provider's user-info); the cache-safe policy the Lambda returned for the principal's first
 //! request must also decide the row as the layer did, as API Gateway would when it answers
 //! from its cache.
 //!
@@ -211,8 +212,16 @@ async fn one_policy_file_decides_alike_in_the_layer_the_lambda_authorizer_and_be
         };
         assert_eq!(answer, layer, "{row}: HTTP API authorizer");
         // Behind an ALB: the same claims in an ALB-signed token (an invalid token stays one).
+        // Its payload is the identity provider's user-info, which grants no Cognito groups or
+        // scopes whatever it holds: the rows only those let in are refused there.
         #[cfg(feature = "alb")]
         {
+            let needs_groups_or_scopes = path.starts_with("/admin") || path.starts_with("/reports");
+            let layer = if layer == Answer::Allowed && needs_groups_or_scopes {
+                Answer::Forbidden
+            } else {
+                layer
+            };
             let header = alb.header_for(token);
             let status = raw_status(alb.address, method, path, header.as_deref()).await;
             assert_eq!(Answer::from_status(status), layer, "{row}: behind an ALB");
