@@ -610,9 +610,23 @@ impl RevocationStore {
         self.check_stale(self.inner.clock.now().as_secs())
     }
 
-    /// `revoked_token` if a live entry matches the token.
+    /// `revoked_token` if a live entry matches the token, or if the token could outlive the
+    /// entries that would refuse it: a session's and a user's are kept for the longest token
+    /// life (`max_token_lifetime`) from the revocation or cut-off, so a token living longer,
+    /// or whose issue time is unknown, could be admitted again once they are forgotten.
     fn lookup(&self, token: &VerifiedToken) -> Result<(), Error> {
         let inner = &*self.inner;
+        let lifetime = inner.max_token_lifetime.as_secs_f64();
+        if token
+            .issued_at()
+            .is_none_or(|iat| token.expires_at() - iat > lifetime)
+        {
+            return Err(Error::new(
+                ErrorKind::RevokedToken,
+                "the token has no iat or lives longer than the revocation store remembers a \
+                 sign-out (max_token_lifetime)",
+            ));
+        }
         let now = inner.clock.now().as_secs();
         let replica = &inner.replica;
         if let Some(jti) = token.jti()
