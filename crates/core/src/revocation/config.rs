@@ -23,11 +23,12 @@ pub enum StoreLocation {
 /// ```toml
 /// [revocation]
 /// store = "redis://127.0.0.1:6379/0"    # or "memory"
-/// staleness_limit_secs = 60             # how long a replica cut off from Redis is trusted
+/// staleness_limit_secs = 60             # how long a replica unproven by Redis is trusted
 /// when_stale = "refuse"                 # then: "refuse" (503) or "serve"
 /// key_prefix = "cognito-authz:revocation:"
 /// # max_token_lifetime_secs = 86400     # longest id/access token life (Cognito: 1 day)
 /// # resync_interval_secs = 60
+/// # heartbeat_interval_secs = 15        # default: a quarter of staleness_limit_secs, ≤ 15 s
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RevocationConfig {
@@ -37,6 +38,7 @@ pub struct RevocationConfig {
     key_prefix: String,
     max_token_lifetime: Duration,
     resync_interval: Duration,
+    heartbeat_interval: Option<Duration>,
     /// How long entries are kept past their bound: at least every issuer's leeway in the file.
     leeway: Duration,
 }
@@ -50,6 +52,7 @@ pub(crate) struct RevocationEntry {
     key_prefix: Option<String>,
     max_token_lifetime_secs: Option<u64>,
     resync_interval_secs: Option<u64>,
+    heartbeat_interval_secs: Option<u64>,
 }
 
 impl RevocationEntry {
@@ -92,6 +95,9 @@ impl RevocationEntry {
         if self.resync_interval_secs == Some(0) {
             return Err("revocation resync_interval_secs must be positive".to_owned());
         }
+        if self.heartbeat_interval_secs == Some(0) {
+            return Err("revocation heartbeat_interval_secs must be positive".to_owned());
+        }
         Ok(RevocationConfig {
             store,
             staleness_limit: self
@@ -105,6 +111,7 @@ impl RevocationEntry {
             resync_interval: self
                 .resync_interval_secs
                 .map_or(super::DEFAULT_RESYNC_INTERVAL, Duration::from_secs),
+            heartbeat_interval: self.heartbeat_interval_secs.map(Duration::from_secs),
             leeway: super::DEFAULT_LEEWAY,
         })
     }
@@ -149,7 +156,11 @@ impl RevocationConfig {
     /// A store builder with these settings and `clock`: entries are kept past their bound by
     /// the default leeway or the largest leeway of the file's issuers, whichever is longer.
     pub fn builder(&self, clock: SharedClock) -> RevocationStoreBuilder {
-        RevocationStore::builder()
+        let builder = match self.heartbeat_interval {
+            Some(interval) => RevocationStore::builder().heartbeat_interval(interval),
+            None => RevocationStore::builder(),
+        };
+        builder
             .shared_clock(clock)
             .leeway(self.leeway)
             .staleness_limit(self.staleness_limit)
@@ -244,6 +255,10 @@ token_use = "access"
                 "resync_interval",
             ),
             (
+                "[revocation]\nstore = \"memory\"\nheartbeat_interval_secs = 0\n",
+                "heartbeat_interval",
+            ),
+            (
                 "[revocation]\nstore = \"memory\"\nstaleness = 5\n",
                 "unknown field",
             ),
@@ -253,6 +268,47 @@ token_use = "access"
             assert!(error.to_string().contains(message), "{section}: {error}");
             // At the section, or at the offending key inside it.
             assert!((6..=8).contains(&error.line()), "{section}: {error}");
+        }
+    }
+
+    #[test]
+    fn the_heartbeat_interval_reaches_the_store() {
+        let clock = crate::verify::clock::SharedClock::default();
+        let file = parse("[revocation]\nstore = \"memory\"\nheartbeat_interval_secs = 10\n")
+            .expect("valid");
+        let config = file.revocation().expect("section");
+        assert_eq!(
+            config.builder(clock.clone()).heartbeat_or_default(),
+            std::time::Duration::from_secs(10)
+        );
+        // Unset: a quarter of the staleness limit.
+        let file =
+            parse("[revocation]\nstore = \"memory\"\nstaleness_limit_secs = 20\n").expect("valid");
+        let config = file.revocation().expect("section");
+        assert_eq!(
+            config.builder(clock).heartbeat_or_default(),
+            std::time::Duration::from_secs(5)
+        );
+    }
+
+    /// A Redis store whose staleness limit leaves no room for a heartbeat and its round trip
+    /// is refused when the file is loaded.
+    #[cfg(feature = "redis")]
+    #[tokio::test]
+    async fn a_redis_store_without_room_for_a_heartbeat_is_refused() {
+        let clock = crate::verify::clock::SharedClock::default();
+        for section in [
+            "[revocation]\nstore = \"redis://127.0.0.1:1/\"\nstaleness_limit_secs = 2\n",
+            "[revocation]\nstore = \"redis://127.0.0.1:1/\"\nstaleness_limit_secs = 20\n\
+             heartbeat_interval_secs = 18\n",
+        ] {
+            let file = parse(section).expect("valid section");
+            let error = file
+                .revocation()
+                .expect("section")
+                .build(clock.clone())
+                .expect_err(section);
+            assert!(error.to_string().contains("heartbeat_interval"), "{error}");
         }
     }
 }

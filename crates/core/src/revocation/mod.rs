@@ -89,6 +89,9 @@ pub const DEFAULT_MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 6
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(5 * 60);
 /// Default interval of the periodic resynchronisation with Redis: 60 s.
 pub const DEFAULT_RESYNC_INTERVAL: Duration = Duration::from_secs(60);
+/// Longest default interval between two liveness proofs of a Redis replica: 15 s (the default
+/// is a quarter of the staleness limit, between 100 ms and this).
+pub const MAX_DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(15);
 /// The longest resync interval or Redis timeout accepted: the background task schedules them on
 /// timers, which cannot be set near `Duration::MAX`.
 const MAX_BACKGROUND_DURATION: Duration = Duration::from_secs(365 * 86_400);
@@ -236,7 +239,10 @@ impl Revocation {
     /// The entry's expiry: explicit, else from the time the revocation is recorded (`now`) or the
     /// cut-off, plus the longest token life; plus the leeway in both cases.
     fn resolve(mut self, now: u64, lifetime: Duration, leeway: Duration) -> Self {
-        let (lifetime, leeway) = (lifetime.as_secs(), leeway.as_secs());
+        // Times here are whole seconds, a token's are not: a token issued within the second
+        // `now` (or the cut-off's second, which the user entry matches) can expire up to a
+        // second after that second's start plus the lifetime, hence the extra second.
+        let (lifetime, leeway) = (lifetime.as_secs().saturating_add(1), leeway.as_secs());
         match &mut self {
             Self::Token { expires, .. } | Self::Session { expires, .. } => {
                 let until = expires.unwrap_or_else(|| now.saturating_add(lifetime));
@@ -302,6 +308,12 @@ pub struct RevocationStatus {
     pub applied: u64,
     /// Completed resynchronisations with the shared store (0 for the memory backend).
     pub resyncs: u64,
+    /// Clock second (Unix time) up to which the replica is known to hold every revocation: the
+    /// start of the last resynchronisation or the sending of the last heartbeat that came back
+    /// through the subscription; `None` before the first. The replica is stale once the clock
+    /// is more than the staleness limit past it, connected or not (always `None` for the memory
+    /// backend, which is never stale).
+    pub fresh_at: Option<u64>,
     /// Entries in the replica (expired ones included until purged).
     pub entries: usize,
 }
@@ -324,9 +336,11 @@ pub(crate) struct Shared {
     max_token_lifetime: Duration,
     leeway: Duration,
     backend: Backend,
+    /// No shared store: the replica is the whole truth and never stale.
+    always_fresh: bool,
     /// The replica follows the shared store (always true without one).
     connected: AtomicBool,
-    /// Clock second at which the replica was last known complete; 0: never.
+    /// Clock second at which the replica was last known complete; 0: never. Only grows.
     fresh_at: AtomicU64,
     /// A "stale beyond the limit" event has been emitted since the last connection.
     stale_reported: AtomicBool,
@@ -368,6 +382,7 @@ pub struct RevocationStoreBuilder {
     max_token_lifetime: Duration,
     leeway: Duration,
     resync_interval: Duration,
+    heartbeat_interval: Option<Duration>,
     timeout: Duration,
 }
 
@@ -381,6 +396,7 @@ impl Default for RevocationStoreBuilder {
             max_token_lifetime: DEFAULT_MAX_TOKEN_LIFETIME,
             leeway: DEFAULT_LEEWAY,
             resync_interval: DEFAULT_RESYNC_INTERVAL,
+            heartbeat_interval: None,
             timeout: Duration::from_secs(2),
         }
     }
@@ -400,7 +416,10 @@ impl RevocationStoreBuilder {
         self
     }
 
-    /// How long a replica cut off from Redis is trusted as it is (default 60 s).
+    /// How long a Redis replica is trusted as it is after the last proof that it holds every
+    /// revocation (default 60 s). A connection that is lost, or silent without being reset,
+    /// counts from the last resynchronisation or heartbeat that came back; with Redis, it must
+    /// be longer than the heartbeat interval plus the timeout, or building the store fails.
     pub fn staleness_limit(mut self, limit: Duration) -> Self {
         self.staleness_limit = limit;
         self
@@ -437,8 +456,28 @@ impl RevocationStoreBuilder {
         self
     }
 
-    /// Time allowed for one Redis connection or command (default 2 s; more than zero and at most
-    /// 365 days, or building a Redis store fails).
+    /// How often a Redis replica proves that its subscription is live: it publishes a heartbeat
+    /// on a channel of its own and, when the heartbeat comes back through the subscription that
+    /// carries the revocations, knows it has heard every revocation published before it (Redis
+    /// delivers one connection's messages in order). Default: a quarter of the staleness limit,
+    /// at least 100 ms and at most 15 s. More than zero, and together with the timeout shorter
+    /// than the staleness limit, or building a Redis store fails.
+    pub fn heartbeat_interval(mut self, interval: Duration) -> Self {
+        self.heartbeat_interval = Some(interval);
+        self
+    }
+
+    /// The heartbeat interval given, or the default for the staleness limit.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    fn heartbeat_or_default(&self) -> Duration {
+        self.heartbeat_interval.unwrap_or_else(|| {
+            (self.staleness_limit / 4)
+                .clamp(Duration::from_millis(100), MAX_DEFAULT_HEARTBEAT_INTERVAL)
+        })
+    }
+
+    /// Time allowed for one Redis connection or command, and for a heartbeat to come back
+    /// (default 2 s; more than zero and at most 365 days, or building a Redis store fails).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -484,6 +523,22 @@ impl RevocationStoreBuilder {
                 "revocation timeout must be positive and at most 365 days",
             ));
         }
+        let heartbeat = self.heartbeat_or_default();
+        if heartbeat.is_zero() || heartbeat > MAX_BACKGROUND_DURATION {
+            return Err(ConfigError::new(
+                crate::ConfigErrorKind::Revocation,
+                "revocation heartbeat_interval must be positive and at most 365 days",
+            ));
+        }
+        // A healthy replica is proven at least every heartbeat interval plus one round trip
+        // (at most the timeout); the staleness limit must leave room for that.
+        if heartbeat.saturating_add(self.timeout) >= self.staleness_limit {
+            return Err(ConfigError::new(
+                crate::ConfigErrorKind::Revocation,
+                "revocation staleness_limit must be longer than heartbeat_interval plus the \
+                 Redis timeout, or a healthy replica would count as stale between two heartbeats",
+            ));
+        }
         Ok(())
     }
 }
@@ -515,6 +570,7 @@ impl RevocationStore {
                 max_token_lifetime: builder.max_token_lifetime,
                 leeway: builder.leeway,
                 backend,
+                always_fresh: connected,
                 connected: AtomicBool::new(connected),
                 fresh_at: AtomicU64::new(if connected { now } else { 0 }),
                 stale_reported: AtomicBool::new(false),
@@ -585,7 +641,7 @@ impl RevocationStore {
     /// `revoked_token` (401) or `revocation_unavailable` (503).
     pub fn check(&self, token: &VerifiedToken) -> Result<(), Error> {
         self.lookup(token)?;
-        self.check_connected()
+        self.check_fresh()
     }
 
     /// [`RevocationStore::check`] for the verifier, whose tokens (one store per verifier) carry
@@ -600,14 +656,23 @@ impl RevocationStore {
             self.lookup(token)?;
             token.revocation_memo.set(generation);
         }
-        self.check_connected()
+        self.check_fresh()
     }
 
-    fn check_connected(&self) -> Result<(), Error> {
-        if self.inner.connected.load(Ordering::Acquire) {
+    /// Whether the replica was proven complete within the staleness limit. Connected or not:
+    /// a connection that went silent without a reset still looks connected.
+    #[inline]
+    fn check_fresh(&self) -> Result<(), Error> {
+        let inner = &*self.inner;
+        if inner.always_fresh {
             return Ok(());
         }
-        self.check_stale(self.inner.clock.now().as_secs())
+        let fresh_at = inner.fresh_at.load(Ordering::Acquire);
+        let now = inner.clock.now().as_secs();
+        if fresh_at != 0 && now.saturating_sub(fresh_at) <= inner.staleness_limit.as_secs() {
+            return Ok(());
+        }
+        self.check_stale(now)
     }
 
     /// `revoked_token` if a live entry matches the token, or if the token could outlive the
@@ -746,27 +811,45 @@ impl RevocationStore {
         });
     }
 
-    /// Records that the replica follows the shared store again (after a resync).
+    /// Records a completed resynchronisation that started at clock second `started`: the
+    /// replica follows the shared store and held every revocation made before `started`.
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
-    pub(crate) fn mark_connected(&self) {
+    pub(crate) fn mark_resynchronised(&self, started: u64) {
         let inner = &*self.inner;
-        let now = inner.clock.now().as_secs();
-        inner.fresh_at.store(now.max(1), Ordering::Release);
+        let fresh_at = self.advance_fresh_at(started);
         inner.connected.store(true, Ordering::Release);
-        inner.stale_reported.store(false, Ordering::Release);
         self.update_status(|status| {
             status.connected = true;
             status.resyncs += 1;
+            status.fresh_at = Some(fresh_at);
         });
     }
 
-    /// Records that the replica lost the shared store; it was complete at `fresh_at` (clock
-    /// seconds).
+    /// Records a heartbeat sent at clock second `sent` that came back through the
+    /// subscription: every revocation published before it has been applied.
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
-    pub(crate) fn mark_disconnected(&self, fresh_at: u64) {
+    pub(crate) fn mark_heard_since(&self, sent: u64) {
+        let fresh_at = self.advance_fresh_at(sent);
+        if self.inner.status.borrow().fresh_at != Some(fresh_at) {
+            self.update_status(|status| status.fresh_at = Some(fresh_at));
+        }
+    }
+
+    /// Moves the proof of completeness forward to `at` (never back); returns where it is.
+    fn advance_fresh_at(&self, at: u64) -> u64 {
+        let inner = &*self.inner;
+        let at = at.max(1);
+        let before = inner.fresh_at.fetch_max(at, Ordering::AcqRel);
+        inner.stale_reported.store(false, Ordering::Release);
+        before.max(at)
+    }
+
+    /// Records that the replica lost the shared store. It stays trusted for the staleness
+    /// limit from its last proof of completeness.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn mark_disconnected(&self) {
         let inner = &*self.inner;
         if inner.connected.swap(false, Ordering::AcqRel) {
-            inner.fresh_at.store(fresh_at.max(1), Ordering::Release);
             self.update_status(|status| status.connected = false);
         }
     }

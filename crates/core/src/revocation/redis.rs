@@ -11,6 +11,14 @@
 //! connection, reconnect with back-off and resynchronise again (pub/sub loses what was published
 //! meanwhile), and resynchronise periodically in any case. Merging is a union (a later cut-off
 //! or expiry wins), so the order of a resync and concurrent changes does not matter.
+//!
+//! A connection can also go silent without being reset (a partition, a peer that died without
+//! a FIN): it still looks connected. So the replica is trusted only for the staleness limit from
+//! its last *proof* of completeness: the start of a resync, or a heartbeat. The task publishes a
+//! heartbeat (a sequence number) on a channel of its own that the same subscription listens to;
+//! Redis delivers one connection's messages in the order it processed the publications, so once
+//! the heartbeat comes back every revocation published before it was sent has been applied. A
+//! heartbeat not back within the timeout ends the session, and the task reconnects.
 
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
@@ -88,7 +96,9 @@ pub(crate) fn connect(
     })?;
     let prefix = builder.key_prefix.clone();
     let resync_interval = builder.resync_interval;
+    let heartbeat_interval = builder.heartbeat_or_default();
     let timeout = builder.timeout;
+    let heartbeat_channel = format!("{prefix}heartbeat:{}", random_id()?);
     let backend = RedisBackend {
         client: client.clone(),
         channel: format!("{prefix}changes"),
@@ -106,8 +116,10 @@ pub(crate) fn connect(
         client,
         prefix: backend.prefix.clone(),
         channel: backend.channel.clone(),
+        heartbeat_channel,
         timeout,
         resync_interval,
+        heartbeat_interval,
     };
     let _ = backend.task.set(TaskGuard(runtime.spawn(task.run())));
     Ok(store)
@@ -245,25 +257,50 @@ fn match_pattern(prefix: &str) -> String {
     pattern
 }
 
+/// 128 random bits in hex: names this replica's heartbeat channel, so that no other replica
+/// hears its heartbeats.
+fn random_id() -> Result<String, ConfigError> {
+    use aws_lc_rs::rand::SecureRandom as _;
+    let mut bytes = [0_u8; 16];
+    aws_lc_rs::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| {
+            ConfigError::new(
+                crate::ConfigErrorKind::Revocation,
+                "revocation store: the system's random number generator failed",
+            )
+        })?;
+    Ok(bytes.iter().map(|byte| format!("{byte:02x}")).collect())
+}
+
 /// The background task that keeps one replica following Redis.
 struct Follower {
     store: Weak<Shared>,
     client: Client,
     prefix: String,
     channel: String,
+    /// This replica's own channel for heartbeats, listened to by the same subscription.
+    heartbeat_channel: String,
     timeout: Duration,
     resync_interval: Duration,
+    heartbeat_interval: Duration,
 }
 
 /// Why a session with Redis ended.
 enum Ended {
     /// The store was dropped: stop.
     StoreDropped,
-    /// The connection was lost or never made; the replica was complete at `fresh_at`.
-    Lost {
-        fresh_at: Option<u64>,
-        reason: String,
-    },
+    /// The connection was lost, went silent or was never made.
+    Lost(String),
+}
+
+/// A heartbeat published and not heard back yet.
+struct Outstanding {
+    sequence: u64,
+    /// Clock second at which it was published.
+    sent_at: u64,
+    /// When it must be back by, or the connection counts as lost.
+    deadline: tokio::time::Instant,
 }
 
 impl Follower {
@@ -276,7 +313,7 @@ impl Follower {
         loop {
             match self.follow().await {
                 Ended::StoreDropped => return,
-                Ended::Lost { fresh_at, reason } => {
+                Ended::Lost(reason) => {
                     let Some(store) = self.store() else { return };
                     let was_connected = store.status().connected;
                     if was_connected {
@@ -286,7 +323,7 @@ impl Follower {
                             reason,
                             "revocation store unreachable: serving from the replica within its staleness limit"
                         );
-                        store.mark_disconnected(fresh_at.unwrap_or_else(|| store.now_secs()));
+                        store.mark_disconnected();
                     } else {
                         tracing::debug!(target: "cognito_authz::revocation", reason, "revocation store still unreachable");
                     }
@@ -299,16 +336,14 @@ impl Follower {
 
     /// Connects, subscribes, resynchronises, then follows changes until the connection fails.
     async fn follow(&self) -> Ended {
-        let lost = |reason: &str| Ended::Lost {
-            fresh_at: None,
-            reason: reason.to_owned(),
-        };
+        let lost = |reason: &str| Ended::Lost(reason.to_owned());
         let Ok(Ok(mut pubsub)) =
             tokio::time::timeout(self.timeout, self.client.get_async_pubsub()).await
         else {
             return lost("cannot connect");
         };
-        let Ok(Ok(())) = tokio::time::timeout(self.timeout, pubsub.subscribe(&self.channel)).await
+        let channels = [self.channel.as_str(), self.heartbeat_channel.as_str()];
+        let Ok(Ok(())) = tokio::time::timeout(self.timeout, pubsub.subscribe(&channels)).await
         else {
             return lost("cannot subscribe");
         };
@@ -331,7 +366,7 @@ impl Follower {
         let started = store.now_secs();
         match self.resync(&mut connection, &store).await {
             Ok(entries) => {
-                store.mark_connected();
+                store.mark_resynchronised(started);
                 tracing::info!(
                     target: "cognito_authz::revocation",
                     entries,
@@ -340,23 +375,32 @@ impl Follower {
             }
             Err(reason) => return lost(&reason),
         }
-        let mut last_complete = started;
         drop(store);
         let mut messages = pubsub.into_on_message();
-        let mut ticker = tokio::time::interval(self.resync_interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        ticker.tick().await;
+        let mut resync = tokio::time::interval(self.resync_interval);
+        resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        resync.tick().await;
+        let mut heartbeat = tokio::time::interval(self.heartbeat_interval);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut outstanding: Option<Outstanding> = None;
+        let mut sequence: u64 = 0;
         loop {
+            let deadline = outstanding.as_ref().map(|beat| beat.deadline);
             tokio::select! {
                 message = messages.next() => {
                     let Some(store) = self.store() else { return Ended::StoreDropped };
                     let Some(message) = message else {
-                        // A closed connection: everything published before it was delivered.
-                        return Ended::Lost {
-                            fresh_at: Some(store.now_secs()),
-                            reason: "subscription closed".to_owned(),
-                        };
+                        return lost("subscription closed");
                     };
+                    if message.get_channel_name() == self.heartbeat_channel {
+                        let heard = std::str::from_utf8(message.get_payload_bytes())
+                            .ok()
+                            .and_then(|payload| payload.parse::<u64>().ok());
+                        if let Some(beat) = outstanding.take_if(|beat| Some(beat.sequence) == heard) {
+                            store.mark_heard_since(beat.sent_at);
+                        }
+                        continue;
+                    }
                     let change = std::str::from_utf8(message.get_payload_bytes())
                         .ok()
                         .and_then(|payload| payload.rsplit_once('\n'))
@@ -366,18 +410,38 @@ impl Follower {
                         None => tracing::warn!(target: "cognito_authz::revocation", "ignored an unreadable revocation message"),
                     }
                 }
-                _ = ticker.tick() => {
+                () = sleep_until_some(deadline) => {
+                    return lost("a heartbeat did not come back within the timeout");
+                }
+                _ = heartbeat.tick(), if outstanding.is_none() => {
+                    let Some(store) = self.store() else { return Ended::StoreDropped };
+                    sequence += 1;
+                    // Read before publishing: the proof covers what was published before it.
+                    let sent_at = store.now_secs();
+                    drop(store);
+                    let published: redis::RedisResult<i64> = redis::cmd("PUBLISH")
+                        .arg(&self.heartbeat_channel)
+                        .arg(sequence)
+                        .query_async(&mut connection)
+                        .await;
+                    if let Err(error) = published {
+                        return Ended::Lost(format!("heartbeat failed: {:?}", error.kind()));
+                    }
+                    outstanding = Some(Outstanding {
+                        sequence,
+                        sent_at,
+                        deadline: tokio::time::Instant::now() + self.timeout,
+                    });
+                }
+                _ = resync.tick() => {
                     let Some(store) = self.store() else { return Ended::StoreDropped };
                     let started = store.now_secs();
                     match self.resync(&mut connection, &store).await {
                         Ok(_) => {
-                            last_complete = started;
                             store.purge_expired();
-                            store.mark_connected();
+                            store.mark_resynchronised(started);
                         }
-                        Err(reason) => {
-                            return Ended::Lost { fresh_at: Some(last_complete), reason };
-                        }
+                        Err(reason) => return Ended::Lost(reason),
                     }
                 }
             }
@@ -428,6 +492,14 @@ impl Follower {
         }
         store.apply(&found);
         Ok(found.len())
+    }
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until_some(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
     }
 }
 

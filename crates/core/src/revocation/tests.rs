@@ -172,10 +172,13 @@ fn entries_expire_when_no_token_they_match_can_still_be_valid() {
         revoke(&store, Revocation::user(TestIssuer::iss(), "s1", NOW - 100)).await;
     });
     assert_eq!(store.status().entries, 3);
-    // The token expires at NOW + 3600: every entry lives until its bound plus the leeway.
+    // The token expires at NOW + 3600: every entry lives until its bound plus the leeway. A
+    // session's or user's bound is a lifetime past the second of the revocation or cut-off,
+    // plus one second: a token issued within that second (at a fractional iat) expires up to
+    // a second later.
     let token_until = NOW + 3600 + 60;
-    let session_until = NOW + 3600 + 60;
-    let user_until = NOW - 100 + 3600 + 60;
+    let session_until = NOW + 3600 + 1 + 60;
+    let user_until = NOW - 100 + 3600 + 1 + 60;
     let replica = &store.inner.replica;
     let iss = TestIssuer::iss();
     let user = Key::User {
@@ -191,6 +194,53 @@ fn entries_expire_when_no_token_they_match_can_still_be_valid() {
     assert!(replica.get(Key::Token("j1"), token_until - 1).is_some());
     assert!(replica.get(Key::Session("o1"), session_until - 1).is_some());
     clock.set(token_until.max(session_until));
+    store.purge_expired();
+    assert_eq!(store.status().entries, 0);
+}
+
+/// Revocations are kept in whole seconds, tokens' times are not: a token issued within the
+/// second of a session's revocation or of a sign-out's cut-off can expire up to a second after
+/// that second plus the longest lifetime, and stays refused to its very end.
+#[test]
+fn a_token_issued_within_the_revocations_second_stays_refused_to_its_end() {
+    let clock = TestClock::at(NOW);
+    let store = RevocationStore::builder()
+        .clock(clock.clone())
+        .max_token_lifetime(Duration::from_secs(3600))
+        .leeway(Duration::from_secs(60))
+        .memory();
+    let verifier =
+        verifier_with_leeway(&clock, &store, Duration::from_secs(60)).expect("valid verifier");
+    let within_the_second = |origin_jti: &str, sub: &str| {
+        #[allow(clippy::cast_precision_loss)]
+        let issued = NOW as f64 + 0.5;
+        issuer().access_token(
+            "api/read",
+            &[],
+            json!({"jti": "j", "origin_jti": origin_jti, "sub": sub, "iat": issued,
+                   "exp": issued + 3600.0}),
+        )
+    };
+    let session = within_the_second("o-revoked", "s-fine");
+    let user = within_the_second("o-fine", "s-signed-out");
+    block_on(async {
+        revoke(&store, Revocation::session("o-revoked")).await;
+        revoke(
+            &store,
+            Revocation::user(TestIssuer::iss(), "s-signed-out", NOW),
+        )
+        .await;
+    });
+    // The last whole second at which both still verify: exp + leeway is NOW + 3660.5.
+    clock.set(NOW + 3600 + 60);
+    for token in [&session, &user] {
+        assert_eq!(code(block_on(verifier.verify(token))), "revoked_token");
+    }
+    // A second later they have expired, and so have the entries.
+    clock.set(NOW + 3600 + 60 + 1);
+    for token in [&session, &user] {
+        assert_eq!(code(block_on(verifier.verify(token))), "expired");
+    }
     store.purge_expired();
     assert_eq!(store.status().entries, 0);
 }
@@ -261,13 +311,32 @@ fn a_store_never_connected_to_its_shared_truth_follows_the_stale_rule() {
             expected,
             "{when:?}"
         );
-        store.mark_connected();
+        store.mark_resynchronised(NOW);
         assert_eq!(code(block_on(verifier.verify(&token))), "ok");
-        // Lost at NOW: trusted up to the limit, then the configured behaviour.
-        store.mark_disconnected(NOW);
-        clock.set(NOW + DEFAULT_STALENESS_LIMIT.as_secs());
+        assert_eq!(store.status().fresh_at, Some(NOW));
+        let limit = DEFAULT_STALENESS_LIMIT.as_secs();
+        // Still connected, but nothing has proven the replica complete for longer than the
+        // limit (a connection gone silent without a reset looks just like this).
+        clock.set(NOW + limit);
         assert_eq!(code(block_on(verifier.verify(&token))), "ok");
-        clock.set(NOW + DEFAULT_STALENESS_LIMIT.as_secs() + 1);
+        clock.set(NOW + limit + 1);
+        assert_eq!(
+            code(block_on(verifier.verify(&token))),
+            expected,
+            "{when:?}"
+        );
+        // A heartbeat sent now came back: proven again.
+        store.mark_heard_since(NOW + limit + 1);
+        assert_eq!(code(block_on(verifier.verify(&token))), "ok");
+        // An older proof arriving late never moves it back.
+        store.mark_heard_since(NOW);
+        assert_eq!(store.status().fresh_at, Some(NOW + limit + 1));
+        // Lost: trusted up to the limit from the last proof, then the configured behaviour.
+        store.mark_disconnected();
+        assert!(!store.status().connected);
+        clock.set(NOW + 2 * limit + 1);
+        assert_eq!(code(block_on(verifier.verify(&token))), "ok");
+        clock.set(NOW + 2 * limit + 2);
         assert_eq!(
             code(block_on(verifier.verify(&token))),
             expected,
@@ -381,15 +450,78 @@ fn background_durations_must_be_schedulable() {
             "{bad:?}"
         );
         assert!(builder().timeout(bad).validate().is_err(), "{bad:?}");
+        assert!(
+            builder()
+                .staleness_limit(Duration::MAX)
+                .heartbeat_interval(bad)
+                .validate()
+                .is_err(),
+            "{bad:?}"
+        );
     }
     let year = Duration::from_secs(365 * 86_400);
     assert!(
         builder()
+            .staleness_limit(3 * year)
             .resync_interval(year)
+            .heartbeat_interval(year)
             .timeout(year)
             .validate()
             .is_ok()
     );
+}
+
+/// A healthy replica is proven once per heartbeat interval plus a round trip (at most the
+/// timeout): a staleness limit without room for that would refuse requests on a healthy
+/// connection, and is refused when the store is built.
+#[test]
+fn the_staleness_limit_leaves_room_for_a_heartbeat() {
+    let builder = || {
+        RevocationStore::builder()
+            .staleness_limit(Duration::from_secs(10))
+            .timeout(Duration::from_secs(2))
+    };
+    assert!(
+        builder()
+            .heartbeat_interval(Duration::from_millis(7_999))
+            .validate()
+            .is_ok()
+    );
+    assert!(
+        builder()
+            .heartbeat_interval(Duration::from_secs(8))
+            .validate()
+            .is_err()
+    );
+    // The default heartbeat is a quarter of the limit, 100 ms to 15 s.
+    assert_eq!(
+        builder().heartbeat_or_default(),
+        Duration::from_millis(2_500)
+    );
+    assert_eq!(
+        RevocationStore::builder().heartbeat_or_default(),
+        Duration::from_secs(15)
+    );
+    assert_eq!(
+        RevocationStore::builder()
+            .staleness_limit(Duration::from_secs(3_600))
+            .heartbeat_or_default(),
+        Duration::from_secs(15)
+    );
+    assert_eq!(
+        RevocationStore::builder()
+            .staleness_limit(Duration::ZERO)
+            .heartbeat_or_default(),
+        Duration::from_millis(100)
+    );
+    // A limit of zero or one second with the default timeout has no room at all.
+    for limit in [0, 1, 2] {
+        let error = RevocationStore::builder()
+            .staleness_limit(Duration::from_secs(limit))
+            .validate()
+            .expect_err("no room");
+        assert!(error.to_string().contains("heartbeat_interval"), "{error}");
+    }
 }
 
 /// A verifier whose issuer accepts `leeway` of clock skew, on `clock`, checking `store`.
