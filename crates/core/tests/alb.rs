@@ -172,9 +172,14 @@ impl KeyServer {
 }
 
 fn verifier(server: &KeyServer, arn: &str) -> AlbVerifier {
+    verifier_for(server, arn, &[CLIENT])
+}
+
+/// A verifier of the load balancer `arn` for the app clients `clients`, on the fixed clock.
+fn verifier_for(server: &KeyServer, arn: &str, clients: &[&str]) -> AlbVerifier {
     let config = AlbConfig::builder()
         .load_balancer_arn(arn)
-        .client_ids([CLIENT])
+        .client_ids(clients.iter().copied())
         .issuer(ISS)
         .key_url_base(server.base.clone())
         .clock(SharedClock::new(FixedClock(Duration::from_secs(NOW))))
@@ -677,15 +682,7 @@ const CLIENT_B: &str = "9other0client1id2";
 
 /// A verifier that accepts the app clients [`CLIENT`] and [`CLIENT_B`].
 fn two_client_verifier(server: &KeyServer) -> AlbVerifier {
-    let config = AlbConfig::builder()
-        .load_balancer_arn(ARN)
-        .client_ids([CLIENT, CLIENT_B])
-        .issuer(ISS)
-        .key_url_base(server.base.clone())
-        .clock(SharedClock::new(FixedClock(Duration::from_secs(NOW))))
-        .build()
-        .expect("config");
-    AlbVerifier::new(config).expect("verifier")
+    verifier_for(server, ARN, &[CLIENT, CLIENT_B])
 }
 
 /// [`ALB_POLICY`] behind `alb`, with a local Cognito issuer as the token source's issuer.
